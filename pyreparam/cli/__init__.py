@@ -1,0 +1,26 @@
+"""The ``pyreparam`` command line.
+
+Each command group lives in its own module here and only parses options, calls
+library code and prints; the work is done in the library.
+"""
+from __future__ import annotations
+
+import click
+
+from pyreparam import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="pyreparam")
+def main() -> None:
+    """Re-parameterized lightweight Transformers for on-device speech emotion
+    recognition.
+
+    Train light Transformers with HRF (an extra linear factor before each FFN) in
+    NumPy, fold the factors away exactly (deHRF), quantize to int8 and run the
+    model through the portable C runtime.
+    """
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

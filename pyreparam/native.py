@@ -1,0 +1,143 @@
+"""Checked Python wrappers around the C runtime (``pyreparam._native``).
+
+Importing this module never fails: when the compiled extension is missing (for
+example a source checkout that was not installed), the wrappers raise
+``NativeUnavailableError`` with instructions, and everything else keeps working.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+try:  # the cffi extension built from csrc/ by setup.py
+    from pyreparam._native import ffi as _ffi, lib as _lib
+except ImportError as _exc:  # pragma: no cover - exercised only without a build
+    _ffi = _lib = None
+    _IMPORT_ERROR: ImportError | None = _exc
+else:
+    _IMPORT_ERROR = None
+
+_STATUS_TEXT = {
+    -1: "a required pointer is NULL",
+    -2: "a dimension is out of range or inconsistent",
+    -3: "the scratch buffer is too small",
+    -4: "a size computation would overflow",
+}
+
+_CTYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
+
+
+class NativeUnavailableError(ImportError):
+    """The compiled C extension is not available."""
+
+
+class NativeError(RuntimeError):
+    """A C runtime call returned an error status."""
+
+    def __init__(self, func: str, status: int):
+        self.status = status
+        super().__init__(f"{func} failed with status {status}: "
+                         f"{_STATUS_TEXT.get(status, 'unknown error')}")
+
+
+def available() -> bool:
+    """True when the compiled extension can be used."""
+    return _lib is not None
+
+
+def _require_lib():
+    if _lib is None:
+        raise NativeUnavailableError(
+            "pyreparam's C extension (pyreparam._native) is not built; install the "
+            "package with `pip install .` (needs a C compiler and cffi). "
+            f"Import error: {_IMPORT_ERROR}")
+    return _lib
+
+
+def _check_array(name: str, a, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array, got {type(a).__name__}")
+    if a.dtype != dtype:
+        raise TypeError(f"{name} has dtype {a.dtype}, expected {dtype}")
+    if a.shape != shape:
+        raise ValueError(f"{name} has shape {a.shape}, expected {shape}")
+    if not a.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous (use np.ascontiguousarray)")
+    return a
+
+
+def hrf_fold(w1p: np.ndarray, b1: np.ndarray | None,
+             factors: Sequence[tuple[np.ndarray, np.ndarray | None]]
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Fold a chain of HRF factors into the following linear layer, in C.
+
+    Parameters
+    ----------
+    w1p : ndarray, (F, r_k), float32 or float64, C-contiguous
+        The linear layer that follows the chain (W1').
+    b1 : ndarray (F,) of the same dtype, or None
+        Its bias (None: zero).
+    factors : sequence of (H_i, c_i), i = 1..k, applied first to last
+        H_i of shape (r_i, r_{i-1}) with r_0 = C; c_i of shape (r_i,) or None.
+
+    Returns
+    -------
+    W1 : ndarray, (F, C)
+    b : ndarray, (F,)
+
+    Notes
+    -----
+    Same result as :func:`pyreparam.reparam.fold_hrf_chain` (the NumPy reference),
+    W1 = W1' H_k ... H_1 and b = b1 + sum_i W1' H_k ... H_{i+1} c_i, computed by
+    the cache-blocked kernel ``pr_hrf_fold_f32/_f64`` without allocation in C.
+    """
+    lib = _require_lib()
+    if not isinstance(w1p, np.ndarray) or w1p.dtype not in _CTYPES:
+        raise TypeError("w1p must be a float32 or float64 numpy array")
+    dtype = w1p.dtype
+    ctype = _CTYPES[dtype]
+    if w1p.ndim != 2:
+        raise ValueError(f"w1p must be 2-D (F, r_k), got shape {w1p.shape}")
+    k = len(factors)
+    if not 1 <= k <= lib.PR_HRF_MAX_FACTORS:
+        raise ValueError(f"need 1..{lib.PR_HRF_MAX_FACTORS} factors, got {k}")
+    for i, (H, _) in enumerate(factors, start=1):
+        if not isinstance(H, np.ndarray) or H.ndim != 2:
+            raise ValueError(f"factor H_{i} must be a 2-D numpy array")
+    F = w1p.shape[0]
+    dims = [factors[0][0].shape[1]] + [H.shape[0] for H, _ in factors]  # C, r_1 .. r_k
+    for i, (H, _) in enumerate(factors, start=1):
+        if H.shape[1] != dims[i - 1]:
+            raise ValueError(f"factor H_{i} has shape {H.shape}; its input width must "
+                             f"be r_{i - 1} = {dims[i - 1]}")
+    if w1p.shape[1] != dims[k]:
+        raise ValueError(f"w1p has shape {w1p.shape}; its input width must be "
+                         f"r_{k} = {dims[k]} (the last factor's output width)")
+    _check_array("w1p", w1p, dtype, (F, dims[k]))
+    if b1 is not None:
+        _check_array("b1", b1, dtype, (F,))
+    Hs, cs = [], []
+    for i, (H, c) in enumerate(factors, start=1):
+        Hs.append(_check_array(f"H_{i}", H, dtype, (dims[i], dims[i - 1])))
+        cs.append(None if c is None else _check_array(f"c_{i}", c, dtype, (dims[i],)))
+
+    c_dims = _ffi.new("int32_t[]", dims)
+    need = lib.pr_hrf_fold_scratch_len(F, k, c_dims)
+    if need < 0:
+        raise NativeError("pr_hrf_fold_scratch_len", int(need))
+    scratch = np.empty(max(int(need), 1), dtype=dtype)
+    W1 = np.empty((F, dims[0]), dtype=dtype)
+    b = np.empty(F, dtype=dtype)
+
+    def ptr(a):
+        return _ffi.NULL if a is None else _ffi.cast(f"{ctype} *", _ffi.from_buffer(a))
+
+    H_ptrs = _ffi.new(f"const {ctype} *[]", [ptr(H) for H in Hs])
+    c_ptrs = _ffi.new(f"const {ctype} *[]", [ptr(c) for c in cs])
+    fn = lib.pr_hrf_fold_f64 if dtype == np.float64 else lib.pr_hrf_fold_f32
+    status = fn(F, k, c_dims, ptr(w1p), ptr(b1), H_ptrs, c_ptrs, ptr(W1), ptr(b),
+                ptr(scratch), scratch.size)
+    if status != 0:
+        raise NativeError(fn.__name__, int(status))
+    return W1, b
