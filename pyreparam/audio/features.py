@@ -1,0 +1,226 @@
+r"""Log-mel features.
+
+Conventions (the project's **[decision]**, method.md section 3)
+-----------------------------------------------------------------
+* Frames: ``center=False``. Frame t covers samples [t * hop, t * hop + win); the
+  last incomplete frame is dropped, so ``T = 1 + (n - win) // hop`` for
+  ``n >= win``. A signal shorter than one window is zero-padded to one window, so
+  every signal gives at least one frame.
+* Window: a *periodic* window of ``win`` samples (``scipy.signal.get_window`` with
+  ``fftbins=True``, as torch and librosa do), zero-padded on the right to ``n_fft``.
+  No pre-emphasis, no dither, no per-frame DC removal.
+* Power spectrum ``P = |rfft(frame * window, n_fft)|^2`` (no 1/n_fft scaling),
+  computed in float32 with ``scipy.fft`` (about twice numpy.fft's speed here).
+* Mel scale: **HTK**, ``mel(f) = 2595 log10(1 + f / 700)``. It is one formula over
+  the whole range (Slaney's is linear below 1 kHz and log above), which keeps the
+  band edges easy to state and to check; HTK, Kaldi and torchaudio's default use it.
+  ``n_mels + 2`` points equally spaced in mel between ``fmin`` and ``fmax`` give the
+  left edge, peak and right edge of each triangular filter; each triangle is
+  evaluated at the FFT bin frequencies ``k * sample_rate / n_fft`` and has peak 1
+  (no area normalization).
+* Features ``log(P @ fbank.T + 1e-6)``, float32, shape (T, M).
+
+Caveat: with n_fft = 512 at 16 kHz (31.25 Hz per bin) the lowest HTK filters are
+narrower than a bin once n_mels is large: at 128 bands the lowest filters catch no
+bin at all and stay at the log floor (:func:`empty_filters` lists them). They are
+constant bands that normalization maps to zero; at the default 64 bands every filter
+catches at least one bin.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+import scipy.fft
+from scipy.signal import get_window
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Log-mel settings; JSON-serializable with :meth:`to_dict` / :meth:`from_dict`.
+
+    ``n_fft`` None means the next power of two >= the window length; ``fmax`` None
+    means ``sample_rate / 2``. Both are resolved at construction, so a config's dict
+    always holds explicit numbers.
+    """
+
+    sample_rate: int = 16000
+    n_mels: int = 64
+    win_ms: float = 25.0
+    hop_ms: float = 10.0
+    window: str = "hamming"
+    n_fft: int | None = None
+    fmin: float = 0.0
+    fmax: float | None = None
+    log_floor: float = 1e-6
+    trim_trailing_silence: bool = True
+
+    def __post_init__(self) -> None:
+        if self.n_fft is None:
+            object.__setattr__(self, "n_fft", 1 << (self.win_length - 1).bit_length())
+        if self.fmax is None:
+            object.__setattr__(self, "fmax", self.sample_rate / 2)
+        object.__setattr__(self, "fmin", float(self.fmin))
+        object.__setattr__(self, "fmax", float(self.fmax))
+        self._validate()
+
+    def _validate(self) -> None:
+        if self.sample_rate <= 0 or self.n_mels <= 0:
+            raise ValueError(f"sample_rate and n_mels must be positive: {self}")
+        if self.win_length < 2 or self.hop_length < 1:
+            raise ValueError(f"window and hop must span at least 2 and 1 samples: {self}")
+        if self.n_fft < self.win_length:
+            raise ValueError(f"n_fft {self.n_fft} < window length {self.win_length}")
+        if not 0.0 <= self.fmin < self.fmax <= self.sample_rate / 2:
+            raise ValueError(f"need 0 <= fmin < fmax <= sample_rate / 2: {self}")
+        if self.log_floor <= 0:
+            raise ValueError(f"log_floor must be positive: {self}")
+        get_window(self.window, self.win_length)  # raises on an unknown window name
+
+    @property
+    def win_length(self) -> int:
+        """Window length in samples (400 at the defaults)."""
+        return int(round(self.sample_rate * self.win_ms / 1000.0))
+
+    @property
+    def hop_length(self) -> int:
+        """Hop in samples (160 at the defaults)."""
+        return int(round(self.sample_rate * self.hop_ms / 1000.0))
+
+    def to_dict(self) -> dict:
+        """Plain dict of the fields (JSON-serializable)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "FeatureConfig":
+        """Inverse of :meth:`to_dict`; unknown keys are an error."""
+        return cls(**values)
+
+    def to_json(self) -> str:
+        """Canonical JSON text (sorted keys), e.g. for cache keys."""
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+
+def hz_to_mel(f: np.ndarray | float) -> np.ndarray:
+    """HTK mel scale: 2595 log10(1 + f / 700)."""
+    return 2595.0 * np.log10(1.0 + np.asarray(f, dtype=np.float64) / 700.0)
+
+
+def mel_to_hz(m: np.ndarray | float) -> np.ndarray:
+    """Inverse of :func:`hz_to_mel`."""
+    return 700.0 * (10.0 ** (np.asarray(m, dtype=np.float64) / 2595.0) - 1.0)
+
+
+def mel_band_edges(config: FeatureConfig) -> np.ndarray:
+    """The n_mels + 2 filter corner frequencies in Hz (left, peaks..., right).
+
+    Returns
+    -------
+    ndarray, (M + 2,), float64
+        Band m (0-based) rises from edges[m] to its peak edges[m + 1] and falls to
+        zero at edges[m + 2].
+    """
+    mels = np.linspace(hz_to_mel(config.fmin), hz_to_mel(config.fmax), config.n_mels + 2)
+    return mel_to_hz(mels)  # (M + 2,)
+
+
+def mel_filterbank(config: FeatureConfig) -> np.ndarray:
+    """Triangular HTK mel filterbank, cached per config (treat as read-only).
+
+    Returns
+    -------
+    ndarray, (M, n_fft // 2 + 1), float32
+        Row m holds band m's weights on the rfft bins.
+    """
+    return _mel_filterbank(config.sample_rate, config.n_fft, config.n_mels,
+                           config.fmin, config.fmax)
+
+
+@lru_cache(maxsize=16)
+def _mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, fmin: float,
+                    fmax: float) -> np.ndarray:
+    config = FeatureConfig(sample_rate=sample_rate, n_mels=n_mels, n_fft=n_fft,
+                           fmin=fmin, fmax=fmax)
+    edges = mel_band_edges(config)  # (M + 2,)
+    bins = np.arange(n_fft // 2 + 1) * (sample_rate / n_fft)  # (n_fft/2 + 1,)
+    left, peak, right = edges[:-2, None], edges[1:-1, None], edges[2:, None]  # (M, 1)
+    rising = (bins - left) / (peak - left)  # (M, n_fft/2 + 1)
+    falling = (right - bins) / (right - peak)  # (M, n_fft/2 + 1)
+    weights = np.maximum(0.0, np.minimum(rising, falling))
+    weights = weights.astype(np.float32)
+    weights.setflags(write=False)
+    return weights
+
+
+def empty_filters(config: FeatureConfig) -> np.ndarray:
+    """Indices of mel bands that catch no FFT bin (constant at the log floor)."""
+    return np.flatnonzero(mel_filterbank(config).sum(axis=1) == 0)
+
+
+@lru_cache(maxsize=16)
+def _window(name: str, length: int) -> np.ndarray:
+    window = get_window(name, length, fftbins=True).astype(np.float32)  # (win,)
+    window.setflags(write=False)
+    return window
+
+
+def num_frames(n_samples: int, config: FeatureConfig) -> int:
+    """Frame count for a signal of ``n_samples`` (after any trimming): see module doc."""
+    win, hop = config.win_length, config.hop_length
+    return 1 + max(0, n_samples - win) // hop
+
+
+def trim_trailing_zeros(signal: np.ndarray) -> np.ndarray:
+    """Drop the run of exact-zero samples at the end of a signal (a view)."""
+    nonzero = np.flatnonzero(signal)
+    return signal[:nonzero[-1] + 1] if nonzero.size else signal[:0]
+
+
+def frame_signal(signal: np.ndarray, config: FeatureConfig) -> np.ndarray:
+    """Strided frames of a mono signal (a read-only view when no padding is needed).
+
+    Returns
+    -------
+    ndarray, (T, win), same dtype as ``signal``
+    """
+    win, hop = config.win_length, config.hop_length
+    if signal.shape[0] < win:
+        signal = np.pad(signal, (0, win - signal.shape[0]))  # (win,)
+    return sliding_window_view(signal, win)[::hop]  # (T, win)
+
+
+def logmel(signal: np.ndarray, config: FeatureConfig = FeatureConfig()) -> np.ndarray:
+    """Log-mel spectrogram of a mono signal at ``config.sample_rate``.
+
+    Parameters
+    ----------
+    signal : ndarray, (n,), float
+        Mono samples (any float dtype; computed in float32).
+    config : FeatureConfig
+        Settings; see the module docstring for every convention.
+
+    Returns
+    -------
+    ndarray, (T, M), float32
+        ``T = 1 + max(0, n' - win) // hop`` where n' is the length after optional
+        trailing-zero trimming; M = ``config.n_mels``.
+
+    Notes
+    -----
+    frames[t] = signal[t*hop : t*hop + win] * window,
+    P = |rfft(frames, n_fft)|^2, features = log(P @ fbank.T + log_floor).
+    """
+    signal = np.asarray(signal, dtype=np.float32)
+    if signal.ndim != 1:
+        raise ValueError(f"logmel expects a mono signal (n,), got shape {signal.shape}")
+    if config.trim_trailing_silence:
+        signal = trim_trailing_zeros(signal)
+    frames = frame_signal(signal, config) * _window(config.window, config.win_length)  # (T, win)
+    spectrum = scipy.fft.rfft(frames, n=config.n_fft, axis=1)  # (T, n_fft/2 + 1)
+    power = spectrum.real ** 2 + spectrum.imag ** 2  # (T, n_fft/2 + 1)
+    mel = power @ mel_filterbank(config).T  # (T, M)
+    return np.log(mel + np.float32(config.log_floor), dtype=np.float32)
