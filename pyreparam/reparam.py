@@ -71,3 +71,98 @@ def fold_hrf_chain(W1p: np.ndarray, b1: np.ndarray | None,
             b = b + P @ c                          # (F,)
         P = P @ H                                  # P_{i-1}, (F, r_{i-1})
     return P, b
+
+
+# --------------------------------------------------------------------------- whole models
+
+class MergeError(ValueError):
+    """The model cannot be merged (already merged, or trained without HRF)."""
+
+
+def hrf_chains(params: dict[str, np.ndarray]) -> dict[str, list[str]]:
+    """Every linear map that has an HRF chain: {layer name: [factor prefixes, first to last]}."""
+    chains = {}
+    for key in params:
+        if key.endswith(".hrf.0.w"):
+            layer = key[: -len(".hrf.0.w")]
+            factors = []
+            while f"{layer}.hrf.{len(factors)}.w" in params:
+                factors.append(f"{layer}.hrf.{len(factors)}")
+            chains[layer] = factors
+    return chains
+
+
+def fold_model_params(params: dict[str, np.ndarray], *, use_c: bool = True
+                      ) -> dict[str, np.ndarray]:
+    """New parameter dict with every HRF chain folded into the linear after it.
+
+    Folds in float64 (the C kernel ``pr_hrf_fold_f64`` by default, the NumPy reference
+    with ``use_c=False``) and casts back to each layer's dtype; the input dict is not
+    modified.
+    """
+    from pyreparam import native   # the C wrappers; imported here to keep this module light
+
+    chains = hrf_chains(params)
+    in_chain = {f"{f}.{p}" for factors in chains.values() for f in factors for p in "wb"}
+    merged = {k: v.copy() for k, v in params.items() if k not in in_chain}
+    up = lambda a: None if a is None else np.ascontiguousarray(a, dtype=np.float64)
+    for layer, factors in chains.items():
+        W1p, b1 = params[f"{layer}.w"], params.get(f"{layer}.b")
+        chain = [(up(params[f"{f}.w"]), up(params.get(f"{f}.b"))) for f in factors]
+        fold = native.hrf_fold if use_c else fold_hrf_chain
+        W1, b = fold(up(W1p), up(b1), chain)
+        merged[f"{layer}.w"] = W1.astype(W1p.dtype)
+        # the folded bias exists whenever any factor or the layer had one
+        if b1 is not None or any(c is not None for _, c in chain):
+            merged[f"{layer}.b"] = b.astype(W1p.dtype)
+    return merged
+
+
+def merge(model, *, use_c: bool = True):
+    """deHRF: a new, merged model computing the same function without HRF factors.
+
+    The result's config has no HRF, and its parameter names and shapes are exactly
+    those of the same backbone and size built without HRF. The trained model is left
+    untouched. Raises MergeError for a model without HRF factors (already merged or
+    trained without HRF).
+    """
+    from pyreparam.models.model import Model
+
+    if model.config.hrf is None:
+        how = ("it was already merged (from HRF " + _describe(model.merged_from) + ")"
+               if model.merged_from else "it was built without HRF")
+        raise MergeError(f"nothing to merge: the model has no HRF factors; {how}")
+    if not hrf_chains(model.params):
+        raise MergeError("the model's config has HRF but its parameters hold no factors")
+    return Model(model.config.without_hrf(), fold_model_params(model.params, use_c=use_c),
+                 {k: v.copy() for k, v in model.buffers.items()},
+                 merged_from=model.config.to_dict()["hrf"])
+
+
+def _describe(hrf: dict | None) -> str:
+    if not hrf:
+        return "unknown settings"
+    return f"r={hrf.get('r')}, k={hrf.get('k')}, sites={','.join(hrf.get('sites', []))}"
+
+
+def verify_merge(model, merged, *, seed: int = 0, lengths=(1, 37, 100, 301), batch: int = 4
+                 ) -> tuple[float, float]:
+    """Largest absolute and relative logit difference between a model and its merge.
+
+    Both are evaluated in float64, eval mode, on random log-mel batches with padded
+    tails: for each length in ``lengths`` a batch of ``batch`` utterances whose valid
+    lengths are drawn between 1 and that length. Relative = max |a - b| / max |a|.
+    """
+    rng = np.random.default_rng(seed)
+    a64, b64 = model.astype(np.float64), merged.astype(np.float64)
+    worst_abs = worst_rel = 0.0
+    for T in lengths:
+        x = rng.standard_normal((batch, T, model.config.n_mels))
+        valid = rng.integers(1, T + 1, size=batch)
+        valid[0] = T
+        mask = np.arange(T)[None, :] < valid[:, None]
+        ya, yb = a64.predict_logits(x, mask), b64.predict_logits(x, mask)
+        diff = float(np.max(np.abs(ya - yb)))
+        worst_abs = max(worst_abs, diff)
+        worst_rel = max(worst_rel, diff / max(float(np.max(np.abs(ya))), 1e-300))
+    return worst_abs, worst_rel

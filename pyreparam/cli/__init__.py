@@ -22,5 +22,14 @@ def main() -> None:
     """
 
 
+def _register() -> None:
+    from pyreparam.cli.model import init_command, merge_command, models_command
+
+    for command in (init_command, merge_command, models_command):
+        main.add_command(command)
+
+
+_register()
+
 if __name__ == "__main__":  # pragma: no cover
     main()

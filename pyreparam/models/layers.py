@@ -1,0 +1,340 @@
+"""Model-level building blocks shared by the three backbones.
+
+Parameters live in one flat dict with dotted names (``layers.0.ffn.fc1.w``); a block is
+addressed by its prefix. Every block is a forward/backward pair like the ops: the
+forward returns ``(y, cache)``, the backward takes ``(dy, cache, grads)``, writes the
+gradients of the block's parameters into ``grads`` under the same names and returns
+the gradient of the block's input.
+
+HRF chains are found by name: the linear map ``name`` has the chain
+``name.hrf.0 .. name.hrf.{k-1}`` in front of it when those parameters exist. The
+forward code is therefore the same for the training form (with chains) and the merged
+form (without), and :mod:`pyreparam.reparam` merges by folding every chain it finds.
+"""
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from pyreparam.models.config import HRFConfig
+from pyreparam.ops.activations import (
+    gelu_backward, gelu_forward, relu_backward, relu_forward, swish_backward,
+    swish_forward)
+from pyreparam.ops.attention import (
+    attention_backward, attention_forward, merge_heads, split_heads)
+from pyreparam.ops.conv import conv1d_backward, conv1d_forward, conv1d_output_mask
+from pyreparam.ops.dropout import dropout_backward, dropout_forward
+from pyreparam.ops.linear import linear_backward, linear_forward
+from pyreparam.ops.norm import layernorm_backward, layernorm_forward
+
+Params = dict[str, np.ndarray]
+
+ACTIVATIONS = {
+    "gelu": (gelu_forward, gelu_backward),
+    "relu": (relu_forward, relu_backward),
+    "swish": (swish_forward, swish_backward),
+}
+
+
+class Context(NamedTuple):
+    """Per-call settings threaded through the blocks."""
+
+    train: bool
+    rng: np.random.Generator | None
+    dropout: float
+
+
+# --------------------------------------------------------------------------- init
+
+def xavier_uniform(rng: np.random.Generator, n_out: int, n_in: int, dtype) -> np.ndarray:
+    """Glorot/Xavier uniform weights (n_out, n_in): U(-a, a), a = sqrt(6 / (n_in + n_out))."""
+    a = np.sqrt(6.0 / (n_in + n_out))
+    return rng.uniform(-a, a, size=(n_out, n_in)).astype(dtype)
+
+
+def semi_orthogonal(rng: np.random.Generator, n_out: int, n_in: int, dtype) -> np.ndarray:
+    """A random (n_out, n_in) matrix with orthonormal columns (n_out >= n_in): Q^T Q = I."""
+    q, r = np.linalg.qr(rng.standard_normal((n_out, n_in)))
+    return (q * np.sign(np.diag(r))).astype(dtype)
+
+
+def init_linear(p: Params, name: str, n_in: int, n_out: int, rng: np.random.Generator,
+                dtype, hrf: HRFConfig | None = None, bias: bool = True) -> None:
+    """Create ``name.w`` (n_out, n_in) and ``name.b``, with an HRF chain when asked.
+
+    With a chain of k factors of width r * n_in the layer itself becomes
+    (n_out, r * n_in). Xavier init draws every factor and the layer independently.
+    Identity-preserving init draws the layer as it would be without HRF (W) and
+    semi-orthogonal factors H_i (H_i^T H_i = I, zero biases), then sets
+    W' = W (H_k ... H_1)^T, so that W' H_k ... H_1 = W: training starts from exactly
+    the function of the model without HRF, yet every factor entry gets gradient.
+    """
+    if hrf is None:
+        p[f"{name}.w"] = xavier_uniform(rng, n_out, n_in, dtype)
+    else:
+        width = hrf.r * n_in
+        dims = [n_in] + [width] * hrf.k
+        for i in range(hrf.k):
+            if hrf.init == "xavier":
+                p[f"{name}.hrf.{i}.w"] = xavier_uniform(rng, dims[i + 1], dims[i], dtype)
+            else:
+                p[f"{name}.hrf.{i}.w"] = semi_orthogonal(rng, dims[i + 1], dims[i], dtype)
+            if hrf.bias:
+                p[f"{name}.hrf.{i}.b"] = np.zeros(dims[i + 1], dtype)
+        if hrf.init == "xavier":
+            p[f"{name}.w"] = xavier_uniform(rng, n_out, width, dtype)
+        else:
+            chain = np.eye(n_in)
+            for i in range(hrf.k):
+                chain = p[f"{name}.hrf.{i}.w"].astype(np.float64) @ chain   # (width, n_in)
+            W = xavier_uniform(rng, n_out, n_in, np.float64)
+            p[f"{name}.w"] = (W @ chain.T).astype(dtype)                     # (n_out, width)
+    if bias:
+        p[f"{name}.b"] = np.zeros(n_out, dtype)
+
+
+def at_site(hrf: HRFConfig | None, site: str) -> HRFConfig | None:
+    """The HRF settings if ``site`` is one of the configured sites, else None."""
+    return hrf if hrf is not None and site in hrf.sites else None
+
+
+def init_layernorm(p: Params, name: str, width: int, dtype) -> None:
+    p[f"{name}.gamma"] = np.ones(width, dtype)
+    p[f"{name}.beta"] = np.zeros(width, dtype)
+
+
+def hrf_chain_names(p: Params, name: str) -> list[str]:
+    """Prefixes of the HRF factors in front of linear ``name`` (empty when merged)."""
+    names = []
+    while f"{name}.hrf.{len(names)}.w" in p:
+        names.append(f"{name}.hrf.{len(names)}")
+    return names
+
+
+# --------------------------------------------------------------------------- linear
+
+class HRFLinearCache(NamedTuple):
+    name: str
+    chain: list[tuple[str, Any]]      # (factor prefix, LinearCache) in forward order
+    linear: Any                       # LinearCache of the layer itself
+
+
+def hrf_linear_forward(p: Params, name: str, x: np.ndarray) -> tuple[np.ndarray, HRFLinearCache]:
+    """y = W (H_k (... (H_1 x + c_1) ...) + c_k) + b, or y = W x + b without a chain."""
+    chain = []
+    h = x
+    for factor in hrf_chain_names(p, name):
+        h, c = linear_forward(h, p[f"{factor}.w"], p.get(f"{factor}.b"))   # (..., r C)
+        chain.append((factor, c))
+    y, c = linear_forward(h, p[f"{name}.w"], p.get(f"{name}.b"))          # (..., out)
+    return y, HRFLinearCache(name, chain, c)
+
+
+def _store(grads: Params, name: str, dw: np.ndarray, db: np.ndarray | None) -> None:
+    grads[f"{name}.w"] = dw
+    if db is not None:
+        grads[f"{name}.b"] = db
+
+
+def hrf_linear_backward(dy: np.ndarray, cache: HRFLinearCache, grads: Params) -> np.ndarray:
+    # y = W h + b, h = H_k (...) + c_k
+    dh, dw, db = linear_backward(dy, cache.linear)
+    _store(grads, cache.name, dw, db)
+    for factor, c in reversed(cache.chain):
+        dh, dw, db = linear_backward(dh, c)
+        _store(grads, factor, dw, db)
+    return dh
+
+
+# --------------------------------------------------------------------------- norm, dropout
+
+def layernorm_block_forward(p: Params, name: str, x: np.ndarray):
+    return layernorm_forward(x, p[f"{name}.gamma"], p[f"{name}.beta"])
+
+
+def layernorm_block_backward(dy: np.ndarray, cache, grads: Params, name: str) -> np.ndarray:
+    dx, grads[f"{name}.gamma"], grads[f"{name}.beta"] = layernorm_backward(dy, cache)
+    return dx
+
+
+def dropout_block_forward(x: np.ndarray, ctx: Context):
+    """Dropout with the context's rate and generator; the identity in eval mode."""
+    return dropout_forward(x, ctx.dropout, ctx.rng, train=ctx.train)
+
+
+dropout_block_backward = dropout_backward
+
+
+# --------------------------------------------------------------------------- FFN
+
+class FFNCache(NamedTuple):
+    fc1: HRFLinearCache
+    act: Any
+    drop: Any
+    fc2: HRFLinearCache
+    activation: str
+
+
+def ffn_forward(p: Params, name: str, x: np.ndarray, activation: str, ctx: Context):
+    """FFN(x) = W2 drop(f(W1 x + b1)) + b2, with the HRF chain (if any) before W1."""
+    act_fwd, _ = ACTIVATIONS[activation]
+    h, c1 = hrf_linear_forward(p, f"{name}.fc1", x)       # (B, T, F)
+    h, ca = act_fwd(h)
+    h, cd = dropout_block_forward(h, ctx)
+    y, c2 = hrf_linear_forward(p, f"{name}.fc2", h)       # (B, T, C)
+    return y, FFNCache(c1, ca, cd, c2, activation)
+
+
+def ffn_backward(dy: np.ndarray, cache: FFNCache, grads: Params) -> np.ndarray:
+    _, act_bwd = ACTIVATIONS[cache.activation]
+    dh = hrf_linear_backward(dy, cache.fc2, grads)        # y = W2 h + b2
+    dh = dropout_block_backward(dh, cache.drop)
+    dh = act_bwd(dh, cache.act)                           # h = f(W1 x + b1)
+    return hrf_linear_backward(dh, cache.fc1, grads)
+
+
+def init_ffn(p: Params, name: str, width: int, hidden: int, rng, dtype,
+             hrf: HRFConfig | None) -> None:
+    init_linear(p, f"{name}.fc1", width, hidden, rng, dtype, at_site(hrf, "ffn"))
+    init_linear(p, f"{name}.fc2", hidden, width, rng, dtype)
+
+
+# --------------------------------------------------------------------------- attention
+
+class MHACache(NamedTuple):
+    qkv: HRFLinearCache
+    attn: Any
+    out: HRFLinearCache
+    heads: int
+
+
+def mha_block_forward(p: Params, name: str, x: np.ndarray, mask: np.ndarray | None,
+                      heads: int, window: int | None = None):
+    """Multi-head self-attention with optional HRF chains before Q/K/V and the output.
+
+    ``name.qkv`` projects to [Q; K; V] (3C rows), ``name.out`` is the output projection.
+    """
+    C = x.shape[-1]
+    qkv, cq = hrf_linear_forward(p, f"{name}.qkv", x)     # (B, T, 3C)
+    q = split_heads(qkv[..., :C], heads)                  # (B, H, T, D)
+    k = split_heads(qkv[..., C:2 * C], heads)
+    v = split_heads(qkv[..., 2 * C:], heads)
+    ctx_, ca = attention_forward(q, k, v, mask, window)   # (B, H, T, D)
+    y, co = hrf_linear_forward(p, f"{name}.out", merge_heads(ctx_))   # (B, T, C)
+    return y, MHACache(cq, ca, co, heads)
+
+
+def mha_block_backward(dy: np.ndarray, cache: MHACache, grads: Params) -> np.ndarray:
+    dctx = hrf_linear_backward(dy, cache.out, grads)      # y = W_o merge(ctx) + b_o
+    dctx = split_heads(dctx, cache.heads)                 # (B, H, T, D)
+    dq, dk, dv = attention_backward(dctx, cache.attn)
+    dqkv = np.concatenate([merge_heads(dq), merge_heads(dk), merge_heads(dv)], axis=-1)
+    return hrf_linear_backward(dqkv, cache.qkv, grads)    # (B, T, C)
+
+
+def init_mha(p: Params, name: str, width: int, rng, dtype, hrf: HRFConfig | None) -> None:
+    init_linear(p, f"{name}.qkv", width, 3 * width, rng, dtype, at_site(hrf, "attn_in"))
+    init_linear(p, f"{name}.out", width, width, rng, dtype, at_site(hrf, "attn_out"))
+
+
+# --------------------------------------------------------------------------- front end
+
+SUBSAMPLE_KERNEL, SUBSAMPLE_STRIDE, SUBSAMPLE_PAD = 3, 2, 1
+
+
+class SubsampleCache(NamedTuple):
+    mask0: np.ndarray | None
+    conv1: Any
+    relu1: Any
+    mask1: np.ndarray | None
+    conv2: Any
+    relu2: Any
+    mask2: np.ndarray | None
+
+
+def init_subsample(p: Params, name: str, n_mels: int, width: int, rng, dtype) -> None:
+    """Two Conv1d layers over time (kernel 3, stride 2, mel bins as channels): x4 fewer frames."""
+    K = SUBSAMPLE_KERNEL
+    for conv, n_in in ((f"{name}.conv1", n_mels), (f"{name}.conv2", width)):
+        w = xavier_uniform(rng, width, n_in * K, np.float64).reshape(width, n_in, K)
+        p[f"{conv}.w"] = w.astype(dtype)                   # (C, Cin, K)
+        p[f"{conv}.b"] = np.zeros(width, dtype)
+
+
+def _zero_padded(x: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    return x if mask is None else x * mask[..., None]
+
+
+def subsample_forward(p: Params, name: str, x: np.ndarray, mask: np.ndarray | None):
+    """((h, mask'), cache): conv-ReLU twice, padded frames zeroed before each conv.
+
+    Zeroing makes a valid output frame see only valid frames and zeros, exactly as if
+    its utterance were alone and unpadded.
+    """
+    K, s, pad = SUBSAMPLE_KERNEL, SUBSAMPLE_STRIDE, SUBSAMPLE_PAD
+    x = _zero_padded(x, mask)
+    h, c1 = conv1d_forward(x, p[f"{name}.conv1.w"], p[f"{name}.conv1.b"], s, pad)  # (B, T/2, C)
+    m1 = conv1d_output_mask(mask, K, s, pad)
+    h, r1 = relu_forward(h)
+    h = _zero_padded(h, m1)
+    h, c2 = conv1d_forward(h, p[f"{name}.conv2.w"], p[f"{name}.conv2.b"], s, pad)  # (B, T/4, C)
+    m2 = conv1d_output_mask(m1, K, s, pad)
+    h, r2 = relu_forward(h)
+    h = _zero_padded(h, m2)
+    return (h, m2), SubsampleCache(mask, c1, r1, m1, c2, r2, m2)
+
+
+def subsample_backward(dh: np.ndarray, cache: SubsampleCache, grads: Params,
+                       name: str) -> np.ndarray:
+    dh = _zero_padded(dh, cache.mask2)                     # h = h * m2
+    dh = relu_backward(dh, cache.relu2)
+    dh, grads[f"{name}.conv2.w"], grads[f"{name}.conv2.b"] = conv1d_backward(dh, cache.conv2)
+    dh = _zero_padded(dh, cache.mask1)                     # h = h * m1
+    dh = relu_backward(dh, cache.relu1)
+    dx, grads[f"{name}.conv1.w"], grads[f"{name}.conv1.b"] = conv1d_backward(dh, cache.conv1)
+    return _zero_padded(dx, cache.mask0)                   # x = x * mask
+
+
+# --------------------------------------------------------------------------- pre-LN encoder layer
+
+class PreLNLayerCache(NamedTuple):
+    norm1: Any
+    attn: MHACache
+    drop1: Any
+    norm2: Any
+    ffn: FFNCache
+    drop2: Any
+
+
+def init_preln_layer(p: Params, name: str, width: int, hidden: int, rng, dtype,
+                     hrf: HRFConfig | None) -> None:
+    init_layernorm(p, f"{name}.attn_norm", width, dtype)
+    init_mha(p, f"{name}.attn", width, rng, dtype, hrf)
+    init_layernorm(p, f"{name}.ffn_norm", width, dtype)
+    init_ffn(p, f"{name}.ffn", width, hidden, rng, dtype, hrf)
+
+
+def preln_layer_forward(p: Params, name: str, x: np.ndarray, mask: np.ndarray | None,
+                        heads: int, activation: str, ctx: Context):
+    """x = x + drop(MHA(LN(x))); y = x + drop(FFN(LN(x))), the HRF chain after the LN."""
+    h, n1 = layernorm_block_forward(p, f"{name}.attn_norm", x)
+    a, att = mha_block_forward(p, f"{name}.attn", h, mask, heads)
+    a, d1 = dropout_block_forward(a, ctx)
+    x = x + a                                              # (B, T, C)
+    h, n2 = layernorm_block_forward(p, f"{name}.ffn_norm", x)
+    f, ffn = ffn_forward(p, f"{name}.ffn", h, activation, ctx)
+    f, d2 = dropout_block_forward(f, ctx)
+    return x + f, PreLNLayerCache(n1, att, d1, n2, ffn, d2)
+
+
+def preln_layer_backward(dy: np.ndarray, cache: PreLNLayerCache, grads: Params,
+                         name: str) -> np.ndarray:
+    # y = x + drop(FFN(LN(x)))
+    df = dropout_block_backward(dy, cache.drop2)
+    dh = ffn_backward(df, cache.ffn, grads)
+    dx = dy + layernorm_block_backward(dh, cache.norm2, grads, f"{name}.ffn_norm")
+    # x = x + drop(MHA(LN(x)))
+    da = dropout_block_backward(dx, cache.drop1)
+    dh = mha_block_backward(da, cache.attn, grads)
+    return dx + layernorm_block_backward(dh, cache.norm1, grads, f"{name}.attn_norm")
