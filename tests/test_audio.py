@@ -9,6 +9,7 @@ import pytest
 import soundfile as sf
 from hypothesis import given
 from hypothesis import strategies as st
+from scipy.signal import resample_poly
 
 from pyreparam.audio import AudioError, FeatureConfig, load_audio, logmel, resample
 from pyreparam.audio.features import (empty_filters, mel_band_edges, mel_filterbank,
@@ -148,6 +149,13 @@ def test_resample_ratio_is_exact_and_reduced(rates, ratio):
 def test_resample_ratio_rejects_bad_rates(rates):
     with pytest.raises(ValueError):
         resample_ratio(*rates)
+
+
+@pytest.mark.parametrize("rates", [(22050, 16000), (44100, 16000), (8000, 16000)])
+def test_cached_filter_reproduces_scipy_default_exactly(rng, rates):
+    x = rng.standard_normal(5000).astype(np.float32)
+    up, down = resample_ratio(*rates)
+    np.testing.assert_array_equal(resample(x, *rates), resample_poly(x, up, down))
 
 
 @given(st.sampled_from([8000, 11025, 22050, 32000, 44100, 48000]),

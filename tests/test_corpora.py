@@ -18,9 +18,7 @@ from pyreparam.cli.data import data as data_cli
 from pyreparam.data.corpora import CORPORA, LABELS, scan_corpus
 from pyreparam.data.manifest import ManifestError, Utterance, read_manifest, write_manifest
 
-EMODB_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "emodb"
-if not EMODB_DIR.is_dir():
-    EMODB_DIR = Path("/work/shared/data/emodb")
+EMODB_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "emodb"  # ../shared
 
 
 def _tiny_wav_bytes() -> bytes:
