@@ -81,6 +81,9 @@ class _BaseConfig:
             raise ValueError(f"n_mels must be positive, got {self.n_mels}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.hrf is not None and "conv_pw" in self.hrf.sites and self.backbone != "conformer":
+            raise ValueError("HRF site conv_pw exists only in the Conformer "
+                             "(its pointwise convolutions)")
         width, heads = getattr(self, "width"), getattr(self, "heads")
         if width < 1 or heads < 1 or width % heads:
             raise ValueError(f"width {width} must be a positive multiple of heads {heads}")
@@ -145,6 +148,8 @@ class SpeechFormerConfig(_BaseConfig):
         object.__setattr__(self, "expand", tuple(self.expand))
         super().__post_init__()
         n = len(self.layers)
+        if self.stage_widths()[-1] < 4:
+            raise ValueError("SpeechFormer's head needs a final width of at least 4 (C/4 >= 1)")
         if any(w < 0 or (w and w % 2 == 0) for w in self.windows):
             raise ValueError(f"attention windows must be odd (or 0 = global), got {self.windows}")
         if len(self.windows) != n or len(self.merges) != n - 1 or len(self.expand) != n - 1:

@@ -1,0 +1,71 @@
+"""The init / merge / models commands."""
+import json
+
+import numpy as np
+from click.testing import CliRunner
+
+from pyreparam.cli import main
+from pyreparam.models import load_checkpoint
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_version_and_help():
+    assert run("--version").output.startswith("pyreparam, version")
+    out = run("--help").output
+    for command in ("init", "merge", "models"):
+        assert command in out
+
+
+def test_init_merge_round_trip(tmp_path):
+    src, dst = tmp_path / "hrf.npz", tmp_path / "merged.npz"
+    r = run("init", "--backbone", "conformer", "--hrf", "2", "--hrf-factors", "2",
+            "--hrf-sites", "ffn,conv_pw", "--classes", "7", "--seed", "3", "-o", src)
+    assert r.exit_code == 0, r.output
+    model = load_checkpoint(src)
+    assert model.config.hrf.r == 2 and model.config.hrf.k == 2 and model.config.n_classes == 7
+    r = run("merge", src, dst)
+    assert r.exit_code == 0, r.output
+    assert "max rel" in r.output and "wrote" in r.output
+    merged = load_checkpoint(dst)
+    assert merged.config.hrf is None and merged.n_params() < model.n_params()
+    # merging again is refused, nothing is written
+    again = tmp_path / "again.npz"
+    r = run("merge", dst, again)
+    assert r.exit_code != 0 and "already merged" in r.output and not again.exists()
+
+
+def test_merge_fails_when_tolerance_is_exceeded(tmp_path):
+    src = tmp_path / "hrf.npz"
+    run("init", "--backbone", "convtransformer", "--hrf", "4", "-o", src)
+    r = run("merge", src, tmp_path / "out.npz", "--tol", "0")
+    assert r.exit_code != 0 and "does not match" in r.output
+    assert not (tmp_path / "out.npz").exists()
+
+
+def test_bad_inputs_give_clear_errors(tmp_path):
+    r = run("merge", tmp_path / "none.npz", tmp_path / "out.npz")
+    assert r.exit_code != 0 and "no such checkpoint" in r.output
+    r = run("init", "--backbone", "convtransformer", "--hrf", "4", "--hrf-sites", "conv",
+            "-o", tmp_path / "x.npz")
+    assert r.exit_code != 0 and "unknown HRF site" in r.output
+
+
+def test_models_table_and_json():
+    r = run("models")
+    assert r.exit_code == 0 and "speechformer" in r.output
+    rows = json.loads(run("models", "--json").output)
+    assert len(rows) == 6
+    for row in rows:
+        assert row["params_merged"] < row["params_hrf"]
+        assert row["macs_per_s_merged"] < row["macs_per_s_hrf"]
+    light = {row["backbone"]: row for row in rows if row["size"] == "light"}
+    assert 8e4 < light["convtransformer"]["params_merged"] < 1e5   # method.md: ~95 k
+
+
+def test_conv_pw_site_only_for_conformer(tmp_path):
+    r = run("init", "--backbone", "speechformer", "--hrf", "2", "--hrf-sites", "ffn,conv_pw",
+            "-o", tmp_path / "x.npz")
+    assert r.exit_code != 0 and "only in the Conformer" in r.output
