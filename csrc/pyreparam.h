@@ -28,7 +28,9 @@ enum pr_status_code {
     PR_ERR_NULL = -1,     /* a required pointer is NULL */
     PR_ERR_SHAPE = -2,    /* a dimension is out of range or inconsistent */
     PR_ERR_SCRATCH = -3,  /* the caller's scratch buffer is too small */
-    PR_ERR_OVERFLOW = -4  /* a size computation would overflow */
+    PR_ERR_OVERFLOW = -4, /* a size computation would overflow */
+    PR_ERR_PARAM = -5     /* a quantization parameter (multiplier, shift, zero point,
+                             clamp range, table entry) is out of its valid range */
 };
 typedef int32_t pr_status;
 
@@ -77,6 +79,306 @@ pr_status pr_hrf_fold_f32(int32_t F, int32_t k, const int32_t *dims,
                           const float *const *H, const float *const *c,
                           float *w1_out, float *b_out,
                           float *scratch, int64_t scratch_len);
+
+/* ==== int8 integer primitives (reference/int8.md; NumPy oracle pyreparam/quant) ====
+ *
+ * Quantization: real = scale * (q - zero_point). Weights int8 in [-127, 127],
+ * zero point 0, one scale per output channel; activations int8 [-128, 127] with a
+ * per-tensor zero point; the int16 residual stream has zero point 0.
+ *
+ * A real multiplier M is given as (multiplier, shift): M ~= multiplier * 2^(shift-31),
+ * multiplier 0 or in [2^30, 2^31), shift in [PR_Q_SHIFT_MIN, PR_Q_SHIFT_MAX]
+ * (shift > 0 multiplies by 2^shift first). Requantization of an int32 value x is
+ *   MBQM(x) = RDBP(SRDHM(sat32(x * 2^max(shift,0)), multiplier), max(-shift,0))
+ * then + zero point and clamp to [act_min, act_max] (see reference/int8.md).
+ * Kernels reject a negative multiplier or a shift outside the range (PR_ERR_PARAM).
+ *
+ * Common rules: sizes are element counts >= 1; every array is dense row-major;
+ * dot-product depths are <= PR_Q_MAX_DEPTH, so int32 accumulators never overflow;
+ * each array holds at most PR_Q_MAX_ELEMS elements (else PR_ERR_OVERFLOW); inputs
+ * and outputs must not overlap unless a function says so; scratch buffers are int32
+ * and their length is checked (PR_ERR_SCRATCH). Errors are checked in this order:
+ * NULL params/pointers, shapes, sizes, quantization parameters, scratch.
+ */
+enum {
+    PR_Q_SHIFT_MIN = -31,
+    PR_Q_SHIFT_MAX = 30,
+    PR_Q_MAX_DEPTH = 32768,            /* longest dot product / pooled group */
+    PR_Q_MAX_ELEMS = 2147483647,       /* largest element count of one array */
+    PR_SOFTMAX_EXP_ONE = 65536,        /* exp table entry for d = 0 (Q16 1.0) */
+    PR_SOFTMAX_MAX_COLS = 8192,        /* longest softmax row (keeps 2 sum < 2^31) */
+    PR_LAYERNORM_MAX_CHANNELS = 4096,  /* widest LayerNorm row */
+    PR_LAYERNORM_Z_FRAC_BITS = 24,     /* normalized value z in Q24 */
+    PR_LAYERNORM_OUT_FRAC_BITS = 8,    /* per-channel value before the final rounding */
+    PR_ADD_LEFT_SHIFT = 15             /* inputs of pr_add_* are scaled by 2^15 first */
+};
+
+/*
+ * pr_requantize_s32: y[i] = MBQM(x[i], multiplier[i], shift[i]) (no zero point, no
+ * clamp): the fixed-point core of every kernel, exposed for tests and tools.
+ *   n >= 1; x, multiplier, shift, y: (n); y may alias x.
+ */
+pr_status pr_requantize_s32(int32_t n, const int32_t *x, const int32_t *multiplier,
+                            const int32_t *shift, int32_t *y);
+
+/* Fully connected layer (int8 in, weights (out, in)). */
+typedef struct {
+    int32_t rows;            /* T, >= 1 */
+    int32_t in_features;     /* Cin, 1 .. PR_Q_MAX_DEPTH */
+    int32_t out_features;    /* Cout, >= 1 */
+    int32_t out_zero_point;  /* s8 output: -128..127; s16 output: must be 0 */
+    int32_t act_min;         /* clamp range in the output type; ReLU: act_min = zp */
+    int32_t act_max;
+} pr_linear_params;
+
+/*
+ * pr_linear_s8: y[t, c] = clamp(zp_out + MBQM(sat32(bias[c] + sum_k x[t,k] w[c,k]),
+ *                                            multiplier[c], shift[c]))
+ *   x          (rows, in_features) int8 activations (any zero point: folded in bias)
+ *   w          (out_features, in_features) int8 weights
+ *   bias       (out_features) int32 at scale s_in s_w[c], with the input zero point
+ *              folded: bias' = bias - zp_in sum_k w[c,k]; NULL means 0
+ *   multiplier, shift  (out_features): M[c] = s_in s_w[c] / s_out
+ *   y          (rows, out_features) int8
+ */
+pr_status pr_linear_s8(const pr_linear_params *params, const int8_t *x, const int8_t *w,
+                       const int32_t *bias, const int32_t *multiplier,
+                       const int32_t *shift, int8_t *y);
+
+/*
+ * pr_linear_s8_s16: the same with an int16 output (zero point 0, clamp range within
+ * int16), to write a branch output at the residual stream's precision.
+ */
+pr_status pr_linear_s8_s16(const pr_linear_params *params, const int8_t *x,
+                           const int8_t *w, const int32_t *bias,
+                           const int32_t *multiplier, const int32_t *shift,
+                           int16_t *y);
+
+/* Batched int8 x int8 matrix product with both zero points (attention). */
+typedef struct {
+    int32_t batches;           /* H, >= 1 */
+    int32_t rows;              /* M, >= 1 */
+    int32_t cols;              /* N, >= 1 */
+    int32_t depth;             /* K, 1 .. PR_Q_MAX_DEPTH */
+    int32_t a_batch_stride;    /* element offsets between batches / rows, >= 0 */
+    int32_t a_row_stride;
+    int32_t b_batch_stride;
+    int32_t b_row_stride;
+    int32_t out_batch_stride;
+    int32_t out_row_stride;
+    int32_t a_zero_point;      /* -128..127 */
+    int32_t b_zero_point;      /* -128..127 */
+    int32_t multiplier;        /* per tensor: M = s_a s_b / s_out */
+    int32_t shift;
+    int32_t out_zero_point;    /* -128..127 */
+    int32_t act_min;
+    int32_t act_max;
+} pr_bmm_params;
+
+/*
+ * pr_bmm_nt_s8: out[h,i,j] = requant(sum_k (a[h,i,k] - za) (b[h,j,k] - zb)), i.e. A B^T
+ * (Q K^T). Element (h, i, k) of a is a[h*a_batch_stride + i*a_row_stride + k]; b's
+ * rows are its N keys of length K; out (h, i, j) at h*out_batch_stride +
+ * i*out_row_stride + j. With heads interleaved in a (T, C) tensor: batch stride D,
+ * row stride C. The largest offset must be < PR_Q_MAX_ELEMS.
+ */
+pr_status pr_bmm_nt_s8(const pr_bmm_params *params, const int8_t *a, const int8_t *b,
+                       int8_t *out);
+
+/*
+ * pr_bmm_nn_s8: out[h,i,j] = requant(sum_k (a[h,i,k] - za) (b[h,k,j] - zb)), i.e. A B
+ * (A V); b's rows are the K values of length N, at b_row_stride.
+ *   scratch  int32, scratch_len >= cols (one row of accumulators)
+ */
+pr_status pr_bmm_nn_s8(const pr_bmm_params *params, const int8_t *a, const int8_t *b,
+                       int8_t *out, int32_t *scratch, int64_t scratch_len);
+
+/* Softmax over the last axis with masks. */
+typedef struct {
+    int32_t batches;  /* H, >= 1 */
+    int32_t rows;     /* T queries, >= 1; row t is query position t */
+    int32_t cols;     /* L keys, 1 .. PR_SOFTMAX_MAX_COLS */
+    int32_t window;   /* 0: every key; odd w >= 1: keys j with |j - t| <= w / 2 */
+} pr_softmax_params;
+
+/*
+ * pr_softmax_s8: int8 scores (batches, rows, cols) -> int8 probabilities at scale
+ * 1/256, zero point -128. Over the allowed keys of a row (key_mask[j] != 0 and inside
+ * the window): mx = max x; e_j = exp_table[mx - x_j];
+ * S = sum e_j; y_j = clamp(floor((512 e_j + S) / (2 S)) - 128, -128, 127).
+ * Other keys, and every key of a row with no allowed key, get -128.
+ *   exp_table  (256) int32, exp_table[d] = round(65536 exp(-d s_in)) for the scores'
+ *              scale s_in (softmax temperature folded in), entries in
+ *              [0, PR_SOFTMAX_EXP_ONE] and exp_table[0] >= 1 (else PR_ERR_PARAM)
+ *   key_mask   (cols) uint8, nonzero = valid key; NULL = all valid
+ */
+pr_status pr_softmax_s8(const pr_softmax_params *params, const int8_t *x,
+                        const int32_t *exp_table, const uint8_t *key_mask, int8_t *y);
+
+/* LayerNorm of the int16 residual stream to int8. */
+typedef struct {
+    int32_t rows;            /* T, >= 1 */
+    int32_t channels;        /* C, 1 .. PR_LAYERNORM_MAX_CHANNELS */
+    int64_t eps;             /* round(eps C^2 / s_x^2), 0 .. 2^60 */
+    int32_t out_zero_point;  /* -128..127 */
+    int32_t act_min;
+    int32_t act_max;
+} pr_layernorm_params;
+
+/*
+ * pr_layernorm_s16_s8: per row, with S1 = sum x, S2 = sum x^2 (exact integers),
+ *   V = C S2 - S1^2 + eps (= C^2 (var + eps) / s_x^2), xc_i = C x_i - S1,
+ *   z_i = xc_i / sqrt(V) in Q24 (integer square root and one reciprocal per row),
+ *   u_i = MBQM(z_i, multiplier[i], shift[i]) (gamma_i / s_out in Q8),
+ *   y_i = clamp(zp_out + RDBP(u_i + offset[i], 8)). reference/int8.md has the steps.
+ *   x        (rows, channels) int16, zero point 0
+ *   multiplier, shift  (channels): M_i = gamma_i / (s_out 2^16); multiplier may be
+ *            negative (a negative gamma) but not INT32_MIN
+ *   offset   (channels) int32: round(256 beta_i / s_out)
+ *   y        (rows, channels) int8
+ */
+pr_status pr_layernorm_s16_s8(const pr_layernorm_params *params, const int16_t *x,
+                              const int32_t *multiplier, const int32_t *shift,
+                              const int32_t *offset, int8_t *y);
+
+/*
+ * pr_lut_s8: y[i] = table[x[i] + 128] (element-wise GELU, Swish, sigmoid, ...).
+ *   n >= 1; x, y (n) int8, y may alias x; table (256) int8, entry q + 128 for input q.
+ */
+pr_status pr_lut_s8(int32_t n, const int8_t *x, const int8_t *table, int8_t *y);
+
+/* Residual add into the int16 stream. */
+typedef struct {
+    int32_t size;            /* n elements, >= 1 */
+    int32_t a_multiplier;    /* M_a = s_a / (2 max(s_a, s_b)) */
+    int32_t a_shift;
+    int32_t b_multiplier;    /* M_b = s_b / (2 max(s_a, s_b)) */
+    int32_t b_shift;
+    int32_t b_zero_point;    /* pr_add_s16: must be 0; pr_add_s16_s8: -128..127 */
+    int32_t out_multiplier;  /* M_out = 2 max(s_a, s_b) / (2^15 s_out) */
+    int32_t out_shift;
+    int32_t act_min;         /* clamp range within int16 */
+    int32_t act_max;
+} pr_add_params;
+
+/*
+ * pr_add_s16: y = clamp(MBQM(sat32(MBQM(a 2^15, M_a) + MBQM((b - zb) 2^15, M_b)), M_out))
+ *   a, b, y (size) int16, zero point 0 (b = a positional-encoding table is the
+ *   constant-operand case); y may alias a or b.
+ */
+pr_status pr_add_s16(const pr_add_params *params, const int16_t *a, const int16_t *b,
+                     int16_t *y);
+
+/* pr_add_s16_s8: the same with an int8 branch b (zero point b_zero_point). */
+pr_status pr_add_s16_s8(const pr_add_params *params, const int16_t *a, const int8_t *b,
+                        int16_t *y);
+
+/* Per-tensor requantization (int16 stream -> int8). */
+typedef struct {
+    int32_t size;            /* n elements, >= 1 */
+    int32_t in_zero_point;   /* -32768..32767 */
+    int32_t multiplier;      /* M = s_in / s_out */
+    int32_t shift;
+    int32_t out_zero_point;  /* -128..127 */
+    int32_t act_min;
+    int32_t act_max;
+} pr_requant_params;
+
+/* pr_requantize_s16_s8: y = clamp(zp_out + MBQM(x - zp_in, M)); x, y (size). */
+pr_status pr_requantize_s16_s8(const pr_requant_params *params, const int16_t *x,
+                               int8_t *y);
+
+/* Element-wise product (GLU: a * sigmoid(b)). */
+typedef struct {
+    int32_t size;            /* n elements, >= 1 */
+    int32_t a_zero_point;    /* -128..127 */
+    int32_t b_zero_point;    /* -128..127 */
+    int32_t multiplier;      /* M = s_a s_b / s_out */
+    int32_t shift;
+    int32_t out_zero_point;  /* -128..127 */
+    int32_t act_min;
+    int32_t act_max;
+} pr_mul_params;
+
+/* pr_mul_s8: y = clamp(zp_out + MBQM((a - za)(b - zb), M)); a, b, y (size), y may
+ * alias a or b. */
+pr_status pr_mul_s8(const pr_mul_params *params, const int8_t *a, const int8_t *b,
+                    int8_t *y);
+
+/* 1-D convolution over time, channels last. */
+typedef struct {
+    int32_t in_len;          /* T, >= 1 */
+    int32_t in_channels;     /* Cin, >= 1 */
+    int32_t out_channels;    /* Cout, >= 1 */
+    int32_t kernel;          /* K >= 1, K * Cin <= PR_Q_MAX_DEPTH */
+    int32_t stride;          /* >= 1 */
+    int32_t padding;         /* frames added on each side, 0 .. K - 1 */
+    int32_t in_zero_point;   /* value of the padded frames, -128..127 */
+    int32_t out_zero_point;  /* -128..127 */
+    int32_t act_min;         /* ReLU: act_min = out_zero_point */
+    int32_t act_max;
+} pr_conv1d_params;
+
+/*
+ * pr_conv1d_s8: y[t, c] = requant(bias[c] + sum_{k, i} xp[t*stride + k, i] w[c, k, i]),
+ * xp = x padded with `padding` frames of in_zero_point on both sides.
+ *   x      (in_len, in_channels) int8
+ *   w      (out_channels, kernel, in_channels) int8 (PyTorch's (Cout, Cin, K)
+ *          transposed so that the dot product over (k, i) is contiguous)
+ *   bias   (out_channels) int32, zp_in folded: bias - zp_in sum_{k,i} w[c,k,i]; NULL = 0
+ *   multiplier, shift  (out_channels)
+ *   y      (T_out, out_channels), T_out = (in_len + 2 padding - kernel) / stride + 1
+ *          (must be >= 1)
+ */
+pr_status pr_conv1d_s8(const pr_conv1d_params *params, const int8_t *x, const int8_t *w,
+                       const int32_t *bias, const int32_t *multiplier,
+                       const int32_t *shift, int8_t *y);
+
+/* Depthwise 1-D convolution, stride 1, 'same' padding. */
+typedef struct {
+    int32_t in_len;          /* T, >= 1 */
+    int32_t channels;        /* C, >= 1 */
+    int32_t kernel;          /* K odd, 1 .. PR_Q_MAX_DEPTH; padding K / 2 each side */
+    int32_t in_zero_point;   /* value of the padded frames, -128..127 */
+    int32_t out_zero_point;  /* -128..127 */
+    int32_t act_min;
+    int32_t act_max;
+} pr_dwconv1d_params;
+
+/*
+ * pr_depthwise_conv1d_s8: y[t, c] = requant(bias[c] + sum_k xp[t + k, c] w[k, c]),
+ * xp = x padded with K / 2 frames of in_zero_point on both sides.
+ *   x, y   (in_len, channels) int8
+ *   w      (kernel, channels) int8 (PyTorch's (C, 1, K) transposed; BatchNorm folded)
+ *   bias   (channels) int32, zp_in folded: bias - zp_in sum_k w[k, c]; NULL = 0
+ *   multiplier, shift  (channels)
+ *   scratch  int32, scratch_len >= channels
+ */
+pr_status pr_depthwise_conv1d_s8(const pr_dwconv1d_params *params, const int8_t *x,
+                                 const int8_t *w, const int32_t *bias,
+                                 const int32_t *multiplier, const int32_t *shift,
+                                 int8_t *y, int32_t *scratch, int64_t scratch_len);
+
+/* Average pooling of non-overlapping groups of frames. */
+typedef struct {
+    int32_t in_len;      /* T valid frames, >= 1 */
+    int32_t channels;    /* C, >= 1 */
+    int32_t group;       /* g, 1 .. PR_Q_MAX_DEPTH; g >= T: mean over all frames */
+    int32_t zero_point;  /* of input and output (same scale) */
+} pr_avgpool_params;
+
+/*
+ * pr_avgpool_s8 / pr_avgpool_s16: output frame u averages the n_u frames
+ * u*g .. min((u+1)*g, T) - 1 (the last group may be shorter):
+ *   y[u, c] = zp + round_half_away(sum (x[t, c] - zp) / n_u)
+ *   x (in_len, channels); y (ceil(in_len / group), channels)
+ *   scratch  int32, scratch_len >= channels
+ */
+pr_status pr_avgpool_s8(const pr_avgpool_params *params, const int8_t *x, int8_t *y,
+                        int32_t *scratch, int64_t scratch_len);
+pr_status pr_avgpool_s16(const pr_avgpool_params *params, const int16_t *x, int16_t *y,
+                         int32_t *scratch, int64_t scratch_len);
+
 
 /* cffi-end */
 

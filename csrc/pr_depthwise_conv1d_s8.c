@@ -1,0 +1,63 @@
+/*
+ * pr_depthwise_conv1d_s8: depthwise 1-D convolution of a (T, C) int8 sequence,
+ * stride 1, 'same' padding with the input zero point, weights (K, C). NumPy
+ * reference: pyreparam.quant.qlinear.depthwise_conv1d_s8.
+ */
+#include "pr_q_internal.h"
+
+pr_status pr_depthwise_conv1d_s8(const pr_dwconv1d_params *p, const int8_t *x,
+                                 const int8_t *w, const int32_t *bias,
+                                 const int32_t *multiplier, const int32_t *shift,
+                                 int8_t *y, int32_t *scratch, int64_t scratch_len)
+{
+    int64_t t, k, c;
+    int32_t pad;
+    if (p == NULL || x == NULL || w == NULL || multiplier == NULL || shift == NULL ||
+        y == NULL) {
+        return PR_ERR_NULL;
+    }
+    if (p->in_len < 1 || p->channels < 1 || p->kernel < 1 || p->kernel % 2 == 0 ||
+        p->kernel > PR_Q_MAX_DEPTH) {
+        return PR_ERR_SHAPE;
+    }
+    if (!pr_q_count_ok(p->in_len, p->channels) || !pr_q_count_ok(p->kernel, p->channels)) {
+        return PR_ERR_OVERFLOW;
+    }
+    if (p->in_zero_point < -128 || p->in_zero_point > 127 ||
+        !pr_q_out_range_ok(p->out_zero_point, p->act_min, p->act_max, -128, 127) ||
+        !pr_q_multipliers_ok(p->channels, multiplier, shift)) {
+        return PR_ERR_PARAM;
+    }
+    if (scratch == NULL || scratch_len < p->channels) {
+        return PR_ERR_SCRATCH;
+    }
+    pad = p->kernel / 2;
+    for (t = 0; t < p->in_len; ++t) {
+        int8_t *yt = y + t * p->channels;
+        for (c = 0; c < p->channels; ++c) {
+            scratch[c] = 0;
+        }
+        /* acc[c] += xp[t + k, c] w[k, c], contiguous in c; |acc| <= K 2^14 <= 2^29 */
+        for (k = 0; k < p->kernel; ++k) {
+            const int64_t pos = t + k - pad;
+            const int8_t *wk = w + k * p->channels;
+            if (pos >= 0 && pos < p->in_len) {
+                const int8_t *xk = x + pos * p->channels;
+                for (c = 0; c < p->channels; ++c) {
+                    scratch[c] += (int32_t)xk[c] * (int32_t)wk[c];
+                }
+            } else {
+                for (c = 0; c < p->channels; ++c) {
+                    scratch[c] += p->in_zero_point * (int32_t)wk[c];
+                }
+            }
+        }
+        for (c = 0; c < p->channels; ++c) {
+            const int32_t acc = bias != NULL ? pr_q_add_sat32(scratch[c], bias[c])
+                                             : scratch[c];
+            yt[c] = (int8_t)pr_q_requantize(acc, multiplier[c], shift[c],
+                                            p->out_zero_point, p->act_min, p->act_max);
+        }
+    }
+    return PR_OK;
+}

@@ -1,0 +1,103 @@
+/*
+ * pr_layernorm_s16_s8: integer LayerNorm of int16 rows (the residual stream) to
+ * int8, gamma and beta folded into per-channel multipliers and offsets. NumPy
+ * reference: pyreparam.quant.qnorm.layernorm_s16_s8; steps in reference/int8.md.
+ */
+#include "pr_q_internal.h"
+
+/* floor(sqrt(v)) by the bit-by-bit method (exact, no floating point). */
+static uint32_t pr_isqrt64(uint64_t v)
+{
+    uint64_t rem = v;
+    uint64_t root = 0;
+    uint64_t bit = (uint64_t)1 << 62;
+    while (bit > rem) {
+        bit >>= 2;
+    }
+    while (bit != 0) {
+        if (rem >= root + bit) {
+            rem -= root + bit;
+            root = (root >> 1) + bit;
+        } else {
+            root >>= 1;
+        }
+        bit >>= 2;
+    }
+    return (uint32_t)root;
+}
+
+/*
+ * For V >= 1, find k >= 0 with V 4^k in [2^60, 2^62), r = isqrt(V 4^k) in
+ * [2^30, 2^31) and inv = round(2^61 / r), so that 1 / sqrt(V) ~= inv 2^(k - 61).
+ */
+static int64_t pr_ln_inv_sqrt(int64_t V, int32_t *k)
+{
+    int64_t r;
+    *k = 0;
+    while (V < ((int64_t)1 << 60)) {
+        V <<= 2;
+        *k += 1;
+    }
+    r = (int64_t)pr_isqrt64((uint64_t)V);
+    return (((int64_t)1 << 61) + r / 2) / r;
+}
+
+static void pr_ln_row(const pr_layernorm_params *p, const int16_t *x,
+                      const int32_t *multiplier, const int32_t *shift,
+                      const int32_t *offset, int8_t *y)
+{
+    const int32_t C = p->channels;
+    int64_t S1 = 0;
+    int64_t S2 = 0;
+    int64_t V, inv = 0;
+    int32_t i, k = 0;
+    for (i = 0; i < C; ++i) {
+        S1 += x[i];
+        S2 += (int64_t)x[i] * x[i];
+    }
+    V = (int64_t)C * S2 - S1 * S1 + p->eps; /* C^2 (var + eps) / s_x^2, < 2^61 */
+    if (V > 0) {
+        inv = pr_ln_inv_sqrt(V, &k);
+    }
+    for (i = 0; i < C; ++i) {
+        const int64_t xc = (int64_t)C * x[i] - S1;                  /* |xc| <= 2^28 */
+        const int64_t z64 = V > 0 ? pr_q_rdbp64(xc * inv, 37 - k) : 0; /* Q24 */
+        const int32_t z = pr_q_clamp64(z64, PR_Q_INT32_MIN, PR_Q_INT32_MAX);
+        const int32_t u = pr_q_mbqm(z, multiplier[i], shift[i]);     /* Q8 output */
+        const int64_t v = pr_q_rdbp64((int64_t)u + offset[i], PR_LAYERNORM_OUT_FRAC_BITS);
+        y[i] = (int8_t)pr_q_clamp64(v + p->out_zero_point, p->act_min, p->act_max);
+    }
+}
+
+pr_status pr_layernorm_s16_s8(const pr_layernorm_params *p, const int16_t *x,
+                              const int32_t *multiplier, const int32_t *shift,
+                              const int32_t *offset, int8_t *y)
+{
+    int64_t t;
+    int32_t i;
+    if (p == NULL || x == NULL || multiplier == NULL || shift == NULL || offset == NULL ||
+        y == NULL) {
+        return PR_ERR_NULL;
+    }
+    if (p->rows < 1 || p->channels < 1 || p->channels > PR_LAYERNORM_MAX_CHANNELS) {
+        return PR_ERR_SHAPE;
+    }
+    if (!pr_q_count_ok(p->rows, p->channels)) {
+        return PR_ERR_OVERFLOW;
+    }
+    if (p->eps < 0 || p->eps > ((int64_t)1 << 60) ||
+        !pr_q_out_range_ok(p->out_zero_point, p->act_min, p->act_max, -128, 127)) {
+        return PR_ERR_PARAM;
+    }
+    for (i = 0; i < p->channels; ++i) { /* a negative multiplier carries gamma's sign */
+        if (multiplier[i] == PR_Q_INT32_MIN || shift[i] < PR_Q_SHIFT_MIN ||
+            shift[i] > PR_Q_SHIFT_MAX) {
+            return PR_ERR_PARAM;
+        }
+    }
+    for (t = 0; t < p->rows; ++t) {
+        pr_ln_row(p, x + t * p->channels, multiplier, shift, offset,
+                  y + t * p->channels);
+    }
+    return PR_OK;
+}

@@ -1,0 +1,322 @@
+"""Checked cffi wrappers of the int8 C kernels, with the NumPy reference's signatures.
+
+Each wrapper validates dtypes, shapes and contiguity in Python, fills the kernel's
+parameter struct, calls it and raises :class:`pyreparam.native.NativeError` on a
+non-zero status (the C side validates again: it never trusts its caller). Arguments
+mean exactly what they mean in :mod:`pyreparam.quant.qlinear`, ``qnorm`` and
+``qelementwise``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from pyreparam.native import NativeError, _ffi, _require_lib
+
+_CTYPE = {np.dtype(np.int8): "int8_t", np.dtype(np.int16): "int16_t",
+          np.dtype(np.int32): "int32_t", np.dtype(np.uint8): "uint8_t"}
+
+
+def _arr(name: str, a, dtype, shape: tuple[int, ...]) -> np.ndarray:
+    """Check a C-contiguous array of an exact dtype and shape."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array, got {type(a).__name__}")
+    if a.dtype != np.dtype(dtype):
+        raise TypeError(f"{name} has dtype {a.dtype}, expected {np.dtype(dtype)}")
+    if a.shape != tuple(shape):
+        raise ValueError(f"{name} has shape {a.shape}, expected {tuple(shape)}")
+    if not a.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous (use np.ascontiguousarray)")
+    return a
+
+
+def _ptr(a: np.ndarray | None):
+    if a is None:
+        return _ffi.NULL
+    return _ffi.cast(_CTYPE[a.dtype] + " *", _ffi.from_buffer(a))
+
+
+def _call(name: str, *args) -> None:
+    status = getattr(_require_lib(), name)(*args)
+    if status != 0:
+        raise NativeError(name, int(status))
+
+
+def _per_channel(n: int, multiplier, shift) -> tuple[np.ndarray, np.ndarray]:
+    return (_arr("multiplier", multiplier, np.int32, (n,)),
+            _arr("shift", shift, np.int32, (n,)))
+
+
+def _scratch(n: int) -> np.ndarray:
+    return np.empty(max(n, 1), dtype=np.int32)
+
+
+# ---- fixed point ----------------------------------------------------------------
+
+def requantize_s32(x, multiplier, shift) -> np.ndarray:
+    """Element-wise MBQM of int32 arrays (pr_requantize_s32); all (n,) int32."""
+    n = x.shape[0] if isinstance(x, np.ndarray) else 0
+    x = _arr("x", x, np.int32, (n,))
+    m, e = _per_channel(n, multiplier, shift)
+    y = np.empty(n, dtype=np.int32)
+    _call("pr_requantize_s32", n, _ptr(x), _ptr(m), _ptr(e), _ptr(y))
+    return y
+
+
+# ---- linear family ----------------------------------------------------------------
+
+def _linear(name, out_dtype, x, w, bias, multiplier, shift, zp, act_min, act_max):
+    if not isinstance(w, np.ndarray) or w.ndim != 2 or not isinstance(x, np.ndarray):
+        raise ValueError("w must be a 2-D numpy array (Cout, Cin)")
+    Cout, Cin = w.shape
+    w = _arr("w", w, np.int8, (Cout, Cin))
+    x = _arr("x", x, np.int8, (x.shape[0] if x.ndim == 2 else -1, Cin))
+    if bias is not None:
+        bias = _arr("bias", bias, np.int32, (Cout,))
+    m, e = _per_channel(Cout, multiplier, shift)
+    y = np.empty((x.shape[0], Cout), dtype=out_dtype)
+    p = _ffi.new("pr_linear_params *", dict(
+        rows=x.shape[0], in_features=Cin, out_features=Cout, out_zero_point=zp,
+        act_min=act_min, act_max=act_max))
+    _call(name, p, _ptr(x), _ptr(w), _ptr(bias), _ptr(m), _ptr(e), _ptr(y))
+    return y
+
+
+def linear_s8(x, w, bias, multiplier, shift, out_zero_point: int, act_min: int = -128,
+              act_max: int = 127) -> np.ndarray:
+    """pr_linear_s8; see :func:`pyreparam.quant.qlinear.linear_s8`."""
+    return _linear("pr_linear_s8", np.int8, x, w, bias, multiplier, shift,
+                   out_zero_point, act_min, act_max)
+
+
+def linear_s8_s16(x, w, bias, multiplier, shift, act_min: int = -32768,
+                  act_max: int = 32767) -> np.ndarray:
+    """pr_linear_s8_s16; see :func:`pyreparam.quant.qlinear.linear_s8_s16`."""
+    return _linear("pr_linear_s8_s16", np.int16, x, w, bias, multiplier, shift, 0,
+                   act_min, act_max)
+
+
+def _strided3(name: str, a, writeable: bool = False):
+    """A 3-D int8 view with unit last stride and non-negative strides: (ptr, strides)."""
+    if not isinstance(a, np.ndarray) or a.dtype != np.int8 or a.ndim != 3:
+        raise TypeError(f"{name} must be a 3-D int8 numpy array")
+    s0, s1, s2 = a.strides
+    if s2 != 1 and a.shape[2] > 1:
+        raise ValueError(f"{name}: the last axis must be contiguous")
+    if s0 < 0 or s1 < 0:
+        raise ValueError(f"{name}: strides must be non-negative, got {a.strides}")
+    if writeable and not a.flags.writeable:
+        raise ValueError(f"{name} must be writeable")
+    return _ffi.cast("int8_t *", a.__array_interface__["data"][0]), s0, s1
+
+
+def _bmm(name, a, b, out, rows_b_is_n, a_zero_point, b_zero_point, multiplier, shift,
+         out_zero_point, act_min, act_max):
+    H, M, K = a.shape
+    N = b.shape[1] if rows_b_is_n else b.shape[2]
+    expect_b = (H, N, K) if rows_b_is_n else (H, K, N)
+    if b.shape != expect_b:
+        raise ValueError(f"b has shape {b.shape}, expected {expect_b}")
+    if out is None:
+        out = np.empty((H, M, N), dtype=np.int8)
+    if out.shape != (H, M, N):
+        raise ValueError(f"out has shape {out.shape}, expected {(H, M, N)}")
+    pa, a0, a1 = _strided3("a", a)
+    pb, b0, b1 = _strided3("b", b)
+    po, o0, o1 = _strided3("out", out, writeable=True)
+    p = _ffi.new("pr_bmm_params *", dict(
+        batches=H, rows=M, cols=N, depth=K, a_batch_stride=a0, a_row_stride=a1,
+        b_batch_stride=b0, b_row_stride=b1, out_batch_stride=o0, out_row_stride=o1,
+        a_zero_point=a_zero_point, b_zero_point=b_zero_point, multiplier=multiplier,
+        shift=shift, out_zero_point=out_zero_point, act_min=act_min, act_max=act_max))
+    if rows_b_is_n:
+        _call(name, p, pa, pb, po)
+    else:
+        scratch = _scratch(N)
+        _call(name, p, pa, pb, po, _ptr(scratch), scratch.size)
+    return out
+
+
+def bmm_nt_s8(a, b, a_zero_point: int, b_zero_point: int, multiplier: int, shift: int,
+              out_zero_point: int, act_min: int = -128, act_max: int = 127,
+              out: np.ndarray | None = None) -> np.ndarray:
+    """pr_bmm_nt_s8; see :func:`pyreparam.quant.qlinear.bmm_nt_s8`.
+
+    ``a``, ``b`` and ``out`` may be strided views (for example heads interleaved in
+    a (T, C) tensor: ``q.reshape(T, H, D).transpose(1, 0, 2)``) as long as their last
+    axis is contiguous; ``out`` (H, M, N) is written in place when given.
+    """
+    return _bmm("pr_bmm_nt_s8", a, b, out, True, a_zero_point, b_zero_point,
+                multiplier, shift, out_zero_point, act_min, act_max)
+
+
+def bmm_nn_s8(a, b, a_zero_point: int, b_zero_point: int, multiplier: int, shift: int,
+              out_zero_point: int, act_min: int = -128, act_max: int = 127,
+              out: np.ndarray | None = None) -> np.ndarray:
+    """pr_bmm_nn_s8; see :func:`pyreparam.quant.qlinear.bmm_nn_s8` and :func:`bmm_nt_s8`."""
+    return _bmm("pr_bmm_nn_s8", a, b, out, False, a_zero_point, b_zero_point,
+                multiplier, shift, out_zero_point, act_min, act_max)
+
+
+def conv1d_s8(x, w, bias, multiplier, shift, stride: int, padding: int,
+              in_zero_point: int, out_zero_point: int, act_min: int = -128,
+              act_max: int = 127) -> np.ndarray:
+    """pr_conv1d_s8; see :func:`pyreparam.quant.qlinear.conv1d_s8`."""
+    if not isinstance(w, np.ndarray) or w.ndim != 3 or not isinstance(x, np.ndarray):
+        raise ValueError("w must be a 3-D numpy array (Cout, K, Cin)")
+    Cout, K, Cin = w.shape
+    w = _arr("w", w, np.int8, (Cout, K, Cin))
+    x = _arr("x", x, np.int8, (x.shape[0] if x.ndim == 2 else -1, Cin))
+    if bias is not None:
+        bias = _arr("bias", bias, np.int32, (Cout,))
+    m, e = _per_channel(Cout, multiplier, shift)
+    T_out = (x.shape[0] + 2 * padding - K) // stride + 1 if stride >= 1 else 0
+    y = np.empty((max(T_out, 1), Cout), dtype=np.int8)
+    p = _ffi.new("pr_conv1d_params *", dict(
+        in_len=x.shape[0], in_channels=Cin, out_channels=Cout, kernel=K, stride=stride,
+        padding=padding, in_zero_point=in_zero_point, out_zero_point=out_zero_point,
+        act_min=act_min, act_max=act_max))
+    _call("pr_conv1d_s8", p, _ptr(x), _ptr(w), _ptr(bias), _ptr(m), _ptr(e), _ptr(y))
+    return y
+
+
+def depthwise_conv1d_s8(x, w, bias, multiplier, shift, in_zero_point: int,
+                        out_zero_point: int, act_min: int = -128,
+                        act_max: int = 127) -> np.ndarray:
+    """pr_depthwise_conv1d_s8; see :func:`pyreparam.quant.qlinear.depthwise_conv1d_s8`."""
+    if not isinstance(w, np.ndarray) or w.ndim != 2 or not isinstance(x, np.ndarray):
+        raise ValueError("w must be a 2-D numpy array (K, C)")
+    K, C = w.shape
+    w = _arr("w", w, np.int8, (K, C))
+    x = _arr("x", x, np.int8, (x.shape[0] if x.ndim == 2 else -1, C))
+    if bias is not None:
+        bias = _arr("bias", bias, np.int32, (C,))
+    m, e = _per_channel(C, multiplier, shift)
+    y = np.empty_like(x)
+    scratch = _scratch(C)
+    p = _ffi.new("pr_dwconv1d_params *", dict(
+        in_len=x.shape[0], channels=C, kernel=K, in_zero_point=in_zero_point,
+        out_zero_point=out_zero_point, act_min=act_min, act_max=act_max))
+    _call("pr_depthwise_conv1d_s8", p, _ptr(x), _ptr(w), _ptr(bias), _ptr(m), _ptr(e),
+          _ptr(y), _ptr(scratch), scratch.size)
+    return y
+
+
+# ---- softmax and LayerNorm --------------------------------------------------------
+
+def softmax_s8(x, exp_table, key_mask=None, window: int = 0) -> np.ndarray:
+    """pr_softmax_s8; see :func:`pyreparam.quant.qnorm.softmax_s8`."""
+    if not isinstance(x, np.ndarray) or x.ndim != 3:
+        raise ValueError("x must be a 3-D numpy array (H, T, L)")
+    H, T, L = x.shape
+    x = _arr("x", x, np.int8, (H, T, L))
+    table = _arr("exp_table", exp_table, np.int32, (256,))
+    mask = None
+    if key_mask is not None:
+        mask = np.ascontiguousarray(_arr_shape("key_mask", key_mask, (L,)), np.uint8)
+    y = np.empty_like(x)
+    p = _ffi.new("pr_softmax_params *", dict(batches=H, rows=T, cols=L, window=window))
+    _call("pr_softmax_s8", p, _ptr(x), _ptr(table), _ptr(mask), _ptr(y))
+    return y
+
+
+def _arr_shape(name: str, a, shape):
+    a = np.asarray(a)
+    if a.shape != tuple(shape):
+        raise ValueError(f"{name} has shape {a.shape}, expected {tuple(shape)}")
+    return a
+
+
+def layernorm_s16_s8(x, eps: int, multiplier, shift, offset, out_zero_point: int,
+                     act_min: int = -128, act_max: int = 127) -> np.ndarray:
+    """pr_layernorm_s16_s8; see :func:`pyreparam.quant.qnorm.layernorm_s16_s8`."""
+    if not isinstance(x, np.ndarray) or x.ndim != 2:
+        raise ValueError("x must be a 2-D numpy array (T, C)")
+    T, C = x.shape
+    x = _arr("x", x, np.int16, (T, C))
+    m, e = _per_channel(C, multiplier, shift)
+    offset = _arr("offset", offset, np.int32, (C,))
+    y = np.empty((T, C), dtype=np.int8)
+    p = _ffi.new("pr_layernorm_params *", dict(
+        rows=T, channels=C, eps=int(eps), out_zero_point=out_zero_point,
+        act_min=act_min, act_max=act_max))
+    _call("pr_layernorm_s16_s8", p, _ptr(x), _ptr(m), _ptr(e), _ptr(offset), _ptr(y))
+    return y
+
+
+# ---- element-wise and pooling -------------------------------------------------------
+
+def _flat(name: str, a, dtype) -> np.ndarray:
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array")
+    return _arr(name, a, dtype, a.shape).reshape(-1)
+
+
+def lut_s8(x, table) -> np.ndarray:
+    """pr_lut_s8; see :func:`pyreparam.quant.qelementwise.lut_s8`."""
+    xf = _flat("x", x, np.int8)
+    table = _arr("table", table, np.int8, (256,))
+    y = np.empty_like(xf)
+    _call("pr_lut_s8", xf.size, _ptr(xf), _ptr(table), _ptr(y))
+    return y.reshape(x.shape)
+
+
+def add_s16(a, b, b_zero_point: int, a_multiplier: int, a_shift: int, b_multiplier: int,
+            b_shift: int, out_multiplier: int, out_shift: int, act_min: int = -32768,
+            act_max: int = 32767) -> np.ndarray:
+    """pr_add_s16 (int16 b) or pr_add_s16_s8 (int8 b); see qelementwise.add_s16."""
+    af = _flat("a", a, np.int16)
+    if not isinstance(b, np.ndarray) or b.dtype not in (np.int8, np.int16):
+        raise TypeError("b must be an int8 or int16 numpy array")
+    bf = _arr("b", b, b.dtype, a.shape).reshape(-1)
+    y = np.empty_like(af)
+    p = _ffi.new("pr_add_params *", dict(
+        size=af.size, a_multiplier=a_multiplier, a_shift=a_shift,
+        b_multiplier=b_multiplier, b_shift=b_shift, b_zero_point=b_zero_point,
+        out_multiplier=out_multiplier, out_shift=out_shift, act_min=act_min,
+        act_max=act_max))
+    name = "pr_add_s16" if bf.dtype == np.int16 else "pr_add_s16_s8"
+    _call(name, p, _ptr(af), _ptr(bf), _ptr(y))
+    return y.reshape(a.shape)
+
+
+def requantize_s16_s8(x, in_zero_point: int, multiplier: int, shift: int,
+                      out_zero_point: int, act_min: int = -128,
+                      act_max: int = 127) -> np.ndarray:
+    """pr_requantize_s16_s8; see :func:`pyreparam.quant.qelementwise.requantize_s16_s8`."""
+    xf = _flat("x", x, np.int16)
+    y = np.empty(xf.size, dtype=np.int8)
+    p = _ffi.new("pr_requant_params *", dict(
+        size=xf.size, in_zero_point=in_zero_point, multiplier=multiplier, shift=shift,
+        out_zero_point=out_zero_point, act_min=act_min, act_max=act_max))
+    _call("pr_requantize_s16_s8", p, _ptr(xf), _ptr(y))
+    return y.reshape(x.shape)
+
+
+def mul_s8(a, b, a_zero_point: int, b_zero_point: int, multiplier: int, shift: int,
+           out_zero_point: int, act_min: int = -128, act_max: int = 127) -> np.ndarray:
+    """pr_mul_s8; see :func:`pyreparam.quant.qelementwise.mul_s8`."""
+    af = _flat("a", a, np.int8)
+    bf = _arr("b", b, np.int8, a.shape).reshape(-1)
+    y = np.empty_like(af)
+    p = _ffi.new("pr_mul_params *", dict(
+        size=af.size, a_zero_point=a_zero_point, b_zero_point=b_zero_point,
+        multiplier=multiplier, shift=shift, out_zero_point=out_zero_point,
+        act_min=act_min, act_max=act_max))
+    _call("pr_mul_s8", p, _ptr(af), _ptr(bf), _ptr(y))
+    return y.reshape(a.shape)
+
+
+def avgpool(x, group: int, zero_point: int = 0) -> np.ndarray:
+    """pr_avgpool_s8 / pr_avgpool_s16 by dtype; see qelementwise.avgpool."""
+    if not isinstance(x, np.ndarray) or x.ndim != 2 or x.dtype not in (np.int8, np.int16):
+        raise TypeError("x must be a 2-D int8 or int16 numpy array (T, C)")
+    T, C = x.shape
+    x = _arr("x", x, x.dtype, (T, C))
+    T_out = -(-T // group) if group >= 1 else 1
+    y = np.empty((T_out, C), dtype=x.dtype)
+    scratch = _scratch(C)
+    p = _ffi.new("pr_avgpool_params *", dict(in_len=T, channels=C, group=group,
+                                             zero_point=zero_point))
+    name = "pr_avgpool_s8" if x.dtype == np.int8 else "pr_avgpool_s16"
+    _call(name, p, _ptr(x), _ptr(y), _ptr(scratch), scratch.size)
+    return y
