@@ -1,0 +1,128 @@
+"""Commands ``train`` (speaker-independent cross-validation) and ``eval``."""
+from __future__ import annotations
+
+import json
+import os
+
+import click
+
+from pyreparam.audio.decode import AudioError
+from pyreparam.audio.features import FeatureConfig
+from pyreparam.cli.model import hrf_from_options, hrf_options
+from pyreparam.data.manifest import ManifestError
+from pyreparam.infer import InferenceError, evaluate_checkpoint
+from pyreparam.models import BACKBONES, SIZES, CheckpointError, make_config
+from pyreparam.train.fold import TrainConfig
+from pyreparam.train.run import RunError, RunSpec, format_confusion, format_summary, \
+    resume_run, start_run
+
+DEFAULTS = TrainConfig()
+DEFAULT_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "pyreparam", "features")
+
+
+@click.command("train")
+@click.argument("manifest", type=click.Path(dir_okay=False), required=False)
+@click.option("--backbone", type=click.Choice(BACKBONES), default="convtransformer",
+              show_default=True)
+@click.option("--size", type=click.Choice(SIZES), default="light", show_default=True)
+@hrf_options
+@click.option("--cv", default="loso", show_default=True,
+              help="Folds: loso (leave one speaker out), loso:session, groupkfold:N, "
+                   "fixed (about 20 % of the speakers held out) or fixed:SPK1,SPK2.")
+@click.option("--epochs", type=click.IntRange(1), default=DEFAULTS.epochs, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Run directory (fold lists, checkpoints, logs, results.json).")
+@click.option("--resume", "resume_dir", type=click.Path(file_okay=False),
+              help="Continue the interrupted run in this directory (other options ignored).")
+@click.option("--jobs", type=click.IntRange(1), default=1, show_default=True,
+              help="Folds trained in parallel processes.")
+@click.option("--quiet", is_flag=True, help="No progress bars; only the final summary.")
+@click.option("--lr", type=float, default=DEFAULTS.lr, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1), default=DEFAULTS.batch_size,
+              show_default=True)
+@click.option("--weight-decay", type=float, default=DEFAULTS.weight_decay, show_default=True)
+@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.1,
+              show_default=True)
+@click.option("--normalization", type=click.Choice(["speaker", "global", "utterance"]),
+              default=DEFAULTS.normalization, show_default=True,
+              help="Feature normalization, fitted on training data only (speaker: each "
+                   "speaker's own unlabelled audio).")
+@click.option("--hrf-lr-scale", type=float, default=1.0, show_default=True,
+              help="Learning-rate multiplier of the HRF factors.")
+@click.option("--hrf-weight-decay", type=float, default=None,
+              help="Weight decay of the HRF factors [default: --weight-decay].")
+@click.option("--cache", "cache_dir", type=click.Path(file_okay=False), default=DEFAULT_CACHE,
+              show_default=True, help="Feature cache folder ('none' to disable).")
+@click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail",
+              show_default=True, help="Bad audio files: stop, or skip and list them.")
+@click.option("--max-seconds", type=float, default=30.0, show_default=True,
+              help="Longest accepted audio file.")
+def train_command(manifest, backbone, size, hrf_r, hrf_factors, hrf_sites, hrf_init, hrf_bias,
+                  cv, epochs, seed, out_dir, resume_dir, jobs, quiet, lr, batch_size,
+                  weight_decay, dropout, normalization, hrf_lr_scale, hrf_weight_decay,
+                  cache_dir, on_error, max_seconds):
+    """Speaker-independent cross-validation of a backbone on MANIFEST.
+
+    MANIFEST is a CSV (path,label,speaker[,session,gender]), e.g. from `pyreparam data
+    manifest` or `pyreparam data synth`. In every fold a validation speaker drawn from
+    the training speakers selects the epoch; the test speakers are only used for the
+    final evaluation. Interrupted runs continue with --resume RUN_DIR.
+    """
+    try:
+        if resume_dir:
+            summary = resume_run(resume_dir, jobs=jobs, quiet=quiet, log=click.echo)
+        else:
+            if not manifest or not out_dir:
+                raise click.UsageError("give MANIFEST and --out RUN_DIR (or --resume RUN_DIR)")
+            spec = _run_spec(manifest, backbone, size, hrf_from_options(
+                hrf_r, hrf_factors, hrf_sites, hrf_init, hrf_bias), cv, epochs, seed, lr,
+                batch_size, weight_decay, dropout, normalization, hrf_lr_scale,
+                hrf_weight_decay, cache_dir, on_error, max_seconds)
+            summary = start_run(spec, out_dir, jobs=jobs, quiet=quiet, log=click.echo)
+    except (RunError, ManifestError, AudioError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    except KeyboardInterrupt:
+        where = resume_dir or out_dir
+        raise click.ClickException(f"interrupted; continue with: pyreparam train --resume "
+                                   f"{where}") from None
+    click.echo(format_summary(summary))
+
+
+def _run_spec(manifest, backbone, size, hrf, cv, epochs, seed, lr, batch_size, weight_decay,
+              dropout, normalization, hrf_lr_scale, hrf_weight_decay, cache_dir, on_error,
+              max_seconds) -> RunSpec:
+    from pyreparam.data.manifest import read_manifest
+    classes = sorted({u.label for u in read_manifest(manifest, check_files=False)})
+    config = make_config(backbone, size, hrf=hrf, n_classes=len(classes), dropout=dropout)
+    tc = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+                     normalization=normalization, hrf_lr_scale=hrf_lr_scale,
+                     hrf_weight_decay=hrf_weight_decay, seed=seed)
+    features = FeatureConfig(n_mels=config.n_mels)
+    return RunSpec(manifest=os.path.abspath(manifest), model_config=config.to_dict(),
+                   train_config=tc.to_dict(), cv=cv, feature_config=features.to_dict(),
+                   cache_dir=None if cache_dir in (None, "none") else cache_dir,
+                   on_error=on_error, max_seconds=max_seconds)
+
+
+@click.command("eval")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.argument("manifest", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail",
+              show_default=True)
+def eval_command(model, manifest, as_json, on_error):
+    """WA, UA, macro-F1 and the confusion matrix of MODEL (training form or merged) on
+    the utterances of MANIFEST."""
+    try:
+        report = evaluate_checkpoint(model, manifest, on_error=on_error)
+    except (CheckpointError, InferenceError, ManifestError, AudioError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(report, indent=1))
+        return
+    click.echo(f"{report['n']} utterances: WA {100 * report['wa']:.1f} %, "
+               f"UA {100 * report['ua']:.1f} %, macro-F1 {100 * report['macro_f1']:.1f} %")
+    import numpy as np
+    for line in format_confusion(np.array(report["confusion"]), report["classes"]):
+        click.echo(line)

@@ -1,0 +1,278 @@
+"""Training one cross-validation fold, resumable after every epoch.
+
+One fold: fit the feature normalization on the training speakers, train with AdamW
+(warmup + cosine), class-weighted label-smoothed cross-entropy, SpecAugment and
+random crops, pick the epoch with the best validation UA (validation speakers only),
+then evaluate that model once on the test speakers.
+
+Resumability: after every epoch the complete training state (parameters, buffers,
+AdamW moments, the random generator's state, the best model so far and the epoch log)
+is written atomically to ``state.npz``. A killed run loses at most the epoch in
+progress, and a resumed fold continues bit for bit as if it had never stopped: every
+random draw comes from the one saved generator.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from pyreparam.data.augment import spec_augment
+from pyreparam.data.normalize import Normalizer
+from pyreparam.models import Model, build_model, save_checkpoint
+from pyreparam.models.checkpoint import atomic_write
+from pyreparam.ops.loss import cross_entropy_backward, cross_entropy_forward
+from pyreparam.ops.optim import AdamWState, adamw_init, adamw_step, clip_grad_norm, warmup_cosine_lr
+from pyreparam.reparam import merge
+from pyreparam.train.batching import pad_batch, predict_logits, random_crop
+from pyreparam.train.metrics import classification_report
+from pyreparam.train.splits import Fold
+
+STATE_FILE = "state.npz"
+RESULT_FILE = "result.json"
+LOG_FILE = "log.csv"
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Recipe of one training run (the defaults are the project's tuned recipe)."""
+
+    epochs: int = 40
+    batch_size: int = 32
+    lr: float = 2e-3
+    weight_decay: float = 0.05          # on weight matrices only; never on norms/biases
+    warmup: float = 0.1                 # fraction of all steps
+    clip: float = 5.0                   # global gradient-norm clipping
+    label_smoothing: float = 0.1
+    class_weighted: bool = True
+    normalization: str = "speaker"      # utterance | global | speaker
+    max_frames: int = 300               # random crop length while training
+    time_masks: int = 2
+    max_time: int = 20
+    freq_masks: int = 2
+    max_freq: int = 8
+    hrf_lr_scale: float = 1.0           # learning-rate multiplier of HRF factors
+    hrf_weight_decay: float | None = None   # None: like the other weight matrices
+    n_validation: int = 1               # validation speakers per fold
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+        return cls(**d)
+
+
+@dataclasses.dataclass
+class Split:
+    """Normalized features, integer labels and speakers of one part of a fold."""
+
+    features: list[np.ndarray]
+    labels: np.ndarray
+    speakers: list[str]
+    paths: list[str]
+
+
+def optimizer_groups(model: Model, tc: TrainConfig) -> dict[str, tuple[float, float]]:
+    """(lr multiplier, weight decay) per parameter: no decay on vectors (biases, norm
+    gains), the HRF knobs on factor matrices, the default decay on other matrices."""
+    groups = {}
+    for name, p in model.params.items():
+        if p.ndim < 2:
+            groups[name] = (tc.hrf_lr_scale if ".hrf." in name else 1.0, 0.0)
+        elif ".hrf." in name:
+            wd = tc.weight_decay if tc.hrf_weight_decay is None else tc.hrf_weight_decay
+            groups[name] = (tc.hrf_lr_scale, wd)
+        else:
+            groups[name] = (1.0, tc.weight_decay)
+    return groups
+
+
+def class_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """Inverse-frequency weights, mean 1 over the classes present: n / (K n_c)."""
+    counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
+    present = counts > 0
+    w = np.zeros(n_classes)
+    w[present] = counts.sum() / (present.sum() * counts[present])
+    return w
+
+
+# --------------------------------------------------------------------------- state
+
+@dataclasses.dataclass
+class FoldState:
+    """Everything needed to continue a fold after the last finished epoch."""
+
+    model: Model
+    opt: AdamWState
+    rng: np.random.Generator
+    epoch: int = 0                      # epochs finished
+    best_epoch: int = 0
+    best_val_ua: float = -1.0
+    best_params: dict[str, np.ndarray] | None = None
+    best_buffers: dict[str, np.ndarray] | None = None
+    log: list[dict[str, float]] = dataclasses.field(default_factory=list)
+
+    def save(self, path: Path) -> None:
+        header = {"epoch": self.epoch, "step": self.opt.step, "best_epoch": self.best_epoch,
+                  "best_val_ua": self.best_val_ua, "rng": self.rng.bit_generator.state,
+                  "log": self.log}
+        arrays = {"header.json": np.array(json.dumps(header))}
+        for prefix, d in (("param/", self.model.params), ("buffer/", self.model.buffers),
+                          ("m/", self.opt.m), ("v/", self.opt.v),
+                          ("best_param/", self.best_params or {}),
+                          ("best_buffer/", self.best_buffers or {})):
+            arrays.update({prefix + k: v for k, v in d.items()})
+        atomic_write(path, lambda f: np.savez(f, **arrays))
+
+    @classmethod
+    def load(cls, path: Path, model: Model) -> "FoldState":
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+        header = json.loads(str(arrays.pop("header.json")))
+        part = lambda prefix: {k[len(prefix):]: v for k, v in arrays.items()
+                               if k.startswith(prefix)}
+        if set(part("param/")) != set(model.params):
+            raise ValueError(f"{path}: the saved state does not belong to this model")
+        model = dataclasses.replace(model, params=part("param/"), buffers=part("buffer/"))
+        rng = np.random.default_rng()
+        rng.bit_generator.state = header["rng"]
+        best_params = part("best_param/") or None           # None before the first epoch
+        best_buffers = part("best_buffer/") if best_params is not None else None
+        return cls(model, AdamWState(header["step"], part("m/"), part("v/")), rng,
+                   header["epoch"], header["best_epoch"], header["best_val_ua"],
+                   best_params, best_buffers, header["log"])
+
+
+# --------------------------------------------------------------------------- one epoch
+
+def train_epoch(state: FoldState, train: Split, tc: TrainConfig, weights: np.ndarray,
+                groups: dict, total_steps: int) -> tuple[float, float]:
+    """One pass over the training split; returns (mean loss, training accuracy)."""
+    rng, model = state.rng, state.model
+    order = rng.permutation(len(train.features))
+    losses, correct = [], 0
+    warmup_steps = int(round(tc.warmup * total_steps))
+    for start in range(0, len(order), tc.batch_size):
+        idx = order[start:start + tc.batch_size]
+        feats = [spec_augment(random_crop(train.features[i], tc.max_frames, rng), rng,
+                              n_time_masks=tc.time_masks, max_time=tc.max_time,
+                              n_freq_masks=tc.freq_masks, max_freq=tc.max_freq)
+                 for i in idx]
+        x, mask = pad_batch(feats, dtype=model.dtype)
+        logits, cache = model.forward(x, mask, train=True, rng=rng)
+        loss, lc = cross_entropy_forward(logits, train.labels[idx], weights,
+                                         tc.label_smoothing)
+        grads = model.backward(cross_entropy_backward(1.0, lc), cache)
+        clip_grad_norm(grads, tc.clip)
+        lr = warmup_cosine_lr(state.opt.step, total_steps, warmup_steps, tc.lr)
+        state.opt = adamw_step(model.params, grads, state.opt, lr, groups=groups)
+        losses.append(loss * len(idx))
+        correct += int(np.sum(np.argmax(logits, axis=1) == train.labels[idx]))
+    return float(np.sum(losses) / len(order)), correct / len(order)
+
+
+def evaluate_split(model: Model, split: Split, n_classes: int) -> tuple[dict, np.ndarray]:
+    """Metrics (WA, UA, macro-F1, confusion) and predictions of a split, eval mode."""
+    pred = np.argmax(predict_logits(model, split.features), axis=1)
+    return classification_report(split.labels, pred, n_classes), pred
+
+
+# --------------------------------------------------------------------------- the fold
+
+def write_log(path: Path, log: list[dict]) -> None:
+    if not log:
+        return
+    columns = list(log[0])
+    lines = [",".join(columns)] + [",".join(f"{row[c]:.6g}" if isinstance(row[c], float)
+                                            else str(row[c]) for c in columns) for row in log]
+    atomic_write(path, lambda f: f.write(("\n".join(lines) + "\n").encode()))
+
+
+def train_fold(fold: Fold, splits: dict[str, Split], model_config, tc: TrainConfig,
+               fold_dir: Path, *, meta: dict, extra: dict,
+               progress: Callable[[FoldState, dict], None] | None = None) -> dict:
+    """Train, select on validation UA, test once; resumes from ``fold_dir/state.npz``.
+
+    Returns the fold's result (also written to ``fold_dir/result.json``).
+    """
+    started = time.time()
+    fold_dir.mkdir(parents=True, exist_ok=True)
+    n_classes = model_config.n_classes
+    model = build_model(model_config, np.random.default_rng([tc.seed, fold.index, 0]))
+    state_path = fold_dir / STATE_FILE
+    if state_path.exists():
+        state = FoldState.load(state_path, model)
+    else:
+        state = FoldState(model, adamw_init(model.params),
+                          np.random.default_rng([tc.seed, fold.index, 1]))
+    train = splits["train"]
+    weights = class_weights(train.labels, n_classes) if tc.class_weighted else None
+    groups = optimizer_groups(state.model, tc)
+    steps_per_epoch = -(-len(train.features) // tc.batch_size)
+    total_steps = tc.epochs * steps_per_epoch
+    while state.epoch < tc.epochs:
+        t0 = time.time()
+        loss, acc = train_epoch(state, train, tc, weights, groups, total_steps)
+        val, _ = evaluate_split(state.model, splits["validation"], n_classes)
+        state.epoch += 1
+        row = {"epoch": state.epoch, "train_loss": loss, "train_acc": acc,
+               "val_ua": val["ua"], "val_wa": val["wa"], "seconds": time.time() - t0}
+        state.log.append(row)
+        if val["ua"] > state.best_val_ua:
+            state.best_val_ua, state.best_epoch = val["ua"], state.epoch
+            state.best_params = {k: v.copy() for k, v in state.model.params.items()}
+            state.best_buffers = {k: v.copy() for k, v in state.model.buffers.items()}
+        state.save(state_path)
+        write_log(fold_dir / LOG_FILE, state.log)
+        if progress is not None:
+            progress(state, row)
+    return finish_fold(fold, splits, state, fold_dir, meta=meta, extra=extra,
+                       seconds=time.time() - started)
+
+
+def finish_fold(fold: Fold, splits: dict[str, Split], state: FoldState, fold_dir: Path, *,
+                meta: dict, extra: dict, seconds: float) -> dict:
+    """Evaluate the selected model on the test speakers; write checkpoints and result."""
+    n_classes = state.model.config.n_classes
+    best = dataclasses.replace(state.model, params=state.best_params,
+                               buffers=state.best_buffers)
+    test, pred = evaluate_split(best, splits["test"], n_classes)
+    fold_meta = {**meta, "fold": fold.to_dict(), "best_epoch": state.best_epoch}
+    save_checkpoint(fold_dir / "model.npz", best, meta=fold_meta, extra=extra)
+    result = {"fold": fold.to_dict(), "best_epoch": state.best_epoch,
+              "best_val_ua": state.best_val_ua, "test": test,
+              "params": best.n_params(), "seconds_this_session": seconds,
+              "predictions": [[p, int(t), int(y)] for p, t, y in
+                              zip(splits["test"].paths, splits["test"].labels, pred)]}
+    if best.config.hrf is not None:
+        merged = merge(best)
+        save_checkpoint(fold_dir / "model_merged.npz", merged, meta=fold_meta, extra=extra)
+        result["test_merged"], merged_pred = evaluate_split(merged, splits["test"], n_classes)
+        result["params_merged"] = merged.n_params()
+        result["merged_prediction_changes"] = int(np.sum(merged_pred != pred))
+    atomic_write(fold_dir / RESULT_FILE, lambda f: f.write(json.dumps(result, indent=1).encode()))
+    (fold_dir / STATE_FILE).unlink(missing_ok=True)
+    return result
+
+
+def prepare_splits(fold: Fold, features: list[np.ndarray], labels: np.ndarray,
+                   speakers: list[str], paths: list[str], tc: TrainConfig
+                   ) -> tuple[dict[str, Split], Normalizer]:
+    """Fit the normalization on the training speakers and normalize every part."""
+    normalizer_input = lambda idx: ([features[i] for i in idx], [speakers[i] for i in idx])
+    parts = {"train": fold.train, "validation": fold.validation, "test": fold.test}
+    index = {name: [i for i, s in enumerate(speakers) if s in set(group)]
+             for name, group in parts.items()}
+    normalizer = Normalizer(tc.normalization).fit(*normalizer_input(index["train"]))
+    splits = {}
+    for name, idx in index.items():
+        feats, spk = normalizer_input(idx)
+        splits[name] = Split(normalizer.apply(feats, spk), labels[idx], spk,
+                             [paths[i] for i in idx])
+    return splits, normalizer

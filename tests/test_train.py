@@ -1,0 +1,259 @@
+"""Training: metrics, speaker-independent folds, runs, resume after interruption, eval."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from click.testing import CliRunner
+from hypothesis import given, strategies as st
+
+from pyreparam.cli import main
+from pyreparam.models import load_checkpoint, make_config
+from pyreparam.train import fold as fold_module
+from pyreparam.train.fold import TrainConfig
+from pyreparam.train.metrics import classification_report, confusion_matrix, \
+    metrics_from_confusion
+from pyreparam.train.run import RunError, RunSpec, resume_run, start_run
+from pyreparam.train.splits import make_folds
+
+CLASSES = ("anger", "happiness", "neutral", "sadness")
+
+
+# --------------------------------------------------------------------------- metrics
+
+def test_metrics_on_a_known_confusion():
+    y_true = [0, 0, 0, 0, 1, 1, 2, 2, 2, 2]
+    y_pred = [0, 0, 0, 1, 1, 2, 2, 2, 2, 0]
+    cm = confusion_matrix(y_true, y_pred, 3)
+    np.testing.assert_array_equal(cm, [[3, 1, 0], [0, 1, 1], [1, 0, 3]])
+    m = metrics_from_confusion(cm)
+    assert m["wa"] == pytest.approx(0.7)
+    assert m["ua"] == pytest.approx((3 / 4 + 1 / 2 + 3 / 4) / 3)
+    f1 = [2 * p * r / (p + r) for p, r in ((3 / 4, 3 / 4), (1 / 2, 1 / 2), (3 / 4, 3 / 4))]
+    assert m["macro_f1"] == pytest.approx(np.mean(f1))
+
+
+def test_absent_classes_are_left_out_of_ua():
+    report = classification_report([0, 0, 1], [0, 1, 1], 4)
+    assert report["ua"] == pytest.approx((1 / 2 + 1) / 2)
+    assert np.array(report["confusion"]).shape == (4, 4)
+
+
+# --------------------------------------------------------------------------- folds
+
+@given(st.integers(4, 12), st.integers(0, 1000),
+       st.sampled_from(["loso", "groupkfold:2", "groupkfold:3", "fixed"]))
+def test_folds_are_speaker_independent(n_speakers, seed, scheme):
+    rng = np.random.default_rng(seed)
+    speakers = [f"s{int(i)}" for i in rng.integers(0, n_speakers, size=80)]
+    if len(set(speakers)) < 4:
+        return
+    folds = make_folds(speakers, scheme, seed=seed)
+    everyone = set(speakers)
+    for f in folds:
+        parts = [set(f.test), set(f.validation), set(f.train)]
+        assert parts[0] and parts[1] and parts[2]
+        assert not (parts[0] & parts[1]) and not (parts[0] & parts[2]) and not (parts[1] & parts[2])
+        assert parts[0] | parts[1] | parts[2] == everyone
+    if scheme == "loso":
+        assert sorted(t for f in folds for t in f.test) == sorted(everyone)
+    if scheme.startswith("groupkfold"):
+        tested = [t for f in folds for t in f.test]
+        assert sorted(tested) == sorted(everyone)       # every speaker tested exactly once
+    assert make_folds(speakers, scheme, seed=seed) == folds    # deterministic
+
+
+def test_session_folds_and_bad_schemes():
+    speakers = ["1F", "1M", "2F", "2M", "3F", "3M"]
+    sessions = ["1", "1", "2", "2", "3", "3"]
+    folds = make_folds(speakers, "loso:session", sessions=sessions)
+    assert [f.test for f in folds] == [("1F", "1M"), ("2F", "2M"), ("3F", "3M")]
+    with pytest.raises(ValueError, match="unknown --cv"):
+        make_folds(speakers, "kfold")
+    with pytest.raises(ValueError, match="at least 3 speakers"):
+        make_folds(["a", "b"], "loso")
+
+
+# --------------------------------------------------------------------------- runs
+
+def _write_corpus(root: Path, speakers=6, per_class=3, seed=0) -> Path:
+    """A tiny corpus: class-dependent tone mixtures, speaker-dependent pitch."""
+    rng = np.random.default_rng(seed)
+    rows = ["path,label,speaker"]
+    sr = 16000
+    t = np.arange(int(0.4 * sr)) / sr
+    for s in range(speakers):
+        base = 120 + 25 * s
+        for c, label in enumerate(CLASSES):
+            for i in range(per_class):
+                f0 = base * (1 + 0.3 * c) * (1 + 0.03 * rng.standard_normal())
+                y = sum(np.sin(2 * np.pi * f0 * h * t) / h for h in range(1, 6))
+                y = 0.2 * y / np.max(np.abs(y)) + 0.01 * rng.standard_normal(t.size)
+                name = f"wav/s{s}_{label}_{i}.wav"
+                (root / "wav").mkdir(parents=True, exist_ok=True)
+                sf.write(root / name, y.astype(np.float32), sr, subtype="PCM_16")
+                rows.append(f"{name},{label},s{s}")
+    (root / "manifest.csv").write_text("\n".join(rows) + "\n")
+    return root / "manifest.csv"
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return _write_corpus(tmp_path_factory.mktemp("corpus"))
+
+
+TINY_MODEL = make_config("convtransformer", "light", width=8, layers=1, heads=2, ffn=16,
+                         n_mels=16, n_classes=4)
+
+
+def _spec(manifest, tmp_path, hrf=None, epochs=3, cv="groupkfold:2", **train):
+    config = TINY_MODEL if hrf is None else \
+        make_config("convtransformer", "light", width=8, layers=1, heads=2, ffn=16,
+                    n_mels=16, n_classes=4, hrf=hrf)
+    tc = TrainConfig(epochs=epochs, batch_size=8, seed=1, **train)
+    return RunSpec(manifest=str(manifest), model_config=config.to_dict(),
+                   train_config=tc.to_dict(), cv=cv, feature_config={"n_mels": 16},
+                   cache_dir=str(tmp_path / "cache"))
+
+
+def test_run_writes_everything(corpus, tmp_path):
+    from pyreparam.models import HRFConfig
+    out = tmp_path / "run"
+    summary = start_run(_spec(corpus, tmp_path, hrf=HRFConfig(r=2)), out, quiet=True)
+    assert (out / "run.json").exists() and (out / "folds.json").exists()
+    results = json.loads((out / "results.json").read_text())
+    assert results == json.loads(json.dumps(summary))
+    assert len(results["folds"]) == 2
+    for key in ("wa", "ua", "macro_f1", "confusion", "fold_mean", "fold_std"):
+        assert key in results["pooled"]
+    assert results["pooled"]["n"] == 6 * 4 * 3
+    assert results["params_merged"] < results["params"]
+    assert {"numpy", "scipy", "pyreparam"} <= set(results["versions"])
+    for f in range(2):
+        fold_dir = out / f"fold_{f:02d}"
+        for name in ("log.csv", "model.npz", "model_merged.npz", "result.json"):
+            assert (fold_dir / name).exists(), name
+        assert not (fold_dir / "state.npz").exists()
+        log = (fold_dir / "log.csv").read_text().splitlines()
+        assert log[0].startswith("epoch,train_loss") and len(log) == 1 + 3
+        # the merged checkpoint predicts what the training form predicts
+        r = json.loads((fold_dir / "result.json").read_text())
+        assert r["merged_prediction_changes"] == 0
+    with pytest.raises(RunError, match="already holds a run"):
+        start_run(_spec(corpus, tmp_path), out, quiet=True)
+
+
+def test_test_speakers_never_drive_selection(corpus, tmp_path, monkeypatch):
+    """The validation step only ever sees validation speakers."""
+    seen = []
+    real = fold_module.evaluate_split
+
+    def spy(model, split, n_classes):
+        seen.append(set(split.speakers))
+        return real(model, split, n_classes)
+    monkeypatch.setattr(fold_module, "evaluate_split", spy)
+    out = tmp_path / "run"
+    start_run(_spec(corpus, tmp_path, epochs=2, cv="fixed"), out, quiet=True)
+    fold = json.loads((out / "folds.json").read_text())["folds"][0]
+    assert seen[:2] == [set(fold["validation"])] * 2      # one check per epoch
+    assert seen[2] == set(fold["test"])                   # then one final test
+
+
+def _params(path):
+    return load_checkpoint(path).params
+
+
+def _assert_same_run(a: Path, b: Path, n_folds=2):
+    ra, rb = (json.loads((d / "results.json").read_text()) for d in (a, b))
+    assert ra["pooled"] == rb["pooled"]
+    for f in range(n_folds):
+        pa, pb = _params(a / f"fold_{f:02d}/model.npz"), _params(b / f"fold_{f:02d}/model.npz")
+        for k in pa:
+            np.testing.assert_array_equal(pa[k], pb[k], err_msg=k)
+
+
+def test_resume_after_interrupt_is_bit_exact(corpus, tmp_path, monkeypatch):
+    reference = tmp_path / "reference"
+    start_run(_spec(corpus, tmp_path, epochs=4), reference, quiet=True)
+
+    interrupted = tmp_path / "interrupted"
+    real_save = fold_module.FoldState.save
+    calls = []
+
+    def save_then_stop(self, path):
+        real_save(self, path)
+        calls.append(self.epoch)
+        if len(calls) == 5:          # fold 0 finished (4 epochs), fold 1 after epoch 1
+            raise KeyboardInterrupt
+    monkeypatch.setattr(fold_module.FoldState, "save", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        start_run(_spec(corpus, tmp_path, epochs=4), interrupted, quiet=True)
+    monkeypatch.setattr(fold_module.FoldState, "save", real_save)
+    assert (interrupted / "fold_00/result.json").exists()
+    assert (interrupted / "fold_01/state.npz").exists()
+    assert not (interrupted / "results.json").exists()
+    resume_run(interrupted, quiet=True)
+    _assert_same_run(reference, interrupted)
+
+
+@pytest.mark.slow
+def test_kill_9_then_resume_from_the_command_line(corpus, tmp_path):
+    """A real SIGKILL in the middle of training: `train --resume` ends exactly where an
+    uninterrupted run ends."""
+    args = [str(corpus), "--epochs", "30", "--seed", "3", "--cv", "groupkfold:2",
+            "--cache", str(tmp_path / "cache"), "--quiet", "--batch-size", "8"]
+    reference, killed = tmp_path / "reference", tmp_path / "killed"
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    cli = [sys.executable, "-c", "from pyreparam.cli import main; main()", "train"]
+    subprocess.run(cli + args + ["--out", str(reference)], check=True, env=env,
+                   capture_output=True)
+    proc = subprocess.Popen(cli + args + ["--out", str(killed)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    state = killed / "fold_00" / "state.npz"
+    deadline = time.time() + 120
+    while not state.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.3)                                   # let it get into a later epoch
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (killed / "results.json").exists(), "the run finished before it was killed"
+    r = subprocess.run(cli + ["--resume", str(killed), "--quiet"], env=env,
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "pooled" in r.stdout
+    _assert_same_run(reference, killed)
+
+
+def test_eval_command_reproduces_the_fold_metrics(corpus, tmp_path):
+    out = tmp_path / "run"
+    start_run(_spec(corpus, tmp_path, epochs=2, cv="fixed"), out, quiet=True)
+    result = json.loads((out / "fold_00/result.json").read_text())
+    test_speakers = set(result["fold"]["test"])
+    lines = corpus.read_text().splitlines()
+    subset = tmp_path / "test.csv"
+    subset.write_text("\n".join([lines[0]] + [
+        f"{corpus.parent / line.split(',')[0]},{line.split(',', 1)[1]}"
+        for line in lines[1:] if line.split(",")[2] in test_speakers]) + "\n")
+    r = CliRunner().invoke(main, ["eval", str(out / "fold_00/model.npz"), str(subset), "--json"])
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.output)
+    assert report["confusion"] == result["test"]["confusion"]
+    assert report["ua"] == result["test"]["ua"]
+
+
+def test_train_command_errors(corpus, tmp_path):
+    run = lambda *a: CliRunner().invoke(main, ["train", *map(str, a)])
+    r = run(tmp_path / "none.csv", "--out", tmp_path / "x")
+    assert r.exit_code != 0 and "manifest not found" in r.output
+    r = run(corpus, "--out", tmp_path / "x", "--cv", "kfold")
+    assert r.exit_code != 0 and "unknown --cv" in r.output
+    r = run("--resume", tmp_path / "nothing")
+    assert r.exit_code != 0 and "no run to resume" in r.output
+    r = run(corpus)
+    assert r.exit_code != 0 and "--out" in r.output
