@@ -148,7 +148,7 @@ def run_folds(tasks: list[tuple], jobs: int) -> list[dict]:
 # --------------------------------------------------------------------------- runs
 
 def start_run(spec: RunSpec, out_dir: str | os.PathLike, *, jobs: int = 1,
-              quiet: bool = False, log=print) -> dict:
+              quiet: bool = False, log=print, label: str = "") -> dict:
     """Start a new run in ``out_dir`` (which must not hold another run)."""
     out = Path(out_dir)
     if (out / RUN_FILE).exists():
@@ -156,20 +156,20 @@ def start_run(spec: RunSpec, out_dir: str | os.PathLike, *, jobs: int = 1,
                        "choose another --out")
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(out / RUN_FILE, lambda f: f.write(json.dumps(spec.to_dict(), indent=1).encode()))
-    return _execute(spec, out, jobs=jobs, quiet=quiet, log=log)
+    return _execute(spec, out, jobs=jobs, quiet=quiet, log=log, label=label)
 
 
 def resume_run(out_dir: str | os.PathLike, *, jobs: int = 1, quiet: bool = False,
-               log=print) -> dict:
+               log=print, label: str = "") -> dict:
     """Continue an interrupted run: finished folds are kept, unfinished ones resume."""
     out = Path(out_dir)
     if not (out / RUN_FILE).exists():
         raise RunError(f"{out}: no run to resume (no {RUN_FILE})")
     spec = RunSpec(**json.loads((out / RUN_FILE).read_text()))
-    return _execute(spec, out, jobs=jobs, quiet=quiet, log=log)
+    return _execute(spec, out, jobs=jobs, quiet=quiet, log=log, label=label)
 
 
-def _execute(spec: RunSpec, out: Path, *, jobs: int, quiet: bool, log) -> dict:
+def _execute(spec: RunSpec, out: Path, *, jobs: int, quiet: bool, log, label: str) -> dict:
     started = time.time()
     corpus = load_corpus(spec, log)
     config = dict(spec.model_config)
@@ -193,8 +193,9 @@ def _execute(spec: RunSpec, out: Path, *, jobs: int, quiet: bool, log) -> dict:
         if (fold_dir / RESULT_FILE).exists():
             results[fold.index] = json.loads((fold_dir / RESULT_FILE).read_text())
         else:
-            label = f"fold {fold.index + 1:>2}/{len(folds)} ({','.join(fold.test)})"
-            tasks.append((fold.to_dict(), corpus, spec.to_dict(), str(fold_dir), label, quiet))
+            name = f"{label + ' ' if label else ''}fold {fold.index + 1:>2}/{len(folds)} " \
+                   f"({','.join(fold.test)})"
+            tasks.append((fold.to_dict(), corpus, spec.to_dict(), str(fold_dir), name, quiet))
     for result in run_folds(tasks, jobs):
         results[result["fold"]["index"]] = result
     summary = summarize(spec, corpus, [results[f.index] for f in folds],
