@@ -94,7 +94,7 @@ def conv_module_forward(p: Params, buffers: Params, name: str, x: np.ndarray,
     rm, rv = buffers[f"{name}.bn.running_mean"], buffers[f"{name}.bn.running_var"]
     h, bn = batchnorm_forward(h, p[f"{name}.bn.gamma"], p[f"{name}.bn.beta"], rm, rv,
                               mask, train=ctx.train)
-    if ctx.train:
+    if ctx.train and bn.count >= 2:            # the unbiased variance needs two frames
         new_mean, new_var = batchnorm_update_running(rm, rv, bn, BN_MOMENTUM)
         updates[f"{name}.bn.running_mean"] = new_mean
         updates[f"{name}.bn.running_var"] = new_var
