@@ -16,7 +16,8 @@ static inline int32_t pr_avgpool_div(int32_t num, int32_t den)
 pr_status PR_AVGPOOL_NAME(const pr_avgpool_params *p, const PR_AVGPOOL_T *x,
                           PR_AVGPOOL_T *y, int32_t *scratch, int64_t scratch_len)
 {
-    int64_t u, t, c, T_out;
+    int64_t u, t, T_out;
+    int32_t c, C, zp;
     if (p == NULL || x == NULL || y == NULL) {
         return PR_ERR_NULL;
     }
@@ -32,24 +33,27 @@ pr_status PR_AVGPOOL_NAME(const pr_avgpool_params *p, const PR_AVGPOOL_T *x,
     if (scratch == NULL || scratch_len < p->channels) {
         return PR_ERR_SCRATCH;
     }
+    /* locals: the compiler cannot prove that scratch does not alias *p */
+    C = p->channels;
+    zp = p->zero_point;
     T_out = ((int64_t)p->in_len + p->group - 1) / p->group;
     for (u = 0; u < T_out; ++u) {
         const int64_t t0 = u * p->group;
         const int64_t t1 = t0 + p->group < p->in_len ? t0 + p->group : p->in_len;
-        PR_AVGPOOL_T *yu = y + u * p->channels;
-        for (c = 0; c < p->channels; ++c) {
+        PR_AVGPOOL_T *yu = y + u * C;
+        for (c = 0; c < C; ++c) {
             scratch[c] = 0;
         }
         /* |x - zp| <= 2^16 - 1 and n <= 2^15 frames: the sums fit int32 */
         for (t = t0; t < t1; ++t) {
-            const PR_AVGPOOL_T *xt = x + t * p->channels;
-            for (c = 0; c < p->channels; ++c) {
-                scratch[c] += (int32_t)xt[c] - p->zero_point;
+            const PR_AVGPOOL_T *xt = x + t * C;
+            for (c = 0; c < C; ++c) {
+                scratch[c] += (int32_t)xt[c] - zp;
             }
         }
-        for (c = 0; c < p->channels; ++c) {
+        for (c = 0; c < C; ++c) {
             const int32_t mean = pr_avgpool_div(scratch[c], (int32_t)(t1 - t0));
-            yu[c] = (PR_AVGPOOL_T)pr_q_clamp64((int64_t)mean + p->zero_point,
+            yu[c] = (PR_AVGPOOL_T)pr_q_clamp64((int64_t)mean + zp,
                                                PR_AVGPOOL_MIN, PR_AVGPOOL_MAX);
         }
     }

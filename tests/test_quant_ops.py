@@ -415,3 +415,224 @@ def test_lut_add_mul_pool_close_to_float(rng):
     y = cops.avgpool(xp, 5, zero_point=-9)
     groups = [fp.dequantize(xp[u:u + 5], 0.1, -9).mean(axis=0) for u in range(0, 23, 5)]
     assert np.all(np.abs(fp.dequantize(y, 0.1, -9) - np.stack(groups)) <= 0.05 + 1e-12)
+
+
+# ==== error paths: every kernel returns the right status and never crashes =============
+
+def _buf(ctype, n, fill=0):
+    return _ffi.new(f"{ctype}[]", [fill] * n)
+
+
+def _mult(n):
+    return _buf("int32_t", n, 2**30), _buf("int32_t", n, -8)
+
+
+def _set(field, value):
+    """A case that sets params->field (args[0] is the params struct)."""
+    def mutate(args):
+        setattr(args[0], field, value)
+    return mutate
+
+
+def _elem(i, value, k=0):
+    """A case that sets element k of argument i."""
+    def mutate(args):
+        args[i][k] = value
+    return mutate
+
+
+def _null(i):
+    def mutate(args):
+        args[i] = _ffi.NULL
+    return mutate
+
+
+def _linear_spec(name, lo, hi):
+    p = _ffi.new("pr_linear_params *", dict(rows=3, in_features=5, out_features=4,
+                                            out_zero_point=0, act_min=lo, act_max=hi))
+    out_t = "int8_t" if lo == -128 else "int16_t"
+    args = [p, _buf("int8_t", 15), _buf("int8_t", 20), _buf("int32_t", 4), *_mult(4),
+            _buf(out_t, 12)]
+    cases = [(_set("rows", 0), PR_ERR_SHAPE), (_set("in_features", 0), PR_ERR_SHAPE),
+             (_set("in_features", 32769), PR_ERR_SHAPE),
+             (_set("out_features", -3), PR_ERR_SHAPE),
+             (_set("rows", 2**30), PR_ERR_OVERFLOW),
+             (_set("out_zero_point", 1 if lo < -128 else 128), PR_ERR_PARAM),
+             (_set("act_min", -129), PR_ERR_PARAM) if lo == -128 else
+             (_set("act_max", 40000), PR_ERR_PARAM),
+             (_elem(4, -1, 3), PR_ERR_PARAM), (_elem(5, 31, 2), PR_ERR_PARAM),
+             (_elem(5, -32), PR_ERR_PARAM), (_null(3), PR_OK)]        # bias is optional
+    return name, args, [0, 1, 2, 4, 5, 6], cases
+
+
+def _bmm_spec(name):
+    p = _ffi.new("pr_bmm_params *", dict(
+        batches=2, rows=3, cols=4, depth=5, a_batch_stride=15, a_row_stride=5,
+        b_batch_stride=20, b_row_stride=5 if name == "pr_bmm_nt_s8" else 4,
+        out_batch_stride=12, out_row_stride=4, a_zero_point=-128, b_zero_point=3,
+        multiplier=2**30, shift=-8, out_zero_point=0, act_min=-128, act_max=127))
+    args = [p, _buf("int8_t", 30), _buf("int8_t", 40), _buf("int8_t", 24)]
+    cases = [(_set("batches", 0), PR_ERR_SHAPE), (_set("depth", 40000), PR_ERR_SHAPE),
+             (_set("a_row_stride", -1), PR_ERR_SHAPE),
+             (_set("out_batch_stride", 2**31 - 1), PR_ERR_OVERFLOW),
+             (_set("a_zero_point", -129), PR_ERR_PARAM),
+             (_set("b_zero_point", 128), PR_ERR_PARAM), (_set("shift", 31), PR_ERR_PARAM),
+             (_set("multiplier", -5), PR_ERR_PARAM), (_set("act_max", -129), PR_ERR_PARAM)]
+    if name == "pr_bmm_nn_s8":
+        args += [_buf("int32_t", 4), 4]
+        cases += [(_null(4), PR_ERR_SCRATCH), (lambda a: a.__setitem__(5, 3), PR_ERR_SCRATCH)]
+    return name, args, [0, 1, 2, 3], cases
+
+
+def _softmax_spec():
+    p = _ffi.new("pr_softmax_params *", dict(batches=2, rows=3, cols=4, window=3))
+    table = _ffi.new("int32_t[]", qn.build_softmax_exp_table(0.1).tolist())
+    args = [p, _buf("int8_t", 24), table, _buf("uint8_t", 4, 1), _buf("int8_t", 24)]
+    cases = [(_set("cols", 8193), PR_ERR_SHAPE), (_set("window", 2), PR_ERR_SHAPE),
+             (_set("window", -1), PR_ERR_SHAPE), (_set("rows", 0), PR_ERR_SHAPE),
+             (_set("batches", 2**29), PR_ERR_OVERFLOW),
+             (_elem(2, 0), PR_ERR_PARAM), (_elem(2, 65537, 9), PR_ERR_PARAM),
+             (_elem(2, -1, 255), PR_ERR_PARAM), (_null(3), PR_OK)]   # mask optional
+    return "pr_softmax_s8", args, [0, 1, 2, 4], cases
+
+
+def _layernorm_spec():
+    p = _ffi.new("pr_layernorm_params *", dict(rows=3, channels=4, eps=10,
+                                               out_zero_point=0, act_min=-128, act_max=127))
+    args = [p, _buf("int16_t", 12), *_mult(4), _buf("int32_t", 4), _buf("int8_t", 12)]
+    cases = [(_set("channels", 4097), PR_ERR_SHAPE), (_set("rows", -1), PR_ERR_SHAPE),
+             (_set("rows", 2**30), PR_ERR_OVERFLOW), (_set("eps", -1), PR_ERR_PARAM),
+             (_set("eps", 2**60 + 1), PR_ERR_PARAM), (_elem(2, -2**31), PR_ERR_PARAM),
+             (_elem(3, 31, 1), PR_ERR_PARAM), (_elem(2, -2**31 + 1), PR_OK)]
+    return "pr_layernorm_s16_s8", args, [0, 1, 2, 3, 4, 5], cases
+
+
+def _elementwise_specs():
+    specs = [("pr_lut_s8", [6, _buf("int8_t", 6), _buf("int8_t", 256), _buf("int8_t", 6)],
+              [1, 2, 3], [(lambda a: a.__setitem__(0, 0), PR_ERR_SHAPE)])]
+    for name, b_t in (("pr_add_s16", "int16_t"), ("pr_add_s16_s8", "int8_t")):
+        p = _ffi.new("pr_add_params *", dict(
+            size=6, a_multiplier=2**30, a_shift=0, b_multiplier=2**30, b_shift=0,
+            b_zero_point=0, out_multiplier=2**30, out_shift=-13, act_min=-32768,
+            act_max=32767))
+        specs.append((name, [p, _buf("int16_t", 6), _buf(b_t, 6), _buf("int16_t", 6)],
+                      [0, 1, 2, 3],
+                      [(_set("size", 0), PR_ERR_SHAPE), (_set("b_shift", -32), PR_ERR_PARAM),
+                       (_set("out_multiplier", -1), PR_ERR_PARAM),
+                       (_set("act_min", 32767), PR_OK), (_set("act_max", -32769), PR_ERR_PARAM),
+                       (_set("b_zero_point", 1 if b_t == "int16_t" else 128), PR_ERR_PARAM)]))
+    p = _ffi.new("pr_requant_params *", dict(size=6, in_zero_point=0, multiplier=2**30,
+                                             shift=-8, out_zero_point=0, act_min=-128,
+                                             act_max=127))
+    specs.append(("pr_requantize_s16_s8", [p, _buf("int16_t", 6), _buf("int8_t", 6)],
+                  [0, 1, 2], [(_set("size", -1), PR_ERR_SHAPE),
+                              (_set("in_zero_point", 40000), PR_ERR_PARAM),
+                              (_set("out_zero_point", -200), PR_ERR_PARAM)]))
+    p = _ffi.new("pr_mul_params *", dict(size=6, a_zero_point=0, b_zero_point=0,
+                                         multiplier=2**30, shift=-8, out_zero_point=0,
+                                         act_min=-128, act_max=127))
+    specs.append(("pr_mul_s8", [p, _buf("int8_t", 6), _buf("int8_t", 6), _buf("int8_t", 6)],
+                  [0, 1, 2, 3], [(_set("size", 0), PR_ERR_SHAPE),
+                                 (_set("a_zero_point", 300), PR_ERR_PARAM),
+                                 (lambda a: (setattr(a[0], "act_min", 10),
+                                             setattr(a[0], "act_max", 9)), PR_ERR_PARAM),
+                                 (_set("shift", 99), PR_ERR_PARAM)]))
+    return specs
+
+
+def _conv_specs():
+    p = _ffi.new("pr_conv1d_params *", dict(
+        in_len=7, in_channels=3, out_channels=2, kernel=3, stride=2, padding=1,
+        in_zero_point=-4, out_zero_point=0, act_min=-128, act_max=127))
+    conv = ("pr_conv1d_s8", [p, _buf("int8_t", 21), _buf("int8_t", 18), _buf("int32_t", 2),
+                             *_mult(2), _buf("int8_t", 8)], [0, 1, 2, 4, 5, 6],
+            [(_set("stride", 0), PR_ERR_SHAPE), (_set("padding", 3), PR_ERR_SHAPE),
+             (_set("in_len", 0), PR_ERR_SHAPE), (_set("kernel", 20000), PR_ERR_SHAPE),
+             (_set("in_len", 2**30), PR_ERR_OVERFLOW),
+             (_set("in_zero_point", 128), PR_ERR_PARAM), (_elem(4, -7, 1), PR_ERR_PARAM),
+             (_null(3), PR_OK)])
+    p = _ffi.new("pr_dwconv1d_params *", dict(in_len=5, channels=3, kernel=3,
+                                              in_zero_point=0, out_zero_point=0,
+                                              act_min=-128, act_max=127))
+    dw = ("pr_depthwise_conv1d_s8",
+          [p, _buf("int8_t", 15), _buf("int8_t", 9), _buf("int32_t", 3), *_mult(3),
+           _buf("int8_t", 15), _buf("int32_t", 3), 3], [0, 1, 2, 4, 5, 6],
+          [(_set("kernel", 4), PR_ERR_SHAPE), (_set("channels", 0), PR_ERR_SHAPE),
+           (_set("in_len", 2**30), PR_ERR_OVERFLOW), (_elem(5, 30, 2), PR_OK),
+           (_elem(5, 31, 2), PR_ERR_PARAM), (_set("act_min", 128), PR_ERR_PARAM),
+           (_null(7), PR_ERR_SCRATCH), (lambda a: a.__setitem__(8, 2), PR_ERR_SCRATCH),
+           (_null(3), PR_OK)])
+    return [conv, dw]
+
+
+def _pool_specs():
+    specs = []
+    for name, t, zp_bad in (("pr_avgpool_s8", "int8_t", 128), ("pr_avgpool_s16", "int16_t",
+                                                                 32768)):
+        p = _ffi.new("pr_avgpool_params *", dict(in_len=7, channels=3, group=2, zero_point=0))
+        specs.append((name, [p, _buf(t, 21), _buf(t, 12), _buf("int32_t", 3), 3], [0, 1, 2],
+                      [(_set("group", 0), PR_ERR_SHAPE), (_set("group", 32769), PR_ERR_SHAPE),
+                       (_set("in_len", 2**30), PR_ERR_OVERFLOW),
+                       (_set("zero_point", zp_bad), PR_ERR_PARAM),
+                       (_null(3), PR_ERR_SCRATCH),
+                       (lambda a: a.__setitem__(4, 2), PR_ERR_SCRATCH)]))
+    return specs
+
+
+def _all_specs():
+    specs = [_linear_spec("pr_linear_s8", -128, 127),
+             _linear_spec("pr_linear_s8_s16", -32768, 32767),
+             _bmm_spec("pr_bmm_nt_s8"), _bmm_spec("pr_bmm_nn_s8"), _softmax_spec(),
+             _layernorm_spec()]
+    specs += _elementwise_specs() + _conv_specs() + _pool_specs()
+    rq = ("pr_requantize_s32", [3, _buf("int32_t", 3), *_mult(3), _buf("int32_t", 3)],
+          [1, 2, 3, 4], [(lambda a: a.__setitem__(0, 0), PR_ERR_SHAPE)])
+    return specs + [rq]
+
+
+SPEC_NAMES = ["pr_linear_s8", "pr_linear_s8_s16", "pr_bmm_nt_s8", "pr_bmm_nn_s8",
+              "pr_softmax_s8", "pr_layernorm_s16_s8", "pr_lut_s8", "pr_add_s16",
+              "pr_add_s16_s8", "pr_requantize_s16_s8", "pr_mul_s8", "pr_conv1d_s8",
+              "pr_depthwise_conv1d_s8", "pr_avgpool_s8", "pr_avgpool_s16",
+              "pr_requantize_s32"]
+
+
+def _spec(name):
+    return next(s for s in _all_specs() if s[0] == name)
+
+
+@pytest.mark.parametrize("name", SPEC_NAMES)
+def test_error_statuses(name):
+    """Valid arguments give PR_OK; each NULL pointer, bad shape, overflowing size, bad
+    parameter and short scratch gives its own status, checked one at a time."""
+    _, args, required, cases = _spec(name)
+    fn = getattr(_lib, name)
+    assert fn(*args) == PR_OK
+    for i in required:
+        _, args, _, _ = _spec(name)
+        _null(i)(args)
+        assert fn(*args) == PR_ERR_NULL, f"{name}: NULL argument {i}"
+    for k, (mutate, expected) in enumerate(cases):
+        _, args, _, _ = _spec(name)
+        mutate(args)
+        assert fn(*args) == expected, f"{name}: case {k} expected {expected}"
+
+
+def test_every_public_int8_kernel_has_error_tests():
+    header = (__import__("pathlib").Path(__file__).resolve().parents[1]
+              / "csrc" / "pyreparam.h").read_text()
+    import re
+    declared = set(re.findall(r"pr_status (pr_\w+)\(", header)) - {"pr_hrf_fold_f64",
+                                                                    "pr_hrf_fold_f32"}
+    assert declared == set(SPEC_NAMES)
+
+
+def test_wrapper_raises_native_error_with_status():
+    x = np.zeros((2, 3), np.int8)
+    w = np.zeros((4, 3), np.int8)
+    m, e = np.full(4, 2**30, np.int32), np.full(4, 31, np.int32)
+    with pytest.raises(native.NativeError) as info:
+        cops.linear_s8(x, w, None, m, e, 0)
+    assert info.value.status == PR_ERR_PARAM
+    with pytest.raises(TypeError):
+        cops.linear_s8(x.astype(np.int16), w, None, m, e, 0)

@@ -1,0 +1,290 @@
+/*
+ * Sanitizer driver for the int8 kernels (built and run by tools/sanitize.sh with
+ * -fsanitize=address,undefined). Every kernel runs on many shapes, including 1 and
+ * sizes around multiples of 4/8/16, with random data and parameters pushed to the
+ * ends of their valid ranges (INT32_MIN/MAX biases, shifts -31 and 30, extreme zero
+ * points, int16 extremes). Each buffer is allocated with its exact size, so ASan
+ * sees any out-of-bounds access; UBSan sees overflow, bad shifts and misalignment.
+ * Error paths (NULL, bad shapes, short scratch) are exercised too. Bit-exactness is
+ * the business of tests/test_quant_ops.py; here only the status codes are checked.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pyreparam.h"
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+static int failures = 0;
+static long calls = 0;
+
+static uint32_t rnd(void) /* xorshift64* */
+{
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return (uint32_t)((rng_state * 2685821657736338717ull) >> 32);
+}
+
+/* uniform in [lo, hi] with 1 draw in 8 at an end of the range */
+static int64_t pick(int64_t lo, int64_t hi)
+{
+    uint32_t r = rnd();
+    if (r % 16 == 0) {
+        return lo;
+    }
+    if (r % 16 == 1) {
+        return hi;
+    }
+    return lo + (int64_t)(((uint64_t)rnd() << 32 | rnd()) % (uint64_t)(hi - lo + 1));
+}
+
+static void *xmalloc(size_t n)
+{
+    void *p = malloc(n == 0 ? 1 : n);
+    if (p == NULL) {
+        fprintf(stderr, "out of memory\n");
+        exit(2);
+    }
+    return p;
+}
+
+static int8_t *rand_s8(size_t n)
+{
+    int8_t *a = xmalloc(n);
+    size_t i;
+    for (i = 0; i < n; ++i) {
+        a[i] = (int8_t)pick(-128, 127);
+    }
+    return a;
+}
+
+static int16_t *rand_s16(size_t n)
+{
+    int16_t *a = xmalloc(n * sizeof *a);
+    size_t i;
+    for (i = 0; i < n; ++i) {
+        a[i] = (int16_t)pick(-32768, 32767);
+    }
+    return a;
+}
+
+static int32_t *rand_s32(size_t n, int64_t lo, int64_t hi)
+{
+    int32_t *a = xmalloc(n * sizeof *a);
+    size_t i;
+    for (i = 0; i < n; ++i) {
+        a[i] = (int32_t)pick(lo, hi);
+    }
+    return a;
+}
+
+/* Q31 multipliers: 0, [2^30, 2^31); shifts [-31, 30] */
+static int32_t *rand_mult(size_t n) { return rand_s32(n, 1 << 30, 2147483647); }
+static int32_t *rand_shift(size_t n) { return rand_s32(n, -31, 30); }
+
+static void expect(const char *what, pr_status got, pr_status want)
+{
+    ++calls;
+    if (got != want) {
+        fprintf(stderr, "FAIL %s: status %d, expected %d\n", what, (int)got, (int)want);
+        ++failures;
+    }
+}
+
+static const int32_t sizes[] = {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33};
+#define NSIZES ((int)(sizeof sizes / sizeof sizes[0]))
+
+static void run_linear(int32_t T, int32_t Cin, int32_t Cout)
+{
+    pr_linear_params p;
+    int8_t *x = rand_s8((size_t)T * Cin), *w = rand_s8((size_t)Cout * Cin);
+    int32_t *bias = rand_s32(Cout, -2147483647 - 1, 2147483647);
+    int32_t *m = rand_mult(Cout), *e = rand_shift(Cout);
+    int8_t *y = xmalloc((size_t)T * Cout);
+    int16_t *y16 = xmalloc((size_t)T * Cout * sizeof *y16);
+    p.rows = T; p.in_features = Cin; p.out_features = Cout;
+    p.out_zero_point = (int32_t)pick(-128, 127); p.act_min = -128; p.act_max = 127;
+    expect("linear_s8", pr_linear_s8(&p, x, w, bias, m, e, y), PR_OK);
+    expect("linear_s8 no bias", pr_linear_s8(&p, x, w, NULL, m, e, y), PR_OK);
+    expect("linear_s8 NULL x", pr_linear_s8(&p, NULL, w, bias, m, e, y), PR_ERR_NULL);
+    p.out_zero_point = 0; p.act_min = -32768; p.act_max = 32767;
+    expect("linear_s8_s16", pr_linear_s8_s16(&p, x, w, bias, m, e, y16), PR_OK);
+    p.in_features = 0;
+    expect("linear_s8 bad dim", pr_linear_s8(&p, x, w, bias, m, e, y), PR_ERR_SHAPE);
+    free(x); free(w); free(bias); free(m); free(e); free(y); free(y16);
+}
+
+static void run_bmm(int32_t H, int32_t M, int32_t N, int32_t K)
+{
+    pr_bmm_params p;
+    int8_t *a = rand_s8((size_t)H * M * K), *bt = rand_s8((size_t)H * N * K);
+    int8_t *bn = rand_s8((size_t)H * K * N), *out = xmalloc((size_t)H * M * N);
+    int32_t *scratch = xmalloc((size_t)N * sizeof *scratch);
+    p.batches = H; p.rows = M; p.cols = N; p.depth = K;
+    p.a_batch_stride = M * K; p.a_row_stride = K;
+    p.b_batch_stride = N * K; p.b_row_stride = K;
+    p.out_batch_stride = M * N; p.out_row_stride = N;
+    p.a_zero_point = (int32_t)pick(-128, 127); p.b_zero_point = (int32_t)pick(-128, 127);
+    p.multiplier = (int32_t)pick(1 << 30, 2147483647); p.shift = (int32_t)pick(-31, 30);
+    p.out_zero_point = (int32_t)pick(-128, 127); p.act_min = -128; p.act_max = 127;
+    expect("bmm_nt_s8", pr_bmm_nt_s8(&p, a, bt, out), PR_OK);
+    p.b_row_stride = N;
+    expect("bmm_nn_s8", pr_bmm_nn_s8(&p, a, bn, out, scratch, N), PR_OK);
+    expect("bmm_nn_s8 short scratch", pr_bmm_nn_s8(&p, a, bn, out, scratch, N - 1),
+           PR_ERR_SCRATCH);
+    /* interleaved heads: a (M, H*K) row-major viewed as (H, M, K) */
+    p.a_batch_stride = K; p.a_row_stride = H * K;
+    expect("bmm_nn_s8 strided", pr_bmm_nn_s8(&p, a, bn, out, scratch, N), PR_OK);
+    free(a); free(bt); free(bn); free(out); free(scratch);
+}
+
+static void run_softmax(int32_t H, int32_t T, int32_t L)
+{
+    pr_softmax_params p;
+    int32_t table[256];
+    int32_t d;
+    int8_t *x = rand_s8((size_t)H * T * L), *y = xmalloc((size_t)H * T * L);
+    uint8_t *mask = xmalloc((size_t)L);
+    for (d = 0; d < 256; ++d) {
+        table[d] = d == 0 ? 65536 : (int32_t)pick(0, 65536);
+    }
+    for (d = 0; d < L; ++d) {
+        mask[d] = (uint8_t)(rnd() % 4 != 0);
+    }
+    p.batches = H; p.rows = T; p.cols = L; p.window = 0;
+    expect("softmax_s8", pr_softmax_s8(&p, x, table, mask, y), PR_OK);
+    p.window = (int32_t)(2 * (rnd() % 5) + 1);
+    expect("softmax_s8 window", pr_softmax_s8(&p, x, table, NULL, y), PR_OK);
+    memset(x, 127, (size_t)H * T * L);
+    expect("softmax_s8 equal", pr_softmax_s8(&p, x, table, mask, y), PR_OK);
+    free(x); free(y); free(mask);
+}
+
+static void run_layernorm(int32_t T, int32_t C)
+{
+    pr_layernorm_params p;
+    int16_t *x = rand_s16((size_t)T * C);
+    int32_t *m = rand_s32(C, -2147483647, 2147483647), *e = rand_shift(C);
+    int32_t *off = rand_s32(C, -2147483647 - 1, 2147483647);
+    int8_t *y = xmalloc((size_t)T * C);
+    p.rows = T; p.channels = C; p.out_zero_point = (int32_t)pick(-128, 127);
+    p.act_min = -128; p.act_max = 127;
+    p.eps = pick(0, (int64_t)1 << 60);
+    expect("layernorm", pr_layernorm_s16_s8(&p, x, m, e, off, y), PR_OK);
+    p.eps = 0;
+    memset(x, 0x80, (size_t)T * C * sizeof *x); /* constant rows of -32640 */
+    expect("layernorm const", pr_layernorm_s16_s8(&p, x, m, e, off, y), PR_OK);
+    free(x); free(m); free(e); free(off); free(y);
+}
+
+static void run_elementwise(int32_t n)
+{
+    pr_add_params pa;
+    pr_requant_params pq;
+    pr_mul_params pm;
+    int8_t *a8 = rand_s8(n), *b8 = rand_s8(n), *y8 = xmalloc(n), *table = rand_s8(256);
+    int16_t *a16 = rand_s16(n), *b16 = rand_s16(n), *y16 = xmalloc(n * sizeof *y16);
+    expect("lut_s8", pr_lut_s8(n, a8, table, y8), PR_OK);
+    pa.size = n;
+    pa.a_multiplier = (int32_t)pick(1 << 30, 2147483647); pa.a_shift = (int32_t)pick(-31, 30);
+    pa.b_multiplier = (int32_t)pick(1 << 30, 2147483647); pa.b_shift = (int32_t)pick(-31, 30);
+    pa.out_multiplier = (int32_t)pick(1 << 30, 2147483647);
+    pa.out_shift = (int32_t)pick(-31, 30);
+    pa.b_zero_point = 0; pa.act_min = -32768; pa.act_max = 32767;
+    expect("add_s16", pr_add_s16(&pa, a16, b16, y16), PR_OK);
+    expect("add_s16 in place", pr_add_s16(&pa, a16, b16, a16), PR_OK);
+    pa.b_zero_point = (int32_t)pick(-128, 127);
+    expect("add_s16_s8", pr_add_s16_s8(&pa, a16, b8, y16), PR_OK);
+    pq.size = n; pq.in_zero_point = (int32_t)pick(-32768, 32767);
+    pq.multiplier = (int32_t)pick(1 << 30, 2147483647); pq.shift = (int32_t)pick(-31, 30);
+    pq.out_zero_point = (int32_t)pick(-128, 127); pq.act_min = -128; pq.act_max = 127;
+    expect("requantize_s16_s8", pr_requantize_s16_s8(&pq, a16, y8), PR_OK);
+    pm.size = n; pm.a_zero_point = (int32_t)pick(-128, 127);
+    pm.b_zero_point = (int32_t)pick(-128, 127);
+    pm.multiplier = (int32_t)pick(1 << 30, 2147483647); pm.shift = (int32_t)pick(-31, 30);
+    pm.out_zero_point = (int32_t)pick(-128, 127); pm.act_min = -128; pm.act_max = 127;
+    expect("mul_s8", pr_mul_s8(&pm, a8, b8, y8), PR_OK);
+    free(a8); free(b8); free(y8); free(table); free(a16); free(b16); free(y16);
+}
+
+static void run_requantize_s32(int32_t n)
+{
+    int32_t *x = rand_s32(n, -2147483647 - 1, 2147483647), *y = xmalloc(n * sizeof *y);
+    int32_t *m = rand_s32(n, 0, 2147483647), *e = rand_shift(n);
+    expect("requantize_s32", pr_requantize_s32(n, x, m, e, y), PR_OK);
+    free(x); free(y); free(m); free(e);
+}
+
+static void run_conv(int32_t T, int32_t Cin, int32_t Cout, int32_t K)
+{
+    pr_conv1d_params p;
+    pr_dwconv1d_params q;
+    int32_t stride = (int32_t)(rnd() % 3) + 1, pad = (int32_t)(rnd() % K);
+    int32_t T_out, Kd = 2 * (K / 2) + 1;
+    int8_t *x = rand_s8((size_t)T * Cin), *w = rand_s8((size_t)Cout * K * Cin);
+    int8_t *wd = rand_s8((size_t)Kd * Cin), *yd = xmalloc((size_t)T * Cin), *y;
+    int32_t *bias = rand_s32(Cout, -2147483647 - 1, 2147483647);
+    int32_t *m = rand_mult(Cout), *e = rand_shift(Cout);
+    int32_t *scratch = xmalloc((size_t)Cin * sizeof *scratch);
+    if (T + 2 * pad < K) {
+        pad = K - 1;
+    }
+    T_out = T + 2 * pad >= K ? (T + 2 * pad - K) / stride + 1 : 1;
+    y = xmalloc((size_t)T_out * Cout);
+    p.in_len = T; p.in_channels = Cin; p.out_channels = Cout; p.kernel = K;
+    p.stride = stride; p.padding = pad; p.in_zero_point = (int32_t)pick(-128, 127);
+    p.out_zero_point = (int32_t)pick(-128, 127); p.act_min = -128; p.act_max = 127;
+    expect("conv1d_s8", pr_conv1d_s8(&p, x, w, bias, m, e, y),
+           T + 2 * pad >= K ? PR_OK : PR_ERR_SHAPE);
+    q.in_len = T; q.channels = Cin; q.kernel = Kd; q.in_zero_point = p.in_zero_point;
+    q.out_zero_point = p.out_zero_point; q.act_min = -128; q.act_max = 127;
+    free(m); free(e); free(bias);
+    m = rand_mult(Cin); e = rand_shift(Cin); bias = rand_s32(Cin, -2147483647 - 1, 2147483647);
+    expect("depthwise_conv1d_s8",
+           pr_depthwise_conv1d_s8(&q, x, wd, bias, m, e, yd, scratch, Cin), PR_OK);
+    expect("depthwise_conv1d_s8 scratch",
+           pr_depthwise_conv1d_s8(&q, x, wd, bias, m, e, yd, NULL, 0), PR_ERR_SCRATCH);
+    free(x); free(w); free(wd); free(yd); free(y); free(bias); free(m); free(e);
+    free(scratch);
+}
+
+static void run_pool(int32_t T, int32_t C, int32_t g)
+{
+    pr_avgpool_params p;
+    int32_t T_out = (T + g - 1) / g;
+    int8_t *x8 = rand_s8((size_t)T * C), *y8 = xmalloc((size_t)T_out * C);
+    int16_t *x16 = rand_s16((size_t)T * C), *y16 = xmalloc((size_t)T_out * C * 2);
+    int32_t *scratch = xmalloc((size_t)C * sizeof *scratch);
+    p.in_len = T; p.channels = C; p.group = g; p.zero_point = (int32_t)pick(-128, 127);
+    expect("avgpool_s8", pr_avgpool_s8(&p, x8, y8, scratch, C), PR_OK);
+    p.zero_point = (int32_t)pick(-32768, 32767);
+    expect("avgpool_s16", pr_avgpool_s16(&p, x16, y16, scratch, C), PR_OK);
+    free(x8); free(y8); free(x16); free(y16); free(scratch);
+}
+
+int main(void)
+{
+    int i, j, k;
+    for (i = 0; i < NSIZES; ++i) {
+        for (j = 0; j < NSIZES; ++j) {
+            const int32_t a = sizes[i], b = sizes[j], c = sizes[(i + j) % NSIZES];
+            run_linear(a, b, c);
+            run_bmm(1 + (int32_t)(rnd() % 4), a, b, c);
+            run_softmax(1 + (int32_t)(rnd() % 3), a, b);
+            run_layernorm(a, b);
+            run_elementwise(a * b);
+            run_requantize_s32(a * b);
+            for (k = 1; k <= 5; k += 2) {
+                run_conv(a, b, c, k);
+                run_conv(a, b, c, k + 1);
+            }
+            run_pool(a, b, 1 + (int32_t)(rnd() % 6));
+            run_pool(a, b, 40);
+        }
+    }
+    run_layernorm(3, 4096);
+    run_softmax(1, 2, 8192);
+    printf("sanitize_driver: %ld calls, %d failures\n", calls, failures);
+    return failures == 0 ? 0 : 1;
+}
