@@ -88,7 +88,7 @@ static inline int32_t pr_q_add_sat32(int32_t a, int32_t b)
     return pr_q_clamp64((int64_t)a + b, PR_Q_INT32_MIN, PR_Q_INT32_MAX);
 }
 
-/* sum_k (n <= PR_Q_MAX_DEPTH) x[k] w[k]: the loop gcc -O3 vectorizes (int8 x int8 widened to int32). */
+/* sum_k x[k] w[k], n <= PR_Q_MAX_DEPTH: the int8 x int8 -> int32 loop gcc -O3 vectorizes. */
 static inline int32_t pr_q_dot_s8(int32_t n, const int8_t *x, const int8_t *w)
 {
     int32_t acc = 0;

@@ -134,6 +134,22 @@ def test_rdbp_int64_matches_big_integers(pairs):
 
 # ---- MBQM: NumPy vs big integers vs C --------------------------------------------
 
+@pytest.mark.parametrize("x, m, e, expected", [
+    (1, 2**30, -31, 0),                 # 0.5 after SRDHM is 1, then 1 / 2^31 -> 0
+    (-3, 2**30, 0, -1),                 # -1.5 -> -1 (SRDHM tie toward +inf)
+    (-3, 2**30, -1, -1),                # SRDHM -1, then -0.5 -> -1 (RDBP tie away)
+    (-1, 2**30, 1, -1),                 # left shift first: -2 * 0.5 = -1
+    (I32_MIN, 2**30, -31, -1),          # -2^30 / 2^31 = -0.5 -> -1
+    (I32_MAX, I32_MAX, 30, I32_MAX - 1),  # left shift saturates, then ~ x
+    (2**20, 2**30, 30, 2**30),          # saturated 2^31 - 1 times 0.5 = 2^30 - 0.5 -> 2^30
+    (-(2**20), 2**30, 30, -(2**30)),    # saturated -2^31 times 0.5, exact
+    (12345, 0, 7, 0),                   # M == 0
+])
+def test_mbqm_hand_values(x, m, e, expected):
+    assert int(fp.multiply_by_quantized_multiplier(np.int32(x), m, e)) == expected
+    assert mbqm_big(x, m, e) == expected
+
+
 @given(st.lists(st.tuples(int32s, multipliers, shifts), min_size=1, max_size=60))
 def test_mbqm_numpy_matches_big_integers(triples):
     x, m, e = (np.array(col, dtype=np.int32) for col in zip(*triples))

@@ -1,5 +1,8 @@
 """int8 primitives: C kernels bit-exact against the NumPy integer reference, error
 paths of every kernel, and real-valued sanity against the float ops (stated bounds)."""
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
@@ -116,7 +119,10 @@ def test_bmm_on_interleaved_heads(H, T, D, seed):
     rng = np.random.default_rng(seed)
     C = H * D
     q, k, v = (ints(rng, (T, C), -128, 127, np.int8) for _ in range(3))
-    heads = lambda t: t.reshape(T, H, D).transpose(1, 0, 2)        # (H, T, D) view
+
+    def heads(t):
+        return t.reshape(T, H, D).transpose(1, 0, 2)                # (H, T, D) view
+
     kw = dict(a_zero_point=3, b_zero_point=-7, multiplier=1518500250, shift=-7,
               out_zero_point=-2)
     scores = cops.bmm_nt_s8(heads(q), heads(k), **kw)               # (H, T, T)
@@ -393,7 +399,8 @@ def test_lut_add_mul_pool_close_to_float(rng):
         y = cops.lut_s8(x, table)
         y_f = fn(fp.dequantize(x, s_in, zp_in))
         inside = np.abs(y_f / s_out + zp_out) < 127
-        assert np.all(np.abs(fp.dequantize(y, s_out, zp_out) - y_f)[inside] <= 0.5 * s_out + 1e-9)
+        err = np.abs(fp.dequantize(y, s_out, zp_out) - y_f)[inside]
+        assert np.all(err <= 0.5 * s_out + 1e-9)
 
     a = rng.integers(-20000, 20000, 500).astype(np.int16)
     b = rng.integers(-128, 128, 500).astype(np.int8)
@@ -519,7 +526,8 @@ def _elementwise_specs():
                       [0, 1, 2, 3],
                       [(_set("size", 0), PR_ERR_SHAPE), (_set("b_shift", -32), PR_ERR_PARAM),
                        (_set("out_multiplier", -1), PR_ERR_PARAM),
-                       (_set("act_min", 32767), PR_OK), (_set("act_max", -32769), PR_ERR_PARAM),
+                       (_set("act_min", 32767), PR_OK),
+                       (_set("act_max", -32769), PR_ERR_PARAM),
                        (_set("b_zero_point", 1 if b_t == "int16_t" else 128), PR_ERR_PARAM)]))
     p = _ffi.new("pr_requant_params *", dict(size=6, in_zero_point=0, multiplier=2**30,
                                              shift=-8, out_zero_point=0, act_min=-128,
@@ -619,9 +627,7 @@ def test_error_statuses(name):
 
 
 def test_every_public_int8_kernel_has_error_tests():
-    header = (__import__("pathlib").Path(__file__).resolve().parents[1]
-              / "csrc" / "pyreparam.h").read_text()
-    import re
+    header = (Path(__file__).resolve().parents[1] / "csrc" / "pyreparam.h").read_text()
     declared = set(re.findall(r"pr_status (pr_\w+)\(", header)) - {"pr_hrf_fold_f64",
                                                                     "pr_hrf_fold_f32"}
     assert declared == set(SPEC_NAMES)

@@ -29,6 +29,14 @@ def _arr(name: str, a, dtype, shape: tuple[int, ...]) -> np.ndarray:
     return a
 
 
+def _arr_shape(name: str, a, shape):
+    """Any array-like of a given shape (masks may be bool or uint8)."""
+    a = np.asarray(a)
+    if a.shape != tuple(shape):
+        raise ValueError(f"{name} has shape {a.shape}, expected {tuple(shape)}")
+    return a
+
+
 def _ptr(a: np.ndarray | None):
     if a is None:
         return _ffi.NULL
@@ -217,13 +225,6 @@ def softmax_s8(x, exp_table, key_mask=None, window: int = 0) -> np.ndarray:
     p = _ffi.new("pr_softmax_params *", dict(batches=H, rows=T, cols=L, window=window))
     _call("pr_softmax_s8", p, _ptr(x), _ptr(table), _ptr(mask), _ptr(y))
     return y
-
-
-def _arr_shape(name: str, a, shape):
-    a = np.asarray(a)
-    if a.shape != tuple(shape):
-        raise ValueError(f"{name} has shape {a.shape}, expected {tuple(shape)}")
-    return a
 
 
 def layernorm_s16_s8(x, eps: int, multiplier, shift, offset, out_zero_point: int,

@@ -36,7 +36,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from pyreparam.quant.fixedpoint import (INT32_MAX, INT32_MIN, multiply_by_quantized_multiplier,
+from pyreparam.quant.fixedpoint import (INT32_MAX, INT32_MIN,
+                                        multiply_by_quantized_multiplier,
                                         quantize_multiplier, rdbp, round_half_away,
                                         saturate)
 
