@@ -140,9 +140,7 @@ def test_conv1d_bitexact(T, Cin, Cout, K, stride, seed):
     rng = np.random.default_rng(seed)
     padding = int(rng.integers(0, K))
     if T + 2 * padding < K:
-        padding = K - 1
-    if T + 2 * padding < K:
-        return                                                      # no output frame
+        padding = K - 1                                             # T + K - 2 >= K - 1
     x = ints(rng, (T, Cin), -128, 127, np.int8)
     w = ints(rng, (Cout, K, Cin), -127, 127, np.int8)
     zp_in = int(rng.integers(-128, 128))
@@ -347,6 +345,86 @@ def test_linear_and_conv_close_to_float(rng):
         err = np.abs(fp.dequantize(y, s_out, zp_out) - y_f)[inside]
         bound = (0.5 + 0.5 * 2.0**-_rmax(s_in * s_w / s_out)) * s_out + 1e-6
         assert inside.mean() > 0.9 and err.max() <= bound, (err.max(), bound)
+
+
+def test_depthwise_and_int16_outputs_close_to_float(rng):
+    """Depthwise conv (padding = real zeros), linear -> int16 and int16 -> int8:
+    |err| <= (0.5 + 0.5 2^-r) s_out + 1e-6, as for the linear layer."""
+    T, C, K = 30, 12, 15
+    s_in, zp_in, s_out, zp_out = 0.04, 9, 0.05, -3
+    x = rng.integers(-128, 128, (T, C)).astype(np.int8)
+    x_deq = fp.dequantize(x, s_in, zp_in)
+    w_f = rng.standard_normal((K, C)) * 0.1
+    s_w = np.abs(w_f).max(axis=0) / 127
+    w = fp.quantize(w_f, s_w, 0)
+    b = fp.quantize(rng.standard_normal(C) * 0.3, s_in * s_w, 0, np.int32)
+    M = s_in * s_w / s_out
+    m, e = fp.quantize_multipliers(M)
+    y = cops.depthwise_conv1d_s8(x, w, ql.fold_zero_point_into_bias(b, w.T, zp_in), m, e,
+                                 zp_in, zp_out)
+    xp = np.pad(x_deq, ((K // 2, K // 2), (0, 0)))                  # real zeros
+    y_f = sum(xp[k:k + T] * fp.dequantize(w[k], s_w) for k in range(K))
+    y_f = y_f + fp.dequantize(b, s_in * s_w)
+    inside = np.abs(y_f / s_out + zp_out) < 127
+    bound = (0.5 + 0.5 * 2.0**-_rmax(M)) * s_out + 1e-6
+    err = np.abs(fp.dequantize(y, s_out, zp_out) - y_f)[inside]
+    assert inside.mean() > 0.9 and err.max() <= bound
+
+    w2 = fp.quantize(rng.standard_normal((7, C)) * 0.2, 0.2 / 127, 0)   # per tensor
+    s16 = 2e-4
+    M2 = np.full(7, s_in * (0.2 / 127) / s16)
+    m2, e2 = fp.quantize_multipliers(M2)
+    y16 = cops.linear_s8_s16(x, w2, ql.fold_zero_point_into_bias(None, w2, zp_in), m2, e2)
+    y_f = x_deq @ fp.dequantize(w2, 0.2 / 127).T
+    bound = (0.5 + 0.5 * 2.0**-_rmax(M2)) * s16 + 1e-9
+    assert np.all(np.abs(fp.dequantize(y16, s16) - y_f) <= bound)
+
+    s8 = 0.01
+    m3, e3 = fp.quantize_multiplier(s16 / s8)
+    y8 = cops.requantize_s16_s8(y16, 0, m3, e3, 4)
+    inside = np.abs(y_f / s8 + 4) < 127
+    err = np.abs(fp.dequantize(y8, s8, 4) - fp.dequantize(y16, s16))[inside]
+    assert err.max() <= (0.5 + 0.5 * 2.0**-_rmax(s16 / s8)) * s8 + 1e-9
+
+
+def test_attention_close_to_float(rng):
+    """Q K^T -> softmax -> A V on interleaved heads against float attention on the
+    dequantized Q, K, V. Scores: |err| <= (0.5 + 2^-(r+1)) s_score. Output: |err| <=
+    sum_j |p_int_j - p_j| |v_j| + (0.5 + 2^-(r+1)) s_out (the A V product of the int8
+    probabilities is exact before its one requantization)."""
+    T, H, D = 25, 2, 8
+    C = H * D
+    s_q, zp_q, s_v, zp_v = 0.05, -6, 0.03, 11
+    q, k, v = (rng.integers(-128, 128, (T, C)).astype(np.int8) for _ in range(3))
+
+    def heads(t):
+        return t.reshape(T, H, D).transpose(1, 0, 2)                # (H, T, D) view
+
+    s_score = 0.3
+    M = s_q * s_q / np.sqrt(D) / s_score
+    m, e = fp.quantize_multiplier(M)
+    scores = cops.bmm_nt_s8(heads(q), heads(k), zp_q, zp_q, m, e, 0)    # (H, T, T)
+    Qf, Kf = fp.dequantize(heads(q), s_q, zp_q), fp.dequantize(heads(k), s_q, zp_q)
+    sf = Qf @ Kf.transpose(0, 2, 1) / np.sqrt(D)                    # (H, T, T)
+    inside = np.abs(sf / s_score) < 127
+    err = np.abs(fp.dequantize(scores, s_score) - sf)[inside]
+    assert inside.mean() > 0.9 and err.max() <= (0.5 + 0.5 * 2.0**-max(-e, 0)) * s_score
+    probs = cops.softmax_s8(scores, qn.build_softmax_exp_table(s_score))
+    s_out = 0.03
+    m, e = fp.quantize_multiplier((1 / 256) * s_v / s_out)
+    out = np.zeros((T, C), np.int8)
+    cops.bmm_nn_s8(probs, heads(v), -128, zp_v, m, e, 0, out=heads(out))
+    A = fp.dequantize(scores, s_score)
+    A = np.exp(A - A.max(axis=-1, keepdims=True))
+    A /= A.sum(axis=-1, keepdims=True)                              # (H, T, T)
+    Vf = fp.dequantize(heads(v), s_v, zp_v)                         # (H, T, D)
+    o_f = (A @ Vf).transpose(1, 0, 2).reshape(T, C)
+    dA = np.abs((probs.astype(np.float64) + 128) / 256 - A)
+    bound = (dA @ np.abs(Vf)).transpose(1, 0, 2).reshape(T, C)
+    bound += (0.5 + 0.5 * 2.0**-max(-e, 0)) * s_out + 1e-9
+    inside = np.abs(o_f / s_out) < 127
+    err = np.abs(fp.dequantize(out, s_out) - o_f)
+    assert inside.mean() > 0.9 and np.all(err[inside] <= bound[inside])
 
 
 def test_softmax_close_to_float(rng):
