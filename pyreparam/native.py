@@ -23,6 +23,7 @@ _STATUS_TEXT = {
     -2: "a dimension is out of range or inconsistent",
     -3: "the scratch buffer is too small",
     -4: "a size computation would overflow",
+    -5: "a quantization parameter is out of its valid range",
 }
 
 _CTYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
