@@ -247,8 +247,9 @@ def test_mac_count_matches_an_instrumented_forward(backbone, hrf, monkeypatch, r
     monkeypatch.setattr(L, "conv1d_forward", counting(
         L.conv1d_forward, lambda x, w, b, s, p: ((x.shape[1] + 2 * p - w.shape[2]) // s + 1)
         * w.size))
-    monkeypatch.setattr(L, "attention_forward", counting(
-        L.attention_forward, lambda q, k, v, mask, window:
+    from pyreparam.ops import attention
+    monkeypatch.setattr(attention, "attention_forward", counting(
+        attention.attention_forward, lambda q, k, v, mask, window:
         2 * q.shape[1] * q.shape[2] * min(window or q.shape[2], q.shape[2]) * q.shape[3]))
     monkeypatch.setattr(conformer, "depthwise_conv1d_forward", counting(
         conformer.depthwise_conv1d_forward, lambda x, w, b, p: x.shape[1] * w.size))

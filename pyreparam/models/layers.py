@@ -21,8 +21,7 @@ from pyreparam.models.config import HRFConfig
 from pyreparam.ops.activations import (
     gelu_backward, gelu_forward, relu_backward, relu_forward, swish_backward,
     swish_forward)
-from pyreparam.ops.attention import (
-    attention_backward, attention_forward, merge_heads, split_heads)
+from pyreparam.ops.attention import packed_attention_backward, packed_attention_forward
 from pyreparam.ops.conv import conv1d_backward, conv1d_forward, conv1d_output_mask
 from pyreparam.ops.dropout import dropout_backward, dropout_forward
 from pyreparam.ops.linear import linear_backward, linear_forward
@@ -206,7 +205,6 @@ class MHACache(NamedTuple):
     qkv: HRFLinearCache
     attn: Any
     out: HRFLinearCache
-    heads: int
 
 
 def mha_block_forward(p: Params, name: str, x: np.ndarray, mask: np.ndarray | None,
@@ -215,21 +213,15 @@ def mha_block_forward(p: Params, name: str, x: np.ndarray, mask: np.ndarray | No
 
     ``name.qkv`` projects to [Q; K; V] (3C rows), ``name.out`` is the output projection.
     """
-    C = x.shape[-1]
     qkv, cq = hrf_linear_forward(p, f"{name}.qkv", x)     # (B, T, 3C)
-    q = split_heads(qkv[..., :C], heads)                  # (B, H, T, D)
-    k = split_heads(qkv[..., C:2 * C], heads)
-    v = split_heads(qkv[..., 2 * C:], heads)
-    ctx_, ca = attention_forward(q, k, v, mask, window)   # (B, H, T, D)
-    y, co = hrf_linear_forward(p, f"{name}.out", merge_heads(ctx_))   # (B, T, C)
-    return y, MHACache(cq, ca, co, heads)
+    ctx, ca = packed_attention_forward(qkv, heads, mask, window)   # (B, T, C)
+    y, co = hrf_linear_forward(p, f"{name}.out", ctx)     # (B, T, C)
+    return y, MHACache(cq, ca, co)
 
 
 def mha_block_backward(dy: np.ndarray, cache: MHACache, grads: Params) -> np.ndarray:
-    dctx = hrf_linear_backward(dy, cache.out, grads)      # y = W_o merge(ctx) + b_o
-    dctx = split_heads(dctx, cache.heads)                 # (B, H, T, D)
-    dq, dk, dv = attention_backward(dctx, cache.attn)
-    dqkv = np.concatenate([merge_heads(dq), merge_heads(dk), merge_heads(dv)], axis=-1)
+    dctx = hrf_linear_backward(dy, cache.out, grads)      # y = W_o ctx + b_o
+    dqkv = packed_attention_backward(dctx, cache.attn)    # ctx = attention(split(qkv))
     return hrf_linear_backward(dqkv, cache.qkv, grads)    # (B, T, C)
 
 

@@ -289,11 +289,42 @@ def _local_backward(dctx, cache):
 # multi-head self-attention
 # ----------------------------------------------------------------------------------
 
+class PackedAttentionCache(NamedTuple):
+    attn: AttentionCache
+    n_heads: int
+
+
+def packed_attention_forward(qkv: np.ndarray, n_heads: int, mask: np.ndarray | None = None,
+                             window: int | None = None
+                             ) -> tuple[np.ndarray, PackedAttentionCache]:
+    """Attention on a packed projection: [Q K V] (B, T, 3C) -> merged context (B, T, C).
+
+    The piece between the two projections of multi-head attention: split the packed
+    projection into heads, :func:`attention_forward`, merge the heads.
+    """
+    C = qkv.shape[-1] // 3
+    q = split_heads(qkv[..., :C], n_heads)                          # (B, H, T, D)
+    k = split_heads(qkv[..., C:2 * C], n_heads)                     # (B, H, T, D)
+    v = split_heads(qkv[..., 2 * C:], n_heads)                      # (B, H, T, D)
+    ctx, attn_cache = attention_forward(q, k, v, mask, window)      # (B, H, T, D)
+    return merge_heads(ctx), PackedAttentionCache(attn_cache, n_heads)   # (B, T, C)
+
+
+def packed_attention_backward(dctx: np.ndarray, cache: PackedAttentionCache) -> np.ndarray:
+    """Gradient of the packed projection (B, T, 3C) given that of the merged context."""
+    # ctx = attention(split(q), split(k), split(v))
+    dq, dk, dv = attention_backward(split_heads(dctx, cache.n_heads), cache.attn)
+    B, H, T, D = dq.shape
+    dqkv = np.empty((B, T, 3, H, D), dtype=dq.dtype)                # (B, T, 3, H, D)
+    for part, grad in enumerate((dq, dk, dv)):                      # merge_heads, in place
+        dqkv[:, :, part] = grad.transpose(0, 2, 1, 3)
+    return dqkv.reshape(B, T, 3 * H * D)                            # (B, T, 3C)
+
+
 class MHACache(NamedTuple):
     qkv: object              # linear cache of the input projection
-    attn: AttentionCache
+    attn: PackedAttentionCache
     out: object              # linear cache of the output projection
-    n_heads: int
 
 
 def mha_forward(x: np.ndarray, w_qkv: np.ndarray, b_qkv: np.ndarray | None,
@@ -333,14 +364,10 @@ def mha_forward(x: np.ndarray, w_qkv: np.ndarray, b_qkv: np.ndarray | None,
     Backward runs the same pieces in reverse: linear, split_heads, attention,
     merge_heads, linear; dQ, dK, dV are concatenated back into (B, T, 3C).
     """
-    C = x.shape[-1]
     qkv, qkv_cache = linear_forward(x, w_qkv, b_qkv)                # (B, T, 3C)
-    q = split_heads(qkv[..., :C], n_heads)                          # (B, H, T, D)
-    k = split_heads(qkv[..., C:2 * C], n_heads)                     # (B, H, T, D)
-    v = split_heads(qkv[..., 2 * C:], n_heads)                      # (B, H, T, D)
-    ctx, attn_cache = attention_forward(q, k, v, mask, window)      # (B, H, T, D)
-    y, out_cache = linear_forward(merge_heads(ctx), w_o, b_o)       # (B, T, C)
-    return y, MHACache(qkv_cache, attn_cache, out_cache, n_heads)
+    ctx, attn_cache = packed_attention_forward(qkv, n_heads, mask, window)   # (B, T, C)
+    y, out_cache = linear_forward(ctx, w_o, b_o)                    # (B, T, C)
+    return y, MHACache(qkv_cache, attn_cache, out_cache)
 
 
 def mha_backward(dy: np.ndarray, cache: MHACache):
@@ -360,16 +387,9 @@ def mha_backward(dy: np.ndarray, cache: MHACache):
     db_o : ndarray (C,) or None (when b_o was None)
     """
     # y = merge(ctx) W_o^T + b_o
-    dctx_merged, dw_o, db_o = linear_backward(dy, cache.out)        # (B, T, C)
-    dctx = split_heads(dctx_merged, cache.n_heads)                  # (B, H, T, D)
-    # ctx = attention(q, k, v)
-    dq, dk, dv = attention_backward(dctx, cache.attn)               # (B, H, T, D)
-    # q, k, v = split(x W_qkv^T + b_qkv)
-    B, H, T, D = dq.shape
-    C = H * D
-    dqkv = np.empty((B, T, 3, H, D), dtype=dq.dtype)                # (B, T, 3, H, D)
-    for part, grad in enumerate((dq, dk, dv)):                      # merge_heads, in place
-        dqkv[:, :, part] = grad.transpose(0, 2, 1, 3)
-    dqkv = dqkv.reshape(B, T, 3 * C)                                # (B, T, 3C)
+    dctx, dw_o, db_o = linear_backward(dy, cache.out)               # (B, T, C)
+    # ctx = attention(split(q), split(k), split(v))
+    dqkv = packed_attention_backward(dctx, cache.attn)              # (B, T, 3C)
+    # [q k v] = x W_qkv^T + b_qkv
     dx, dw_qkv, db_qkv = linear_backward(dqkv, cache.qkv)
     return dx, dw_qkv, db_qkv, dw_o, db_o
