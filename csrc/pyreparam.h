@@ -380,6 +380,83 @@ pr_status pr_avgpool_s16(const pr_avgpool_params *params, const int16_t *x, int1
                          int32_t *scratch, int64_t scratch_len);
 
 
+/* ==== int8 model runner (reference/int8_model.md; NumPy oracle pyreparam/quant/qmodel.py) ====
+ *
+ * A .prq model file (written by `pyreparam quantize`, format in reference/int8_model.md
+ * and pyreparam/quant/prq.py) holds an integer program: length rules, a tensor table,
+ * an op list (each op one of the primitives above, or a composite built from them:
+ * row loops, attention), constant data and host metadata, with a CRC-32.
+ *
+ * Requirements: a little-endian host (else PR_ERR_MODEL_HOST); the blob and the
+ * arena 4-byte aligned (PR_ERR_MODEL_ALIGN); the blob, the input, the logits and the
+ * arena must not overlap. Nothing is allocated and nothing global is written.
+ */
+enum pr_model_status_code {
+    PR_ERR_MODEL_TRUNCATED = -10, /* the blob is shorter or longer than its header says */
+    PR_ERR_MODEL_MAGIC = -11,     /* not a .prq file */
+    PR_ERR_MODEL_VERSION = -12,   /* a format version this runtime does not read */
+    PR_ERR_MODEL_CRC = -13,       /* CRC-32 mismatch: corrupt file */
+    PR_ERR_MODEL_BOUNDS = -14,    /* a section, count, offset or size out of range */
+    PR_ERR_MODEL_TENSOR = -15,    /* a bad tensor entry or tensor reference */
+    PR_ERR_MODEL_OP = -16,        /* an unknown op or an op parameter out of range */
+    PR_ERR_MODEL_ARENA = -17,     /* inconsistent arena plan, or the arena is too small */
+    PR_ERR_MODEL_ALIGN = -18,     /* blob or arena not 4-byte aligned */
+    PR_ERR_MODEL_LENGTH = -19,    /* T outside [1, T_max], or a derived length < 1 */
+    PR_ERR_MODEL_HOST = -20       /* big-endian host: the file is little-endian */
+};
+
+enum {
+    PR_MODEL_FORMAT_VERSION = 1,
+    PR_MODEL_MAX_LENGTHS = 32,         /* length rules per file */
+    PR_MODEL_MAX_TENSORS = 4096,
+    PR_MODEL_MAX_OPS = 4096,
+    PR_MODEL_MAX_T = 65536,            /* largest T_max */
+    PR_MODEL_MAX_ARENA = 1073741824    /* largest arena a file may ask for (1 GiB) */
+};
+
+/* What pr_model_check reports about a valid model file. */
+typedef struct {
+    int32_t version;      /* format version */
+    int32_t t_max;        /* longest input, frames */
+    int32_t input_cols;   /* M: int8 features per frame */
+    int32_t output_cols;  /* N: int8 logits */
+    int32_t arena_bytes;  /* arena pr_model_run needs (planned at T_max) */
+    int32_t n_ops;
+    int32_t n_tensors;
+    int32_t const_bytes;  /* constant data: weights, biases, multipliers, tables */
+    int32_t flash_bytes;  /* everything a device stores: file minus host metadata */
+    int32_t meta_offset;  /* the UTF-8 JSON host metadata: offset and size in bytes */
+    int32_t meta_bytes;
+} pr_model_info;
+
+/*
+ * pr_model_check: validate a model file completely before use: magic, version,
+ * size, CRC-32, every section/count/offset/size, every tensor entry, every op's
+ * tensor references (kind, type, shape, row domain, aliasing) and parameters
+ * (multipliers, shifts, zero points, clamp ranges, tables, eps), the row loops and
+ * the arena plan (no two tensors live at the same time overlap). Never reads outside
+ * blob[0 .. len); runs in time linear in len plus quadratic in the tensor count.
+ *   blob   the file's bytes, 4-byte aligned
+ *   len    its length in bytes
+ *   info   filled on success; may be NULL
+ * Returns PR_OK or the first problem's PR_ERR_MODEL_* / PR_ERR_NULL code.
+ */
+pr_status pr_model_check(const uint8_t *blob, int64_t len, pr_model_info *info);
+
+/*
+ * pr_model_run: one utterance through the model.
+ *   blob, len  a model file (re-validated structurally on every call, so a bad blob
+ *              gives an error code, never an out-of-bounds access; the CRC is only
+ *              verified by pr_model_check: call it once after loading)
+ *   input      (T, M) int8 features, quantized with the file's input scale/zero point
+ *   T          frames, 1 .. t_max
+ *   logits     (N) int8 output, at the file's output scale/zero point
+ *   arena      scratch memory, arena_len >= info.arena_bytes, 4-byte aligned
+ * Returns PR_OK, a PR_ERR_MODEL_* code, or a kernel's status.
+ */
+pr_status pr_model_run(const uint8_t *blob, int64_t len, const int8_t *input, int32_t T,
+                       int8_t *logits, uint8_t *arena, int64_t arena_len);
+
 /* cffi-end */
 
 #ifdef __cplusplus

@@ -1,0 +1,137 @@
+"""The C model runner from Python: load a .prq, check it, run utterances (cffi).
+
+    model = PRQModel.from_file("model.prq")          # pr_model_check, or PRQError
+    logits_q = model.run(x_int8)                     # pr_model_run, int8 (N,)
+    probs = model.predict(features)                  # float features -> probabilities
+
+The blob and the arena live in 16-byte aligned NumPy buffers owned by the object;
+every failure of the C side becomes a :class:`PRQError` naming the status.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from pyreparam.native import _ffi, _require_lib
+from pyreparam.quant.prq import PRQError
+
+STATUS_TEXT = {
+    -1: "a required pointer is NULL",
+    -2: "a kernel shape is out of range",
+    -3: "a kernel scratch buffer is too small",
+    -4: "a kernel size computation would overflow",
+    -5: "a quantization parameter is out of its valid range",
+    -10: "truncated: the file is shorter or longer than its header says",
+    -11: "not a .prq model file (bad magic)",
+    -12: "unsupported format version",
+    -13: "CRC mismatch: the file is corrupt",
+    -14: "a section, count, offset or size is out of range",
+    -15: "a bad tensor entry or tensor reference",
+    -16: "an unknown op or an op parameter out of range",
+    -17: "inconsistent arena plan, or the arena is too small",
+    -18: "blob or arena not 4-byte aligned",
+    -19: "input length outside [1, T_max]",
+    -20: "big-endian host (the format is little-endian)",
+}
+
+
+def status_text(status: int) -> str:
+    return STATUS_TEXT.get(int(status), "unknown error")
+
+
+def _aligned(nbytes: int, align: int = 16) -> np.ndarray:
+    """A zeroed uint8 buffer of nbytes whose data pointer is a multiple of align."""
+    raw = np.zeros(nbytes + align, dtype=np.uint8)
+    start = -raw.ctypes.data % align
+    return raw[start:start + nbytes]
+
+
+def check_blob(blob: bytes | np.ndarray) -> dict:
+    """pr_model_check on raw bytes; returns the info struct as a dict, or raises."""
+    lib = _require_lib()
+    buf = _aligned(len(blob))
+    buf[:] = np.frombuffer(bytes(blob), dtype=np.uint8)
+    info = _ffi.new("pr_model_info *")
+    status = lib.pr_model_check(_ffi.cast("uint8_t *", buf.ctypes.data), len(buf), info)
+    if status != 0:
+        raise PRQError(f"invalid model file: {status_text(status)} (status {status})")
+    return {f: int(getattr(info, f)) for f, _ in _ffi.typeof("pr_model_info").fields}
+
+
+class PRQModel:
+    """A checked .prq model bound to the C runner.
+
+    Attributes
+    ----------
+    info : dict, pr_model_info (t_max, input_cols, output_cols, arena_bytes, ...)
+    meta : dict, the host metadata (classes, feature config, scales, ...)
+    """
+
+    def __init__(self, blob: bytes, name: str = "model"):
+        self._lib = _require_lib()
+        self.name = name
+        self._blob = _aligned(len(blob))
+        self._blob[:] = np.frombuffer(bytes(blob), dtype=np.uint8)
+        info = _ffi.new("pr_model_info *")
+        status = self._lib.pr_model_check(self._ptr(self._blob), len(blob), info)
+        if status != 0:
+            raise PRQError(f"{name}: invalid model file: {status_text(status)} "
+                           f"(status {status})")
+        self.info = {f: int(getattr(info, f)) for f, _ in _ffi.typeof("pr_model_info").fields}
+        start, size = self.info["meta_offset"], self.info["meta_bytes"]
+        try:
+            self.meta = json.loads(bytes(self._blob[start:start + size]).decode())
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise PRQError(f"{name}: corrupt metadata: {exc}") from None
+        self._arena = _aligned(max(self.info["arena_bytes"], 4))
+        self._logits = np.zeros(self.info["output_cols"], dtype=np.int8)
+
+    @classmethod
+    def from_file(cls, path) -> "PRQModel":
+        path = Path(path)
+        if not path.is_file():
+            raise PRQError(f"{path}: no such model file")
+        return cls(path.read_bytes(), str(path))
+
+    @staticmethod
+    def _ptr(a: np.ndarray):
+        return _ffi.cast("uint8_t *", a.ctypes.data)
+
+    @property
+    def t_max(self) -> int:
+        return self.info["t_max"]
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        """int8 logits (N,) of int8 features x (T, M), 1 <= T <= t_max."""
+        x = np.ascontiguousarray(x)
+        if x.dtype != np.int8 or x.ndim != 2 or x.shape[1] != self.info["input_cols"]:
+            raise ValueError(f"input must be int8 (T, {self.info['input_cols']}), got "
+                             f"{x.dtype} {x.shape}")
+        if not 1 <= x.shape[0] <= self.t_max:
+            raise ValueError(f"T = {x.shape[0]} frames is outside [1, {self.t_max}]")
+        status = self._lib.pr_model_run(
+            self._ptr(self._blob), len(self._blob), _ffi.cast("int8_t *", x.ctypes.data),
+            x.shape[0], _ffi.cast("int8_t *", self._logits.ctypes.data),
+            self._ptr(self._arena), len(self._arena))
+        if status != 0:
+            raise PRQError(f"{self.name}: pr_model_run failed: {status_text(status)} "
+                           f"(status {status})")
+        return self._logits.copy()
+
+    def quantize_input(self, features: np.ndarray) -> np.ndarray:
+        from pyreparam.quant.qmodel import quantize_input
+        q = self.meta["input"]
+        return quantize_input(features, q["scale"], q["zero_point"])
+
+    def dequantize_logits(self, logits: np.ndarray) -> np.ndarray:
+        q = self.meta["output"]
+        return q["scale"] * (logits.astype(np.float64) - q["zero_point"])
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        """Class probabilities (N,) of float features (T, M), T cut to t_max."""
+        x = self.quantize_input(np.asarray(features)[:self.t_max])
+        z = self.dequantize_logits(self.run(x))
+        e = np.exp(z - z.max())
+        return e / e.sum()

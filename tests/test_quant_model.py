@@ -1,0 +1,129 @@
+"""Whole-model int8: the float graph equals the model, the C runner equals the NumPy
+integer reference bit for bit (all three backbones, random configs, parameters,
+inputs and lengths), the .prq round trip, the arena plan, and sanity of the error."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from pyreparam import native
+from pyreparam.models import HRFConfig, build_model, make_config
+from pyreparam.quant.backbones import QuantizeError, build_graph
+from pyreparam.quant.graph import run_float
+from pyreparam.quant.program import KIND_ARENA, check_arena
+from pyreparam.quant.prq import read_prq
+from pyreparam.quant.qmodel import quantize_input, relative_rms, run_program
+
+from quant_helpers import assert_bitexact, perturb, quantized, random_int8, small_config
+
+needs_c = pytest.mark.skipif(not native.available(), reason="C extension not built")
+if native.available():
+    from pyreparam.quant.runtime import PRQModel
+
+BACKBONES = ["convtransformer", "conformer", "speechformer"]
+seeds = st.integers(0, 2**31 - 1)
+
+
+@pytest.mark.parametrize("backbone", BACKBONES)
+@settings(max_examples=8)
+@given(data=st.data(), seed=seeds)
+def test_float_graph_equals_model(backbone, data, seed):
+    """The graph the quantizer works on computes the model's logits (float64)."""
+    rng = np.random.default_rng(seed)
+    config = small_config(backbone, data)
+    model = perturb(build_model(config, seed, dtype=np.float64), rng)
+    graph = build_graph(model)
+    T = data.draw(st.integers(1, 40), label="T")
+    x = rng.normal(size=(T, config.n_mels))
+    want = model.predict_logits(x[None])[0]
+    got = run_float(graph, x)["logits"][0]
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+@needs_c
+@pytest.mark.parametrize("backbone", BACKBONES)
+@given(data=st.data(), seed=seeds)
+def test_c_runner_bitexact(backbone, data, seed):
+    """C (pr_model_run) == NumPy (run_program) on random models, inputs and lengths."""
+    config = small_config(backbone, data)
+    t_max = data.draw(st.integers(1, 48), label="t_max")
+    block = data.draw(st.integers(1, 9), label="block")
+    method = data.draw(st.sampled_from(["percentile", "mse"]), label="method")
+    _, _, _, program, blob = quantized(config, seed, t_max, block, method)
+    model = PRQModel(blob)
+    rng = np.random.default_rng(seed)
+    for T in {1, t_max, data.draw(st.integers(1, t_max), label="T")}:
+        x = random_int8(rng, T, config.n_mels)
+        assert_bitexact(model.run(x), run_program(program, x), f"logits T={T}")
+
+
+@needs_c
+@pytest.mark.parametrize("backbone", BACKBONES)
+def test_light_presets_bitexact_and_within_targets(backbone):
+    """Preset light models at T_max = 300: bit-exact at several lengths, arena <= 64 KB,
+    flash (everything but the host metadata) <= 256 KB."""
+    config = make_config(backbone, "light", n_classes=7)
+    _, _, _, program, blob = quantized(config, 3, 300, 16)
+    model = PRQModel(blob)
+    rng = np.random.default_rng(0)
+    for T in (1, 4, 77, 300):
+        x = random_int8(rng, T, config.n_mels)
+        assert_bitexact(model.run(x), run_program(program, x), f"logits T={T}")
+    assert model.info["arena_bytes"] <= 64 * 1024
+    assert model.info["flash_bytes"] <= 256 * 1024
+
+
+@needs_c
+def test_prq_round_trip_runs_identically():
+    """read_prq(write_prq(p)) is the same program: same logits in NumPy and C."""
+    config = make_config("conformer", "light", width=16, heads=2, ffn=8, layers=2)
+    _, _, _, program, blob = quantized(config, 7, 40, 5)
+    program2, meta = read_prq(blob)
+    assert meta["input"]["scale"] > 0
+    rng = np.random.default_rng(1)
+    for T in (1, 13, 40):
+        x = random_int8(rng, T, config.n_mels)
+        ref = run_program(program, x)
+        assert_bitexact(run_program(program2, x), ref, "round trip")
+        assert_bitexact(PRQModel(blob).run(x), ref, "C after round trip")
+
+
+@pytest.mark.parametrize("backbone", BACKBONES)
+def test_arena_plan_is_consistent(backbone):
+    """Every arena tensor fits, and tensors live at the same op never overlap."""
+    config = make_config(backbone, "light", n_classes=4)
+    _, _, _, program, _ = quantized(config, 5, 300, 16)
+    check_arena(program)
+    arena = [t for t in program.tensors if t.kind == KIND_ARENA]
+    assert max(t.offset + t.nbytes for t in arena) <= program.arena_bytes
+    # the plan reuses memory: the arena is smaller than the sum of its tensors
+    assert program.arena_bytes < sum(t.nbytes for t in arena)
+
+
+@pytest.mark.parametrize("backbone", BACKBONES)
+def test_int8_error_is_small_on_calibration_like_data(backbone):
+    """Dequantized int8 values track the float graph (per-tensor relative RMS), and
+    the logits' error is a few percent on inputs like the calibration data."""
+    config = make_config(backbone, "light", n_classes=5)
+    _, graph, qparams, program, _ = quantized(config, 11, 200, 16, n_calib=4,
+                                               percentile=99.99)
+    x = np.random.default_rng(2).normal(size=(150, config.n_mels))
+    env = run_float(graph, x)
+    _, values = run_program(program, quantize_input(x, *qparams["input"]), collect=True)
+    errors = {k: relative_rms(env[k], v) for k, v in values.items() if k in env}
+    assert len(errors) > 10
+    assert max(errors.values()) < 0.1, sorted(errors.items(), key=lambda kv: -kv[1])[:3]
+    assert errors["logits"] < 0.06
+
+
+def test_refuses_hrf_model():
+    model = build_model(make_config("convtransformer", "light", hrf=HRFConfig()), 0)
+    with pytest.raises(QuantizeError, match="merge first: pyreparam merge IN OUT"):
+        build_graph(model)
+
+
+def test_program_rejects_bad_lengths():
+    config = make_config("convtransformer", "light", width=8, heads=2, ffn=4, layers=1)
+    _, _, _, program, _ = quantized(config, 1, 20, 4)
+    for T in (0, 21):
+        with pytest.raises(ValueError, match="outside"):
+            program.lengths_for(T)
