@@ -236,7 +236,6 @@ SUBSAMPLE_KERNEL, SUBSAMPLE_STRIDE, SUBSAMPLE_PAD = 3, 2, 1
 
 
 class SubsampleCache(NamedTuple):
-    mask0: np.ndarray | None
     conv1: Any
     relu1: Any
     mask1: np.ndarray | None
@@ -274,18 +273,19 @@ def subsample_forward(p: Params, name: str, x: np.ndarray, mask: np.ndarray | No
     m2 = conv1d_output_mask(m1, K, s, pad)
     h, r2 = relu_forward(h)
     h = _zero_padded(h, m2)
-    return (h, m2), SubsampleCache(mask, c1, r1, m1, c2, r2, m2)
+    return (h, m2), SubsampleCache(c1, r1, m1, c2, r2, m2)
 
 
 def subsample_backward(dh: np.ndarray, cache: SubsampleCache, grads: Params,
-                       name: str) -> np.ndarray:
+                       name: str) -> None:
     dh = _zero_padded(dh, cache.mask2)                     # h = h * m2
     dh = relu_backward(dh, cache.relu2)
     dh, grads[f"{name}.conv2.w"], grads[f"{name}.conv2.b"] = conv1d_backward(dh, cache.conv2)
     dh = _zero_padded(dh, cache.mask1)                     # h = h * m1
     dh = relu_backward(dh, cache.relu1)
-    dx, grads[f"{name}.conv1.w"], grads[f"{name}.conv1.b"] = conv1d_backward(dh, cache.conv1)
-    return _zero_padded(dx, cache.mask0)                   # x = x * mask
+    # the features need no gradient: skip the costliest part of the backward
+    _, grads[f"{name}.conv1.w"], grads[f"{name}.conv1.b"] = conv1d_backward(
+        dh, cache.conv1, need_dx=False)
 
 
 # --------------------------------------------------------------------------- pre-LN encoder layer

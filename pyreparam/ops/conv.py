@@ -20,7 +20,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 __all__ = [
     "conv1d_forward", "conv1d_backward",
@@ -83,7 +82,7 @@ def conv1d_output_mask(mask: np.ndarray | None, K: int, stride: int,
 # ----------------------------------------------------------------------------------
 
 class Conv1dCache(NamedTuple):
-    cols: np.ndarray         # (B T', Cin K) im2col of the padded input
+    cols: np.ndarray         # (B T', K Cin) im2col of the padded input
     w: np.ndarray            # (Cout, Cin, K)
     x_shape: tuple           # (B, T, Cin)
     stride: int
@@ -112,17 +111,18 @@ def conv1d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None,
 
     Notes
     -----
-    With xp the zero-padded input and cols[b, j, (c, k)] = xp[b, j s + k, c]:
+    With xp the zero-padded input and cols[b, j, (k, c)] = xp[b, j s + k, c]
+    (tap-major columns, so that every tap is a contiguous block of Cin values):
 
-        y[b, j, o] = sum_{c, k} w[o, c, k] xp[b, j s + k, c] + b[o]
-                   = (cols @ W2^T)[b, j, o] + b[o]      W2 = w.reshape(Cout, Cin K)
+        y[b, j, o] = sum_{k, c} w[o, c, k] xp[b, j s + k, c] + b[o]
+                   = (cols @ W2^T)[b, j, o] + b[o]      W2[o, (k, c)] = w[o, c, k]
 
     Backward:
 
         dW2          = dy^T cols            (summed over b, j)
         db           = sum_{b, j} dy[b, j]
         dcols        = dy W2
-        dxp[b, j s + k, c] += dcols[b, j, (c, k)]       for every j, k
+        dxp[b, j s + k, c] += dcols[b, j, (k, c)]       for every j, k
         dx           = dxp[:, padding : padding + T]
     """
     if stride < 1 or padding < 0:
@@ -135,26 +135,38 @@ def conv1d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None,
     if T_out < 1:
         raise ValueError(f"input of length {T} is too short for K={K}, padding={padding}")
     xp = _pad_time(x, padding)                                      # (B, T+2p, Cin)
-    windows = sliding_window_view(xp, K, axis=1)[:, ::stride]       # (B, T'', Cin, K)
-    cols = windows[:, :T_out].reshape(B * T_out, Cin * K)           # (B T', Cin K) copy
-    y = cols @ w.reshape(Cout, Cin * K).T                           # (B T', Cout)
+    span = stride * (T_out - 1) + 1
+    cols = np.empty((B, T_out, K, Cin), dtype=x.dtype)              # (B, T', K, Cin)
+    for k in range(K):
+        cols[:, :, k] = xp[:, k:k + span:stride]
+    cols = cols.reshape(B * T_out, K * Cin)                         # (B T', K Cin)
+    y = cols @ _tap_major(w).T                                      # (B T', Cout)
     if b is not None:
         y += b
     y = y.reshape(B, T_out, Cout)                                   # (B, T', Cout)
     return y, Conv1dCache(cols, w, (B, T, Cin), stride, padding, b is not None)
 
 
-def conv1d_backward(dy: np.ndarray, cache: Conv1dCache):
+def _tap_major(w: np.ndarray) -> np.ndarray:
+    """W2[o, (k, c)] = w[o, c, k]: the (Cout, K Cin) matrix of tap-major columns."""
+    Cout, Cin, K = w.shape
+    return w.transpose(0, 2, 1).reshape(Cout, K * Cin)
+
+
+def conv1d_backward(dy: np.ndarray, cache: Conv1dCache, need_dx: bool = True):
     """Backward of :func:`conv1d_forward`.
 
     Parameters
     ----------
     dy : ndarray, (B, T', Cout)
     cache : Conv1dCache
+    need_dx : bool
+        False skips the input gradient (returned as None): a model's first layer
+        does not need it, and it is the costliest part of the backward.
 
     Returns
     -------
-    dx : ndarray (B, T, Cin)
+    dx : ndarray (B, T, Cin), or None when not need_dx
     dw : ndarray (Cout, Cin, K)
     db : ndarray (Cout,) or None (when b was None)
     """
@@ -163,16 +175,18 @@ def conv1d_backward(dy: np.ndarray, cache: Conv1dCache):
     T_out = dy.shape[1]
     dy2 = dy.reshape(B * T_out, Cout)                               # (B T', Cout)
     # y = cols @ W2^T + b
-    dw = (dy2.T @ cols).reshape(Cout, Cin, K)                       # (Cout, Cin, K)
+    dw = (dy2.T @ cols).reshape(Cout, K, Cin).transpose(0, 2, 1)    # (Cout, Cin, K)
     db = dy2.sum(axis=0) if has_bias else None                      # (Cout,)
-    dcols = (dy2 @ w.reshape(Cout, Cin * K)).reshape(B, T_out, Cin, K)
-    # cols[b, j, (c, k)] = xp[b, j s + k, c]
+    if not need_dx:
+        return None, np.ascontiguousarray(dw), db
+    dcols = (dy2 @ _tap_major(w)).reshape(B, T_out, K, Cin)         # (B, T', K, Cin)
+    # cols[b, j, (k, c)] = xp[b, j s + k, c]
     dxp = np.zeros((B, T + 2 * padding, Cin), dtype=dy.dtype)       # (B, T+2p, Cin)
     span = stride * (T_out - 1) + 1
     for k in range(K):
-        dxp[:, k:k + span:stride] += dcols[..., k]
+        dxp[:, k:k + span:stride] += dcols[:, :, k]
     dx = dxp[:, padding:padding + T]                                # (B, T, Cin)
-    return dx, dw, db
+    return dx, np.ascontiguousarray(dw), db
 
 
 # ----------------------------------------------------------------------------------
