@@ -145,7 +145,8 @@ static inline pr_status pr_mv_lengths(pr_mv *v)
         int64_t value;
         pr_m_read_length(v->blob, v->h[PR_H_LEN_OFF], i, &l);
         if (i == 0) {
-            if (l.kind != PR_LEN_INPUT || l.max != (int64_t)v->h[PR_H_TMAX]) {
+            if (l.kind != PR_LEN_INPUT || l.src != -1 || l.a != 0 || l.b != 0 || l.c != 0 ||
+                l.max != (int64_t)v->h[PR_H_TMAX]) {
                 return PR_ERR_MODEL_BOUNDS;
             }
             v->len_max[0] = l.max;
@@ -159,7 +160,8 @@ static inline pr_status pr_mv_lengths(pr_mv *v)
                 l.c < 0 || l.c >= l.a) {
                 return PR_ERR_MODEL_BOUNDS;
             }
-        } else if (l.kind != PR_LEN_CEILDIV || l.a < 1 || l.a > PR_MODEL_MAX_CONV) {
+        } else if (l.kind != PR_LEN_CEILDIV || l.a < 1 || l.a > PR_MODEL_MAX_CONV ||
+                   l.b != 0 || l.c != 0) {
             return PR_ERR_MODEL_BOUNDS;
         }
         value = pr_m_length_eval(&l, v->len_max[l.src]);
@@ -183,6 +185,9 @@ static inline pr_status pr_mv_tensor_entry(const pr_mv *v, int32_t i, const pr_m
         (t->len_id >= 0 && t->rows != v->len_max[t->len_id])) {
         return PR_ERR_MODEL_TENSOR;
     }
+    if (t->kind != PR_KIND_ARENA && (t->first != 0 || t->last != 0)) {
+        return PR_ERR_MODEL_TENSOR;       /* live ranges belong to arena tensors only */
+    }
     if (t->kind == PR_KIND_CONST) {
         if (t->len_id != -1 || t->offset % 4 != 0 ||
             t->offset + t->nbytes > (int64_t)v->h[PR_H_DATA_BYTES]) {
@@ -194,11 +199,12 @@ static inline pr_status pr_mv_tensor_entry(const pr_mv *v, int32_t i, const pr_m
             return PR_ERR_MODEL_ARENA;
         }
     } else if (t->kind == PR_KIND_INPUT) {
-        if (i != (int32_t)v->h[PR_H_INPUT] || t->dtype != PR_DT_S8 || t->len_id != 0) {
+        if (i != (int32_t)v->h[PR_H_INPUT] || t->dtype != PR_DT_S8 || t->len_id != 0 ||
+            t->offset != 0) {
             return PR_ERR_MODEL_TENSOR;
         }
     } else if (i != (int32_t)v->h[PR_H_OUTPUT] || t->dtype != PR_DT_S8 || t->len_id != -1 ||
-               t->rows != 1) {
+               t->rows != 1 || t->offset != 0) {
         return PR_ERR_MODEL_TENSOR;
     }
     return PR_OK;
