@@ -4,9 +4,36 @@ Used by setup.py (``cffi_modules``); compiles every ``csrc/*.c`` with the host C
 compiler. The declarations given to cffi are the block of ``pyreparam.h`` between
 the ``cffi-begin`` and ``cffi-end`` markers, so the header stays the single source
 of truth for the API.
+
+SIMD variants (chosen at build time). ``csrc/x86/pr_<op>_<isa>.c`` defines the same
+public function as the reference ``csrc/pr_<op>.c``, with bit-identical results; a
+build with SIMD level L compiles, for each reference file, its variant of the
+highest ISA <= L instead, plus the shared kernels ``csrc/x86/pr_x86_*_<isa>.c`` of
+every ISA <= L (``select_sources``). The level comes from the environment:
+
+    PYREPARAM_SIMD=auto        (default) the best level that the build machine's
+                               compiler builds and its CPU runs: a tiny probe is
+                               compiled and executed; any doubt gives "none"
+    PYREPARAM_SIMD=none        the portable C99 reference only (as on Cortex-M)
+    PYREPARAM_SIMD=avx2        x86 AVX2 variants (no probe: the caller's choice)
+    PYREPARAM_SIMD=avx512vnni  x86 AVX-512 VNNI variants, AVX2 where there is none
+
+The variants enable their instruction set per function (``target`` attributes),
+so no global ``-m`` flag is passed and no other file can use AVX. A module built
+with "auto" runs only on CPUs like the build machine's: build distributable wheels
+with PYREPARAM_SIMD=none (or avx2). ``pr_build_info()`` returns the level that was
+compiled, e.g. "simd=avx512vnni".
 """
+from __future__ import annotations
+
 import os
+import platform
 import re
+import shlex
+import subprocess
+import sys
+import sysconfig
+import tempfile
 from pathlib import Path
 
 from cffi import FFI
@@ -15,6 +42,54 @@ HERE = Path(__file__).resolve().parent
 # setup.py runs with the project root as working directory; cffi wants source
 # paths relative to it.
 ROOT = HERE.parent
+VARIANT_DIR = HERE / "x86"
+
+# increasing order: a level may use the variants of every level before it
+SIMD_LEVELS = ("none", "avx2", "avx512vnni")
+X86_MACHINES = ("x86_64", "amd64", "i386", "i686", "x86")
+
+# Compiled and run by the "auto" probe: exits 0 only when the compiler accepts the
+# target attribute and the intrinsics, the CPU (and OS) run them and the answer is right.
+_PROBES = {
+    "avx2": r"""
+#include <immintrin.h>
+__attribute__((target("avx2"))) static int run(void)
+{
+    volatile short a = -300, b = 200;
+    __m256i p = _mm256_madd_epi16(_mm256_set1_epi16(a), _mm256_set1_epi16(b));
+    p = _mm256_sllv_epi32(p, _mm256_set1_epi32(1));
+    return _mm256_extract_epi32(p, 7) == 2 * 2 * -300 * 200;
+}
+int main(void)
+{
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx2")) return 1;
+    return run() ? 0 : 2;
+}
+""",
+    "avx512vnni": r"""
+#include <immintrin.h>
+__attribute__((target("avx2,avx512f,avx512bw,avx512vl,avx512vnni"))) static int run(void)
+{
+    volatile int a = 0x01020304, b = (int)0xFF7F0280u;
+    const signed char bytes[2] = {-5, 7};
+    __m512i acc = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi32(a),
+                                      _mm512_set1_epi32(b));
+    __m128i t = _mm_maskz_loadu_epi8(0x3, bytes);
+    /* little-endian bytes of a (u8) 4 3 2 1 times those of b (s8) -128 2 127 -1 */
+    return _mm512_reduce_add_epi32(acc) == 16 * (4 * -128 + 3 * 2 + 2 * 127 + 1 * -1) &&
+           _mm_extract_epi8(t, 1) == 7;
+}
+int main(void)
+{
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw") ||
+        !__builtin_cpu_supports("avx512vl") || !__builtin_cpu_supports("avx512vnni"))
+        return 1;
+    return run() ? 0 : 2;
+}
+""",
+}
 
 
 def _cdef_from_header(header: Path) -> str:
@@ -25,8 +100,74 @@ def _cdef_from_header(header: Path) -> str:
     return match.group(1)
 
 
-def _sources() -> list[str]:
-    return sorted(os.path.relpath(p, ROOT) for p in HERE.glob("*.c"))
+def _variant_of(path: Path) -> tuple[str, str]:
+    """``pr_linear_s8_avx2.c`` -> ("pr_linear_s8", "avx2")."""
+    for level in SIMD_LEVELS[1:]:
+        suffix = "_" + level
+        if path.stem.endswith(suffix):
+            return path.stem[: -len(suffix)], level
+    raise RuntimeError(f"{path}: a variant's name must end in one of "
+                       f"{['_' + lv for lv in SIMD_LEVELS[1:]]}")
+
+
+def select_sources(simd: str) -> list[Path]:
+    """The C files of a build at SIMD level ``simd``: every ``csrc/*.c``, each
+    replaced by its variant of the highest level <= ``simd`` when there is one."""
+    if simd not in SIMD_LEVELS:
+        raise ValueError(f"unknown SIMD level {simd!r}; choose from {SIMD_LEVELS}")
+    chosen = {p.stem: p for p in HERE.glob("*.c")}
+    rank = SIMD_LEVELS.index(simd)
+    best: dict[str, tuple[int, Path]] = {}
+    for path in sorted(VARIANT_DIR.glob("*.c")):
+        stem, level = _variant_of(path)
+        r = SIMD_LEVELS.index(level)
+        if stem.startswith("pr_x86_"):              # shared kernels of one level
+            if r <= rank:
+                chosen[path.stem] = path
+            continue
+        if stem not in chosen:
+            raise RuntimeError(f"{path}: no reference csrc/{stem}.c for this variant")
+        if r <= rank and r > best.get(stem, (0, path))[0]:
+            best[stem] = (r, path)
+    for stem, (_, path) in best.items():
+        chosen[stem] = path
+    return sorted(chosen.values())
+
+
+def _compiler() -> list[str]:
+    """The C compiler command setuptools would use (CC overrides, as there)."""
+    cc = os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc"
+    return shlex.split(cc)
+
+
+def probe(level: str) -> bool:
+    """True when a probe of ``level`` compiles with the build compiler and runs
+    correctly on this machine; False on any failure (never raises)."""
+    if level == "none":
+        return True
+    if platform.machine().lower() not in X86_MACHINES:
+        return False
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            src, exe = Path(tmp) / "probe.c", Path(tmp) / "probe"
+            src.write_text(_PROBES[level])
+            subprocess.run([*_compiler(), "-O1", str(src), "-o", str(exe)], check=True,
+                           capture_output=True, timeout=120)
+            run = subprocess.run([str(exe)], capture_output=True, timeout=30)
+            return run.returncode == 0
+    except (OSError, subprocess.SubprocessError, KeyError):
+        return False
+
+
+def resolve_simd(request: str | None = None) -> str:
+    """The SIMD level of a build: ``request`` (default: $PYREPARAM_SIMD or "auto");
+    "auto" probes from the best level down."""
+    request = (request or os.environ.get("PYREPARAM_SIMD") or "auto").strip().lower()
+    if request == "auto":
+        return next(lv for lv in reversed(SIMD_LEVELS) if probe(lv))
+    if request not in SIMD_LEVELS:
+        raise ValueError(f"PYREPARAM_SIMD={request!r}: choose auto or one of {SIMD_LEVELS}")
+    return request
 
 
 def _compile_args() -> list[str]:
@@ -36,15 +177,91 @@ def _compile_args() -> list[str]:
     return args
 
 
-ffibuilder = FFI()
-ffibuilder.cdef(_cdef_from_header(HERE / "pyreparam.h"))
-ffibuilder.set_source(
-    "pyreparam._native",
-    '#include "pyreparam.h"',
-    sources=_sources(),
-    include_dirs=[os.path.relpath(HERE, ROOT)],
-    extra_compile_args=_compile_args(),
-)
+def make_ffibuilder(simd: str | None = None, module_name: str = "pyreparam._native",
+                    absolute_paths: bool = False) -> tuple[FFI, str]:
+    """An FFI builder of the runtime at SIMD level ``simd`` (resolved as in
+    :func:`resolve_simd`) and that level. setup.py needs paths relative to the project
+    root; a build from another directory (tests: ``builder.compile(tmpdir=...)``)
+    passes ``absolute_paths=True``."""
+    level = resolve_simd(simd)
+    sources = select_sources(level)
+    include = HERE
+    if not absolute_paths:
+        sources = [Path(os.path.relpath(p, ROOT)) for p in sources]
+        include = Path(os.path.relpath(HERE, ROOT))
+    builder = FFI()
+    builder.cdef(_cdef_from_header(HERE / "pyreparam.h"))
+    builder.set_source(
+        module_name,
+        '#include "pyreparam.h"',
+        sources=[str(p) for p in sources],
+        include_dirs=[str(include)],
+        extra_compile_args=_compile_args(),
+    )
+    return builder, level
+
+
+def _import_extension(name: str, path: Path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def build_key(level: str) -> str:
+    """A digest of everything a build at ``level`` depends on: the csrc/ sources and
+    this script, the compile arguments, the compiler, the Python ABI and cffi."""
+    import cffi
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(HERE.rglob("*")):
+        if path.is_file() and path.suffix in (".c", ".h", ".py"):
+            digest.update(str(path.relative_to(HERE)).encode() + b"\0" + path.read_bytes())
+    digest.update(repr((level, _compile_args(), _compiler(),
+                        sysconfig.get_config_var("EXT_SUFFIX"), cffi.__version__)).encode())
+    return digest.hexdigest()[:20]
+
+
+def build_module(simd: str, tmpdir: str | os.PathLike, cache: bool = False):
+    """Compile the runtime at SIMD level ``simd`` as a separate cffi module (named
+    ``_pyreparam_native_<level>``) and import it: tests and tools/bench_kernels.py
+    compare the levels side by side, one build holding one level. Returns the module
+    (``.ffi``, ``.lib``). With ``cache``, ``tmpdir`` keeps one build per
+    :func:`build_key` and a later call with unchanged inputs only imports it."""
+    import shutil
+
+    level = resolve_simd(simd)
+    name = f"_pyreparam_native_{level}"
+    tmpdir = Path(tmpdir)
+    target = tmpdir / f"{level}-{build_key(level)}" if cache else tmpdir
+    built = sorted(target.glob(name + ".*.so")) + sorted(target.glob(name + ".*.pyd"))
+    if cache and built:
+        return _import_extension(name, built[0])
+    tmpdir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(dir=tmpdir)) if cache else target
+    builder, _ = make_ffibuilder(level, name, absolute_paths=True)
+    path = Path(builder.compile(tmpdir=str(work)))
+    if not cache:
+        return _import_extension(name, path)
+    try:                                     # publish atomically; a racing build may win
+        os.replace(work, target)
+    except OSError:
+        shutil.rmtree(work, ignore_errors=True)
+    for stale in tmpdir.glob(f"{level}-*"):  # earlier sources of this level
+        if stale != target:
+            shutil.rmtree(stale, ignore_errors=True)
+    built = sorted(target.glob(name + ".*.so")) + sorted(target.glob(name + ".*.pyd"))
+    return _import_extension(name, built[0])
+
+
+ffibuilder, SIMD = make_ffibuilder()
+if __name__ != "__main__":
+    print(f"pyreparam: C kernels built with SIMD level {SIMD!r} "
+          f"(PYREPARAM_SIMD={os.environ.get('PYREPARAM_SIMD', 'auto')})", file=sys.stderr)
 
 if __name__ == "__main__":
+    print(f"SIMD level: {SIMD}")
     ffibuilder.compile(verbose=True)

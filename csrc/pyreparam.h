@@ -457,6 +457,16 @@ pr_status pr_model_check(const uint8_t *blob, int64_t len, pr_model_info *info);
 pr_status pr_model_run(const uint8_t *blob, int64_t len, const int8_t *input, int32_t T,
                        int8_t *logits, uint8_t *arena, int64_t arena_len);
 
+/* ==== build information (SIMD variants; csrc/x86/, csrc/build_ffi.py) ====
+ *
+ * pr_build_info: a constant string naming the kernels this build compiled:
+ * "simd=none" (the portable reference, every target), "simd=avx2" or
+ * "simd=avx512vnni" (x86 variants of some int8 kernels, csrc/x86/, with the same
+ * prototypes and bit-identical results, chosen at build time by
+ * PYREPARAM_SIMD=auto|none|avx2|avx512vnni).
+ */
+const char *pr_build_info(void);
+
 /* cffi-end */
 
 #ifdef __cplusplus

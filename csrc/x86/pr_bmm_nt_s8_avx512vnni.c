@@ -1,0 +1,26 @@
+/*
+ * pr_bmm_nt_s8, AVX-512 VNNI variant: same prototype, checks and results as
+ * csrc/pr_bmm_nt_s8.c (chosen at build time by csrc/build_ffi.py; kernel in
+ * pr_x86_mm_avx512vnni.c, one product per batch).
+ */
+#include "pr_bmm_internal.h"
+#include "pr_x86_common.h"
+
+pr_status pr_bmm_nt_s8(const pr_bmm_params *p, const int8_t *a, const int8_t *b,
+                       int8_t *out)
+{
+    int64_t h;
+    pr_status st;
+    if (p == NULL || a == NULL || b == NULL || out == NULL) {
+        return PR_ERR_NULL;
+    }
+    st = pr_bmm_check(p, p->cols, p->depth);
+    if (st != PR_OK) {
+        return st;
+    }
+    for (h = 0; h < p->batches; ++h) {
+        const pr_x86_mm m = pr_x86_bmm_mm(p, a, b, out, h, 0);
+        pr_x86_avx512_mm(&m);
+    }
+    return PR_OK;
+}

@@ -1,0 +1,300 @@
+/*
+ * Internal: what the x86 SIMD variants of the int8 kernels share (not public API).
+ *
+ * The files in csrc/x86/ are *variants*: pr_<op>_<isa>.c defines the same public
+ * function as the portable reference csrc/pr_<op>.c, with the same prototype, the
+ * same argument checks (in the same order, with the same statuses) and bit-identical
+ * results. csrc/build_ffi.py chooses at build time which one is compiled
+ * (PYREPARAM_SIMD=auto|none|avx2|avx512vnni); any other build (Cortex-M,
+ * tools/sanitize.sh) compiles only the .c files of csrc/ and gets the reference.
+ * The variants check their arguments and describe their work as one or more
+ * matrix products (pr_x86_mm below), computed by the shared kernels
+ * pr_x86_mm_<isa>.c, which a build of that level compiles once.
+ *
+ * The instruction set is enabled per function with __attribute__((target(...)))
+ * (gcc >= 4.9, clang), so no global -m flag is needed and nothing outside these
+ * files can pick up AVX instructions. Everything is exact integer arithmetic: the
+ * dot products are exact int32 sums, and the requantization repeats the
+ * reference's integer steps lane by lane (pr_q_internal.h, reference/int8.md).
+ */
+#ifndef PR_X86_COMMON_H
+#define PR_X86_COMMON_H
+
+#include <string.h>
+
+#include "pr_q_internal.h"
+
+#if !(defined(__GNUC__) || defined(__clang__)) || !(defined(__x86_64__) || defined(__i386__))
+#error "csrc/x86/ needs gcc or clang on x86; build with PYREPARAM_SIMD=none"
+#endif
+
+#define PR_TARGET_AVX2 __attribute__((target("avx2")))
+#define PR_TARGET_AVX512 __attribute__((target("avx2,avx512f,avx512bw,avx512vl,avx512vnni")))
+
+/* Unaligned 32-bit load of 4 bytes (memcpy: no alignment or aliasing assumption). */
+static inline int32_t pr_x86_load32(const int8_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* The first n < 4 bytes of p in the low bytes of a word, the other bytes `fill`. */
+static inline int32_t pr_x86_load32_tail(const int8_t *p, int32_t n, int8_t fill)
+{
+    int8_t b[4];
+    int32_t v;
+    int32_t q;
+    for (q = 0; q < 4; ++q) {
+        b[q] = q < n ? p[q] : fill;
+    }
+    memcpy(&v, b, sizeof v);
+    return v;
+}
+
+/*
+ * One matrix product with requantized output, the common form of linear, conv1d
+ * (interior frames) and the attention products:
+ *
+ *   y[i, j] = clamp(zp_out + MBQM(sat32(bias[j] + sum_k (A[i,k] - za)(B[j,k] - zb)),
+ *                                 M_j))
+ *
+ * A row i is `depth` contiguous int8 at a + i * a_step (conv1d: overlapping rows).
+ * B element (j, k) is b[j * b_step + k] when b_kn == 0 (weights (out, in), keys of
+ * Q K^T) and b[k * b_step + j] when b_kn == 1 (the values of A V). bias may be NULL
+ * (0); per_tensor: multiplier[0], shift[0] for every j. y row i at y + i * y_step,
+ * element size y_bytes (1: int8, 2: int16).
+ */
+typedef struct {
+    int32_t rows;
+    int32_t cols;
+    int32_t depth;
+    const int8_t *a;
+    int64_t a_step;
+    const int8_t *b;
+    int64_t b_step;
+    int32_t b_kn;
+    int32_t a_zero_point;
+    int32_t b_zero_point;
+    const int32_t *bias;
+    const int32_t *multiplier;
+    const int32_t *shift;
+    int32_t per_tensor;
+    int32_t out_zero_point;
+    int32_t act_min;
+    int32_t act_max;
+    void *y;
+    int64_t y_step;
+    int32_t y_bytes;
+} pr_x86_mm;
+
+/* pr_x86_mm_avx512vnni.c: the product on AVX-512 VNNI (b_kn 0 or 1). */
+void pr_x86_avx512_mm(const pr_x86_mm *m);
+
+/* pr_x86_mm_avx2.c: the product on AVX2, B stored (j, k) (b_kn == 0) ... */
+void pr_x86_avx2_mm_jk(const pr_x86_mm *m);
+/* ... and B stored (k, j) (b_kn == 1). */
+void pr_x86_avx2_mm_kj(const pr_x86_mm *m);
+
+/* The reference's requantization of one value of a product (for edge frames). */
+static inline void pr_x86_store_one(const pr_x86_mm *m, int64_t i, int32_t j, int32_t acc)
+{
+    const int32_t jj = m->per_tensor ? 0 : j;
+    const int32_t sum = m->bias != NULL ? pr_q_add_sat32(acc, m->bias[j]) : acc;
+    const int32_t v = pr_q_requantize(sum, m->multiplier[jj], m->shift[jj],
+                                      m->out_zero_point, m->act_min, m->act_max);
+    if (m->y_bytes == 1) {
+        ((int8_t *)m->y)[i * m->y_step + j] = (int8_t)v;
+    } else {
+        ((int16_t *)m->y)[i * m->y_step + j] = (int16_t)v;
+    }
+}
+
+/* ---- argument checks: the reference kernels' checks, same order and statuses ---- */
+
+/* pr_linear_internal.h; zp_lo / zp_hi: allowed output zero points, out_lo / out_hi:
+ * the output type's range. */
+static inline pr_status pr_x86_linear_check(const pr_linear_params *p, const int8_t *x,
+                                            const int8_t *w, const int32_t *multiplier,
+                                            const int32_t *shift, const void *y,
+                                            int32_t out_lo, int32_t out_hi, int32_t zp_lo,
+                                            int32_t zp_hi)
+{
+    if (p == NULL || x == NULL || w == NULL || multiplier == NULL || shift == NULL ||
+        y == NULL) {
+        return PR_ERR_NULL;
+    }
+    if (p->rows < 1 || p->in_features < 1 || p->in_features > PR_Q_MAX_DEPTH ||
+        p->out_features < 1) {
+        return PR_ERR_SHAPE;
+    }
+    if (!pr_q_count_ok(p->rows, p->in_features) ||
+        !pr_q_count_ok(p->rows, p->out_features) ||
+        !pr_q_count_ok(p->out_features, p->in_features)) {
+        return PR_ERR_OVERFLOW;
+    }
+    if (!pr_q_out_range_ok(p->out_zero_point, p->act_min, p->act_max, out_lo, out_hi) ||
+        p->out_zero_point < zp_lo || p->out_zero_point > zp_hi ||
+        !pr_q_multipliers_ok(p->out_features, multiplier, shift)) {
+        return PR_ERR_PARAM;
+    }
+    return PR_OK;
+}
+
+/* The product of a linear layer (T rows of x times w^T). */
+static inline pr_x86_mm pr_x86_linear_mm(const pr_linear_params *p, const int8_t *x,
+                                         const int8_t *w, const int32_t *bias,
+                                         const int32_t *multiplier, const int32_t *shift,
+                                         void *y, int32_t y_bytes)
+{
+    pr_x86_mm m;
+    memset(&m, 0, sizeof m);
+    m.rows = p->rows;
+    m.cols = p->out_features;
+    m.depth = p->in_features;
+    m.a = x;
+    m.a_step = p->in_features;
+    m.b = w;
+    m.b_step = p->in_features;
+    m.bias = bias;
+    m.multiplier = multiplier;
+    m.shift = shift;
+    m.out_zero_point = p->out_zero_point;
+    m.act_min = p->act_min;
+    m.act_max = p->act_max;
+    m.y = y;
+    m.y_step = p->out_features;
+    m.y_bytes = y_bytes;
+    return m;
+}
+
+/* pr_conv1d_s8.c's checks; *T_out receives the number of output frames. */
+static inline pr_status pr_x86_conv1d_check(const pr_conv1d_params *p, const int8_t *x,
+                                            const int8_t *w, const int32_t *multiplier,
+                                            const int32_t *shift, const int8_t *y,
+                                            int64_t *T_out)
+{
+    int64_t depth;
+    if (p == NULL || x == NULL || w == NULL || multiplier == NULL || shift == NULL ||
+        y == NULL) {
+        return PR_ERR_NULL;
+    }
+    if (p->in_len < 1 || p->in_channels < 1 || p->out_channels < 1 || p->kernel < 1 ||
+        p->stride < 1 || p->padding < 0 || p->padding >= p->kernel ||
+        (int64_t)p->kernel * p->in_channels > PR_Q_MAX_DEPTH ||
+        (int64_t)p->in_len + 2 * (int64_t)p->padding < p->kernel) {
+        return PR_ERR_SHAPE;
+    }
+    depth = (int64_t)p->kernel * p->in_channels;
+    *T_out = ((int64_t)p->in_len + 2 * (int64_t)p->padding - p->kernel) / p->stride + 1;
+    if (!pr_q_count_ok(p->in_len, p->in_channels) ||
+        !pr_q_count_ok(*T_out, p->out_channels) || !pr_q_count_ok(p->out_channels, depth)) {
+        return PR_ERR_OVERFLOW;
+    }
+    if (p->in_zero_point < -128 || p->in_zero_point > 127 ||
+        !pr_q_out_range_ok(p->out_zero_point, p->act_min, p->act_max, -128, 127) ||
+        !pr_q_multipliers_ok(p->out_channels, multiplier, shift)) {
+        return PR_ERR_PARAM;
+    }
+    return PR_OK;
+}
+
+/*
+ * Output frames [*t_lo, *t_hi) whose window lies inside x (no padded frame): those
+ * are rows of one product; the others are computed one by one.
+ */
+static inline void pr_x86_conv1d_interior(const pr_conv1d_params *p, int64_t T_out,
+                                          int64_t *t_lo, int64_t *t_hi)
+{
+    const int64_t last_start = (int64_t)p->in_len - p->kernel; /* start <= last_start */
+    int64_t lo = (p->padding + p->stride - 1) / p->stride;     /* t stride >= padding */
+    int64_t hi = last_start + p->padding < 0 ? 0 : (last_start + p->padding) / p->stride + 1;
+    hi = hi < T_out ? hi : T_out;
+    lo = lo < hi ? lo : hi;
+    *t_lo = lo;
+    *t_hi = hi;
+}
+
+/* Output frame t of conv1d when its window has padded frames: the reference's sum. */
+static inline void pr_x86_conv1d_edge_frame(const pr_conv1d_params *p, const int8_t *x,
+                                            const int8_t *w, const pr_x86_mm *m, int64_t t)
+{
+    const int32_t K = p->kernel;
+    const int32_t Cin = p->in_channels;
+    const int64_t start = t * p->stride - p->padding;
+    int32_t c, k, i;
+    for (c = 0; c < p->out_channels; ++c) {
+        const int8_t *wc = w + (int64_t)c * K * Cin;
+        int32_t acc = 0;
+        for (k = 0; k < K; ++k) {
+            const int64_t pos = start + k;
+            const int8_t *wk = wc + (int64_t)k * Cin;
+            for (i = 0; i < Cin; ++i) {
+                const int32_t xv = (pos >= 0 && pos < p->in_len) ? x[pos * Cin + i]
+                                                                 : p->in_zero_point;
+                acc += xv * wk[i];
+            }
+        }
+        pr_x86_store_one(m, t, c, acc);
+    }
+}
+
+/* The product of conv1d's interior frames [t_lo, t_hi), y being the whole output. */
+static inline pr_x86_mm pr_x86_conv1d_mm(const pr_conv1d_params *p, const int8_t *x,
+                                         const int8_t *w, const int32_t *bias,
+                                         const int32_t *multiplier, const int32_t *shift,
+                                         int8_t *y, int64_t t_lo, int64_t t_hi)
+{
+    pr_x86_mm m;
+    const int64_t depth = (int64_t)p->kernel * p->in_channels;
+    memset(&m, 0, sizeof m);
+    m.rows = (int32_t)(t_hi - t_lo);
+    m.cols = p->out_channels;
+    m.depth = (int32_t)depth;
+    /* the first row starts at frame t_lo stride - padding >= 0 when there are rows */
+    m.a = t_hi > t_lo ? x + (t_lo * p->stride - p->padding) * p->in_channels : x;
+    m.a_step = (int64_t)p->stride * p->in_channels;
+    m.b = w;
+    m.b_step = depth;
+    m.bias = bias;
+    m.multiplier = multiplier;
+    m.shift = shift;
+    m.out_zero_point = p->out_zero_point;
+    m.act_min = p->act_min;
+    m.act_max = p->act_max;
+    m.y = y + t_lo * p->out_channels;
+    m.y_step = p->out_channels;
+    m.y_bytes = 1;
+    return m;
+}
+
+/* The product of one batch h of pr_bmm_{nt,nn}_s8 (checked parameters). */
+static inline pr_x86_mm pr_x86_bmm_mm(const pr_bmm_params *p, const int8_t *a,
+                                      const int8_t *b, int8_t *out, int64_t h, int32_t b_kn)
+{
+    pr_x86_mm m;
+    memset(&m, 0, sizeof m);
+    m.rows = p->rows;
+    m.cols = p->cols;
+    m.depth = p->depth;
+    m.a = a + h * p->a_batch_stride;
+    m.a_step = p->a_row_stride;
+    m.b = b + h * p->b_batch_stride;
+    m.b_step = p->b_row_stride;
+    m.b_kn = b_kn;
+    m.a_zero_point = p->a_zero_point;
+    m.b_zero_point = p->b_zero_point;
+    m.bias = NULL;
+    m.multiplier = &p->multiplier;
+    m.shift = &p->shift;
+    m.per_tensor = 1;
+    m.out_zero_point = p->out_zero_point;
+    m.act_min = p->act_min;
+    m.act_max = p->act_max;
+    m.y = out + h * p->out_batch_stride;
+    m.y_step = p->out_row_stride;
+    m.y_bytes = 1;
+    return m;
+}
+
+#endif /* PR_X86_COMMON_H */

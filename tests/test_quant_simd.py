@@ -1,0 +1,451 @@
+"""x86 SIMD variants of the int8 kernels (csrc/x86/) against the portable reference.
+
+One build holds one kernel path, so this module compiles the runtime once per SIMD
+level into a temporary directory (csrc/build_ffi.py: build_module), the reference
+with PYREPARAM_SIMD=none and every level this machine's compiler builds and CPU runs,
+and calls the same checked wrappers (pyreparam.quant.cops) through each build. Every
+result must be bit-identical to the reference build and to the NumPy integer
+reference, on hypothesis-drawn shapes (1 up, tails around 16/64 lanes and the 256-deep
+chunks) and extreme zero points, multipliers, shifts, biases and clamp ranges; error
+statuses must be identical too. Levels this machine cannot run are skipped with the
+reason.
+"""
+import contextlib
+import importlib.util
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+from pyreparam import native
+from pyreparam.quant import qlinear as ql
+from pyreparam.quant import qnorm as qn
+
+ROOT = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("build_ffi", ROOT / "csrc" / "build_ffi.py")
+build_ffi = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(build_ffi)
+
+SIMD = [lv for lv in build_ffi.SIMD_LEVELS if lv != "none"]
+AVAILABLE = {lv: build_ffi.probe(lv) for lv in SIMD}
+
+pytestmark = pytest.mark.skipif(not native.available(), reason="C extension not built")
+if native.available():
+    from pyreparam.quant import cops
+
+
+@pytest.fixture(scope="module")
+def builds():
+    """{level: cffi module} for "none" and every level this machine runs, cached in
+    build/simd-test-cache/ (git-ignored) under a digest of every build input."""
+    if not any(AVAILABLE.values()):
+        pytest.skip(f"no SIMD level both builds and runs here (probes: {AVAILABLE})")
+    levels = ["none"] + [lv for lv in SIMD if AVAILABLE[lv]]
+    cache = ROOT / "build" / "simd-test-cache"
+    return {lv: build_ffi.build_module(lv, cache, cache=True) for lv in levels}
+
+
+def level_param():
+    return pytest.mark.parametrize("level", [
+        pytest.param(lv, marks=pytest.mark.skipif(
+            not AVAILABLE[lv], reason=f"{lv}: the compiler or this CPU cannot run it "
+                                      f"(build probe failed)"))
+        for lv in SIMD])
+
+
+@contextlib.contextmanager
+def through(module):
+    """Make pyreparam.quant.cops call the kernels of another build."""
+    saved = cops._ffi, cops._require_lib
+    cops._ffi, cops._require_lib = module.ffi, (lambda: module.lib)
+    try:
+        yield
+    finally:
+        cops._ffi, cops._require_lib = saved
+
+
+def assert_bitexact(got, ref, what):
+    assert got.dtype == ref.dtype and got.shape == ref.shape, \
+        f"{what}: {got.dtype} {got.shape} vs {ref.dtype} {ref.shape}"
+    bad = np.argwhere(got != ref)
+    if bad.size:
+        i = tuple(bad[0])
+        raise AssertionError(f"{what}: {len(bad)} mismatches, first at {i}: {got[i]} vs "
+                             f"{ref[i]}; first indices {bad[:5].tolist()}")
+
+
+NUMPY = {"linear_s8": ql.linear_s8, "linear_s8_s16": ql.linear_s8_s16,
+         "bmm_nt_s8": ql.bmm_nt_s8, "bmm_nn_s8": ql.bmm_nn_s8, "conv1d_s8": ql.conv1d_s8,
+         "softmax_s8": qn.softmax_s8, "layernorm_s16_s8": qn.layernorm_s16_s8}
+
+
+def compare(builds, level, name, numpy_args=None, **kw):
+    """SIMD build == reference build == NumPy reference (numpy_args: contiguous copies
+    when the kernels get strided views)."""
+    with through(builds["none"]):
+        ref = getattr(cops, name)(**kw)
+    with through(builds[level]):
+        got = getattr(cops, name)(**kw)
+    assert_bitexact(got, ref, f"{name} {level} vs reference build")
+    assert_bitexact(ref, NUMPY[name](**(numpy_args or kw)),
+                    f"{name} reference build vs NumPy")
+    return got
+
+
+# ---- random arguments with their extremes -----------------------------------------------
+
+seeds = st.integers(0, 2**32 - 1)
+# 1.., around the 16-lane vectors, the 64-lane panels and 64-byte loads
+widths = st.one_of(st.integers(1, 20), st.sampled_from([31, 33, 47, 63, 64, 65, 75, 129]))
+# dot-product depths: also across the 256-deep chunks
+depths = st.one_of(st.integers(1, 20), st.sampled_from([33, 63, 64, 65, 75, 128, 192, 255,
+                                                       256, 257, 300, 520]))
+rows_ = st.one_of(st.integers(1, 9), st.sampled_from([63, 64, 65, 70, 75, 133]))
+
+
+def ints(rng, shape, lo, hi, dtype, p_extreme=0.15):
+    """Uniform integers in [lo, hi] with a share of exact lo / hi."""
+    a = rng.integers(lo, hi + 1, size=shape)
+    pick = rng.random(shape)
+    a = np.where(pick < p_extreme / 2, lo, np.where(pick > 1 - p_extreme / 2, hi, a))
+    return a.astype(dtype)
+
+
+def multipliers(rng, n, shift_lo=-31, shift_hi=30, p_extreme=0.2):
+    """Q31 multipliers and shifts, some at 0 / 2^30 / 2^31 - 1 and shifts -31 .. 30."""
+    m = rng.integers(2**30, 2**31, size=n)
+    e = rng.integers(shift_lo, shift_hi + 1, size=n)
+    wild = rng.random(n) < p_extreme
+    m = np.where(wild, rng.choice([0, 2**30, 2**31 - 1], size=n), m)
+    e = np.where(wild, rng.choice([-31, -1, 0, 1, 30], size=n), e)
+    return m.astype(np.int32), e.astype(np.int32)
+
+
+def clamp_range(rng, zp, lo=-128, hi=127):
+    kind = rng.integers(3)
+    if kind == 0:
+        return lo, hi
+    if kind == 1:
+        return int(zp), hi
+    a, b = sorted(rng.integers(lo, hi + 1, size=2).tolist())
+    return a, b
+
+
+def shift_range(rng):
+    """Mostly the realistic right shifts, sometimes the whole range (left shifts)."""
+    return (-31, 30) if rng.random() < 0.3 else (-16, -4)
+
+
+# ---- the build selection --------------------------------------------------------------
+
+def test_each_build_reports_its_level(builds):
+    for level, module in builds.items():
+        assert module.ffi.string(module.lib.pr_build_info()).decode() == f"simd={level}"
+    info = native._lib.pr_build_info() if hasattr(native._lib, "pr_build_info") else None
+    if info is not None:  # the installed extension: any level
+        assert native._ffi.string(info).decode() in {f"simd={lv}"
+                                                     for lv in build_ffi.SIMD_LEVELS}
+
+
+def test_source_selection():
+    reference = sorted((ROOT / "csrc").glob("*.c"))
+    assert build_ffi.select_sources("none") == reference
+    public = {p.stem for p in reference}
+    for level in SIMD:
+        chosen = build_ffi.select_sources(level)
+        ops = [build_ffi._variant_of(p)[0] if p.parent.name == "x86" else p.stem
+               for p in chosen]
+        # every reference file exactly once, as itself or as one variant
+        assert sorted(op for op in ops if not op.startswith("pr_x86_")) == sorted(public)
+        variants = [p for p in chosen if p.parent.name == "x86"]
+        assert variants and all(build_ffi._variant_of(p)[1] in SIMD[:SIMD.index(level) + 1]
+                                for p in variants)
+    with pytest.raises(ValueError):
+        build_ffi.select_sources("sse9")
+    with pytest.raises(ValueError):
+        build_ffi.resolve_simd("avx1024")
+    assert build_ffi.resolve_simd("none") == "none"
+
+
+def test_probe_fails_closed(monkeypatch):
+    assert build_ffi.probe("none")
+    monkeypatch.setenv("CC", "false")                  # a compiler that always fails
+    assert not any(build_ffi.probe(lv) for lv in SIMD)
+    assert build_ffi.resolve_simd("auto") == "none"
+
+
+# ---- bit-exact: SIMD == reference == NumPy -------------------------------------------
+
+@level_param()
+@given(rows_, depths, widths, seeds)
+def test_linear(builds, level, T, Cin, Cout, seed):
+    rng = np.random.default_rng(seed)
+    x = ints(rng, (T, Cin), -128, 127, np.int8)
+    w = ints(rng, (Cout, Cin), -127, 127, np.int8)
+    bias = ints(rng, (Cout,), -2**31, 2**31 - 1, np.int32, p_extreme=0.3)
+    if seed % 3:
+        bias //= 2**int(rng.integers(0, 20))             # also biases that never saturate
+    m, e = multipliers(rng, Cout, *shift_range(rng))
+    zp = int(rng.integers(-128, 128))
+    lo, hi = clamp_range(rng, zp)
+    compare(builds, level, "linear_s8", x=x, w=w, bias=None if seed % 5 == 0 else bias,
+            multiplier=m, shift=e, out_zero_point=zp, act_min=lo, act_max=hi)
+    lo16, hi16 = clamp_range(rng, 0, -32768, 32767)
+    compare(builds, level, "linear_s8_s16", x=x, w=w, bias=bias, multiplier=m, shift=e,
+            act_min=lo16, act_max=hi16)
+
+
+@level_param()
+@given(st.integers(1, 3), rows_, widths, depths, seeds)
+def test_bmm(builds, level, H, M, N, K, seed):
+    rng = np.random.default_rng(seed)
+    a = ints(rng, (H, M, K), -128, 127, np.int8)
+    b_nt = ints(rng, (H, N, K), -128, 127, np.int8)
+    b_nn = ints(rng, (H, K, N), -128, 127, np.int8)
+    za, zb, zo = (int(z) for z in ints(rng, (3,), -128, 127, np.int32, p_extreme=0.4))
+    m, e = multipliers(rng, 1, *shift_range(rng))
+    lo, hi = clamp_range(rng, zo)
+    kw = dict(a_zero_point=za, b_zero_point=zb, multiplier=int(m[0]), shift=int(e[0]),
+              out_zero_point=zo, act_min=lo, act_max=hi)
+    compare(builds, level, "bmm_nt_s8", a=a, b=b_nt, **kw)
+    compare(builds, level, "bmm_nn_s8", a=a, b=b_nn, **kw)
+
+
+@level_param()
+@given(st.integers(1, 4), st.integers(1, 80), st.sampled_from([1, 2, 3, 5, 8, 16, 17]), seeds)
+def test_attention_on_interleaved_heads(builds, level, H, T, D, seed):
+    """Q K^T and A V on heads interleaved in (T, C) tensors, through strided views."""
+    rng = np.random.default_rng(seed)
+    q, k, v = (ints(rng, (T, H * D), -128, 127, np.int8) for _ in range(3))
+
+    def heads(t):
+        return t.reshape(T, H, D).transpose(1, 0, 2)                # (H, T, D) view
+
+    kw = dict(a_zero_point=int(rng.integers(-128, 128)), b_zero_point=-7,
+              multiplier=1518500250, shift=-7, out_zero_point=-2)
+    scores = compare(builds, level, "bmm_nt_s8", a=heads(q), b=heads(k), **kw,
+                     numpy_args=dict(a=np.ascontiguousarray(heads(q)),
+                                     b=np.ascontiguousarray(heads(k)), **kw))
+    kw["a_zero_point"] = -128                                       # softmax output
+    compare(builds, level, "bmm_nn_s8", a=scores, b=heads(v), **kw,
+            numpy_args=dict(a=scores, b=np.ascontiguousarray(heads(v)), **kw))
+
+
+@level_param()
+@given(st.integers(1, 70), widths, widths, st.integers(1, 5), st.integers(1, 3), seeds)
+def test_conv1d(builds, level, T, Cin, Cout, K, stride, seed):
+    rng = np.random.default_rng(seed)
+    padding = int(rng.integers(0, K))
+    if T + 2 * padding < K:
+        padding = K - 1
+    x = ints(rng, (T, Cin), -128, 127, np.int8)
+    w = ints(rng, (Cout, K, Cin), -127, 127, np.int8)
+    zp_in = int(ints(rng, (1,), -128, 127, np.int32, p_extreme=0.4)[0])
+    bias = ql.fold_zero_point_into_bias(rng.integers(-5000, 5000, Cout), w, zp_in)
+    m, e = multipliers(rng, Cout, *shift_range(rng))
+    zo = int(rng.integers(-128, 128))
+    lo, hi = clamp_range(rng, zo)
+    compare(builds, level, "conv1d_s8", x=x, w=w, bias=None if seed % 5 == 0 else bias,
+            multiplier=m, shift=e, stride=stride, padding=padding, in_zero_point=zp_in,
+            out_zero_point=zo, act_min=lo, act_max=hi)
+
+
+@level_param()
+@given(st.integers(1, 3), st.integers(1, 40), st.one_of(widths, st.sampled_from([300, 1000])),
+       st.sampled_from([0, 0, 1, 3, 5, 9, 31]), st.floats(1e-3, 0.8), seeds)
+def test_softmax(builds, level, H, T, L, window, s_in, seed):
+    rng = np.random.default_rng(seed)
+    x = ints(rng, (H, T, L), -128, 127, np.int8, p_extreme=0.3)
+    mask = None if seed % 3 == 0 else rng.random(L) < (0.8 if seed % 7 else 0.0)
+    compare(builds, level, "softmax_s8", x=x, exp_table=qn.build_softmax_exp_table(s_in),
+            key_mask=mask, window=window)
+
+
+@level_param()
+@given(st.integers(1, 20), st.one_of(widths, st.sampled_from([144, 256, 1000, 4096])), seeds)
+def test_layernorm(builds, level, T, C, seed):
+    rng = np.random.default_rng(seed)
+    kind = seed % 4
+    if kind == 0:                                                   # full int16 range
+        x = ints(rng, (T, C), -32768, 32767, np.int16, p_extreme=0.3)
+    elif kind == 1:                                                 # constant rows
+        x = np.repeat(ints(rng, (T, 1), -32768, 32767, np.int16), C, axis=1)
+    else:                                                           # realistic stream
+        x = np.clip(np.round(rng.standard_normal((T, C)) * 10.0**rng.uniform(0, 4)),
+                    -32768, 32767).astype(np.int16)
+    p = qn.layernorm_qparams(rng.standard_normal(C) * rng.uniform(0.1, 3),
+                             rng.standard_normal(C) * rng.uniform(0, 2),
+                             float(rng.choice([0.0, 1e-5, 1e-12])), 10.0**rng.uniform(-5, -1),
+                             10.0**rng.uniform(-2.5, -0.5))
+    mult, shift, offset, eps = p.multiplier, p.shift, p.offset, p.eps
+    if seed % 5 == 0:             # any multiplier but INT32_MIN, any shift, any offset
+        mult = ints(rng, (C,), -2**31 + 1, 2**31 - 1, np.int32, p_extreme=0.3)
+        shift = ints(rng, (C,), -31, 30, np.int32, p_extreme=0.3)
+        offset = ints(rng, (C,), -2**31, 2**31 - 1, np.int32, p_extreme=0.3)
+        eps = int(rng.choice([0, 1, 2**60]))
+    zo = int(rng.integers(-128, 128))
+    lo, hi = clamp_range(rng, zo)
+    compare(builds, level, "layernorm_s16_s8", x=x, eps=eps, multiplier=mult, shift=shift,
+            offset=offset, out_zero_point=zo, act_min=lo, act_max=hi)
+
+
+@level_param()
+def test_light_model_shapes(builds, level):
+    """The light models' shapes (3 s: 300 / 150 / 75 frames, C 64, 4 heads of 16)."""
+    rng = np.random.default_rng(7)
+    for T, Cin, Cout in ((75, 64, 64), (75, 64, 128), (75, 128, 64), (75, 64, 256),
+                         (300, 64, 64)):
+        x = ints(rng, (T, Cin), -128, 127, np.int8)
+        w = ints(rng, (Cout, Cin), -127, 127, np.int8)
+        bias = ints(rng, (Cout,), -30000, 30000, np.int32)
+        m, e = multipliers(rng, Cout, -12, -4, p_extreme=0.0)
+        compare(builds, level, "linear_s8", x=x, w=w, bias=bias, multiplier=m, shift=e,
+                out_zero_point=5)
+        compare(builds, level, "linear_s8_s16", x=x, w=w, bias=bias, multiplier=m, shift=e)
+    for T in (300, 150):                                    # subsampling convolutions
+        w = ints(rng, (64, 3, 64), -127, 127, np.int8)
+        m, e = multipliers(rng, 64, -12, -4, p_extreme=0.0)
+        compare(builds, level, "conv1d_s8", x=ints(rng, (T, 64), -128, 127, np.int8), w=w,
+                bias=ints(rng, (64,), -30000, 30000, np.int32), multiplier=m, shift=e,
+                stride=2, padding=1, in_zero_point=-3, out_zero_point=-128)
+    scores = ints(rng, (4, 75, 75), -128, 127, np.int8)
+    compare(builds, level, "softmax_s8", x=scores, exp_table=qn.build_softmax_exp_table(0.06))
+    x16 = ints(rng, (75, 64), -4000, 4000, np.int16)
+    p = qn.layernorm_qparams(rng.normal(1, 0.3, 64), rng.normal(0, 0.3, 64), 1e-5, 1e-3, 0.03)
+    compare(builds, level, "layernorm_s16_s8", x=x16, eps=p.eps, multiplier=p.multiplier,
+            shift=p.shift, offset=p.offset, out_zero_point=0)
+
+
+# ---- error statuses: the same checks in the same order ----------------------------------
+
+def _status_cases():
+    """(kernel, base parameters, one corruption per case: field -> value or a NULL)."""
+    lin = dict(rows=3, in_features=5, out_features=4, out_zero_point=0, act_min=-128,
+               act_max=127)
+    bmm = dict(batches=2, rows=3, cols=4, depth=5, a_batch_stride=15, a_row_stride=5,
+               b_batch_stride=20, b_row_stride=5, out_batch_stride=12, out_row_stride=4,
+               a_zero_point=0, b_zero_point=0, multiplier=2**30, shift=-3,
+               out_zero_point=0, act_min=-128, act_max=127)
+    conv = dict(in_len=7, in_channels=3, out_channels=2, kernel=3, stride=2, padding=1,
+                in_zero_point=-4, out_zero_point=0, act_min=-128, act_max=127)
+    soft = dict(batches=2, rows=3, cols=4, window=3)
+    ln = dict(rows=3, channels=4, eps=10, out_zero_point=0, act_min=-128, act_max=127)
+    return {
+        "pr_linear_s8": (lin, [("rows", 0), ("in_features", 40000), ("out_features", -1),
+                               ("rows", 2**30), ("out_zero_point", 128), ("act_min", 100),
+                               ("act_max", 128), ("mult", -1), ("shift", 31), ("null", 1),
+                               ("null", 3)]),
+        "pr_linear_s8_s16": (lin, [("out_zero_point", 1), ("act_max", 32768),
+                                   ("act_min", -32769), ("shift", -32), ("null", 6)]),
+        "pr_bmm_nt_s8": (bmm, [("batches", 0), ("depth", 40000), ("a_row_stride", -1),
+                               ("out_batch_stride", 2**31 - 1), ("a_zero_point", -129),
+                               ("b_zero_point", 128), ("shift", 31), ("multiplier", -5),
+                               ("act_max", -129), ("null", 2)]),
+        "pr_bmm_nn_s8": (bmm, [("cols", 0), ("b_row_stride", -2), ("act_min", 50),
+                               ("out_zero_point", 200), ("null", 0), ("null", 4),
+                               ("scratch_len", 3)]),
+        "pr_conv1d_s8": (conv, [("stride", 0), ("padding", 3), ("in_len", 0),
+                                ("kernel", 20000), ("in_len", 2**30), ("in_zero_point", 128),
+                                ("mult", -7), ("null", 3), ("null", 2)]),
+        "pr_softmax_s8": (soft, [("cols", 8193), ("window", 2), ("window", -1), ("rows", 0),
+                                 ("batches", 2**29), ("table0", 0), ("table0", 65537),
+                                 ("null", 3), ("null", 1)]),
+        "pr_layernorm_s16_s8": (ln, [("channels", 4097), ("rows", -1), ("rows", 2**30),
+                                     ("eps", -1), ("eps", 2**60 + 1), ("mult", -2**31),
+                                     ("shift", 31), ("mult", -2**31 + 1), ("null", 5)]),
+    }
+
+
+def _status_call(module, name, base, corruption):
+    """Call kernel `name` of a build on small buffers with one corruption applied."""
+    ffi, lib = module.ffi, module.lib
+    field, value = corruption
+    kind = {"pr_linear_s8": "pr_linear_params", "pr_linear_s8_s16": "pr_linear_params",
+            "pr_bmm_nt_s8": "pr_bmm_params", "pr_bmm_nn_s8": "pr_bmm_params",
+            "pr_conv1d_s8": "pr_conv1d_params", "pr_softmax_s8": "pr_softmax_params",
+            "pr_layernorm_s16_s8": "pr_layernorm_params"}[name]
+    p = ffi.new(kind + " *", {k: v for k, v in base.items()})
+    if field in base:
+        setattr(p, field, value)
+    mult = ffi.new("int32_t[]", [2**30] * 8)
+    shift = ffi.new("int32_t[]", [-3] * 8)
+    if field == "mult":
+        mult[1] = value
+    if field == "shift":
+        shift[2] = value
+    buf = [ffi.new("int8_t[]", 64) for _ in range(3)]
+    if name.startswith("pr_linear"):
+        y = ffi.new("int16_t[]", 64) if name.endswith("s16") else buf[2]
+        args = [p, buf[0], buf[1], ffi.new("int32_t[]", 8), mult, shift, y]
+    elif name.startswith("pr_bmm"):
+        args = [p, buf[0], buf[1], buf[2]]
+        if name == "pr_bmm_nn_s8":
+            args += [ffi.new("int32_t[]", 8), value if field == "scratch_len" else 4]
+    elif name == "pr_conv1d_s8":
+        args = [p, buf[0], buf[1], ffi.new("int32_t[]", 8), mult, shift, buf[2]]
+    elif name == "pr_softmax_s8":
+        table = ffi.new("int32_t[]", [65536] + [100] * 255)
+        if field == "table0":
+            table[0] = value
+        args = [p, buf[0], table, ffi.new("uint8_t[]", [1] * 8), buf[2]]
+    else:
+        args = [p, ffi.new("int16_t[]", 64), mult, shift, ffi.new("int32_t[]", 8), buf[2]]
+    if field == "null":
+        args[value] = ffi.NULL
+    return getattr(lib, name)(*args)
+
+
+@level_param()
+@pytest.mark.parametrize("name", sorted(_status_cases()))
+def test_error_statuses_match_reference(builds, level, name):
+    base, corruptions = _status_cases()[name]
+    statuses = []
+    for corruption in [("none", None)] + corruptions:
+        ref = _status_call(builds["none"], name, base, corruption)
+        got = _status_call(builds[level], name, base, corruption)
+        assert got == ref, f"{name} {level}: {corruption} gives {got}, reference {ref}"
+        statuses.append(ref)
+    assert statuses[0] == 0 and len(set(statuses)) > 2     # the cases do reach the checks
+
+
+# ---- a whole int8 model -------------------------------------------------------------------
+
+@level_param()
+@pytest.mark.parametrize("backbone", ["convtransformer", "conformer", "speechformer"])
+def test_whole_light_model_runs_identically(builds, level, backbone):
+    """pr_model_run of a light model gives the same logits in every build (its
+    attention calls the products one query row at a time: tiny shapes)."""
+    from pyreparam.models import make_config
+    from quant_helpers import quantized, random_int8
+
+    if not hasattr(builds["none"].lib, "pr_model_run"):
+        pytest.skip("this runtime has no model runner")
+    *_, blob = quantized(make_config(backbone, "light"), 3, 120, 120)
+    data = np.frombuffer(bytes(blob), np.uint8).copy()
+    logits = {}
+    for lv in ("none", level):
+        ffi, lib = builds[lv].ffi, builds[lv].lib
+        info = ffi.new("pr_model_info *")
+        assert lib.pr_model_check(ffi.from_buffer(data), len(data), info) == 0
+        arena = np.zeros(info.arena_bytes, np.uint8)
+        out = np.zeros(info.output_cols, np.int8)
+        logits[lv] = []
+        for seed, T in enumerate((1, 2, 37, 64, 120, 120)):
+            x = random_int8(np.random.default_rng(seed), T, info.input_cols)
+            assert lib.pr_model_run(ffi.from_buffer(data), len(data), ffi.from_buffer(x), T,
+                                    ffi.from_buffer(out), ffi.from_buffer(arena),
+                                    len(arena)) == 0
+            logits[lv].append(out.copy())
+    assert_bitexact(np.array(logits[level]), np.array(logits["none"]), f"{backbone} logits")
+
+
+def test_installed_extension_level_is_reported():
+    """The installed extension names its path (printed for the record)."""
+    if not hasattr(native._lib, "pr_build_info"):
+        pytest.skip("installed extension predates pr_build_info; reinstall to rebuild")
+    info = native._ffi.string(native._lib.pr_build_info()).decode()
+    print(f"installed pyreparam._native: {info} (PYREPARAM_SIMD="
+          f"{os.environ.get('PYREPARAM_SIMD', 'auto')} at build time)")
+    assert info.startswith("simd=")

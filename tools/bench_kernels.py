@@ -1,0 +1,285 @@
+"""Benchmark the int8 C kernels: the portable reference against the x86 SIMD variants.
+
+One build holds one kernel path (csrc/build_ffi.py, PYREPARAM_SIMD), so this tool
+compiles the runtime once per SIMD level into a temporary directory and calls the
+same kernel of every build on the same arguments, at the light models' shapes
+(3 s of audio: 300 frames, 150 and 75 after each stride-2 subsampling convolution;
+width C = 64, H = 4 heads of D = 16, FFN 128 / 256). Every output is first checked to be
+bit-identical across the builds; then each kernel is timed by calling the cffi
+function directly (prebuilt arguments; the ~0.2 us call overhead is included),
+runs interleaved across the builds, median of --runs.
+
+    python tools/bench_kernels.py [--levels none,avx2,avx512vnni] [--runs 15] [--json PATH]
+
+The last row sums the kernel calls of one light ConvTransformer inference (two
+subsampling convolutions, then per layer: 2 LayerNorms, Q/K/V, Q K^T, softmax,
+A V, output projection, FFN; element-wise tables, residual adds and the classifier
+are left out). GMAC/s counts multiply-accumulates of the products only.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+T_IN, T1, T2, C, H, D = 300, 150, 75, 64, 4, 16
+
+
+def _load_build_ffi():
+    spec = importlib.util.spec_from_file_location("build_ffi", ROOT / "csrc" / "build_ffi.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# ---- arguments of each case (NumPy arrays, shared by every build) -----------------
+
+def _ints(rng, shape, lo, hi, dtype):
+    return rng.integers(lo, hi + 1, size=shape).astype(dtype)
+
+
+def _per_channel(rng, n):
+    return (_ints(rng, (n,), 2**30, 2**31 - 1, np.int32),
+            _ints(rng, (n,), -12, -6, np.int32))
+
+
+def linear_case(rng, T, Cin, Cout, out16=False):
+    m, e = _per_channel(rng, Cout)
+    return dict(kind="linear", out16=out16, x=_ints(rng, (T, Cin), -128, 127, np.int8),
+                w=_ints(rng, (Cout, Cin), -127, 127, np.int8),
+                bias=_ints(rng, (Cout,), -20000, 20000, np.int32), m=m, e=e,
+                y=np.zeros((T, Cout), np.int16 if out16 else np.int8), macs=T * Cin * Cout)
+
+
+def conv_case(rng, T, Cin, Cout, K=3, stride=2, pad=1):
+    m, e = _per_channel(rng, Cout)
+    T_out = (T + 2 * pad - K) // stride + 1
+    return dict(kind="conv1d", x=_ints(rng, (T, Cin), -128, 127, np.int8),
+                w=_ints(rng, (Cout, K, Cin), -127, 127, np.int8),
+                bias=_ints(rng, (Cout,), -20000, 20000, np.int32), m=m, e=e, stride=stride,
+                pad=pad, y=np.zeros((T_out, Cout), np.int8), macs=T_out * Cout * K * Cin)
+
+
+def bmm_case(rng, kind):
+    """Q K^T or A V on heads interleaved in (T, C) tensors (batch stride D, row C)."""
+    a = (_ints(rng, (T2, C), -128, 127, np.int8) if kind == "bmm_nt"
+         else _ints(rng, (H, T2, T2), -128, 127, np.int8))           # Q, or probabilities
+    b = _ints(rng, (T2, C), -128, 127, np.int8)                       # K or V
+    out = np.zeros((H, T2, T2) if kind == "bmm_nt" else (T2, C), np.int8)
+    return dict(kind=kind, a=a, b=b, out=out, macs=H * T2 * T2 * D)
+
+
+def softmax_case(rng):
+    from pyreparam.quant import qnorm
+    return dict(kind="softmax", x=_ints(rng, (H, T2, T2), -128, 127, np.int8),
+                table=qnorm.build_softmax_exp_table(0.05), y=np.zeros((H, T2, T2), np.int8),
+                macs=0)
+
+
+def layernorm_case(rng):
+    m, e = _per_channel(rng, C)
+    return dict(kind="layernorm", x=_ints(rng, (T2, C), -3000, 3000, np.int16), m=m, e=e,
+                offset=_ints(rng, (C,), -500, 500, np.int32), y=np.zeros((T2, C), np.int8),
+                macs=0)
+
+
+def depthwise_case(rng, K=15):
+    m, e = _per_channel(rng, C)
+    return dict(kind="depthwise", x=_ints(rng, (T2, C), -128, 127, np.int8),
+                w=_ints(rng, (K, C), -127, 127, np.int8),
+                bias=_ints(rng, (C,), -20000, 20000, np.int32), m=m, e=e,
+                y=np.zeros((T2, C), np.int8), macs=T2 * C * K)
+
+
+def cases(rng):
+    """(label, case, calls per light ConvTransformer inference)."""
+    return [
+        ("conv1d 300x64 -> 150x64, K3 s2", conv_case(rng, T_IN, C, C), 1),
+        ("conv1d 150x64 -> 75x64, K3 s2", conv_case(rng, T1, C, C), 1),
+        ("linear_s8 75x64 -> 64 (Q, K, V)", linear_case(rng, T2, C, C), 6),
+        ("linear_s8 75x64 -> 128 (FFN 1)", linear_case(rng, T2, C, 128), 2),
+        ("linear_s8 75x64 -> 256 (Conformer FFN 1)", linear_case(rng, T2, C, 256), 0),
+        ("linear_s8 300x64 -> 64 (SpeechFormer)", linear_case(rng, T_IN, C, C), 0),
+        ("linear_s8_s16 75x64 -> 64 (attn out)", linear_case(rng, T2, C, C, True), 2),
+        ("linear_s8_s16 75x128 -> 64 (FFN 2)", linear_case(rng, T2, 128, C, True), 2),
+        ("bmm_nt_s8 4x75x75, D16 (Q K^T)", bmm_case(rng, "bmm_nt"), 2),
+        ("bmm_nn_s8 4x75x16, K75 (A V)", bmm_case(rng, "bmm_nn"), 2),
+        ("softmax_s8 4x75x75", softmax_case(rng), 2),
+        ("layernorm_s16_s8 75x64", layernorm_case(rng), 5),
+        ("depthwise_conv1d_s8 75x64, K15", depthwise_case(rng), 0),
+    ]
+
+
+# ---- one build's call of a case ------------------------------------------------------
+
+def _ptr(ffi, a):
+    ctype = {np.int8: "int8_t", np.int16: "int16_t", np.int32: "int32_t"}[a.dtype.type]
+    return ffi.cast(ctype + " *", ffi.from_buffer(a))
+
+
+def _linear_call(ffi, lib, c):
+    T, Cin = c["x"].shape
+    Cout = c["w"].shape[0]
+    p = ffi.new("pr_linear_params *", dict(
+        rows=T, in_features=Cin, out_features=Cout, out_zero_point=0 if c["out16"] else 3,
+        act_min=-32768 if c["out16"] else -128, act_max=32767 if c["out16"] else 127))
+    fn = lib.pr_linear_s8_s16 if c["out16"] else lib.pr_linear_s8
+    args = (p, *(_ptr(ffi, c[k]) for k in ("x", "w", "bias", "m", "e", "y")))
+    return lambda: fn(*args), c["y"]
+
+
+def _conv_call(ffi, lib, c):
+    T, Cin = c["x"].shape
+    Cout, K, _ = c["w"].shape
+    p = ffi.new("pr_conv1d_params *", dict(
+        in_len=T, in_channels=Cin, out_channels=Cout, kernel=K, stride=c["stride"],
+        padding=c["pad"], in_zero_point=-5, out_zero_point=-128, act_min=-128, act_max=127))
+    args = (p, *(_ptr(ffi, c[k]) for k in ("x", "w", "bias", "m", "e", "y")))
+    return lambda: lib.pr_conv1d_s8(*args), c["y"]
+
+
+def _bmm_call(ffi, lib, c):
+    nt = c["kind"] == "bmm_nt"
+    p = ffi.new("pr_bmm_params *", dict(
+        batches=H, rows=T2, cols=T2 if nt else D, depth=D if nt else T2,
+        a_batch_stride=D if nt else T2 * T2, a_row_stride=C if nt else T2,
+        b_batch_stride=D, b_row_stride=C, out_batch_stride=T2 * T2 if nt else D,
+        out_row_stride=T2 if nt else C, a_zero_point=3 if nt else -128, b_zero_point=-7,
+        multiplier=1518500250, shift=-7, out_zero_point=-2, act_min=-128, act_max=127))
+    a, b, out = (_ptr(ffi, c[k]) for k in ("a", "b", "out"))
+    if nt:
+        return lambda: lib.pr_bmm_nt_s8(p, a, b, out), c["out"]
+    scratch = np.zeros(D, np.int32)
+    s = _ptr(ffi, scratch)
+    return lambda: lib.pr_bmm_nn_s8(p, a, b, out, s, D), c["out"]
+
+
+def _softmax_call(ffi, lib, c):
+    p = ffi.new("pr_softmax_params *", dict(batches=H, rows=T2, cols=T2, window=0))
+    x, table, y = (_ptr(ffi, c[k]) for k in ("x", "table", "y"))
+    return lambda: lib.pr_softmax_s8(p, x, table, ffi.NULL, y), c["y"]
+
+
+def _layernorm_call(ffi, lib, c):
+    p = ffi.new("pr_layernorm_params *", dict(rows=T2, channels=C, eps=100, out_zero_point=1,
+                                               act_min=-128, act_max=127))
+    args = (p, *(_ptr(ffi, c[k]) for k in ("x", "m", "e", "offset", "y")))
+    return lambda: lib.pr_layernorm_s16_s8(*args), c["y"]
+
+
+def _depthwise_call(ffi, lib, c):
+    K = c["w"].shape[0]
+    p = ffi.new("pr_dwconv1d_params *", dict(in_len=T2, channels=C, kernel=K, in_zero_point=4,
+                                              out_zero_point=0, act_min=-128, act_max=127))
+    scratch = np.zeros(C, np.int32)
+    args = (p, *(_ptr(ffi, c[k]) for k in ("x", "w", "bias", "m", "e", "y")),
+            _ptr(ffi, scratch), C)
+    return lambda: lib.pr_depthwise_conv1d_s8(*args), c["y"]
+
+
+CALLS = {"linear": _linear_call, "conv1d": _conv_call, "bmm_nt": _bmm_call,
+         "bmm_nn": _bmm_call, "softmax": _softmax_call, "layernorm": _layernorm_call,
+         "depthwise": _depthwise_call}
+
+
+def checked_outputs(modules, case):
+    """Run the case once per build; the outputs must be bit-identical."""
+    outputs = {}
+    for level, mod in modules.items():
+        call, out = CALLS[case["kind"]](mod.ffi, mod.lib, case)
+        out[...] = 0
+        status = call()
+        if status != 0:
+            raise RuntimeError(f"{case['kind']} ({level}) returned status {status}")
+        outputs[level] = out.copy()
+    ref_level = next(iter(outputs))
+    for level, out in outputs.items():
+        if not np.array_equal(out, outputs[ref_level]):
+            bad = np.argwhere(out != outputs[ref_level])
+            raise AssertionError(f"{case['kind']}: {level} differs from {ref_level} at "
+                                 f"{len(bad)} elements, first {bad[:5].tolist()}")
+
+
+def _per_call_seconds(call, budget=0.004):
+    n = 1
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(n):
+            call()
+        dt = time.perf_counter() - t0
+        if dt >= budget or n >= 1 << 16:
+            return n, dt / n
+        n *= 2
+
+
+def time_case(modules, case, runs):
+    """Median seconds per call of each build, runs interleaved across the builds."""
+    calls = {lv: CALLS[case["kind"]](m.ffi, m.lib, case)[0] for lv, m in modules.items()}
+    reps = {lv: _per_call_seconds(call)[0] for lv, call in calls.items()}
+    times = {lv: [] for lv in modules}
+    for _ in range(runs):
+        for lv, call in calls.items():
+            t0 = time.perf_counter()
+            for _ in range(reps[lv]):
+                call()
+            times[lv].append((time.perf_counter() - t0) / reps[lv])
+    return {lv: statistics.median(ts) for lv, ts in times.items()}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--levels", default=None,
+                    help="comma-separated SIMD levels to compare (default: none and every "
+                         "level this machine builds and runs)")
+    ap.add_argument("--runs", type=int, default=15)
+    ap.add_argument("--json", default=None, help="also write the results here")
+    args = ap.parse_args(argv)
+    build_ffi = _load_build_ffi()
+    levels = (args.levels.split(",") if args.levels else
+              [lv for lv in build_ffi.SIMD_LEVELS if build_ffi.probe(lv)])
+    with tempfile.TemporaryDirectory() as tmp:
+        modules = {}
+        for lv in levels:
+            modules[lv] = build_ffi.build_module(lv, Path(tmp) / lv)
+            info = modules[lv].ffi.string(modules[lv].lib.pr_build_info()).decode()
+            print(f"built {lv}: {info}", file=sys.stderr)
+        rows = []
+        totals = {lv: 0.0 for lv in levels}
+        for label, case, per_model in cases(np.random.default_rng(0)):
+            checked_outputs(modules, case)
+            med = time_case(modules, case, args.runs)
+            rows.append(dict(label=label, macs=case["macs"], per_model=per_model,
+                             us={lv: med[lv] * 1e6 for lv in levels}))
+            for lv in levels:
+                totals[lv] += per_model * med[lv]
+        rows.append(dict(label="light ConvTransformer, kernel sum", macs=None, per_model=1,
+                         us={lv: totals[lv] * 1e6 for lv in levels}))
+    print_table(rows, levels)
+    if args.json:
+        Path(args.json).write_text(json.dumps(dict(levels=levels, rows=rows), indent=1))
+
+
+def print_table(rows, levels):
+    best = levels[-1]
+    head = f"{'kernel (shape)':42s}" + "".join(f"{lv + ' us':>14s}" for lv in levels)
+    head += f"{'speed-up':>10s}{'GMAC/s ' + best:>20s}"
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        line = f"{r['label']:42s}" + "".join(f"{r['us'][lv]:14.2f}" for lv in levels)
+        line += f"{r['us'][levels[0]] / r['us'][best]:9.1f}x"
+        gmacs = f"{r['macs'] / (r['us'][best] * 1e3):20.1f}" if r["macs"] else f"{'':20s}"
+        print(line + gmacs)
+    print(f"speed-up: {levels[0]} / {best}; us: median microseconds per call")
+
+
+if __name__ == "__main__":
+    main()
