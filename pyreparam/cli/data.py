@@ -82,3 +82,11 @@ def manifest(directory: Path, corpus: str, output: Path, speaker_regex: str | No
     write_manifest(utterances, output)
     click.echo(f"wrote {output}")
     click.echo(summarize(utterances))
+
+
+def _register() -> None:
+    from pyreparam.cli.synth import synth
+    data.add_command(synth)
+
+
+_register()
