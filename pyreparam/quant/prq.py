@@ -62,8 +62,12 @@ def _u32(v: int) -> int:
     return int(v) & 0xFFFFFFFF
 
 
-def write_prq(program: Program, meta: dict) -> bytes:
-    """Serialize a program and its host metadata (JSON) into .prq bytes."""
+def write_prq(program: Program, meta: dict, host: bool = True) -> bytes:
+    """Serialize a program and its metadata (JSON) into .prq bytes.
+
+    With ``host`` the metadata also lists every op's value (name, scale, zero point)
+    and every tensor's name, for reports; a device copy leaves them out.
+    """
     data = bytearray()
     const_offset = {}
     for i, t in enumerate(program.tensors):
@@ -76,8 +80,9 @@ def write_prq(program: Program, meta: dict) -> bytes:
         words = [op.fields[f] for f in OP_FIELDS[op.type]]
         ops.extend(struct.pack(f"<II{len(words)}I", op.type, len(words),
                                *map(_u32, words)))
-    meta = dict(meta, values=[op.value for op in program.ops],
-                tensor_names=[t.name for t in program.tensors])
+    if host:
+        meta = dict(meta, values=[op.value for op in program.ops],
+                    tensor_names=[t.name for t in program.tensors])
     meta_bytes = json.dumps(meta, sort_keys=True).encode()
 
     out = bytearray(HEADER_BYTES)

@@ -1,0 +1,312 @@
+"""Commands of the int8 path: ``quantize``, ``infer``, ``export`` and ``inspect``."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import click
+import numpy as np
+
+from pyreparam.audio.decode import AudioError
+from pyreparam.data.manifest import ManifestError
+from pyreparam.models import CheckpointError
+from pyreparam.models.cost import FRAMES_PER_SECOND
+from pyreparam.quant.backbones import QuantizeError
+from pyreparam.quant.calibrate import DEFAULT_METHOD, DEFAULT_PERCENTILE, METHODS
+from pyreparam.quant.prq import PRQError
+
+DEFAULT_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "pyreparam", "features")
+MODEL_ERRORS = (CheckpointError, QuantizeError, PRQError)
+
+
+def _cache(cache_dir):
+    return None if cache_dir in (None, "none") else cache_dir
+
+
+# --------------------------------------------------------------------------- quantize
+
+@click.command("quantize")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--calib", "calib_manifest", type=click.Path(dir_okay=False), required=True,
+              help="Manifest of calibration utterances (training speakers).")
+@click.option("--n", "n_calib", type=click.IntRange(1), default=200, show_default=True,
+              help="Calibration utterances drawn from --calib.")
+@click.option("--eval", "eval_manifest", type=click.Path(dir_okay=False), default=None,
+              help="Manifest to report float vs int8 WA/UA on (test speakers).")
+@click.option("--method", type=click.Choice(METHODS), default=DEFAULT_METHOD,
+              show_default=True, help="Activation ranges: least squared error, or a "
+                                      "percentile of the values.")
+@click.option("--percentile", type=click.FloatRange(50, 100), default=DEFAULT_PERCENTILE,
+              show_default=True, help="For --method percentile.")
+@click.option("--max-seconds", type=click.FloatRange(0.05, 600), default=3.0,
+              show_default=True, help="Longest input (T_max = 100 frames per second); "
+                                      "the arena is planned for it.")
+@click.option("--block", type=click.IntRange(1, 4096), default=16, show_default=True,
+              help="Rows per block of the C runner's row loops.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the calibration draw.")
+@click.option("--cache", "cache_dir", type=click.Path(file_okay=False), default=DEFAULT_CACHE,
+              show_default=True, help="Feature cache folder ('none' to disable).")
+@click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail",
+              show_default=True, help="Bad audio files in the manifests.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
+              help="Model file to write (.prq).")
+def quantize_command(model, calib_manifest, n_calib, eval_manifest, method, percentile,
+                     max_seconds, block, seed, cache_dir, on_error, as_json, output):
+    """Quantize a merged MODEL (.npz) to int8 and write the C runner's .prq file.
+
+    Calibrates activation ranges on --calib (normalized as in training, cut to
+    --max-seconds), prints the per-layer error (float vs dequantized int8) and, with
+    --eval, WA/UA of the float and the int8 model on the same utterances.
+    """
+    from pyreparam.quant import workflow as wf
+    from pyreparam.quant.prq import save_prq
+
+    t_max = int(round(max_seconds * FRAMES_PER_SECOND))
+    log = (lambda *a, **k: None) if as_json else click.echo
+    try:
+        loaded = wf.load_merged(model)
+        if loaded.note:
+            log(f"note: {loaded.note}")
+        cache = _cache(cache_dir)
+        calib = wf.load_utterances(calib_manifest, loaded.frontend, t_max, cache, on_error)
+        if not calib.features:
+            raise click.ClickException(f"{calib_manifest}: no usable utterance")
+        evaluation = wf.load_utterances(eval_manifest, loaded.frontend, t_max, cache,
+                                        on_error) if eval_manifest else None
+    except MODEL_ERRORS + (ManifestError, AudioError) as exc:
+        raise click.ClickException(str(exc)) from None
+    picked = wf.pick(calib, n_calib, seed)
+    log(f"calibrating on {len(picked)} of {len(calib.features)} utterances ({method}), "
+        f"T_max = {t_max} frames")
+    graph, qparams, program = wf.quantize_model(loaded.model, picked, t_max, method,
+                                                percentile, block)
+    meta = wf.host_meta(loaded, qparams, t_max, {
+        "method": method, "percentile": percentile if method == "percentile" else None,
+        "n": len(picked), "manifest": str(calib_manifest), "seed": seed})
+    blob = save_prq(output, program, meta)
+    report = {"output": str(output), "file_bytes": len(blob),
+              "arena_bytes": program.arena_bytes, "t_max": t_max,
+              "flash_bytes": wf.describe(program, meta, len(blob))["flash_bytes"]}
+    check_with_c(blob, report)
+    ref = evaluation.features if evaluation else picked
+    report["errors"] = wf.error_table(graph, program, qparams, ref[:50])
+    report["errors_on"] = ("--eval" if evaluation else "calibration") + \
+        f" utterances ({min(len(ref), 50)})"
+    if evaluation is not None:
+        if (evaluation.labels < 0).all():
+            raise click.ClickException(f"{eval_manifest}: no utterance has one of the "
+                                       f"model's classes {loaded.frontend.classes}")
+        report["eval"] = wf.evaluate(loaded.model, program, blob, qparams, evaluation)
+        report["eval"]["cut"] = evaluation.n_cut
+    if as_json:
+        click.echo(json.dumps(report, indent=1))
+        return
+    _print_quantize_report(report)
+
+
+def check_with_c(blob: bytes, report: dict) -> None:
+    """Validate the new file with the C checker when the extension is built."""
+    from pyreparam import native
+    if not native.available():
+        report["c_check"] = "skipped (C extension not built)"
+        return
+    from pyreparam.quant.runtime import check_blob
+    check_blob(blob)
+    report["c_check"] = "ok"
+
+
+def _print_quantize_report(report: dict) -> None:
+    click.echo(f"per-layer error, float vs dequantized int8, on {report['errors_on']}:")
+    click.echo(f"  {'value':<34}{'type':<7}{'scale':>11}{'zp':>6}{'rel. RMS':>10}"
+               f"{'max |err|':>11}")
+    for r in report["errors"]:
+        click.echo(f"  {r['name']:<34}{r['dtype']:<7}{r['scale']:>11.3e}{r['zero_point']:>6}"
+                   f"{100 * r['rel_rms']:>9.2f}%{r['max_err_lsb']:>8.1f} lsb")
+    if "eval" in report:
+        ev = report["eval"]
+        click.echo(f"evaluation on {ev['n']} utterances"
+                   + (f" ({ev['cut']} cut to T_max)" if ev["cut"] else "") + ":")
+        for kind in ("float", "int8"):
+            r = ev[kind]
+            click.echo(f"  {kind:<6} WA {100 * r['wa']:.1f} %  UA {100 * r['ua']:.1f} %  "
+                       f"macro-F1 {100 * r['macro_f1']:.1f} %")
+        click.echo(f"  int8 and float predictions agree on {100 * ev['agreement']:.1f} %")
+    click.echo(f"wrote {report['output']}: {report['file_bytes']:,} bytes (flash "
+               f"{report['flash_bytes']:,} without host metadata), arena "
+               f"{report['arena_bytes']:,} bytes for T_max = {report['t_max']} frames; "
+               f"C check: {report['c_check']}")
+
+
+# --------------------------------------------------------------------------- infer
+
+class _Runner:
+    """A .prq through the C runner, or a float .npz through NumPy."""
+
+    def __init__(self, path: str):
+        from pyreparam.quant import workflow as wf
+        self.path = path
+        if str(path).endswith(".prq"):
+            from pyreparam.quant.runtime import PRQModel
+            self.prq = PRQModel.from_file(path)
+            self.frontend = wf.frontend_from_meta(self.prq.meta)
+            self.t_max = self.prq.t_max
+            self.kind = "int8 (C runtime)"
+        else:
+            self.prq = None
+            loaded = wf.load_float(path)
+            self.model, self.frontend = loaded.model, loaded.frontend
+            self.t_max = None
+            self.kind = "float (NumPy)"
+
+    def probabilities(self, features: np.ndarray) -> tuple[np.ndarray, float]:
+        from pyreparam.quant.workflow import timed
+        if self.prq is not None:
+            x = self.prq.quantize_input(features)
+            q, ms = timed(self.prq.run, x)
+            z = self.prq.dequantize_logits(q)
+        else:
+            z, ms = timed(self.model.predict_logits, features[None].astype(self.model.dtype))
+            z = z[0].astype(np.float64)
+        e = np.exp(z - z.max())
+        return e / e.sum(), ms
+
+
+def _features(runner: _Runner, path: str) -> tuple[np.ndarray, str | None]:
+    from pyreparam.audio.decode import load_audio
+    from pyreparam.audio.features import logmel
+    fc = runner.frontend.feature_config
+    signal = load_audio(path, sample_rate=fc.sample_rate, max_seconds=600.0)
+    feats = logmel(signal, fc)
+    feats = runner.frontend.normalize([feats], [f"file:{path}"])[0]
+    note = None
+    if runner.t_max is not None and feats.shape[0] > runner.t_max:
+        note = (f"cut to the model's T_max: the first {runner.t_max} of "
+                f"{feats.shape[0]} frames ({runner.t_max / FRAMES_PER_SECOND:.2f} s)")
+        feats = feats[:runner.t_max]
+    return feats, note
+
+
+@click.command("infer")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.argument("audio", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON records.")
+def infer_command(model, audio, as_json):
+    """Predict the emotion of each AUDIO file with MODEL: a .prq (int8, C runtime) or a
+    float checkpoint .npz (NumPy); same front end as training (features and
+    normalization stored with the model; an unknown speaker is normalized by the
+    file's own statistics)."""
+    try:
+        runner = _Runner(model)
+    except MODEL_ERRORS + (OSError,) as exc:
+        raise click.ClickException(str(exc)) from None
+    records, failed = [], 0
+    for path in audio:
+        try:
+            feats, note = _features(runner, path)
+            probs, ms = runner.probabilities(feats)
+        except (AudioError, ValueError, PRQError) as exc:
+            failed += 1
+            records.append({"file": path, "error": str(exc)})
+            if not as_json:
+                click.echo(f"{path}: error: {exc}", err=True)
+            continue
+        classes = runner.frontend.classes
+        rec = {"file": path, "emotion": classes[int(np.argmax(probs))],
+               "probabilities": {c: round(float(p), 6) for c, p in zip(classes, probs)},
+               "latency_ms": round(ms, 3), "frames": int(feats.shape[0]),
+               "model": runner.kind}
+        if note:
+            rec["note"] = note
+        records.append(rec)
+        if not as_json:
+            top = ", ".join(f"{c} {p:.2f}" for c, p in sorted(
+                rec["probabilities"].items(), key=lambda kv: -kv[1]))
+            click.echo(f"{path}: {rec['emotion']}  [{top}]  {ms:.2f} ms "
+                       f"({runner.kind}, {rec['frames']} frames)")
+            if note:
+                click.echo(f"  note: {note}")
+    if as_json:
+        click.echo(json.dumps(records, indent=1))
+    if failed:
+        raise click.ClickException(f"{failed} of {len(audio)} file(s) could not be read")
+
+
+# --------------------------------------------------------------------------- export
+
+@click.command("export")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--c-header", "header", type=click.Path(dir_okay=False), required=True,
+              help="C header to write (the model as a const byte array).")
+@click.option("--name", default=None, help="C identifier of the array [default: the "
+                                           "header's file name].")
+def export_command(model, header, name):
+    """Write MODEL.prq as a firmware-ready C header (aligned const array, sizes,
+    scales, class names) and an example main.c next to it that runs one inference
+    through the runtime (pr_model_check, pr_model_run)."""
+    from pyreparam.quant import workflow as wf
+    from pyreparam.quant.prq import load_prq
+    try:
+        program, meta, _ = load_prq(model)
+        if "model_config" not in meta:
+            raise PRQError(f"{model}: no host metadata (already a device copy?)")
+        blob = wf.device_blob(program, meta)
+        report = {}
+        check_with_c(blob, report)
+    except MODEL_ERRORS as exc:
+        raise click.ClickException(str(exc)) from None
+    header = Path(header)
+    name = wf.c_identifier(name or header.stem)
+    header.parent.mkdir(parents=True, exist_ok=True)
+    header.write_text(wf.c_header(blob, meta, name, program.arena_bytes, program.t_max,
+                                  Path(model).name))
+    main = header.parent / "main.c"
+    if main.exists() and "pyreparam export" not in main.read_text(errors="replace")[:400]:
+        main = header.parent / f"{name}_main.c"
+    main.write_text(wf.c_example_main(name, header.name, bool(meta.get("classes"))).replace(
+        "(example).", "(example; written by pyreparam export)."))
+    click.echo(f"wrote {header} ({len(blob):,} bytes of model, arena "
+               f"{program.arena_bytes:,} bytes) and {main}")
+
+
+# --------------------------------------------------------------------------- inspect
+
+@click.command("inspect")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def inspect_command(model, as_json):
+    """Layers (ops with shapes at T_max), flash, arena and MACs per second of a .prq."""
+    from pyreparam.quant import workflow as wf
+    from pyreparam.quant.prq import load_prq
+    try:
+        program, meta, blob = load_prq(model)
+        report = {}
+        check_with_c(blob, report)
+    except MODEL_ERRORS as exc:
+        raise click.ClickException(str(exc)) from None
+    d = wf.describe(program, meta, len(blob))
+    d["c_check"] = report["c_check"]
+    if as_json:
+        click.echo(json.dumps(d, indent=1))
+        return
+    cfg = d["model_config"] or {}
+    click.echo(f"{model}: {cfg.get('backbone', '?')} {cfg.get('size', '')}, "
+               f"classes {d['classes']}")
+    click.echo(f"T_max {d['t_max']} frames ({d['seconds']:.2f} s); {d['n_ops']} ops, "
+               f"{d['n_tensors']} tensors; C check: {d['c_check']}")
+    b = d["const_breakdown"]
+    click.echo(f"flash {d['flash_bytes']:,} bytes (int8 weights and tables {b['weights']:,}, "
+               f"int32 biases/multipliers/shifts/exp tables {b['int32']:,}, int16 "
+               f"{b['int16']:,}, program and tables of contents the rest); file "
+               f"{d['file_bytes']:,} bytes with host metadata")
+    click.echo(f"arena {d['arena_bytes']:,} bytes; {d['macs_per_second'] / 1e6:.2f} M MACs "
+               f"per second of audio ({d['macs'] / 1e6:.2f} M over {d['seconds']:.2f} s)")
+    click.echo(f"  {'#':>3} {'op':<10}{'value':<34}{'output':<18}{'MACs':>12}")
+    for op in d["ops"]:
+        out = op["tensors"].get("y")
+        shape = f"{out[0]}x{out[1]} {out[2]}" if out else \
+            f"{op['n_body']} ops x {op['block']} rows"
+        click.echo(f"  {op['index']:>3} {op['op']:<10}{(op['value'] or ''):<34}{shape:<18}"
+                   f"{op['macs']:>12,}")

@@ -1,0 +1,158 @@
+"""The int8 commands end to end on a small synthetic corpus: quantize (with and
+without --eval, refusing an HRF model), infer (.prq and .npz, bad audio, bad model
+file, audio longer than T_max), export (compiled and run with the host's C
+compiler: same logits as the Python runner) and inspect."""
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from click.testing import CliRunner
+
+from pyreparam import native
+from pyreparam.cli import main
+
+pytestmark = pytest.mark.skipif(not native.available(), reason="C extension not built")
+ROOT = Path(__file__).resolve().parents[1]
+SR = 16000
+
+
+def cli(*args):
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    assert "Traceback" not in result.output
+    return result
+
+
+def write_corpus(folder: Path, n: int = 8, seconds: float = 0.6) -> Path:
+    """Tones and noise of two 'emotions' by two speakers, and their manifest (labels
+    class0 / class1: the names a checkpoint from `pyreparam init` gets)."""
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = ["path,label,speaker"]
+    t = np.arange(int(SR * seconds)) / SR
+    for i in range(n):
+        label = ("class0", "class1")[i % 2]
+        f0 = 150 + 40 * i if label == "class0" else 400 + 60 * i
+        x = (0.05 if label == "class0" else 0.3) * np.sin(2 * np.pi * f0 * t)
+        x = x + 0.01 * rng.standard_normal(t.size)
+        path = folder / f"u{i}.wav"
+        sf.write(path, x.astype(np.float32), SR, subtype="PCM_16")
+        rows.append(f"{path},{label},spk{i % 2}")
+    manifest = folder / "manifest.csv"
+    manifest.write_text("\n".join(rows) + "\n")
+    return manifest
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("quant_cli")
+    manifest = write_corpus(tmp / "corpus")
+    ckpt = tmp / "ct.npz"
+    assert cli("init", "--backbone", "convtransformer", "--classes", "2", "-o", ckpt).exit_code == 0
+    prq = tmp / "ct.prq"
+    result = cli("quantize", ckpt, "--calib", manifest, "--n", "6", "--max-seconds", "0.5",
+                 "--cache", "none", "-o", prq)
+    assert result.exit_code == 0, result.output
+    return tmp, manifest, ckpt, prq, result.output
+
+
+def test_quantize_prints_error_table_and_notes_default_frontend(setup):
+    _, _, _, prq, output = setup
+    assert "no front end" in output and "per-utterance normalization" in output
+    assert "per-layer error" in output and "layers.1.ffn.fc2" in output and "logits" in output
+    assert prq.is_file() and "C check: ok" in output
+
+
+def test_quantize_eval_json(setup):
+    tmp, manifest, ckpt, _, _ = setup
+    result = cli("quantize", ckpt, "--calib", manifest, "--eval", manifest, "--n", "4",
+                 "--max-seconds", "0.3", "--method", "percentile", "--cache", "none",
+                 "--json", "-o", tmp / "eval.prq")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["eval"]["n"] == 8 and report["eval"]["cut"] == 8   # 0.6 s > 0.3 s
+    for kind in ("float", "int8"):
+        assert 0.0 <= report["eval"][kind]["ua"] <= 1.0
+    assert report["t_max"] == 30 and report["arena_bytes"] > 0
+    assert {r["name"] for r in report["errors"]} >= {"subsample.conv1", "logits"}
+
+
+def test_quantize_refuses_hrf_and_bad_inputs(setup, tmp_path):
+    _, manifest, ckpt, _, _ = setup
+    hrf = tmp_path / "hrf.npz"
+    assert cli("init", "--backbone", "conformer", "--hrf", "2", "-o", hrf).exit_code == 0
+    result = cli("quantize", hrf, "--calib", manifest, "-o", tmp_path / "x.prq")
+    assert result.exit_code != 0 and "merge first: pyreparam merge IN OUT" in result.output
+    result = cli("quantize", tmp_path / "missing.npz", "--calib", manifest, "-o",
+                 tmp_path / "x.prq")
+    assert result.exit_code != 0 and "no such checkpoint" in result.output
+
+
+def test_infer_prq_and_npz(setup):
+    tmp, _, ckpt, prq, _ = setup
+    wavs = sorted((tmp / "corpus").glob("u*.wav"))[:2]
+    result = cli("infer", prq, *wavs, "--json")
+    assert result.exit_code == 0, result.output
+    records = json.loads(result.output)
+    assert [r["file"] for r in records] == [str(w) for w in wavs]
+    for r in records:
+        assert r["emotion"] in ("class0", "class1")
+        assert abs(sum(r["probabilities"].values()) - 1) < 1e-4
+        assert r["latency_ms"] >= 0 and r["frames"] == 50
+        assert "cut to the model's T_max" in r["note"]        # 0.6 s audio, 0.5 s T_max
+    text = cli("infer", ckpt, wavs[0])
+    assert text.exit_code == 0 and "float (NumPy)" in text.output
+
+
+def test_infer_bad_audio_and_bad_model(setup, tmp_path):
+    tmp, _, _, prq, _ = setup
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF not really a wav file")
+    good = sorted((tmp / "corpus").glob("u*.wav"))[0]
+    result = cli("infer", prq, good, bad)
+    assert result.exit_code != 0 and "1 of 2 file(s) could not be read" in result.output
+    corrupt = tmp_path / "corrupt.prq"
+    blob = bytearray(prq.read_bytes())
+    blob[200] ^= 0x55
+    corrupt.write_bytes(bytes(blob))
+    result = cli("infer", corrupt, good)
+    assert result.exit_code != 0 and "CRC" in result.output
+    result = cli("infer", tmp_path / "none.prq", good)
+    assert result.exit_code != 0 and "no such model file" in result.output
+
+
+def test_inspect(setup):
+    _, _, _, prq, _ = setup
+    result = cli("inspect", prq, "--json")
+    assert result.exit_code == 0, result.output
+    d = json.loads(result.output)
+    assert d["t_max"] == 50 and d["c_check"] == "ok"
+    assert d["flash_bytes"] < d["file_bytes"] and d["arena_bytes"] > 0
+    assert d["macs_per_second"] > 0 and any(op["op"] == "mha" for op in d["ops"])
+    text = cli("inspect", prq)
+    assert text.exit_code == 0 and "MACs per second" in text.output
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="no host C compiler")
+def test_export_compiles_and_matches_python(setup, tmp_path):
+    _, _, _, prq, _ = setup
+    header = tmp_path / "fw" / "model.h"
+    result = cli("export", prq, "--c-header", header, "--name", "ser_model")
+    assert result.exit_code == 0, result.output
+    main_c = header.parent / "main.c"
+    assert main_c.is_file() and "aligned(16)" in header.read_text()
+    exe = tmp_path / "demo"
+    sources = sorted(str(p) for p in (ROOT / "csrc").glob("*.c"))
+    subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-O1",
+                    f"-I{ROOT / 'csrc'}", f"-I{header.parent}", str(main_c), *sources,
+                    "-o", str(exe)], check=True, capture_output=True)
+    out = subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout
+    c_logits = [int(v) for v in out.split("logits:")[1].split("\n")[0].split()]
+    from pyreparam.quant.runtime import PRQModel
+    model = PRQModel.from_file(prq)
+    x = np.full((model.t_max, model.info["input_cols"]), model.meta["input"]["zero_point"],
+                np.int8)
+    assert c_logits == model.run(x).tolist()
