@@ -20,6 +20,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from pyreparam import native
+from pyreparam.quant import qelementwise as qe
 from pyreparam.quant import qlinear as ql
 from pyreparam.quant import qnorm as qn
 
@@ -39,11 +40,11 @@ if native.available():
 @pytest.fixture(scope="module")
 def builds():
     """{level: cffi module} for "none" and every level this machine runs, cached in
-    build/simd-test-cache/ (git-ignored) under a digest of every build input."""
+    build/simd-cache/ (git-ignored) under a digest of every build input."""
     if not any(AVAILABLE.values()):
         pytest.skip(f"no SIMD level both builds and runs here (probes: {AVAILABLE})")
     levels = ["none"] + [lv for lv in SIMD if AVAILABLE[lv]]
-    cache = ROOT / "build" / "simd-test-cache"
+    cache = ROOT / "build" / "simd-cache"
     return {lv: build_ffi.build_module(lv, cache, cache=True) for lv in levels}
 
 
@@ -78,7 +79,8 @@ def assert_bitexact(got, ref, what):
 
 NUMPY = {"linear_s8": ql.linear_s8, "linear_s8_s16": ql.linear_s8_s16,
          "bmm_nt_s8": ql.bmm_nt_s8, "bmm_nn_s8": ql.bmm_nn_s8, "conv1d_s8": ql.conv1d_s8,
-         "softmax_s8": qn.softmax_s8, "layernorm_s16_s8": qn.layernorm_s16_s8}
+         "softmax_s8": qn.softmax_s8, "layernorm_s16_s8": qn.layernorm_s16_s8,
+         "add_s16": qe.add_s16}
 
 
 def compare(builds, level, name, numpy_args=None, **kw):
@@ -292,6 +294,39 @@ def test_layernorm(builds, level, T, C, seed):
 
 
 @level_param()
+@given(st.integers(1, 300), st.booleans(), seeds)
+def test_residual_add(builds, level, n, int8_branch, seed):
+    """pr_add_s16 / pr_add_s16_s8 (int8 b with a zero point), in place as well."""
+    rng = np.random.default_rng(seed)
+    a = ints(rng, (n,), -32768, 32767, np.int16, p_extreme=0.3)
+    if int8_branch:
+        b, zb = ints(rng, (n,), -128, 127, np.int8, 0.3), int(rng.integers(-128, 128))
+    else:
+        b, zb = ints(rng, (n,), -32768, 32767, np.int16, 0.3), 0
+    if seed % 3 == 0:                                   # realistic: TFLite's int16 ADD
+        s_a, s_b, s_out = 10.0 ** rng.uniform(-4, -1, size=3)
+        q = qe.add_qparams(s_a, s_b, s_out)
+        ms = dict(a_multiplier=q.a_multiplier, a_shift=q.a_shift, b_multiplier=q.b_multiplier,
+                  b_shift=q.b_shift, out_multiplier=q.out_multiplier, out_shift=q.out_shift)
+    else:                                               # anything valid, left shifts too
+        m, e = multipliers(rng, 3, *shift_range(rng))
+        ms = dict(a_multiplier=int(m[0]), a_shift=int(e[0]), b_multiplier=int(m[1]),
+                  b_shift=int(e[1]), out_multiplier=int(m[2]), out_shift=int(e[2]))
+    lo, hi = clamp_range(rng, 0, -32768, 32767)
+    y = compare(builds, level, "add_s16", a=a, b=b, b_zero_point=zb, act_min=lo, act_max=hi,
+                **ms)
+    ffi, lib = builds[level].ffi, builds[level].lib     # y may alias a
+    p = ffi.new("pr_add_params *", dict(size=n, b_zero_point=zb, act_min=lo, act_max=hi,
+                                        **ms))
+    inplace = a.copy()
+    a_ptr = ffi.cast("int16_t *", ffi.from_buffer(inplace))
+    b_ptr = ffi.cast(("int8_t *" if int8_branch else "int16_t *"), ffi.from_buffer(b))
+    fn = lib.pr_add_s16_s8 if int8_branch else lib.pr_add_s16
+    assert fn(p, a_ptr, b_ptr, a_ptr) == 0
+    assert_bitexact(inplace, y, "add_s16 in place")
+
+
+@level_param()
 def test_light_model_shapes(builds, level):
     """The light models' shapes (3 s: 300 / 150 / 75 frames, C 64, 4 heads of 16)."""
     rng = np.random.default_rng(7)
@@ -332,6 +367,9 @@ def _status_cases():
                 in_zero_point=-4, out_zero_point=0, act_min=-128, act_max=127)
     soft = dict(batches=2, rows=3, cols=4, window=3)
     ln = dict(rows=3, channels=4, eps=10, out_zero_point=0, act_min=-128, act_max=127)
+    add = dict(size=6, a_multiplier=2**30, a_shift=0, b_multiplier=2**30, b_shift=0,
+               b_zero_point=0, out_multiplier=2**30, out_shift=-13, act_min=-32768,
+               act_max=32767)
     return {
         "pr_linear_s8": (lin, [("rows", 0), ("in_features", 40000), ("out_features", -1),
                                ("rows", 2**30), ("out_zero_point", 128), ("act_min", 100),
@@ -355,6 +393,11 @@ def _status_cases():
         "pr_layernorm_s16_s8": (ln, [("channels", 4097), ("rows", -1), ("rows", 2**30),
                                      ("eps", -1), ("eps", 2**60 + 1), ("mult", -2**31),
                                      ("shift", 31), ("mult", -2**31 + 1), ("null", 5)]),
+        "pr_add_s16": (add, [("size", 0), ("b_shift", -32), ("out_multiplier", -1),
+                             ("act_min", 32767), ("act_max", -32769), ("b_zero_point", 1),
+                             ("null", 3)]),
+        "pr_add_s16_s8": (add, [("b_zero_point", 128), ("b_zero_point", -128),
+                                ("a_shift", 31), ("null", 2)]),
     }
 
 
@@ -365,7 +408,8 @@ def _status_call(module, name, base, corruption):
     kind = {"pr_linear_s8": "pr_linear_params", "pr_linear_s8_s16": "pr_linear_params",
             "pr_bmm_nt_s8": "pr_bmm_params", "pr_bmm_nn_s8": "pr_bmm_params",
             "pr_conv1d_s8": "pr_conv1d_params", "pr_softmax_s8": "pr_softmax_params",
-            "pr_layernorm_s16_s8": "pr_layernorm_params"}[name]
+            "pr_layernorm_s16_s8": "pr_layernorm_params", "pr_add_s16": "pr_add_params",
+            "pr_add_s16_s8": "pr_add_params"}[name]
     p = ffi.new(kind + " *", {k: v for k, v in base.items()})
     if field in base:
         setattr(p, field, value)
@@ -385,6 +429,9 @@ def _status_call(module, name, base, corruption):
             args += [ffi.new("int32_t[]", 8), value if field == "scratch_len" else 4]
     elif name == "pr_conv1d_s8":
         args = [p, buf[0], buf[1], ffi.new("int32_t[]", 8), mult, shift, buf[2]]
+    elif name.startswith("pr_add"):
+        b = buf[1] if name.endswith("s8") else ffi.new("int16_t[]", 64)
+        args = [p, ffi.new("int16_t[]", 64), b, ffi.new("int16_t[]", 64)]
     elif name == "pr_softmax_s8":
         table = ffi.new("int32_t[]", [65536] + [100] * 255)
         if field == "table0":

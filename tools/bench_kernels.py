@@ -1,7 +1,7 @@
 """Benchmark the int8 C kernels: the portable reference against the x86 SIMD variants.
 
 One build holds one kernel path (csrc/build_ffi.py, PYREPARAM_SIMD), so this tool
-compiles the runtime once per SIMD level into a temporary directory and calls the
+compiles the runtime once per SIMD level (cached in build/simd-cache/) and calls the
 same kernel of every build on the same arguments, at the light models' shapes
 (3 s of audio: 300 frames, 150 and 75 after each stride-2 subsampling convolution;
 width C = 64, H = 4 heads of D = 16, FFN 128 / 256). Every output is first checked to be
@@ -11,10 +11,13 @@ runs interleaved across the builds, median of --runs.
 
     python tools/bench_kernels.py [--levels none,avx2,avx512vnni] [--runs 15] [--json PATH]
 
-The last row sums the kernel calls of one light ConvTransformer inference (two
-subsampling convolutions, then per layer: 2 LayerNorms, Q/K/V, Q K^T, softmax,
-A V, output projection, FFN; element-wise tables, residual adds and the classifier
-are left out). GMAC/s counts multiply-accumulates of the products only.
+The row "kernel sum" adds up the kernel calls of one light ConvTransformer inference
+at these batched shapes (two subsampling convolutions, then per layer: 2 LayerNorms,
+Q/K/V, Q K^T, softmax, A V, output projection, FFN; element-wise tables, residual
+adds and the classifier are left out). The pr_model_run rows time whole inferences
+of the light models (random weights, T = 300) through the C model runner, which
+calls the same kernels with its own blocking (attention one query row at a time).
+GMAC/s counts multiply-accumulates of the products only.
 """
 from __future__ import annotations
 
@@ -23,7 +26,6 @@ import importlib.util
 import json
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -190,6 +192,42 @@ CALLS = {"linear": _linear_call, "conv1d": _conv_call, "bmm_nt": _bmm_call,
          "depthwise": _depthwise_call}
 
 
+def model_case(backbone, seconds=3.0):
+    """A light model (random weights, calibrated on random frames) as a .prq program,
+    run by pr_model_run on T = 100 * seconds frames."""
+    from pyreparam.models import build_model, make_config
+    from pyreparam.quant.backbones import build_graph
+    from pyreparam.quant.calibrate import calibrate
+    from pyreparam.quant.lower import lower
+    from pyreparam.quant.prq import write_prq
+
+    T = int(round(100 * seconds))
+    config = make_config(backbone, "light")
+    rng = np.random.default_rng(0)
+    graph = build_graph(build_model(config, 0, dtype=np.float64))
+    qparams = calibrate(graph, [rng.normal(0.0, 1.0, (T, config.n_mels)) for _ in range(2)])
+    meta = {"input": {"scale": qparams["input"][0], "zero_point": qparams["input"][1]},
+            "output": {"scale": qparams["logits"][0], "zero_point": qparams["logits"][1]}}
+    blob = np.frombuffer(bytes(write_prq(lower(graph, qparams, T), meta)), np.uint8).copy()
+    x = _ints(rng, (T, config.n_mels), -128, 127, np.int8)
+    return dict(kind="model", blob=blob, x=x, T=T, macs=0)
+
+
+def _model_call(ffi, lib, c):
+    info = ffi.new("pr_model_info *")
+    blob = ffi.from_buffer(c["blob"])
+    if lib.pr_model_check(blob, len(c["blob"]), info) != 0:
+        raise RuntimeError("pr_model_check rejected the benchmark model")
+    arena = np.zeros(info.arena_bytes, np.uint8)
+    logits = np.zeros(info.output_cols, np.int8)
+    args = (blob, len(c["blob"]), ffi.from_buffer(c["x"]), c["T"], ffi.from_buffer(logits),
+            ffi.from_buffer(arena), len(arena))
+    return lambda: lib.pr_model_run(*args), logits
+
+
+CALLS["model"] = _model_call
+
+
 def checked_outputs(modules, case):
     """Run the case once per build; the outputs must be bit-identical."""
     outputs = {}
@@ -221,7 +259,8 @@ def _per_call_seconds(call, budget=0.004):
 
 
 def time_case(modules, case, runs):
-    """Median seconds per call of each build, runs interleaved across the builds."""
+    """Seconds per call of each build, runs interleaved across the builds: (median,
+    min) over the runs (the minimum is the least disturbed by other processes)."""
     calls = {lv: CALLS[case["kind"]](m.ffi, m.lib, case)[0] for lv, m in modules.items()}
     reps = {lv: _per_call_seconds(call)[0] for lv, call in calls.items()}
     times = {lv: [] for lv in modules}
@@ -231,54 +270,79 @@ def time_case(modules, case, runs):
             for _ in range(reps[lv]):
                 call()
             times[lv].append((time.perf_counter() - t0) / reps[lv])
-    return {lv: statistics.median(ts) for lv, ts in times.items()}
+    return {lv: (statistics.median(ts), min(ts)) for lv, ts in times.items()}
+
+
+def build_modules(build_ffi, levels):
+    """{level: module}, cached under a digest of the sources (as in the tests)."""
+    modules = {}
+    for lv in levels:
+        modules[lv] = build_ffi.build_module(lv, ROOT / "build" / "simd-cache", cache=True)
+        info = modules[lv].ffi.string(modules[lv].lib.pr_build_info()).decode()
+        print(f"built {lv}: {info}", file=sys.stderr)
+    return modules
+
+
+def run(modules, runs, models):
+    """The table's rows: kernels, the kernel sum of one inference, whole models."""
+    levels = list(modules)
+    rows = []
+    total = {lv: np.zeros(2) for lv in levels}                      # median, min
+    for label, case, per_model in cases(np.random.default_rng(0)):
+        checked_outputs(modules, case)
+        t = time_case(modules, case, runs)
+        rows.append(dict(label=label, macs=case["macs"],
+                         us={lv: t[lv][0] * 1e6 for lv in levels},
+                         us_min={lv: t[lv][1] * 1e6 for lv in levels}))
+        for lv in levels:
+            total[lv] += per_model * np.array(t[lv])
+    rows.append(dict(label="light ConvTransformer, kernel sum", macs=None,
+                     us={lv: float(total[lv][0]) * 1e6 for lv in levels},
+                     us_min={lv: float(total[lv][1]) * 1e6 for lv in levels}))
+    if models and all(hasattr(m.lib, "pr_model_run") for m in modules.values()):
+        for backbone in ("convtransformer", "conformer", "speechformer"):
+            case = model_case(backbone)
+            checked_outputs(modules, case)
+            t = time_case(modules, case, runs)
+            rows.append(dict(label=f"pr_model_run light {backbone}, T=300", macs=None,
+                             us={lv: t[lv][0] * 1e6 for lv in levels},
+                             us_min={lv: t[lv][1] * 1e6 for lv in levels}))
+    return rows
+
+
+def print_table(rows, levels):
+    ref, best = levels[0], levels[-1]
+    head = f"{'kernel (shape)':42s}" + "".join(f"{lv + ' us':>15s}" for lv in levels)
+    head += f"{'speed-up':>10s}{'(min)':>8s}{'GMAC/s':>9s}"
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        line = f"{r['label']:42s}" + "".join(f"{r['us'][lv]:15.2f}" for lv in levels)
+        line += f"{r['us'][ref] / r['us'][best]:9.1f}x"
+        line += f"{r['us_min'][ref] / r['us_min'][best]:7.1f}x"
+        line += f"{r['macs'] / (r['us'][best] * 1e3):9.1f}" if r["macs"] else ""
+        print(line)
+    print(f"us: median microseconds per call; speed-up: {ref} / {best} of the medians "
+          f"(min: of the fastest runs); GMAC/s: {best}, median")
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--levels", default=None,
-                    help="comma-separated SIMD levels to compare (default: none and every "
-                         "level this machine builds and runs)")
+                    help="comma-separated SIMD levels to compare, the reference first "
+                         "(default: none and every level this machine builds and runs)")
     ap.add_argument("--runs", type=int, default=15)
     ap.add_argument("--json", default=None, help="also write the results here")
+    ap.add_argument("--no-models", dest="models", action="store_false",
+                    help="skip the whole-model rows (pr_model_run of the light models)")
     args = ap.parse_args(argv)
     build_ffi = _load_build_ffi()
     levels = (args.levels.split(",") if args.levels else
               [lv for lv in build_ffi.SIMD_LEVELS if build_ffi.probe(lv)])
-    with tempfile.TemporaryDirectory() as tmp:
-        modules = {}
-        for lv in levels:
-            modules[lv] = build_ffi.build_module(lv, Path(tmp) / lv)
-            info = modules[lv].ffi.string(modules[lv].lib.pr_build_info()).decode()
-            print(f"built {lv}: {info}", file=sys.stderr)
-        rows = []
-        totals = {lv: 0.0 for lv in levels}
-        for label, case, per_model in cases(np.random.default_rng(0)):
-            checked_outputs(modules, case)
-            med = time_case(modules, case, args.runs)
-            rows.append(dict(label=label, macs=case["macs"], per_model=per_model,
-                             us={lv: med[lv] * 1e6 for lv in levels}))
-            for lv in levels:
-                totals[lv] += per_model * med[lv]
-        rows.append(dict(label="light ConvTransformer, kernel sum", macs=None, per_model=1,
-                         us={lv: totals[lv] * 1e6 for lv in levels}))
+    rows = run(build_modules(build_ffi, levels), args.runs, args.models)
     print_table(rows, levels)
     if args.json:
         Path(args.json).write_text(json.dumps(dict(levels=levels, rows=rows), indent=1))
-
-
-def print_table(rows, levels):
-    best = levels[-1]
-    head = f"{'kernel (shape)':42s}" + "".join(f"{lv + ' us':>14s}" for lv in levels)
-    head += f"{'speed-up':>10s}{'GMAC/s ' + best:>20s}"
-    print(head)
-    print("-" * len(head))
-    for r in rows:
-        line = f"{r['label']:42s}" + "".join(f"{r['us'][lv]:14.2f}" for lv in levels)
-        line += f"{r['us'][levels[0]] / r['us'][best]:9.1f}x"
-        gmacs = f"{r['macs'] / (r['us'][best] * 1e3):20.1f}" if r["macs"] else f"{'':20s}"
-        print(line + gmacs)
-    print(f"speed-up: {levels[0]} / {best}; us: median microseconds per call")
 
 
 if __name__ == "__main__":

@@ -135,36 +135,81 @@ PR512_INLINE void pr512_transpose16(const __m512i r[16], __m512i out[16])
     }
 }
 
+/* 16 bytes of column l (B + 128 as u8; past n bytes or lanes columns: 0) */
+PR512_INLINE __m128i pr512_col16(const pr_x86_mm *m, int32_t j, int32_t l, int32_t lanes,
+                                 int32_t k, __mmask16 bytes)
+{
+    const __m128i flip = _mm_set1_epi8((char)0x80);
+    if (l >= lanes) {
+        return _mm_setzero_si128();
+    }
+    /* bytes past the chunk are loaded as 0x80 and flipped to 0 */
+    return _mm_xor_si128(
+        _mm_mask_loadu_epi8(flip, bytes, m->b + (int64_t)(j + l) * m->b_step + k), flip);
+}
+
+/*
+ * Panel words of 16 columns (from column j), 4 groups from depth k (16 bytes, n <= 16
+ * of them valid): out[g] lane l = column j + l's word g. Z_i holds columns i, 4 + i,
+ * 8 + i, 12 + i in its 128-bit blocks, so that the 4 x 4 word transposes inside the
+ * blocks put column 4 L + i in lane 4 L + i.
+ */
+PR512_INLINE void pr512_pack_jk16(const pr_x86_mm *m, int32_t j, int32_t lanes, int32_t k,
+                                  int32_t n, __m512i out[4])
+{
+    const __mmask16 bytes = pr512_first(n);
+    __m512i z[4], t0, t1, t2, t3;
+    int32_t i;
+    for (i = 0; i < 4; ++i) { /* the block index of inserti32x4 must be a constant */
+        z[i] = _mm512_castsi128_si512(pr512_col16(m, j, i, lanes, k, bytes));
+        z[i] = _mm512_inserti32x4(z[i], pr512_col16(m, j, 4 + i, lanes, k, bytes), 1);
+        z[i] = _mm512_inserti32x4(z[i], pr512_col16(m, j, 8 + i, lanes, k, bytes), 2);
+        z[i] = _mm512_inserti32x4(z[i], pr512_col16(m, j, 12 + i, lanes, k, bytes), 3);
+    }
+    t0 = _mm512_unpacklo_epi32(z[0], z[1]);
+    t1 = _mm512_unpackhi_epi32(z[0], z[1]);
+    t2 = _mm512_unpacklo_epi32(z[2], z[3]);
+    t3 = _mm512_unpackhi_epi32(z[2], z[3]);
+    out[0] = _mm512_unpacklo_epi64(t0, t2);
+    out[1] = _mm512_unpackhi_epi64(t0, t2);
+    out[2] = _mm512_unpacklo_epi64(t1, t3);
+    out[3] = _mm512_unpackhi_epi64(t1, t3);
+}
+
 /*
  * Panel of columns j0 .. j0 + nc - 1, depth k0 .. k0 + nk - 1, as V vectors per
  * 4-byte group g: word g * 16 V + l = B[j0 + l, k0 + 4g .. + 3] + 128 (u8), padded
- * depth steps and columns 0. B stored (j, k): 16 columns x 64 bytes are loaded
- * (masked: nothing past a column or the chunk is read) and transposed at a time.
+ * depth steps and columns 0. B stored (j, k): 16 columns x 64 bytes are loaded and
+ * transposed at a time, the rest of the depth 16 bytes at a time; masked loads read
+ * nothing past a column or the chunk.
  */
 static inline PR_TARGET_AVX512 void pr512_pack_jk(const pr_x86_mm *m, int32_t j0,
                                                   int32_t nc, int32_t V, int32_t k0,
                                                   int32_t nk, int32_t *panel)
 {
-    const int32_t G = (nk + 3) / 4;
     const __m512i flip = _mm512_set1_epi8((char)0x80);
     int32_t v, l, kb, g;
     for (v = 0; v < V; ++v) {
         const int32_t lanes = nc - 16 * v < 16 ? nc - 16 * v : 16;
-        for (kb = 0; kb < nk; kb += 64) {
-            const int32_t n = nk - kb < 64 ? nk - kb : 64;
-            const __mmask64 bytes = n == 64 ? ~(__mmask64)0 : ((__mmask64)1 << n) - 1;
+        for (kb = 0; kb + 64 <= nk; kb += 64) {
             __m512i r[16], out[16];
             for (l = 0; l < 16; ++l) {
                 r[l] = _mm512_setzero_si512();
-                if (l < lanes) { /* B + 128 as u8; bytes past the chunk stay 0 */
+                if (l < lanes) {
                     const int8_t *src = m->b + (int64_t)(j0 + 16 * v + l) * m->b_step;
-                    r[l] = _mm512_maskz_mov_epi8(
-                        bytes, _mm512_xor_si512(
-                                   _mm512_maskz_loadu_epi8(bytes, src + k0 + kb), flip));
+                    r[l] = _mm512_xor_si512(_mm512_loadu_si512(src + k0 + kb), flip);
                 }
             }
             pr512_transpose16(r, out);
-            for (g = 0; g < 16 && kb / 4 + g < G; ++g) {
+            for (g = 0; g < 16; ++g) {
+                _mm512_storeu_si512(panel + ((kb / 4 + g) * V + v) * 16, out[g]);
+            }
+        }
+        for (; kb < nk; kb += 16) {
+            const int32_t n = nk - kb < 16 ? nk - kb : 16;
+            __m512i out[4];
+            pr512_pack_jk16(m, j0 + 16 * v, lanes, k0 + kb, n, out);
+            for (g = 0; g < (n + 3) / 4; ++g) {
                 _mm512_storeu_si512(panel + ((kb / 4 + g) * V + v) * 16, out[g]);
             }
         }
@@ -190,9 +235,8 @@ static inline PR_TARGET_AVX512 void pr512_pack_kj(const pr_x86_mm *m, int32_t j0
                 r[q] = _mm_setzero_si128();
                 if (k < nk) {
                     const int8_t *src = m->b + (int64_t)(k0 + k) * m->b_step + j0 + 16 * v;
-                    /* missing columns stay u8 0 */
-                    r[q] = _mm_xor_si128(_mm_maskz_loadu_epi8(lane_mask, src), flip);
-                    r[q] = _mm_maskz_mov_epi8(lane_mask, r[q]);
+                    /* missing columns: loaded as 0x80, flipped to u8 0 */
+                    r[q] = _mm_xor_si128(_mm_mask_loadu_epi8(flip, lane_mask, src), flip);
                 }
             }
             t0 = _mm_unpacklo_epi8(r[0], r[1]); /* columns 0..7: rows 0, 1 */

@@ -1,0 +1,13 @@
+/*
+ * pr_add_s16_s8, AVX-512 variant: same prototype, checks and results as
+ * csrc/pr_add_s16_s8.c (chosen at build time by csrc/build_ffi.py;
+ * pr_x86_add_avx512.h).
+ */
+#include "pr_x86_q512.h"
+
+#define PR_ADD_NAME pr_add_s16_s8
+#define PR_ADD_B_T int8_t
+#define PR_ADD_B_ZP_MIN (-128)
+#define PR_ADD_B_ZP_MAX 127
+#define PR_ADD_LOAD_B(lanes, p) _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(lanes, p))
+#include "pr_x86_add_avx512.h"
