@@ -51,7 +51,8 @@ def setup(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("quant_cli")
     manifest = write_corpus(tmp / "corpus")
     ckpt = tmp / "ct.npz"
-    assert cli("init", "--backbone", "convtransformer", "--classes", "2", "-o", ckpt).exit_code == 0
+    result = cli("init", "--backbone", "convtransformer", "--classes", "2", "-o", ckpt)
+    assert result.exit_code == 0, result.output
     prq = tmp / "ct.prq"
     result = cli("quantize", ckpt, "--calib", manifest, "--n", "6", "--max-seconds", "0.5",
                  "--cache", "none", "-o", prq)

@@ -127,3 +127,54 @@ def test_program_rejects_bad_lengths():
     for T in (0, 21):
         with pytest.raises(ValueError, match="outside"):
             program.lengths_for(T)
+
+
+# --------------------------------------------------------------------------- pieces
+
+def test_calibration_ranges():
+    """Ranges contain 0; the percentile range is inside min/max; MSE beats min/max on a
+    heavy-tailed sample; fixed and int16 roles get their fixed scales."""
+    from pyreparam.quant.calibrate import (HIST_BINS, mse_range, percentile_range,
+                                           s8_qparams, s16_scale)
+    x = np.random.default_rng(0).standard_t(3, size=200_000)
+    edges = np.linspace(x.min(), x.max(), HIST_BINS + 1)
+    hist, _ = np.histogram(x, edges)
+    lo, hi = percentile_range(hist, edges, 99.9)
+    assert x.min() < lo < np.quantile(x, 0.002) and np.quantile(x, 0.998) < hi < x.max()
+    for a, b in ((lo, hi), mse_range(hist, edges), (0.5, 3.0), (-4.0, -1.0)):
+        scale, zp = s8_qparams(a, b)
+        assert -128 <= zp <= 127 and scale > 0
+        assert -128 <= round(0 / scale) + zp <= 127          # real 0 is representable
+
+    def mse(r):
+        scale, zp = s8_qparams(*r)
+        q = np.clip(np.floor(x / scale + 0.5) + zp, -128, 127)
+        return np.mean((x - scale * (q - zp)) ** 2)
+    assert mse(mse_range(hist, edges)) < mse((x.min(), x.max()))
+    assert s16_scale(10.0) * 32767 == pytest.approx(20.0)
+
+
+def test_shared_shift_multipliers():
+    """One shift per layer, multipliers in (0, 2^31), each within 2^-22 relative of M_c;
+    a layer whose spread would cost precision keeps per-channel pairs."""
+    from pyreparam.quant.lower import shared_shift_multipliers
+    rng = np.random.default_rng(1)
+    M = 10.0 ** rng.uniform(-4, -2, size=64)
+    m, e = shared_shift_multipliers(M)
+    assert np.isscalar(e) and m.dtype == np.int32 and (m > 0).all()
+    approx = m.astype(np.float64) * 2.0 ** (e - 31)
+    assert np.all(np.abs(approx - M) <= M * 2.0**-22)
+    m2, e2 = shared_shift_multipliers(np.array([1e-2, 1e-9]))
+    assert not np.isscalar(e2) and (m2 >= 2**30).all()
+
+
+@pytest.mark.parametrize("backbone", BACKBONES)
+def test_program_macs_match_the_model_cost(backbone):
+    """inspect's MAC count, read off the integer program, equals models.cost."""
+    from pyreparam.models import macs_per_second
+    from pyreparam.quant.workflow import describe
+    config = make_config(backbone, "light", n_classes=7)
+    model, _, _, program, blob = quantized(config, 2, 300, 16)
+    meta = read_prq(blob)[1]
+    assert describe(program, meta, len(blob))["macs_per_second"] == \
+        macs_per_second(config, model.params)

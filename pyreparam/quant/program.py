@@ -21,8 +21,8 @@ length rule (``len_id >= 0``, capacity ``rows`` = the rule's value at T_max) or 
 
 Ops
 ---
-Each op is a type and a fixed list of int32 fields (``OP_FIELDS``); tensor fields
-(``TENSOR_FIELDS``) hold tensor indices (-1: none, for an optional bias). ``loop``
+Each op is a type and a fixed list of int32 fields (``OP_FIELDS``); its tensor fields
+(``OP_TENSORS``) hold tensor indices (-1: none, for an optional bias). ``loop``
 runs the next ``n_body`` ops once per block of ``block`` rows of length ``len_id``;
 inside it, a tensor of that length is addressed at the block's rows, a tensor with
 ``block`` fixed rows at rows 0.. (a per-block temporary).

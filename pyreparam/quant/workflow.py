@@ -26,7 +26,7 @@ from pyreparam.quant.calibrate import DEFAULT_METHOD, DEFAULT_PERCENTILE, calibr
 from pyreparam.quant.graph import Graph, run_float
 from pyreparam.quant.lower import DEFAULT_BLOCK, lower
 from pyreparam.quant.program import (
-    DTYPES, KIND_ARENA, KIND_CONST, OP_AVGPOOL, OP_CONV1D, OP_DWCONV, OP_LINEAR, OP_LOOP,
+    DTYPES, KIND_ARENA, KIND_CONST, OP_CONV1D, OP_DWCONV, OP_LINEAR, OP_LOOP,
     OP_MHA, OP_NAMES, OP_TENSORS, Program, flash_bytes)
 from pyreparam.quant.prq import FORMAT, write_prq
 from pyreparam.quant.qmodel import quantize_input, run_program

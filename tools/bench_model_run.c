@@ -1,0 +1,98 @@
+/*
+ * Host latency of pr_model_run, standalone (no Python): for each .prq file, one
+ * utterance of T_max frames of random int8 features, 2 warm-up runs, then the
+ * median wall time of N runs (POSIX clock_gettime).
+ *
+ *   tools/build_c.sh build/c                      (portable C99 library, -O2)
+ *   gcc -O2 -Ibuild/c tools/bench_model_run.c build/c/libpyreparam.a -o bench
+ *   ./bench 100 model1.prq model2.prq ...
+ */
+#define _POSIX_C_SOURCE 199309L
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "pyreparam.h"
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static int bench(const char *path, int repeats)
+{
+    FILE *f = fopen(path, "rb");
+    long size;
+    uint8_t *blob, *arena;
+    int8_t *input, logits[256];
+    double *times;
+    pr_model_info info;
+    int i;
+    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) <= 0) {
+        fprintf(stderr, "cannot read %s\n", path);
+        return 1;
+    }
+    rewind(f);
+    blob = malloc((size_t)size);
+    if (blob == NULL || fread(blob, 1, (size_t)size, f) != (size_t)size) {
+        fprintf(stderr, "cannot read %s\n", path);
+        return 1;
+    }
+    fclose(f);
+    if (pr_model_check(blob, size, &info) != PR_OK || info.output_cols > 256) {
+        fprintf(stderr, "%s: invalid model\n", path);
+        return 1;
+    }
+    arena = malloc((size_t)info.arena_bytes + 4);
+    input = malloc((size_t)info.t_max * (size_t)info.input_cols);
+    times = malloc(sizeof(double) * (size_t)repeats);
+    if (arena == NULL || input == NULL || times == NULL) {
+        return 1;
+    }
+    srand(1);
+    for (i = 0; i < info.t_max * info.input_cols; ++i) {
+        input[i] = (int8_t)(rand() % 256 - 128);
+    }
+    for (i = -2; i < repeats; ++i) {
+        const double t0 = now_ms();
+        if (pr_model_run(blob, size, input, info.t_max, logits, arena, info.arena_bytes) !=
+            PR_OK) {
+            fprintf(stderr, "%s: run failed\n", path);
+            return 1;
+        }
+        if (i >= 0) {
+            times[i] = now_ms() - t0;
+        }
+    }
+    qsort(times, (size_t)repeats, sizeof(double), cmp_double);
+    printf("%-40s T=%d  arena %d B  flash %d B  median %.3f ms  (min %.3f)\n", path,
+           (int)info.t_max, (int)info.arena_bytes, (int)info.flash_bytes,
+           times[repeats / 2], times[0]);
+    free(blob);
+    free(arena);
+    free(input);
+    free(times);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    int i, status = 0;
+    const int repeats = argc > 1 ? atoi(argv[1]) : 0;
+    if (argc < 3 || repeats < 1) {
+        fprintf(stderr, "usage: %s REPEATS MODEL.prq...\n", argv[0]);
+        return 2;
+    }
+    for (i = 2; i < argc; ++i) {
+        status |= bench(argv[i], repeats);
+    }
+    return status;
+}
