@@ -70,7 +70,8 @@ PR512_INLINE __m512i pr512_requantize(const pr_x86_mm *m, const pr512_cols *c, i
 
 /* ---- packing ------------------------------------------------------------------ */
 
-/* Fill the per-column constants of columns j0 .. j0 + nc - 1 (other lanes: 0). */
+/* Fill the per-column constants of the V vectors of columns j0 .. j0 + nc - 1 (other
+ * lanes: 0); colcorr is filled later (pr512_colcorr) when any_colcorr. */
 static inline PR_TARGET_AVX512 void pr512_cols_init(const pr_x86_mm *m, int32_t j0,
                                                     int32_t nc, pr512_cols *c)
 {
@@ -78,9 +79,11 @@ static inline PR_TARGET_AVX512 void pr512_cols_init(const pr_x86_mm *m, int32_t 
      * of zero cannot saturate (the products with zero points have no bias) */
     const int32_t room = PR_Q_INT32_MAX - m->depth * 16384;
     int32_t v;
-    memset(c, 0, sizeof *c);
     c->sat_free = 1;
+    c->any_left = 0;
     c->any_colcorr = m->a_zero_point != 0;
+    /* the odd-lane multiplier load of the last vector reads one word past it */
+    _mm512_storeu_si512(c->mult + 16 * ((nc + 15) / 16), _mm512_setzero_si512());
     for (v = 0; v < PR512_NC / 16 && 16 * v < nc; ++v) {
         const int32_t o = 16 * v;
         const __mmask16 lanes = pr512_first(nc - o);
@@ -325,20 +328,21 @@ PR512_INLINE void pr512_finish(const pr512_step *s, int64_t i, int32_t nr,
 }
 
 /*
- * One chunk for every 4-row block of the tile, V (1..4) vectors of columns; V is a
- * compile-time constant in each caller so that the accumulators live in registers.
+ * One chunk for every R-row block of the tile (R = 4, or 1 for a tile of one row),
+ * V (1..4) vectors of columns; R and V are compile-time constants in each caller so
+ * that the accumulators live in registers.
  */
-PR512_INLINE void pr512_chunk(const pr512_step *s, int V)
+PR512_INLINE void pr512_chunk(const pr512_step *s, int V, int R)
 {
     const pr_x86_mm *m = s->m;
     const int32_t full = s->nk / 4;
     const int32_t rest = s->nk - 4 * full;
     int32_t ib, r, v, g;
-    for (ib = 0; ib < s->ni; ib += 4) {
-        const int32_t nr = s->ni - ib < 4 ? s->ni - ib : 4;
+    for (ib = 0; ib < s->ni; ib += R) {
+        const int32_t nr = s->ni - ib < R ? s->ni - ib : R;
         const int8_t *row[4];
         __m512i acc[4][4];
-        for (r = 0; r < 4; ++r) { /* missing rows repeat the last one, never stored */
+        for (r = 0; r < R; ++r) { /* missing rows repeat the last one, never stored */
             row[r] = m->a + (int64_t)(s->i0 + ib + (r < nr ? r : nr - 1)) * m->a_step;
             for (v = 0; v < V; ++v) {
                 acc[r][v] = s->first ? _mm512_setzero_si512()
@@ -350,7 +354,7 @@ PR512_INLINE void pr512_chunk(const pr512_step *s, int V)
             for (v = 0; v < V; ++v) {
                 pv[v] = _mm512_loadu_si512(s->panel + (g * V + v) * 16);
             }
-            for (r = 0; r < 4; ++r) {
+            for (r = 0; r < R; ++r) {
                 const __m512i av = _mm512_set1_epi32(pr_x86_load32(row[r] + s->k0 + 4 * g));
                 for (v = 0; v < V; ++v) {
                     acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], pv[v], av);
@@ -358,7 +362,7 @@ PR512_INLINE void pr512_chunk(const pr512_step *s, int V)
             }
         }
         if (rest > 0) { /* never read past a row: the last group is loaded bytewise */
-            for (r = 0; r < 4; ++r) {
+            for (r = 0; r < R; ++r) {
                 const __m512i av = _mm512_set1_epi32(
                     pr_x86_load32_tail(row[r] + s->k0 + 4 * full, rest, 0));
                 for (v = 0; v < V; ++v) {
@@ -370,7 +374,7 @@ PR512_INLINE void pr512_chunk(const pr512_step *s, int V)
         if (s->last) {
             pr512_finish(s, s->i0 + ib, nr, row, acc, V);
         } else {
-            for (r = 0; r < 4; ++r) {
+            for (r = 0; r < R; ++r) {
                 for (v = 0; v < V; ++v) {
                     _mm512_storeu_si512(s->tile + (ib + r) * 64 + 16 * v, acc[r][v]);
                 }
@@ -379,10 +383,19 @@ PR512_INLINE void pr512_chunk(const pr512_step *s, int V)
     }
 }
 
-static PR_TARGET_AVX512 void pr512_chunk_v1(const pr512_step *s) { pr512_chunk(s, 1); }
-static PR_TARGET_AVX512 void pr512_chunk_v2(const pr512_step *s) { pr512_chunk(s, 2); }
-static PR_TARGET_AVX512 void pr512_chunk_v3(const pr512_step *s) { pr512_chunk(s, 3); }
-static PR_TARGET_AVX512 void pr512_chunk_v4(const pr512_step *s) { pr512_chunk(s, 4); }
+static PR_TARGET_AVX512 void pr512_chunk_v1(const pr512_step *s) { pr512_chunk(s, 1, 4); }
+static PR_TARGET_AVX512 void pr512_chunk_v2(const pr512_step *s) { pr512_chunk(s, 2, 4); }
+static PR_TARGET_AVX512 void pr512_chunk_v3(const pr512_step *s) { pr512_chunk(s, 3, 4); }
+static PR_TARGET_AVX512 void pr512_chunk_v4(const pr512_step *s) { pr512_chunk(s, 4, 4); }
+static PR_TARGET_AVX512 void pr512_chunk_1row(const pr512_step *s, int32_t V)
+{
+    switch (V) { /* one query row of attention: no duplicated rows */
+    case 1: pr512_chunk(s, 1, 1); break;
+    case 2: pr512_chunk(s, 2, 1); break;
+    case 3: pr512_chunk(s, 3, 1); break;
+    default: pr512_chunk(s, 4, 1); break;
+    }
+}
 
 /* colcorr = depth za (128 + zb) - za Sb'_j, in wrapping lane arithmetic */
 static inline PR_TARGET_AVX512 void pr512_colcorr(const pr_x86_mm *m, const int32_t *colsum,
@@ -437,6 +450,10 @@ PR_TARGET_AVX512 void pr_x86_avx512_mm(const pr_x86_mm *m)
                 }
                 if (s.i0 == 0 && s.last && m->a_zero_point != 0) {
                     pr512_colcorr(m, colsum, &cols); /* Sb'_j complete */
+                }
+                if (s.ni == 1) {
+                    pr512_chunk_1row(&s, V);
+                    continue;
                 }
                 switch (V) {
                 case 1: pr512_chunk_v1(&s); break;
