@@ -157,3 +157,24 @@ def test_export_compiles_and_matches_python(setup, tmp_path):
     x = np.full((model.t_max, model.info["input_cols"]), model.meta["input"]["zero_point"],
                 np.int8)
     assert c_logits == model.run(x).tolist()
+
+
+def test_inspect_export_infer_on_damaged_or_device_files(setup, tmp_path):
+    """A corrupt file, or a device copy without host metadata: clean errors."""
+    from pyreparam.quant import workflow as wf
+    from pyreparam.quant.prq import read_prq
+    _, _, _, prq, _ = setup
+    corrupt = tmp_path / "corrupt.prq"
+    blob = bytearray(prq.read_bytes())
+    blob[100] ^= 1
+    corrupt.write_bytes(bytes(blob))
+    for args in (("inspect", corrupt), ("export", corrupt, "--c-header", tmp_path / "m.h")):
+        result = cli(*args)
+        assert result.exit_code != 0 and "CRC" in result.output
+    program, meta = read_prq(prq.read_bytes())
+    device = tmp_path / "device.prq"
+    device.write_bytes(wf.device_blob(program, meta))
+    wav = sorted(prq.parent.glob("corpus/u*.wav"))[0]
+    result = cli("infer", device, wav)
+    assert result.exit_code != 0 and "no usable host metadata" in result.output
+    assert cli("inspect", device).exit_code == 0

@@ -118,6 +118,17 @@ def check_with_c(blob: bytes, report: dict) -> None:
     report["c_check"] = "ok"
 
 
+def check_file_with_c(path) -> None:
+    """pr_model_check on a file before anything parses it (PRQError if invalid)."""
+    from pyreparam import native
+    if native.available() and Path(path).is_file():
+        from pyreparam.quant.runtime import check_blob
+        try:
+            check_blob(Path(path).read_bytes())
+        except PRQError as exc:
+            raise PRQError(f"{path}: {exc}") from None
+
+
 def _print_quantize_report(report: dict) -> None:
     click.echo(f"per-layer error, float vs dequantized int8, on {report['errors_on']}:")
     click.echo(f"  {'value':<34}{'type':<7}{'scale':>11}{'zp':>6}{'rel. RMS':>10}"
@@ -151,7 +162,11 @@ class _Runner:
         if str(path).endswith(".prq"):
             from pyreparam.quant.runtime import PRQModel
             self.prq = PRQModel.from_file(path)
-            self.frontend = wf.frontend_from_meta(self.prq.meta)
+            try:
+                self.frontend = wf.frontend_from_meta(self.prq.meta)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise PRQError(f"{path}: no usable host metadata (a device copy from "
+                               f"`pyreparam export`?): {exc!r}") from None
             self.t_max = self.prq.t_max
             self.kind = "int8 (C runtime)"
         else:
@@ -249,8 +264,9 @@ def export_command(model, header, name):
     from pyreparam.quant import workflow as wf
     from pyreparam.quant.prq import load_prq
     try:
+        check_file_with_c(model)
         program, meta, _ = load_prq(model)
-        if "model_config" not in meta:
+        if "model_config" not in meta or "input" not in meta:
             raise PRQError(f"{model}: no host metadata (already a device copy?)")
         blob = wf.device_blob(program, meta)
         report = {}
@@ -281,6 +297,7 @@ def inspect_command(model, as_json):
     from pyreparam.quant import workflow as wf
     from pyreparam.quant.prq import load_prq
     try:
+        check_file_with_c(model)
         program, meta, blob = load_prq(model)
         report = {}
         check_with_c(blob, report)

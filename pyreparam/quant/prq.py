@@ -201,6 +201,6 @@ def load_prq(path) -> tuple[Program, dict, bytes]:
         program, meta = read_prq(blob)
     except PRQError as exc:
         raise PRQError(f"{path}: {exc}") from None
-    except struct.error as exc:
+    except (struct.error, ValueError, IndexError, KeyError, TypeError) as exc:
         raise PRQError(f"{path}: corrupt model file: {exc}") from None
     return program, meta, blob
