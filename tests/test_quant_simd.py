@@ -79,6 +79,7 @@ def assert_bitexact(got, ref, what):
 
 NUMPY = {"linear_s8": ql.linear_s8, "linear_s8_s16": ql.linear_s8_s16,
          "bmm_nt_s8": ql.bmm_nt_s8, "bmm_nn_s8": ql.bmm_nn_s8, "conv1d_s8": ql.conv1d_s8,
+         "depthwise_conv1d_s8": ql.depthwise_conv1d_s8,
          "softmax_s8": qn.softmax_s8, "layernorm_s16_s8": qn.layernorm_s16_s8,
          "add_s16": qe.add_s16}
 
@@ -255,6 +256,24 @@ def test_conv1d(builds, level, T, Cin, Cout, K, stride, seed):
 
 
 @level_param()
+@given(st.integers(1, 80), widths, st.sampled_from([1, 3, 5, 15, 31]), seeds)
+def test_depthwise_conv1d(builds, level, T, C, K, seed):
+    rng = np.random.default_rng(seed)
+    x = ints(rng, (T, C), -128, 127, np.int8)
+    w = ints(rng, (K, C), -127, 127, np.int8)
+    zp_in = int(ints(rng, (1,), -128, 127, np.int32, p_extreme=0.4)[0])
+    bias = ql.fold_zero_point_into_bias(rng.integers(-5000, 5000, C), w.T, zp_in)
+    if seed % 4 == 0:                                   # saturating biases
+        bias = ints(rng, (C,), -2**31, 2**31 - 1, np.int32, p_extreme=0.5)
+    m, e = multipliers(rng, C, *shift_range(rng))
+    zo = int(rng.integers(-128, 128))
+    lo, hi = clamp_range(rng, zo)
+    compare(builds, level, "depthwise_conv1d_s8", x=x, w=w,
+            bias=None if seed % 5 == 0 else bias, multiplier=m, shift=e,
+            in_zero_point=zp_in, out_zero_point=zo, act_min=lo, act_max=hi)
+
+
+@level_param()
 @given(st.integers(1, 3), st.integers(1, 40), st.one_of(widths, st.sampled_from([300, 1000])),
        st.sampled_from([0, 0, 1, 3, 5, 9, 31]), st.floats(1e-3, 0.8), seeds)
 def test_softmax(builds, level, H, T, L, window, s_in, seed):
@@ -366,6 +385,8 @@ def _status_cases():
     conv = dict(in_len=7, in_channels=3, out_channels=2, kernel=3, stride=2, padding=1,
                 in_zero_point=-4, out_zero_point=0, act_min=-128, act_max=127)
     soft = dict(batches=2, rows=3, cols=4, window=3)
+    dw = dict(in_len=5, channels=3, kernel=3, in_zero_point=0, out_zero_point=0,
+              act_min=-128, act_max=127)
     ln = dict(rows=3, channels=4, eps=10, out_zero_point=0, act_min=-128, act_max=127)
     add = dict(size=6, a_multiplier=2**30, a_shift=0, b_multiplier=2**30, b_shift=0,
                b_zero_point=0, out_multiplier=2**30, out_shift=-13, act_min=-32768,
@@ -387,6 +408,10 @@ def _status_cases():
         "pr_conv1d_s8": (conv, [("stride", 0), ("padding", 3), ("in_len", 0),
                                 ("kernel", 20000), ("in_len", 2**30), ("in_zero_point", 128),
                                 ("mult", -7), ("null", 3), ("null", 2)]),
+        "pr_depthwise_conv1d_s8": (dw, [("kernel", 4), ("channels", 0), ("in_len", 2**30),
+                                        ("shift", 30), ("shift", 31), ("act_min", 128),
+                                        ("null", 7), ("scratch_len", 2), ("null", 3),
+                                        ("null", 1)]),
         "pr_softmax_s8": (soft, [("cols", 8193), ("window", 2), ("window", -1), ("rows", 0),
                                  ("batches", 2**29), ("table0", 0), ("table0", 65537),
                                  ("null", 3), ("null", 1)]),
@@ -409,7 +434,8 @@ def _status_call(module, name, base, corruption):
             "pr_bmm_nt_s8": "pr_bmm_params", "pr_bmm_nn_s8": "pr_bmm_params",
             "pr_conv1d_s8": "pr_conv1d_params", "pr_softmax_s8": "pr_softmax_params",
             "pr_layernorm_s16_s8": "pr_layernorm_params", "pr_add_s16": "pr_add_params",
-            "pr_add_s16_s8": "pr_add_params"}[name]
+            "pr_add_s16_s8": "pr_add_params",
+            "pr_depthwise_conv1d_s8": "pr_dwconv1d_params"}[name]
     p = ffi.new(kind + " *", {k: v for k, v in base.items()})
     if field in base:
         setattr(p, field, value)
@@ -429,6 +455,9 @@ def _status_call(module, name, base, corruption):
             args += [ffi.new("int32_t[]", 8), value if field == "scratch_len" else 4]
     elif name == "pr_conv1d_s8":
         args = [p, buf[0], buf[1], ffi.new("int32_t[]", 8), mult, shift, buf[2]]
+    elif name == "pr_depthwise_conv1d_s8":
+        args = [p, buf[0], buf[1], ffi.new("int32_t[]", 8), mult, shift, buf[2],
+                ffi.new("int32_t[]", 8), value if field == "scratch_len" else 3]
     elif name.startswith("pr_add"):
         b = buf[1] if name.endswith("s8") else ffi.new("int16_t[]", 64)
         args = [p, ffi.new("int16_t[]", 64), b, ffi.new("int16_t[]", 64)]
