@@ -1,8 +1,8 @@
 """x86 SIMD variants of the int8 kernels (csrc/x86/) against the portable reference.
 
 One build holds one kernel path, so this module compiles the runtime once per SIMD
-level into a temporary directory (csrc/build_ffi.py: build_module), the reference
-with PYREPARAM_SIMD=none and every level this machine's compiler builds and CPU runs,
+level (csrc/build_ffi.py: build_module, cached in the git-ignored build/simd-cache/),
+the reference with PYREPARAM_SIMD=none and every level this machine builds and runs,
 and calls the same checked wrappers (pyreparam.quant.cops) through each build. Every
 result must be bit-identical to the reference build and to the NumPy integer
 reference, on hypothesis-drawn shapes (1 up, tails around 16/64 lanes and the 256-deep

@@ -7,9 +7,15 @@
  * results. csrc/build_ffi.py chooses at build time which one is compiled
  * (PYREPARAM_SIMD=auto|none|avx2|avx512vnni); any other build (Cortex-M,
  * tools/sanitize.sh) compiles only the .c files of csrc/ and gets the reference.
- * The variants check their arguments and describe their work as one or more
- * matrix products (pr_x86_mm below), computed by the shared kernels
- * pr_x86_mm_<isa>.c, which a build of that level compiles once.
+ * The product kernels (linear, conv1d, the attention products) check their
+ * arguments and describe their work as one or more matrix products (pr_x86_mm
+ * below), computed by the shared kernels pr_x86_mm_<isa>.c, which a build of that
+ * level compiles once; the element-wise and row kernels (softmax, LayerNorm, the
+ * residual adds, depthwise conv1d) use the lane fixed point of pr_x86_q512.h.
+ *
+ * Variants:  avx2        linear_s8, linear_s8_s16, conv1d_s8, bmm_nt_s8, bmm_nn_s8
+ *            avx512vnni  the same, and softmax_s8, layernorm_s16_s8, add_s16,
+ *                        add_s16_s8, depthwise_conv1d_s8
  *
  * The instruction set is enabled per function with __attribute__((target(...)))
  * (gcc >= 4.9, clang), so no global -m flag is needed and nothing outside these
