@@ -153,7 +153,9 @@ PR256_INLINE __m256i pr256_dots_2x4(const pr_x86_mm *m, const int8_t *const row[
         }
     }
     for (k = 0; k < m->depth; k += 16) {
-        const int32_t n = m->depth - k; /* >= 16: a full load; padding is (z - z) = 0 */
+        /* n >= 16: full loads; else the tail is padded with the zero points, so
+         * that each padded product is (z - z) (...) = 0 */
+        const int32_t n = m->depth - k;
         __m256i xv[2];
         for (r = 0; r < 2; ++r) {
             xv[r] = pr256_load16(row[r] + k, n, (int8_t)m->a_zero_point, za);
