@@ -24,7 +24,24 @@ _STATUS_TEXT = {
     -3: "the scratch buffer is too small",
     -4: "a size computation would overflow",
     -5: "a quantization parameter is out of its valid range",
+    # the model runner (pr_model_check / pr_model_run)
+    -10: "truncated: the file is shorter or longer than its header says",
+    -11: "not a .prq model file (bad magic)",
+    -12: "unsupported format version",
+    -13: "CRC mismatch: the file is corrupt",
+    -14: "a section, count, offset or size is out of range",
+    -15: "a bad tensor entry or tensor reference",
+    -16: "an unknown op or an op parameter out of range",
+    -17: "inconsistent arena plan, or the arena is too small",
+    -18: "blob or arena not 4-byte aligned",
+    -19: "input length outside [1, T_max]",
+    -20: "big-endian host (the format is little-endian)",
 }
+
+
+def status_text(status: int) -> str:
+    """The meaning of a pr_status code."""
+    return _STATUS_TEXT.get(int(status), "unknown error")
 
 _CTYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 
@@ -38,8 +55,7 @@ class NativeError(RuntimeError):
 
     def __init__(self, func: str, status: int):
         self.status = status
-        super().__init__(f"{func} failed with status {status}: "
-                         f"{_STATUS_TEXT.get(status, 'unknown error')}")
+        super().__init__(f"{func} failed with status {status}: {status_text(status)}")
 
 
 def available() -> bool:

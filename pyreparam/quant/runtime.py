@@ -14,32 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pyreparam.native import _ffi, _require_lib
+from pyreparam.native import _ffi, _require_lib, status_text
 from pyreparam.quant.prq import PRQError
-
-STATUS_TEXT = {
-    -1: "a required pointer is NULL",
-    -2: "a kernel shape is out of range",
-    -3: "a kernel scratch buffer is too small",
-    -4: "a kernel size computation would overflow",
-    -5: "a quantization parameter is out of its valid range",
-    -10: "truncated: the file is shorter or longer than its header says",
-    -11: "not a .prq model file (bad magic)",
-    -12: "unsupported format version",
-    -13: "CRC mismatch: the file is corrupt",
-    -14: "a section, count, offset or size is out of range",
-    -15: "a bad tensor entry or tensor reference",
-    -16: "an unknown op or an op parameter out of range",
-    -17: "inconsistent arena plan, or the arena is too small",
-    -18: "blob or arena not 4-byte aligned",
-    -19: "input length outside [1, T_max]",
-    -20: "big-endian host (the format is little-endian)",
-}
-
-
-def status_text(status: int) -> str:
-    return STATUS_TEXT.get(int(status), "unknown error")
-
 
 def _aligned(nbytes: int, align: int = 16) -> np.ndarray:
     """A zeroed uint8 buffer of nbytes whose data pointer is a multiple of align."""
