@@ -150,7 +150,7 @@ class SpeechFormerDeploy(nn.Module):
         for s, stage in enumerate(twin.stages):
             T = self.lengths[s]
             if stage.window:
-                self.register_buffer(f"bias{s}", window_bias(T, stage.window))
+                self.register_buffer(f"window_bias{s}", window_bias(T, stage.window))
             if s < len(twin.merges):
                 g = twin.merges[s].group
                 self.register_buffer(f"counts{s}", group_counts(T, g))
@@ -170,7 +170,7 @@ class SpeechFormerDeploy(nn.Module):
         h = tw.input_proj(x) if tw.input_proj is not None else x         # (1, T, C)
         h = tw.stages[0].norm(h + self.pe)
         for s, stage in enumerate(tw.stages):
-            bias = getattr(self, f"bias{s}") if stage.window else None
+            bias = getattr(self, f"window_bias{s}") if stage.window else None
             for layer in stage.layers:
                 h = layer.attn_norm(h + attention(layer.attn, h, bias))
                 h = layer.ffn_norm(h + layer.ffn(h))

@@ -1,0 +1,429 @@
+"""Latency of one 3 s utterance: C int8 runtime vs NumPy float vs ONNX Runtime fp32 / int8.
+
+    python tools/bench_infer.py [--repeats 50] [--json PATH] [--only conformer:light]
+        [--model convtransformer:light=ckpt.npz] [--calib manifest.csv] [--no-static]
+
+Everything runs on one thread: OPENBLAS/OMP/MKL/... _NUM_THREADS=1 are set before
+NumPy is imported, ONNX Runtime sessions use intra_op_num_threads=1,
+inter_op_num_threads=1 and sequential execution (all graph optimizations on), and the
+C runner is single-threaded. For each of the six configs (three backbones, light and
+large; random weights unless ``--model`` gives a checkpoint, which is merged when it
+still has HRF factors) the script builds
+
+* **C int8**: the .prq that ``pyreparam quantize`` writes (the same library calls:
+  ``workflow.quantize_model`` with its defaults, MSE calibration, row blocks of 16,
+  T_max = 300), run by ``pyreparam.quant.runtime.PRQModel`` (cffi, ``pr_model_run``);
+* **NumPy fp32**: ``Model.predict_logits`` of the merged float32 model;
+* **ORT fp32**: the graph of ``tools/export_onnx.py`` (batch 1, 300 frames);
+* **ORT int8**: ``onnxruntime.quantization.quantize_dynamic`` of that graph (int8
+  weights, per tensor; activations quantized at run time);
+* **ORT int8 QDQ** (extra, skip with --no-static): ``quantize_static`` in QDQ format,
+  per-channel int8 weights, uint8 activations, MinMax ranges from the same
+  calibration data as the C model. SpeechFormer's window-bias additions (0 / -inf)
+  and the softmaxes after them stay float: a -inf in a calibrated range ruins it.
+
+Calibration: ``--calib`` manifest (normalized as in training, cut to 300 frames,
+``--n-calib`` utterances drawn as ``pyreparam quantize`` does), else ``--n-calib``
+utterances of random normal features.
+
+Two measurements per runtime, in the same rounds:
+
+* features excluded: input = normalized log-mel frames (1, 300, M) float32 (the C
+  runner gets them already quantized to int8: the runtime's own input);
+* features included: input = a waveform at 16 kHz that gives exactly 300 frames
+  (48,240 samples = 3.015 s; 3.000 s would give 298), then log-mel + normalization
+  (NumPy/SciPy, the same code for every runtime) + input quantization for the C
+  model + the model.
+
+Timing: warm-up calls, then ``--repeats`` rounds; each round calls every runtime once,
+in an order rotated from round to round, so that machine noise hits all alike; the
+figure is the median per runtime. Reported with the C extension's SIMD level
+(``pr_build_info``) and the load average before and after.
+
+Ratios: ratio_c_vs_ort = C int8 / ORT fp32, ratio_c_vs_ort_int8 = C int8 / ORT int8
+(dynamic), the same with ``_feat`` for features included. Not imported by the package.
+"""
+from __future__ import annotations
+
+import os
+
+THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                    "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "BLIS_NUM_THREADS")
+for _name in THREAD_VARIABLES:          # before NumPy is imported, overriding the caller's
+    os.environ[_name] = "1"
+
+import argparse  # noqa: E402
+import dataclasses  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import onnx  # noqa: E402
+import onnxruntime as ort  # noqa: E402
+from onnxruntime.quantization import (  # noqa: E402
+    CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_dynamic,
+    quantize_static)
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import export_onnx  # noqa: E402
+
+from pyreparam import native  # noqa: E402
+from pyreparam.audio.features import FeatureConfig, logmel  # noqa: E402
+from pyreparam.data.normalize import Normalizer  # noqa: E402
+from pyreparam.infer import Frontend  # noqa: E402
+from pyreparam.models import BACKBONES, SIZES, build_model, make_config  # noqa: E402
+from pyreparam.quant import workflow as wf  # noqa: E402
+from pyreparam.quant.prq import write_prq  # noqa: E402
+from pyreparam.quant.runtime import PRQModel  # noqa: E402
+
+FRAMES = 300                    # 3 s at 100 frames per second; also the .prq's T_max
+N_CLASSES = 7                   # of the random-weight models (EmoDB's classes)
+SPEAKER = "file:bench"          # an unseen speaker: normalized by its own statistics
+ORT_NAMES = ("ort_fp32", "ort_int8", "ort_int8_qdq")
+
+
+@dataclasses.dataclass
+class Subject:
+    """One config ready to time: its models, runtimes and inputs."""
+
+    config: str
+    weights: str                    # "random" or the checkpoint path
+    model: object                   # merged float32 pyreparam Model
+    frontend: Frontend
+    prq: PRQModel
+    sessions: dict                  # name -> ort.InferenceSession
+    wave: np.ndarray                # (n,) float32, 16 kHz, FRAMES frames of features
+    x: np.ndarray                   # (1, FRAMES, M) float32 normalized log-mel
+    x_q: np.ndarray                 # (FRAMES, M) int8, the C model's input
+
+
+# --------------------------------------------------------------------------- models
+
+def load_subject_model(config: str, checkpoint: str | None, seed: int):
+    """(merged float32 model, front end, weights label) of 'backbone:size'."""
+    if checkpoint is not None:
+        loaded = wf.load_float(checkpoint)
+        model = export_onnx.merged_model(loaded.model).astype(np.float32)
+        return model, loaded.frontend, checkpoint
+    backbone, size = config.split(":")
+    model = build_model(make_config(backbone, size, n_classes=N_CLASSES), seed)
+    frontend = Frontend(FeatureConfig(n_mels=model.config.n_mels), Normalizer("utterance"),
+                        [f"class{i}" for i in range(N_CLASSES)])
+    return model, frontend, "random"
+
+
+def calibration_features(manifest: str | None, frontend: Frontend, n_mels: int, n: int,
+                         seed: int) -> list[np.ndarray]:
+    """n calibration utterances (T <= FRAMES, M) float32: a manifest's, or N(0, 1)."""
+    if manifest is not None:
+        utterances = wf.load_utterances(manifest, frontend, FRAMES)
+        return [f.astype(np.float32) for f in wf.pick(utterances, n, seed)]
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal((FRAMES, n_mels)).astype(np.float32) for _ in range(n)]
+
+
+def c_int8_model(model, frontend: Frontend, calib: list[np.ndarray], path: Path) -> PRQModel:
+    """The .prq of ``pyreparam quantize`` (same calls and defaults), written to
+    ``path`` and loaded in C."""
+    _, qparams, program = wf.quantize_model(model, calib, FRAMES)
+    loaded = wf.LoadedModel(model, frontend, None)
+    meta = wf.host_meta(loaded, qparams, FRAMES, {"method": "mse", "n": len(calib)})
+    path.write_bytes(write_prq(program, meta))
+    return PRQModel.from_file(path)
+
+
+class _Reader(CalibrationDataReader):
+    def __init__(self, calib: list[np.ndarray]):
+        self._items = iter([{export_onnx.INPUT_NAME: x[None]} for x in calib
+                            if x.shape[0] == FRAMES])
+
+    def get_next(self):
+        return next(self._items, None)
+
+
+def window_bias_nodes(path: Path) -> list[str]:
+    """Nodes that add a window bias (0 / -inf), and their consumers (the softmaxes)."""
+    graph = onnx.load(str(path)).graph
+    adds = [n for n in graph.node if any(i.startswith("window_bias") for i in n.input)]
+    outputs = {o for n in adds for o in n.output}
+    return [n.name for n in adds] + [n.name for n in graph.node
+                                     if any(i in outputs for i in n.input)]
+
+
+def ort_models(model, calib: list[np.ndarray], folder: Path, static: bool) -> dict:
+    """{name: .onnx path}: the fp32 export, its dynamic int8 and (static) QDQ int8."""
+    paths = {"ort_fp32": export_onnx.export_onnx(model, folder / "fp32.onnx", FRAMES)}
+    paths["ort_int8"] = folder / "int8_dynamic.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        quantize_dynamic(paths["ort_fp32"], paths["ort_int8"], weight_type=QuantType.QInt8)
+        if static:
+            paths["ort_int8_qdq"] = folder / "int8_qdq.onnx"
+            quantize_static(paths["ort_fp32"], paths["ort_int8_qdq"], _Reader(calib),
+                            quant_format=QuantFormat.QDQ, per_channel=True,
+                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                            calibrate_method=CalibrationMethod.MinMax,
+                            nodes_to_exclude=window_bias_nodes(paths["ort_fp32"]))
+    return paths
+
+
+def ort_session(path: Path) -> ort.InferenceSession:
+    """One intra-op thread, one inter-op thread, sequential, all graph optimizations."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+# --------------------------------------------------------------------------- inputs
+
+def waveform_samples(fc: FeatureConfig, frames: int = FRAMES) -> int:
+    """Samples that give exactly ``frames`` log-mel frames (center=False framing)."""
+    return fc.win_length + (frames - 1) * fc.hop_length
+
+
+def features_of(subject: Subject, wave: np.ndarray) -> np.ndarray:
+    """Normalized log-mel frames (T, M) float32 of a waveform, as inference does."""
+    feats = logmel(wave, subject.frontend.feature_config)                 # (T, M)
+    return subject.frontend.normalize([feats], [SPEAKER])[0]
+
+
+def prepare(config: str, checkpoint: str | None, args, folder: Path) -> Subject:
+    model, frontend, weights = load_subject_model(config, checkpoint, args.seed)
+    calib = calibration_features(args.calib, frontend, model.config.n_mels, args.n_calib,
+                                 args.seed)
+    prq = c_int8_model(model, frontend, calib, folder / "c_int8.prq")
+    paths = ort_models(model, calib, folder, not args.no_static)
+    sessions = {name: ort_session(p) for name, p in paths.items()}
+    fc = frontend.feature_config
+    rng = np.random.default_rng(args.seed + 1)
+    wave = (0.1 * rng.standard_normal(waveform_samples(fc))).astype(np.float32)
+    subject = Subject(config, weights, model, frontend, prq, sessions, wave, None, None)
+    feats = features_of(subject, wave)
+    if feats.shape[0] != FRAMES:
+        raise RuntimeError(f"{config}: {feats.shape[0]} frames, expected {FRAMES}")
+    subject.x = np.ascontiguousarray(feats[None], dtype=np.float32)
+    subject.x_q = prq.quantize_input(feats)
+    return subject
+
+
+# --------------------------------------------------------------------------- timing
+
+def runners(s: Subject) -> dict[str, Callable[[], object]]:
+    """name -> a call of one inference (``_feat``: from the waveform)."""
+    inp = export_onnx.INPUT_NAME
+    fns = {
+        "c_int8": lambda: s.prq.run(s.x_q),
+        "numpy_fp32": lambda: s.model.predict_logits(s.x),
+        "features": lambda: features_of(s, s.wave),
+        "c_int8_feat": lambda: s.prq.run(s.prq.quantize_input(features_of(s, s.wave))),
+        "numpy_fp32_feat": lambda: s.model.predict_logits(features_of(s, s.wave)[None]),
+    }
+    for name, session in s.sessions.items():
+        fns[name] = lambda session=session: session.run(None, {inp: s.x})
+        fns[f"{name}_feat"] = lambda session=session: session.run(
+            None, {inp: features_of(s, s.wave)[None]})
+    return fns
+
+
+def interleaved_times(fns: dict[str, Callable[[], object]], repeats: int,
+                      warmup: int = 3) -> dict[str, np.ndarray]:
+    """Seconds of every call per function over ``repeats`` rounds of one call each,
+    the order rotated every round."""
+    names = list(fns)
+    for _ in range(warmup):
+        for name in names:
+            fns[name]()
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(repeats):
+        k = r % len(names)
+        for name in names[k:] + names[:k]:
+            t0 = time.perf_counter()
+            fns[name]()
+            times[name].append(time.perf_counter() - t0)
+    return {name: np.array(t) for name, t in times.items()}
+
+
+def relative_errors(s: Subject) -> dict[str, float]:
+    """max |logits - NumPy float64 logits| / max |NumPy float64 logits| per runtime,
+    on the benchmark input (a check that all of them compute the same model)."""
+    ref = s.model.astype(np.float64).predict_logits(s.x.astype(np.float64))[0]
+    outs = {"numpy_fp32": s.model.predict_logits(s.x)[0],
+            "c_int8": s.prq.dequantize_logits(s.prq.run(s.x_q))}
+    for name, session in s.sessions.items():
+        outs[name] = session.run(None, {export_onnx.INPUT_NAME: s.x})[0][0]
+    scale = float(np.abs(ref).max())
+    return {f"err_{k}": float(np.abs(np.asarray(v, np.float64) - ref).max()) / scale
+            for k, v in outs.items()}
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a / b
+
+
+def measure(s: Subject, repeats: int, environment: dict) -> dict:
+    load_before = os.getloadavg()[0]
+    times = interleaved_times(runners(s), repeats)
+    load_after = os.getloadavg()[0]
+    med = {name: float(np.median(t)) for name, t in times.items()}
+    rec = {"config": s.config, "weights": s.weights, "params": s.model.n_params(),
+           "c_int8_s": med["c_int8"], "numpy_fp32_s": med["numpy_fp32"],
+           "ort_fp32_s": med["ort_fp32"], "ort_int8_s": med["ort_int8"],
+           "ratio_c_vs_ort": ratio(med["c_int8"], med["ort_fp32"]),
+           "ratio_c_vs_ort_int8": ratio(med["c_int8"], med["ort_int8"]),
+           "ort_int8_qdq_s": med.get("ort_int8_qdq"),
+           "ratio_c_vs_ort_int8_qdq": ratio(med["c_int8"], med.get("ort_int8_qdq")),
+           "features_s": med["features"]}
+    for name in ("c_int8", "numpy_fp32") + ORT_NAMES:
+        rec[f"{name}_feat_s"] = med.get(f"{name}_feat")
+    rec["ratio_c_vs_ort_feat"] = ratio(med["c_int8_feat"], med["ort_fp32_feat"])
+    rec["ratio_c_vs_ort_int8_feat"] = ratio(med["c_int8_feat"], med["ort_int8_feat"])
+    rec.update(relative_errors(s))
+    # the fastest call of each: less sensitive to preemption on a loaded machine
+    rec["min_s"] = {name: float(t.min()) for name, t in times.items()}
+    rec.update(repeats=repeats, load_before=load_before, load_after=load_after,
+               environment=environment)
+    return rec
+
+
+# --------------------------------------------------------------------------- report
+
+def environment() -> dict:
+    """What the figures depend on: SIMD level of the C extension, CPU, versions."""
+    build = native._ffi.string(native._lib.pr_build_info()).decode() \
+        if native.available() else "C extension not built"
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"c_build": build, "cpu": cpu, "cpus": os.cpu_count(),
+            "numpy": np.__version__, "onnxruntime": ort.__version__,
+            "python": platform.python_version()}
+
+
+def _ms(v: float | None) -> str:
+    return "-" if v is None else f"{1e3 * v:.3f}"
+
+
+def _x(v: float | None) -> str:
+    return "-" if v is None else f"{v:.2f}"
+
+
+def print_table(records: list[dict]) -> None:
+    static = any(r["ort_int8_qdq_s"] is not None for r in records)
+    for feat, title in (("", "features excluded (input: normalized log-mel frames)"),
+                        ("_feat", "features included (input: 3 s waveform at 16 kHz)")):
+        print(f"\n{title}; median ms")
+        cols = ["C int8", "NumPy fp32", "ORT fp32", "ORT int8"] + (["ORT QDQ"] if static else [])
+        head = f"{'config':<22}" + "".join(f"{c:>11}" for c in cols)
+        head += f"{'C/ORT':>8}{'C/ORT8':>8}" + (f"{'C/QDQ':>8}" if static else "")
+        print(head)
+        for r in records:
+            names = ["c_int8", "numpy_fp32", "ort_fp32", "ort_int8"] + \
+                (["ort_int8_qdq"] if static else [])
+            line = f"{r['config']:<22}" + "".join(f"{_ms(r[f'{n}{feat}_s']):>11}"
+                                                  for n in names)
+            c = r[f"c_int8{feat}_s"]
+            line += f"{_x(ratio(c, r[f'ort_fp32{feat}_s'])):>8}"
+            line += f"{_x(ratio(c, r[f'ort_int8{feat}_s'])):>8}"
+            if static:
+                line += f"{_x(ratio(c, r[f'ort_int8_qdq{feat}_s'])):>8}"
+            print(line)
+    print("\nfeatures alone (log-mel + normalization), ms: " + ", ".join(
+        f"{r['config']} {_ms(r['features_s'])}" for r in records))
+    print("load average (1 min) before/after each config: " + ", ".join(
+        f"{r['config']} {r['load_before']:.2f}/{r['load_after']:.2f}" for r in records))
+
+
+def print_goals(records: list[dict]) -> None:
+    """The issue's goals: C faster than ORT int8 everywhere; <= 0.5 ORT fp32 on light."""
+    print("\ngoals (features excluded):")
+    for r in records:
+        ok_int8 = r["ratio_c_vs_ort_int8"] < 1
+        line = (f"  {r['config']:<22} C/ORT-int8 {r['ratio_c_vs_ort_int8']:.2f} "
+                f"{'met' if ok_int8 else 'MISSED'} (< 1)")
+        if r["config"].endswith(":light"):
+            ok = r["ratio_c_vs_ort"] <= 0.5
+            line += f";  C/ORT-fp32 {r['ratio_c_vs_ort']:.2f} {'met' if ok else 'MISSED'} (<= 0.5)"
+        print(line)
+
+
+def print_minima(records: list[dict]) -> None:
+    """Ratios of the fastest calls (less sensitive to the machine's load)."""
+    print("\nsame ratios on the fastest call of each runtime (features excluded):")
+    for r in records:
+        m = r["min_s"]
+        print(f"  {r['config']:<22} C {_ms(m['c_int8'])} ms  C/ORT "
+              f"{_x(ratio(m['c_int8'], m['ort_fp32']))}  C/ORT-int8 "
+              f"{_x(ratio(m['c_int8'], m['ort_int8']))}")
+
+
+def print_errors(records: list[dict]) -> None:
+    keys = [k for k in records[0] if k.startswith("err_")]
+    print("\nmax |logits - NumPy float64| / max |NumPy float64| on the benchmark input:")
+    print(f"{'config':<22}" + "".join(f"{k[4:]:>14}" for k in keys))
+    for r in records:
+        print(f"{r['config']:<22}" + "".join(f"{r[k]:>14.2e}" for k in keys))
+
+
+# --------------------------------------------------------------------------- main
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=50, help="timing rounds per config")
+    parser.add_argument("--json", help="write the records to this JSON file")
+    parser.add_argument("--only", action="append", default=[],
+                        help="BACKBONE:SIZE to run (repeatable; default: all six)")
+    parser.add_argument("--model", action="append", default=[],
+                        help="BACKBONE:SIZE=CHECKPOINT: a trained model for that config")
+    parser.add_argument("--calib", help="calibration manifest (default: random normal "
+                                        "features)")
+    parser.add_argument("--n-calib", type=int, default=8, help="calibration utterances")
+    parser.add_argument("--no-static", action="store_true",
+                        help="skip ORT's static QDQ int8 model")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--keep", help="folder to keep the .prq and .onnx files in")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    configs = args.only or [f"{b}:{s}" for s in SIZES for b in BACKBONES]
+    checkpoints = dict(item.split("=", 1) for item in args.model)
+    env = environment()
+    print(f"C extension: {env['c_build']}; CPU: {env['cpu']} ({env['cpus']} logical); "
+          f"onnxruntime {env['onnxruntime']}, numpy {env['numpy']}; one thread everywhere; "
+          f"{args.repeats} interleaved rounds; load average {os.getloadavg()[0]:.2f}")
+    records = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for config in configs:
+            folder = Path(args.keep or tmp) / config.replace(":", "_")
+            folder.mkdir(parents=True, exist_ok=True)
+            subject = prepare(config, checkpoints.get(config), args, folder)
+            records.append(measure(subject, args.repeats, env))
+            r = records[-1]
+            print(f"  {config}: C {_ms(r['c_int8_s'])} ms, ORT fp32 {_ms(r['ort_fp32_s'])} "
+                  f"ms, ORT int8 {_ms(r['ort_int8_s'])} ms", flush=True)
+    print_table(records)
+    print_goals(records)
+    print_minima(records)
+    print_errors(records)
+    if args.json:
+        Path(args.json).write_text(json.dumps(records, indent=1))
+        print(f"\nwrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
