@@ -53,9 +53,16 @@ enum { F_DW_X, F_DW_W, F_DW_BIAS, F_DW_MULT, F_DW_SHIFT, F_DW_Y, F_DW_SCRATCH, F
        F_DW_ZP, F_DW_MIN, F_DW_MAX, F_DW_WORDS };
 enum { F_POOL_X, F_POOL_Y, F_POOL_SCRATCH, F_POOL_GROUP, F_POOL_ZP, F_POOL_WORDS };
 enum { F_WIDEN_X, F_WIDEN_Y, F_WIDEN_ZP, F_WIDEN_SHIFT, F_WIDEN_WORDS };
+/* mha: the schedule fields (query rows per call, heads per call, Q/K/V of all heads
+ * at once) exist from format version 2 on; a version-1 op ends at F_MHA_OZP and runs
+ * with q_block 1, head_batch 1, qkv_all 0 (pr_m_mha_schedule). */
 enum { F_MHA_X, F_MHA_Y, F_MHA_SCRATCH, F_MHA_W, F_MHA_BIAS, F_MHA_MULT, F_MHA_SHIFT,
        F_MHA_EXP, F_MHA_HEADS, F_MHA_WINDOW, F_MHA_QZP, F_MHA_KZP, F_MHA_VZP, F_MHA_SM,
-       F_MHA_SS, F_MHA_SZP, F_MHA_OM, F_MHA_OS, F_MHA_OZP, F_MHA_WORDS };
+       F_MHA_SS, F_MHA_SZP, F_MHA_OM, F_MHA_OS, F_MHA_OZP, F_MHA_WORDS_V1,
+       F_MHA_QBLOCK = F_MHA_WORDS_V1, F_MHA_HBATCH, F_MHA_QKVALL, F_MHA_WORDS };
+
+/* Oldest format version this runtime reads (PR_MODEL_FORMAT_VERSION is the newest). */
+#define PR_MODEL_OLDEST_VERSION 1u
 
 enum { PR_WIDEN_MAX_SHIFT = 7 };
 
@@ -126,6 +133,53 @@ static inline void pr_m_read_tensor(const uint8_t *blob, uint32_t offset, int32_
     t->nbytes = pr_m_u32(p + 20);
     t->first = pr_m_u32(p + 24);
     t->last = pr_m_u32(p + 28);
+}
+
+/* An attention op's schedule: query rows per call, heads per call, and whether Q, K
+ * and V are projected for all heads at once (version 1: one row, one head, per head). */
+typedef struct {
+    int32_t q_block;
+    int32_t head_batch;
+    int32_t qkv_all;
+} pr_m_mha_sched;
+
+static inline void pr_m_mha_schedule(const pr_m_op *op, pr_m_mha_sched *s)
+{
+    const int v2 = op->n_words >= F_MHA_WORDS;
+    s->q_block = v2 ? pr_m_word(op, F_MHA_QBLOCK) : 1;
+    s->head_batch = v2 ? pr_m_word(op, F_MHA_HBATCH) : 1;
+    s->qkv_all = v2 ? pr_m_word(op, F_MHA_QKVALL) : 0;
+}
+
+/* Bytes of each of the attention op's score and probability buffers for a schedule
+ * (rows: T_max of x): a block of q_block query rows against its keys, per head of a
+ * head batch. Global attention: q_block x rows. Window w (half = w / 2): the block's
+ * keys span q_block + 2 half rows, and the scores get `half` leading rows so that the
+ * softmax's window (relative to the row index) lines up with the keys; a one-row
+ * block holds exactly its keys (keys = min(w, rows)). */
+static inline int64_t pr_m_mha_score_bytes(int64_t rows, int64_t window, int64_t q_block,
+                                           int64_t head_batch)
+{
+    const int64_t half = window / 2;
+    int64_t per_head;
+    if (q_block <= 1) {
+        per_head = window > 0 && window < rows ? window : rows;
+    } else if (window > 0) {
+        per_head = (half + q_block) * (q_block + 2 * half < rows ? q_block + 2 * half : rows);
+    } else {
+        per_head = q_block * rows;
+    }
+    return head_batch * per_head;
+}
+
+/* Scratch bytes of the attention op (the runner lays it out in this order): int32
+ * accumulators (D), Q, K, V ((rows, C) for all heads, or (rows, D) for one head),
+ * scores and probabilities. */
+static inline int64_t pr_m_mha_scratch(int64_t rows, int64_t C, int64_t D, int64_t window,
+                                       const pr_m_mha_sched *s)
+{
+    return 4 * D + 3 * rows * (s->qkv_all ? C : D) +
+           2 * pr_m_mha_score_bytes(rows, window, s->q_block, s->head_batch);
 }
 
 /* Value of length rule l for a source value src (conv: C division as in Python's //

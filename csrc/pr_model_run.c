@@ -7,14 +7,36 @@
  * composites exist for memory's sake:
  *   - row loops: the body ops run once per block of rows; a tensor of the loop's
  *     length is addressed at the block's rows, a per-block temporary at row 0;
- *   - attention: Q, K and V are computed one head at a time into the scratch, then
- *     each query row gets its scores over its allowed keys (the local window, or all
- *     keys), their softmax and the weighted sum of the values; nothing of size T x T
- *     is ever stored.
+ *   - attention: Q, K and V are projected for all heads at once or one head at a
+ *     time into the scratch; then, per head or for all heads at once, blocks of query
+ *     rows get their scores over their keys (every key, or the union of the rows'
+ *     local windows), their softmax and the weighted sum of the values. The op's
+ *     schedule (q_block, head_batch, qkv_all) is chosen by the lowering
+ *     (pyreparam/quant/lower.py) to fit the arena; one row and one head per call is
+ *     the smallest (nothing of size T x T is stored), and format version 1 files run
+ *     that way.
  * The blob is re-validated (without its CRC) on every call, so the pointers below
  * are all in bounds by construction.
  */
+#include <string.h>
+
 #include "pr_model_validate.h"
+
+/* Optional timing hooks for profiling builds only (tools/bench_model_profile.py
+ * compiles with -DPR_MODEL_PROFILE and defines the hook): phase 0 before and 1 after
+ * each op (type 0: the re-validation; 100 + k: the parts of the attention op). Not
+ * part of any library build. */
+#ifdef PR_MODEL_PROFILE
+void pr_model_profile_hook(int32_t what, int32_t phase);
+#define PR_MR_PROF(what, phase) pr_model_profile_hook((what), (phase))
+#else
+#define PR_MR_PROF(what, phase) ((void)0)
+#endif
+#if defined(PR_MODEL_PROFILE) && PR_MODEL_PROFILE >= 2
+#define PR_MR_PROF2(what, phase) pr_model_profile_hook((what), (phase))
+#else
+#define PR_MR_PROF2(what, phase) ((void)0)
+#endif
 
 /* Run state: the validated view, the caller's buffers, the run-time lengths and the
  * row window of the op being run (r0, nb inside a loop). */
@@ -122,7 +144,7 @@ static pr_status pr_mr_lengths(pr_mr *r, int32_t T)
     return PR_OK;
 }
 
-static pr_status pr_mr_op(pr_mr *r, const pr_m_op *op)
+static pr_status pr_mr_op_body(pr_mr *r, const pr_m_op *op)
 {
     switch (op->type) {
     case PR_OP_CONV1D: return pr_mr_conv1d(r, op);
@@ -136,6 +158,15 @@ static pr_status pr_mr_op(pr_mr *r, const pr_m_op *op)
     case PR_OP_WIDEN: return pr_mr_widen(r, op);
     default: return pr_mr_mha(r, op);
     }
+}
+
+static pr_status pr_mr_op(pr_mr *r, const pr_m_op *op)
+{
+    pr_status st;
+    PR_MR_PROF((int32_t)op->type, 0);
+    st = pr_mr_op_body(r, op);
+    PR_MR_PROF((int32_t)op->type, 1);
+    return st;
 }
 
 /* The n body ops after the loop op (at byte position body), once per row block;
@@ -181,7 +212,9 @@ pr_status pr_model_run(const uint8_t *blob, int64_t len, const int8_t *input, in
     if (blob == NULL || input == NULL || logits == NULL || arena == NULL) {
         return PR_ERR_NULL;
     }
+    PR_MR_PROF(0, 0);
     st = pr_model_validate(blob, len, NULL, 0, &r.v);
+    PR_MR_PROF(0, 1);
     if (st != PR_OK) {
         return st;
     }

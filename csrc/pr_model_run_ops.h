@@ -192,85 +192,153 @@ static pr_status pr_mr_widen(pr_mr *r, const pr_m_op *op)
 
 /* ---- attention ---------------------------------------------------------------------- */
 
-/* The attention op's operands, resolved once. */
+/* The attention op's operands and schedule, resolved once. Q, K and V hold the heads
+ * of the current head group side by side: row stride qs = C (all heads projected at
+ * once) or D (one head). */
 typedef struct {
     const int8_t *x;
     int8_t *y;
     const int8_t *w;
     const int32_t *bias, *mult, *shift, *exp_table;
     int32_t T, C, D, heads, window;
-    int32_t *acc;          /* scratch: D int32 */
-    int8_t *q, *k, *v;     /* scratch: one head's Q, K, V, (max rows, D) each */
-    int8_t *scores, *probs; /* scratch: one query row's keys */
+    pr_m_mha_sched s;
+    int32_t qs;
+    int32_t *acc;           /* scratch: D int32 (one output row of P V) */
+    int8_t *q, *k, *v;      /* scratch: (max rows, qs) each */
+    int8_t *scores, *probs; /* scratch: pr_m_mha_score_bytes each */
 } pr_mr_attn;
 
-/* One head's Q, K or V (part 0, 1, 2): rows part C + h D .. of the packed weights. */
+/* Q, K or V (part 0, 1, 2) of heads h0 .. h0 + n - 1: rows part C + h0 D .. of the
+ * packed weights, one pr_linear_s8 call. */
 static pr_status pr_mr_attn_project(const pr_mr_attn *a, const pr_m_op *op, int32_t part,
-                                    int32_t h, int8_t *out)
+                                    int32_t h0, int32_t n, int8_t *out)
 {
     static const int32_t zp_field[3] = {F_MHA_QZP, F_MHA_KZP, F_MHA_VZP};
-    const int64_t row = (int64_t)part * a->C + (int64_t)h * a->D;
+    const int64_t row = (int64_t)part * a->C + (int64_t)h0 * a->D;
     pr_linear_params p;
+    pr_status st;
     p.rows = a->T;
     p.in_features = a->C;
-    p.out_features = a->D;
+    p.out_features = n * a->D;
     p.out_zero_point = pr_m_word(op, zp_field[part]);
     p.act_min = -128;
     p.act_max = 127;
-    return pr_linear_s8(&p, a->x, a->w + row * a->C, a->bias != NULL ? a->bias + row : NULL,
-                        a->mult + row, a->shift + row, out);
+    PR_MR_PROF2(101, 0);
+    st = pr_linear_s8(&p, a->x, a->w + row * a->C, a->bias != NULL ? a->bias + row : NULL,
+                      a->mult + row, a->shift + row, out);
+    PR_MR_PROF2(101, 1);
+    return st;
 }
 
-/* Query row t of head h: scores over keys lo..hi-1, softmax, weighted sum of V. */
-static pr_status pr_mr_attn_row(const pr_mr_attn *a, const pr_m_op *op, int32_t h, int32_t t)
+/*
+ * Query rows r0 .. r0 + nb - 1 of heads h0 .. h0 + nh - 1 (q, k, v point at head h0):
+ * scores against keys k0 .. k0 + L - 1 (every key, or the union of the rows' windows),
+ * softmax, P V into ctx. A block of several rows under a window gets `pad` = r0 - k0
+ * leading score rows (zeroed, never used), so that the softmax's window, measured
+ * from the row index, selects keys |key - query| <= w / 2; a single row gets exactly
+ * its keys and no window. Keys outside a row's window get probability -128, which
+ * adds nothing to P V (zero point -128): the integers equal the per-row computation.
+ */
+static pr_status pr_mr_attn_block(const pr_mr_attn *a, const pr_m_op *op, const int8_t *q,
+                                  const int8_t *k, const int8_t *v, int32_t h0, int32_t nh,
+                                  int32_t r0, int32_t nb)
 {
     const int32_t half = a->window / 2;
-    const int32_t lo = a->window > 0 && t - half > 0 ? t - half : 0;
-    const int32_t hi = a->window > 0 && t + half + 1 < a->T ? t + half + 1 : a->T;
+    int32_t k0 = 0, k1 = a->T, pad = 0, soft_window = 0, L, rows_s, h;
     pr_bmm_params b = {1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -128, 127};
     pr_softmax_params sp;
     pr_status st;
-    b.cols = hi - lo;          /* Q K^T: one query against its keys */
+    if (a->window > 0) {
+        k0 = r0 - half > 0 ? r0 - half : 0;
+        k1 = r0 + nb + half < a->T ? r0 + nb + half : a->T;
+        if (nb > 1) {
+            pad = r0 - k0;
+            soft_window = a->window;
+        }
+    }
+    L = k1 - k0;
+    rows_s = pad + nb;
+    for (h = 0; h < nh && pad > 0; ++h) {
+        memset(a->scores + (int64_t)h * rows_s * L, 0, (size_t)pad * (size_t)L);
+    }
+    b.batches = nh;             /* Q K^T */
+    b.rows = nb;
+    b.cols = L;
     b.depth = a->D;
-    b.b_row_stride = a->D;
+    b.a_batch_stride = a->D;
+    b.a_row_stride = a->qs;
+    b.b_batch_stride = a->D;
+    b.b_row_stride = a->qs;
+    b.out_batch_stride = rows_s * L;
+    b.out_row_stride = L;
     b.a_zero_point = pr_m_word(op, F_MHA_QZP);
     b.b_zero_point = pr_m_word(op, F_MHA_KZP);
     b.multiplier = pr_m_word(op, F_MHA_SM);
     b.shift = pr_m_word(op, F_MHA_SS);
     b.out_zero_point = pr_m_word(op, F_MHA_SZP);
-    st = pr_bmm_nt_s8(&b, a->q + (int64_t)t * a->D, a->k + (int64_t)lo * a->D, a->scores);
+    PR_MR_PROF2(102, 0);
+    st = pr_bmm_nt_s8(&b, q + (int64_t)r0 * a->qs, k + (int64_t)k0 * a->qs,
+                      a->scores + (int64_t)pad * L);
+    PR_MR_PROF2(102, 1);
     if (st != PR_OK) {
         return st;
     }
-    sp.batches = 1;
-    sp.rows = 1;
-    sp.cols = hi - lo;
-    sp.window = 0;
+    sp.batches = nh;
+    sp.rows = rows_s;
+    sp.cols = L;
+    sp.window = soft_window;
+    PR_MR_PROF2(103, 0);
     st = pr_softmax_s8(&sp, a->scores, a->exp_table, NULL, a->probs);
+    PR_MR_PROF2(103, 1);
     if (st != PR_OK) {
         return st;
     }
-    b.cols = a->D;             /* P V: probabilities (zero point -128) times the values */
-    b.depth = hi - lo;
+    b.cols = a->D;              /* P V: probabilities (zero point -128) times the values */
+    b.depth = L;
+    b.a_batch_stride = rows_s * L;
+    b.a_row_stride = L;
+    b.out_batch_stride = a->D;
+    b.out_row_stride = a->C;
     b.a_zero_point = -128;
     b.b_zero_point = pr_m_word(op, F_MHA_VZP);
     b.multiplier = pr_m_word(op, F_MHA_OM);
     b.shift = pr_m_word(op, F_MHA_OS);
     b.out_zero_point = pr_m_word(op, F_MHA_OZP);
-    return pr_bmm_nn_s8(&b, a->probs, a->v + (int64_t)lo * a->D,
-                        a->y + (int64_t)t * a->C + (int64_t)h * a->D, a->acc, a->D);
+    PR_MR_PROF2(104, 0);
+    st = pr_bmm_nn_s8(&b, a->probs + (int64_t)pad * L, v + (int64_t)k0 * a->qs,
+                      a->y + (int64_t)r0 * a->C + (int64_t)h0 * a->D, a->acc, a->D);
+    PR_MR_PROF2(104, 1);
+    return st;
+}
+
+/* Heads h0 .. h0 + nh - 1 (Q, K, V already projected), in blocks of q_block rows. */
+static pr_status pr_mr_attn_heads(const pr_mr_attn *a, const pr_m_op *op, int32_t h0,
+                                  int32_t nh)
+{
+    const int64_t col = a->s.qkv_all ? (int64_t)h0 * a->D : 0;
+    int32_t r0;
+    for (r0 = 0; r0 < a->T; r0 += a->s.q_block) {
+        const int32_t nb = a->T - r0 < a->s.q_block ? a->T - r0 : a->s.q_block;
+        const pr_status st = pr_mr_attn_block(a, op, a->q + col, a->k + col, a->v + col, h0,
+                                              nh, r0, nb);
+        if (st != PR_OK) {
+            return st;
+        }
+    }
+    return PR_OK;
 }
 
 static pr_status pr_mr_mha(pr_mr *r, const pr_m_op *op)
 {
     pr_m_tensor x, y, s;
     pr_mr_attn a;
-    int32_t h, t, part;
-    int64_t rows_max, keys;
+    int32_t h, part;
+    int64_t rows_max;
     uint8_t *scratch;
     pr_mr_tensor(r, pr_m_word(op, F_MHA_X), &x);
     pr_mr_tensor(r, pr_m_word(op, F_MHA_Y), &y);
     pr_mr_tensor(r, pr_m_word(op, F_MHA_SCRATCH), &s);
+    pr_m_mha_schedule(op, &a.s);
     a.x = (const int8_t *)pr_mr_rd(r, &x);
     a.y = (int8_t *)pr_mr_wr(r, &y);
     a.w = pr_mr_c8(r, pr_m_word(op, F_MHA_W));
@@ -283,29 +351,31 @@ static pr_status pr_mr_mha(pr_mr *r, const pr_m_op *op)
     a.heads = pr_m_word(op, F_MHA_HEADS);
     a.D = a.C / a.heads;
     a.window = pr_m_word(op, F_MHA_WINDOW);
-    /* scratch layout, sized at the maximum rows (pr_mv_mha_scratch) */
+    a.qs = a.s.qkv_all ? a.C : a.D;
+    /* scratch layout, sized at the maximum rows (pr_m_mha_scratch) */
     rows_max = x.len_id >= 0 ? r->v.len_max[x.len_id] : x.rows;
-    keys = a.window > 0 && a.window < rows_max ? a.window : rows_max;
     scratch = (uint8_t *)pr_mr_wr(r, &s);
     a.acc = (int32_t *)(void *)scratch;
     a.q = (int8_t *)(scratch + 4 * (int64_t)a.D);
-    a.k = a.q + rows_max * a.D;
-    a.v = a.k + rows_max * a.D;
-    a.scores = a.v + rows_max * a.D;
-    a.probs = a.scores + keys;
-    for (h = 0; h < a.heads; ++h) {
-        for (part = 0; part < 3; ++part) {
-            int8_t *out = part == 0 ? a.q : (part == 1 ? a.k : a.v);
-            const pr_status st = pr_mr_attn_project(&a, op, part, h, out);
-            if (st != PR_OK) {
-                return st;
+    a.k = a.q + rows_max * a.qs;
+    a.v = a.k + rows_max * a.qs;
+    a.scores = a.v + rows_max * a.qs;
+    a.probs = a.scores + pr_m_mha_score_bytes(rows_max, a.window, a.s.q_block,
+                                              a.s.head_batch);
+    for (h = 0; h < a.heads; h += a.s.head_batch) {
+        pr_status st = PR_OK;
+        if (!a.s.qkv_all || h == 0) {   /* this head's Q, K, V, or every head's once */
+            const int32_t n = a.s.qkv_all ? a.heads : 1;
+            for (part = 0; part < 3 && st == PR_OK; ++part) {
+                st = pr_mr_attn_project(&a, op, part, h, n,
+                                        part == 0 ? a.q : (part == 1 ? a.k : a.v));
             }
         }
-        for (t = 0; t < a.T; ++t) {
-            const pr_status st = pr_mr_attn_row(&a, op, h, t);
-            if (st != PR_OK) {
-                return st;
-            }
+        if (st == PR_OK) {
+            st = pr_mr_attn_heads(&a, op, h, a.s.head_batch);
+        }
+        if (st != PR_OK) {
+            return st;
         }
     }
     return PR_OK;

@@ -75,7 +75,8 @@ static inline pr_status pr_mv_frame(pr_mv *v, const uint8_t *blob, int64_t len, 
     if (v->h[PR_H_MAGIC] != PR_MODEL_MAGIC) {
         return PR_ERR_MODEL_MAGIC;
     }
-    if (v->h[PR_H_VERSION] != (uint32_t)PR_MODEL_FORMAT_VERSION) {
+    if (v->h[PR_H_VERSION] < PR_MODEL_OLDEST_VERSION ||
+        v->h[PR_H_VERSION] > (uint32_t)PR_MODEL_FORMAT_VERSION) {
         return PR_ERR_MODEL_VERSION;
     }
     if ((int64_t)v->h[PR_H_FILE_BYTES] != len) {
@@ -405,7 +406,11 @@ static inline pr_status pr_mv_op_at(const pr_mv *v, int64_t pos, pr_m_op *op)
     }
     op->type = pr_m_u32(v->blob + pos);
     op->n_words = pr_m_u32(v->blob + pos + 4);
-    if (op->type < 1 || op->type >= PR_OP_END || op->n_words != pr_mv_words[op->type]) {
+    if (op->type < 1 || op->type >= PR_OP_END) {
+        return PR_ERR_MODEL_OP;
+    }
+    if (op->n_words != (op->type == PR_OP_MHA && v->h[PR_H_VERSION] < 2u
+                            ? (int64_t)F_MHA_WORDS_V1 : (int64_t)pr_mv_words[op->type])) {
         return PR_ERR_MODEL_OP;
     }
     if (pos + 8 + 4 * op->n_words > end) {

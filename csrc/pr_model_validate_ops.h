@@ -213,13 +213,6 @@ static inline pr_status pr_mv_widen(const pr_mv *v, const pr_m_op *op)
     return PR_OK;
 }
 
-/* Scratch bytes of the attention op (pr_model_run.c lays it out the same way). */
-static inline int64_t pr_mv_mha_scratch(int64_t rows, int64_t D, int64_t window)
-{
-    const int64_t keys = window > 0 && window < rows ? window : rows;
-    return 4 * D + 3 * rows * D + 2 * keys;
-}
-
 static inline pr_status pr_mv_exp_table(const pr_mv *v, int32_t ref)
 {
     pr_m_tensor t;
@@ -241,7 +234,9 @@ static inline pr_status pr_mv_mha(const pr_mv *v, const pr_m_op *op)
     const int32_t heads = pr_m_word(op, F_MHA_HEADS);
     const int32_t window = pr_m_word(op, F_MHA_WINDOW);
     pr_m_tensor x, y, s, w;
+    pr_m_mha_sched sched;
     int64_t rows, C;
+    pr_m_mha_schedule(op, &sched);
     PR_MV_TRY(pr_mv_data(v, rx, PR_MV_READ, PR_DT_S8, 0, &x));
     PR_MV_TRY(pr_mv_data(v, ry, PR_MV_WRITE, PR_DT_S8, x.cols, &y));
     PR_MV_TRY(pr_mv_same_rows(v, &y, &x));
@@ -250,9 +245,16 @@ static inline pr_status pr_mv_mha(const pr_mv *v, const pr_m_op *op)
     PR_MV_REQUIRE(heads >= 1 && C % heads == 0 && C <= PR_Q_MAX_DEPTH &&
                   rows <= PR_SOFTMAX_MAX_COLS && window >= 0 &&
                   (window == 0 || window % 2 == 1), PR_ERR_MODEL_OP);
+    /* schedule: 1 <= q_block <= rows; one head per call, or all heads at once (which
+     * needs Q, K and V of all heads); qkv_all 0 or 1 */
+    PR_MV_REQUIRE(sched.q_block >= 1 && sched.q_block <= rows &&
+                  (sched.qkv_all == 0 || sched.qkv_all == 1) &&
+                  (sched.head_batch == 1 || (sched.head_batch == heads && sched.qkv_all)),
+                  PR_ERR_MODEL_OP);
     PR_MV_TRY(pr_mv_ref(v, rs, &s));
     PR_MV_REQUIRE(s.kind == PR_KIND_ARENA && s.dtype == PR_DT_S8 && s.len_id == -1 &&
-                  s.nbytes >= pr_mv_mha_scratch(rows, C / heads, window) && rx != ry &&
+                  s.nbytes >= pr_m_mha_scratch(rows, C, C / heads, window, &sched) &&
+                  rx != ry &&
                   rs != rx && rs != ry, PR_ERR_MODEL_TENSOR);
     PR_MV_TRY(pr_mv_const(v, pr_m_word(op, F_MHA_W), PR_DT_S8, 3 * C, C, &w));
     PR_MV_TRY(pr_mv_requant(v, pr_m_word(op, F_MHA_BIAS), pr_m_word(op, F_MHA_MULT),

@@ -406,7 +406,7 @@ enum pr_model_status_code {
 };
 
 enum {
-    PR_MODEL_FORMAT_VERSION = 1,
+    PR_MODEL_FORMAT_VERSION = 2,       /* newest written; version 1 files are read too */
     PR_MODEL_MAX_LENGTHS = 32,         /* length rules per file */
     PR_MODEL_MAX_TENSORS = 4096,
     PR_MODEL_MAX_OPS = 4096,

@@ -55,8 +55,9 @@ def small_config(backbone: str, data) -> object:
 
 
 def quantized(config, seed: int, t_max: int, block: int, method: str = "percentile",
-              n_calib: int = 2, percentile: float = 99.9):
-    """(float model, graph, qparams, program, .prq bytes) of a random model."""
+              n_calib: int = 2, percentile: float = 99.9, **lower_options):
+    """(float model, graph, qparams, program, .prq bytes) of a random model;
+    ``lower_options`` go to :func:`pyreparam.quant.lower.lower` (arena_budget)."""
     rng = np.random.default_rng(seed)
     model = perturb(build_model(config, seed, dtype=np.float64), rng)
     graph = build_graph(model)
@@ -64,7 +65,7 @@ def quantized(config, seed: int, t_max: int, block: int, method: str = "percenti
                                                       config.n_mels))
              for _ in range(n_calib)]
     qparams = calibrate(graph, calib, method, percentile)
-    program = lower(graph, qparams, t_max, block)
+    program = lower(graph, qparams, t_max, block, **lower_options)
     meta = {"input": {"scale": qparams["input"][0], "zero_point": qparams["input"][1]},
             "output": {"scale": qparams["logits"][0], "zero_point": qparams["logits"][1]}}
     return model, graph, qparams, program, write_prq(program, meta)

@@ -9,8 +9,10 @@ from pyreparam import native
 from pyreparam.models import HRFConfig, build_model, make_config
 from pyreparam.quant.backbones import QuantizeError, build_graph
 from pyreparam.quant.graph import run_float
-from pyreparam.quant.program import KIND_ARENA, check_arena
-from pyreparam.quant.prq import read_prq
+from pyreparam.quant.lower import ARENA_BUDGET, ARENA_GROWTH, lower
+from pyreparam.quant.program import (KIND_ARENA, OP_MHA, check_arena, mha_scratch_bytes,
+                                     plan_arena)
+from pyreparam.quant.prq import read_prq, write_prq
 from pyreparam.quant.qmodel import quantize_input, relative_rms, run_program
 
 from quant_helpers import assert_bitexact, perturb, quantized, random_int8, small_config
@@ -54,6 +56,84 @@ def test_c_runner_bitexact(backbone, data, seed):
     for T in {1, t_max, data.draw(st.integers(1, t_max), label="T")}:
         x = random_int8(rng, T, config.n_mels)
         assert_bitexact(model.run(x), run_program(program, x), f"logits T={T}")
+
+
+def _reschedule(program, choose) -> None:
+    """Give every attention op the schedule ``choose(rows, heads)`` returns (its
+    scratch resized to match) and re-plan the arena."""
+    for op in program.ops:
+        if op.type == OP_MHA:
+            f = op.fields
+            x = program.tensors[f["x"]]
+            f.update(choose(x.rows, f["heads"]))
+            program.tensors[f["scratch"]].cols = mha_scratch_bytes(
+                x.rows, x.cols, f["heads"], f["window"], f["q_block"], f["head_batch"],
+                f["qkv_all"])
+    plan_arena(program)
+    check_arena(program)
+
+
+@needs_c
+@pytest.mark.parametrize("backbone", ["convtransformer", "speechformer"])
+@settings(max_examples=10)
+@given(data=st.data(), seed=seeds)
+def test_attention_schedules_bitexact(backbone, data, seed):
+    """Every attention schedule (query blocks of any size, with tails; one head or all
+    heads per call; Q/K/V per head or for all heads; local windows and global) gives
+    the integers of the NumPy reference, which computes whole (H, T, T) scores."""
+    config = small_config(backbone, data)
+    t_max = data.draw(st.integers(1, 40), label="t_max")
+    _, _, _, program, _ = quantized(config, seed, t_max, 4, arena_budget=0)
+
+    def choose(rows, heads):
+        qkv_all = data.draw(st.integers(0, 1), label="qkv_all")
+        return {"q_block": data.draw(st.integers(1, rows), label="q_block"),
+                "head_batch": data.draw(st.sampled_from([1, heads] if qkv_all else [1]),
+                                        label="head_batch"),
+                "qkv_all": qkv_all}
+    _reschedule(program, choose)
+    model = PRQModel(write_prq(program, {}))
+    rng = np.random.default_rng(seed)
+    for T in {1, t_max, data.draw(st.integers(1, t_max), label="T")}:
+        x = random_int8(rng, T, config.n_mels)
+        assert_bitexact(model.run(x), run_program(program, x), f"logits T={T}")
+
+
+@needs_c
+def test_attention_block_tails_and_windows():
+    """Fixed cases: windows 1, 3, 5 and global, blocks that do not divide T (tails of
+    one row and longer), blocks longer than a window's span, both head modes."""
+    config = make_config("speechformer", "light", width=12, heads=3, ffn=6, n_mels=5,
+                         layers=(1, 1, 1, 1), windows=(5, 3, 1, 0), merges=(2, 2, 2),
+                         expand=(1, 1, 1), n_classes=3)
+    _, _, _, program, _ = quantized(config, 4, 45, 4, arena_budget=0)
+    rng = np.random.default_rng(4)
+    xs = [random_int8(rng, T, 5) for T in (1, 2, 7, 44, 45)]
+    want = [run_program(program, x) for x in xs]
+    for q_block, all_heads in [(1, 0), (2, 0), (4, 1), (7, 0), (7, 1), (16, 1), (45, 1)]:
+        _reschedule(program, lambda rows, heads: {
+            "q_block": min(q_block, rows), "head_batch": heads if all_heads else 1,
+            "qkv_all": all_heads})
+        model = PRQModel(write_prq(program, {}))
+        for x, w in zip(xs, want):
+            assert_bitexact(model.run(x), w, f"q_block={q_block} all={all_heads}")
+
+
+@pytest.mark.parametrize("backbone", BACKBONES)
+def test_schedules_respect_the_arena_budget(backbone):
+    """The lowering's attention schedules: the least-memory ones with budget 0; with
+    the default budget the light presets get query blocks and stay within 64 KB; a
+    budget below the least-memory arena leaves that arena unchanged."""
+    config = make_config(backbone, "light", n_classes=4)
+    _, graph, qparams, program, _ = quantized(config, 5, 300, 16)
+    slow = lower(graph, qparams, 300, 16, arena_budget=0)
+    mhas = [op.fields for op in program.ops if op.type == OP_MHA]
+    assert all(f["q_block"] > 1 for f in mhas)
+    assert all((f["q_block"], f["head_batch"], f["qkv_all"]) == (1, 1, 0)
+               for f in (op.fields for op in slow.ops if op.type == OP_MHA))
+    assert slow.arena_bytes <= program.arena_bytes <= ARENA_BUDGET
+    tight = lower(graph, qparams, 300, 16, arena_budget=1024)
+    assert tight.arena_bytes <= max(1024, int(ARENA_GROWTH * slow.arena_bytes))
 
 
 @needs_c

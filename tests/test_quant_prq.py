@@ -12,8 +12,9 @@ from hypothesis import assume, given, settings, strategies as st
 
 from pyreparam import native
 from pyreparam.models import make_config
-from pyreparam.quant.program import OP_FIELDS, OP_LINEAR, OP_LOOP, OP_MHA
-from pyreparam.quant.prq import HEADER_BYTES, TENSOR_BYTES, PRQError, read_prq
+from pyreparam.quant.program import OP_FIELDS, OP_LINEAR, OP_LOOP, OP_MHA, mha_scratch_bytes
+from pyreparam.quant.prq import HEADER_BYTES, TENSOR_BYTES, PRQError, read_prq, write_prq
+from pyreparam.quant.qmodel import run_program
 
 from quant_helpers import quantized, random_int8
 
@@ -27,12 +28,12 @@ TRUNCATED, MAGIC, VERSION, CRC, BOUNDS, TENSOR, OP, ARENA, ALIGN, LENGTH = \
     -10, -11, -12, -13, -14, -15, -16, -17, -18, -19
 
 
-def _small(backbone: str = "conformer"):
+def _small(backbone: str = "conformer", **lower_options):
     config = make_config(backbone, "light", width=8, heads=2, ffn=4, layers=1, n_mels=6,
                          n_classes=3) if backbone != "speechformer" else make_config(
         "speechformer", "light", width=8, heads=2, ffn=4, layers=(1, 1), windows=(3, 0),
         merges=(2,), expand=(1,), n_mels=6, n_classes=3)
-    return quantized(config, 0, 24, 4)[3:]
+    return quantized(config, 0, 24, 4, **lower_options)[3:]
 
 
 PROGRAMS = {}
@@ -156,7 +157,9 @@ def test_structural_corruption_never_crashes(edits, backbone, T, seed):
 def test_magic_version_and_crc():
     blob = small_blob()
     assert check(b"XXXX" + blob[4:]) == MAGIC
-    assert check(set_word(blob, 4, 2)) == VERSION
+    assert check(set_word(blob, 4, 3)) == VERSION        # newer than this runtime
+    assert check(set_word(blob, 4, 0)) == VERSION
+    assert check(set_word(blob, 4, 1)) == OP             # version 1: shorter attention ops
     bad = bytearray(blob)
     bad[-1] ^= 1
     assert check(bytes(bad)) == CRC
@@ -254,6 +257,53 @@ def test_bad_op_fields():
             assert got in (OK, OP)
         else:
             assert got == status, (offset, value, got)
+
+
+def test_bad_attention_schedule_fields():
+    """The schedule words of an attention op (format version 2): query block in
+    [1, rows], head batch 1 or all heads (only with all heads' Q/K/V), qkv_all 0/1,
+    and a scratch large enough for the schedule."""
+    program, blob = _small(arena_budget=0)             # least-memory schedules
+    mha = next(op for op in program.ops if op.type == OP_MHA)
+    rows = program.tensors[mha.fields["x"]].rows
+    heads = mha.fields["heads"]
+    at = next(p for p, t in op_offsets(blob) if t == OP_MHA)
+    f = lambda name: at + 4 * OP_FIELDS[OP_MHA].index(name)
+    for name, value in [("q_block", 0), ("q_block", rows + 1), ("qkv_all", 2),
+                        ("qkv_all", 2**32 - 1), ("head_batch", 0),
+                        ("head_batch", heads + 1)]:
+        assert check(set_word(blob, f(name), value)) == OP, (name, value)
+    assert check(set_word(blob, f("head_batch"), heads)) == OP      # needs qkv_all 1
+    # the largest schedule needs more scratch than the file planned
+    big = set_word(set_word(set_word(blob, f("q_block"), rows), f("head_batch"), heads),
+                   f("qkv_all"), 1)
+    assert program.tensors[mha.fields["scratch"]].nbytes < mha_scratch_bytes(
+        rows, program.tensors[mha.fields["x"]].cols, heads, mha.fields["window"], rows,
+        heads, 1)
+    assert check(big) == TENSOR
+
+
+def test_version_1_files_still_run():
+    """A program with the least-memory attention schedules written as format version 1
+    (attention ops without their schedule words) reads back with the defaults and
+    runs identically; a faster schedule cannot be written as version 1."""
+    config = make_config("speechformer", "light", width=8, heads=2, ffn=4, layers=(1, 1),
+                         windows=(3, 0), merges=(2,), expand=(1,), n_mels=6, n_classes=3)
+    program = quantized(config, 0, 24, 4)[3]
+    assert any(op.fields["q_block"] > 1 for op in program.ops if op.type == OP_MHA)
+    with pytest.raises(ValueError, match="version 2"):
+        write_prq(program, {}, version=1)
+    slow = quantized(config, 0, 24, 4, arena_budget=0)[3]
+    v1, v2 = write_prq(slow, {}, version=1), write_prq(slow, {})
+    assert header(v1)[1] == 1 and header(v2)[1] == 2 and len(v1) < len(v2)
+    back, _ = read_prq(v1)
+    assert [op.fields for op in back.ops] == [op.fields for op in slow.ops]
+    rng = np.random.default_rng(3)
+    for T in (1, 11, 24):
+        x = random_int8(rng, T, 6)
+        want = run_program(program, x)
+        for blob in (v1, v2, write_prq(program, {})):
+            assert np.array_equal(PRQModel(blob).run(x), want)
 
 
 def test_run_errors():

@@ -6,6 +6,12 @@
  *   tools/build_c.sh build/c                      (portable C99 library, -O2)
  *   gcc -O2 -Ibuild/c tools/bench_model_run.c build/c/libpyreparam.a -o bench
  *   ./bench 100 model1.prq model2.prq ...
+ *
+ * Profiling build (tools/bench_model_profile.py drives it): compiled with
+ * -DPR_MODEL_PROFILE=1 (or 2: also the parts of the attention op) together with the
+ * runtime's sources, the runner calls pr_model_profile_hook around every op; this file
+ * then also prints, per op type, the calls and the mean inclusive time per run
+ * ("prof <id> <calls per run> <us per run>" lines; id 0 = the re-validation).
  */
 #define _POSIX_C_SOURCE 199309L
 #include <stdio.h>
@@ -20,6 +26,48 @@ static double now_ms(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
 }
+
+#ifdef PR_MODEL_PROFILE
+enum { PROF_IDS = 128, PROF_DEPTH = 16 };
+static double prof_us[PROF_IDS];
+static long prof_calls[PROF_IDS];
+static double prof_start[PROF_DEPTH];
+static int prof_top;
+static int prof_on;
+
+void pr_model_profile_hook(int32_t what, int32_t phase);
+void pr_model_profile_hook(int32_t what, int32_t phase)
+{
+    if (!prof_on || what < 0 || what >= PROF_IDS) {
+        return;
+    }
+    if (phase == 0) {
+        if (prof_top < PROF_DEPTH) {
+            prof_start[prof_top] = now_ms();
+        }
+        ++prof_top;
+    } else {
+        --prof_top;
+        if (prof_top < PROF_DEPTH) {
+            prof_us[what] += 1e3 * (now_ms() - prof_start[prof_top]);
+            prof_calls[what] += 1;
+        }
+    }
+}
+
+static void prof_report(int repeats)
+{
+    int k;
+    for (k = 0; k < PROF_IDS; ++k) {
+        if (prof_calls[k] > 0) {
+            printf("prof %d %.1f %.2f\n", k, (double)prof_calls[k] / repeats,
+                   prof_us[k] / repeats);
+        }
+        prof_us[k] = 0.0;
+        prof_calls[k] = 0;
+    }
+}
+#endif
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -62,7 +110,11 @@ static int bench(const char *path, int repeats)
         input[i] = (int8_t)(rand() % 256 - 128);
     }
     for (i = -2; i < repeats; ++i) {
-        const double t0 = now_ms();
+        double t0;
+#ifdef PR_MODEL_PROFILE
+        prof_on = i >= 0;
+#endif
+        t0 = now_ms();
         if (pr_model_run(blob, size, input, info.t_max, logits, arena, info.arena_bytes) !=
             PR_OK) {
             fprintf(stderr, "%s: run failed\n", path);
@@ -76,6 +128,9 @@ static int bench(const char *path, int repeats)
     printf("%-40s T=%d  arena %d B  flash %d B  median %.3f ms  (min %.3f)\n", path,
            (int)info.t_max, (int)info.arena_bytes, (int)info.flash_bytes,
            times[repeats / 2], times[0]);
+#ifdef PR_MODEL_PROFILE
+    prof_report(repeats);
+#endif
     free(blob);
     free(arena);
     free(input);

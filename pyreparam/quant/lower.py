@@ -23,7 +23,9 @@ For each node, with real = scale (q - zero point) everywhere:
 
 Then buffers: a value produced and consumed inside one row loop lives in a block
 buffer (``block`` rows); ``reuse`` makes a value share the buffer of one that dies
-there; the arena is planned by :func:`pyreparam.quant.program.plan_arena`.
+there; the arena is planned by :func:`pyreparam.quant.program.plan_arena`. Last,
+every attention op gets a schedule (query rows, heads per kernel call, Q/K/V for all
+heads at once) that fits the arena budget (:func:`schedule_attention`).
 """
 from __future__ import annotations
 
@@ -40,7 +42,7 @@ from pyreparam.quant.program import (
     DT_S16, DT_S32, DT_S8, KIND_ARENA, KIND_CONST, KIND_INPUT, KIND_OUTPUT, LEN_CEILDIV,
     LEN_CONV, LEN_INPUT, OP_ADD, OP_AVGPOOL, OP_CONV1D, OP_DWCONV, OP_LAYERNORM, OP_LINEAR,
     OP_LOOP, OP_LUT, OP_MHA, OP_MUL, OP_WIDEN, LengthRule, Op, Program, Tensor, check_arena,
-    plan_arena)
+    mha_scratch_bytes, plan_arena)
 from pyreparam.quant.qelementwise import add_qparams, build_lut
 from pyreparam.quant.qlinear import fold_zero_point_into_bias
 from pyreparam.quant.qnorm import build_softmax_exp_table, layernorm_qparams
@@ -49,6 +51,10 @@ POSITION_SCALE = 1.0 / 127.0
 WIDEN_SHIFT = 7
 MIN_SHARED_MULTIPLIER = 2**22
 DEFAULT_BLOCK = 16
+#: arena the attention schedules may use (the light models' target: 64 KB) ...
+ARENA_BUDGET = 64 * 1024
+#: ... or this factor above the least-memory arena when that is more (large models)
+ARENA_GROWTH = 1.25
 S16_RANGE = (-32768, 32767)
 S8_RANGE = (-128, 127)
 
@@ -411,25 +417,102 @@ class _Lowering:
         ms, es = quantize_multiplier(s_q * s_k / (math.sqrt(D) * s_s))
         mo, eo = quantize_multiplier(s_v / (256.0 * s_o))
         _, rows = self._rows(n)
-        keys = min(window, rows) if window else rows
-        scratch = self.scratch(f"{n}.scratch", mha_scratch_bytes(rows, D, keys))
+        scratch = self.scratch(f"{n}.scratch", mha_scratch_bytes(rows, C, heads, window,
+                                                                 **MIN_SCHEDULE))
         self.emit(OP_MHA, node, x=self.buffer[node.inputs[0]], y=self.buffer[n],
                   scratch=scratch, w=w, bias=bias, mult=m, shift=e,
                   exp_table=self.const(f"{n}.exp", build_softmax_exp_table(s_s)),
                   heads=heads, window=window, q_zp=zp_q, k_zp=zp_k, v_zp=zp_v, s_mult=ms,
-                  s_shift=es, s_zp=zp_s, o_mult=mo, o_shift=eo, o_zp=zp_o)
+                  s_shift=es, s_zp=zp_s, o_mult=mo, o_shift=eo, o_zp=zp_o, **MIN_SCHEDULE)
         self.ops[-1].value["parts"] = {p: [float(s), int(z)] for p, (s, z) in
                                        (("q", (s_q, zp_q)), ("k", (s_k, zp_k)),
                                         ("v", (s_v, zp_v)))}
 
 
-def mha_scratch_bytes(rows: int, D: int, keys: int) -> int:
-    """Bytes of the attention op's scratch: int32 accumulators (D), Q/K/V of one head
-    (3 rows D int8), scores and probabilities of one query row (2 keys int8)."""
-    return 4 * D + 3 * rows * D + 2 * keys
+# --------------------------------------------------------------------------- attention schedule
+
+#: the attention schedule of least memory: one query row and one head per call
+MIN_SCHEDULE = {"q_block": 1, "head_batch": 1, "qkv_all": 0}
+#: rough costs (ns) on an x86 AVX-512 host for ranking schedules (fitted to
+#: tools/bench_model_profile.py runs of the light models): one kernel call, one
+#: multiply-accumulate of Q K^T or P V, one score the softmax passes over
+CALL_NS, MAC_NS, SCORE_NS = 100.0, 0.02, 0.6
+#: schedules whose estimated cost is within this factor of the cheapest that fits
+#: count as equal; of those the one with the smallest scratch is taken
+COST_SLACK = 1.05
 
 
-def lower(graph: Graph, qparams: dict, t_max: int, block: int = DEFAULT_BLOCK) -> Program:
+def schedule_cost(rows: int, C: int, heads: int, window: int, q_block: int,
+                  head_batch: int, qkv_all: int) -> float:
+    """Estimated time (ns) of an attention op at T = rows under a schedule: kernel
+    calls, the multiply-accumulates of Q K^T and P V over the keys each block spans
+    and the scores the softmax passes over (a block spans more keys than a row's
+    window: a window favours short blocks, global attention long ones)."""
+    D = C // heads
+    blocks = -(-rows // q_block)
+    calls = 3 * (1 if qkv_all else heads) + 3 * blocks * (heads // head_batch)
+    half = window // 2
+    if window > 0:
+        span = min(rows, window) if q_block == 1 else min(rows, q_block + 2 * half)
+        pad = 0 if q_block == 1 else half
+    else:
+        span, pad = rows, 0
+    scores = heads * (rows + blocks * pad) * span
+    return calls * CALL_NS + 2 * heads * rows * span * D * MAC_NS + scores * SCORE_NS
+
+
+def schedules(rows: int, C: int, heads: int, window: int) -> list[dict]:
+    """The candidate schedules of an attention op, cheapest first (estimated)."""
+    blocks = sorted({rows} | {b for b in (2, 4, 8, 16, 32, 64, 128, 256, 512) if b < rows}
+                    | {1})
+    out = []
+    for qkv_all in (1, 0):
+        for head_batch in sorted({1, heads if qkv_all else 1}):
+            for q_block in blocks:
+                out.append({"q_block": q_block, "head_batch": head_batch,
+                            "qkv_all": qkv_all})
+    return sorted(out, key=lambda s: (schedule_cost(rows, C, heads, window, **s),
+                                      mha_scratch_bytes(rows, C, heads, window, **s)))
+
+
+def schedule_attention(program: Program, arena_budget: int) -> int:
+    """Give every attention op a fast schedule that keeps the arena within
+    max(arena_budget, ARENA_GROWTH x the arena with the least-memory schedules): of
+    the schedules
+    whose estimated cost (:func:`schedule_cost`) is within COST_SLACK of the cheapest
+    one that fits, the one with the smallest scratch. Ops are scheduled one after the
+    other, the earlier ones keeping their choice. Sets the ops' fields and scratch
+    sizes, re-plans the arena and returns its bytes."""
+    limit = max(arena_budget, int(ARENA_GROWTH * plan_arena(program)))
+    for op in program.ops:
+        if op.type != OP_MHA:
+            continue
+        f = op.fields
+        x, scratch = program.tensors[f["x"]], program.tensors[f["scratch"]]
+        args = (x.rows, x.cols, f["heads"], f["window"])
+        current = {k: f[k] for k in MIN_SCHEDULE}, scratch.cols
+
+        def fits(cand: dict) -> bool:
+            scratch.cols = mha_scratch_bytes(*args, **cand)
+            f.update(cand)
+            ok = plan_arena(program) <= limit
+            f.update(current[0])
+            scratch.cols = current[1]
+            return ok
+
+        ranked = schedules(*args)
+        best = next((c for c in ranked if c == current[0] or fits(c)), current[0])
+        bound = COST_SLACK * schedule_cost(*args, **best)
+        near = sorted((c for c in ranked if schedule_cost(*args, **c) <= bound),
+                      key=lambda c: mha_scratch_bytes(*args, **c))
+        choice = next(c for c in near if c == best or fits(c))
+        f.update(choice)
+        scratch.cols = mha_scratch_bytes(*args, **choice)
+    return plan_arena(program)
+
+
+def lower(graph: Graph, qparams: dict, t_max: int, block: int = DEFAULT_BLOCK,
+          arena_budget: int = ARENA_BUDGET) -> Program:
     """The integer program of a calibrated graph, with its arena planned for T_max.
 
     Parameters
@@ -439,7 +522,22 @@ def lower(graph: Graph, qparams: dict, t_max: int, block: int = DEFAULT_BLOCK) -
         :func:`pyreparam.quant.calibrate.calibrate`
     t_max : int, longest input (frames) the program accepts
     block : int, rows per block of the row loops
+    arena_budget : int, bytes the attention schedules may grow the arena to (or
+        ARENA_GROWTH x what the least-memory schedules need, when that is more: the
+        large models); 0 keeps the least-memory schedules (one query row, one head
+        per call)
+
+    Notes
+    -----
+    The schedules change the number of kernel calls and the arena, never the
+    integers: the NumPy reference (:mod:`pyreparam.quant.qmodel`) ignores them.
     """
     if t_max < 1 or block < 1:
         raise ValueError("t_max and block must be >= 1")
-    return _Lowering(graph, complete_qparams(graph, qparams), t_max, block).lower()
+    if arena_budget < 0:
+        raise ValueError("arena_budget must be >= 0")
+    program = _Lowering(graph, complete_qparams(graph, qparams), t_max, block).lower()
+    if arena_budget > 0:
+        schedule_attention(program, arena_budget)
+        check_arena(program)
+    return program

@@ -27,6 +27,12 @@ runs the next ``n_body`` ops once per block of ``block`` rows of length ``len_id
 inside it, a tensor of that length is addressed at the block's rows, a tensor with
 ``block`` fixed rows at rows 0.. (a per-block temporary).
 
+The attention op's last three fields are its schedule (format version 2; a version
+1 file runs with the defaults ``V1_DEFAULTS``): ``q_block`` query rows per call,
+``head_batch`` heads per call (1 or all), ``qkv_all`` (Q, K and V of all heads
+projected at once, else one head at a time). They change the scratch size
+(:func:`mha_scratch_bytes`) and the number of kernel calls, never the integers.
+
 Arena plan
 ----------
 Every arena tensor is live from the first to the last op that references it (an op
@@ -67,7 +73,11 @@ OP_FIELDS: dict[int, tuple[str, ...]] = {
     OP_WIDEN: ("x", "y", "zp", "shift"),
     OP_MHA: ("x", "y", "scratch", "w", "bias", "mult", "shift", "exp_table", "heads",
              "window", "q_zp", "k_zp", "v_zp", "s_mult", "s_shift", "s_zp", "o_mult",
-             "o_shift", "o_zp"),
+             "o_shift", "o_zp", "q_block", "head_batch", "qkv_all"),
+}
+#: fields an op of format version 1 lacks, with the values it runs with
+V1_DEFAULTS: dict[int, dict[str, int]] = {
+    OP_MHA: {"q_block": 1, "head_batch": 1, "qkv_all": 0},
 }
 
 #: the fields of each op that name tensors (the rest are int32 parameters)
@@ -174,6 +184,33 @@ class Program:
                 for j in range(i, end + 1):
                     spans[j] = (i, end)
         return spans
+
+
+def mha_score_bytes(rows: int, window: int, q_block: int, head_batch: int) -> int:
+    """Bytes of each of the attention op's score and probability buffers (rows: T_max
+    of its input): one query row holds its keys (min(window, rows), or rows); a block
+    of q_block > 1 rows holds q_block x rows scores (global), or, under a window w
+    with half = w // 2, (half + q_block) x min(rows, q_block + 2 half): the keys of
+    the block's windows plus ``half`` leading rows that align the softmax's window.
+    Per head of a head batch. Mirrors pr_m_mha_score_bytes (csrc/pr_model_format.h)."""
+    half = window // 2
+    if q_block <= 1:
+        per_head = window if 0 < window < rows else rows
+    elif window > 0:
+        per_head = (half + q_block) * min(rows, q_block + 2 * half)
+    else:
+        per_head = q_block * rows
+    return head_batch * per_head
+
+
+def mha_scratch_bytes(rows: int, C: int, heads: int, window: int, q_block: int = 1,
+                      head_batch: int = 1, qkv_all: int = 0) -> int:
+    """Bytes of the attention op's scratch: int32 accumulators (D), Q, K and V
+    ((rows, C) each for all heads at once, else (rows, D)), scores and probabilities
+    (:func:`mha_score_bytes` each). Mirrors pr_m_mha_scratch."""
+    D = C // heads
+    return (4 * D + 3 * rows * (C if qkv_all else D) +
+            2 * mha_score_bytes(rows, window, q_block, head_batch))
 
 
 def plan_arena(program: Program) -> int:

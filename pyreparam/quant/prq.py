@@ -38,10 +38,12 @@ import numpy as np
 
 from pyreparam.models.checkpoint import atomic_write
 from pyreparam.quant.program import (
-    DTYPES, KIND_CONST, OP_FIELDS, LengthRule, Op, Program, Tensor)
+    DTYPES, KIND_CONST, OP_FIELDS, V1_DEFAULTS, LengthRule, Op, Program, Tensor)
 
 MAGIC = 0x4D515250
-VERSION = 1
+VERSION = 2
+#: versions this reader accepts (version 1: attention ops without their schedule)
+READ_VERSIONS = (1, 2)
 HEADER_BYTES = 96
 LENGTH_BYTES = 24
 TENSOR_BYTES = 32
@@ -62,12 +64,17 @@ def _u32(v: int) -> int:
     return int(v) & 0xFFFFFFFF
 
 
-def write_prq(program: Program, meta: dict, host: bool = True) -> bytes:
+def write_prq(program: Program, meta: dict, host: bool = True,
+              version: int = VERSION) -> bytes:
     """Serialize a program and its metadata (JSON) into .prq bytes.
 
     With ``host`` the metadata also lists every op's value (name, scale, zero point)
-    and every tensor's name, for reports; a device copy leaves them out.
+    and every tensor's name, for reports; a device copy leaves them out. ``version``
+    1 writes the older format (for runtimes that read only it), possible only when
+    every attention op has the version-1 schedule (``V1_DEFAULTS``).
     """
+    if version not in READ_VERSIONS:
+        raise ValueError(f"cannot write format version {version}")
     data = bytearray()
     const_offset = {}
     for i, t in enumerate(program.tensors):
@@ -77,7 +84,13 @@ def write_prq(program: Program, meta: dict, host: bool = True) -> bytes:
                         .tobytes())
     ops = bytearray()
     for op in program.ops:
-        words = [op.fields[f] for f in OP_FIELDS[op.type]]
+        names = OP_FIELDS[op.type]
+        if version < 2 and op.type in V1_DEFAULTS:
+            legacy = V1_DEFAULTS[op.type]
+            if any(op.fields[f] != v for f, v in legacy.items()):
+                raise ValueError(f"an op with fields {op.fields} needs format version 2")
+            names = tuple(f for f in names if f not in legacy)
+        words = [op.fields[f] for f in names]
         ops.extend(struct.pack(f"<II{len(words)}I", op.type, len(words),
                                *map(_u32, words)))
     if host:
@@ -102,7 +115,7 @@ def write_prq(program: Program, meta: dict, host: bool = True) -> bytes:
     out.extend(meta_bytes)
     _pad(out, 4)
     file_bytes = len(out) + 4
-    header = [MAGIC, VERSION, HEADER_BYTES, file_bytes, 0, program.arena_bytes,
+    header = [MAGIC, version, HEADER_BYTES, file_bytes, 0, program.arena_bytes,
               program.t_max, program.input, program.output, len(program.lengths),
               lengths_off, len(program.tensors), tensors_off, len(program.ops), ops_off,
               len(ops), data_off, len(data), meta_off, len(meta_bytes), 0, 0, 0, 0]
@@ -117,9 +130,9 @@ def _header(blob: bytes) -> list[int]:
     h = list(struct.unpack_from("<24I", blob))
     if h[0] != MAGIC:
         raise PRQError("not a .prq model file (bad magic)")
-    if h[1] != VERSION:
+    if h[1] not in READ_VERSIONS:
         raise PRQError(f"format version {h[1]} is not supported (this pyreparam reads "
-                       f"version {VERSION})")
+                       f"versions {', '.join(map(str, READ_VERSIONS))})")
     if h[3] != len(blob):
         raise PRQError(f"truncated or padded: the header says {h[3]} bytes, the file has "
                        f"{len(blob)}")
@@ -164,21 +177,24 @@ def read_prq(blob: bytes) -> tuple[Program, dict]:
             t.data = np.frombuffer(data, DTYPES[dt].newbyteorder("<"), rows * cols,
                                    off).astype(DTYPES[dt]).reshape(rows, cols)
         tensors.append(t)
-    ops = _read_ops(_section(blob, ops_off, ops_bytes, "ops"), n_ops, meta)
+    ops = _read_ops(_section(blob, ops_off, ops_bytes, "ops"), n_ops, meta, h[1])
     return Program(lengths, tensors, ops, inp, outp, t_max, arena), meta
 
 
-def _read_ops(raw: bytes, n_ops: int, meta: dict) -> list[Op]:
+def _read_ops(raw: bytes, n_ops: int, meta: dict, version: int = VERSION) -> list[Op]:
     values = meta.get("values", [])
     ops, pos = [], 0
     for i in range(n_ops):
         if pos + 8 > len(raw):
             raise PRQError("ops section truncated")
         op_type, n = struct.unpack_from("<II", raw, pos)
-        if op_type not in OP_FIELDS or n != len(OP_FIELDS[op_type]) or pos + 8 + 4 * n > len(raw):
+        names = OP_FIELDS.get(op_type, ())
+        defaults = V1_DEFAULTS.get(op_type, {}) if version < 2 else {}
+        names = tuple(f for f in names if f not in defaults)
+        if op_type not in OP_FIELDS or n != len(names) or pos + 8 + 4 * n > len(raw):
             raise PRQError(f"op {i}: unknown type {op_type} or bad size")
         words = struct.unpack_from(f"<{n}i", raw, pos + 8)
-        ops.append(Op(op_type, dict(zip(OP_FIELDS[op_type], words)),
+        ops.append(Op(op_type, dict(zip(names, words), **defaults),
                       values[i] if i < len(values) else None))
         pos += 8 + 4 * n
     return ops
