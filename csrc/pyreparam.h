@@ -467,6 +467,14 @@ pr_status pr_model_run(const uint8_t *blob, int64_t len, const int8_t *input, in
  */
 const char *pr_build_info(void);
 
+/*
+ * pr_build_cpu_ok: 1 when this CPU (and OS) runs the instructions this build compiled,
+ * else 0: an x86 SIMD build checks the CPU's features (csrc/x86/pr_cpu_check_*.c), the
+ * portable build always returns 1. Calling a SIMD kernel where this returns 0 would
+ * stop the process (illegal instruction); pyreparam.native refuses such a build.
+ */
+int32_t pr_build_cpu_ok(void);
+
 /* cffi-end */
 
 #ifdef __cplusplus

@@ -18,6 +18,25 @@ except ImportError as _exc:  # pragma: no cover - exercised only without a build
 else:
     _IMPORT_ERROR = None
 
+
+def _cpu_problem(lib, ffi) -> str | None:
+    """None when this CPU runs the instructions the extension was compiled with
+    (``pr_build_cpu_ok``), else what is wrong and how to fix it. A module built with
+    PYREPARAM_SIMD=auto on one machine and copied to an older CPU would otherwise stop
+    the process with an illegal instruction at its first SIMD kernel."""
+    if lib is None or not hasattr(lib, "pr_build_cpu_ok") or lib.pr_build_cpu_ok() == 1:
+        return None
+    build = ffi.string(lib.pr_build_info()).decode()
+    return (f"pyreparam's C extension was compiled for {build} (PYREPARAM_SIMD at build "
+            "time), which this CPU does not support; rebuild it on this machine, e.g. "
+            "`PYREPARAM_SIMD=none pip install --force-reinstall --no-deps pyreparam` "
+            "(portable) or PYREPARAM_SIMD=auto")
+
+
+_CPU_PROBLEM = _cpu_problem(_lib, _ffi)
+if _CPU_PROBLEM is not None:  # pragma: no cover - needs an older CPU than the build's
+    _lib = None
+
 _STATUS_TEXT = {
     -1: "a required pointer is NULL",
     -2: "a dimension is out of range or inconsistent",
@@ -59,11 +78,14 @@ class NativeError(RuntimeError):
 
 
 def available() -> bool:
-    """True when the compiled extension can be used."""
+    """True when the compiled extension can be used (built, and its instructions run
+    on this CPU)."""
     return _lib is not None
 
 
 def _require_lib():
+    if _lib is None and _CPU_PROBLEM is not None:
+        raise NativeUnavailableError(_CPU_PROBLEM)
     if _lib is None:
         raise NativeUnavailableError(
             "pyreparam's C extension (pyreparam._native) is not built; install the "
