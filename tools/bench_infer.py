@@ -56,6 +56,7 @@ import argparse  # noqa: E402
 import dataclasses  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
+import resource  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -235,21 +236,26 @@ def runners(s: Subject) -> dict[str, Callable[[], object]]:
 
 
 def interleaved_times(fns: dict[str, Callable[[], object]], repeats: int,
-                      warmup: int = 3) -> dict[str, np.ndarray]:
-    """Seconds of every call per function over ``repeats`` rounds of one call each,
-    the order rotated every round."""
+                      warmup: int = 3) -> dict[str, dict[str, np.ndarray]]:
+    """Seconds of every call, wall clock and the thread's CPU time, per function over
+    ``repeats`` rounds of one call each, the order rotated every round:
+    {"wall": {name: (repeats,)}, "cpu": {name: (repeats,)}}."""
     names = list(fns)
     for _ in range(warmup):
         for name in names:
             fns[name]()
-    times: dict[str, list[float]] = {name: [] for name in names}
+    wall: dict[str, list[float]] = {name: [] for name in names}
+    cpu: dict[str, list[float]] = {name: [] for name in names}
     for r in range(repeats):
         k = r % len(names)
         for name in names[k:] + names[:k]:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             fns[name]()
-            times[name].append(time.perf_counter() - t0)
-    return {name: np.array(t) for name, t in times.items()}
+            c1, t1 = time.thread_time(), time.perf_counter()
+            wall[name].append(t1 - t0)
+            cpu[name].append(c1 - c0)
+    return {"wall": {n: np.array(t) for n, t in wall.items()},
+            "cpu": {n: np.array(t) for n, t in cpu.items()}}
 
 
 def relative_errors(s: Subject) -> dict[str, float]:
@@ -269,28 +275,35 @@ def ratio(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None else a / b
 
 
+def summary(t: dict[str, float]) -> dict:
+    """The record's figures from one statistic per runner (seconds)."""
+    out = {}
+    for feat in ("", "_feat"):
+        for name in ("c_int8", "numpy_fp32") + ORT_NAMES:
+            out[f"{name}{feat}_s"] = t.get(name + feat)
+        c = t["c_int8" + feat]
+        out[f"ratio_c_vs_ort{feat}"] = ratio(c, t["ort_fp32" + feat])
+        out[f"ratio_c_vs_ort_int8{feat}"] = ratio(c, t["ort_int8" + feat])
+        out[f"ratio_c_vs_ort_int8_qdq{feat}"] = ratio(c, t.get("ort_int8_qdq" + feat))
+    out["features_s"] = t["features"]
+    return out
+
+
 def measure(s: Subject, repeats: int, environment: dict) -> dict:
+    """The record of one config: medians of the wall clock (the top-level figures),
+    medians of the thread CPU time ("cpu") and the fastest calls ("min")."""
     load_before = os.getloadavg()[0]
+    switches = resource.getrusage(resource.RUSAGE_THREAD).ru_nivcsw
     times = interleaved_times(runners(s), repeats)
-    load_after = os.getloadavg()[0]
-    med = {name: float(np.median(t)) for name, t in times.items()}
-    rec = {"config": s.config, "weights": s.weights, "params": s.model.n_params(),
-           "c_int8_s": med["c_int8"], "numpy_fp32_s": med["numpy_fp32"],
-           "ort_fp32_s": med["ort_fp32"], "ort_int8_s": med["ort_int8"],
-           "ratio_c_vs_ort": ratio(med["c_int8"], med["ort_fp32"]),
-           "ratio_c_vs_ort_int8": ratio(med["c_int8"], med["ort_int8"]),
-           "ort_int8_qdq_s": med.get("ort_int8_qdq"),
-           "ratio_c_vs_ort_int8_qdq": ratio(med["c_int8"], med.get("ort_int8_qdq")),
-           "features_s": med["features"]}
-    for name in ("c_int8", "numpy_fp32") + ORT_NAMES:
-        rec[f"{name}_feat_s"] = med.get(f"{name}_feat")
-    rec["ratio_c_vs_ort_feat"] = ratio(med["c_int8_feat"], med["ort_fp32_feat"])
-    rec["ratio_c_vs_ort_int8_feat"] = ratio(med["c_int8_feat"], med["ort_int8_feat"])
+    switches = resource.getrusage(resource.RUSAGE_THREAD).ru_nivcsw - switches
+    rec = {"config": s.config, "weights": s.weights, "params": s.model.n_params()}
+    rec.update(summary({n: float(np.median(t)) for n, t in times["wall"].items()}))
+    rec["cpu"] = summary({n: float(np.median(t)) for n, t in times["cpu"].items()})
+    rec["min"] = summary({n: float(t.min()) for n, t in times["wall"].items()})
     rec.update(relative_errors(s))
-    # the fastest call of each: less sensitive to preemption on a loaded machine
-    rec["min_s"] = {name: float(t.min()) for name, t in times.items()}
-    rec.update(repeats=repeats, load_before=load_before, load_after=load_after,
-               environment=environment)
+    rec.update(repeats=repeats, calls=repeats * len(times["wall"]),
+               preemptions=switches, load_before=load_before,
+               load_after=os.getloadavg()[0], environment=environment)
     return rec
 
 
@@ -321,53 +334,36 @@ def _x(v: float | None) -> str:
     return "-" if v is None else f"{v:.2f}"
 
 
-def print_table(records: list[dict]) -> None:
-    static = any(r["ort_int8_qdq_s"] is not None for r in records)
+def print_table(figures: list[tuple[str, dict]], what: str) -> None:
+    """Latency tables (features excluded / included) of (config, summary) pairs."""
+    static = any(f["ort_int8_qdq_s"] is not None for _, f in figures)
+    names = ["c_int8", "numpy_fp32", "ort_fp32", "ort_int8"] + (["ort_int8_qdq"] if static
+                                                                 else [])
+    cols = ["C int8", "NumPy fp32", "ORT fp32", "ORT int8"] + (["ORT QDQ"] if static else [])
     for feat, title in (("", "features excluded (input: normalized log-mel frames)"),
                         ("_feat", "features included (input: 3 s waveform at 16 kHz)")):
-        print(f"\n{title}; median ms")
-        cols = ["C int8", "NumPy fp32", "ORT fp32", "ORT int8"] + (["ORT QDQ"] if static else [])
-        head = f"{'config':<22}" + "".join(f"{c:>11}" for c in cols)
-        head += f"{'C/ORT':>8}{'C/ORT8':>8}" + (f"{'C/QDQ':>8}" if static else "")
-        print(head)
-        for r in records:
-            names = ["c_int8", "numpy_fp32", "ort_fp32", "ort_int8"] + \
-                (["ort_int8_qdq"] if static else [])
-            line = f"{r['config']:<22}" + "".join(f"{_ms(r[f'{n}{feat}_s']):>11}"
-                                                  for n in names)
-            c = r[f"c_int8{feat}_s"]
-            line += f"{_x(ratio(c, r[f'ort_fp32{feat}_s'])):>8}"
-            line += f"{_x(ratio(c, r[f'ort_int8{feat}_s'])):>8}"
+        print(f"\n{title}; {what}, ms")
+        print(f"{'config':<22}" + "".join(f"{c:>11}" for c in cols)
+              + f"{'C/ORT':>8}{'C/ORT8':>8}" + (f"{'C/QDQ':>8}" if static else ""))
+        for config, f in figures:
+            line = f"{config:<22}" + "".join(f"{_ms(f[f'{n}{feat}_s']):>11}" for n in names)
+            line += f"{_x(f[f'ratio_c_vs_ort{feat}']):>8}{_x(f[f'ratio_c_vs_ort_int8{feat}']):>8}"
             if static:
-                line += f"{_x(ratio(c, r[f'ort_int8_qdq{feat}_s'])):>8}"
+                line += f"{_x(f[f'ratio_c_vs_ort_int8_qdq{feat}']):>8}"
             print(line)
-    print("\nfeatures alone (log-mel + normalization), ms: " + ", ".join(
-        f"{r['config']} {_ms(r['features_s'])}" for r in records))
-    print("load average (1 min) before/after each config: " + ", ".join(
-        f"{r['config']} {r['load_before']:.2f}/{r['load_after']:.2f}" for r in records))
 
 
-def print_goals(records: list[dict]) -> None:
+def print_goals(figures: list[tuple[str, dict]], what: str) -> None:
     """The issue's goals: C faster than ORT int8 everywhere; <= 0.5 ORT fp32 on light."""
-    print("\ngoals (features excluded):")
-    for r in records:
-        ok_int8 = r["ratio_c_vs_ort_int8"] < 1
-        line = (f"  {r['config']:<22} C/ORT-int8 {r['ratio_c_vs_ort_int8']:.2f} "
-                f"{'met' if ok_int8 else 'MISSED'} (< 1)")
-        if r["config"].endswith(":light"):
-            ok = r["ratio_c_vs_ort"] <= 0.5
-            line += f";  C/ORT-fp32 {r['ratio_c_vs_ort']:.2f} {'met' if ok else 'MISSED'} (<= 0.5)"
+    print(f"\ngoals, features excluded, on the {what}:")
+    for config, f in figures:
+        ok = f["ratio_c_vs_ort_int8"] < 1
+        line = (f"  {config:<22} C/ORT-int8 {f['ratio_c_vs_ort_int8']:.2f} "
+                f"{'met' if ok else 'MISSED'} (< 1)")
+        if config.endswith(":light"):
+            ok = f["ratio_c_vs_ort"] <= 0.5
+            line += f";  C/ORT-fp32 {f['ratio_c_vs_ort']:.2f} {'met' if ok else 'MISSED'} (<= 0.5)"
         print(line)
-
-
-def print_minima(records: list[dict]) -> None:
-    """Ratios of the fastest calls (less sensitive to the machine's load)."""
-    print("\nsame ratios on the fastest call of each runtime (features excluded):")
-    for r in records:
-        m = r["min_s"]
-        print(f"  {r['config']:<22} C {_ms(m['c_int8'])} ms  C/ORT "
-              f"{_x(ratio(m['c_int8'], m['ort_fp32']))}  C/ORT-int8 "
-              f"{_x(ratio(m['c_int8'], m['ort_int8']))}")
 
 
 def print_errors(records: list[dict]) -> None:
@@ -376,6 +372,21 @@ def print_errors(records: list[dict]) -> None:
     print(f"{'config':<22}" + "".join(f"{k[4:]:>14}" for k in keys))
     for r in records:
         print(f"{r['config']:<22}" + "".join(f"{r[k]:>14.2e}" for k in keys))
+
+
+def print_report(records: list[dict]) -> None:
+    wall = [(r["config"], r) for r in records]
+    cpu = [(r["config"], r["cpu"]) for r in records]
+    print_table(wall, "median wall clock")
+    print_table(cpu, "median thread CPU time (excludes time preempted)")
+    print("\nfeatures alone (log-mel + normalization), median wall ms: " + ", ".join(
+        f"{r['config']} {_ms(r['features_s'])}" for r in records))
+    print("load average (1 min) before/after, involuntary context switches per call: "
+          + ", ".join(f"{r['config']} {r['load_before']:.2f}/{r['load_after']:.2f} "
+                      f"{r['preemptions'] / r['calls']:.2f}" for r in records))
+    print_goals(wall, "median wall clock")
+    print_goals(cpu, "median thread CPU time")
+    print_errors(records)
 
 
 # --------------------------------------------------------------------------- main
@@ -416,10 +427,7 @@ def main(argv=None) -> None:
             r = records[-1]
             print(f"  {config}: C {_ms(r['c_int8_s'])} ms, ORT fp32 {_ms(r['ort_fp32_s'])} "
                   f"ms, ORT int8 {_ms(r['ort_int8_s'])} ms", flush=True)
-    print_table(records)
-    print_goals(records)
-    print_minima(records)
-    print_errors(records)
+    print_report(records)
     if args.json:
         Path(args.json).write_text(json.dumps(records, indent=1))
         print(f"\nwrote {args.json}")
