@@ -235,27 +235,32 @@ def runners(s: Subject) -> dict[str, Callable[[], object]]:
     return fns
 
 
-def interleaved_times(fns: dict[str, Callable[[], object]], repeats: int,
+def interleaved_times(fns: dict[str, Callable[[], object]], repeats: int, block: int,
                       warmup: int = 3) -> dict[str, dict[str, np.ndarray]]:
-    """Seconds of every call, wall clock and the thread's CPU time, per function over
-    ``repeats`` rounds of one call each, the order rotated every round:
-    {"wall": {name: (repeats,)}, "cpu": {name: (repeats,)}}."""
+    """Seconds per call, by clock and cache state, over ``repeats`` rounds.
+
+    A round runs every function ``block`` times in a row, the functions' order rotated
+    from round to round. The first call of a block comes right after another runtime
+    ("cold": its weights and buffers were pushed out of the caches), the others after
+    itself ("warm"). Returns {"wall" | "cpu" | "cold" | "cold_cpu": {name: samples}};
+    cpu = the calling thread's CPU time (time spent preempted excluded).
+    """
     names = list(fns)
     for _ in range(warmup):
         for name in names:
             fns[name]()
-    wall: dict[str, list[float]] = {name: [] for name in names}
-    cpu: dict[str, list[float]] = {name: [] for name in names}
+    out = {kind: {name: [] for name in names} for kind in ("wall", "cpu", "cold", "cold_cpu")}
     for r in range(repeats):
         k = r % len(names)
         for name in names[k:] + names[:k]:
-            t0, c0 = time.perf_counter(), time.thread_time()
-            fns[name]()
-            c1, t1 = time.thread_time(), time.perf_counter()
-            wall[name].append(t1 - t0)
-            cpu[name].append(c1 - c0)
-    return {"wall": {n: np.array(t) for n, t in wall.items()},
-            "cpu": {n: np.array(t) for n, t in cpu.items()}}
+            for i in range(block):
+                t0, c0 = time.perf_counter(), time.thread_time()
+                fns[name]()
+                c1, t1 = time.thread_time(), time.perf_counter()
+                prefix = "cold" if i == 0 else ""
+                out[prefix or "wall"][name].append(t1 - t0)
+                out[f"{prefix}_cpu" if prefix else "cpu"][name].append(c1 - c0)
+    return {kind: {n: np.array(t) for n, t in d.items()} for kind, d in out.items()}
 
 
 def relative_errors(s: Subject) -> dict[str, float]:
@@ -289,19 +294,21 @@ def summary(t: dict[str, float]) -> dict:
     return out
 
 
-def measure(s: Subject, repeats: int, environment: dict) -> dict:
-    """The record of one config: medians of the wall clock (the top-level figures),
-    medians of the thread CPU time ("cpu") and the fastest calls ("min")."""
+def measure(s: Subject, repeats: int, block: int, environment: dict) -> dict:
+    """The record of one config: medians of the warm calls' wall clock (the top-level
+    figures); the same on the thread CPU time ("cpu"), of the cold calls ("cold",
+    "cold_cpu"), and the fastest warm calls ("min")."""
     load_before = os.getloadavg()[0]
     switches = resource.getrusage(resource.RUSAGE_THREAD).ru_nivcsw
-    times = interleaved_times(runners(s), repeats)
+    times = interleaved_times(runners(s), repeats, block)
     switches = resource.getrusage(resource.RUSAGE_THREAD).ru_nivcsw - switches
     rec = {"config": s.config, "weights": s.weights, "params": s.model.n_params()}
     rec.update(summary({n: float(np.median(t)) for n, t in times["wall"].items()}))
-    rec["cpu"] = summary({n: float(np.median(t)) for n, t in times["cpu"].items()})
+    for kind in ("cpu", "cold", "cold_cpu"):
+        rec[kind] = summary({n: float(np.median(t)) for n, t in times[kind].items()})
     rec["min"] = summary({n: float(t.min()) for n, t in times["wall"].items()})
     rec.update(relative_errors(s))
-    rec.update(repeats=repeats, calls=repeats * len(times["wall"]),
+    rec.update(repeats=repeats, block=block, calls=repeats * block * len(times["wall"]),
                preemptions=switches, load_before=load_before,
                load_after=os.getloadavg()[0], environment=environment)
     return rec
@@ -377,15 +384,18 @@ def print_errors(records: list[dict]) -> None:
 def print_report(records: list[dict]) -> None:
     wall = [(r["config"], r) for r in records]
     cpu = [(r["config"], r["cpu"]) for r in records]
-    print_table(wall, "median wall clock")
-    print_table(cpu, "median thread CPU time (excludes time preempted)")
+    cold = [(r["config"], r["cold"]) for r in records]
+    print_table(wall, "warm calls, median wall clock")
+    print_table(cpu, "warm calls, median thread CPU time (time preempted excluded)")
+    print_table(cold, "cold calls (first after another runtime), median wall clock")
     print("\nfeatures alone (log-mel + normalization), median wall ms: " + ", ".join(
         f"{r['config']} {_ms(r['features_s'])}" for r in records))
     print("load average (1 min) before/after, involuntary context switches per call: "
           + ", ".join(f"{r['config']} {r['load_before']:.2f}/{r['load_after']:.2f} "
                       f"{r['preemptions'] / r['calls']:.2f}" for r in records))
-    print_goals(wall, "median wall clock")
-    print_goals(cpu, "median thread CPU time")
+    print_goals(wall, "warm calls' median wall clock")
+    print_goals(cpu, "warm calls' median thread CPU time")
+    print_goals(cold, "cold calls' median wall clock")
     print_errors(records)
 
 
@@ -393,7 +403,10 @@ def print_report(records: list[dict]) -> None:
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=50, help="timing rounds per config")
+    parser.add_argument("--repeats", type=int, default=40, help="timing rounds per config")
+    parser.add_argument("--block", type=int, default=5,
+                        help="consecutive calls of a runtime in a round (>= 2: the first "
+                             "is timed as cold, the others as warm)")
     parser.add_argument("--json", help="write the records to this JSON file")
     parser.add_argument("--only", action="append", default=[],
                         help="BACKBONE:SIZE to run (repeatable; default: all six)")
@@ -411,19 +424,21 @@ def parse_args(argv=None):
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    if args.block < 2:
+        raise SystemExit("--block must be at least 2 (one cold call, then warm ones)")
     configs = args.only or [f"{b}:{s}" for s in SIZES for b in BACKBONES]
     checkpoints = dict(item.split("=", 1) for item in args.model)
     env = environment()
     print(f"C extension: {env['c_build']}; CPU: {env['cpu']} ({env['cpus']} logical); "
           f"onnxruntime {env['onnxruntime']}, numpy {env['numpy']}; one thread everywhere; "
-          f"{args.repeats} interleaved rounds; load average {os.getloadavg()[0]:.2f}")
+          f"{args.repeats} interleaved rounds of {args.block} calls each; load average {os.getloadavg()[0]:.2f}")
     records = []
     with tempfile.TemporaryDirectory() as tmp:
         for config in configs:
             folder = Path(args.keep or tmp) / config.replace(":", "_")
             folder.mkdir(parents=True, exist_ok=True)
             subject = prepare(config, checkpoints.get(config), args, folder)
-            records.append(measure(subject, args.repeats, env))
+            records.append(measure(subject, args.repeats, args.block, env))
             r = records[-1]
             print(f"  {config}: C {_ms(r['c_int8_s'])} ms, ORT fp32 {_ms(r['ort_fp32_s'])} "
                   f"ms, ORT int8 {_ms(r['ort_int8_s'])} ms", flush=True)
