@@ -1,0 +1,317 @@
+/*
+ * Internal: what the Arm DSP variants of the int8 kernels share (not public API).
+ *
+ * The files csrc/arm/pr_<op>_dsp.c are *variants*: each defines the same public
+ * function as the portable reference csrc/pr_<op>.c, with the same prototype, the
+ * same argument checks (same order, same statuses) and bit-identical results. They
+ * need the Armv7E-M DSP extension (Cortex-M4, M7, M33 with DSP...): the dot products
+ * use SXTB16 (two int8 lanes sign-extended to int16) and SMLAD (two 16 x 16
+ * products added to an int32 accumulator), the saturating add QADD. A build chooses
+ * them instead of the reference files (tools/mcu/build.sh lib TARGET dsp); every
+ * other build (the Python extension, tools/build_c.sh, Cortex-M3) compiles only the
+ * reference files of csrc/.
+ *
+ * Exactness: every dot product is an exact int32 sum (|sum| < 2^31 by the depth
+ * limit), whatever the order of its terms, so the 2 x 2 register blocking and the
+ * lane pairing change nothing; zero points are applied through the exact identity
+ *   sum (a - za)(b - zb) = sum a b - zb sum a - za sum b + K za zb   (mod 2^32),
+ * whose left side fits int32; requantization (pr_arm_requantize) is an equivalent
+ * but shorter formulation of the reference's integer steps, proved in its comment
+ * and tested against the reference on-device (tools/mcu/kernel_test.c).
+ */
+#ifndef PR_ARM_COMMON_H
+#define PR_ARM_COMMON_H
+
+#include <string.h>
+
+#include "pr_q_internal.h"
+
+#if !defined(__ARM_FEATURE_DSP) || !defined(__ARM_FEATURE_SIMD32)
+#error "csrc/arm/ needs an Arm core with the DSP extension (e.g. -mcpu=cortex-m4)"
+#endif
+#include <arm_acle.h>
+
+#define PR_ARM_INLINE static inline __attribute__((always_inline))
+
+/* 4 bytes from any address (unaligned LDR: Armv7-M allows it for normal memory). */
+PR_ARM_INLINE int32_t pr_arm_load32(const int8_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* Bytes 0 and 2 of v as two int16 lanes, and bytes 1 and 3 (SXTB16, SXTB16 ROR #8). */
+PR_ARM_INLINE int32_t pr_arm_even(int32_t v)
+{
+    return __sxtb16(v);
+}
+
+PR_ARM_INLINE int32_t pr_arm_odd(int32_t v)
+{
+    int32_t r;   /* one instruction; gcc 12 emits a separate ROR for __sxtb16(ror(v)) */
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+    return r;
+}
+
+/* sum of the n bytes at p (signed), via USADA8 on the bytes biased to unsigned. */
+PR_ARM_INLINE int32_t pr_arm_sum_s8(int32_t n, const int8_t *p)
+{
+    uint32_t acc = 0;
+    int32_t k = 0;
+    for (; k + 4 <= n; k += 4) {
+        acc = __usada8((uint32_t)pr_arm_load32(p + k) ^ 0x80808080u, 0, acc);
+    }
+    for (; k < n; ++k) {
+        acc += (uint32_t)((int32_t)p[k] + 128);
+    }
+    return (int32_t)(acc - 128u * (uint32_t)n);
+}
+
+/* sum_k a[k] b[k] over n int8 pairs. */
+PR_ARM_INLINE int32_t pr_arm_dot_1x1(int32_t n, const int8_t *a, const int8_t *b)
+{
+    int32_t acc = 0;
+    int32_t k = 0;
+    for (; k + 4 <= n; k += 4) {
+        const int32_t x = pr_arm_load32(a + k);
+        const int32_t w = pr_arm_load32(b + k);
+        acc = __smlad(pr_arm_even(x), pr_arm_even(w), acc);
+        acc = __smlad(pr_arm_odd(x), pr_arm_odd(w), acc);
+    }
+    for (; k < n; ++k) {
+        acc += (int32_t)a[k] * (int32_t)b[k];
+    }
+    return acc;
+}
+
+/*
+ * Requantization, bit-identical to pr_q_requantize for multiplier != INT32_MIN
+ * (every caller has checked its multipliers: >= 0, or != INT32_MIN for LayerNorm):
+ *   SRDHM(x, m) = trunc((x m + nudge) / 2^31), nudge = 2^30 or 1 - 2^30 by the sign
+ *   of x m, equals floor((x m + 2^30) / 2^31) for both signs (for x m < 0 the
+ *   truncation is a ceiling, and ceil((N) / 2^31) = floor((N + 2^31 - 1) / 2^31)
+ *   with N = x m + 1 - 2^30); the saturating case x = m = INT32_MIN cannot occur.
+ *   That value fits int32, so it is bits 31..62 of the 64-bit x m + 2^30 (SMLAL).
+ *   RDBP and the left shift are the reference's; zero point + clamp: QADD saturates
+ *   where the reference adds in 64 bits, and any saturated value is clamped to the
+ *   same bound.
+ */
+/* MBQM for a shift -n <= 0 (no left shift); mask = 2^n - 1, half = mask >> 1. */
+PR_ARM_INLINE int32_t pr_arm_mbqm_right(int32_t x, int32_t multiplier, int32_t n,
+                                        int32_t mask, int32_t half)
+{
+    const int32_t r = (int32_t)(((int64_t)x * multiplier + ((int64_t)1 << 30)) >> 31);
+    const int32_t threshold = half + (int32_t)((uint32_t)r >> 31);   /* + (r < 0) */
+    return (r >> n) + ((r & mask) > threshold ? 1 : 0);
+}
+
+PR_ARM_INLINE int32_t pr_arm_mbqm(int32_t x, int32_t multiplier, int32_t shift)
+{
+    int32_t n = -shift;
+    int32_t mask;
+    if (shift > 0) {
+        const int64_t scaled = (int64_t)x * ((int64_t)1 << shift);
+        x = pr_q_clamp64(scaled, PR_Q_INT32_MIN, PR_Q_INT32_MAX);
+        n = 0;
+    }
+    mask = (int32_t)(((uint32_t)1 << n) - 1u);
+    return pr_arm_mbqm_right(x, multiplier, n, mask, mask >> 1);
+}
+
+PR_ARM_INLINE int32_t pr_arm_requantize(int32_t acc, int32_t multiplier, int32_t shift,
+                                        int32_t zero_point, int32_t act_min,
+                                        int32_t act_max)
+{
+    const int32_t v = __qadd(pr_arm_mbqm(acc, multiplier, shift), zero_point);
+    return v < act_min ? act_min : (v > act_max ? act_max : v);
+}
+
+/*
+ * One matrix product with requantized output, the form of linear, conv1d (interior
+ * frames) and Q K^T:
+ *   y[i, j] = clamp(zp_out + MBQM(sat32(bias[j] + sum_k (A[i,k] - za)(B[j,k] - zb)),
+ *                                 M_j))
+ * Row i of A: `depth` int8 at a + i * a_step (conv1d: overlapping rows); row j of B at
+ * b + j * b_step. bias may be NULL; per_tensor: multiplier[0] / shift[0] for every
+ * j. y[i, j] at y + i * y_step + j (elements of y_bytes: 1 int8, 2 int16).
+ */
+typedef struct {
+    int32_t rows;
+    int32_t cols;
+    int32_t depth;
+    const int8_t *a;
+    int64_t a_step;
+    const int8_t *b;
+    int64_t b_step;
+    int32_t a_zero_point;
+    int32_t b_zero_point;
+    const int32_t *bias;
+    const int32_t *multiplier;
+    const int32_t *shift;
+    int32_t per_tensor;
+    int32_t out_zero_point;
+    int32_t act_min;
+    int32_t act_max;
+    void *y;
+    int64_t y_step;
+    int32_t y_bytes;
+} pr_arm_mm;
+
+/* pr_arm_mm_dsp.c */
+void pr_arm_mm_nt(const pr_arm_mm *m);
+
+/* ---- argument checks: the reference kernels' checks, same order and statuses ---- */
+
+/* pr_linear_internal.h; out_lo / out_hi: the output type's range, zp_lo / zp_hi: the
+ * allowed output zero points. */
+static inline pr_status pr_arm_linear_check(const pr_linear_params *p, const int8_t *x,
+                                            const int8_t *w, const int32_t *multiplier,
+                                            const int32_t *shift, const void *y,
+                                            int32_t out_lo, int32_t out_hi, int32_t zp_lo,
+                                            int32_t zp_hi)
+{
+    if (p == NULL || x == NULL || w == NULL || multiplier == NULL || shift == NULL ||
+        y == NULL) {
+        return PR_ERR_NULL;
+    }
+    if (p->rows < 1 || p->in_features < 1 || p->in_features > PR_Q_MAX_DEPTH ||
+        p->out_features < 1) {
+        return PR_ERR_SHAPE;
+    }
+    if (!pr_q_count_ok(p->rows, p->in_features) ||
+        !pr_q_count_ok(p->rows, p->out_features) ||
+        !pr_q_count_ok(p->out_features, p->in_features)) {
+        return PR_ERR_OVERFLOW;
+    }
+    if (!pr_q_out_range_ok(p->out_zero_point, p->act_min, p->act_max, out_lo, out_hi) ||
+        p->out_zero_point < zp_lo || p->out_zero_point > zp_hi ||
+        !pr_q_multipliers_ok(p->out_features, multiplier, shift)) {
+        return PR_ERR_PARAM;
+    }
+    return PR_OK;
+}
+
+/* The product of a linear layer: rows of x times w^T, per-channel requantization. */
+static inline pr_arm_mm pr_arm_linear_mm(const pr_linear_params *p, const int8_t *x,
+                                         const int8_t *w, const int32_t *bias,
+                                         const int32_t *multiplier, const int32_t *shift,
+                                         void *y, int32_t y_bytes)
+{
+    pr_arm_mm m;
+    memset(&m, 0, sizeof m);
+    m.rows = p->rows;
+    m.cols = p->out_features;
+    m.depth = p->in_features;
+    m.a = x;
+    m.a_step = p->in_features;
+    m.b = w;
+    m.b_step = p->in_features;
+    m.bias = bias;
+    m.multiplier = multiplier;
+    m.shift = shift;
+    m.out_zero_point = p->out_zero_point;
+    m.act_min = p->act_min;
+    m.act_max = p->act_max;
+    m.y = y;
+    m.y_step = p->out_features;
+    m.y_bytes = y_bytes;
+    return m;
+}
+
+/* pr_conv1d_s8.c's checks; *T_out receives the number of output frames. */
+static inline pr_status pr_arm_conv1d_check(const pr_conv1d_params *p, const int8_t *x,
+                                            const int8_t *w, const int32_t *multiplier,
+                                            const int32_t *shift, const int8_t *y,
+                                            int64_t *T_out)
+{
+    int64_t depth;
+    if (p == NULL || x == NULL || w == NULL || multiplier == NULL || shift == NULL ||
+        y == NULL) {
+        return PR_ERR_NULL;
+    }
+    if (p->in_len < 1 || p->in_channels < 1 || p->out_channels < 1 || p->kernel < 1 ||
+        p->stride < 1 || p->padding < 0 || p->padding >= p->kernel ||
+        (int64_t)p->kernel * p->in_channels > PR_Q_MAX_DEPTH ||
+        (int64_t)p->in_len + 2 * (int64_t)p->padding < p->kernel) {
+        return PR_ERR_SHAPE;
+    }
+    depth = (int64_t)p->kernel * p->in_channels;
+    *T_out = ((int64_t)p->in_len + 2 * (int64_t)p->padding - p->kernel) / p->stride + 1;
+    if (!pr_q_count_ok(p->in_len, p->in_channels) ||
+        !pr_q_count_ok(*T_out, p->out_channels) || !pr_q_count_ok(p->out_channels, depth)) {
+        return PR_ERR_OVERFLOW;
+    }
+    if (p->in_zero_point < -128 || p->in_zero_point > 127 ||
+        !pr_q_out_range_ok(p->out_zero_point, p->act_min, p->act_max, -128, 127) ||
+        !pr_q_multipliers_ok(p->out_channels, multiplier, shift)) {
+        return PR_ERR_PARAM;
+    }
+    return PR_OK;
+}
+
+/* The product of one batch h of pr_bmm_nt_s8 (checked parameters). */
+static inline pr_arm_mm pr_arm_bmm_nt_mm(const pr_bmm_params *p, const int8_t *a,
+                                         const int8_t *b, int8_t *out, int64_t h)
+{
+    pr_arm_mm m;
+    memset(&m, 0, sizeof m);
+    m.rows = p->rows;
+    m.cols = p->cols;
+    m.depth = p->depth;
+    m.a = a + h * p->a_batch_stride;
+    m.a_step = p->a_row_stride;
+    m.b = b + h * p->b_batch_stride;
+    m.b_step = p->b_row_stride;
+    m.a_zero_point = p->a_zero_point;
+    m.b_zero_point = p->b_zero_point;
+    m.multiplier = &p->multiplier;
+    m.shift = &p->shift;
+    m.per_tensor = 1;
+    m.out_zero_point = p->out_zero_point;
+    m.act_min = p->act_min;
+    m.act_max = p->act_max;
+    m.y = out + h * p->out_batch_stride;
+    m.y_step = p->out_row_stride;
+    m.y_bytes = 1;
+    return m;
+}
+
+/* One per-tensor requantization with its rounding constants computed once. */
+typedef struct {
+    int32_t multiplier;
+    int32_t shift;
+    int32_t right;      /* -shift when shift <= 0 */
+    int32_t mask;       /* 2^right - 1 */
+    int32_t half;       /* mask >> 1 */
+    int32_t zero_point;
+    int32_t act_min;
+    int32_t act_max;
+} pr_arm_rq;
+
+static inline pr_arm_rq pr_arm_rq_make(int32_t multiplier, int32_t shift, int32_t zero_point,
+                                       int32_t act_min, int32_t act_max)
+{
+    pr_arm_rq q;
+    q.multiplier = multiplier;
+    q.shift = shift;
+    q.right = shift > 0 ? 0 : -shift;
+    q.mask = (int32_t)(((uint32_t)1 << q.right) - 1u);
+    q.half = q.mask >> 1;
+    q.zero_point = zero_point;
+    q.act_min = act_min;
+    q.act_max = act_max;
+    return q;
+}
+
+/* pr_q_requantize(acc, multiplier, shift, zero_point, act_min, act_max). */
+PR_ARM_INLINE int32_t pr_arm_rq_apply(const pr_arm_rq *q, int32_t acc)
+{
+    const int32_t m = q->shift > 0 ? pr_arm_mbqm(acc, q->multiplier, q->shift)
+                                   : pr_arm_mbqm_right(acc, q->multiplier, q->right,
+                                                       q->mask, q->half);
+    const int32_t v = __qadd(m, q->zero_point);
+    return v < q->act_min ? q->act_min : (v > q->act_max ? q->act_max : v);
+}
+
+#endif /* PR_ARM_COMMON_H */

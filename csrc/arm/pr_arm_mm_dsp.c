@@ -1,0 +1,267 @@
+/*
+ * The int8 matrix product of the Arm DSP variants (pr_arm_common.h, pr_arm_mm):
+ * blocks of 2 rows x 2 columns; each group of 4 depth steps takes 4 word loads, 8
+ * SXTB16 and 8 SMLAD for 16 multiply-accumulates. Odd last rows and columns use the 1 x 2,
+ * 2 x 1 and 1 x 1 forms; depth tails are scalar. Zero points: the exact identity of
+ * pr_arm_common.h with the row sums of A and the column sums of B (the latter per
+ * chunk of PR_ARM_MM_CHUNK columns, on the stack), computed only when needed.
+ */
+#include "pr_arm_common.h"
+
+enum { PR_ARM_MM_CHUNK = 32 };
+
+/*
+ * The dot-product loops are separate functions compiled without gcc's first
+ * instruction scheduling pass: that pass hoists the loads of the unrolled loop and
+ * runs out of registers (15 values are live in a 2 x 2 step; the M-profile has 14).
+ */
+#if defined(__GNUC__) && !defined(__clang__)
+#define PR_ARM_DOT_FN static __attribute__((noinline, optimize("no-schedule-insns")))
+#else
+#define PR_ARM_DOT_FN static __attribute__((noinline))
+#endif
+
+typedef struct {
+    int32_t s00, s01, s10, s11;
+} pr_arm_acc4;
+
+/* Four depth steps of rows x0, x1 (of A) against rows w0, w1 (of B), one word each. */
+PR_ARM_INLINE void pr_arm_mac_2x2(pr_arm_acc4 *s, int32_t x0, int32_t x1, int32_t w0,
+                                  int32_t w1)
+{
+    const int32_t w0e = pr_arm_even(w0), w0o = pr_arm_odd(w0);
+    const int32_t w1e = pr_arm_even(w1), w1o = pr_arm_odd(w1);
+    int32_t xe = pr_arm_even(x0), xo = pr_arm_odd(x0);
+    s->s00 = __smlad(xe, w0e, s->s00);
+    s->s01 = __smlad(xe, w1e, s->s01);
+    s->s00 = __smlad(xo, w0o, s->s00);
+    s->s01 = __smlad(xo, w1o, s->s01);
+    xe = pr_arm_even(x1);
+    xo = pr_arm_odd(x1);
+    s->s10 = __smlad(xe, w0e, s->s10);
+    s->s11 = __smlad(xe, w1e, s->s11);
+    s->s10 = __smlad(xo, w0o, s->s10);
+    s->s11 = __smlad(xo, w1o, s->s11);
+}
+
+/* The depth tail (n % 8 steps) of the 2 x 2 products, added to s. */
+PR_ARM_INLINE void pr_arm_tail_2x2(pr_arm_acc4 *s, int32_t n, const int8_t *a0,
+                                   const int8_t *a1, const int8_t *b0, const int8_t *b1)
+{
+    int32_t k = 0;
+    if (n >= 4) {
+        pr_arm_mac_2x2(s, pr_arm_load32(a0), pr_arm_load32(a1), pr_arm_load32(b0),
+                       pr_arm_load32(b1));
+        k = 4;
+    }
+    for (; k < n; ++k) {
+        s->s00 += (int32_t)a0[k] * b0[k];
+        s->s01 += (int32_t)a0[k] * b1[k];
+        s->s10 += (int32_t)a1[k] * b0[k];
+        s->s11 += (int32_t)a1[k] * b1[k];
+    }
+}
+
+/* The four dot products of rows a0, a1 with rows b0, b1 (depth n): 8 depth steps per
+ * iteration (8 loads, 16 SXTB16, 16 SMLAD for 32 multiply-accumulates, and about 8
+ * instructions of loop and spills). */
+PR_ARM_DOT_FN void pr_arm_dot_2x2(int32_t n, const int8_t *a0, const int8_t *a1,
+                                  const int8_t *b0, const int8_t *b1, int32_t out[4])
+{
+    pr_arm_acc4 s = {0, 0, 0, 0};
+    const int8_t *end8 = a0 + (n & ~7);
+    while (a0 != end8) {
+        pr_arm_mac_2x2(&s, pr_arm_load32(a0), pr_arm_load32(a1), pr_arm_load32(b0),
+                       pr_arm_load32(b1));
+        pr_arm_mac_2x2(&s, pr_arm_load32(a0 + 4), pr_arm_load32(a1 + 4),
+                       pr_arm_load32(b0 + 4), pr_arm_load32(b1 + 4));
+        a0 += 8;
+        a1 += 8;
+        b0 += 8;
+        b1 += 8;
+    }
+    pr_arm_tail_2x2(&s, n & 7, a0, a1, b0, b1);
+    out[0] = s.s00;
+    out[1] = s.s01;
+    out[2] = s.s10;
+    out[3] = s.s11;
+}
+
+/* The same when the second rows are one common step after the first (a1 = a + step,
+ * b1 = b + step: linear layers, Q K^T): one register fewer, about 6 instructions of
+ * loop and spills per iteration. */
+PR_ARM_DOT_FN void pr_arm_dot_2x2_step(int32_t n, const int8_t *a, const int8_t *b,
+                                       int64_t step, int32_t out[4])
+{
+    pr_arm_acc4 s = {0, 0, 0, 0};
+    const int8_t *end8 = a + (n & ~7);
+    while (a != end8) {
+        pr_arm_mac_2x2(&s, pr_arm_load32(a), pr_arm_load32(a + step), pr_arm_load32(b),
+                       pr_arm_load32(b + step));
+        pr_arm_mac_2x2(&s, pr_arm_load32(a + 4), pr_arm_load32(a + step + 4),
+                       pr_arm_load32(b + 4), pr_arm_load32(b + step + 4));
+        a += 8;
+        b += 8;
+    }
+    pr_arm_tail_2x2(&s, n & 7, a, a + step, b, b + step);
+    out[0] = s.s00;
+    out[1] = s.s01;
+    out[2] = s.s10;
+    out[3] = s.s11;
+}
+
+/* The dot products of row a0 with rows b0, b1. */
+PR_ARM_DOT_FN void pr_arm_dot_1x2(int32_t n, const int8_t *a0, const int8_t *b0,
+                                  const int8_t *b1, int32_t out[2])
+{
+    int32_t s0 = 0, s1 = 0;
+    const int8_t *end4 = a0 + (n & ~3);
+    const int8_t *end = a0 + n;
+    for (; a0 != end4; a0 += 4, b0 += 4, b1 += 4) {
+        const int32_t x = pr_arm_load32(a0);
+        const int32_t xe = pr_arm_even(x), xo = pr_arm_odd(x);
+        const int32_t w0 = pr_arm_load32(b0);
+        const int32_t w1 = pr_arm_load32(b1);
+        s0 = __smlad(xe, pr_arm_even(w0), s0);
+        s0 = __smlad(xo, pr_arm_odd(w0), s0);
+        s1 = __smlad(xe, pr_arm_even(w1), s1);
+        s1 = __smlad(xo, pr_arm_odd(w1), s1);
+    }
+    for (; a0 != end; ++a0, ++b0, ++b1) {
+        s0 += (int32_t)*a0 * *b0;
+        s1 += (int32_t)*a0 * *b1;
+    }
+    out[0] = s0;
+    out[1] = s1;
+}
+
+/* Row sums of A or B times a zero point (0 when the zero point is 0). */
+static int32_t pr_arm_zp_sum(int32_t n, const int8_t *p, int32_t zp)
+{
+    return zp == 0 ? 0 : (int32_t)((uint32_t)zp * (uint32_t)pr_arm_sum_s8(n, p));
+}
+
+/* The raw sums of rows i0 (and i0 + 1 when two) of A with the columns j0 .. j0 + nc - 1
+ * (rows of B): acc[0][c] and acc[1][c]. */
+static void pr_arm_mm_tile(const pr_arm_mm *m, int64_t i0, int32_t two, int32_t j0,
+                           int32_t nc, int32_t acc[2][PR_ARM_MM_CHUNK])
+{
+    const int32_t K = m->depth;
+    const int8_t *a0 = m->a + i0 * m->a_step;
+    const int8_t *a1 = two ? a0 + m->a_step : a0;
+    int32_t c = 0;
+    int32_t s[4];
+    for (; c + 2 <= nc; c += 2) {
+        const int8_t *b0 = m->b + (int64_t)(j0 + c) * m->b_step;
+        if (!two) {
+            pr_arm_dot_1x2(K, a0, b0, b0 + m->b_step, s);
+        } else if (m->a_step == m->b_step) {
+            pr_arm_dot_2x2_step(K, a0, b0, m->b_step, s);
+        } else {
+            pr_arm_dot_2x2(K, a0, a1, b0, b0 + m->b_step, s);
+        }
+        acc[0][c] = s[0];
+        acc[0][c + 1] = s[1];
+        acc[1][c] = s[2];
+        acc[1][c + 1] = s[3];
+    }
+    if (c < nc) {   /* odd last column */
+        const int8_t *b0 = m->b + (int64_t)(j0 + c) * m->b_step;
+        acc[0][c] = pr_arm_dot_1x1(K, a0, b0);
+        acc[1][c] = two ? pr_arm_dot_1x1(K, a1, b0) : 0;
+    }
+}
+
+/* y[i, j0 + c] for c < n from the exact sums acc[c] (bias not yet added). uniform:
+ * every column's shift is the same value <= 0 (the usual case: one shift per layer),
+ * so the rounding constants are computed once. */
+PR_ARM_INLINE void pr_arm_mm_requant_row(const pr_arm_mm *m, int32_t j0, int32_t n,
+                                         const int32_t *acc, int64_t i, int32_t y_bytes,
+                                         int32_t uniform)
+{
+    const int32_t *bias = m->bias != NULL ? m->bias + j0 : NULL;
+    const int32_t step = m->per_tensor ? 0 : 1;
+    const int32_t *mult = m->multiplier + step * j0;
+    const int32_t *shift = m->shift + step * j0;
+    const int32_t zp = m->out_zero_point, lo = m->act_min, hi = m->act_max;
+    const int32_t right = -shift[0];
+    const int32_t mask = (int32_t)(((uint32_t)1 << (right & 31)) - 1u), half = mask >> 1;
+    int8_t *y8 = (int8_t *)m->y + i * m->y_step + j0;
+    int16_t *y16 = (int16_t *)m->y + i * m->y_step + j0;
+    int32_t c;
+    for (c = 0; c < n; ++c) {
+        const int32_t v = bias != NULL ? __qadd(acc[c], bias[c]) : acc[c];   /* sat32 */
+        int32_t q = uniform ? pr_arm_mbqm_right(v, mult[c * step], right, mask, half)
+                            : pr_arm_mbqm(v, mult[c * step], shift[c * step]);
+        q = __qadd(q, zp);
+        q = q < lo ? lo : (q > hi ? hi : q);
+        if (y_bytes == 1) {
+            y8[c] = (int8_t)q;
+        } else {
+            y16[c] = (int16_t)q;
+        }
+    }
+}
+
+/* The same, each loop compiled for its output type and shift case. */
+static void pr_arm_mm_requant(const pr_arm_mm *m, int32_t j0, int32_t n,
+                              const int32_t *acc, int64_t i, int32_t uniform)
+{
+    if (m->y_bytes == 1 && uniform) {
+        pr_arm_mm_requant_row(m, j0, n, acc, i, 1, 1);
+    } else if (m->y_bytes == 1) {
+        pr_arm_mm_requant_row(m, j0, n, acc, i, 1, 0);
+    } else if (uniform) {
+        pr_arm_mm_requant_row(m, j0, n, acc, i, 2, 1);
+    } else {
+        pr_arm_mm_requant_row(m, j0, n, acc, i, 2, 0);
+    }
+}
+
+/* Whether every column has the same shift, <= 0. */
+static int32_t pr_arm_mm_uniform_shift(const pr_arm_mm *m)
+{
+    int32_t j;
+    if (m->shift[0] > 0) {
+        return 0;
+    }
+    for (j = 1; j < m->cols && !m->per_tensor; ++j) {
+        if (m->shift[j] != m->shift[0]) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+void pr_arm_mm_nt(const pr_arm_mm *m)
+{
+    const int32_t K = m->depth;
+    const int32_t zps = m->a_zero_point != 0 || m->b_zero_point != 0;
+    const uint32_t kzz = (uint32_t)K * (uint32_t)m->a_zero_point *
+                         (uint32_t)m->b_zero_point;
+    int32_t col[PR_ARM_MM_CHUNK];          /* K za zb - za sum B_j */
+    int32_t acc[2][PR_ARM_MM_CHUNK];
+    const int32_t uniform = pr_arm_mm_uniform_shift(m);
+    int32_t j0, c, r;
+    int64_t i;
+    for (j0 = 0; j0 < m->cols; j0 += PR_ARM_MM_CHUNK) {
+        const int32_t nc = m->cols - j0 < PR_ARM_MM_CHUNK ? m->cols - j0 : PR_ARM_MM_CHUNK;
+        for (c = 0; c < nc && zps; ++c) {
+            col[c] = (int32_t)(kzz - (uint32_t)pr_arm_zp_sum(
+                K, m->b + (int64_t)(j0 + c) * m->b_step, m->a_zero_point));
+        }
+        for (i = 0; i < m->rows; i += 2) {
+            const int32_t rows = i + 1 < m->rows ? 2 : 1;
+            pr_arm_mm_tile(m, i, rows == 2, j0, nc, acc);
+            for (r = 0; r < rows; ++r) {
+                /* sum (a - za)(b - zb) = raw - zb sum A_i + col_j (mod 2^32) */
+                const uint32_t row = zps ? (uint32_t)pr_arm_zp_sum(
+                    K, m->a + (i + r) * m->a_step, m->b_zero_point) : 0;
+                for (c = 0; c < nc && zps; ++c) {
+                    acc[r][c] = (int32_t)((uint32_t)acc[r][c] - row + (uint32_t)col[c]);
+                }
+                pr_arm_mm_requant(m, j0, nc, acc[r], i + r, uniform);
+            }
+        }
+    }
+}

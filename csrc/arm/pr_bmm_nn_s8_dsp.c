@@ -1,0 +1,83 @@
+/*
+ * pr_bmm_nn_s8, Arm DSP variant: same prototype, checks and results as
+ * csrc/pr_bmm_nn_s8.c (chosen at build time). Output row i, columns j .. j + 3 in
+ * four registers: for each k, the word b[k, j .. j + 3] is split by SXTB16 into
+ * lanes (j, j + 2) and (j + 1, j + 3), each multiplied by a[i, k] - za with SMLABB /
+ * SMLATB (bottom / top lane times the bottom half). The b zero point comes from
+ *   sum_k (a_k - za)(b_kj - zb) = sum_k (a_k - za) b_kj - zb sum_k (a_k - za),
+ * exact in int32 (|a_k - za| <= 255, depth <= 2^15). The scratch is not needed but
+ * its size is checked as in the reference.
+ */
+#include "pr_arm_common.h"
+#include "pr_bmm_internal.h"
+
+/* Columns j .. j + 3 of one output row: the four sums sum_k a'_k b[k, j + c]. */
+static void pr_arm_bmm_nn_cols4(int32_t K, const int8_t *ai, int32_t za, const int8_t *bj,
+                                int64_t b_row_stride, int32_t s[4])
+{
+    int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    int32_t k;
+    for (k = 0; k < K; ++k) {
+        const int32_t ak = (int32_t)ai[k] - za;      /* bottom half: int16 a'_k */
+        const int32_t w = pr_arm_load32(bj + k * b_row_stride);
+        const int32_t we = pr_arm_even(w), wo = pr_arm_odd(w);
+        s0 = __smlabb(we, ak, s0);
+        s2 = __smlatb(we, ak, s2);
+        s1 = __smlabb(wo, ak, s1);
+        s3 = __smlatb(wo, ak, s3);
+    }
+    s[0] = s0;
+    s[1] = s1;
+    s[2] = s2;
+    s[3] = s3;
+}
+
+/* One output row: out[j] = requant(sum_k (a_k - za)(b[k, j] - zb)). */
+static void pr_arm_bmm_nn_row(const pr_bmm_params *p, const pr_arm_rq *q, const int8_t *ai,
+                              const int8_t *b, int8_t *oi)
+{
+    const int32_t K = p->depth, N = p->cols, za = p->a_zero_point, zb = p->b_zero_point;
+    const uint32_t corr = (uint32_t)zb * (uint32_t)(pr_arm_sum_s8(K, ai) - K * za);
+    int32_t j = 0, k, c;
+    int32_t s[4];
+    for (; j + 4 <= N; j += 4) {
+        pr_arm_bmm_nn_cols4(K, ai, za, b + j, p->b_row_stride, s);
+        for (c = 0; c < 4; ++c) {
+            oi[j + c] = (int8_t)pr_arm_rq_apply(q, (int32_t)((uint32_t)s[c] - corr));
+        }
+    }
+    for (; j < N; ++j) {
+        int32_t acc = 0;
+        for (k = 0; k < K; ++k) {
+            acc += ((int32_t)ai[k] - za) * ((int32_t)b[(int64_t)k * p->b_row_stride + j] - zb);
+        }
+        oi[j] = (int8_t)pr_arm_rq_apply(q, acc);
+    }
+}
+
+pr_status pr_bmm_nn_s8(const pr_bmm_params *p, const int8_t *a, const int8_t *b,
+                       int8_t *out, int32_t *scratch, int64_t scratch_len)
+{
+    int64_t h, i;
+    pr_status st;
+    pr_arm_rq q;
+    if (p == NULL || a == NULL || b == NULL || out == NULL) {
+        return PR_ERR_NULL;
+    }
+    st = pr_bmm_check(p, p->depth, p->cols);
+    if (st != PR_OK) {
+        return st;
+    }
+    if (scratch == NULL || scratch_len < p->cols) {
+        return PR_ERR_SCRATCH;
+    }
+    q = pr_arm_rq_make(p->multiplier, p->shift, p->out_zero_point, p->act_min, p->act_max);
+    for (h = 0; h < p->batches; ++h) {
+        for (i = 0; i < p->rows; ++i) {
+            pr_arm_bmm_nn_row(p, &q, a + h * p->a_batch_stride + i * p->a_row_stride,
+                              b + h * p->b_batch_stride,
+                              out + h * p->out_batch_stride + i * p->out_row_stride);
+        }
+    }
+    return PR_OK;
+}

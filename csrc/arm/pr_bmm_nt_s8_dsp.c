@@ -1,0 +1,26 @@
+/*
+ * pr_bmm_nt_s8, Arm DSP variant: same prototype, checks and results as
+ * csrc/pr_bmm_nt_s8.c (chosen at build time): each batch is one product of
+ * pr_arm_mm_dsp.c, the zero points applied through row and column sums.
+ */
+#include "pr_arm_common.h"
+#include "pr_bmm_internal.h"
+
+pr_status pr_bmm_nt_s8(const pr_bmm_params *p, const int8_t *a, const int8_t *b,
+                       int8_t *out)
+{
+    int64_t h;
+    pr_status st;
+    if (p == NULL || a == NULL || b == NULL || out == NULL) {
+        return PR_ERR_NULL;
+    }
+    st = pr_bmm_check(p, p->cols, p->depth);
+    if (st != PR_OK) {
+        return st;
+    }
+    for (h = 0; h < p->batches; ++h) {
+        const pr_arm_mm m = pr_arm_bmm_nt_mm(p, a, b, out, h);
+        pr_arm_mm_nt(&m);
+    }
+    return PR_OK;
+}

@@ -1,0 +1,192 @@
+/*
+ * pr_layernorm_s16_s8, Arm DSP variant: same prototype, checks and results as
+ * csrc/pr_layernorm_s16_s8.c (chosen at build time). The row sums take two channels
+ * per step (SMLAD for sum x, SMLALD for sum x^2, exact); the inverse square root is
+ * the reference's; per channel, the reference's 64-bit roundings are written with
+ * the value ranges that make them cheaper:
+ *   |xc| = |C x - S1| <= 2^28 fits int32, inv <= 2^31, so xc inv fits int64; inv =
+ *   2^31 (r = 2^30) is replaced by 2^30 with s - 1: the rounded shift of an even
+ *   value v = 2 v' by s equals that of v' by s - 1 (below, X = 2 v' + 2^(s-1) is even,
+ *   so subtracting 1 or 2 floors alike);
+ *   RDBP64(v, s) = (v + 2^(s-1) - [v < 0]) >> s (floor), for 1 <= s <= 62, which
+ *   equals the reference's remainder / threshold form and cannot overflow here
+ *   (|v| <= 2^60); z fits int32 (pr_arm_ln_channels);
+ *   u + offset is added in 64 bits as in the reference.
+ */
+#include "pr_arm_common.h"
+
+/* floor(sqrt(v)) by the bit-by-bit method (the reference's, exact). */
+static uint32_t pr_arm_isqrt64(uint64_t v)
+{
+    uint64_t rem = v;
+    uint64_t root = 0;
+    uint64_t bit = (uint64_t)1 << 62;
+    while (bit > rem) {
+        bit >>= 2;
+    }
+    while (bit != 0) {
+        if (rem >= root + bit) {
+            rem -= root + bit;
+            root = (root >> 1) + bit;
+        } else {
+            root >>= 1;
+        }
+        bit >>= 2;
+    }
+    return (uint32_t)root;
+}
+
+/* The reference's 1 / sqrt(V) ~= inv 2^(k - 61), V >= 1. */
+static int64_t pr_arm_ln_inv_sqrt(int64_t V, int32_t *k)
+{
+    int64_t r;
+    *k = 0;
+    while (V < ((int64_t)1 << 60)) {
+        V <<= 2;
+        *k += 1;
+    }
+    r = (int64_t)pr_arm_isqrt64((uint64_t)V);
+    return (((int64_t)1 << 61) + r / 2) / r;
+}
+
+/* RDBP on int64 for 1 <= s <= 62 and |v| <= 2^61 (see the file comment). */
+PR_ARM_INLINE int64_t pr_arm_rdbp64(int64_t v, int32_t s)
+{
+    return (v + ((int64_t)1 << (s - 1)) - (v < 0 ? 1 : 0)) >> s;
+}
+
+/* S1 = sum x (exact int32: |S1| <= 2^27), S2 = sum x^2. */
+static void pr_arm_ln_sums(int32_t C, const int16_t *x, int32_t *S1, int64_t *S2)
+{
+    int32_t s1 = 0;
+    int64_t s2 = 0;
+    int32_t i = 0;
+    for (; i + 2 <= C; i += 2) {
+        int32_t v;
+        memcpy(&v, x + i, sizeof v);
+        s1 = __smlad(v, 0x00010001, s1);
+        s2 = __smlald(v, v, s2);
+    }
+    if (i < C) {
+        s1 += x[i];
+        s2 += (int64_t)x[i] * x[i];
+    }
+    *S1 = s1;
+    *S2 = s2;
+}
+
+/* A row's normalization: z_i = RDBP64(xc_i inv, s) with inv < 2^31 (int32). */
+typedef struct {
+    int32_t S1;
+    int32_t inv;
+    int32_t s;
+} pr_arm_ln_norm;
+
+/*
+ * The channels of one row. z always fits int32 (the reference's clamp never acts):
+ * sum_i xc_i^2 = C (C S2 - S1^2) <= C V, so |xc_i| <= sqrt(C V) and
+ * |z_i| <= sqrt(C) 2^24 (1 + 2^-29) + 1 < 2^31 for C <= 4096. Hence z is the low word
+ * of the 64-bit rounding shift; `high` (s >= 32) selects the cheaper form.
+ * uniform: every shift is the same value <= 0 (rounding constants once).
+ */
+PR_ARM_INLINE void pr_arm_ln_channels(const pr_layernorm_params *p, const pr_arm_ln_norm *nm,
+                                      const int16_t *x, const int32_t *multiplier,
+                                      const int32_t *shift, const int32_t *offset,
+                                      int8_t *y, int32_t high, int32_t uniform)
+{
+    const int32_t C = p->channels;
+    const int32_t zp = p->out_zero_point, lo = p->act_min, hi = p->act_max;
+    const int64_t half_s = (int64_t)1 << (nm->s - 1);
+    const int32_t right = -shift[0];
+    const int32_t mask = (int32_t)(((uint32_t)1 << (right & 31)) - 1u), half = mask >> 1;
+    int32_t i;
+    for (i = 0; i < C; ++i) {
+        const int32_t xc = C * x[i] - nm->S1;                        /* |xc| <= 2^28 */
+        const int64_t prod = (int64_t)xc * nm->inv;
+        const int64_t t = prod + half_s - (prod < 0 ? 1 : 0);
+        const int32_t z = high ? (int32_t)((int32_t)(t >> 32) >> (nm->s - 32))
+                               : (int32_t)((uint32_t)t >> nm->s |
+                                           (uint32_t)(t >> 32) << (32 - nm->s));
+        const int32_t u = uniform ? pr_arm_mbqm_right(z, multiplier[i], right, mask, half)
+                                  : pr_arm_mbqm(z, multiplier[i], shift[i]); /* Q8 */
+        const int32_t v = (int32_t)pr_arm_rdbp64((int64_t)u + offset[i],
+                                                 PR_LAYERNORM_OUT_FRAC_BITS);
+        const int32_t q = v + zp;                                   /* |v| <= 2^24 */
+        y[i] = (int8_t)(q < lo ? lo : (q > hi ? hi : q));
+    }
+}
+
+static void pr_arm_ln_row(const pr_layernorm_params *p, const int16_t *x,
+                          const int32_t *multiplier, const int32_t *shift,
+                          const int32_t *offset, int8_t *y, int32_t uniform)
+{
+    const int32_t C = p->channels;
+    pr_arm_ln_norm nm;
+    int64_t S2, V, inv;
+    int32_t i, k = 0;
+    pr_arm_ln_sums(C, x, &nm.S1, &S2);
+    V = (int64_t)C * S2 - (int64_t)nm.S1 * nm.S1 + p->eps; /* C^2 (var + eps) / s_x^2 */
+    if (V <= 0) {   /* V = 0: z = 0 for every channel, as in the reference */
+        for (i = 0; i < C; ++i) {
+            const int32_t u = pr_arm_mbqm(0, multiplier[i], shift[i]);
+            const int32_t v = (int32_t)pr_arm_rdbp64((int64_t)u + offset[i],
+                                                     PR_LAYERNORM_OUT_FRAC_BITS);
+            const int32_t q = v + p->out_zero_point;
+            y[i] = (int8_t)(q < p->act_min ? p->act_min : (q > p->act_max ? p->act_max : q));
+        }
+        return;
+    }
+    inv = pr_arm_ln_inv_sqrt(V, &k);             /* in (2^30, 2^31] */
+    nm.s = 37 - k;                               /* in [7, 37] */
+    nm.inv = (int32_t)inv;
+    if (inv == ((int64_t)1 << 31)) {   /* xc 2^31 rounded at s = xc 2^30 rounded at s - 1 */
+        nm.inv = (int32_t)1 << 30;
+        nm.s -= 1;
+    }
+    if (nm.s >= 32 && uniform) {
+        pr_arm_ln_channels(p, &nm, x, multiplier, shift, offset, y, 1, 1);
+    } else if (uniform) {
+        pr_arm_ln_channels(p, &nm, x, multiplier, shift, offset, y, 0, 1);
+    } else if (nm.s >= 32) {
+        pr_arm_ln_channels(p, &nm, x, multiplier, shift, offset, y, 1, 0);
+    } else {
+        pr_arm_ln_channels(p, &nm, x, multiplier, shift, offset, y, 0, 0);
+    }
+}
+
+pr_status pr_layernorm_s16_s8(const pr_layernorm_params *p, const int16_t *x,
+                              const int32_t *multiplier, const int32_t *shift,
+                              const int32_t *offset, int8_t *y)
+{
+    int64_t t;
+    int32_t i, uniform;
+    if (p == NULL || x == NULL || multiplier == NULL || shift == NULL || offset == NULL ||
+        y == NULL) {
+        return PR_ERR_NULL;
+    }
+    if (p->rows < 1 || p->channels < 1 || p->channels > PR_LAYERNORM_MAX_CHANNELS) {
+        return PR_ERR_SHAPE;
+    }
+    if (!pr_q_count_ok(p->rows, p->channels)) {
+        return PR_ERR_OVERFLOW;
+    }
+    if (p->eps < 0 || p->eps > ((int64_t)1 << 60) ||
+        !pr_q_out_range_ok(p->out_zero_point, p->act_min, p->act_max, -128, 127)) {
+        return PR_ERR_PARAM;
+    }
+    for (i = 0; i < p->channels; ++i) { /* a negative multiplier carries gamma's sign */
+        if (multiplier[i] == PR_Q_INT32_MIN || shift[i] < PR_Q_SHIFT_MIN ||
+            shift[i] > PR_Q_SHIFT_MAX) {
+            return PR_ERR_PARAM;
+        }
+    }
+    uniform = shift[0] <= 0;
+    for (i = 1; i < p->channels && uniform; ++i) {
+        uniform = shift[i] == shift[0];
+    }
+    for (t = 0; t < p->rows; ++t) {
+        pr_arm_ln_row(p, x + t * p->channels, multiplier, shift, offset,
+                      y + t * p->channels, uniform);
+    }
+    return PR_OK;
+}

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Cross builds for the MPS2 Cortex-M boards under QEMU (see README.md).
+#
+#   tools/mcu/build.sh lib TARGET VARIANT OUT_DIR
+#       the C runtime as OUT_DIR/libpyreparam.a: every csrc/*.c, C99, -Werror;
+#       VARIANT "ref" = the portable reference kernels, "dsp" = each reference file
+#       replaced by its csrc/arm/<name>_dsp.c variant when there is one (same
+#       prototypes, bit-identical results; needs a core with the DSP extension),
+#       plus the shared kernels csrc/arm/pr_arm_*_dsp.c
+#   tools/mcu/build.sh ktest TARGET OUT_DIR
+#       OUT_DIR/kernel_test.elf: the dsp variants against the reference kernels
+#       (kernel_test.c), each reference file compiled with its public name prefixed
+#       by ref_
+#   tools/mcu/build.sh fw TARGET LIB_DIR MODEL_DIR OUT_ELF
+#       the firmware: start-up, harness (main.c), MODEL_DIR/model.h (from
+#       `pyreparam export --name pr_model_blob`) and MODEL_DIR/inputs.h, linked with
+#       LIB_DIR/libpyreparam.a by link.ld; also OUT_ELF.map
+#
+# TARGET: m3 (mps2-an385, Cortex-M3, no FPU), m4 (mps2-an386, Cortex-M4F, DSP),
+# m7 (mps2-an500, Cortex-M7, DSP). OPT (default -O2) sets the optimization level.
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+CC="${CC_ARM:-arm-none-eabi-gcc}"
+AR="${AR_ARM:-arm-none-eabi-ar}"
+OPT="${OPT:--O2}"
+
+cpu_flags() {
+    case "$1" in
+        m3) echo "-mcpu=cortex-m3 -mthumb -mfloat-abi=soft" ;;
+        m4) echo "-mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16" ;;
+        m7) echo "-mcpu=cortex-m7 -mthumb -mfloat-abi=hard -mfpu=fpv5-d16" ;;
+        *) echo "unknown target $1 (m3, m4, m7)" >&2; exit 2 ;;
+    esac
+}
+
+compile() {
+    # shellcheck disable=SC2086
+    "$CC" -std=c99 -Wall -Wextra -Werror -fno-strict-aliasing $OPT $1 \
+        -ffunction-sections -fdata-sections -I"$ROOT/csrc" -I"$ROOT/csrc/arm" \
+        -c "$2" -o "$3"
+}
+
+build_lib() {
+    local target="$1" variant="$2" out="$3" flags src name
+    flags="$(cpu_flags "$target")"
+    if [[ "$variant" == dsp && "$target" == m3 ]]; then
+        echo "the dsp variant needs the DSP extension (m4, m7), not $target" >&2
+        exit 2
+    fi
+    [[ "$variant" == ref || "$variant" == dsp ]] || { echo "variant: ref or dsp" >&2; exit 2; }
+    mkdir -p "$out/obj"
+    rm -f "$out"/obj/*.o "$out/libpyreparam.a"
+    for src in "$ROOT"/csrc/*.c; do
+        name="$(basename "$src" .c)"
+        if [[ "$variant" == dsp && -f "$ROOT/csrc/arm/${name}_dsp.c" ]]; then
+            src="$ROOT/csrc/arm/${name}_dsp.c"
+        fi
+        # shellcheck disable=SC2086
+        compile "$flags" "$src" "$out/obj/$name.o"
+    done
+    if [[ "$variant" == dsp ]]; then
+        for src in "$ROOT"/csrc/arm/pr_arm_*_dsp.c; do
+            compile "$flags" "$src" "$out/obj/$(basename "$src" .c).o"
+        done
+    fi
+    "$AR" rcs "$out/libpyreparam.a" "$out"/obj/*.o
+}
+
+build_fw() {
+    local target="$1" lib="$2" model="$3" elf="$4" flags cpu
+    flags="$(cpu_flags "$target")"
+    case "$target" in m3) cpu=cortex-m3 ;; m4) cpu=cortex-m4 ;; m7) cpu=cortex-m7 ;; esac
+    mkdir -p "$(dirname "$elf")"
+    # shellcheck disable=SC2086
+    "$CC" -std=gnu99 -Wall -Wextra -Werror $OPT $flags -ffunction-sections -fdata-sections \
+        -DMCU_CPU_NAME="\"$cpu\"" -I"$ROOT/csrc" -I"$model" \
+        "$HERE/startup.c" "$HERE/main.c" \
+        --specs=nano.specs --specs=rdimon.specs -nostartfiles -T "$HERE/link.ld" \
+        -Wl,--gc-sections -Wl,-Map="$elf.map" -L"$lib" -lpyreparam -o "$elf"
+}
+
+build_ktest() {
+    local target="$1" out="$2" flags src name objs=()
+    flags="$(cpu_flags "$target")"
+    build_lib "$target" dsp "$out/lib"
+    mkdir -p "$out/ref"
+    for src in "$ROOT"/csrc/arm/pr_*_dsp.c; do
+        name="$(basename "$src" _dsp.c)"
+        case "$name" in pr_arm_*|pr_build_info) continue ;; esac
+        compile "$flags -D$name=ref_$name" "$ROOT/csrc/$name.c" "$out/ref/$name.o"
+        objs+=("$out/ref/$name.o")
+    done
+    # shellcheck disable=SC2086
+    "$CC" -std=gnu99 -Wall -Wextra -Werror $OPT $flags -ffunction-sections -fdata-sections \
+        -fno-strict-aliasing -I"$ROOT/csrc" -I"$ROOT/csrc/arm" \
+        "$HERE/startup.c" "$HERE/kernel_test.c" "${objs[@]}" \
+        --specs=nano.specs --specs=rdimon.specs -nostartfiles -T "$HERE/link.ld" \
+        -Wl,--gc-sections -L"$out/lib" -lpyreparam -o "$out/kernel_test.elf"
+}
+
+case "${1:-}" in
+    lib) [[ $# -eq 4 ]] || { echo "usage: $0 lib TARGET VARIANT OUT_DIR" >&2; exit 2; }
+         build_lib "$2" "$3" "$4" ;;
+    ktest) [[ $# -eq 3 ]] || { echo "usage: $0 ktest TARGET OUT_DIR" >&2; exit 2; }
+           build_ktest "$2" "$3" ;;
+    fw) [[ $# -eq 5 ]] || { echo "usage: $0 fw TARGET LIB_DIR MODEL_DIR OUT_ELF" >&2; exit 2; }
+        build_fw "$2" "$3" "$4" "$5" ;;
+    *) sed -n '2,21p' "$0" >&2; exit 2 ;;
+esac

@@ -1,0 +1,140 @@
+/*
+ * Bare-metal harness: one model exported by `pyreparam export --name pr_model_blob`
+ * (model.h) and a few int8 feature tensors (inputs.h, written by mcu.py prepare) go
+ * through the C runtime; the int8 logits are printed over semihosting for mcu.py to
+ * compare with the host C runtime and the NumPy integer reference.
+ *
+ * Output, one record per line:
+ *   build <pr_build_info()> core <__ARM_ARCH_PROFILE/ISA summary>
+ *   check status <s> arena <bytes> flash <bytes> ops <n>
+ *   run <i> T <frames> status <s> ticks <SysTick ticks> stack <bytes> logits <N ints>
+ *   done failures <n>
+ * main returns 1 when a call did not return PR_OK, else 0 (qemu's exit status).
+ *
+ * Instruction counts: mcu_mark(k) is called right before and right after every
+ * runtime call; the QEMU plugin insn_count.c snapshots its counter of executed
+ * instructions of the runtime's address range at each call. The SysTick ticks are
+ * a cross-check: under `qemu-system-arm -icount shift=0` one instruction advances
+ * the virtual clock by 1 ns, and SysTick counts the 25 MHz system clock.
+ */
+#include <stdint.h>
+#include <stdio.h>
+
+#include "pyreparam.h"
+#include "model.h"
+#include "inputs.h"
+
+#define SYST_CSR (*(volatile uint32_t *)0xE000E010u)
+#define SYST_RVR (*(volatile uint32_t *)0xE000E014u)
+#define SYST_CVR (*(volatile uint32_t *)0xE000E018u)
+#define SYST_RELOAD 0x00FFFFFFu
+#define STACK_PAINT 0xA5A5A5A5u
+
+extern uint32_t __stack_limit;
+
+static uint8_t arena[PR_MODEL_BLOB_ARENA_BYTES] __attribute__((aligned(16)));
+static volatile uint32_t systick_wraps;
+
+/* The plugin's marker: its first instruction is what it watches. */
+__attribute__((noinline, used)) void mcu_mark(int32_t k)
+{
+    __asm__ volatile("" : : "r"(k) : "memory");
+}
+
+void mcu_systick_handler(void)
+{
+    systick_wraps = systick_wraps + 1;
+}
+
+/* Ticks since mcu_ticks_start(); the down-counter's wrap-arounds are counted by the
+ * interrupt (every 2^24 ticks). */
+static void mcu_ticks_start(void)
+{
+    systick_wraps = 0;
+    SYST_RVR = SYST_RELOAD;
+    SYST_CVR = 0;
+    SYST_CSR = 7u; /* enable, interrupt, processor clock */
+}
+
+static uint64_t mcu_ticks_read(void)
+{
+    uint32_t wraps, value;
+    do {
+        wraps = systick_wraps;
+        value = SYST_CVR;
+    } while (wraps != systick_wraps);
+    return (uint64_t)wraps * (SYST_RELOAD + 1u) + (SYST_RELOAD - value);
+}
+
+static uint32_t *mcu_sp(void)
+{
+    uint32_t *sp;
+    __asm__ volatile("mov %0, sp" : "=r"(sp));
+    return sp;
+}
+
+/* Paint the free stack below `sp` (minus a margin for this function's callees). */
+static void mcu_stack_paint(uint32_t *sp)
+{
+    volatile uint32_t *p;
+    for (p = &__stack_limit; p < sp - 64; ++p) {
+        *p = STACK_PAINT;
+    }
+}
+
+/* Bytes of stack used below `sp` since mcu_stack_paint(sp). */
+static uint32_t mcu_stack_used(uint32_t *sp)
+{
+    const volatile uint32_t *p = &__stack_limit;
+    while (p < sp && *p == STACK_PAINT) {
+        ++p;
+    }
+    return (uint32_t)((uintptr_t)sp - (uintptr_t)p);
+}
+
+static int32_t run_one(int32_t i)
+{
+    const int32_t T = mcu_input_frames[i];
+    int8_t logits[PR_MODEL_BLOB_OUTPUT_COLS];
+    uint32_t *sp = mcu_sp();
+    uint64_t t0, t1;
+    pr_status st;
+    int32_t c;
+    mcu_stack_paint(sp);
+    mcu_mark(2 * i + 2);
+    t0 = mcu_ticks_read();
+    st = pr_model_run(pr_model_blob, PR_MODEL_BLOB_BYTES, mcu_inputs[i], T, logits, arena,
+                      (int64_t)sizeof arena);
+    t1 = mcu_ticks_read();
+    mcu_mark(2 * i + 3);
+    printf("run %ld T %ld status %ld ticks %lu stack %lu logits", (long)i, (long)T,
+           (long)st, (unsigned long)(t1 - t0), (unsigned long)mcu_stack_used(sp));
+    for (c = 0; c < PR_MODEL_BLOB_OUTPUT_COLS; ++c) {
+        printf(" %d", st == PR_OK ? (int)logits[c] : 0);
+    }
+    printf("\n");
+    return st == PR_OK ? 0 : 1;
+}
+
+int main(void)
+{
+    pr_model_info info;
+    pr_status st;
+    int32_t i, failures = 0;
+    printf("build %s cpu %s\n", pr_build_info(), MCU_CPU_NAME);
+    mcu_ticks_start();
+    mcu_mark(0);
+    st = pr_model_check(pr_model_blob, PR_MODEL_BLOB_BYTES, &info);
+    mcu_mark(1);
+    if (st != PR_OK) {
+        printf("check status %ld\n", (long)st);
+        return 1;
+    }
+    printf("check status %ld arena %ld flash %ld ops %ld\n", (long)st,
+           (long)info.arena_bytes, (long)info.flash_bytes, (long)info.n_ops);
+    for (i = 0; i < MCU_N_INPUTS; ++i) {
+        failures += run_one(i);
+    }
+    printf("done failures %ld\n", (long)failures);
+    return failures != 0;
+}

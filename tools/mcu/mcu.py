@@ -1,0 +1,198 @@
+"""Run the int8 models on emulated Cortex-M cores and check them bit for bit.
+
+    python tools/mcu/mcu.py [--targets m4-ref,m4-dsp,m3-ref,m7-dsp] [--json out.json]
+
+Steps: prepare the light model of each backbone, its inputs and expected logits
+(prepare.py); build the runtime for each target and a firmware per model
+(build.sh); run each firmware under qemu-system-arm with the counting plugin
+(firmware.py); check that every printed logit equals the host C runtime's and the
+NumPy reference's, that the runtime's code has no floating point, and gather flash,
+RAM and instruction figures (report.py). The instruction counts of the plugin are
+verified against QEMU's instruction trace on a short input. Exit status 0 only when
+every output matched and every check passed. tools/mcu/run.sh installs the tools and
+calls this; see tools/mcu/README.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import firmware as fw  # noqa: E402
+import prepare  # noqa: E402
+import report  # noqa: E402
+
+ROOT = HERE.parents[1]
+DEFAULT_TARGETS = "m4-ref,m4-dsp,m3-ref,m7-dsp"
+VERIFY_FRAMES = 4          # input length of the trace verification (trace ~70 B/insn)
+TOOLS = ("arm-none-eabi-gcc", "arm-none-eabi-nm", "arm-none-eabi-size",
+         "arm-none-eabi-objdump", "qemu-system-arm", "cc")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", type=Path, default=ROOT / "build" / "mcu",
+                   help="work folder (models, builds, logs) [build/mcu]")
+    p.add_argument("--models", default=",".join(prepare.BACKBONES),
+                   help="backbones, comma-separated [all three]")
+    p.add_argument("--targets", default=DEFAULT_TARGETS,
+                   help=f"from {', '.join(fw.TARGETS)} [{DEFAULT_TARGETS}]")
+    p.add_argument("--inputs", type=int, default=3, help="inputs per model [3]")
+    p.add_argument("--max-seconds", type=float, default=3.0,
+                   help="T_max of the models, seconds [3.0]")
+    p.add_argument("--prq", action="append", default=[], metavar="BACKBONE=PATH",
+                   help="use this (trained) .prq instead of a fresh one")
+    p.add_argument("--reuse", action="store_true",
+                   help="keep the models and inputs of an earlier run in --out")
+    p.add_argument("--no-verify-counts", action="store_true",
+                   help="skip the plugin-vs-trace verification of the counts")
+    p.add_argument("--profile", action="store_true",
+                   help="print instructions per function for the longest input")
+    p.add_argument("--json", type=Path, default=None, help="write the figures here")
+    args = p.parse_args(argv)
+    args.models = [m for m in args.models.split(",") if m]
+    args.targets = [t for t in args.targets.split(",") if t]
+    bad = [m for m in args.models if m not in prepare.BACKBONES] + \
+          [t for t in args.targets if t not in fw.TARGETS]
+    if bad:
+        p.error(f"unknown model or target: {', '.join(bad)}")
+    return args
+
+
+def prepared(args: argparse.Namespace) -> list[dict]:
+    files = [args.out / m / "expected.json" for m in args.models]
+    if args.reuse and all(f.is_file() for f in files):
+        return [json.loads(f.read_text()) for f in files]
+    given = {}
+    for item in args.prq:
+        backbone, _, path = item.partition("=")
+        given[backbone] = Path(path)
+    return prepare.prepare(args.out, args.models, args.inputs, args.max_seconds, given)
+
+
+def run_one(target: fw.Target, lib: Path, record: dict, args, plugin: Path):
+    """Build, run and judge one (target, model) pair."""
+    model_dir = args.out / record["backbone"]
+    work = args.out / "runs" / target.name
+    elf = fw.build_firmware(target, lib, model_dir, work / f"{record['backbone']}.elf")
+    run = fw.run_counted(target, elf, plugin, work / f"{record['backbone']}.counts",
+                         profile=args.profile)
+    (work / f"{record['backbone']}.out").write_text(run.stdout)
+    result = report.judge(target, record, elf, run, fw.parse_stdout(run.stdout))
+    if args.profile and result["runs"]:
+        longest = max(range(len(result["runs"])), key=lambda i: result["runs"][i]["frames"])
+        result["profile"] = report.profile_table(run.profiles[2 * longest + 3],
+                                                 fw.function_table(elf))
+    return result
+
+
+def kernel_test(target: fw.Target, args) -> dict:
+    """The dsp kernels against the reference kernels on the device."""
+    elf = fw.build_kernel_test(target, args.out)
+    text, status = fw.run_plain(target, elf)
+    kernels = fw.parse_kernel_test(text)
+    ok = status == 0 and len(kernels) >= 9 and \
+        all(k["mismatches"] == 0 for k in kernels.values())
+    print(f"{target.name:<8}{'kernels':<17}{'ok' if ok else 'FAILED':<8}"
+          f"{len(kernels)} kernels, {sum(k['cases'] for k in kernels.values())} cases")
+    if not ok:
+        print(text)
+    return {"target": target.name, "ok": ok, "kernels": kernels}
+
+
+def verify_counts(target: fw.Target, lib: Path, record: dict, args, plugin: Path) -> dict:
+    """Plugin and instruction trace on the same short input: equal counts?"""
+    import numpy as np
+    folder = args.out / "verify"
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(args.out / record["backbone"] / "model.h", folder / "model.h")
+    x = prepare.input_features(_meta(record), _first_wav(args, record),
+                               VERIFY_FRAMES)
+    prepare.write_inputs_h(folder / "inputs.h", [np.ascontiguousarray(x)], ["verify"])
+    elf = fw.build_firmware(target, lib, folder, folder / "verify.elf")
+    run = fw.run_counted(target, elf, plugin, folder / "verify.counts")
+    trace = fw.trace_counts(target, elf, folder / "exec.log")
+    plugin_calls = [b - a for a, b in zip(run.marks[::2], run.marks[1::2])]
+    trace_calls = [b - a for a, b in zip(trace[::2], trace[1::2])]
+    return {"target": target.name, "model": record["backbone"], "frames": VERIFY_FRAMES,
+            "calls": ["pr_model_check", "pr_model_run"], "plugin": plugin_calls,
+            "trace": trace_calls, "equal": plugin_calls == trace_calls and
+            len(plugin_calls) == 2}
+
+
+def _meta(record: dict) -> dict:
+    from pyreparam.quant.prq import load_prq
+    return load_prq(record["prq"])[1]
+
+
+def _first_wav(args, record: dict) -> Path:
+    return args.out / "corpus" / "wav" / record["inputs"][0]["source"]
+
+
+def run_all(args) -> dict:
+    records = prepared(args)
+    plugin = fw.build_plugin(args.out)
+    results: dict = {}
+    kernels: dict = {}
+    verification = None
+    for name in args.targets:
+        target = fw.TARGETS[name]
+        if target.variant == "dsp" and target.core not in kernels:
+            kernels[target.core] = kernel_test(target, args)
+        lib = fw.build_lib(target, args.out)
+        for record in records:
+            t0 = time.perf_counter()
+            res = run_one(target, lib, record, args, plugin)
+            results[(name, record["backbone"])] = res
+            longest = report._longest(res)
+            figures = (f"{longest['instructions'] / 1e6:.2f} M instructions, "
+                       f"{longest['instructions_per_mac']:.2f} per MAC at "
+                       f"{longest['frames']} frames") if longest else ""
+            print(f"{name:<8}{record['backbone']:<17}{'ok' if res['ok'] else 'FAILED':<8}"
+                  f"{figures} ({time.perf_counter() - t0:.1f} s)", flush=True)
+            for e in res["errors"]:
+                print(f"    {e}")
+            if "profile" in res:
+                print(res["profile"])
+        if verification is None and not args.no_verify_counts:
+            verification = verify_counts(target, lib, records[0], args, plugin)
+    return {"records": records, "results": results, "verification": verification,
+            "kernel_tests": list(kernels.values())}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    missing = [t for t in TOOLS if shutil.which(t) is None]
+    if missing:
+        print(f"missing tools: {', '.join(missing)} (tools/mcu/run.sh installs them)")
+        return 2
+    out = run_all(args)
+    results, verification = out["results"], out["verification"]
+    print()
+    print(report.model_table(out["records"], results, args.targets))
+    if verification is not None:
+        print(f"\ncount verification ({verification['target']}, {verification['model']}, "
+              f"{verification['frames']} frames; pr_model_check, pr_model_run): plugin "
+              f"{verification['plugin']}, trace {verification['trace']}: "
+              f"{'equal' if verification['equal'] else 'DIFFERENT'}")
+    ok = all(r["ok"] for r in results.values()) and \
+        all(k["ok"] for k in out["kernel_tests"]) and \
+        (verification is None or verification["equal"])
+    if args.json is not None:
+        doc = {"ok": ok, "targets": args.targets, "models": out["records"],
+               "results": [r for r in results.values()], "kernel_tests": out["kernel_tests"],
+               "count_verification": verification}
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(doc, indent=1) + "\n")
+    print(f"\n{'all outputs matched' if ok else 'FAILED'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

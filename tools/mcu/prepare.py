@@ -1,0 +1,183 @@
+"""Models and inputs for the Cortex-M harness, with the logits they must produce.
+
+For each light backbone, the documented command-line workflow (the commands are
+also written to OUT/commands.txt):
+
+    pyreparam data synth OUT/corpus --speakers 2 --per-class 4
+    pyreparam init --backbone B --hrf 4 --classes 4 -o OUT/B/init.npz
+    pyreparam merge OUT/B/init.npz OUT/B/merged.npz
+    pyreparam quantize OUT/B/merged.npz --calib OUT/corpus/manifest.csv --n 32 -o OUT/B/model.prq
+    pyreparam export OUT/B/model.prq --c-header OUT/B/model.h --name pr_model_blob
+
+i.e. randomly initialized weights in the training form (HRF factors r = 4 before each
+FFN), folded (deHRF) and quantized with MSE calibration on the features of 32
+synthetic utterances. A trained .prq can replace any of them (``--prq B=PATH``).
+
+Inputs: utterances of the synthetic corpus of different lengths (the longest, cut
+to T_max, then shorter ones), through the model's own front end (log-mel,
+normalization, input quantization), written to OUT/B/inputs.h. The expected int8
+logits come from the host C runtime (the cffi extension) and from the NumPy integer
+reference; both must agree before anything runs on a device. OUT/B/expected.json
+holds them with the MACs of each input.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from pyreparam.audio.decode import load_audio
+from pyreparam.audio.features import logmel
+from pyreparam.data.manifest import read_manifest
+from pyreparam.quant import workflow as wf
+from pyreparam.quant.program import OP_LOOP
+from pyreparam.quant.prq import load_prq
+from pyreparam.quant.qmodel import quantize_input, run_program
+from pyreparam.quant.runtime import PRQModel
+
+BACKBONES = ("convtransformer", "conformer", "speechformer")
+MODEL_NAME = "pr_model_blob"   # C identifier of the exported array (link.ld's .model)
+
+
+def pyreparam(args: list, log: list[str]) -> str:
+    """Run one `pyreparam` command in a fresh interpreter; its stdout."""
+    log.append("pyreparam " + " ".join(str(a) for a in args))
+    cmd = [sys.executable, "-c", "from pyreparam.cli import main; main()", *map(str, args)]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{log[-1]} failed:\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+def synth_corpus(out: Path, log: list[str]) -> Path:
+    manifest = out / "corpus" / "manifest.csv"
+    if not manifest.is_file():
+        pyreparam(["data", "synth", out / "corpus", "--speakers", 2, "--per-class", 4,
+                   "--seed", 0], log)
+    return manifest
+
+
+def make_model(backbone: str, folder: Path, manifest: Path, max_seconds: float,
+               log: list[str]) -> Path:
+    """init (HRF r = 4) -> merge -> quantize; the .prq path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    pyreparam(["init", "--backbone", backbone, "--hrf", 4, "--classes", 4, "--seed", 0,
+               "-o", folder / "init.npz"], log)
+    pyreparam(["merge", folder / "init.npz", folder / "merged.npz"], log)
+    prq = folder / "model.prq"
+    pyreparam(["quantize", folder / "merged.npz", "--calib", manifest, "--n", 32,
+               "--max-seconds", max_seconds, "--cache", "none", "--json", "-o", prq], log)
+    return prq
+
+
+def pick_utterances(manifest: Path, n: int) -> list[Path]:
+    """n utterances spread over the corpus's durations, the longest first."""
+    paths = [Path(u.path) for u in read_manifest(manifest)]
+    sizes = np.array([p.stat().st_size for p in paths])
+    order = np.argsort(-sizes, kind="stable")
+    picks = np.unique(np.round(np.linspace(0, len(order) - 1, n)).astype(int))
+    return [paths[order[i]] for i in picks]
+
+
+def input_features(meta: dict, wav: Path, t_max: int) -> np.ndarray:
+    """int8 (T, M) features of one file, as `pyreparam infer` computes them."""
+    frontend = wf.frontend_from_meta(meta)
+    fc = frontend.feature_config
+    feats = logmel(load_audio(wav, sample_rate=fc.sample_rate), fc)
+    feats = frontend.normalize([feats], [f"file:{wav}"])[0][:t_max]
+    return quantize_input(feats, meta["input"]["scale"], meta["input"]["zero_point"])
+
+
+def macs_at(program, T: int) -> int:
+    """Multiply-accumulates of one inference of T frames."""
+    lens = program.lengths_for(T)
+    total, loop_rows, loop_end = 0, None, -1
+    for i, op in enumerate(program.ops):
+        if i > loop_end:
+            loop_rows = None
+        if op.type == OP_LOOP:
+            loop_rows, loop_end = lens[op.fields["len_id"]], i + op.fields["n_body"]
+        total += wf.op_macs(program, op, lens, loop_rows)
+    return total
+
+
+def expected_logits(prq: Path, inputs: list[np.ndarray]) -> list[list[int]]:
+    """The host C runtime's logits, checked equal to the NumPy reference's."""
+    program, _, _ = load_prq(prq)
+    host = PRQModel.from_file(prq)
+    out = []
+    for i, x in enumerate(inputs):
+        c, ref = host.run(x), run_program(program, x)
+        if not np.array_equal(c, ref):
+            raise RuntimeError(f"{prq}: input {i}: host C {c.tolist()} != NumPy "
+                               f"{ref.tolist()}")
+        out.append(c.astype(int).tolist())
+    return out
+
+
+def c_array(name: str, x: np.ndarray) -> list[str]:
+    flat = x.reshape(-1)
+    lines = [f"static const int8_t {name}[{flat.size}] = {{"]
+    for i in range(0, flat.size, 24):
+        lines.append("    " + ", ".join(str(int(v)) for v in flat[i:i + 24]) + ",")
+    return lines + ["};", ""]
+
+
+def write_inputs_h(path: Path, inputs: list[np.ndarray], sources: list[str]) -> None:
+    n = len(inputs)
+    lines = ["/* Input features for tools/mcu/main.c, written by tools/mcu/prepare.py:",
+             *[f" *   {i}: {s}, {x.shape[0]} frames" for i, (s, x) in
+               enumerate(zip(sources, inputs))], " */",
+             "#include <stdint.h>", "", f"#define MCU_N_INPUTS {n}", "",
+             f"static const int32_t mcu_input_frames[MCU_N_INPUTS] = "
+             f"{{{', '.join(str(x.shape[0]) for x in inputs)}}};", ""]
+    for i, x in enumerate(inputs):
+        lines += c_array(f"mcu_input_{i}", x)
+    lines.append("static const int8_t *const mcu_inputs[MCU_N_INPUTS] = {"
+                 + ", ".join(f"mcu_input_{i}" for i in range(n)) + "};")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def prepare_model(backbone: str, out: Path, manifest: Path, n_inputs: int,
+                  max_seconds: float, prq: Path | None, log: list[str]) -> dict:
+    """Model, export, inputs and expected logits of one backbone in OUT/backbone."""
+    folder = out / backbone
+    folder.mkdir(parents=True, exist_ok=True)
+    weights = f"given: {prq}" if prq is not None else \
+        "pyreparam init (HRF r=4) + merge; MSE calibration on 32 synthetic utterances"
+    if prq is None:
+        prq = make_model(backbone, folder, manifest, max_seconds, log)
+    elif prq.resolve() != (folder / "model.prq").resolve():
+        shutil.copyfile(prq, folder / "model.prq")
+        prq = folder / "model.prq"
+    pyreparam(["export", prq, "--c-header", folder / "model.h", "--name", MODEL_NAME], log)
+    program, meta, _ = load_prq(prq)
+    wavs = pick_utterances(manifest, n_inputs)
+    inputs = [input_features(meta, w, program.t_max) for w in wavs]
+    write_inputs_h(folder / "inputs.h", inputs, [w.name for w in wavs])
+    record = {"backbone": backbone, "prq": str(prq), "t_max": program.t_max,
+              "weights": weights,
+              "inputs": [{"source": w.name, "frames": int(x.shape[0]),
+                          "macs": macs_at(program, x.shape[0])}
+                         for w, x in zip(wavs, inputs)],
+              "expected": expected_logits(prq, inputs)}
+    (folder / "expected.json").write_text(json.dumps(record, indent=1) + "\n")
+    return record
+
+
+def prepare(out: Path, backbones: list[str], n_inputs: int = 3, max_seconds: float = 3.0,
+            given: dict[str, Path] | None = None) -> list[dict]:
+    """Everything the firmware builds need, for each backbone; the records."""
+    out.mkdir(parents=True, exist_ok=True)
+    log: list[str] = []
+    manifest = synth_corpus(out, log)
+    records = []
+    for backbone in backbones:
+        records.append(prepare_model(backbone, out, manifest, n_inputs, max_seconds,
+                                     (given or {}).get(backbone), log))
+    (out / "commands.txt").write_text("\n".join(log) + "\n")
+    return records

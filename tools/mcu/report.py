@@ -1,0 +1,129 @@
+"""Judge one firmware run (logits identical to the host's, no floating point, sane
+counts) and turn it into figures: flash, RAM, instructions per inference and per
+MAC; the per-model table; per-function profiles."""
+from __future__ import annotations
+
+import bisect
+from pathlib import Path
+
+from firmware import INSTRUCTIONS_PER_TICK, Run, Target, float_check, section_sizes, symbols
+
+# The SysTick cross-check: a tick is 40 instructions, and the harness executes a few
+# instructions of its own between the two SysTick reads.
+SYSTICK_SLACK = 2 * INSTRUCTIONS_PER_TICK
+
+
+def memory_figures(elf: Path) -> tuple[dict, dict]:
+    """(flash, static RAM) in bytes, from the ELF's sections and link.ld's symbols."""
+    size = section_sizes(elf)
+    sym = symbols(elf)
+    flash = {"runtime": size.get(".runtime", 0), "helpers": size.get(".helpers", 0),
+             "model": size.get(".model", 0), "harness_and_libc": size.get(".text", 0)}
+    ram = {"runtime_data": sym["__runtime_data_end"] - sym["__runtime_data_start"],
+           "runtime_bss": sym["__runtime_bss_end"] - sym["__runtime_bss_start"]}
+    return flash, ram
+
+
+def run_errors(run: Run, parsed: dict, n_inputs: int) -> list[str]:
+    """Everything that makes a run unusable, before its numbers are looked at."""
+    errors = [f"qemu exit status {run.returncode}"] if run.returncode != 0 else []
+    errors += parsed["faults"]
+    if parsed["check"] is None or parsed["check"]["status"] != 0:
+        errors.append(f"pr_model_check: {parsed['check']}")
+    if len(parsed["runs"]) != n_inputs:
+        errors.append(f"{len(parsed['runs'])} of {n_inputs} inputs reported")
+    if len(run.marks) != 2 + 2 * n_inputs:
+        errors.append(f"{len(run.marks)} marker snapshots, expected {2 + 2 * n_inputs} "
+                      "(did the plugin load?)")
+    errors += [f"input {r['index']}: pr_model_run status {r['status']}"
+               for r in parsed["runs"] if r["status"] != 0]
+    return errors
+
+
+def judge_runs(record: dict, run: Run, parsed: dict) -> tuple[list[dict], list[str]]:
+    """Per input: logits against the expected ones, instructions, the SysTick check."""
+    rows, errors = [], []
+    for r, inp, want in zip(parsed["runs"], record["inputs"], record["expected"]):
+        count = run.marks[2 * r["index"] + 3] - run.marks[2 * r["index"] + 2]
+        ticks = r["ticks"] * INSTRUCTIONS_PER_TICK
+        row = {"frames": r["frames"], "macs": inp["macs"], "instructions": count,
+               "instructions_per_mac": round(count / max(inp["macs"], 1), 3),
+               "systick_instructions": ticks, "stack_bytes": r["stack_bytes"],
+               "logits": r["logits"], "expected": want, "match": r["logits"] == want}
+        rows.append(row)
+        if r["frames"] != inp["frames"]:
+            errors.append(f"input {r['index']}: {r['frames']} frames, expected "
+                          f"{inp['frames']}")
+        if not row["match"]:
+            errors.append(f"input {r['index']} ({r['frames']} frames): logits "
+                          f"{r['logits']} != host C and NumPy {want}")
+        if abs(ticks - count) > SYSTICK_SLACK:
+            errors.append(f"input {r['index']}: SysTick says {ticks} instructions, the "
+                          f"plugin {count}")
+    return rows, errors
+
+
+def judge(target: Target, record: dict, elf: Path, run: Run, parsed: dict) -> dict:
+    """The result of one (target, model) run; result["errors"] empty when all is well."""
+    errors = run_errors(run, parsed, len(record["inputs"]))
+    rows: list[dict] = []
+    if not errors:
+        rows, errors = judge_runs(record, run, parsed)
+    float_problems, fp_moves = float_check(elf)
+    errors += float_problems
+    flash, ram = memory_figures(elf)
+    if parsed["check"] is not None and "arena_bytes" in parsed["check"]:
+        ram["arena"] = parsed["check"]["arena_bytes"]
+    if rows:
+        ram["stack_peak"] = max(r["stack_bytes"] for r in rows)
+    return {"target": target.name, "cpu": target.cpu, "machine": target.machine,
+            "kernels": parsed["build"], "ok": not errors, "errors": errors,
+            "flash_bytes": flash, "ram_bytes": ram, "fpu_register_moves": fp_moves,
+            "check_instructions": run.marks[1] - run.marks[0] if len(run.marks) > 1 else None,
+            "runs": rows}
+
+
+# --------------------------------------------------------------------------- tables
+
+def _longest(result: dict) -> dict | None:
+    runs = result.get("runs") or []
+    return max(runs, key=lambda r: r["frames"]) if runs else None
+
+
+def model_table(records: list[dict], results: dict, targets: list[str]) -> str:
+    """Markdown: one row per model, the longest input's figures per target."""
+    head = ["model", "flash runtime", "flash model", "RAM static + arena", "stack"]
+    for t in targets:
+        head += [f"{t} instr/inference", f"{t} instr/MAC"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for rec in records:
+        res = [results.get((t, rec["backbone"])) for t in targets]
+        first = next((r for r in res if r is not None), None)
+        if first is None:
+            continue
+        flash, ram = first["flash_bytes"], first["ram_bytes"]
+        runtime = " / ".join(f"{r['flash_bytes']['runtime'] / 1024:.1f}" for r in res if r)
+        cells = [rec["backbone"], f"{runtime} KB", f"{flash['model'] / 1024:.1f} KB",
+                 f"{(ram['runtime_data'] + ram['runtime_bss'])} B + "
+                 f"{ram.get('arena', 0) / 1024:.1f} KB",
+                 f"{max(r['ram_bytes'].get('stack_peak', 0) for r in res if r)} B"]
+        for r in res:
+            run = _longest(r) if r else None
+            cells += [f"{run['instructions'] / 1e6:.2f} M ({run['frames']} fr)", 
+                      f"{run['instructions_per_mac']:.2f}"] if run else ["-", "-"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def profile_table(profile: dict[int, int], functions: list[tuple[int, int, str]],
+                  top: int = 20) -> str:
+    """Instructions per function of one segment (a plugin profile)."""
+    starts = [f[0] for f in functions]
+    per: dict[str, int] = {}
+    for pc, n in profile.items():
+        i = bisect.bisect_right(starts, pc) - 1
+        name = functions[i][2] if i >= 0 else "?"
+        per[name] = per.get(name, 0) + n
+    total = sum(per.values()) or 1
+    rows = sorted(per.items(), key=lambda kv: -kv[1])[:top]
+    return "\n".join(f"  {name:<36}{n:>14,}{100 * n / total:>8.2f} %" for name, n in rows)

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Cortex-M end to end: install the cross compiler, newlib and QEMU if missing
+# (Debian/Ubuntu packages, as root or through sudo), then build, run under
+# qemu-system-arm and check every model's int8 logits against the host C runtime and
+# the NumPy reference (tools/mcu/mcu.py; README.md in this folder).
+#
+#   tools/mcu/run.sh [--json PATH] [--targets m4-ref,m4-dsp,m3-ref,m7-dsp]
+#                    [--models convtransformer,conformer,speechformer] [--inputs 3]
+#                    [--profile] [--no-verify-counts] [--prq BACKBONE=PATH] ...
+#
+# Exit status 0 only when every output matched. PYTHON selects the interpreter that
+# has pyreparam installed (default: python, else python3).
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+
+missing=()
+command -v arm-none-eabi-gcc >/dev/null || missing+=(gcc-arm-none-eabi)
+if ! command -v arm-none-eabi-gcc >/dev/null ||
+   [[ "$(arm-none-eabi-gcc -print-file-name=rdimon.specs)" == rdimon.specs ]]; then
+    missing+=(libnewlib-arm-none-eabi)
+fi
+command -v qemu-system-arm >/dev/null || missing+=(qemu-system-arm)
+command -v cc >/dev/null || missing+=(gcc)
+if ((${#missing[@]})); then
+    echo "installing ${missing[*]}"
+    if [[ $(id -u) -eq 0 ]]; then
+        SUDO=()
+    elif command -v sudo >/dev/null; then
+        SUDO=(sudo)
+    else
+        echo "need root (or sudo) to install ${missing[*]}" >&2
+        exit 2
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    "${SUDO[@]}" apt-get update -qq
+    "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [[ -z "${PYTHON:-}" ]]; then
+    PYTHON="$(command -v python || command -v python3)"
+fi
+exec "$PYTHON" "$HERE/mcu.py" "$@"
