@@ -150,7 +150,7 @@ static void pr_arm_mm_tile(const pr_arm_mm *m, int64_t i0, int32_t two, int32_t 
     const int8_t *a0 = m->a + i0 * m->a_step;
     const int8_t *a1 = two ? a0 + m->a_step : a0;
     int32_t c = 0;
-    int32_t s[4];
+    int32_t s[4] = {0, 0, 0, 0};
     for (; c + 2 <= nc; c += 2) {
         const int8_t *b0 = m->b + (int64_t)(j0 + c) * m->b_step;
         if (!two) {
@@ -174,10 +174,11 @@ static void pr_arm_mm_tile(const pr_arm_mm *m, int64_t i0, int32_t two, int32_t 
 
 /* y[i, j0 + c] for c < n from the exact sums acc[c] (bias not yet added). uniform:
  * every column's shift is the same value <= 0 (the usual case: one shift per layer),
- * so the rounding constants are computed once. */
+ * so the rounding constants are computed once; full: the clamp range is the whole
+ * output type, a saturation (SSAT) after the saturating zero-point add (QADD). */
 PR_ARM_INLINE void pr_arm_mm_requant_row(const pr_arm_mm *m, int32_t j0, int32_t n,
                                          const int32_t *acc, int64_t i, int32_t y_bytes,
-                                         int32_t uniform)
+                                         int32_t uniform, int32_t full)
 {
     const int32_t *bias = m->bias != NULL ? m->bias + j0 : NULL;
     const int32_t step = m->per_tensor ? 0 : 1;
@@ -194,7 +195,11 @@ PR_ARM_INLINE void pr_arm_mm_requant_row(const pr_arm_mm *m, int32_t j0, int32_t
         int32_t q = uniform ? pr_arm_mbqm_right(v, mult[c * step], right, mask, half)
                             : pr_arm_mbqm(v, mult[c * step], shift[c * step]);
         q = __qadd(q, zp);
-        q = q < lo ? lo : (q > hi ? hi : q);
+        if (full) {
+            q = y_bytes == 1 ? __ssat(q, 8) : __ssat(q, 16);
+        } else {
+            q = q < lo ? lo : (q > hi ? hi : q);
+        }
         if (y_bytes == 1) {
             y8[c] = (int8_t)q;
         } else {
@@ -203,18 +208,23 @@ PR_ARM_INLINE void pr_arm_mm_requant_row(const pr_arm_mm *m, int32_t j0, int32_t
     }
 }
 
-/* The same, each loop compiled for its output type and shift case. */
+/* The same, each loop compiled for its output type and case. */
 static void pr_arm_mm_requant(const pr_arm_mm *m, int32_t j0, int32_t n,
                               const int32_t *acc, int64_t i, int32_t uniform)
 {
-    if (m->y_bytes == 1 && uniform) {
-        pr_arm_mm_requant_row(m, j0, n, acc, i, 1, 1);
-    } else if (m->y_bytes == 1) {
-        pr_arm_mm_requant_row(m, j0, n, acc, i, 1, 0);
-    } else if (uniform) {
-        pr_arm_mm_requant_row(m, j0, n, acc, i, 2, 1);
+    const int32_t bits = m->y_bytes == 1 ? 8 : 16;
+    const int32_t full = uniform && m->act_min == -(1 << (bits - 1)) &&
+                         m->act_max == (1 << (bits - 1)) - 1;
+    if (m->y_bytes == 1) {
+        if (full) {
+            pr_arm_mm_requant_row(m, j0, n, acc, i, 1, 1, 1);
+        } else {
+            pr_arm_mm_requant_row(m, j0, n, acc, i, 1, uniform, 0);
+        }
+    } else if (full) {
+        pr_arm_mm_requant_row(m, j0, n, acc, i, 2, 1, 1);
     } else {
-        pr_arm_mm_requant_row(m, j0, n, acc, i, 2, 0);
+        pr_arm_mm_requant_row(m, j0, n, acc, i, 2, uniform, 0);
     }
 }
 

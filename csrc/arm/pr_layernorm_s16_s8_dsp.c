@@ -82,37 +82,47 @@ typedef struct {
     int32_t s;
 } pr_arm_ln_norm;
 
+/* RDBP(u + offset, 8) as the reference computes it in 64 bits; in 32 bits when the sum
+ * does not overflow (the usual case). */
+PR_ARM_INLINE int32_t pr_arm_ln_round8(int32_t u, int32_t offset)
+{
+    int32_t w;
+    if (__builtin_add_overflow(u, offset, &w)) {
+        return (int32_t)pr_arm_rdbp64((int64_t)u + offset, PR_LAYERNORM_OUT_FRAC_BITS);
+    }
+    /* reference RDBP: remainder 0..255 above 127 + [w < 0] rounds up */
+    return (w >> 8) + ((w & 255) > 127 + (int32_t)((uint32_t)w >> 31) ? 1 : 0);
+}
+
 /*
  * The channels of one row. z always fits int32 (the reference's clamp never acts):
  * sum_i xc_i^2 = C (C S2 - S1^2) <= C V, so |xc_i| <= sqrt(C V) and
  * |z_i| <= sqrt(C) 2^24 (1 + 2^-29) + 1 < 2^31 for C <= 4096. Hence z is the low word
- * of the 64-bit rounding shift; `high` (s >= 32) selects the cheaper form.
- * uniform: every shift is the same value <= 0 (rounding constants once).
+ * of the 64-bit rounding shift (s >= 32: a shift of the high word). uniform: every
+ * shift is the same value <= 0 (rounding constants once); full: the clamp range is
+ * [-128, 127] (SSAT; |v + zp| < 2^25 cannot overflow).
  */
 PR_ARM_INLINE void pr_arm_ln_channels(const pr_layernorm_params *p, const pr_arm_ln_norm *nm,
                                       const int16_t *x, const int32_t *multiplier,
                                       const int32_t *shift, const int32_t *offset,
-                                      int8_t *y, int32_t high, int32_t uniform)
+                                      int8_t *y, int32_t uniform, int32_t full)
 {
-    const int32_t C = p->channels;
+    const int32_t C = p->channels, S1 = nm->S1, inv = nm->inv, s = nm->s;
     const int32_t zp = p->out_zero_point, lo = p->act_min, hi = p->act_max;
-    const int64_t half_s = (int64_t)1 << (nm->s - 1);
+    const int64_t half_s = (int64_t)1 << (s - 1);
     const int32_t right = -shift[0];
     const int32_t mask = (int32_t)(((uint32_t)1 << (right & 31)) - 1u), half = mask >> 1;
     int32_t i;
     for (i = 0; i < C; ++i) {
-        const int32_t xc = C * x[i] - nm->S1;                        /* |xc| <= 2^28 */
-        const int64_t prod = (int64_t)xc * nm->inv;
+        const int32_t xc = C * x[i] - S1;                            /* |xc| <= 2^28 */
+        const int64_t prod = (int64_t)xc * inv;
         const int64_t t = prod + half_s - (prod < 0 ? 1 : 0);
-        const int32_t z = high ? (int32_t)((int32_t)(t >> 32) >> (nm->s - 32))
-                               : (int32_t)((uint32_t)t >> nm->s |
-                                           (uint32_t)(t >> 32) << (32 - nm->s));
+        const int32_t z = s >= 32 ? (int32_t)((int32_t)(t >> 32) >> (s - 32))
+                                  : (int32_t)((uint32_t)t >> s | (uint32_t)(t >> 32) << (32 - s));
         const int32_t u = uniform ? pr_arm_mbqm_right(z, multiplier[i], right, mask, half)
                                   : pr_arm_mbqm(z, multiplier[i], shift[i]); /* Q8 */
-        const int32_t v = (int32_t)pr_arm_rdbp64((int64_t)u + offset[i],
-                                                 PR_LAYERNORM_OUT_FRAC_BITS);
-        const int32_t q = v + zp;                                   /* |v| <= 2^24 */
-        y[i] = (int8_t)(q < lo ? lo : (q > hi ? hi : q));
+        const int32_t q = pr_arm_ln_round8(u, offset[i]) + zp;      /* |v| <= 2^24 */
+        y[i] = (int8_t)(full ? __ssat(q, 8) : (q < lo ? lo : (q > hi ? hi : q)));
     }
 }
 
@@ -143,11 +153,9 @@ static void pr_arm_ln_row(const pr_layernorm_params *p, const int16_t *x,
         nm.inv = (int32_t)1 << 30;
         nm.s -= 1;
     }
-    if (nm.s >= 32 && uniform) {
+    if (uniform && p->act_min == -128 && p->act_max == 127) {
         pr_arm_ln_channels(p, &nm, x, multiplier, shift, offset, y, 1, 1);
     } else if (uniform) {
-        pr_arm_ln_channels(p, &nm, x, multiplier, shift, offset, y, 0, 1);
-    } else if (nm.s >= 32) {
         pr_arm_ln_channels(p, &nm, x, multiplier, shift, offset, y, 1, 0);
     } else {
         pr_arm_ln_channels(p, &nm, x, multiplier, shift, offset, y, 0, 0);

@@ -27,6 +27,7 @@ sys.path.insert(0, str(HERE))
 import firmware as fw  # noqa: E402
 import prepare  # noqa: E402
 import report  # noqa: E402
+from pyreparam.quant.prq import load_prq  # noqa: E402
 
 ROOT = HERE.parents[1]
 DEFAULT_TARGETS = "m4-ref,m4-dsp,m3-ref,m7-dsp"
@@ -107,32 +108,24 @@ def kernel_test(target: fw.Target, args) -> dict:
 
 
 def verify_counts(target: fw.Target, lib: Path, record: dict, args, plugin: Path) -> dict:
-    """Plugin and instruction trace on the same short input: equal counts?"""
-    import numpy as np
+    """Plugin and instruction trace on the same short input (the first input's first
+    VERIFY_FRAMES frames): equal counts for pr_model_check and pr_model_run?"""
     folder = args.out / "verify"
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(args.out / record["backbone"] / "model.h", folder / "model.h")
-    x = prepare.input_features(_meta(record), _first_wav(args, record),
-                               VERIFY_FRAMES)
-    prepare.write_inputs_h(folder / "inputs.h", [np.ascontiguousarray(x)], ["verify"])
+    _, meta, _ = load_prq(record["prq"])
+    wav = args.out / "corpus" / "wav" / record["inputs"][0]["source"]
+    x = prepare.input_features(meta, wav, VERIFY_FRAMES)
+    prepare.write_inputs_h(folder / "inputs.h", [x], [f"{wav.name}, first frames"])
     elf = fw.build_firmware(target, lib, folder, folder / "verify.elf")
     run = fw.run_counted(target, elf, plugin, folder / "verify.counts")
     trace = fw.trace_counts(target, elf, folder / "exec.log")
     plugin_calls = [b - a for a, b in zip(run.marks[::2], run.marks[1::2])]
     trace_calls = [b - a for a, b in zip(trace[::2], trace[1::2])]
-    return {"target": target.name, "model": record["backbone"], "frames": VERIFY_FRAMES,
+    return {"target": target.name, "model": record["backbone"], "frames": int(x.shape[0]),
             "calls": ["pr_model_check", "pr_model_run"], "plugin": plugin_calls,
-            "trace": trace_calls, "equal": plugin_calls == trace_calls and
-            len(plugin_calls) == 2}
-
-
-def _meta(record: dict) -> dict:
-    from pyreparam.quant.prq import load_prq
-    return load_prq(record["prq"])[1]
-
-
-def _first_wav(args, record: dict) -> Path:
-    return args.out / "corpus" / "wav" / record["inputs"][0]["source"]
+            "trace": trace_calls,
+            "equal": len(plugin_calls) == 2 and plugin_calls == trace_calls}
 
 
 def run_all(args) -> dict:
@@ -176,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     results, verification = out["results"], out["verification"]
     print()
     print(report.model_table(out["records"], results, args.targets))
+    print()
+    print(report.target_table(results, args.targets))
     if verification is not None:
         print(f"\ncount verification ({verification['target']}, {verification['model']}, "
               f"{verification['frames']} frames; pr_model_check, pr_model_run): plugin "

@@ -91,26 +91,43 @@ def _longest(result: dict) -> dict | None:
 
 
 def model_table(records: list[dict], results: dict, targets: list[str]) -> str:
-    """Markdown: one row per model, the longest input's figures per target."""
-    head = ["model", "flash runtime", "flash model", "RAM static + arena", "stack"]
-    for t in targets:
-        head += [f"{t} instr/inference", f"{t} instr/MAC"]
+    """Markdown, one row per model: the longest input's MACs, the model's flash and
+    RAM, and per target the instructions of one inference (and per MAC)."""
+    head = ["model", "frames", "MACs", "flash: model", "RAM: arena + static"] + \
+        [f"{t}: instructions (per MAC)" for t in targets]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for rec in records:
         res = [results.get((t, rec["backbone"])) for t in targets]
-        first = next((r for r in res if r is not None), None)
+        first = next((r for r in res if r is not None and _longest(r)), None)
         if first is None:
             continue
-        flash, ram = first["flash_bytes"], first["ram_bytes"]
-        runtime = " / ".join(f"{r['flash_bytes']['runtime'] / 1024:.1f}" for r in res if r)
-        cells = [rec["backbone"], f"{runtime} KB", f"{flash['model'] / 1024:.1f} KB",
-                 f"{(ram['runtime_data'] + ram['runtime_bss'])} B + "
-                 f"{ram.get('arena', 0) / 1024:.1f} KB",
-                 f"{max(r['ram_bytes'].get('stack_peak', 0) for r in res if r)} B"]
+        run, ram = _longest(first), first["ram_bytes"]
+        cells = [rec["backbone"], str(run["frames"]), f"{run['macs'] / 1e6:.2f} M",
+                 f"{first['flash_bytes']['model']:,} B",
+                 f"{ram.get('arena', 0):,} B + {ram['runtime_data'] + ram['runtime_bss']} B"]
         for r in res:
-            run = _longest(r) if r else None
-            cells += [f"{run['instructions'] / 1e6:.2f} M ({run['frames']} fr)", 
-                      f"{run['instructions_per_mac']:.2f}"] if run else ["-", "-"]
+            longest = _longest(r) if r else None
+            cells.append(f"{longest['instructions'] / 1e6:.2f} M "
+                         f"({longest['instructions_per_mac']:.2f})" if longest else "-")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def target_table(results: dict, targets: list[str]) -> str:
+    """Markdown, one row per target: the runtime's flash, its helpers, the deepest
+    stack of an inference, the one-time pr_model_check."""
+    head = ["target", "kernels", "flash: runtime", "flash: libgcc/libc helpers",
+            "stack (deepest inference)", "pr_model_check instructions (per model)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for t in targets:
+        res = [r for (name, _), r in results.items() if name == t]
+        if not res:
+            continue
+        checks = " / ".join(f"{r['check_instructions'] / 1e6:.2f} M" for r in res
+                            if r["check_instructions"] is not None)
+        cells = [t, str(res[0]["kernels"]), f"{res[0]['flash_bytes']['runtime']:,} B",
+                 f"{res[0]['flash_bytes']['helpers']:,} B",
+                 f"{max(r['ram_bytes'].get('stack_peak', 0) for r in res):,} B", checks]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -9,7 +9,7 @@
 #                    [--profile] [--no-verify-counts] [--prq BACKBONE=PATH] ...
 #
 # Exit status 0 only when every output matched. PYTHON selects the interpreter that
-# has pyreparam installed (default: python, else python3).
+# has pyreparam installed (default: the first of python, python3 that imports it).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 
@@ -36,7 +36,10 @@ if ((${#missing[@]})); then
     "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if [[ -z "${PYTHON:-}" ]]; then
-    PYTHON="$(command -v python || command -v python3)"
-fi
-exec "$PYTHON" "$HERE/mcu.py" "$@"
+for candidate in "${PYTHON:-}" python python3; do
+    if [[ -n "$candidate" ]] && "$candidate" -c "import pyreparam" 2>/dev/null; then
+        exec "$candidate" "$HERE/mcu.py" "$@"
+    fi
+done
+echo "no Python with pyreparam installed: set PYTHON (e.g. PYTHON=.venv/bin/python)" >&2
+exit 2
