@@ -13,8 +13,9 @@
  * the range executed since the previous mark (per-function profiles).
  *
  * Built on the host: cc -shared -fPIC -O2 -o insn_count.so insn_count.c
- * The few declarations below are the QEMU plugin API, version 1 (QEMU 4.2 to 8.x),
- * written out here because Debian's qemu-system-arm does not ship qemu-plugin.h.
+ * The few declarations below are the QEMU plugin API, version 1, as in QEMU 7.2
+ * (Debian 12), written out here because Debian's qemu-system-arm does not ship
+ * qemu-plugin.h.
  */
 #include <inttypes.h>
 #include <stdbool.h>

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -128,6 +129,28 @@ def verify_counts(target: fw.Target, lib: Path, record: dict, args, plugin: Path
             "equal": len(plugin_calls) == 2 and plugin_calls == trace_calls}
 
 
+def run_one_safely(target: fw.Target, lib: Path, record: dict, args, plugin: Path) -> dict:
+    """run_one, a failed build or a QEMU time-out becoming a failed result."""
+    try:
+        return run_one(target, lib, record, args, plugin)
+    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+        return {"target": target.name, "ok": False, "errors": [str(exc)[-2000:]],
+                "runs": []}
+
+
+def print_result(name: str, record: dict, res: dict, seconds: float) -> None:
+    run = report.longest(res)
+    figures = (f"{run['instructions'] / 1e6:.2f} M instructions, "
+               f"{run['instructions_per_mac']:.2f} per MAC at {run['frames']} frames"
+               if run else "")
+    print(f"{name:<8}{record['backbone']:<17}{'ok' if res['ok'] else 'FAILED':<8}"
+          f"{figures} ({seconds:.1f} s)", flush=True)
+    for e in res["errors"]:
+        print(f"    {e}")
+    if "profile" in res:
+        print(res["profile"])
+
+
 def run_all(args) -> dict:
     records = prepared(args)
     plugin = fw.build_plugin(args.out)
@@ -141,18 +164,9 @@ def run_all(args) -> dict:
         lib = fw.build_lib(target, args.out)
         for record in records:
             t0 = time.perf_counter()
-            res = run_one(target, lib, record, args, plugin)
+            res = run_one_safely(target, lib, record, args, plugin)
             results[(name, record["backbone"])] = res
-            longest = report._longest(res)
-            figures = (f"{longest['instructions'] / 1e6:.2f} M instructions, "
-                       f"{longest['instructions_per_mac']:.2f} per MAC at "
-                       f"{longest['frames']} frames") if longest else ""
-            print(f"{name:<8}{record['backbone']:<17}{'ok' if res['ok'] else 'FAILED':<8}"
-                  f"{figures} ({time.perf_counter() - t0:.1f} s)", flush=True)
-            for e in res["errors"]:
-                print(f"    {e}")
-            if "profile" in res:
-                print(res["profile"])
+            print_result(name, record, res, time.perf_counter() - t0)
         if verification is None and not args.no_verify_counts:
             verification = verify_counts(target, lib, records[0], args, plugin)
     return {"records": records, "results": results, "verification": verification,

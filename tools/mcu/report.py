@@ -85,7 +85,8 @@ def judge(target: Target, record: dict, elf: Path, run: Run, parsed: dict) -> di
 
 # --------------------------------------------------------------------------- tables
 
-def _longest(result: dict) -> dict | None:
+def longest(result: dict) -> dict | None:
+    """The run of the longest input of a result (None if it has none)."""
     runs = result.get("runs") or []
     return max(runs, key=lambda r: r["frames"]) if runs else None
 
@@ -98,17 +99,17 @@ def model_table(records: list[dict], results: dict, targets: list[str]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for rec in records:
         res = [results.get((t, rec["backbone"])) for t in targets]
-        first = next((r for r in res if r is not None and _longest(r)), None)
+        first = next((r for r in res if r is not None and longest(r)), None)
         if first is None:
             continue
-        run, ram = _longest(first), first["ram_bytes"]
+        run, ram = longest(first), first["ram_bytes"]
         cells = [rec["backbone"], str(run["frames"]), f"{run['macs'] / 1e6:.2f} M",
                  f"{first['flash_bytes']['model']:,} B",
                  f"{ram.get('arena', 0):,} B + {ram['runtime_data'] + ram['runtime_bss']} B"]
         for r in res:
-            longest = _longest(r) if r else None
-            cells.append(f"{longest['instructions'] / 1e6:.2f} M "
-                         f"({longest['instructions_per_mac']:.2f})" if longest else "-")
+            best = longest(r) if r else None
+            cells.append(f"{best['instructions'] / 1e6:.2f} M "
+                         f"({best['instructions_per_mac']:.2f})" if best else "-")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -120,7 +121,7 @@ def target_table(results: dict, targets: list[str]) -> str:
             "stack (deepest inference)", "pr_model_check instructions (per model)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for t in targets:
-        res = [r for (name, _), r in results.items() if name == t]
+        res = [r for (name, _), r in results.items() if name == t and "flash_bytes" in r]
         if not res:
             continue
         checks = " / ".join(f"{r['check_instructions'] / 1e6:.2f} M" for r in res
