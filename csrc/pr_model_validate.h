@@ -234,19 +234,34 @@ static inline pr_status pr_mv_tensors(const pr_mv *v)
     return t.kind == PR_KIND_OUTPUT ? PR_OK : PR_ERR_MODEL_TENSOR;
 }
 
-/* No two arena tensors whose live ranges intersect share a byte. */
+/* The kind byte of tensor entry i (bounds checked by pr_mv_sections). */
+static inline uint8_t pr_mv_tensor_kind(const pr_mv *v, int32_t i)
+{
+    return v->blob[v->h[PR_H_TENS_OFF] + (int64_t)i * PR_MODEL_TENSOR_BYTES];
+}
+
+/* No two arena tensors whose live ranges intersect share a byte (quadratic in the
+ * arena tensors; entries of other kinds are skipped by their kind byte). */
 static inline pr_status pr_mv_arena_plan(const pr_mv *v)
 {
     int32_t i, j;
     pr_m_tensor a, b;
     for (i = 0; i < (int32_t)v->h[PR_H_NTENS]; ++i) {
-        pr_m_read_tensor(v->blob, v->h[PR_H_TENS_OFF], i, &a);
-        if (a.kind != PR_KIND_ARENA) {
+        if (pr_mv_tensor_kind(v, i) != PR_KIND_ARENA) {
             continue;
         }
+        pr_m_read_tensor(v->blob, v->h[PR_H_TENS_OFF], i, &a);
         for (j = i + 1; j < (int32_t)v->h[PR_H_NTENS]; ++j) {
-            pr_m_read_tensor(v->blob, v->h[PR_H_TENS_OFF], j, &b);
-            if (b.kind == PR_KIND_ARENA && a.first <= b.last && b.first <= a.last &&
+            const uint8_t *p =
+                v->blob + v->h[PR_H_TENS_OFF] + (int64_t)j * PR_MODEL_TENSOR_BYTES;
+            if (p[0] != PR_KIND_ARENA) {
+                continue;
+            }
+            b.offset = pr_m_u32(p + 16);     /* the fields the test needs */
+            b.nbytes = pr_m_u32(p + 20);
+            b.first = pr_m_u32(p + 24);
+            b.last = pr_m_u32(p + 28);
+            if (a.first <= b.last && b.first <= a.last &&
                 a.offset < b.offset + b.nbytes && b.offset < a.offset + a.nbytes) {
                 return PR_ERR_MODEL_ARENA;
             }
@@ -340,15 +355,20 @@ static inline pr_status pr_mv_requant(const pr_mv *v, int32_t bias, int32_t mult
     if (ts.kind != PR_KIND_CONST || ts.dtype != PR_DT_S32 || ts.rows != 1 || ts.cols < n) {
         return PR_ERR_MODEL_TENSOR;
     }
-    for (k = 0; k < n; ++k) {
-        const int32_t m = pr_mv_const_i32(v, &tm, k);
-        const int32_t e = pr_mv_const_i32(v, &ts, k);
-        if ((m < 0 && (!allow_negative || m == PR_Q_INT32_MIN)) || e < PR_Q_SHIFT_MIN ||
-            e > PR_Q_SHIFT_MAX) {
-            return PR_ERR_MODEL_OP;
+    {
+        /* read in place, as the kernels will (4-aligned constants, little-endian host:
+         * both checked before): one branch-free pass that compilers vectorize */
+        const int32_t *m = (const int32_t *)(const void *)(v->blob + v->h[PR_H_DATA_OFF] +
+                                                            tm.offset);
+        const int32_t *e = (const int32_t *)(const void *)(v->blob + v->h[PR_H_DATA_OFF] +
+                                                            ts.offset);
+        const int32_t m_min = allow_negative ? PR_Q_INT32_MIN + 1 : 0;
+        int32_t bad = 0;
+        for (k = 0; k < n; ++k) {
+            bad |= (m[k] < m_min) | (e[k] < PR_Q_SHIFT_MIN) | (e[k] > PR_Q_SHIFT_MAX);
         }
+        return bad ? PR_ERR_MODEL_OP : PR_OK;
     }
-    return PR_OK;
 }
 
 /* Operand t of a row-wise op covers the same rows as its output y (reference/

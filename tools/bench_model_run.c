@@ -1,7 +1,8 @@
 /*
  * Host latency of pr_model_run, standalone (no Python): for each .prq file, one
  * utterance of T_max frames of random int8 features, 2 warm-up runs, then the
- * median wall time of N runs (POSIX clock_gettime).
+ * median (and min) wall time of N runs and their median thread CPU time (POSIX
+ * clock_gettime; the CPU time leaves out a shared machine's preemptions).
  *
  *   tools/build_c.sh build/c                      (portable C99 library, -O2)
  *   gcc -O2 -Ibuild/c tools/bench_model_run.c build/c/libpyreparam.a -o bench
@@ -10,8 +11,9 @@
  * Profiling build (tools/bench_model_profile.py drives it): compiled with
  * -DPR_MODEL_PROFILE=1 (or 2: also the parts of the attention op) together with the
  * runtime's sources, the runner calls pr_model_profile_hook around every op; this file
- * then also prints, per op type, the calls and the mean inclusive time per run
- * ("prof <id> <calls per run> <us per run>" lines; id 0 = the re-validation).
+ * then also prints, per op type, the calls and the median over the runs of the
+ * inclusive time per run ("prof <id> <calls per run> <us per run>" lines; id 0 = the
+ * re-validation).
  */
 #define _POSIX_C_SOURCE 199309L
 #include <stdio.h>
@@ -27,10 +29,19 @@ static double now_ms(void)
     return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
 }
 
+/* this thread's CPU time: what a shared machine's preemptions do not inflate */
+static double cpu_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
+}
+
 #ifdef PR_MODEL_PROFILE
-enum { PROF_IDS = 128, PROF_DEPTH = 16 };
-static double prof_us[PROF_IDS];
+enum { PROF_IDS = 128, PROF_DEPTH = 16, PROF_RUNS = 4096 };
+static double prof_run_us[PROF_IDS];     /* the current run's time per id */
 static long prof_calls[PROF_IDS];
+static float prof_hist[PROF_IDS][PROF_RUNS];
 static double prof_start[PROF_DEPTH];
 static int prof_top;
 static int prof_on;
@@ -49,21 +60,38 @@ void pr_model_profile_hook(int32_t what, int32_t phase)
     } else {
         --prof_top;
         if (prof_top < PROF_DEPTH) {
-            prof_us[what] += 1e3 * (now_ms() - prof_start[prof_top]);
+            prof_run_us[what] += 1e3 * (now_ms() - prof_start[prof_top]);
             prof_calls[what] += 1;
         }
     }
 }
 
+static void prof_end_run(int run)
+{
+    int k;
+    for (k = 0; k < PROF_IDS && run < PROF_RUNS; ++k) {
+        prof_hist[k][run] = (float)prof_run_us[k];
+        prof_run_us[k] = 0.0;
+    }
+}
+
+static int cmp_float(const void *a, const void *b)
+{
+    const float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* per id: calls per run and the median over the runs of its time per run */
 static void prof_report(int repeats)
 {
     int k;
+    const int n = repeats < PROF_RUNS ? repeats : PROF_RUNS;
     for (k = 0; k < PROF_IDS; ++k) {
         if (prof_calls[k] > 0) {
+            qsort(prof_hist[k], (size_t)n, sizeof(float), cmp_float);
             printf("prof %d %.1f %.2f\n", k, (double)prof_calls[k] / repeats,
-                   prof_us[k] / repeats);
+                   (double)prof_hist[k][n / 2]);
         }
-        prof_us[k] = 0.0;
         prof_calls[k] = 0;
     }
 }
@@ -81,7 +109,7 @@ static int bench(const char *path, int repeats)
     long size;
     uint8_t *blob, *arena;
     int8_t *input, logits[256];
-    double *times;
+    double *times, *cpu;
     pr_model_info info;
     int i;
     if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) <= 0) {
@@ -102,7 +130,8 @@ static int bench(const char *path, int repeats)
     arena = malloc((size_t)info.arena_bytes + 4);
     input = malloc((size_t)info.t_max * (size_t)info.input_cols);
     times = malloc(sizeof(double) * (size_t)repeats);
-    if (arena == NULL || input == NULL || times == NULL) {
+    cpu = malloc(sizeof(double) * (size_t)repeats);
+    if (arena == NULL || input == NULL || times == NULL || cpu == NULL) {
         return 1;
     }
     srand(1);
@@ -110,10 +139,11 @@ static int bench(const char *path, int repeats)
         input[i] = (int8_t)(rand() % 256 - 128);
     }
     for (i = -2; i < repeats; ++i) {
-        double t0;
+        double t0, c0;
 #ifdef PR_MODEL_PROFILE
         prof_on = i >= 0;
 #endif
+        c0 = cpu_ms();
         t0 = now_ms();
         if (pr_model_run(blob, size, input, info.t_max, logits, arena, info.arena_bytes) !=
             PR_OK) {
@@ -122,12 +152,17 @@ static int bench(const char *path, int repeats)
         }
         if (i >= 0) {
             times[i] = now_ms() - t0;
+            cpu[i] = cpu_ms() - c0;
+#ifdef PR_MODEL_PROFILE
+            prof_end_run(i);
+#endif
         }
     }
     qsort(times, (size_t)repeats, sizeof(double), cmp_double);
-    printf("%-40s T=%d  arena %d B  flash %d B  median %.3f ms  (min %.3f)\n", path,
-           (int)info.t_max, (int)info.arena_bytes, (int)info.flash_bytes,
-           times[repeats / 2], times[0]);
+    qsort(cpu, (size_t)repeats, sizeof(double), cmp_double);
+    printf("%-40s T=%d  arena %d B  flash %d B  median %.3f ms  (min %.3f)  cpu %.3f ms\n",
+           path, (int)info.t_max, (int)info.arena_bytes, (int)info.flash_bytes,
+           times[repeats / 2], times[0], cpu[repeats / 2]);
 #ifdef PR_MODEL_PROFILE
     prof_report(repeats);
 #endif
@@ -135,6 +170,7 @@ static int bench(const char *path, int repeats)
     free(arena);
     free(input);
     free(times);
+    free(cpu);
     return 0;
 }
 
