@@ -22,7 +22,8 @@ from hypothesis import given, strategies as st
 
 torch = pytest.importorskip("torch")
 
-from pyreparam.models import BACKBONES, HRF_SITES, HRFConfig, build_model, make_config  # noqa: E402
+from pyreparam.models import (  # noqa: E402
+    BACKBONES, HRF_SITES, HRFConfig, build_model, make_config)
 
 _spec = importlib.util.spec_from_file_location(
     "torch_twin", Path(__file__).resolve().parents[1] / "tools" / "torch_twin.py")
@@ -214,7 +215,8 @@ def tiny_cases(draw):
         r=draw(st.sampled_from([1, 2, 4])), k=draw(st.integers(1, 3)),
         bias=draw(st.booleans()), sites=tuple(sites))
     config = make_config(backbone, "light", hrf=hrf, **TINY[backbone])
-    return config, draw(st.integers(1, 5)), draw(st.integers(1, 50)), draw(st.integers(0, 2**32 - 1))
+    B, T = draw(st.integers(1, 5)), draw(st.integers(1, 50))
+    return config, B, T, draw(st.integers(0, 2**32 - 1))
 
 
 @given(tiny_cases())

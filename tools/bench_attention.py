@@ -4,7 +4,7 @@ The light figure asked for: B = 32, T = 75 (3 s after x4 subsampling), C = 64,
 4 heads, global attention with a key-padding mask (valid lengths 50..75), float32.
 An extra row times SpeechFormer's frame stage: T = 300, local window 5.
 
-    python tools/bench_attention.py [--json PATH] [--runs 50] [--threads 2]
+    python tools/bench_attention.py [--json PATH] [--runs 50] [--threads 2] [--clock wall]
 
 pyreparam: pyreparam.ops.attention.mha_forward / mha_backward (the backward returns
 dx and every weight gradient). torch: the twin's SelfAttention (scaled_dot_product_
@@ -116,7 +116,11 @@ def functional_runner(x, mask, w, dy, H, window):
     return run
 
 
-def interleaved(runners: dict, runs: int, warmup: int) -> dict[str, list[float]]:
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def interleaved(runners: dict, runs: int, warmup: int, clock=time.perf_counter
+                ) -> dict[str, list[float]]:
     for _ in range(warmup):
         for run in runners.values():
             run()
@@ -124,9 +128,9 @@ def interleaved(runners: dict, runs: int, warmup: int) -> dict[str, list[float]]
     names = list(runners)
     for i in range(runs):
         for name in names[i % len(names):] + names[:i % len(names)]:   # rotate the order
-            start = time.perf_counter()
+            start = clock()
             runners[name]()
-            times[name].append(time.perf_counter() - start)
+            times[name].append(clock() - start)
     return times
 
 
@@ -136,9 +140,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="wall time (default) or this process's CPU time; with "
+                             "--threads 1 the CPU time is robust to other jobs' load")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    print(f"float32, forward + backward, {args.threads} threads, medians of {args.runs}; "
+    print(f"float32, forward + backward, {args.threads} threads, {args.clock} time, "
+          f"medians of {args.runs}; "
           f"load average {os.getloadavg()[0]:.2f}")
     print(f"{'case':28s} {'pyreparam':>10s} {'twin SDPA':>10s} {'F.mha':>10s} "
           f"{'ratio/twin':>10s} {'ratio/F':>8s}   (ms)")
@@ -148,13 +156,13 @@ def main(argv: list[str] | None = None) -> None:
         runners = {"pyreparam": numpy_runner(x, mask, w, dy, H, window),
                    "twin": twin_runner(x, mask, w, dy, H, window),
                    "functional": functional_runner(x, mask, w, dy, H, window)}
-        med = {k: statistics.median(v) for k, v in interleaved(runners, args.runs,
-                                                                 args.warmup).items()}
+        med = {k: statistics.median(v) for k, v in interleaved(runners, args.runs, args.warmup,
+                                                                 CLOCKS[args.clock]).items()}
         records.append(dict(config=label, pyreparam_s=med["pyreparam"], torch_s=med["twin"],
                             ratio=med["pyreparam"] / med["twin"],
                             torch_functional_s=med["functional"],
                             ratio_functional=med["pyreparam"] / med["functional"],
-                            runs=args.runs, threads=args.threads))
+                            runs=args.runs, threads=args.threads, clock=args.clock))
         print(f"{label:28s} {med['pyreparam'] * 1e3:10.2f} {med['twin'] * 1e3:10.2f} "
               f"{med['functional'] * 1e3:10.2f} {med['pyreparam'] / med['twin']:10.2f} "
               f"{med['pyreparam'] / med['functional']:8.2f}", flush=True)

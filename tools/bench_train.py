@@ -5,7 +5,7 @@ update, in train mode (dropout 0.1), float32, on a batch of 32 utterances of 3 s
 (300 frames x 64 mels, random valid lengths 200..300 with a padding mask). Each light
 backbone runs without HRF and with HRF (r = 4, k = 1, site ffn).
 
-    python tools/bench_train.py [--json PATH] [--steps 20] [--warmup 3] [--block 5]
+    python tools/bench_train.py [--json PATH] [--steps 20] [--warmup 3] [--block 5] [--clock wall]
                                 [--threads 2] [--backbones ...]
     python tools/bench_train.py --profile {pyreparam,torch} [--steps 10] [--top 20]
 
@@ -18,7 +18,10 @@ thread-pool wake-ups (OpenBLAS and OpenMP threads spin or sleep between calls). 
 table reports the median step time of each and ratio = pyreparam / torch.
 
 Threads: OMP/OpenBLAS/MKL thread counts are set in the environment before NumPy is
-imported (from --threads), and torch.set_num_threads(--threads).
+imported (from --threads), and torch.set_num_threads(--threads). On a machine shared
+with other jobs, wall times with 2 threads on 2 cores swing by 10x (each library's
+threads wait for a descheduled partner); --threads 1 --clock cpu measures the
+process's CPU time instead, which other jobs barely disturb.
 """
 from __future__ import annotations
 
@@ -116,8 +119,12 @@ def torch_stepper(config, model, x, mask, labels) -> Callable[[], float]:
     return step
 
 
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
 def alternating_blocks(a: Callable[[], float], b: Callable[[], float], steps: int,
-                       warmup: int, block: int) -> tuple[list[float], list[float]]:
+                       warmup: int, block: int, clock: Callable[[], float] = time.perf_counter
+                       ) -> tuple[list[float], list[float]]:
     """Step times of a and b, run in alternating blocks of ``block`` timed steps.
 
     Each block starts with one untimed step (the switch from the other library costs
@@ -134,14 +141,15 @@ def alternating_blocks(a: Callable[[], float], b: Callable[[], float], steps: in
         for work, times in order:
             work()                                       # untimed: settle after the switch
             for _ in range(min(block, steps - len(times))):
-                start = time.perf_counter()
+                start = clock()
                 work()
-                times.append(time.perf_counter() - start)
+                times.append(clock() - start)
         round_ += 1
     return times_a, times_b
 
 
-def run(steps: int, warmup: int, block: int, threads: int, backbones) -> list[dict]:
+def run(steps: int, warmup: int, block: int, threads: int, backbones,
+        clock: str = "wall") -> list[dict]:
     torch.set_num_threads(threads)
     records = []
     for label, config in bench_configs(backbones):
@@ -149,19 +157,21 @@ def run(steps: int, warmup: int, block: int, threads: int, backbones) -> list[di
         x, mask, labels = make_batch(rng, config.n_mels, config.n_classes)
         ours, model = pyreparam_stepper(config, x, mask, labels, seed=0)
         theirs = torch_stepper(config, model, x, mask, labels)   # before any step
-        t_ours, t_theirs = alternating_blocks(ours, theirs, steps, warmup, block)
+        t_ours, t_theirs = alternating_blocks(ours, theirs, steps, warmup, block,
+                                               CLOCKS[clock])
         m_ours, m_theirs = statistics.median(t_ours), statistics.median(t_theirs)
         records.append(dict(config=label, pyreparam_s=m_ours, torch_s=m_theirs,
-                            ratio=m_ours / m_theirs, steps=steps, threads=threads,
+                            ratio=m_ours / m_theirs, steps=steps, threads=threads, clock=clock,
                             n_params=model.n_params()))
         print(f"{label:36s} {m_ours * 1e3:9.1f} {m_theirs * 1e3:9.1f} {m_ours / m_theirs:7.2f}"
               f"   (iqr {_iqr(t_ours) * 1e3:.1f} / {_iqr(t_theirs) * 1e3:.1f} ms)", flush=True)
     return records
 
 
-def profile_pyreparam(steps: int, warmup: int, threads: int, backbones, top: int) -> None:
+def profile_pyreparam(steps: int, warmup: int, threads: int, backbones, top: int,
+                      clock: str = "wall") -> None:
     """cProfile of ``steps`` pyreparam training steps per config: the ``top`` functions
-    by own time, with their share of the profiled time."""
+    by own time (wall or CPU, as ``clock``), with their share of the profiled time."""
     import cProfile
     import pstats
 
@@ -171,15 +181,15 @@ def profile_pyreparam(steps: int, warmup: int, threads: int, backbones, top: int
         step, _ = pyreparam_stepper(config, x, mask, labels, seed=0)
         for _ in range(warmup):
             step()
-        profiler = cProfile.Profile()
-        start = time.perf_counter()
+        profiler = cProfile.Profile(CLOCKS[clock])
+        start = CLOCKS[clock]()
         profiler.enable()
         for _ in range(steps):
             step()
         profiler.disable()
-        wall = (time.perf_counter() - start) / steps
+        per_step = (CLOCKS[clock]() - start) / steps
         stats = pstats.Stats(profiler)
-        print(f"\n{label}: {wall * 1e3:.1f} ms per step under the profiler "
+        print(f"\n{label}: {per_step * 1e3:.1f} ms ({clock}) per step under the profiler "
               f"(load average {os.getloadavg()[0]:.2f})")
         print(f"{'own ms/step':>11s} {'share':>6s} {'calls/step':>10s}  function")
         rows = sorted(stats.stats.items(), key=lambda kv: -kv[1][2])[:top]
@@ -222,20 +232,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--block", type=int, default=5,
                         help="timed steps per block; the implementations alternate blocks")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="wall time (default) or this process's CPU time; with "
+                             "--threads 1 the CPU time is robust to other jobs' load")
     parser.add_argument("--backbones", nargs="+", default=list(BACKBONES), choices=BACKBONES)
     parser.add_argument("--profile", choices=("pyreparam", "torch"),
                         help="instead of comparing, profile one implementation's steps")
     parser.add_argument("--top", type=int, default=20, help="rows of the profile")
     args = parser.parse_args(argv)
     if args.profile:
-        which = profile_pyreparam if args.profile == "pyreparam" else profile_torch
-        which(args.steps, args.warmup, args.threads, args.backbones, args.top)
+        if args.profile == "pyreparam":
+            profile_pyreparam(args.steps, args.warmup, args.threads, args.backbones, args.top,
+                              args.clock)
+        else:
+            profile_torch(args.steps, args.warmup, args.threads, args.backbones, args.top)
         return
     print(f"batch {BATCH} x {FRAMES} frames x 64 mels (lengths {MIN_FRAMES}..{FRAMES}), "
-          f"float32, train mode, dropout 0.1, {args.threads} threads, "
+          f"float32, train mode, dropout 0.1, {args.threads} threads, {args.clock} time, "
           f"medians of {args.steps} steps; load average {os.getloadavg()[0]:.2f}")
     print(f"{'config':36s} {'pyreparam':>9s} {'torch':>9s} {'ratio':>7s}   (ms per step)")
-    records = run(args.steps, args.warmup, args.block, args.threads, args.backbones)
+    records = run(args.steps, args.warmup, args.block, args.threads, args.backbones,
+                  args.clock)
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
     if args.json:
         with open(args.json, "w") as f:

@@ -392,7 +392,22 @@ def _full_mask(x: torch.Tensor) -> torch.Tensor:
 
 
 def build_twin(config: ModelConfig, dtype: torch.dtype = torch.float32) -> nn.Module:
-    """The PyTorch twin of a pyreparam config: ``twin(x, mask) -> logits`` (B, N)."""
+    """The PyTorch twin of a pyreparam model configuration.
+
+    Parameters
+    ----------
+    config : ModelConfig
+        Any pyreparam config (any backbone and size, with or without HRF).
+    dtype : torch.dtype
+        float32 (default) or float64.
+
+    Returns
+    -------
+    nn.Module
+        ``twin(x, mask=None) -> logits``: x (B, T, M) log-mel frames, mask (B, T) bool
+        (True = valid, padding a tail; None = all valid), logits (B, N). Weights are
+        torch's default init until :func:`load_from_numpy` fills them in.
+    """
     classes = {"convtransformer": ConvTransformer, "conformer": Conformer,
                "speechformer": SpeechFormer}
     return classes[config.backbone](config).to(dtype)
@@ -407,7 +422,8 @@ def torch_name(name: str) -> str:
 def _twin_entries(twin: nn.Module) -> dict[str, torch.Tensor]:
     """The twin's parameters and running statistics (not num_batches_tracked)."""
     entries = dict(twin.named_parameters())
-    entries.update((k, v) for k, v in twin.named_buffers() if not k.endswith("num_batches_tracked"))
+    entries.update((k, v) for k, v in twin.named_buffers()
+                   if not k.endswith("num_batches_tracked"))
     return entries
 
 
@@ -435,7 +451,25 @@ def _our_shape(name: str, twin_shape: torch.Size) -> tuple[int, ...]:
 @torch.no_grad()
 def load_from_numpy(twin: nn.Module, params: Mapping[str, np.ndarray],
                     buffers: Mapping[str, np.ndarray] | None = None) -> None:
-    """Copy pyreparam parameters and buffers (by name) into the twin, in its dtype."""
+    """Copy pyreparam parameters and buffers, by name, into the twin (in its dtype).
+
+    Parameters
+    ----------
+    twin : nn.Module
+        From :func:`build_twin` with the same config as the arrays.
+    params : dict of str -> ndarray
+        ``Model.params``: every parameter, pyreparam names and shapes.
+    buffers : dict of str -> ndarray, optional
+        ``Model.buffers`` (BatchNorm running statistics).
+
+    Raises
+    ------
+    KeyError
+        When the names do not map one to one onto the twin's parameters and running
+        statistics (see :func:`name_map`).
+    ValueError
+        When an array's shape does not fit its twin entry.
+    """
     arrays = dict(params)
     arrays.update(buffers or {})
     entries = _twin_entries(twin)
@@ -449,7 +483,21 @@ def load_from_numpy(twin: nn.Module, params: Mapping[str, np.ndarray],
 
 
 def grads_by_name(twin: nn.Module, names=None) -> dict[str, np.ndarray]:
-    """The twin's parameter gradients in pyreparam's names and shapes (zeros when unset)."""
+    """The twin's parameter gradients in pyreparam's names and shapes.
+
+    Parameters
+    ----------
+    twin : nn.Module
+        After a ``backward()``.
+    names : iterable of str, optional
+        pyreparam names to return (default: every parameter of the twin).
+
+    Returns
+    -------
+    dict of str -> ndarray
+        Copies of ``p.grad`` (zeros for a parameter that received no gradient), in
+        the parameter's dtype; depthwise weights as (C, K).
+    """
     params = dict(twin.named_parameters())
     out = {}
     for name in (names if names is not None else pyreparam_names(twin)):
@@ -479,5 +527,6 @@ def running_stats(twin: nn.Module) -> dict[str, np.ndarray]:
 
 
 def n_params(twin: nn.Module) -> int:
+    """Number of trainable scalars (the same as ``Model.n_params()``)."""
     return sum(p.numel() for p in twin.parameters())
 
