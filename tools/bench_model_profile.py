@@ -135,6 +135,9 @@ def main() -> None:
                         "speechformer/large")
     parser.add_argument("--out", default=None, help="keep the .prq files and binaries here")
     parser.add_argument("--json", default=None)
+    parser.add_argument("--least-memory", action="store_true",
+                        help="profile the models with the one-row, one-head attention "
+                             "schedules (format version 1: the runner's old behaviour)")
     parser.add_argument("--baseline", default=None, metavar="GITREF",
                         help="also time the runtime of this commit (e.g. 34b6b49, before "
                              "the attention schedules) against this checkout's")
@@ -143,7 +146,7 @@ def main() -> None:
     from build_ffi import resolve_simd
     level = resolve_simd(args.simd)
     work = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="prof_"))
-    paths = write_models(work / "models", args.configs.split(","))
+    paths = write_models(work / "models", args.configs.split(","), args.least_memory)
     results = {}
     for profile in (0, 1, 2):
         exe = work / f"bench_p{profile}"
