@@ -21,7 +21,7 @@ from pyreparam.train.fold import TrainConfig
 from pyreparam.train.run import RUN_FILE, RunSpec, _threads_per_worker, resume_run, start_run
 
 VARIANTS = {"light": None, "light+HRF": HRFConfig(r=4)}
-DEMO_TRAIN = dict(epochs=12, batch_size=32)
+DEMO_TRAIN = dict(epochs=12, batch_size=32, lr=2e-3)   # a short schedule wants a higher rate
 
 
 def _run_variant(name: str, spec: dict, out_dir: str, quiet: bool) -> dict:

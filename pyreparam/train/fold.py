@@ -39,11 +39,16 @@ LOG_FILE = "log.csv"
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """Recipe of one training run (the defaults are the project's tuned recipe)."""
+    """Recipe of one training run.
 
-    epochs: int = 40
+    The defaults were tuned on EmoDB (light ConvTransformer, groupkfold:5, seed 0) by
+    the validation speakers' UA over the last quarter of the epochs — never by test
+    UA; see the README's EmoDB section for the runs compared.
+    """
+
+    epochs: int = 80
     batch_size: int = 32
-    lr: float = 2e-3
+    lr: float = 5e-4
     weight_decay: float = 0.05          # on weight matrices only; never on norms/biases
     warmup: float = 0.1                 # fraction of all steps
     clip: float = 5.0                   # global gradient-norm clipping
