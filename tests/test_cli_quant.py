@@ -178,3 +178,18 @@ def test_inspect_export_infer_on_damaged_or_device_files(setup, tmp_path):
     result = cli("infer", device, wav)
     assert result.exit_code != 0 and "no usable host metadata" in result.output
     assert cli("inspect", device).exit_code == 0
+
+
+def test_arena_budget_trades_memory_not_results(setup):
+    """--arena-budget 0 keeps the least-memory attention schedules: a smaller (or equal)
+    arena, and the same logits."""
+    tmp, manifest, ckpt, prq, _ = setup
+    small = tmp / "small.prq"
+    result = cli("quantize", ckpt, "--calib", manifest, "--n", "6", "--max-seconds", "0.5",
+                 "--cache", "none", "--arena-budget", "0", "--json", "-o", small)
+    assert result.exit_code == 0, result.output
+    from pyreparam.quant.runtime import PRQModel
+    fast, lean = PRQModel.from_file(prq), PRQModel.from_file(small)
+    assert lean.info["arena_bytes"] <= fast.info["arena_bytes"]
+    x = np.random.default_rng(1).integers(-128, 128, size=(50, 64)).astype(np.int8)
+    np.testing.assert_array_equal(lean.run(x), fast.run(x))

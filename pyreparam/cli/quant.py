@@ -14,6 +14,7 @@ from pyreparam.models import CheckpointError
 from pyreparam.models.cost import FRAMES_PER_SECOND
 from pyreparam.quant.backbones import QuantizeError
 from pyreparam.quant.calibrate import DEFAULT_METHOD, DEFAULT_PERCENTILE, METHODS
+from pyreparam.quant.lower import ARENA_BUDGET
 from pyreparam.quant.prq import PRQError
 
 DEFAULT_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "pyreparam", "features")
@@ -44,6 +45,11 @@ def _cache(cache_dir):
                                       "the arena is planned for it.")
 @click.option("--block", type=click.IntRange(1, 4096), default=16, show_default=True,
               help="Rows per block of the C runner's row loops.")
+@click.option("--arena-budget", type=click.IntRange(0), default=ARENA_BUDGET // 1024,
+              show_default=True,
+              help="KB the arena may grow to for faster attention schedules (more query "
+                   "rows and heads per call); 0 = the smallest arena, for RAM-tight "
+                   "microcontrollers. Results are identical either way.")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed of the calibration draw.")
 @click.option("--cache", "cache_dir", type=click.Path(file_okay=False), default=DEFAULT_CACHE,
@@ -54,7 +60,8 @@ def _cache(cache_dir):
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
               help="Model file to write (.prq).")
 def quantize_command(model, calib_manifest, n_calib, eval_manifest, method, percentile,
-                     max_seconds, block, seed, cache_dir, on_error, as_json, output):
+                     max_seconds, block, arena_budget, seed, cache_dir, on_error, as_json,
+                     output):
     """Quantize a merged MODEL (.npz) to int8 and write the C runner's .prq file.
 
     Calibrates activation ranges on --calib (normalized as in training, cut to
@@ -82,7 +89,7 @@ def quantize_command(model, calib_manifest, n_calib, eval_manifest, method, perc
     log(f"calibrating on {len(picked)} of {len(calib.features)} utterances ({method}), "
         f"T_max = {t_max} frames")
     graph, qparams, program = wf.quantize_model(loaded.model, picked, t_max, method,
-                                                percentile, block)
+                                                percentile, block, arena_budget * 1024)
     meta = wf.host_meta(loaded, qparams, t_max, {
         "method": method, "percentile": percentile if method == "percentile" else None,
         "n": len(picked), "manifest": str(calib_manifest), "seed": seed})

@@ -24,7 +24,7 @@ from pyreparam.models.cost import FRAMES_PER_SECOND
 from pyreparam.quant.backbones import build_graph, check_mergeable
 from pyreparam.quant.calibrate import DEFAULT_METHOD, DEFAULT_PERCENTILE, calibrate
 from pyreparam.quant.graph import Graph, run_float
-from pyreparam.quant.lower import DEFAULT_BLOCK, lower
+from pyreparam.quant.lower import ARENA_BUDGET, DEFAULT_BLOCK, lower
 from pyreparam.quant.program import (
     DTYPES, KIND_ARENA, KIND_CONST, OP_CONV1D, OP_DWCONV, OP_LINEAR, OP_LOOP,
     OP_MHA, OP_NAMES, OP_TENSORS, Program, flash_bytes)
@@ -97,11 +97,15 @@ def pick(utterances: Utterances, n: int, seed: int = 0) -> list[np.ndarray]:
 
 def quantize_model(model: Model, calib: list[np.ndarray], t_max: int,
                    method: str = DEFAULT_METHOD, percentile: float = DEFAULT_PERCENTILE,
-                   block: int = DEFAULT_BLOCK) -> tuple[Graph, dict, Program]:
-    """(float graph, scales and zero points, integer program) of a merged model."""
+                   block: int = DEFAULT_BLOCK, arena_budget: int = ARENA_BUDGET
+                   ) -> tuple[Graph, dict, Program]:
+    """(float graph, scales and zero points, integer program) of a merged model.
+
+    ``arena_budget`` (bytes) bounds how much the attention schedules may grow the
+    arena for speed; 0 keeps the least-memory schedules."""
     graph = build_graph(model)
     qparams = calibrate(graph, calib, method, percentile)
-    return graph, qparams, lower(graph, qparams, t_max, block)
+    return graph, qparams, lower(graph, qparams, t_max, block, arena_budget)
 
 
 def host_meta(loaded: LoadedModel, qparams: dict, t_max: int, calibration: dict) -> dict:
