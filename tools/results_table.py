@@ -14,6 +14,7 @@ seed-to-seed spread is not a finding.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import statistics
 import sys
@@ -25,7 +26,22 @@ def load_run(run_dir: Path) -> dict:
     if not path.exists():
         sys.exit(f"{run_dir}: no results.json (unfinished run? continue it with "
                  f"pyreparam train --resume {run_dir})")
-    return json.loads(path.read_text())
+    results = json.loads(path.read_text())
+    results["late_val_ua"] = late_validation_ua(run_dir)
+    return results
+
+
+def late_validation_ua(run_dir: Path) -> float:
+    """Validation UA averaged over the last quarter of the epochs and over the folds:
+    a tuning criterion that never looks at test speakers and, unlike the best epoch's
+    validation UA, is not inflated by picking a maximum."""
+    values = []
+    for log in sorted(run_dir.glob("fold_*/log.csv")):
+        with log.open() as f:
+            rows = list(csv.DictReader(f))
+        tail = rows[-max(1, len(rows) // 4):]
+        values.append(statistics.fmean(float(r["val_ua"]) for r in tail))
+    return 100 * statistics.fmean(values)
 
 
 def variant_name(results: dict) -> str:
@@ -87,6 +103,7 @@ def summarize(runs: list[dict]) -> list[dict]:
                "params_deployed": rs[0].get("params_merged", rs[0]["params"]),
                "wall_s_per_run": statistics.fmean(r["wall_seconds"] for r in rs)}
         row["wall_s_per_fold"] = row["wall_s_per_run"] / row["folds"]
+        row["late_val_ua"] = mean_std([r["late_val_ua"] for r in rs])
         for metric in ("ua", "wa", "macro_f1"):
             row[metric] = mean_std([100 * r["pooled"][metric] for r in rs])
             row[metric + "_per_seed"] = [100 * r["pooled"][metric] for r in rs]
@@ -117,12 +134,13 @@ def pm(v: tuple[float, float]) -> str:
 
 
 def format_markdown(rows: list[dict], diffs: list[dict]) -> str:
-    lines = ["| variant | seeds | UA % | WA % | macro-F1 % | params (train → deployed) | "
-             "wall time per fold |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| variant | seeds | UA % | WA % | macro-F1 % | validation UA % (last ¼ of "
+             "epochs) | params (train → deployed) | wall time per fold |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['variant']} | {len(r['seeds'])} | {pm(r['ua'])} | {pm(r['wa'])} | "
-                     f"{pm(r['macro_f1'])} | {r['params']:,} → {r['params_deployed']:,} | "
+                     f"{pm(r['macro_f1'])} | {pm(r['late_val_ua'])} | "
+                     f"{r['params']:,} → {r['params_deployed']:,} | "
                      f"{r['wall_s_per_fold']:.0f} s |")
     for d in diffs:
         lines.append("")
@@ -133,11 +151,13 @@ def format_markdown(rows: list[dict], diffs: list[dict]) -> str:
 
 
 def format_text(rows: list[dict], diffs: list[dict]) -> str:
-    lines = [f"{'variant':<34}{'seeds':>6}{'UA %':>14}{'WA %':>14}{'F1 %':>14}"
-             f"{'params':>11}{'deployed':>10}{'s/fold':>8}"]
+    width = max(34, *(len(r["variant"]) + 2 for r in rows))
+    lines = [f"{'variant':<{width}}{'seeds':>6}{'UA %':>14}{'WA %':>14}{'F1 %':>14}"
+             f"{'val UA late':>14}{'params':>11}{'deployed':>10}{'s/fold':>8}"]
     for r in rows:
-        lines.append(f"{r['variant']:<34}{len(r['seeds']):>6}{pm(r['ua']):>14}{pm(r['wa']):>14}"
-                     f"{pm(r['macro_f1']):>14}{r['params']:>11,}{r['params_deployed']:>10,}"
+        lines.append(f"{r['variant']:<{width}}{len(r['seeds']):>6}{pm(r['ua']):>14}"
+                     f"{pm(r['wa']):>14}{pm(r['macro_f1']):>14}{pm(r['late_val_ua']):>14}"
+                     f"{r['params']:>11,}{r['params_deployed']:>10,}"
                      f"{r['wall_s_per_fold']:>8.0f}")
     for d in diffs:
         lines.append(f"paired {d['second']} - {d['first']} (seeds {d['seeds']}): "
