@@ -3,44 +3,7 @@
  * int8, gamma and beta folded into per-channel multipliers and offsets. NumPy
  * reference: pyreparam.quant.qnorm.layernorm_s16_s8; steps in reference/int8.md.
  */
-#include "pr_q_internal.h"
-
-/* floor(sqrt(v)) by the bit-by-bit method (exact, no floating point). */
-static uint32_t pr_isqrt64(uint64_t v)
-{
-    uint64_t rem = v;
-    uint64_t root = 0;
-    uint64_t bit = (uint64_t)1 << 62;
-    while (bit > rem) {
-        bit >>= 2;
-    }
-    while (bit != 0) {
-        if (rem >= root + bit) {
-            rem -= root + bit;
-            root = (root >> 1) + bit;
-        } else {
-            root >>= 1;
-        }
-        bit >>= 2;
-    }
-    return (uint32_t)root;
-}
-
-/*
- * For V >= 1, find k >= 0 with V 4^k in [2^60, 2^62), r = isqrt(V 4^k) in
- * [2^30, 2^31) and inv = round(2^61 / r), so that 1 / sqrt(V) ~= inv 2^(k - 61).
- */
-static int64_t pr_ln_inv_sqrt(int64_t V, int32_t *k)
-{
-    int64_t r;
-    *k = 0;
-    while (V < ((int64_t)1 << 60)) {
-        V <<= 2;
-        *k += 1;
-    }
-    r = (int64_t)pr_isqrt64((uint64_t)V);
-    return (((int64_t)1 << 61) + r / 2) / r;
-}
+#include "pr_layernorm_internal.h"
 
 static void pr_ln_row(const pr_layernorm_params *p, const int16_t *x,
                       const int32_t *multiplier, const int32_t *shift,

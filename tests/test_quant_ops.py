@@ -722,3 +722,94 @@ def test_wrapper_raises_native_error_with_status():
     assert info.value.status == PR_ERR_PARAM
     with pytest.raises(TypeError):
         cops.linear_s8(x.astype(np.int16), w, None, m, e, 0)
+
+
+# ---- LayerNorm's inverse square root (csrc/pr_layernorm_internal.h) --------------------
+
+_INV_SQRT_DRIVER = r"""
+#include <stdio.h>
+#include "pr_layernorm_internal.h"
+int main(void)
+{
+    long long v;
+    while (scanf("%lld", &v) == 1) {
+        int32_t k;
+        const long long inv = (long long)pr_ln_inv_sqrt((int64_t)v, &k);
+        printf("%lld %d\n", inv, (int)k);
+    }
+    return 0;
+}
+"""
+
+
+def ln_inv_sqrt_reference(V: int) -> tuple[int, int]:
+    """(inv, k) of reference/int8.md from the definitions: Python's math.isqrt and
+    integer division (the kernel's old bit-by-bit root and 64-bit division)."""
+    import math
+    k = 0
+    while V * 4**k < 2**60:
+        k += 1
+    r = math.isqrt(V * 4**k)
+    return (2**61 + r // 2) // r, k
+
+
+@pytest.fixture(scope="module")
+def inv_sqrt_driver(tmp_path_factory):
+    """pr_ln_inv_sqrt compiled into a small stdin -> stdout program (the host compiler
+    of csrc/build_ffi.py, -Werror); skipped without a compiler."""
+    import importlib.util
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("build_ffi", root / "csrc" / "build_ffi.py")
+    build_ffi = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build_ffi)
+    tmp = tmp_path_factory.mktemp("inv_sqrt")
+    src, exe = tmp / "driver.c", tmp / "driver"
+    src.write_text(_INV_SQRT_DRIVER)
+    try:
+        subprocess.run([*build_ffi._compiler(), "-std=c99", "-O2", "-Wall", "-Wextra",
+                        "-Werror", "-I", str(root / "csrc"), str(src), "-o", str(exe)],
+                       check=True, capture_output=True, timeout=120)
+    except (OSError, subprocess.SubprocessError) as err:
+        pytest.skip(f"no C compiler for the driver: {err}")
+
+    def run(values):
+        out = subprocess.run([str(exe)], input="\n".join(map(str, values)), text=True,
+                             capture_output=True, check=True, timeout=60).stdout.split()
+        return [(int(out[2 * i]), int(out[2 * i + 1])) for i in range(len(values))]
+    return run
+
+
+def _check_inv_sqrt(run, values):
+    got = run(values)
+    bad = [(V, g, ln_inv_sqrt_reference(V)) for V, g in zip(values, got)
+           if g != ln_inv_sqrt_reference(V)]
+    assert not bad, f"{len(bad)} of {len(values)} wrong, first (V, C, exact): {bad[:3]}"
+
+
+def test_ln_inv_sqrt_at_its_boundaries(inv_sqrt_driver):
+    """Every normalization shift k (V around each power of two), the square root's
+    steps (V = r^2 - 1, r^2, r^2 + r around the largest and smallest roots and on
+    random ones at every scale), the ends of the estimate's 48 table intervals
+    (N = i 2^56 +- 1) and the extremes V = 1, 2^61 - 1."""
+    rng = np.random.default_rng(0)
+    values = {1, 2, 3, 2**61 - 1, 2**61 - 2}
+    for b in range(61):
+        values.update(v for v in (2**b - 1, 2**b, 2**b + 1) if 1 <= v < 2**61)
+    roots = [1, 2, 3, 2**15, 2**30 - 1, 2**30, 2**30 + 1, 3037000499]   # isqrt(2^63)
+    roots += [int(2.0 ** rng.uniform(0, 30.5)) for _ in range(400)]
+    for r in roots:
+        values.update(v for v in (r * r - 1, r * r, r * r + r, r * r + 2 * r)
+                      if 1 <= v < 2**61)
+    for i in range(16, 65):
+        for d in (-1, 0, 1):
+            values.update(v for v in (i * 2**56 + d, (i * 2**56 + d) // 4, i * 2**54 + d)
+                          if 1 <= v < 2**61)
+    _check_inv_sqrt(inv_sqrt_driver, sorted(values))
+
+
+@given(st.lists(st.one_of(st.integers(1, 2**61 - 1), st.integers(1, 2**20),
+                          st.integers(2**59, 2**61 - 1)), min_size=1, max_size=200))
+def test_ln_inv_sqrt_random(inv_sqrt_driver, values):
+    _check_inv_sqrt(inv_sqrt_driver, values)

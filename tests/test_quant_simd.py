@@ -284,6 +284,83 @@ def test_softmax(builds, level, H, T, L, window, s_in, seed):
             key_mask=mask, window=window)
 
 
+def any_exp_table(rng):
+    """A table the softmax accepts (entries in [0, 2^16], entry 0 >= 1), of one of the
+    kinds its AVX-512 variant treats apart: an exp table; random entries; non-zero
+    entries only in the first 1, 2 or 3 quarters of 64; entry 0 below 2^16; 2^16 at
+    some d >= 1 (the gather path)."""
+    kind = int(rng.integers(6))
+    if kind == 0:
+        return qn.build_softmax_exp_table(float(rng.uniform(1e-3, 0.8)))
+    table = ints(rng, (256,), 0, 2**16, np.int32, p_extreme=0.1)
+    table[0] = int(rng.integers(1, 2**16 + 1)) if kind == 3 else 2**16
+    if kind == 2:
+        table[64 * int(rng.integers(1, 4)) - int(rng.integers(0, 2)):] = 0
+    if kind == 4:
+        table[rng.integers(1, 256, size=int(rng.integers(1, 4)))] = 2**16
+    if kind == 5:                                      # 2^16 - 1 next to 2^16 at d = 0
+        table[rng.integers(1, 256, size=3)] = 2**16 - 1
+    return table
+
+
+@level_param()
+@given(st.integers(1, 3), st.integers(1, 24),
+       st.one_of(widths, st.sampled_from([128, 129, 191, 300, 1000])),
+       st.sampled_from([0, 0, 1, 3, 5, 9, 31, 101]), seeds)
+def test_softmax_any_table(builds, level, H, T, L, window, seed):
+    """Any valid table, short rows (in registers: up to 128 keys) and long ones (in
+    groups of rows), windows that meet one or several 64-key chunks, key masks that
+    empty some rows."""
+    rng = np.random.default_rng(seed)
+    x = ints(rng, (H, T, L), -128, 127, np.int8, p_extreme=0.3)
+    if seed % 4 == 0:                                  # narrow score ranges
+        x = ints(rng, (H, T, L), -3, 3, np.int8, p_extreme=0.1)
+    mask = None if seed % 3 == 0 else rng.random(L) < (0.9 if seed % 5 else 0.1)
+    compare(builds, level, "softmax_s8", x=x, exp_table=any_exp_table(rng), key_mask=mask,
+            window=window)
+
+
+@level_param()
+@pytest.mark.parametrize("cols", [12, 75, 300])
+def test_softmax_exact_ties(builds, level, cols):
+    """Rows whose quotients (512 e + S) / (2 S) are exact integers (ties of the
+    rounding of 256 e / S, where a reciprocal that is short by one fails): one key at
+    the maximum with e = table[0] = c (512 - (2 q - 1) n), n keys one below with
+    e = table[1] = (2 q - 1) c, so that S = 512 c and key e's quotient is q."""
+    rows, tables = [], []
+    for c, n, q in ((100, 10, 2), (7, 3, 1), (1, 1, 200), (40, 40, 3), (3, 127, 1),
+                    (128, 1, 100), (9, 60, 2), (1, 2, 128)):
+        t0, t1 = c * (512 - (2 * q - 1) * n), (2 * q - 1) * c
+        if not (1 <= t0 <= 2**16 and t1 <= 2**16 and n < cols):
+            continue
+        table = np.zeros(256, np.int32)
+        table[0], table[1] = t0, t1
+        row = np.full(cols, -128, np.int8)
+        row[:n + 1] = 50
+        row[0] = 51
+        rows.append(np.roll(row, n))
+        tables.append(table)
+    assert len(rows) >= 5
+    for row, table in zip(rows, tables):
+        mask = np.arange(cols) <= 2 * len(rows)             # keys of value -128 masked
+        compare(builds, level, "softmax_s8", x=np.tile(row, (2, 3, 1)), exp_table=table,
+                key_mask=mask | (row != -128))
+
+
+@level_param()
+@pytest.mark.parametrize("window", [0, 5, 8191])
+def test_softmax_longest_rows(builds, level, window):
+    """8192 keys: equal scores give the largest sum S = 2^29 (divisor 2^30), a single
+    winner the largest probability; random rows beside them."""
+    rng = np.random.default_rng(window)
+    x = ints(rng, (1, 4, 8192), -128, 127, np.int8, p_extreme=0.3)
+    x[0, 0] = 7
+    x[0, 1] = -128
+    x[0, 1, 4000] = 127
+    for table in (qn.build_softmax_exp_table(1e-3), qn.build_softmax_exp_table(0.3)):
+        compare(builds, level, "softmax_s8", x=x, exp_table=table, window=window)
+
+
 @level_param()
 @given(st.integers(1, 20), st.one_of(widths, st.sampled_from([144, 256, 1000, 4096])), seeds)
 def test_layernorm(builds, level, T, C, seed):
@@ -310,6 +387,44 @@ def test_layernorm(builds, level, T, C, seed):
     lo, hi = clamp_range(rng, zo)
     compare(builds, level, "layernorm_s16_s8", x=x, eps=eps, multiplier=mult, shift=shift,
             offset=offset, out_zero_point=zo, act_min=lo, act_max=hi)
+
+
+@level_param()
+@pytest.mark.parametrize("k", [0, 3, 4, 5, 6])
+def test_layernorm_rounding_ties(builds, level, k):
+    """z = RDBP(xc inv, 37 - k) exactly at its ties: eps makes V = 2^(60 - 2 k), so
+    r = 2^30, inv = 2^31 and z = xc 2^(k - 6); rows with C S2 - S1^2 = 2 and odd or
+    twice-odd xc then tie for k = 5, 4. A large multiplier with a left shift makes z's
+    last unit visible in the output."""
+    rows = np.array([[1, 0, 0], [0, 1, 0], [5, 4, 4], [-7, -6, -6], [0, 0, 1],
+                     [100, 101, 101]], np.int16)                   # C S2 - S1^2 = 2
+    eps = 2**(60 - 2 * k) - 2
+    for shift in (30, 22, 0):
+        m = np.full(3, 2**31 - 1, np.int32)
+        m[1] = -(2**31 - 1)
+        compare(builds, level, "layernorm_s16_s8", x=np.tile(rows, (4, 1)), eps=eps,
+                multiplier=m, shift=np.full(3, shift, np.int32),
+                offset=np.array([0, 384, -384], np.int32), out_zero_point=-3)
+
+
+@level_param()
+@pytest.mark.parametrize("C", [4096, 4095, 1000])
+def test_layernorm_largest_values(builds, level, C):
+    """The largest |z| (about sqrt(C - 1) 2^24, near 2^30: a single spike in a row of
+    zeros) times the largest multiplier, with offsets at and beyond the bound below
+    which the AVX-512 variant adds without saturation (2^30 - 2), and int32's ends."""
+    x = np.zeros((6, C), np.int16)
+    x[0, 0], x[1, C - 1], x[2, 7], x[3, :] = 32767, -32768, -32768, 1
+    x[3, 3] = 32767
+    x[4, ::2], x[5, 1::3] = 32767, -32768
+    m = np.full(C, 2**31 - 1, np.int32)
+    m[1::2] = -(2**31 - 1)
+    for off in (2**30 - 2, 2**30 - 1, 2**30 + 2**18, 2**31 - 1, -2**31):
+        offset = np.full(C, off, np.int32)
+        offset[::3] = -off if off > -2**31 else 2**31 - 1
+        for shift in (0, -1):
+            compare(builds, level, "layernorm_s16_s8", x=x, eps=0, multiplier=m,
+                    shift=np.full(C, shift, np.int32), offset=offset, out_zero_point=5)
 
 
 @level_param()
