@@ -191,6 +191,8 @@ def test_linear(builds, level, T, Cin, Cout, seed):
     if seed % 3:
         bias //= 2**int(rng.integers(0, 20))             # also biases that never saturate
     m, e = multipliers(rng, Cout, *shift_range(rng))
+    if seed % 2:                          # one shift for every channel, as the lowering
+        e[:] = e[0]                       # writes them (the one-rounding path if < 0)
     zp = int(rng.integers(-128, 128))
     lo, hi = clamp_range(rng, zp)
     compare(builds, level, "linear_s8", x=x, w=w, bias=None if seed % 5 == 0 else bias,
@@ -198,6 +200,37 @@ def test_linear(builds, level, T, Cin, Cout, seed):
     lo16, hi16 = clamp_range(rng, 0, -32768, 32767)
     compare(builds, level, "linear_s8_s16", x=x, w=w, bias=bias, multiplier=m, shift=e,
             act_min=lo16, act_max=hi16)
+
+
+@level_param()
+def test_product_requantization_ties(builds, level):
+    """MBQM's roundings at their ties, for every common right shift r = 1 .. 31 (the
+    one-rounding path) and a few others: accumulators acc = x w + bias over every x of
+    one depth step, with weights and biases that spread them over all residues, and
+    multipliers 2^30 (SRDHM halves: ties at odd acc) next to others; int16 outputs
+    keep most results inside the clamp range. Also the attention products (one
+    multiplier, zero points) on accumulators small enough not to clamp."""
+    rng = np.random.default_rng(5)
+    x = np.arange(-128, 128, dtype=np.int8)[:, None]                     # (256, 1)
+    w = np.array([1, -1, 2, 3, 5, 64, 127, -127, 1, 7, 1, -3], np.int8)[:, None]
+    bias = np.array([0, 1, -1, 2**14, -2**20, 777, 2**26, -2**26, 2**30, 3, -2**31,
+                     2**31 - 1], np.int32)
+    m = np.array([2**30, 2**30, 2**30 + 1, 3 * 2**29, 2**31 - 1, 2**30, 1234567890,
+                  2**30, 2**30, 2**30 + 2**29, 2**30, 2**30], np.int32)
+    for r in list(range(-31, 0)) + [0, 1, 5]:
+        e = np.full(len(w), r, np.int32)
+        compare(builds, level, "linear_s8_s16", x=x, w=w, bias=bias, multiplier=m, shift=e)
+        compare(builds, level, "linear_s8", x=x, w=w, bias=bias // 2**14, multiplier=m,
+                shift=e, out_zero_point=int(rng.integers(-128, 128)))
+    a = ints(rng, (2, 40, 3), -128, 127, np.int8)
+    b = ints(rng, (2, 50, 3), -128, 127, np.int8)
+    for r in range(1, 18):
+        for mult in (2**30, 2**31 - 1, 1518500250):
+            kw = dict(a_zero_point=3, b_zero_point=-7, multiplier=mult, shift=-r,
+                      out_zero_point=-2)
+            compare(builds, level, "bmm_nt_s8", a=a, b=b, **kw)
+            compare(builds, level, "bmm_nn_s8", a=a, b=b[:, :3, :].transpose(0, 2, 1).copy(),
+                    **kw)
 
 
 @level_param()
@@ -248,6 +281,8 @@ def test_conv1d(builds, level, T, Cin, Cout, K, stride, seed):
     zp_in = int(ints(rng, (1,), -128, 127, np.int32, p_extreme=0.4)[0])
     bias = ql.fold_zero_point_into_bias(rng.integers(-5000, 5000, Cout), w, zp_in)
     m, e = multipliers(rng, Cout, *shift_range(rng))
+    if seed % 2:
+        e[:] = e[0]
     zo = int(rng.integers(-128, 128))
     lo, hi = clamp_range(rng, zo)
     compare(builds, level, "conv1d_s8", x=x, w=w, bias=None if seed % 5 == 0 else bias,
@@ -470,9 +505,11 @@ def test_light_model_shapes(builds, level):
         w = ints(rng, (Cout, Cin), -127, 127, np.int8)
         bias = ints(rng, (Cout,), -30000, 30000, np.int32)
         m, e = multipliers(rng, Cout, -12, -4, p_extreme=0.0)
-        compare(builds, level, "linear_s8", x=x, w=w, bias=bias, multiplier=m, shift=e,
-                out_zero_point=5)
-        compare(builds, level, "linear_s8_s16", x=x, w=w, bias=bias, multiplier=m, shift=e)
+        for shift in (e, np.full(Cout, -9, np.int32)):      # per channel, per layer
+            compare(builds, level, "linear_s8", x=x, w=w, bias=bias, multiplier=m,
+                    shift=shift, out_zero_point=5)
+            compare(builds, level, "linear_s8_s16", x=x, w=w, bias=bias, multiplier=m,
+                    shift=shift)
     for T in (300, 150):                                    # subsampling convolutions
         w = ints(rng, (64, 3, 64), -127, 127, np.int8)
         m, e = multipliers(rng, 64, -12, -4, p_extreme=0.0)

@@ -19,7 +19,21 @@
  * chunks, the accumulators of up to 64 rows kept in a stack tile between chunks.
  * Then bias (saturating add), MBQM, zero point and clamp run on 16 lanes at once
  * with the reference's integer steps (pr512_requantize), so the result is
- * bit-identical to the portable kernels.
+ * bit-identical to the portable kernels. When every column of a panel has the same
+ * right shift r >= 1 (the attention products' one multiplier; the model's linear
+ * layers share one shift per layer), MBQM's two roundings are done as one, from the
+ * 64-bit product (pr512_mbqm_right):
+ *
+ *   RDBP(SRDHM(x, m), r) = floor((x m + 2^30 + 2^(30+r) - [x m + 2^30 < 0] 2^31)
+ *                                / 2^(31+r))                       (m >= 0, r >= 1)
+ *
+ * because SRDHM(x, m) = h = floor((x m + 2^30) / 2^31) (reference/int8.md; h < 0
+ * exactly when x m + 2^30 < 0), RDBP(h, r) = floor((h + 2^(r-1) - [h < 0]) / 2^r)
+ * (for h = a 2^r + b, 0 <= b < 2^r, both add 1 to a when b >= 2^(r-1) + [h < 0]),
+ * and floor((floor(P / 2^31) + c) / 2^r) = floor((P + c 2^31) / 2^(31+r)) for
+ * integers P, c. |x m| < 2^62, so nothing overflows 64 bits.
+ * The sums Sa_i of A's rows are computed once per call (per tile of rows), not per
+ * panel.
  */
 #include "pr_x86_q512.h"
 
@@ -45,6 +59,7 @@ typedef struct {
     int32_t any_left;            /* some shift > 0 */
     int32_t any_colcorr;         /* za != 0 */
     int32_t sat_free;            /* |bias| + |dot| < 2^31 for every column: no saturation */
+    int32_t common_right;        /* 1 .. 31: every column's shift is -common_right; or 0 */
 } pr512_cols;
 
 /* clamp(zp + MBQM(sat32(acc + bias)), act_min, act_max) on the 16 lanes of vector v */
@@ -79,9 +94,11 @@ static inline PR_TARGET_AVX512 void pr512_cols_init(const pr_x86_mm *m, int32_t 
      * of zero cannot saturate (the products with zero points have no bias) */
     const int32_t room = PR_Q_INT32_MAX - m->depth * 16384;
     int32_t v;
+    const int32_t shift0 = m->shift[m->per_tensor ? 0 : j0];
     c->sat_free = 1;
     c->any_left = 0;
     c->any_colcorr = m->a_zero_point != 0;
+    c->common_right = shift0 <= -1 ? -shift0 : 0;
     /* the odd-lane multiplier load of the last vector reads one word past it */
     _mm512_storeu_si512(c->mult + 16 * ((nc + 15) / 16), _mm512_setzero_si512());
     for (v = 0; v < PR512_NC / 16 && 16 * v < nc; ++v) {
@@ -106,6 +123,9 @@ static inline PR_TARGET_AVX512 void pr512_cols_init(const pr_x86_mm *m, int32_t 
         _mm512_storeu_si512(c->mask + o, q.mask);
         _mm512_storeu_si512(c->half + o, q.half);
         c->any_left |= q.any_left;
+        if (_mm512_mask_cmpneq_epi32_mask(lanes, shift, _mm512_set1_epi32(shift0)) != 0) {
+            c->common_right = 0;                /* the shifts differ */
+        }
         c->sat_free &= _mm512_cmpgt_epi32_mask(bias, _mm512_set1_epi32(room)) == 0 &&
                        _mm512_cmplt_epi32_mask(bias, _mm512_set1_epi32(-room)) == 0;
     }
@@ -291,6 +311,7 @@ typedef struct {
     const pr_x86_mm *m;
     const int32_t *panel;
     const pr512_cols *cols;
+    const int32_t *rowcorr; /* -(128 + zb) Sa_i of the tile's rows */
     int32_t j0, nc;        /* the panel's columns */
     int32_t k0, nk;        /* the chunk */
     int32_t first, last;   /* first / last chunk of the depth */
@@ -298,23 +319,70 @@ typedef struct {
     int32_t *tile;         /* accumulators between chunks, PR512_TILE_ROWS x 64 */
 } pr512_step;
 
+/* The constants of pr512_mbqm_right for a common right shift r (1 .. 31). */
+typedef struct {
+    __m512i round;      /* 2^30 + 2^(30+r), 64-bit lanes */
+    __m512i neg;        /* -2^30: x m below it is x m + 2^30 < 0 */
+    __m512i half;       /* 2^31 */
+    __m128i sh_even;    /* 31 + r */
+    __m128i sh_odd;     /* r - 1: the odd lanes' result is the upper word */
+} pr512_right_c;
+
+PR512_INLINE pr512_right_c pr512_right_consts(int32_t r)
+{
+    pr512_right_c c;
+    c.round = _mm512_set1_epi64(((int64_t)1 << 30) + ((int64_t)1 << (30 + r)));
+    c.neg = _mm512_set1_epi64(-((int64_t)1 << 30));
+    c.half = _mm512_set1_epi64((int64_t)1 << 31);
+    c.sh_even = _mm_cvtsi32_si128(31 + r);
+    c.sh_odd = _mm_cvtsi32_si128(r - 1);
+    return c;
+}
+
+/* MBQM(x, m, -r) for m >= 0, r >= 1, as one rounding (see the top); mult_odd: the odd
+ * lanes' m in the even words. */
+PR512_INLINE __m512i pr512_mbqm_right(const pr512_right_c *c, __m512i x, __m512i mult,
+                                      __m512i mult_odd)
+{
+    const __m512i te = _mm512_mul_epi32(x, mult);
+    const __m512i to = _mm512_mul_epi32(_mm512_srli_epi64(x, 32), mult_odd);
+    __m512i pe = _mm512_add_epi64(te, c->round);
+    __m512i po = _mm512_add_epi64(to, c->round);
+    pe = _mm512_mask_sub_epi64(pe, _mm512_cmplt_epi64_mask(te, c->neg), pe, c->half);
+    po = _mm512_mask_sub_epi64(po, _mm512_cmplt_epi64_mask(to, c->neg), po, c->half);
+    return _mm512_mask_blend_epi32(0xAAAA, _mm512_sra_epi64(pe, c->sh_even),
+                                   _mm512_sra_epi64(po, c->sh_odd));
+}
+
 /* Requantize and store the valid rows (nr) of a finished block starting at row i. */
-PR512_INLINE void pr512_finish(const pr512_step *s, int64_t i, int32_t nr,
-                               const int8_t *const row[4], __m512i acc[4][4], int V)
+PR512_INLINE void pr512_finish(const pr512_step *s, int64_t i, int32_t nr, __m512i acc[4][4],
+                               int V)
 {
     const pr_x86_mm *m = s->m;
+    const pr512_cols *c = s->cols;
+    const pr512_right_c rc = pr512_right_consts(c->common_right > 0 ? c->common_right : 1);
+    const __m512i lo = _mm512_set1_epi32(m->act_min - m->out_zero_point);
+    const __m512i hi = _mm512_set1_epi32(m->act_max - m->out_zero_point);
+    const __m512i zp = _mm512_set1_epi32(m->out_zero_point);
     int32_t r, v;
     for (r = 0; r < nr; ++r) {
-        const int64_t sa = pr512_sum_s8(row[r], m->depth);
-        const __m512i rowcorr = _mm512_set1_epi32((int32_t)(-(128 + m->b_zero_point) * sa));
+        const __m512i rowcorr = _mm512_set1_epi32(s->rowcorr[i - s->i0 + r]);
         for (v = 0; v < V; ++v) {
             const int32_t lanes = s->nc - 16 * v < 16 ? s->nc - 16 * v : 16;
             const __mmask16 keep = (__mmask16)((1u << lanes) - 1u);
             __m512i y = _mm512_add_epi32(acc[r][v], rowcorr);
-            if (s->cols->any_colcorr) {
-                y = _mm512_add_epi32(y, _mm512_loadu_si512(s->cols->colcorr + 16 * v));
+            if (c->any_colcorr) {
+                y = _mm512_add_epi32(y, _mm512_loadu_si512(c->colcorr + 16 * v));
             }
-            y = pr512_requantize(m, s->cols, v, y);
+            if (c->common_right > 0) { /* one right shift for every column */
+                const __m512i bias = _mm512_loadu_si512(c->bias + 16 * v);
+                y = c->sat_free ? _mm512_add_epi32(y, bias) : pr512_add_sat(y, bias);
+                y = pr512_mbqm_right(&rc, y, _mm512_loadu_si512(c->mult + 16 * v),
+                                     _mm512_loadu_si512(c->mult + 16 * v + 1));
+                y = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(y, lo), hi), zp);
+            } else {
+                y = pr512_requantize(m, c, v, y);
+            }
             if (m->y_bytes == 1) {
                 int8_t *dst = (int8_t *)m->y + i * m->y_step + s->j0 + 16 * v;
                 _mm_mask_storeu_epi8(dst + r * m->y_step, keep, _mm512_cvtepi32_epi8(y));
@@ -372,7 +440,7 @@ PR512_INLINE void pr512_chunk(const pr512_step *s, int V, int R)
             }
         }
         if (s->last) {
-            pr512_finish(s, s->i0 + ib, nr, row, acc, V);
+            pr512_finish(s, s->i0 + ib, nr, acc, V);
         } else {
             for (r = 0; r < R; ++r) {
                 for (v = 0; v < V; ++v) {
@@ -411,30 +479,47 @@ static inline PR_TARGET_AVX512 void pr512_colcorr(const pr_x86_mm *m, const int3
     }
 }
 
-/* The whole product described by m (checked by the caller). */
+/* -(128 + zb) Sa_i of rows i0 .. i0 + n - 1: |Sa| <= 2^15 128, so it fits int32. */
+static inline PR_TARGET_AVX512 void pr512_rowcorr(const pr_x86_mm *m, int32_t i0, int32_t n,
+                                                  int32_t *rowcorr)
+{
+    int32_t r;
+    for (r = 0; r < n; ++r) {
+        const int8_t *row = m->a + (int64_t)(i0 + r) * m->a_step;
+        rowcorr[r] = -(128 + m->b_zero_point) * pr512_sum_s8(row, m->depth);
+    }
+}
+
+enum { PR512_ROWS_MAX = 512 }; /* rows per tile when the depth is one chunk */
+
+/* The whole product described by m (checked by the caller): tiles of rows, in each
+ * the panels of columns, in each the chunks of the depth. */
 PR_TARGET_AVX512 void pr_x86_avx512_mm(const pr_x86_mm *m)
 {
     int32_t panel[PR512_GC * PR512_NC];
     int32_t tile[PR512_TILE_ROWS * PR512_NC];
     int32_t colsum[PR512_NC];
+    int32_t rowcorr[PR512_ROWS_MAX];
     pr512_cols cols;
     pr512_step s;
     const int32_t chunks = (m->depth + PR512_KC - 1) / PR512_KC;
-    const int32_t tile_rows = chunks == 1 ? m->rows : PR512_TILE_ROWS;
+    const int32_t tile_rows = chunks == 1 ? PR512_ROWS_MAX : PR512_TILE_ROWS;
     int32_t j0, c;
     s.m = m;
     s.panel = panel;
     s.cols = &cols;
     s.tile = tile;
-    for (j0 = 0; j0 < m->cols; j0 += PR512_NC) {
-        const int32_t nc = m->cols - j0 < PR512_NC ? m->cols - j0 : PR512_NC;
-        const int32_t V = (nc + 15) / 16;
-        pr512_cols_init(m, j0, nc, &cols);
-        memset(colsum, 0, sizeof colsum);
-        s.j0 = j0;
-        s.nc = nc;
-        for (s.i0 = 0; s.i0 < m->rows; s.i0 += tile_rows) {
-            s.ni = m->rows - s.i0 < tile_rows ? m->rows - s.i0 : tile_rows;
+    s.rowcorr = rowcorr;
+    for (s.i0 = 0; s.i0 < m->rows; s.i0 += tile_rows) {
+        s.ni = m->rows - s.i0 < tile_rows ? m->rows - s.i0 : tile_rows;
+        pr512_rowcorr(m, s.i0, s.ni, rowcorr);
+        for (j0 = 0; j0 < m->cols; j0 += PR512_NC) {
+            const int32_t nc = m->cols - j0 < PR512_NC ? m->cols - j0 : PR512_NC;
+            const int32_t V = (nc + 15) / 16;
+            pr512_cols_init(m, j0, nc, &cols);
+            memset(colsum, 0, sizeof colsum);
+            s.j0 = j0;
+            s.nc = nc;
             for (c = 0; c < chunks; ++c) {
                 s.k0 = c * PR512_KC;
                 s.nk = m->depth - s.k0 < PR512_KC ? m->depth - s.k0 : PR512_KC;
@@ -445,11 +530,11 @@ PR_TARGET_AVX512 void pr_x86_avx512_mm(const pr_x86_mm *m)
                 } else {
                     pr512_pack_jk(m, j0, nc, V, s.k0, s.nk, panel);
                 }
-                if (s.i0 == 0 && m->a_zero_point != 0) {
+                if (m->a_zero_point != 0) {
                     pr512_panel_colsum(panel, V, (s.nk + 3) / 4, colsum);
-                }
-                if (s.i0 == 0 && s.last && m->a_zero_point != 0) {
-                    pr512_colcorr(m, colsum, &cols); /* Sb'_j complete */
+                    if (s.last) {
+                        pr512_colcorr(m, colsum, &cols); /* Sb'_j complete */
+                    }
                 }
                 if (s.ni == 1) {
                     pr512_chunk_1row(&s, V);
@@ -465,4 +550,3 @@ PR_TARGET_AVX512 void pr_x86_avx512_mm(const pr_x86_mm *m)
         }
     }
 }
-
