@@ -257,3 +257,22 @@ def test_train_command_errors(corpus, tmp_path):
     assert r.exit_code != 0 and "no run to resume" in r.output
     r = run(corpus)
     assert r.exit_code != 0 and "--out" in r.output
+
+
+def test_infer_same_speaker_normalizes_like_training(corpus, tmp_path):
+    """`infer --same-speaker` on all files of a test speaker gives exactly the
+    predictions of the fold's evaluation; without it, a per-speaker model warns."""
+    out = tmp_path / "run"
+    start_run(_spec(corpus, tmp_path, epochs=2, cv="fixed"), out, quiet=True)
+    result = json.loads((out / "fold_00/result.json").read_text())
+    speaker = result["fold"]["test"][0]
+    rows = [(p, t, y) for p, t, y in result["predictions"] if f"/{speaker}_" in p]
+    files = [p for p, _, _ in rows]
+    model = str(out / "fold_00/model.npz")
+    r = CliRunner().invoke(main, ["infer", model, *files, "--same-speaker", "--json"])
+    assert r.exit_code == 0, r.output
+    classes = json.loads((out / "results.json").read_text())["classes"]
+    got = [classes.index(rec["emotion"]) for rec in json.loads(r.output)]
+    assert got == [y for _, _, y in rows]
+    r = CliRunner().invoke(main, ["infer", model, files[0]])
+    assert r.exit_code == 0 and "--same-speaker" in r.output
