@@ -81,7 +81,7 @@ NUMPY = {"linear_s8": ql.linear_s8, "linear_s8_s16": ql.linear_s8_s16,
          "bmm_nt_s8": ql.bmm_nt_s8, "bmm_nn_s8": ql.bmm_nn_s8, "conv1d_s8": ql.conv1d_s8,
          "depthwise_conv1d_s8": ql.depthwise_conv1d_s8,
          "softmax_s8": qn.softmax_s8, "layernorm_s16_s8": qn.layernorm_s16_s8,
-         "add_s16": qe.add_s16}
+         "add_s16": qe.add_s16, "mul_s8": qe.mul_s8, "lut_s8": qe.lut_s8}
 
 
 def compare(builds, level, name, numpy_args=None, **kw):
@@ -496,6 +496,44 @@ def test_residual_add(builds, level, n, int8_branch, seed):
 
 
 @level_param()
+@given(st.integers(1, 300), seeds)
+def test_mul(builds, level, n, seed):
+    """pr_mul_s8 (the GLU's a * sigmoid(b)): right shifts (one rounding) and the others,
+    zero points and clamp ranges at their ends; in place as well."""
+    rng = np.random.default_rng(seed)
+    a = ints(rng, (n,), -128, 127, np.int8, p_extreme=0.3)
+    b = ints(rng, (n,), -128, 127, np.int8, p_extreme=0.3)
+    m, e = multipliers(rng, 1, *shift_range(rng))
+    za, zb, zo = (int(z) for z in ints(rng, (3,), -128, 127, np.int32, p_extreme=0.4))
+    lo, hi = clamp_range(rng, zo)
+    kw = dict(a_zero_point=za, b_zero_point=zb, multiplier=int(m[0]), shift=int(e[0]),
+              out_zero_point=zo, act_min=lo, act_max=hi)
+    y = compare(builds, level, "mul_s8", a=a, b=b, **kw)
+    ffi, lib = builds[level].ffi, builds[level].lib              # y may alias a
+    p = ffi.new("pr_mul_params *", dict(size=n, **kw))
+    inplace = a.copy()
+    ptr = ffi.cast("int8_t *", ffi.from_buffer(inplace))
+    assert lib.pr_mul_s8(p, ptr, ffi.cast("int8_t *", ffi.from_buffer(b)), ptr) == 0
+    assert_bitexact(inplace, y, "mul_s8 in place")
+
+
+@level_param()
+@given(st.integers(1, 300), seeds)
+def test_lut(builds, level, n, seed):
+    """pr_lut_s8 on every index (n >= 256 covers all), in place as well."""
+    rng = np.random.default_rng(seed)
+    x = np.concatenate([np.arange(-128, 128), rng.integers(-128, 128, n)]).astype(np.int8)
+    x = x[rng.permutation(len(x))][:n] if seed % 2 else x[:n]
+    table = rng.integers(-128, 128, 256).astype(np.int8)
+    y = compare(builds, level, "lut_s8", x=x, table=table)
+    ffi, lib = builds[level].ffi, builds[level].lib
+    inplace = x.copy()
+    ptr = ffi.cast("int8_t *", ffi.from_buffer(inplace))
+    assert lib.pr_lut_s8(n, ptr, ffi.cast("int8_t *", ffi.from_buffer(table)), ptr) == 0
+    assert_bitexact(inplace, y, "lut_s8 in place")
+
+
+@level_param()
 def test_light_model_shapes(builds, level):
     """The light models' shapes (3 s: 300 / 150 / 75 frames, C 64, 4 heads of 16)."""
     rng = np.random.default_rng(7)
@@ -543,6 +581,8 @@ def _status_cases():
     add = dict(size=6, a_multiplier=2**30, a_shift=0, b_multiplier=2**30, b_shift=0,
                b_zero_point=0, out_multiplier=2**30, out_shift=-13, act_min=-32768,
                act_max=32767)
+    mul = dict(size=6, a_zero_point=3, b_zero_point=-128, multiplier=2**30, shift=-9,
+               out_zero_point=0, act_min=-128, act_max=127)
     return {
         "pr_linear_s8": (lin, [("rows", 0), ("in_features", 40000), ("out_features", -1),
                                ("rows", 2**30), ("out_zero_point", 128), ("act_min", 100),
@@ -575,6 +615,10 @@ def _status_cases():
                              ("null", 3)]),
         "pr_add_s16_s8": (add, [("b_zero_point", 128), ("b_zero_point", -128),
                                 ("a_shift", 31), ("null", 2)]),
+        "pr_mul_s8": (mul, [("size", 0), ("a_zero_point", 128), ("b_zero_point", -129),
+                            ("multiplier", -1), ("shift", -32), ("act_min", 100),
+                            ("out_zero_point", 128), ("null", 0), ("null", 3)]),
+        "pr_lut_s8": ({}, [("n", 0), ("n", -5), ("null", 1), ("null", 2), ("null", 3)]),
     }
 
 
@@ -586,9 +630,9 @@ def _status_call(module, name, base, corruption):
             "pr_bmm_nt_s8": "pr_bmm_params", "pr_bmm_nn_s8": "pr_bmm_params",
             "pr_conv1d_s8": "pr_conv1d_params", "pr_softmax_s8": "pr_softmax_params",
             "pr_layernorm_s16_s8": "pr_layernorm_params", "pr_add_s16": "pr_add_params",
-            "pr_add_s16_s8": "pr_add_params",
-            "pr_depthwise_conv1d_s8": "pr_dwconv1d_params"}[name]
-    p = ffi.new(kind + " *", {k: v for k, v in base.items()})
+            "pr_add_s16_s8": "pr_add_params", "pr_mul_s8": "pr_mul_params",
+            "pr_lut_s8": None, "pr_depthwise_conv1d_s8": "pr_dwconv1d_params"}[name]
+    p = ffi.new(kind + " *", {k: v for k, v in base.items()}) if kind else None
     if field in base:
         setattr(p, field, value)
     mult = ffi.new("int32_t[]", [2**30] * 8)
@@ -613,6 +657,10 @@ def _status_call(module, name, base, corruption):
     elif name.startswith("pr_add"):
         b = buf[1] if name.endswith("s8") else ffi.new("int16_t[]", 64)
         args = [p, ffi.new("int16_t[]", 64), b, ffi.new("int16_t[]", 64)]
+    elif name == "pr_mul_s8":
+        args = [p, buf[0], buf[1], buf[2]]
+    elif name == "pr_lut_s8":
+        args = [value if field == "n" else 6, buf[0], buf[1], buf[2]]
     elif name == "pr_softmax_s8":
         table = ffi.new("int32_t[]", [65536] + [100] * 255)
         if field == "table0":

@@ -15,7 +15,7 @@
  *
  * Variants:  avx2        linear_s8, linear_s8_s16, conv1d_s8, bmm_nt_s8, bmm_nn_s8
  *            avx512vnni  the same, and softmax_s8, layernorm_s16_s8, add_s16,
- *                        add_s16_s8, depthwise_conv1d_s8
+ *                        add_s16_s8, depthwise_conv1d_s8, mul_s8, lut_s8
  *
  * The instruction set is enabled per function with __attribute__((target(...)))
  * (gcc >= 4.9, clang), so no global -m flag is needed and nothing outside these

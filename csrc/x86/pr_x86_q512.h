@@ -87,6 +87,55 @@ PR512_INLINE __m512i pr512_mbqm(const pr512_mbqm_c *c, __m512i x)
         _mm512_set1_epi32(1));
 }
 
+/*
+ * MBQM(x, m, -r) for m >= 0 and a right shift r >= 1, as one rounding from the 64-bit
+ * product:
+ *
+ *   RDBP(SRDHM(x, m), r) = floor((x m + 2^30 + 2^(30+r) - [x m + 2^30 < 0] 2^31)
+ *                                / 2^(31+r))
+ *
+ * because SRDHM(x, m) = h = floor((x m + 2^30) / 2^31) (reference/int8.md; h < 0
+ * exactly when x m + 2^30 < 0), RDBP(h, r) = floor((h + 2^(r-1) - [h < 0]) / 2^r)
+ * (for h = a 2^r + b, 0 <= b < 2^r, both add 1 to a when b >= 2^(r-1) + [h < 0]),
+ * and floor((floor(P / 2^31) + c) / 2^r) = floor((P + c 2^31) / 2^(31+r)) for
+ * integers P, c. |x m| < 2^62, so nothing overflows 64 bits. The odd lanes' result is
+ * the upper word of their sum shifted by r - 1 only.
+ */
+/* The constants of pr512_mbqm_right for a right shift r (1 .. 31). */
+typedef struct {
+    __m512i round;      /* 2^30 + 2^(30+r), 64-bit lanes */
+    __m512i neg;        /* -2^30: x m below it is x m + 2^30 < 0 */
+    __m512i half;       /* 2^31 */
+    __m128i sh_even;    /* 31 + r */
+    __m128i sh_odd;     /* r - 1: the odd lanes' result is the upper word */
+} pr512_right_c;
+
+PR512_INLINE pr512_right_c pr512_right_consts(int32_t r)
+{
+    pr512_right_c c;
+    c.round = _mm512_set1_epi64(((int64_t)1 << 30) + ((int64_t)1 << (30 + r)));
+    c.neg = _mm512_set1_epi64(-((int64_t)1 << 30));
+    c.half = _mm512_set1_epi64((int64_t)1 << 31);
+    c.sh_even = _mm_cvtsi32_si128(31 + r);
+    c.sh_odd = _mm_cvtsi32_si128(r - 1);
+    return c;
+}
+
+/* MBQM(x, m, -r) for m >= 0, r >= 1; mult_odd: the odd lanes' m in the even words. */
+PR512_INLINE __m512i pr512_mbqm_right(const pr512_right_c *c, __m512i x, __m512i mult,
+                                      __m512i mult_odd)
+{
+    const __m512i te = _mm512_mul_epi32(x, mult);
+    const __m512i to = _mm512_mul_epi32(_mm512_srli_epi64(x, 32), mult_odd);
+    __m512i pe = _mm512_add_epi64(te, c->round);
+    __m512i po = _mm512_add_epi64(to, c->round);
+    pe = _mm512_mask_sub_epi64(pe, _mm512_cmplt_epi64_mask(te, c->neg), pe, c->half);
+    po = _mm512_mask_sub_epi64(po, _mm512_cmplt_epi64_mask(to, c->neg), po, c->half);
+    return _mm512_mask_blend_epi32(0xAAAA, _mm512_sra_epi64(pe, c->sh_even),
+                                   _mm512_sra_epi64(po, c->sh_odd));
+}
+
+
 /* clamp(y + zp, act_min, act_max) = clamp(y, act_min - zp, act_max - zp) + zp: the
  * reference adds in int64; this form cannot overflow int32 (zp and the range lie in
  * the output type's range). */
