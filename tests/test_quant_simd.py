@@ -717,6 +717,35 @@ def test_whole_light_model_runs_identically(builds, level, backbone):
     assert_bitexact(np.array(logits[level]), np.array(logits["none"]), f"{backbone} logits")
 
 
+@pytest.mark.parametrize("backbone", ["convtransformer", "conformer", "speechformer"])
+def test_default_row_block_keeps_light_arenas(builds, backbone):
+    """The lowering's default row block (lower.DEFAULT_BLOCK, chosen for these kernels)
+    keeps the light presets at T_max = 300 within 64 KB, and every build runs them
+    bit-exact with the NumPy reference."""
+    from pyreparam.models import make_config
+    from pyreparam.quant.lower import DEFAULT_BLOCK
+    from pyreparam.quant.qmodel import run_program
+    from quant_helpers import quantized, random_int8
+
+    if not hasattr(builds["none"].lib, "pr_model_run"):
+        pytest.skip("this runtime has no model runner")
+    config = make_config(backbone, "light", n_classes=7)
+    *_, program, blob = quantized(config, 3, 300, DEFAULT_BLOCK)
+    assert program.arena_bytes <= 64 * 1024
+    data = np.frombuffer(bytes(blob), np.uint8).copy()
+    x = random_int8(np.random.default_rng(1), 300, config.n_mels)
+    ref = run_program(program, x)
+    for level, module in builds.items():
+        ffi, lib = module.ffi, module.lib
+        info = ffi.new("pr_model_info *")
+        assert lib.pr_model_check(ffi.from_buffer(data), len(data), info) == 0
+        arena = np.zeros(info.arena_bytes, np.uint8)
+        out = np.zeros(info.output_cols, np.int8)
+        assert lib.pr_model_run(ffi.from_buffer(data), len(data), ffi.from_buffer(x), 300,
+                                ffi.from_buffer(out), ffi.from_buffer(arena), len(arena)) == 0
+        assert_bitexact(out, ref.reshape(out.shape).astype(np.int8), f"{backbone} {level}")
+
+
 def test_installed_extension_level_is_reported():
     """The installed extension names its path (printed for the record)."""
     if not hasattr(native._lib, "pr_build_info"):
