@@ -291,6 +291,24 @@ def test_conv1d(builds, level, T, Cin, Cout, K, stride, seed):
 
 
 @level_param()
+@pytest.mark.parametrize("T, Cin, Cout, K, stride, padding", [
+    (7, 64, 64, 3, 2, 1), (300, 64, 64, 3, 2, 1), (20, 200, 17, 5, 2, 4),
+    (3, 5, 9, 5, 1, 4), (20, 300, 17, 5, 1, 4), (10, 1500, 20, 3, 1, 2)])
+def test_conv1d_edge_frames(builds, level, T, Cin, Cout, K, stride, padding):
+    """Frames with padded taps: batched into one product when their windows fit the
+    AVX-512 variant's 4 KB buffer, else summed frame by frame (the last two cases)."""
+    rng = np.random.default_rng(T * Cin + K)
+    x = ints(rng, (T, Cin), -128, 127, np.int8)
+    w = ints(rng, (Cout, K, Cin), -127, 127, np.int8)
+    zp_in = -7
+    bias = ql.fold_zero_point_into_bias(rng.integers(-5000, 5000, Cout), w, zp_in)
+    m, _ = multipliers(rng, Cout, -12, -4, p_extreme=0.0)
+    for e in (np.full(Cout, -14, np.int32), multipliers(rng, Cout, -16, -8)[1]):
+        compare(builds, level, "conv1d_s8", x=x, w=w, bias=bias, multiplier=m, shift=e,
+                stride=stride, padding=padding, in_zero_point=zp_in, out_zero_point=3)
+
+
+@level_param()
 @given(st.integers(1, 80), widths, st.sampled_from([1, 3, 5, 15, 31]), seeds)
 def test_depthwise_conv1d(builds, level, T, C, K, seed):
     rng = np.random.default_rng(seed)

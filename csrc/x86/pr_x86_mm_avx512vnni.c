@@ -317,9 +317,11 @@ PR512_INLINE void pr512_finish(const pr512_step *s, int64_t i, int32_t nr, __m51
     const pr_x86_mm *m = s->m;
     const pr512_cols *c = s->cols;
     const pr512_right_c rc = pr512_right_consts(c->common_right > 0 ? c->common_right : 1);
-    const __m512i lo = _mm512_set1_epi32(m->act_min - m->out_zero_point);
-    const __m512i hi = _mm512_set1_epi32(m->act_max - m->out_zero_point);
+    const __m512i lo = _mm512_set1_epi32(m->act_min);
+    const __m512i hi = _mm512_set1_epi32(m->act_max);
     const __m512i zp = _mm512_set1_epi32(m->out_zero_point);
+    const int full_range = m->y_bytes == 1 ? m->act_min == -128 && m->act_max == 127
+                                           : m->act_min == -32768 && m->act_max == 32767;
     int32_t r, v;
     for (r = 0; r < nr; ++r) {
         const __m512i rowcorr = _mm512_set1_epi32(s->rowcorr[i - s->i0 + r]);
@@ -335,17 +337,21 @@ PR512_INLINE void pr512_finish(const pr512_step *s, int64_t i, int32_t nr, __m51
                 y = c->sat_free ? _mm512_add_epi32(y, bias) : pr512_add_sat(y, bias);
                 y = pr512_mbqm_right(&rc, y, _mm512_loadu_si512(c->mult + 16 * v),
                                      _mm512_loadu_si512(c->mult + 16 * v + 1));
-                y = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(y, lo), hi), zp);
+                y = _mm512_add_epi32(y, zp);      /* |MBQM| <= 2^30 here: no overflow */
+                if (!full_range) {
+                    y = _mm512_min_epi32(_mm512_max_epi32(y, lo), hi);
+                }
             } else {
                 y = pr512_requantize(m, c, v, y);
             }
+            /* the narrowing saturates: with the whole output range it is the clamp */
             if (m->y_bytes == 1) {
                 int8_t *dst = (int8_t *)m->y + i * m->y_step + s->j0 + 16 * v;
-                _mm_mask_storeu_epi8(dst + r * m->y_step, keep, _mm512_cvtepi32_epi8(y));
+                _mm_mask_storeu_epi8(dst + r * m->y_step, keep, _mm512_cvtsepi32_epi8(y));
             } else {
                 int16_t *dst = (int16_t *)m->y + i * m->y_step + s->j0 + 16 * v;
                 _mm256_mask_storeu_epi16(dst + r * m->y_step, keep,
-                                         _mm512_cvtepi32_epi16(y));
+                                         _mm512_cvtsepi32_epi16(y));
             }
         }
     }
