@@ -10,14 +10,20 @@ function directly (prebuilt arguments; the ~0.2 us call overhead is included),
 runs interleaved across the builds, median of --runs.
 
     python tools/bench_kernels.py [--levels none,avx2,avx512vnni] [--runs 15] [--json PATH]
+        [--baseline GITREF] [--no-models]
 
 The row "kernel sum" adds up the kernel calls of one light ConvTransformer inference
-at these batched shapes (two subsampling convolutions, then per layer: 2 LayerNorms,
-Q/K/V, Q K^T, softmax, A V, output projection, FFN; element-wise tables, residual
-adds and the classifier are left out). The pr_model_run rows time whole inferences
-of the light models (random weights, T = 300) through the C model runner, which
-calls the same kernels with its own blocking (attention one query row at a time).
-GMAC/s counts multiply-accumulates of the products only.
+at the shapes its runner uses (two subsampling convolutions, then per layer: 2
+LayerNorms, Q/K/V per head, Q K^T, softmax and A V per head, output projection, FFN
+with its GELU table, 2 residual adds; the classifier is left out). Linear layers and
+convolutions share one shift per layer, as the lowering writes them ("1 shift"); the
+"per-ch." rows give every channel its own shift. The pr_model_run rows time whole
+inferences of the light models (random weights, T = 300, the lowering's defaults)
+through the C model runner. GMAC/s counts multiply-accumulates of the products only.
+
+With --baseline GITREF the csrc/ of that commit is built too (at the best level, as a
+module of its own) and timed in the same interleaved runs: the columns before / after
+and their ratio give the per-kernel change of this checkout.
 """
 from __future__ import annotations
 
@@ -48,13 +54,16 @@ def _ints(rng, shape, lo, hi, dtype):
     return rng.integers(lo, hi + 1, size=shape).astype(dtype)
 
 
-def _per_channel(rng, n):
-    return (_ints(rng, (n,), 2**30, 2**31 - 1, np.int32),
-            _ints(rng, (n,), -12, -6, np.int32))
+def _per_channel(rng, n, one_shift=True):
+    """Multipliers and shifts: one shift for the layer (the lowering's choice) or one
+    per channel."""
+    m = _ints(rng, (n,), 2**30, 2**31 - 1, np.int32)
+    e = np.full(n, -9, np.int32) if one_shift else _ints(rng, (n,), -12, -6, np.int32)
+    return m, e
 
 
-def linear_case(rng, T, Cin, Cout, out16=False):
-    m, e = _per_channel(rng, Cout)
+def linear_case(rng, T, Cin, Cout, out16=False, one_shift=True):
+    m, e = _per_channel(rng, Cout, one_shift)
     return dict(kind="linear", out16=out16, x=_ints(rng, (T, Cin), -128, 127, np.int8),
                 w=_ints(rng, (Cout, Cin), -127, 127, np.int8),
                 bias=_ints(rng, (Cout,), -20000, 20000, np.int32), m=m, e=e,
@@ -70,26 +79,44 @@ def conv_case(rng, T, Cin, Cout, K=3, stride=2, pad=1):
                 pad=pad, y=np.zeros((T_out, Cout), np.int8), macs=T_out * Cout * K * Cin)
 
 
-def bmm_case(rng, kind):
-    """Q K^T or A V on heads interleaved in (T, C) tensors (batch stride D, row C)."""
-    a = (_ints(rng, (T2, C), -128, 127, np.int8) if kind == "bmm_nt"
-         else _ints(rng, (H, T2, T2), -128, 127, np.int8))           # Q, or probabilities
-    b = _ints(rng, (T2, C), -128, 127, np.int8)                       # K or V
-    out = np.zeros((H, T2, T2) if kind == "bmm_nt" else (T2, C), np.int8)
-    return dict(kind=kind, a=a, b=b, out=out, macs=H * T2 * T2 * D)
+def bmm_case(rng, kind, heads=H):
+    """Q K^T or A V of `heads` heads, each head's Q / K / V a (T, D) block (the light
+    models' per-head schedule: batch stride T D, row stride D)."""
+    a = (_ints(rng, (heads, T2, D), -128, 127, np.int8) if kind == "bmm_nt"
+         else _ints(rng, (heads, T2, T2), -128, 127, np.int8))       # Q, or probabilities
+    b = _ints(rng, (heads, T2, D), -128, 127, np.int8)                # K or V
+    out = np.zeros((heads, T2, T2) if kind == "bmm_nt" else (T2, heads * D), np.int8)
+    return dict(kind=kind, a=a, b=b, out=out, heads=heads, macs=heads * T2 * T2 * D)
 
 
-def softmax_case(rng):
+def softmax_case(rng, heads=H, rows=T2, cols=T2, window=0, s_in=0.05):
     from pyreparam.quant import qnorm
-    return dict(kind="softmax", x=_ints(rng, (H, T2, T2), -128, 127, np.int8),
-                table=qnorm.build_softmax_exp_table(0.05), y=np.zeros((H, T2, T2), np.int8),
+    return dict(kind="softmax", x=_ints(rng, (heads, rows, cols), -128, 127, np.int8),
+                table=qnorm.build_softmax_exp_table(s_in), window=window,
+                y=np.zeros((heads, rows, cols), np.int8), macs=0)
+
+
+def mul_case(rng, n):
+    return dict(kind="mul", a=_ints(rng, (n,), -128, 127, np.int8),
+                b=_ints(rng, (n,), -128, 127, np.int8), y=np.zeros(n, np.int8), macs=0)
+
+
+def lut_case(rng, n):
+    return dict(kind="lut", x=_ints(rng, (n,), -128, 127, np.int8),
+                table=_ints(rng, (256,), -128, 127, np.int8), y=np.zeros(n, np.int8),
                 macs=0)
 
 
-def layernorm_case(rng):
-    m, e = _per_channel(rng, C)
-    return dict(kind="layernorm", x=_ints(rng, (T2, C), -3000, 3000, np.int16), m=m, e=e,
-                offset=_ints(rng, (C,), -500, 500, np.int32), y=np.zeros((T2, C), np.int8),
+def add_case(rng, n):
+    return dict(kind="add", a=_ints(rng, (n,), -20000, 20000, np.int16),
+                b=_ints(rng, (n,), -20000, 20000, np.int16), y=np.zeros(n, np.int16),
+                macs=0)
+
+
+def layernorm_case(rng, rows=T2):
+    m, e = _per_channel(rng, C, one_shift=False)
+    return dict(kind="layernorm", x=_ints(rng, (rows, C), -3000, 3000, np.int16), m=m, e=e,
+                offset=_ints(rng, (C,), -500, 500, np.int32), y=np.zeros((rows, C), np.int8),
                 macs=0)
 
 
@@ -106,17 +133,29 @@ def cases(rng):
     return [
         ("conv1d 300x64 -> 150x64, K3 s2", conv_case(rng, T_IN, C, C), 1),
         ("conv1d 150x64 -> 75x64, K3 s2", conv_case(rng, T1, C, C), 1),
-        ("linear_s8 75x64 -> 64 (Q, K, V)", linear_case(rng, T2, C, C), 6),
+        ("linear_s8 75x64 -> 16 (Q, K, V of a head)", linear_case(rng, T2, C, D), 24),
+        ("linear_s8 75x64 -> 64 (Q, K, V)", linear_case(rng, T2, C, C), 0),
+        ("linear_s8 75x64 -> 64, per-ch. shifts", linear_case(rng, T2, C, C, one_shift=False),
+         0),
         ("linear_s8 75x64 -> 128 (FFN 1)", linear_case(rng, T2, C, 128), 2),
         ("linear_s8 75x64 -> 256 (Conformer FFN 1)", linear_case(rng, T2, C, 256), 0),
         ("linear_s8 300x64 -> 64 (SpeechFormer)", linear_case(rng, T_IN, C, C), 0),
         ("linear_s8_s16 75x64 -> 64 (attn out)", linear_case(rng, T2, C, C, True), 2),
         ("linear_s8_s16 75x128 -> 64 (FFN 2)", linear_case(rng, T2, 128, C, True), 2),
-        ("bmm_nt_s8 4x75x75, D16 (Q K^T)", bmm_case(rng, "bmm_nt"), 2),
-        ("bmm_nn_s8 4x75x16, K75 (A V)", bmm_case(rng, "bmm_nn"), 2),
-        ("softmax_s8 4x75x75", softmax_case(rng), 2),
+        ("linear_s8 75x256 -> 1024 (large FFN 1)", linear_case(rng, T2, 256, 1024), 0),
+        ("linear_s8_s16 75x1024 -> 256 (large FFN 2)",
+         linear_case(rng, T2, 1024, 256, True), 0),
+        ("bmm_nt_s8 75x75, D16 (Q K^T, a head)", bmm_case(rng, "bmm_nt", 1), 8),
+        ("bmm_nn_s8 75x16, K75 (A V, a head)", bmm_case(rng, "bmm_nn", 1), 8),
+        ("softmax_s8 75x75 (a head)", softmax_case(rng, 1), 8),
+        ("softmax_s8 4x10x12, w5 (SpeechFormer)",
+         softmax_case(rng, H, 10, 12, 5, 0.1), 0),
         ("layernorm_s16_s8 75x64", layernorm_case(rng), 5),
+        ("layernorm_s16_s8 300x64 (SpeechFormer)", layernorm_case(rng, T_IN), 0),
         ("depthwise_conv1d_s8 75x64, K15", depthwise_case(rng), 0),
+        ("add_s16 75x64 (residual)", add_case(rng, T2 * C), 4),
+        ("lut_s8 75x128 (GELU)", lut_case(rng, T2 * 128), 2),
+        ("mul_s8 75x64 (Conformer GLU)", mul_case(rng, T2 * C), 0),
     ]
 
 
@@ -150,12 +189,14 @@ def _conv_call(ffi, lib, c):
 
 def _bmm_call(ffi, lib, c):
     nt = c["kind"] == "bmm_nt"
+    heads = c["heads"]
     p = ffi.new("pr_bmm_params *", dict(
-        batches=H, rows=T2, cols=T2 if nt else D, depth=D if nt else T2,
-        a_batch_stride=D if nt else T2 * T2, a_row_stride=C if nt else T2,
-        b_batch_stride=D, b_row_stride=C, out_batch_stride=T2 * T2 if nt else D,
-        out_row_stride=T2 if nt else C, a_zero_point=3 if nt else -128, b_zero_point=-7,
-        multiplier=1518500250, shift=-7, out_zero_point=-2, act_min=-128, act_max=127))
+        batches=heads, rows=T2, cols=T2 if nt else D, depth=D if nt else T2,
+        a_batch_stride=T2 * D if nt else T2 * T2, a_row_stride=D if nt else T2,
+        b_batch_stride=T2 * D, b_row_stride=D, out_batch_stride=T2 * T2 if nt else D,
+        out_row_stride=T2 if nt else heads * D, a_zero_point=3 if nt else -128,
+        b_zero_point=-7, multiplier=1518500250, shift=-7, out_zero_point=-2, act_min=-128,
+        act_max=127))
     a, b, out = (_ptr(ffi, c[k]) for k in ("a", "b", "out"))
     if nt:
         return lambda: lib.pr_bmm_nt_s8(p, a, b, out), c["out"]
@@ -165,14 +206,16 @@ def _bmm_call(ffi, lib, c):
 
 
 def _softmax_call(ffi, lib, c):
-    p = ffi.new("pr_softmax_params *", dict(batches=H, rows=T2, cols=T2, window=0))
+    heads, rows, cols = c["x"].shape
+    p = ffi.new("pr_softmax_params *", dict(batches=heads, rows=rows, cols=cols,
+                                             window=c["window"]))
     x, table, y = (_ptr(ffi, c[k]) for k in ("x", "table", "y"))
     return lambda: lib.pr_softmax_s8(p, x, table, ffi.NULL, y), c["y"]
 
 
 def _layernorm_call(ffi, lib, c):
-    p = ffi.new("pr_layernorm_params *", dict(rows=T2, channels=C, eps=100, out_zero_point=1,
-                                               act_min=-128, act_max=127))
+    p = ffi.new("pr_layernorm_params *", dict(rows=c["x"].shape[0], channels=C, eps=100,
+                                               out_zero_point=1, act_min=-128, act_max=127))
     args = (p, *(_ptr(ffi, c[k]) for k in ("x", "m", "e", "offset", "y")))
     return lambda: lib.pr_layernorm_s16_s8(*args), c["y"]
 
@@ -187,9 +230,32 @@ def _depthwise_call(ffi, lib, c):
     return lambda: lib.pr_depthwise_conv1d_s8(*args), c["y"]
 
 
+def _mul_call(ffi, lib, c):
+    p = ffi.new("pr_mul_params *", dict(size=c["a"].size, a_zero_point=3, b_zero_point=-128,
+                                         multiplier=1518500250, shift=-9, out_zero_point=-5,
+                                         act_min=-128, act_max=127))
+    args = (p, *(_ptr(ffi, c[k]) for k in ("a", "b", "y")))
+    return lambda: lib.pr_mul_s8(*args), c["y"]
+
+
+def _lut_call(ffi, lib, c):
+    args = (c["x"].size, *(_ptr(ffi, c[k]) for k in ("x", "table", "y")))
+    return lambda: lib.pr_lut_s8(*args), c["y"]
+
+
+def _add_call(ffi, lib, c):
+    p = ffi.new("pr_add_params *", dict(size=c["a"].size, a_multiplier=2**30, a_shift=0,
+                                         b_multiplier=1518500250, b_shift=-1,
+                                         b_zero_point=0, out_multiplier=1288490189,
+                                         out_shift=-12, act_min=-32768, act_max=32767))
+    args = (p, *(_ptr(ffi, c[k]) for k in ("a", "b", "y")))
+    return lambda: lib.pr_add_s16(*args), c["y"]
+
+
 CALLS = {"linear": _linear_call, "conv1d": _conv_call, "bmm_nt": _bmm_call,
          "bmm_nn": _bmm_call, "softmax": _softmax_call, "layernorm": _layernorm_call,
-         "depthwise": _depthwise_call}
+         "depthwise": _depthwise_call, "mul": _mul_call, "lut": _lut_call,
+         "add": _add_call}
 
 
 def model_case(backbone, seconds=3.0):
@@ -283,6 +349,34 @@ def build_modules(build_ffi, levels):
     return modules
 
 
+def build_baseline(ref, level):
+    """The runtime of git commit ``ref`` (its csrc/, archived into build/bench-baseline/)
+    at SIMD level ``level``, as a cffi module of its own name; rebuilt only when
+    missing."""
+    import re
+    import subprocess
+
+    tag = re.sub(r"\W", "_", ref)
+    tree = ROOT / "build" / "bench-baseline" / tag
+    name = f"_pyreparam_native_base_{tag}_{level}"
+    built = sorted((tree / "build").glob(name + ".*.so"))
+    if not built:
+        tree.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "csrc"],
+                                 check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+        spec = importlib.util.spec_from_file_location(f"build_ffi_{tag}",
+                                                      tree / "csrc" / "build_ffi.py")
+        old_ffi = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(old_ffi)
+        builder, _ = old_ffi.make_ffibuilder(level, name, absolute_paths=True)
+        built = [Path(builder.compile(tmpdir=str(tree / "build")))]
+    spec = importlib.util.spec_from_file_location(name, built[0])
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def run(modules, runs, models):
     """The table's rows: kernels, the kernel sum of one inference, whole models."""
     levels = list(modules)
@@ -310,20 +404,28 @@ def run(modules, runs, models):
     return rows
 
 
-def print_table(rows, levels):
-    ref, best = levels[0], levels[-1]
-    head = f"{'kernel (shape)':42s}" + "".join(f"{lv + ' us':>15s}" for lv in levels)
+def print_table(rows, levels, best=None, base=None):
+    """One line per kernel: microseconds per call of each module, the speed-up of the
+    best level over the reference (and over the baseline's build when given)."""
+    ref, best = levels[0], best or levels[-1]
+    width = max(15, max(len(lv) for lv in levels) + 4)
+    head = f"{'kernel (shape)':44s}" + "".join(f"{lv + ' us':>{width}s}" for lv in levels)
     head += f"{'speed-up':>10s}{'(min)':>8s}{'GMAC/s':>9s}"
+    head += f"{'vs base':>9s}{'(min)':>8s}" if base else ""
     print(head)
     print("-" * len(head))
     for r in rows:
-        line = f"{r['label']:42s}" + "".join(f"{r['us'][lv]:15.2f}" for lv in levels)
+        line = f"{r['label']:44s}" + "".join(f"{r['us'][lv]:{width}.2f}" for lv in levels)
         line += f"{r['us'][ref] / r['us'][best]:9.1f}x"
         line += f"{r['us_min'][ref] / r['us_min'][best]:7.1f}x"
-        line += f"{r['macs'] / (r['us'][best] * 1e3):9.1f}" if r["macs"] else ""
+        line += f"{r['macs'] / (r['us'][best] * 1e3):9.1f}" if r["macs"] else " " * 9
+        if base:
+            line += f"{r['us'][base] / r['us'][best]:8.2f}x"
+            line += f"{r['us_min'][base] / r['us_min'][best]:7.2f}x"
         print(line)
     print(f"us: median microseconds per call; speed-up: {ref} / {best} of the medians "
-          f"(min: of the fastest runs); GMAC/s: {best}, median")
+          f"(min: of the fastest runs); GMAC/s: {best}, median"
+          + (f"; vs base: {base} / {best}" if base else ""))
 
 
 def main(argv=None):
@@ -335,14 +437,24 @@ def main(argv=None):
     ap.add_argument("--json", default=None, help="also write the results here")
     ap.add_argument("--no-models", dest="models", action="store_false",
                     help="skip the whole-model rows (pr_model_run of the light models)")
+    ap.add_argument("--baseline", default=None, metavar="GITREF",
+                    help="also build and time the kernels of this commit at the best "
+                         "level (before / after columns)")
     args = ap.parse_args(argv)
     build_ffi = _load_build_ffi()
     levels = (args.levels.split(",") if args.levels else
               [lv for lv in build_ffi.SIMD_LEVELS if build_ffi.probe(lv)])
-    rows = run(build_modules(build_ffi, levels), args.runs, args.models)
-    print_table(rows, levels)
+    modules = build_modules(build_ffi, levels)
+    best, base = levels[-1], None
+    if args.baseline:
+        base = f"{best}@{args.baseline}"
+        modules = {**{lv: modules[lv] for lv in levels[:-1]},
+                   base: build_baseline(args.baseline, best), best: modules[best]}
+    rows = run(modules, args.runs, args.models)
+    print_table(rows, list(modules), best, base)
     if args.json:
-        Path(args.json).write_text(json.dumps(dict(levels=levels, rows=rows), indent=1))
+        Path(args.json).write_text(json.dumps(dict(levels=list(modules), rows=rows),
+                                              indent=1))
 
 
 if __name__ == "__main__":
