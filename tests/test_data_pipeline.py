@@ -104,7 +104,7 @@ def test_two_processes_fill_one_cache_at_once(tmp_path):
                   for i in range(16)]
     manifest = write_manifest(utterances, tmp_path / "m.csv")
     cache_dir = tmp_path / "cache"
-    workers = [subprocess.Popen([sys.executable, "-c", _FILL_SCRIPT, str(manifest),
+    workers = [subprocess.Popen([sys.executable, "-P", "-c", _FILL_SCRIPT, str(manifest),
                                  str(cache_dir)], stderr=subprocess.PIPE)
                for _ in range(2)]
     for worker in workers:

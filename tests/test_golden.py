@@ -320,7 +320,7 @@ def test_golden_comparison_needs_no_torch():
         "for case in m.ALL_CASES: m.test_matches_golden(case)\n"
         "assert 'torch' not in [k for k, v in sys.modules.items() if v is not None]\n"
         "print('ok')\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
 

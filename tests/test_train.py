@@ -210,7 +210,7 @@ def test_kill_9_then_resume_from_the_command_line(corpus, tmp_path):
             "--cache", str(tmp_path / "cache"), "--quiet", "--batch-size", "8"]
     reference, killed = tmp_path / "reference", tmp_path / "killed"
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
-    cli = [sys.executable, "-c", "from pyreparam.cli import main; main()", "train"]
+    cli = [sys.executable, "-P", "-c", "from pyreparam.cli import main; main()", "train"]
     subprocess.run(cli + args + ["--out", str(reference)], check=True, env=env,
                    capture_output=True)
     proc = subprocess.Popen(cli + args + ["--out", str(killed)], env=env,

@@ -46,7 +46,7 @@ MODEL_NAME = "pr_model_blob"   # C identifier of the exported array (link.ld's .
 def pyreparam(args: list, log: list[str]) -> str:
     """Run one `pyreparam` command in a fresh interpreter; its stdout."""
     log.append("pyreparam " + " ".join(str(a) for a in args))
-    cmd = [sys.executable, "-c", "from pyreparam.cli import main; main()", *map(str, args)]
+    cmd = [sys.executable, "-P", "-c", "from pyreparam.cli import main; main()", *map(str, args)]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"{log[-1]} failed:\n{done.stdout}\n{done.stderr}")
