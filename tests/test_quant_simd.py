@@ -709,8 +709,8 @@ def test_error_statuses_match_reference(builds, level, name):
 @level_param()
 @pytest.mark.parametrize("backbone", ["convtransformer", "conformer", "speechformer"])
 def test_whole_light_model_runs_identically(builds, level, backbone):
-    """pr_model_run of a light model gives the same logits in every build (its
-    attention calls the products one query row at a time: tiny shapes)."""
+    """pr_model_run of a light model gives the same logits in every build (with the
+    default budget's attention schedules: blocks of query rows, small shapes)."""
     from pyreparam.models import make_config
     from quant_helpers import quantized, random_int8
 

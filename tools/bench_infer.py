@@ -12,7 +12,7 @@ large; random weights unless ``--model`` gives a checkpoint, which is merged whe
 still has HRF factors) the script builds
 
 * **C int8**: the .prq that ``pyreparam quantize`` writes (the same library calls:
-  ``workflow.quantize_model`` with its defaults, MSE calibration, row blocks of 16,
+  ``workflow.quantize_model`` with its defaults, MSE calibration, row blocks of 75 (lower.DEFAULT_BLOCK),
   T_max = 300), run by ``pyreparam.quant.runtime.PRQModel`` (cffi, ``pr_model_run``);
 * **NumPy fp32**: ``Model.predict_logits`` of the merged float32 model;
 * **ORT fp32**: the graph of ``tools/export_onnx.py`` (batch 1, 300 frames);

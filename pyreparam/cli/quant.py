@@ -14,7 +14,7 @@ from pyreparam.models import CheckpointError
 from pyreparam.models.cost import FRAMES_PER_SECOND
 from pyreparam.quant.backbones import QuantizeError
 from pyreparam.quant.calibrate import DEFAULT_METHOD, DEFAULT_PERCENTILE, METHODS
-from pyreparam.quant.lower import ARENA_BUDGET
+from pyreparam.quant.lower import ARENA_BUDGET, DEFAULT_BLOCK
 from pyreparam.quant.prq import PRQError
 
 DEFAULT_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "pyreparam", "features")
@@ -43,8 +43,10 @@ def _cache(cache_dir):
 @click.option("--max-seconds", type=click.FloatRange(0.05, 600), default=3.0,
               show_default=True, help="Longest input (T_max = 100 frames per second); "
                                       "the arena is planned for it.")
-@click.option("--block", type=click.IntRange(1, 4096), default=16, show_default=True,
-              help="Rows per block of the C runner's row loops.")
+@click.option("--block", type=click.IntRange(1, 4096), default=DEFAULT_BLOCK,
+              show_default=True,
+              help="Rows per block of the C runner's row loops (fewer rows: a smaller "
+                   "arena, more calls).")
 @click.option("--arena-budget", type=click.IntRange(0), default=ARENA_BUDGET // 1024,
               show_default=True,
               help="KB the arena may grow to for faster attention schedules (more query "
