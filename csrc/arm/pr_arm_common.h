@@ -128,6 +128,63 @@ PR_ARM_INLINE int32_t pr_arm_requantize(int32_t acc, int32_t multiplier, int32_t
 }
 
 /*
+ * Requantization in four instructions (the products' and the residual adds' fast
+ * paths), for -2^30 <= x < 2^30, multiplier m >= 0 and a right shift n >= 1 (shift = -n):
+ *   pr_q_requantize(x, m, -n, zp, .., ..) before its clamp
+ *     = SMMLAR(2 x, m, c - [x < 0]) >> n,   c = 2^(n-1) + zp 2^n,   |c| < 2^30.
+ * Proof. SRDHM(x, m) = r = floor((x m + 2^30) / 2^31) (see above), and the rounding
+ * shift is RDBP(r, n) = floor((r + 2^(n-1) - [r < 0]) / 2^n) (with r = q 2^n + f,
+ * 0 <= f < 2^n: one is added to q iff f > 2^(n-1) - 1 + [r < 0], the reference's
+ * remainder / threshold test). [r < 0] may be replaced by [x < 0]: they differ only
+ * when x < 0 <= r, and then -2^30 <= x m <= 0 gives r = 0, which rounds to 0 either
+ * way (n >= 1). With s = [x < 0], nested floors give
+ *   floor((r + 2^(n-1) - s) / 2^n) + zp = floor((r + c - s) / 2^n)   (c as above),
+ *   r + c - s = floor((2 x m + 2^31 + (c - s) 2^32) / 2^32) = SMMLAR(2 x, m, c - s),
+ * where SMMLAR(a, b, acc) = floor((acc 2^32 + a b + 2^31) / 2^32). Ranges: 2 x fits
+ * int32, -2^30 <= floor((2 x m + 2^31) / 2^32) < 2^30 and -2^30 <= c - s < 2^30, so
+ * the result fits int32; the zero-point add cannot saturate, so adding it before the
+ * shift is the reference's saturating add. tools/mcu/kernel_test.c checks the
+ * formula against pr_q_requantize on the device.
+ */
+PR_ARM_INLINE int32_t pr_arm_smmlar(int32_t a, int32_t b, int32_t acc)
+{
+    int32_t r;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
+    return r;
+}
+
+/* The constant c = 2^(n-1) + zp 2^n of the fast requantization, or 0 when the shift is
+ * not a right shift (n >= 1) or |c| >= 2^30 (then the general path applies). */
+static inline int32_t pr_arm_fast_c(int32_t shift, int32_t zero_point, int32_t *c)
+{
+    int64_t v;
+    if (shift > -1 || shift < PR_Q_SHIFT_MIN) {
+        return 0;
+    }
+    v = ((int64_t)1 << (-shift - 1)) + (int64_t)zero_point * ((int64_t)1 << -shift);
+    if (v <= -((int64_t)1 << 30) || v >= ((int64_t)1 << 30)) {
+        return 0;
+    }
+    *c = (int32_t)v;
+    return 1;
+}
+
+/* MBQM(x, m, -n) + zp (no clamp) for -2^30 <= x < 2^30, m >= 0, n >= 1, c from
+ * pr_arm_fast_c. */
+PR_ARM_INLINE int32_t pr_arm_fast_rq(int32_t x, int32_t m, int32_t n, int32_t c)
+{
+    return pr_arm_smmlar(x * 2, m, c + (x >> 31)) >> n;
+}
+
+/* The same for |x| < 2^30 and a multiplier of either sign (m != INT32_MIN): the
+ * proof holds with the sign term [x m < 0], for which (x ^ m) < 0 may stand: they
+ * differ only when x m = 0, and then r = 0 rounds to 0 either way. */
+PR_ARM_INLINE int32_t pr_arm_fast_rq_signed(int32_t x, int32_t m, int32_t n, int32_t c)
+{
+    return pr_arm_smmlar(x * 2, m, c + ((x ^ m) >> 31)) >> n;
+}
+
+/*
  * One matrix product with requantized output, the form of linear, conv1d (interior
  * frames) and Q K^T:
  *   y[i, j] = clamp(zp_out + MBQM(sat32(bias[j] + sum_k (A[i,k] - za)(B[j,k] - zb)),

@@ -243,7 +243,244 @@ static int32_t pr_arm_mm_uniform_shift(const pr_arm_mm *m)
     return 1;
 }
 
-void pr_arm_mm_nt(const pr_arm_mm *m)
+/* ---- fast path: 4 rows of A expanded to int16 once, one column of B at a time ---- */
+
+/*
+ * When every column has the same right shift (n >= 1), the depth is a multiple of 4
+ * up to PR_ARM_MM4_DEPTH and |bias| + K 255^2 < 2^30, a group of 4 rows of A is
+ * sign-extended once into int16 pairs (SXTB16 order: per 4 depth steps, lanes 0, 2
+ * then 1, 3 of each row); then each column of B costs, per 4 depth steps, one word
+ * load and two SXTB16 (shared by the 4 rows), 4 LDRD of the rows' pairs and 8 SMLAD
+ * for 16 multiply-accumulates. Each accumulator starts at bias_j + K za zb - za sum
+ * B_j - zb sum A_i (mod 2^32; the exact sum fits int32 and |x| < 2^30, so the
+ * reference's saturating bias add never saturates), and the requantization is
+ * pr_arm_fast_rq (pr_arm_common.h).
+ */
+enum { PR_ARM_MM4_DEPTH = 128, PR_ARM_MM4_COLS = 64 };
+
+typedef struct {
+    const int32_t *x;       /* the 4 expanded rows: K / 4 groups of 8 words */
+    int32_t groups;         /* K / 4 */
+    const int8_t *b;        /* row j of B at b + j * b_step */
+    int64_t b_step;
+    const int32_t *init;    /* per column: bias_j + K za zb - za sum B_j (NULL: 0) */
+    int32_t row_term[4];    /* zb sum A_i per row */
+    const int32_t *mult;    /* per column, or one (per_tensor) */
+    int32_t mult_step;
+    int32_t n, c;           /* right shift and pr_arm_fast_c's constant */
+    int32_t lo, hi;
+    void *y;                /* y[r, j] at y + r * y_step + j */
+    int64_t y_step;
+} pr_arm_mm4;
+
+/* One group of 4 depth steps: the B word at w (then w += 4) split into its even and
+ * odd lanes, times each row's pair (LDRD) at x (then x += 32). */
+#define PR_ARM_MM4_GROUP                                                                    \
+    "ldr    %[v], [%[w]], #4\n\t"                                                           \
+    "sxtb16 %[ve], %[v]\n\t"                                                                \
+    "sxtb16 %[v], %[v], ror #8\n\t"                                                         \
+    "ldrd   %[xa], %[xb], [%[x]], #32\n\t"                                                  \
+    "smlad  %[s0], %[xa], %[ve], %[s0]\n\t"                                                 \
+    "smlad  %[s0], %[xb], %[v], %[s0]\n\t"                                                  \
+    "ldrd   %[xa], %[xb], [%[x], #-24]\n\t"                                                 \
+    "smlad  %[s1], %[xa], %[ve], %[s1]\n\t"                                                 \
+    "smlad  %[s1], %[xb], %[v], %[s1]\n\t"                                                  \
+    "ldrd   %[xa], %[xb], [%[x], #-16]\n\t"                                                 \
+    "smlad  %[s2], %[xa], %[ve], %[s2]\n\t"                                                 \
+    "smlad  %[s2], %[xb], %[v], %[s2]\n\t"                                                  \
+    "ldrd   %[xa], %[xb], [%[x], #-8]\n\t"                                                  \
+    "smlad  %[s3], %[xa], %[ve], %[s3]\n\t"                                                 \
+    "smlad  %[s3], %[xb], %[v], %[s3]\n\t"
+
+#define PR_ARM_MM4_OPERANDS                                                                 \
+    : [s0] "+r"(s0), [s1] "+r"(s1), [s2] "+r"(s2), [s3] "+r"(s3), [x] "+r"(x),            \
+      [w] "+r"(w), [v] "=&r"(v), [ve] "=&r"(ve), [xa] "=&r"(xa), [xb] "=&r"(xb)           \
+    :                                                                                       \
+    : "memory"
+
+/* The 4 dot products of one column (B row w) with the expanded rows, added to s0..s3:
+ * 17 instructions per 16 multiply-accumulates (two groups per loop iteration). */
+#define PR_ARM_MM4_DOT(x0, groups, w0)                                                      \
+    do {                                                                                    \
+        const int32_t *x = (x0);                                                            \
+        const int8_t *w = (w0);                                                             \
+        const int32_t *end = x + 8 * (groups);                                              \
+        int32_t v, ve, xa, xb;                                                              \
+        if ((groups) & 1) {                                                                 \
+            __asm__ volatile(PR_ARM_MM4_GROUP PR_ARM_MM4_OPERANDS);                         \
+        }                                                                                   \
+        while (x != end) {                                                                  \
+            __asm__ volatile(PR_ARM_MM4_GROUP PR_ARM_MM4_GROUP PR_ARM_MM4_OPERANDS);        \
+        }                                                                                   \
+    } while (0)
+
+/* Clamp and store one output. */
+#define PR_ARM_MM4_STORE(yr, j, val)                                                        \
+    do {                                                                                    \
+        int32_t q_ = (val);                                                                 \
+        if (full) {                                                                         \
+            q_ = bits == 8 ? __ssat(q_, 8) : __ssat(q_, 16);                                \
+        } else {                                                                            \
+            q_ = q_ < lo ? lo : (q_ > hi ? hi : q_);                                        \
+        }                                                                                   \
+        if (bits == 8) {                                                                    \
+            ((int8_t *)(yr))[j] = (int8_t)q_;                                               \
+        } else {                                                                            \
+            ((int16_t *)(yr))[j] = (int16_t)q_;                                             \
+        }                                                                                   \
+    } while (0)
+
+/* Columns j0 .. j0 + nc - 1 of the nr (1..4) rows of the group; g->y points at the
+ * group's first row and column j0. bits: 8 or 16; full: the clamp is the whole type.
+ * The operands are copied to locals: the int8 stores may alias anything. */
+PR_ARM_INLINE void pr_arm_mm4_cols(const pr_arm_mm4 *g, int32_t j0, int32_t nc, int32_t nr,
+                                   int32_t bits, int32_t full)
+{
+    const int32_t *xg = g->x, *init = g->init;
+    const int32_t groups = g->groups, n = g->n, c = g->c, lo = g->lo, hi = g->hi;
+    const int32_t t0 = g->row_term[0], t1 = g->row_term[1], t2 = g->row_term[2];
+    const int32_t t3 = g->row_term[3];
+    const int32_t *mult = g->mult + j0 * g->mult_step;
+    const int32_t mult_step = g->mult_step;
+    const int8_t *b = g->b + (int64_t)j0 * g->b_step;
+    const int64_t b_step = g->b_step;
+    const int64_t ys = g->y_step * (bits / 8);
+    uint8_t *y0 = (uint8_t *)g->y, *y1 = y0 + ys, *y2 = y1 + ys, *y3 = y2 + ys;
+    int32_t j;
+    for (j = 0; j < nc; ++j, b += b_step) {
+        const uint32_t i0 = init != NULL ? (uint32_t)init[j] : 0u;
+        const int32_t mj = mult[j * mult_step];
+        int32_t s0 = (int32_t)(i0 - (uint32_t)t0), s1 = (int32_t)(i0 - (uint32_t)t1);
+        int32_t s2 = (int32_t)(i0 - (uint32_t)t2), s3 = (int32_t)(i0 - (uint32_t)t3);
+        PR_ARM_MM4_DOT(xg, groups, b);
+        PR_ARM_MM4_STORE(y0, j, pr_arm_fast_rq(s0, mj, n, c));
+        if (nr == 4) {
+            PR_ARM_MM4_STORE(y1, j, pr_arm_fast_rq(s1, mj, n, c));
+            PR_ARM_MM4_STORE(y2, j, pr_arm_fast_rq(s2, mj, n, c));
+            PR_ARM_MM4_STORE(y3, j, pr_arm_fast_rq(s3, mj, n, c));
+        } else {
+            if (nr > 1) {
+                PR_ARM_MM4_STORE(y1, j, pr_arm_fast_rq(s1, mj, n, c));
+            }
+            if (nr > 2) {
+                PR_ARM_MM4_STORE(y2, j, pr_arm_fast_rq(s2, mj, n, c));
+            }
+        }
+    }
+}
+
+static void pr_arm_mm4_cols_any(const pr_arm_mm4 *g, int32_t j0, int32_t nc, int32_t nr,
+                                int32_t bits, int32_t full)
+{
+    if (bits == 8) {
+        if (full) {
+            pr_arm_mm4_cols(g, j0, nc, nr, 8, 1);
+        } else {
+            pr_arm_mm4_cols(g, j0, nc, nr, 8, 0);
+        }
+    } else if (full) {
+        pr_arm_mm4_cols(g, j0, nc, nr, 16, 1);
+    } else {
+        pr_arm_mm4_cols(g, j0, nc, nr, 16, 0);
+    }
+}
+
+/* Rows i0 .. i0 + nr - 1 of A (nr <= 4; missing rows are zeros) into g->x. */
+static void pr_arm_mm4_expand(const pr_arm_mm *m, int64_t i0, int32_t nr, int32_t *x)
+{
+    const int32_t groups = m->depth / 4;
+    int32_t r, k;
+    for (r = 0; r < 4; ++r) {
+        const int8_t *a = m->a + (i0 + r) * m->a_step;
+        int32_t *out = x + 2 * r;
+        for (k = 0; k < groups; ++k, out += 8) {
+            const int32_t v = r < nr ? pr_arm_load32(a + 4 * k) : 0;
+            out[0] = pr_arm_even(v);
+            out[1] = pr_arm_odd(v);
+        }
+    }
+}
+
+/* Whether the fast path applies; then *c is its constant and *n the right shift. */
+static int32_t pr_arm_mm4_ok(const pr_arm_mm *m, int32_t uniform, int32_t *n, int32_t *c)
+{
+    const int64_t limit = ((int64_t)1 << 30) - (int64_t)m->depth * 255 * 255;
+    int32_t j;
+    if (!uniform || m->depth % 4 != 0 || m->depth > PR_ARM_MM4_DEPTH ||
+        !pr_arm_fast_c(m->shift[0], m->out_zero_point, c)) {
+        return 0;
+    }
+    for (j = 0; j < m->cols && m->bias != NULL; ++j) {
+        const int64_t b = m->bias[j];
+        if (b >= limit || -b >= limit) {
+            return 0;
+        }
+    }
+    *n = -m->shift[0];
+    return 1;
+}
+
+/* Columns j0 .. j0 + nc - 1 of every row, the column terms in g->init. */
+static void pr_arm_mm4_rows(const pr_arm_mm *m, pr_arm_mm4 *g, int32_t j0, int32_t nc,
+                            int32_t *x)
+{
+    const int32_t bits = m->y_bytes == 1 ? 8 : 16;
+    const int32_t full = m->act_min == -(1 << (bits - 1)) && m->act_max == (1 << (bits - 1)) - 1;
+    int64_t i;
+    int32_t r;
+    for (i = 0; i < m->rows; i += 4) {
+        const int32_t nr = m->rows - i < 4 ? (int32_t)(m->rows - i) : 4;
+        pr_arm_mm4_expand(m, i, nr, x);
+        for (r = 0; r < 4; ++r) {
+            g->row_term[r] = r < nr ? pr_arm_zp_sum(m->depth, m->a + (i + r) * m->a_step,
+                                                    m->b_zero_point) : 0;
+        }
+        g->y = (int8_t *)m->y + (i * m->y_step + j0) * m->y_bytes;
+        pr_arm_mm4_cols_any(g, j0, nc, nr, bits, full);
+    }
+}
+
+/* The fast path; 0 when it does not apply. */
+static __attribute__((noinline)) int32_t pr_arm_mm4_nt(const pr_arm_mm *m, int32_t uniform)
+{
+    int32_t x[2 * PR_ARM_MM4_DEPTH];
+    int32_t col[PR_ARM_MM4_COLS];
+    const int32_t K = m->depth;
+    const uint32_t kzz = (uint32_t)K * (uint32_t)m->a_zero_point * (uint32_t)m->b_zero_point;
+    pr_arm_mm4 g;
+    int32_t j0, c;
+    if (!pr_arm_mm4_ok(m, uniform, &g.n, &g.c)) {
+        return 0;
+    }
+    g.x = x;
+    g.groups = K / 4;
+    g.b = m->b;
+    g.b_step = m->b_step;
+    g.mult = m->multiplier;
+    g.mult_step = m->per_tensor ? 0 : 1;
+    g.lo = m->act_min;
+    g.hi = m->act_max;
+    g.y_step = m->y_step;
+    if (m->a_zero_point == 0 && m->b_zero_point == 0) {   /* one pass over the columns */
+        g.init = m->bias;
+        pr_arm_mm4_rows(m, &g, 0, m->cols, x);
+        return 1;
+    }
+    for (j0 = 0; j0 < m->cols; j0 += PR_ARM_MM4_COLS) {
+        const int32_t nc = m->cols - j0 < PR_ARM_MM4_COLS ? m->cols - j0 : PR_ARM_MM4_COLS;
+        for (c = 0; c < nc; ++c) {
+            const int32_t bias = m->bias != NULL ? m->bias[j0 + c] : 0;
+            col[c] = (int32_t)((uint32_t)bias + kzz - (uint32_t)pr_arm_zp_sum(
+                K, m->b + (int64_t)(j0 + c) * m->b_step, m->a_zero_point));
+        }
+        g.init = col;
+        pr_arm_mm4_rows(m, &g, j0, nc, x);
+    }
+    return 1;
+}
+
+/* The general path: 2 x 2 blocks of raw sums, then the zero points and requantization. */
+static __attribute__((noinline)) void pr_arm_mm_nt_any(const pr_arm_mm *m, int32_t uniform)
 {
     const int32_t K = m->depth;
     const int32_t zps = m->a_zero_point != 0 || m->b_zero_point != 0;
@@ -251,7 +488,6 @@ void pr_arm_mm_nt(const pr_arm_mm *m)
                          (uint32_t)m->b_zero_point;
     int32_t col[PR_ARM_MM_CHUNK];          /* K za zb - za sum B_j */
     int32_t acc[2][PR_ARM_MM_CHUNK];
-    const int32_t uniform = pr_arm_mm_uniform_shift(m);
     int32_t j0, c, r;
     int64_t i;
     for (j0 = 0; j0 < m->cols; j0 += PR_ARM_MM_CHUNK) {
@@ -273,5 +509,13 @@ void pr_arm_mm_nt(const pr_arm_mm *m)
                 pr_arm_mm_requant(m, j0, nc, acc[r], i + r, uniform);
             }
         }
+    }
+}
+
+void pr_arm_mm_nt(const pr_arm_mm *m)
+{
+    const int32_t uniform = pr_arm_mm_uniform_shift(m);
+    if (!pr_arm_mm4_nt(m, uniform)) {
+        pr_arm_mm_nt_any(m, uniform);
     }
 }

@@ -14,40 +14,7 @@
  *   u + offset is added in 64 bits as in the reference.
  */
 #include "pr_arm_common.h"
-
-/* floor(sqrt(v)) by the bit-by-bit method (the reference's, exact). */
-static uint32_t pr_arm_isqrt64(uint64_t v)
-{
-    uint64_t rem = v;
-    uint64_t root = 0;
-    uint64_t bit = (uint64_t)1 << 62;
-    while (bit > rem) {
-        bit >>= 2;
-    }
-    while (bit != 0) {
-        if (rem >= root + bit) {
-            rem -= root + bit;
-            root = (root >> 1) + bit;
-        } else {
-            root >>= 1;
-        }
-        bit >>= 2;
-    }
-    return (uint32_t)root;
-}
-
-/* The reference's 1 / sqrt(V) ~= inv 2^(k - 61), V >= 1. */
-static int64_t pr_arm_ln_inv_sqrt(int64_t V, int32_t *k)
-{
-    int64_t r;
-    *k = 0;
-    while (V < ((int64_t)1 << 60)) {
-        V <<= 2;
-        *k += 1;
-    }
-    r = (int64_t)pr_arm_isqrt64((uint64_t)V);
-    return (((int64_t)1 << 61) + r / 2) / r;
-}
+#include "pr_layernorm_internal.h"
 
 /* RDBP on int64 for 1 <= s <= 62 and |v| <= 2^61 (see the file comment). */
 PR_ARM_INLINE int64_t pr_arm_rdbp64(int64_t v, int32_t s)
@@ -126,9 +93,49 @@ PR_ARM_INLINE void pr_arm_ln_channels(const pr_layernorm_params *p, const pr_arm
     }
 }
 
+/*
+ * The channels of one row on the fast path: every shift is the same right shift
+ * n >= 1 (c_n = 2^(n-1), pr_arm_fast_c), C <= PR_ARM_LN_FAST_C, |offset| <= 2^30 and
+ * 1 <= s <= 31. Then, with P = xc inv (|P| < 2^59):
+ *   z = RDBP64(P, s) = (P + 2^(s-1) - [P < 0]) >> s, computed as one SMLAL onto
+ *       2^(s-1) - [xc < 0] >= 0 (P < 0 iff xc < 0, inv > 0) and the two words'
+ *       shifts; z fits int32 (above), and |z| <= sqrt(C) 2^24 (1 + 2^-29) + 1 < 2^29;
+ *   u = MBQM(z, m_i, -n) = pr_arm_fast_rq_signed (multipliers of either sign; the
+ *       proof of pr_arm_common.h holds with [z m_i < 0] in place of [x < 0]);
+ *       |u| <= 2^28;
+ *   RDBP(u + offset, 8) + zp = (w + 128 + 256 zp - [w < 0]) >> 8, w = u + offset,
+ *       |w| < 2^30 + 2^28: the reference's 64-bit sum fits int32.
+ */
+enum { PR_ARM_LN_FAST_C = 256 };
+
+PR_ARM_INLINE void pr_arm_ln_channels_fast(const pr_layernorm_params *p,
+                                           const pr_arm_ln_norm *nm, const int16_t *x,
+                                           const int32_t *multiplier, int32_t n, int32_t cn,
+                                           const int32_t *offset, int8_t *y, int32_t full)
+{
+    const int32_t C = p->channels, neg_S1 = -nm->S1, inv = nm->inv, s = nm->s;
+    const int32_t ls = 32 - s, k8 = 128 + 256 * p->out_zero_point;
+    const int32_t lo = p->act_min, hi = p->act_max;
+    const uint32_t half = (uint32_t)1 << (s - 1);
+    int32_t i;
+    for (i = 0; i < C; ++i) {
+        const int32_t xc = C * x[i] + neg_S1;                        /* |xc| <= 2^28 */
+        const int32_t m = multiplier[i];
+        uint32_t l = half - ((uint32_t)xc >> 31);
+        int32_t h = 0, z, u, w, v;
+        __asm__("smlal %0, %1, %2, %3" : "+r"(l), "+r"(h) : "r"(xc), "r"(inv));
+        z = (int32_t)((l >> s) | ((uint32_t)h << ls));
+        u = pr_arm_fast_rq_signed(z, m, n, cn);
+        w = u + offset[i];
+        v = (w + k8 - (int32_t)((uint32_t)w >> 31)) >> 8;
+        y[i] = (int8_t)(full ? __ssat(v, 8) : (v < lo ? lo : (v > hi ? hi : v)));
+    }
+}
+
 static void pr_arm_ln_row(const pr_layernorm_params *p, const int16_t *x,
                           const int32_t *multiplier, const int32_t *shift,
-                          const int32_t *offset, int8_t *y, int32_t uniform)
+                          const int32_t *offset, int8_t *y, int32_t uniform, int32_t fast,
+                          int32_t cn)
 {
     const int32_t C = p->channels;
     pr_arm_ln_norm nm;
@@ -146,12 +153,20 @@ static void pr_arm_ln_row(const pr_layernorm_params *p, const int16_t *x,
         }
         return;
     }
-    inv = pr_arm_ln_inv_sqrt(V, &k);             /* in (2^30, 2^31] */
+    inv = pr_ln_inv_sqrt(V, &k);                 /* in (2^30, 2^31] */
     nm.s = 37 - k;                               /* in [7, 37] */
     nm.inv = (int32_t)inv;
     if (inv == ((int64_t)1 << 31)) {   /* xc 2^31 rounded at s = xc 2^30 rounded at s - 1 */
         nm.inv = (int32_t)1 << 30;
         nm.s -= 1;
+    }
+    if (fast && nm.s <= 31) {
+        if (p->act_min == -128 && p->act_max == 127) {
+            pr_arm_ln_channels_fast(p, &nm, x, multiplier, -shift[0], cn, offset, y, 1);
+        } else {
+            pr_arm_ln_channels_fast(p, &nm, x, multiplier, -shift[0], cn, offset, y, 0);
+        }
+        return;
     }
     if (uniform && p->act_min == -128 && p->act_max == 127) {
         pr_arm_ln_channels(p, &nm, x, multiplier, shift, offset, y, 1, 1);
@@ -167,7 +182,7 @@ pr_status pr_layernorm_s16_s8(const pr_layernorm_params *p, const int16_t *x,
                               const int32_t *offset, int8_t *y)
 {
     int64_t t;
-    int32_t i, uniform;
+    int32_t i, uniform, fast, cn = 0;
     if (p == NULL || x == NULL || multiplier == NULL || shift == NULL || offset == NULL ||
         y == NULL) {
         return PR_ERR_NULL;
@@ -192,9 +207,13 @@ pr_status pr_layernorm_s16_s8(const pr_layernorm_params *p, const int16_t *x,
     for (i = 1; i < p->channels && uniform; ++i) {
         uniform = shift[i] == shift[0];
     }
+    fast = uniform && p->channels <= PR_ARM_LN_FAST_C && pr_arm_fast_c(shift[0], 0, &cn);
+    for (i = 0; i < p->channels && fast; ++i) {
+        fast = offset[i] >= -(1 << 30) && offset[i] <= (1 << 30);
+    }
     for (t = 0; t < p->rows; ++t) {
         pr_arm_ln_row(p, x + t * p->channels, multiplier, shift, offset,
-                      y + t * p->channels, uniform);
+                      y + t * p->channels, uniform, fast, cn);
     }
     return PR_OK;
 }

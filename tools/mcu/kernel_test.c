@@ -153,7 +153,7 @@ static int32_t test_linear(int32_t s16)
         pr_status a, b;
         const int32_t *bp = (rnd() & 7) ? bias : NULL;
         p.rows = range(1, 9);
-        p.in_features = range(1, 70);
+        p.in_features = (rnd() & 1) ? 4 * range(1, 17) : range(1, 70);   /* fast path: 4k */
         p.out_features = range(1, 9);
         out_range(s16 ? -32768 : -128, s16 ? 32767 : 127, s16, &p.out_zero_point,
                   &p.act_min, &p.act_max);
@@ -237,8 +237,8 @@ static int32_t test_bmm(int32_t nn)
         int64_t scratch_len;
         p.batches = range(1, 3);
         p.rows = range(1, 5);
-        p.cols = range(1, 40);
-        p.depth = range(1, 40);
+        p.cols = (rnd() & 3) ? range(1, 40) : range(60, 70);   /* one or two chunks */
+        p.depth = (rnd() & 1) ? 4 * range(1, 10) : range(1, 40);
         bmm_shape(&p, nn);
         scratch_len = p.cols;
         fill8(in_a, p.batches * p.a_batch_stride, -128);
@@ -262,7 +262,7 @@ static int32_t test_bmm(int32_t nn)
 
 static int32_t test_layernorm(void)
 {
-    int32_t c, i, bad = 0;
+    int32_t c, i, large, bad = 0;
     for (c = 0; c < CASES; ++c) {
         pr_layernorm_params p;
         pr_status a, b;
@@ -277,8 +277,9 @@ static int32_t test_layernorm(void)
             }
         }
         fill_requant(p.channels, 1);
+        large = (rnd() & 3) == 0;   /* offsets over 2^30 somewhere: not the fast path */
         for (i = 0; i < p.channels; ++i) {
-            offset[i] = (rnd() & 7) ? range(-40000, 40000) : (int32_t)rnd();
+            offset[i] = large && (rnd() & 7) == 0 ? (int32_t)rnd() : range(-40000, 40000);
         }
         if (c % 10 == 9) {   /* INT32_MIN multiplier, or eps out of range */
             mult[range(0, p.channels - 1)] = PR_Q_INT32_MIN;
@@ -361,11 +362,53 @@ static int32_t test_requantize(void)
     return report("requantize", n, bad);
 }
 
+/* The fast requantization (pr_arm_fast_rq, pr_arm_fast_rq_signed) == pr_q_requantize
+ * before its clamp, inside its preconditions: every right shift, corner and random
+ * values of x in [-2^30, 2^30), multipliers and zero points. */
+static int32_t test_fast_requantize(void)
+{
+    static const int32_t xs[] = {-(1 << 30), -(1 << 30) + 1, -65537, -65536, -32769, -32768,
+                                 -257, -256, -255, -129, -128, -127, -3, -2, -1, 0, 1, 2, 3,
+                                 127, 128, 255, 256, 257, 32767, 32768, 65535, 65536,
+                                 (1 << 29), (1 << 30) - 2, (1 << 30) - 1};
+    static const int32_t ms[] = {0, 1, 2, 3, 1 << 30, (1 << 30) + 1, PR_Q_INT32_MAX,
+                                 PR_Q_INT32_MAX - 1};
+    const int32_t nx = (int32_t)(sizeof xs / sizeof xs[0]), nm = (int32_t)(sizeof ms / sizeof ms[0]);
+    int32_t n, i, j, k = 0, bad = 0;
+    for (n = 1; n <= -PR_Q_SHIFT_MIN; ++n) {
+        for (i = 0; i < nx + 200; ++i) {
+            for (j = 0; j < nm + 8; ++j) {
+                const int32_t r = (int32_t)(rnd() >> 2) >> (rnd() % 31);   /* [0, 2^30) */
+                const int32_t x = i < nx ? xs[i] : ((rnd() & 1) ? r : -r - 1);
+                const int32_t m0 = j < nm ? ms[j] : (int32_t)(rnd() >> 1);
+                const int32_t zp = (rnd() & 1) ? range(-128, 127) : range(-32768, 32767);
+                const int32_t m = (rnd() & 1) ? m0 : -m0;   /* signed form only */
+                int32_t c, want, got, want_s, got_s;
+                if (!pr_arm_fast_c(-n, zp, &c)) {
+                    continue;
+                }
+                want = pr_q_requantize(x, m0, -n, zp, PR_Q_INT32_MIN, PR_Q_INT32_MAX);
+                got = pr_arm_fast_rq(x, m0, n, c);
+                want_s = pr_q_requantize(x, m, -n, zp, PR_Q_INT32_MIN, PR_Q_INT32_MAX);
+                got_s = x == -(1 << 30) ? want_s : pr_arm_fast_rq_signed(x, m, n, c);
+                k += 2;
+                if ((want != got || want_s != got_s) && bad++ < 5) {
+                    printf("  fast requantize x %ld m %ld / %ld n %ld zp %ld: ref %ld %ld dsp "
+                           "%ld %ld\n", (long)x, (long)m0, (long)m, (long)n, (long)zp,
+                           (long)want, (long)want_s, (long)got, (long)got_s);
+                }
+            }
+        }
+    }
+    return report("fast_requantize", k, bad);
+}
+
 int main(void)
 {
     int32_t failures = 0;
     printf("build %s\n", pr_build_info());
     failures += test_requantize();
+    failures += test_fast_requantize();
     failures += test_linear(0);
     failures += test_linear(1);
     failures += test_conv1d();
