@@ -176,6 +176,14 @@ PR_ARM_INLINE int32_t pr_arm_fast_rq(int32_t x, int32_t m, int32_t n, int32_t c)
     return pr_arm_smmlar(x * 2, m, c + (x >> 31)) >> n;
 }
 
+/* The same with the shift n = 0 allowed (then MBQM is SRDHM alone, SMMLAR(2 x, m, zp):
+ * no sign term): sign = -1 when n >= 1, 0 when n = 0; c = zp when n = 0. */
+PR_ARM_INLINE int32_t pr_arm_fast_rq0(int32_t x, int32_t m, int32_t n, int32_t c,
+                                      int32_t sign)
+{
+    return pr_arm_smmlar(x * 2, m, c + ((x >> 31) & sign)) >> n;
+}
+
 /* The same for |x| < 2^30 and a multiplier of either sign (m != INT32_MIN): the
  * proof holds with the sign term [x m < 0], for which (x ^ m) < 0 may stand: they
  * differ only when x m = 0, and then r = 0 rounds to 0 either way. */

@@ -247,7 +247,8 @@ static int32_t pr_arm_mm_uniform_shift(const pr_arm_mm *m)
 
 /*
  * When every column has the same right shift (n >= 1), the depth is a multiple of 4
- * up to PR_ARM_MM4_DEPTH and |bias| + K 255^2 < 2^30, a group of 4 rows of A is
+ * up to PR_ARM_MM4_DEPTH, the clamp range is the whole output type (SSAT) and
+ * |bias| + K 255^2 < 2^30, a group of 4 rows of A is
  * sign-extended once into int16 pairs (SXTB16 order: per 4 depth steps, lanes 0, 2
  * then 1, 3 of each row); then each column of B costs, per 4 depth steps, one word
  * load and two SXTB16 (shared by the 4 rows), 4 LDRD of the rows' pairs and 8 SMLAD
@@ -268,7 +269,6 @@ typedef struct {
     const int32_t *mult;    /* per column, or one (per_tensor) */
     int32_t mult_step;
     int32_t n, c;           /* right shift and pr_arm_fast_c's constant */
-    int32_t lo, hi;
     void *y;                /* y[r, j] at y + r * y_step + j */
     int64_t y_step;
 } pr_arm_mm4;
@@ -314,30 +314,24 @@ typedef struct {
         }                                                                                   \
     } while (0)
 
-/* Clamp and store one output. */
+/* Saturate to the output type (the clamp range is the whole type) and store. */
 #define PR_ARM_MM4_STORE(yr, j, val)                                                        \
     do {                                                                                    \
-        int32_t q_ = (val);                                                                 \
-        if (full) {                                                                         \
-            q_ = bits == 8 ? __ssat(q_, 8) : __ssat(q_, 16);                                \
-        } else {                                                                            \
-            q_ = q_ < lo ? lo : (q_ > hi ? hi : q_);                                        \
-        }                                                                                   \
         if (bits == 8) {                                                                    \
-            ((int8_t *)(yr))[j] = (int8_t)q_;                                               \
+            ((int8_t *)(yr))[j] = (int8_t)__ssat((val), 8);                                 \
         } else {                                                                            \
-            ((int16_t *)(yr))[j] = (int16_t)q_;                                             \
+            ((int16_t *)(yr))[j] = (int16_t)__ssat((val), 16);                              \
         }                                                                                   \
     } while (0)
 
 /* Columns j0 .. j0 + nc - 1 of the nr (1..4) rows of the group; g->y points at the
- * group's first row and column j0. bits: 8 or 16; full: the clamp is the whole type.
- * The operands are copied to locals: the int8 stores may alias anything. */
+ * group's first row and column j0; bits: 8 or 16. The operands are copied to locals:
+ * the int8 stores may alias anything. */
 PR_ARM_INLINE void pr_arm_mm4_cols(const pr_arm_mm4 *g, int32_t j0, int32_t nc, int32_t nr,
-                                   int32_t bits, int32_t full)
+                                   int32_t bits)
 {
     const int32_t *xg = g->x, *init = g->init;
-    const int32_t groups = g->groups, n = g->n, c = g->c, lo = g->lo, hi = g->hi;
+    const int32_t groups = g->groups, n = g->n, c = g->c;
     const int32_t t0 = g->row_term[0], t1 = g->row_term[1], t2 = g->row_term[2];
     const int32_t t3 = g->row_term[3];
     const int32_t *mult = g->mult + j0 * g->mult_step;
@@ -370,22 +364,16 @@ PR_ARM_INLINE void pr_arm_mm4_cols(const pr_arm_mm4 *g, int32_t j0, int32_t nc, 
 }
 
 static void pr_arm_mm4_cols_any(const pr_arm_mm4 *g, int32_t j0, int32_t nc, int32_t nr,
-                                int32_t bits, int32_t full)
+                                int32_t bits)
 {
     if (bits == 8) {
-        if (full) {
-            pr_arm_mm4_cols(g, j0, nc, nr, 8, 1);
-        } else {
-            pr_arm_mm4_cols(g, j0, nc, nr, 8, 0);
-        }
-    } else if (full) {
-        pr_arm_mm4_cols(g, j0, nc, nr, 16, 1);
+        pr_arm_mm4_cols(g, j0, nc, nr, 8);
     } else {
-        pr_arm_mm4_cols(g, j0, nc, nr, 16, 0);
+        pr_arm_mm4_cols(g, j0, nc, nr, 16);
     }
 }
 
-/* Rows i0 .. i0 + nr - 1 of A (nr <= 4; missing rows are zeros) into g->x. */
+/* Rows i0 .. i0 + nr - 1 of A (nr <= 4; missing rows are zeros) into x. */
 static void pr_arm_mm4_expand(const pr_arm_mm *m, int64_t i0, int32_t nr, int32_t *x)
 {
     const int32_t groups = m->depth / 4;
@@ -393,8 +381,15 @@ static void pr_arm_mm4_expand(const pr_arm_mm *m, int64_t i0, int32_t nr, int32_
     for (r = 0; r < 4; ++r) {
         const int8_t *a = m->a + (i0 + r) * m->a_step;
         int32_t *out = x + 2 * r;
-        for (k = 0; k < groups; ++k, out += 8) {
-            const int32_t v = r < nr ? pr_arm_load32(a + 4 * k) : 0;
+        if (r >= nr) {
+            for (k = 0; k < groups; ++k, out += 8) {
+                out[0] = 0;
+                out[1] = 0;
+            }
+            continue;
+        }
+        for (k = 0; k < groups; ++k, a += 4, out += 8) {
+            const int32_t v = pr_arm_load32(a);
             out[0] = pr_arm_even(v);
             out[1] = pr_arm_odd(v);
         }
@@ -406,7 +401,9 @@ static int32_t pr_arm_mm4_ok(const pr_arm_mm *m, int32_t uniform, int32_t *n, in
 {
     const int64_t limit = ((int64_t)1 << 30) - (int64_t)m->depth * 255 * 255;
     int32_t j;
+    const int32_t type_max = m->y_bytes == 1 ? 127 : 32767;
     if (!uniform || m->depth % 4 != 0 || m->depth > PR_ARM_MM4_DEPTH ||
+        m->act_min != -type_max - 1 || m->act_max != type_max ||
         !pr_arm_fast_c(m->shift[0], m->out_zero_point, c)) {
         return 0;
     }
@@ -425,7 +422,6 @@ static void pr_arm_mm4_rows(const pr_arm_mm *m, pr_arm_mm4 *g, int32_t j0, int32
                             int32_t *x)
 {
     const int32_t bits = m->y_bytes == 1 ? 8 : 16;
-    const int32_t full = m->act_min == -(1 << (bits - 1)) && m->act_max == (1 << (bits - 1)) - 1;
     int64_t i;
     int32_t r;
     for (i = 0; i < m->rows; i += 4) {
@@ -436,7 +432,7 @@ static void pr_arm_mm4_rows(const pr_arm_mm *m, pr_arm_mm4 *g, int32_t j0, int32
                                                     m->b_zero_point) : 0;
         }
         g->y = (int8_t *)m->y + (i * m->y_step + j0) * m->y_bytes;
-        pr_arm_mm4_cols_any(g, j0, nc, nr, bits, full);
+        pr_arm_mm4_cols_any(g, j0, nc, nr, bits);
     }
 }
 
@@ -458,8 +454,6 @@ static __attribute__((noinline)) int32_t pr_arm_mm4_nt(const pr_arm_mm *m, int32
     g.b_step = m->b_step;
     g.mult = m->multiplier;
     g.mult_step = m->per_tensor ? 0 : 1;
-    g.lo = m->act_min;
-    g.hi = m->act_max;
     g.y_step = m->y_step;
     if (m->a_zero_point == 0 && m->b_zero_point == 0) {   /* one pass over the columns */
         g.init = m->bias;

@@ -32,18 +32,49 @@ static void pr_arm_bmm_nn_cols4(int32_t K, const int8_t *ai, int32_t za, const i
     s[3] = s3;
 }
 
-/* One output row: out[j] = requant(sum_k (a_k - za)(b[k, j] - zb)). */
-static void pr_arm_bmm_nn_row(const pr_bmm_params *p, const pr_arm_rq *q, const int8_t *ai,
+/* The requantization: pr_arm_fast_rq when q->fast (its precondition holds: |acc| <=
+ * depth 255^2 < 2^30, checked by the caller), else pr_arm_rq_apply. */
+typedef struct {
+    pr_arm_rq rq;
+    int32_t fast, n, c;
+} pr_arm_bmm_nn_q;
+
+PR_ARM_INLINE int32_t pr_arm_bmm_nn_rq(const pr_arm_bmm_nn_q *q, int32_t acc)
+{
+    int32_t v;
+    if (!q->fast) {
+        return pr_arm_rq_apply(&q->rq, acc);
+    }
+    v = pr_arm_fast_rq(acc, q->rq.multiplier, q->n, q->c);
+    return v < q->rq.act_min ? q->rq.act_min : (v > q->rq.act_max ? q->rq.act_max : v);
+}
+
+/* One output row: out[j] = requant(sum_k (a_k - za)(b[k, j] - zb)). Terms with
+ * a_k = za are exactly 0 (in the correction too), so the depth is trimmed to the
+ * first and last k with a_k != za: attention's probabilities are za = -128 outside
+ * a query's window. */
+static void pr_arm_bmm_nn_row(const pr_bmm_params *p, const pr_arm_bmm_nn_q *q, const int8_t *ai,
                               const int8_t *b, int8_t *oi)
 {
-    const int32_t K = p->depth, N = p->cols, za = p->a_zero_point, zb = p->b_zero_point;
-    const uint32_t corr = (uint32_t)zb * (uint32_t)(pr_arm_sum_s8(K, ai) - K * za);
+    const int32_t N = p->cols, za = p->a_zero_point, zb = p->b_zero_point;
+    int32_t k0 = 0, K = p->depth;
+    uint32_t corr;
     int32_t j = 0, k, c;
     int32_t s[4];
+    while (K > 0 && ai[K - 1] == za) {
+        --K;
+    }
+    while (k0 < K && ai[k0] == za) {
+        ++k0;
+    }
+    ai += k0;
+    b += (int64_t)k0 * p->b_row_stride;
+    K -= k0;
+    corr = (uint32_t)zb * (uint32_t)(pr_arm_sum_s8(K, ai) - K * za);
     for (; j + 4 <= N; j += 4) {
         pr_arm_bmm_nn_cols4(K, ai, za, b + j, p->b_row_stride, s);
         for (c = 0; c < 4; ++c) {
-            oi[j + c] = (int8_t)pr_arm_rq_apply(q, (int32_t)((uint32_t)s[c] - corr));
+            oi[j + c] = (int8_t)pr_arm_bmm_nn_rq(q, (int32_t)((uint32_t)s[c] - corr));
         }
     }
     for (; j < N; ++j) {
@@ -51,7 +82,7 @@ static void pr_arm_bmm_nn_row(const pr_bmm_params *p, const pr_arm_rq *q, const 
         for (k = 0; k < K; ++k) {
             acc += ((int32_t)ai[k] - za) * ((int32_t)b[(int64_t)k * p->b_row_stride + j] - zb);
         }
-        oi[j] = (int8_t)pr_arm_rq_apply(q, acc);
+        oi[j] = (int8_t)pr_arm_bmm_nn_rq(q, acc);
     }
 }
 
@@ -60,7 +91,7 @@ pr_status pr_bmm_nn_s8(const pr_bmm_params *p, const int8_t *a, const int8_t *b,
 {
     int64_t h, i;
     pr_status st;
-    pr_arm_rq q;
+    pr_arm_bmm_nn_q q;
     if (p == NULL || a == NULL || b == NULL || out == NULL) {
         return PR_ERR_NULL;
     }
@@ -71,7 +102,11 @@ pr_status pr_bmm_nn_s8(const pr_bmm_params *p, const int8_t *a, const int8_t *b,
     if (scratch == NULL || scratch_len < p->cols) {
         return PR_ERR_SCRATCH;
     }
-    q = pr_arm_rq_make(p->multiplier, p->shift, p->out_zero_point, p->act_min, p->act_max);
+    q.rq = pr_arm_rq_make(p->multiplier, p->shift, p->out_zero_point, p->act_min,
+                          p->act_max);
+    q.fast = (int64_t)p->depth * 255 * 255 < ((int64_t)1 << 30) &&
+             pr_arm_fast_c(p->shift, p->out_zero_point, &q.c);
+    q.n = -p->shift;
     for (h = 0; h < p->batches; ++h) {
         for (i = 0; i < p->rows; ++i) {
             pr_arm_bmm_nn_row(p, &q, a + h * p->a_batch_stride + i * p->a_row_stride,

@@ -95,8 +95,8 @@ PR_ARM_INLINE void pr_arm_ln_channels(const pr_layernorm_params *p, const pr_arm
 
 /*
  * The channels of one row on the fast path: every shift is the same right shift
- * n >= 1 (c_n = 2^(n-1), pr_arm_fast_c), C <= PR_ARM_LN_FAST_C, |offset| <= 2^30 and
- * 1 <= s <= 31. Then, with P = xc inv (|P| < 2^59):
+ * n >= 1 (c_n = 2^(n-1), pr_arm_fast_c), C <= PR_ARM_LN_FAST_C, |offset| <= 2^30,
+ * the clamp range is [-128, 127] (SSAT) and 1 <= s <= 31. Then, with P = xc inv (|P| < 2^59):
  *   z = RDBP64(P, s) = (P + 2^(s-1) - [P < 0]) >> s, computed as one SMLAL onto
  *       2^(s-1) - [xc < 0] >= 0 (P < 0 iff xc < 0, inv > 0) and the two words'
  *       shifts; z fits int32 (above), and |z| <= sqrt(C) 2^24 (1 + 2^-29) + 1 < 2^29;
@@ -111,11 +111,10 @@ enum { PR_ARM_LN_FAST_C = 256 };
 PR_ARM_INLINE void pr_arm_ln_channels_fast(const pr_layernorm_params *p,
                                            const pr_arm_ln_norm *nm, const int16_t *x,
                                            const int32_t *multiplier, int32_t n, int32_t cn,
-                                           const int32_t *offset, int8_t *y, int32_t full)
+                                           const int32_t *offset, int8_t *y)
 {
     const int32_t C = p->channels, neg_S1 = -nm->S1, inv = nm->inv, s = nm->s;
     const int32_t ls = 32 - s, k8 = 128 + 256 * p->out_zero_point;
-    const int32_t lo = p->act_min, hi = p->act_max;
     const uint32_t half = (uint32_t)1 << (s - 1);
     int32_t i;
     for (i = 0; i < C; ++i) {
@@ -128,7 +127,7 @@ PR_ARM_INLINE void pr_arm_ln_channels_fast(const pr_layernorm_params *p,
         u = pr_arm_fast_rq_signed(z, m, n, cn);
         w = u + offset[i];
         v = (w + k8 - (int32_t)((uint32_t)w >> 31)) >> 8;
-        y[i] = (int8_t)(full ? __ssat(v, 8) : (v < lo ? lo : (v > hi ? hi : v)));
+        y[i] = (int8_t)__ssat(v, 8);
     }
 }
 
@@ -161,11 +160,7 @@ static void pr_arm_ln_row(const pr_layernorm_params *p, const int16_t *x,
         nm.s -= 1;
     }
     if (fast && nm.s <= 31) {
-        if (p->act_min == -128 && p->act_max == 127) {
-            pr_arm_ln_channels_fast(p, &nm, x, multiplier, -shift[0], cn, offset, y, 1);
-        } else {
-            pr_arm_ln_channels_fast(p, &nm, x, multiplier, -shift[0], cn, offset, y, 0);
-        }
+        pr_arm_ln_channels_fast(p, &nm, x, multiplier, -shift[0], cn, offset, y);
         return;
     }
     if (uniform && p->act_min == -128 && p->act_max == 127) {
@@ -207,7 +202,8 @@ pr_status pr_layernorm_s16_s8(const pr_layernorm_params *p, const int16_t *x,
     for (i = 1; i < p->channels && uniform; ++i) {
         uniform = shift[i] == shift[0];
     }
-    fast = uniform && p->channels <= PR_ARM_LN_FAST_C && pr_arm_fast_c(shift[0], 0, &cn);
+    fast = uniform && p->channels <= PR_ARM_LN_FAST_C && p->act_min == -128 &&
+           p->act_max == 127 && pr_arm_fast_c(shift[0], 0, &cn);
     for (i = 0; i < p->channels && fast; ++i) {
         fast = offset[i] >= -(1 << 30) && offset[i] <= (1 << 30);
     }

@@ -307,6 +307,10 @@ static int32_t test_add(int32_t s8)
         p.out_multiplier = pick(0, 2147483647);
         p.a_shift = (rnd() & 3) ? range(-3, 0) : range(-31, 30);
         p.b_shift = (rnd() & 3) ? range(-3, 0) : range(-31, 30);
+        if (rnd() & 1) {   /* like a model's: the larger scale (b) gets shift 0 */
+            p.a_shift = range(-3, -1);
+            p.b_shift = 0;
+        }
         p.out_shift = (rnd() & 3) ? range(-16, -10) : range(-31, 30);
         out_range(-32768, 32767, 1, &zp, &p.act_min, &p.act_max);
         p.b_zero_point = s8 ? pick(-128, 127) : 0;
@@ -362,9 +366,10 @@ static int32_t test_requantize(void)
     return report("requantize", n, bad);
 }
 
-/* The fast requantization (pr_arm_fast_rq, pr_arm_fast_rq_signed) == pr_q_requantize
- * before its clamp, inside its preconditions: every right shift, corner and random
- * values of x in [-2^30, 2^30), multipliers and zero points. */
+/* The fast requantization (pr_arm_fast_rq, pr_arm_fast_rq_signed, pr_arm_fast_rq0)
+ * == pr_q_requantize before its clamp, inside its preconditions: every right shift
+ * (and 0 for pr_arm_fast_rq0), corner and random values of x in [-2^30, 2^30),
+ * multipliers and zero points. */
 static int32_t test_fast_requantize(void)
 {
     static const int32_t xs[] = {-(1 << 30), -(1 << 30) + 1, -65537, -65536, -32769, -32768,
@@ -375,7 +380,7 @@ static int32_t test_fast_requantize(void)
                                  PR_Q_INT32_MAX - 1};
     const int32_t nx = (int32_t)(sizeof xs / sizeof xs[0]), nm = (int32_t)(sizeof ms / sizeof ms[0]);
     int32_t n, i, j, k = 0, bad = 0;
-    for (n = 1; n <= -PR_Q_SHIFT_MIN; ++n) {
+    for (n = 0; n <= -PR_Q_SHIFT_MIN; ++n) {
         for (i = 0; i < nx + 200; ++i) {
             for (j = 0; j < nm + 8; ++j) {
                 const int32_t r = (int32_t)(rnd() >> 2) >> (rnd() % 31);   /* [0, 2^30) */
@@ -384,11 +389,20 @@ static int32_t test_fast_requantize(void)
                 const int32_t zp = (rnd() & 1) ? range(-128, 127) : range(-32768, 32767);
                 const int32_t m = (rnd() & 1) ? m0 : -m0;   /* signed form only */
                 int32_t c, want, got, want_s, got_s;
+                want = pr_q_requantize(x, m0, -n, zp, PR_Q_INT32_MIN, PR_Q_INT32_MAX);
+                if (n == 0) {   /* pr_arm_fast_rq0 only: c = zp, no sign term */
+                    got = pr_arm_fast_rq0(x, m0, 0, zp, 0);
+                    k += 1;
+                    if (want != got && bad++ < 5) {
+                        printf("  fast requantize x %ld m %ld n 0 zp %ld: ref %ld dsp %ld\n",
+                               (long)x, (long)m0, (long)zp, (long)want, (long)got);
+                    }
+                    continue;
+                }
                 if (!pr_arm_fast_c(-n, zp, &c)) {
                     continue;
                 }
-                want = pr_q_requantize(x, m0, -n, zp, PR_Q_INT32_MIN, PR_Q_INT32_MAX);
-                got = pr_arm_fast_rq(x, m0, n, c);
+                got = (rnd() & 1) ? pr_arm_fast_rq(x, m0, n, c) : pr_arm_fast_rq0(x, m0, n, c, -1);
                 want_s = pr_q_requantize(x, m, -n, zp, PR_Q_INT32_MIN, PR_Q_INT32_MAX);
                 got_s = x == -(1 << 30) ? want_s : pr_arm_fast_rq_signed(x, m, n, c);
                 k += 2;
