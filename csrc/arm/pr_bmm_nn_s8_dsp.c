@@ -104,6 +104,7 @@ pr_status pr_bmm_nn_s8(const pr_bmm_params *p, const int8_t *a, const int8_t *b,
     }
     q.rq = pr_arm_rq_make(p->multiplier, p->shift, p->out_zero_point, p->act_min,
                           p->act_max);
+    q.c = 0;
     q.fast = (int64_t)p->depth * 255 * 255 < ((int64_t)1 << 30) &&
              pr_arm_fast_c(p->shift, p->out_zero_point, &q.c);
     q.n = -p->shift;
