@@ -36,6 +36,7 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -144,6 +145,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="wall time (default) or this process's CPU time; with "
                              "--threads 1 the CPU time is robust to other jobs' load")
     args = parser.parse_args(argv)
+    if args.json:   # its folder now, not after the whole run
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(args.threads)
     print(f"float32, forward + backward, {args.threads} threads, {args.clock} time, "
           f"medians of {args.runs}; "

@@ -434,7 +434,10 @@ def parse_args(argv=None):
                         help="skip ORT's static QDQ int8 model")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep", help="folder to keep the .prq and .onnx files in")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.json:   # its folder now, not after the whole run
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    return args
 
 
 def main(argv=None) -> None:

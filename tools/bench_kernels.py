@@ -441,6 +441,8 @@ def main(argv=None):
                     help="also build and time the kernels of this commit at the best "
                          "level (before / after columns)")
     args = ap.parse_args(argv)
+    if args.json:   # its folder now, not after the whole run
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     build_ffi = _load_build_ffi()
     levels = (args.levels.split(",") if args.levels else
               [lv for lv in build_ffi.SIMD_LEVELS if build_ffi.probe(lv)])

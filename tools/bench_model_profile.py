@@ -142,6 +142,8 @@ def main() -> None:
                         help="also time the runtime of this commit (e.g. 34b6b49, before "
                              "the attention schedules) against this checkout's")
     args = parser.parse_args()
+    if args.json:   # its folder now, not after the whole run
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     sys.path.insert(0, str(ROOT / "csrc"))
     from build_ffi import resolve_simd
     level = resolve_simd(args.simd)

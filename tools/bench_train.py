@@ -46,6 +46,7 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
+from pathlib import Path  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -240,6 +241,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="instead of comparing, profile one implementation's steps")
     parser.add_argument("--top", type=int, default=20, help="rows of the profile")
     args = parser.parse_args(argv)
+    if args.json:   # its folder now, not after the whole run
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     if args.profile:
         if args.profile == "pyreparam":
             profile_pyreparam(args.steps, args.warmup, args.threads, args.backbones, args.top,

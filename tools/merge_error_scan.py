@@ -65,6 +65,8 @@ def main(argv=None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
+    if args.json:   # its folder now, not after the whole run
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(args.seed)
     worst: dict[str, float] = {b: 0.0 for b in BACKBONES}
     counts = {b: 0 for b in BACKBONES}

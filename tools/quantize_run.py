@@ -88,6 +88,8 @@ def main(argv=None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
+    if args.json:   # its folder now, not after the whole run
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     results = [quantize_run(run, args) for run in args.runs]
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))

@@ -171,6 +171,8 @@ def main(argv=None) -> None:
     parser.add_argument("--markdown", action="store_true")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
+    if args.json:   # its folder now, not after the whole run
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     rows = summarize([load_run(d) for d in args.runs])
     diffs = paired(rows)
     print(format_markdown(rows, diffs) if args.markdown else format_text(rows, diffs))
