@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -74,8 +73,6 @@ def main() -> None:
                         help="BACKBONE=PATH: a trained merged light checkpoint to use")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    if args.json:   # its folder now, not after the whole run
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     trained = dict(item.split("=", 1) for item in args.model)
     rows = []
     for backbone in BACKBONES:
