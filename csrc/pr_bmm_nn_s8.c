@@ -1,21 +1,14 @@
 /* pr_bmm_nn_s8: batched A B of int8 operands with zero points (A V). */
-#include "pr_bmm_internal.h"
+#include "pr_check_internal.h"
 
 pr_status pr_bmm_nn_s8(const pr_bmm_params *p, const int8_t *a, const int8_t *b,
                        int8_t *out, int32_t *scratch, int64_t scratch_len)
 {
     int64_t h, i, k;
     int32_t j;
-    pr_status st;
-    if (p == NULL || a == NULL || b == NULL || out == NULL) {
-        return PR_ERR_NULL;
-    }
-    st = pr_bmm_check(p, p->depth, p->cols);
+    const pr_status st = pr_bmm_nn_check(p, a, b, out, scratch, scratch_len);
     if (st != PR_OK) {
         return st;
-    }
-    if (scratch == NULL || scratch_len < p->cols) {
-        return PR_ERR_SCRATCH;
     }
     /* locals: the compiler cannot prove that scratch does not alias *p */
     const int32_t N = p->cols;

@@ -1,5 +1,5 @@
 /* pr_bmm_nt_s8: batched A B^T of int8 operands with zero points (Q K^T). */
-#include "pr_bmm_internal.h"
+#include "pr_check_internal.h"
 
 /* sum_k (a[k] - za) (b[k] - zb); |each term| <= 255^2, depth <= 2^15: no overflow. */
 static int32_t pr_bmm_dot_zp(int32_t n, const int8_t *a, int32_t za, const int8_t *b,
@@ -17,11 +17,7 @@ pr_status pr_bmm_nt_s8(const pr_bmm_params *p, const int8_t *a, const int8_t *b,
                        int8_t *out)
 {
     int64_t h, i, j;
-    pr_status st;
-    if (p == NULL || a == NULL || b == NULL || out == NULL) {
-        return PR_ERR_NULL;
-    }
-    st = pr_bmm_check(p, p->cols, p->depth);
+    const pr_status st = pr_bmm_nt_check(p, a, b, out);
     if (st != PR_OK) {
         return st;
     }

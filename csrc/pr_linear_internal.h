@@ -4,31 +4,18 @@
  * PR_LINEAR_OUT_MIN / _MAX and PR_LINEAR_ZP_MIN / _MAX (the allowed output zero
  * points). NumPy reference: pyreparam.quant.qlinear.linear_s8.
  */
-#include "pr_q_internal.h"
+#include "pr_check_internal.h"
 
 pr_status PR_LINEAR_NAME(const pr_linear_params *p, const int8_t *x, const int8_t *w,
                          const int32_t *bias, const int32_t *multiplier,
                          const int32_t *shift, PR_LINEAR_OUT_T *y)
 {
     int64_t t, c;
-    if (p == NULL || x == NULL || w == NULL || multiplier == NULL || shift == NULL ||
-        y == NULL) {
-        return PR_ERR_NULL;
-    }
-    if (p->rows < 1 || p->in_features < 1 || p->in_features > PR_Q_MAX_DEPTH ||
-        p->out_features < 1) {
-        return PR_ERR_SHAPE;
-    }
-    if (!pr_q_count_ok(p->rows, p->in_features) ||
-        !pr_q_count_ok(p->rows, p->out_features) ||
-        !pr_q_count_ok(p->out_features, p->in_features)) {
-        return PR_ERR_OVERFLOW;
-    }
-    if (!pr_q_out_range_ok(p->out_zero_point, p->act_min, p->act_max,
-                           PR_LINEAR_OUT_MIN, PR_LINEAR_OUT_MAX) ||
-        p->out_zero_point < PR_LINEAR_ZP_MIN || p->out_zero_point > PR_LINEAR_ZP_MAX ||
-        !pr_q_multipliers_ok(p->out_features, multiplier, shift)) {
-        return PR_ERR_PARAM;
+    const pr_status st = pr_linear_check(p, x, w, multiplier, shift, y, PR_LINEAR_OUT_MIN,
+                                         PR_LINEAR_OUT_MAX, PR_LINEAR_ZP_MIN,
+                                         PR_LINEAR_ZP_MAX);
+    if (st != PR_OK) {
+        return st;
     }
     for (t = 0; t < p->rows; ++t) {
         const int8_t *xt = x + t * p->in_features;

@@ -24,7 +24,7 @@
 
 #include <string.h>
 
-#include "pr_q_internal.h"
+#include "pr_check_internal.h"
 
 #if !defined(__ARM_FEATURE_DSP) || !defined(__ARM_FEATURE_SIMD32)
 #error "csrc/arm/ needs an Arm core with the DSP extension (e.g. -mcpu=cortex-m4)"
@@ -227,35 +227,6 @@ typedef struct {
 void pr_arm_mm_nt(const pr_arm_mm *m);
 
 /* ---- argument checks: the reference kernels' checks, same order and statuses ---- */
-
-/* pr_linear_internal.h; out_lo / out_hi: the output type's range, zp_lo / zp_hi: the
- * allowed output zero points. */
-static inline pr_status pr_arm_linear_check(const pr_linear_params *p, const int8_t *x,
-                                            const int8_t *w, const int32_t *multiplier,
-                                            const int32_t *shift, const void *y,
-                                            int32_t out_lo, int32_t out_hi, int32_t zp_lo,
-                                            int32_t zp_hi)
-{
-    if (p == NULL || x == NULL || w == NULL || multiplier == NULL || shift == NULL ||
-        y == NULL) {
-        return PR_ERR_NULL;
-    }
-    if (p->rows < 1 || p->in_features < 1 || p->in_features > PR_Q_MAX_DEPTH ||
-        p->out_features < 1) {
-        return PR_ERR_SHAPE;
-    }
-    if (!pr_q_count_ok(p->rows, p->in_features) ||
-        !pr_q_count_ok(p->rows, p->out_features) ||
-        !pr_q_count_ok(p->out_features, p->in_features)) {
-        return PR_ERR_OVERFLOW;
-    }
-    if (!pr_q_out_range_ok(p->out_zero_point, p->act_min, p->act_max, out_lo, out_hi) ||
-        p->out_zero_point < zp_lo || p->out_zero_point > zp_hi ||
-        !pr_q_multipliers_ok(p->out_features, multiplier, shift)) {
-        return PR_ERR_PARAM;
-    }
-    return PR_OK;
-}
 
 /* The product of a linear layer: rows of x times w^T, per-channel requantization. */
 static inline pr_arm_mm pr_arm_linear_mm(const pr_linear_params *p, const int8_t *x,

@@ -9,7 +9,6 @@
  * its size is checked as in the reference.
  */
 #include "pr_arm_common.h"
-#include "pr_bmm_internal.h"
 
 /* Columns j .. j + 3 of one output row: the four sums sum_k a'_k b[k, j + c]. */
 static void pr_arm_bmm_nn_cols4(int32_t K, const int8_t *ai, int32_t za, const int8_t *bj,
@@ -90,17 +89,10 @@ pr_status pr_bmm_nn_s8(const pr_bmm_params *p, const int8_t *a, const int8_t *b,
                        int8_t *out, int32_t *scratch, int64_t scratch_len)
 {
     int64_t h, i;
-    pr_status st;
     pr_arm_bmm_nn_q q;
-    if (p == NULL || a == NULL || b == NULL || out == NULL) {
-        return PR_ERR_NULL;
-    }
-    st = pr_bmm_check(p, p->depth, p->cols);
+    const pr_status st = pr_bmm_nn_check(p, a, b, out, scratch, scratch_len);
     if (st != PR_OK) {
         return st;
-    }
-    if (scratch == NULL || scratch_len < p->cols) {
-        return PR_ERR_SCRATCH;
     }
     q.rq = pr_arm_rq_make(p->multiplier, p->shift, p->out_zero_point, p->act_min,
                           p->act_max);

@@ -4,17 +4,12 @@
  * pr_arm_mm_dsp.c, the zero points applied through row and column sums.
  */
 #include "pr_arm_common.h"
-#include "pr_bmm_internal.h"
 
 pr_status pr_bmm_nt_s8(const pr_bmm_params *p, const int8_t *a, const int8_t *b,
                        int8_t *out)
 {
     int64_t h;
-    pr_status st;
-    if (p == NULL || a == NULL || b == NULL || out == NULL) {
-        return PR_ERR_NULL;
-    }
-    st = pr_bmm_check(p, p->cols, p->depth);
+    const pr_status st = pr_bmm_nt_check(p, a, b, out);
     if (st != PR_OK) {
         return st;
     }

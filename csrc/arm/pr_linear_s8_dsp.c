@@ -9,8 +9,8 @@ pr_status pr_linear_s8(const pr_linear_params *p, const int8_t *x, const int8_t 
                        const int32_t *shift, int8_t *y)
 {
     pr_arm_mm m;
-    const pr_status st = pr_arm_linear_check(p, x, w, multiplier, shift, y, -128, 127,
-                                             -128, 127);
+    const pr_status st = pr_linear_check(p, x, w, multiplier, shift, y, -128, 127,
+                                         -128, 127);
     if (st != PR_OK) {
         return st;
     }

@@ -9,8 +9,8 @@ pr_status pr_linear_s8_s16(const pr_linear_params *p, const int8_t *x, const int
                            const int32_t *shift, int16_t *y)
 {
     pr_arm_mm m;
-    const pr_status st = pr_arm_linear_check(p, x, w, multiplier, shift, y, -32768, 32767,
-                                             0, 0);
+    const pr_status st = pr_linear_check(p, x, w, multiplier, shift, y, -32768, 32767,
+                                         0, 0);
     if (st != PR_OK) {
         return st;
     }

@@ -4,23 +4,15 @@
  * pr_x86_mm_avx512vnni.c, one product per batch). The scratch is checked as in the
  * reference but not needed.
  */
-#include "pr_bmm_internal.h"
 #include "pr_x86_common.h"
 
 pr_status pr_bmm_nn_s8(const pr_bmm_params *p, const int8_t *a, const int8_t *b,
                        int8_t *out, int32_t *scratch, int64_t scratch_len)
 {
     int64_t h;
-    pr_status st;
-    if (p == NULL || a == NULL || b == NULL || out == NULL) {
-        return PR_ERR_NULL;
-    }
-    st = pr_bmm_check(p, p->depth, p->cols);
+    const pr_status st = pr_bmm_nn_check(p, a, b, out, scratch, scratch_len);
     if (st != PR_OK) {
         return st;
-    }
-    if (scratch == NULL || scratch_len < p->cols) {
-        return PR_ERR_SCRATCH;
     }
     for (h = 0; h < p->batches; ++h) {
         const pr_x86_mm m = pr_x86_bmm_mm(p, a, b, out, h, 1);

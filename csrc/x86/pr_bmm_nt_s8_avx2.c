@@ -3,18 +3,13 @@
  * csrc/pr_bmm_nt_s8.c (chosen at build time by csrc/build_ffi.py; kernel in
  * pr_x86_mm_avx2.c, one product per batch).
  */
-#include "pr_bmm_internal.h"
 #include "pr_x86_common.h"
 
 pr_status pr_bmm_nt_s8(const pr_bmm_params *p, const int8_t *a, const int8_t *b,
                        int8_t *out)
 {
     int64_t h;
-    pr_status st;
-    if (p == NULL || a == NULL || b == NULL || out == NULL) {
-        return PR_ERR_NULL;
-    }
-    st = pr_bmm_check(p, p->cols, p->depth);
+    const pr_status st = pr_bmm_nt_check(p, a, b, out);
     if (st != PR_OK) {
         return st;
     }

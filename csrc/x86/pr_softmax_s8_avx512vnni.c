@@ -35,7 +35,7 @@
 
 /* The reference's table check, 16 entries at a time: Q16 exp values in
  * [0, PR_SOFTMAX_EXP_ONE], a non-zero entry for d = 0. */
-static PR_TARGET_AVX512 int pr_softmax_table_ok(const int32_t *exp_table)
+static PR_TARGET_AVX512 int pr512_softmax_table_ok(const int32_t *exp_table)
 {
     __mmask16 bad = 0;
     int32_t d;
@@ -653,7 +653,7 @@ pr_status pr_softmax_s8(const pr_softmax_params *p, const int8_t *x,
     if (!pr_q_count_ok((int64_t)p->batches * p->rows, p->cols)) {
         return PR_ERR_OVERFLOW;
     }
-    if (!pr_softmax_table_ok(exp_table)) {
+    if (!pr512_softmax_table_ok(exp_table)) {
         return PR_ERR_PARAM;
     }
     if (pr_softmax_words_ok(exp_table)) {
