@@ -3,7 +3,7 @@
  * zero padding with the input zero point, per-channel requantization. NumPy
  * reference: pyreparam.quant.qlinear.conv1d_s8.
  */
-#include "pr_q_internal.h"
+#include "pr_check_internal.h"
 
 /* zp * sum_i w[i]: the contribution of one padded frame (x = zp everywhere). */
 static int32_t pr_conv1d_pad_tap(int32_t n, const int8_t *w, int32_t zp)
@@ -43,27 +43,11 @@ pr_status pr_conv1d_s8(const pr_conv1d_params *p, const int8_t *x, const int8_t 
                        const int32_t *shift, int8_t *y)
 {
     int64_t t, c, T_out, depth;
-    if (p == NULL || x == NULL || w == NULL || multiplier == NULL || shift == NULL ||
-        y == NULL) {
-        return PR_ERR_NULL;
-    }
-    if (p->in_len < 1 || p->in_channels < 1 || p->out_channels < 1 || p->kernel < 1 ||
-        p->stride < 1 || p->padding < 0 || p->padding >= p->kernel ||
-        (int64_t)p->kernel * p->in_channels > PR_Q_MAX_DEPTH ||
-        (int64_t)p->in_len + 2 * (int64_t)p->padding < p->kernel) {
-        return PR_ERR_SHAPE;
+    const pr_status st = pr_conv1d_check(p, x, w, multiplier, shift, y, &T_out);
+    if (st != PR_OK) {
+        return st;
     }
     depth = (int64_t)p->kernel * p->in_channels;
-    T_out = ((int64_t)p->in_len + 2 * (int64_t)p->padding - p->kernel) / p->stride + 1;
-    if (!pr_q_count_ok(p->in_len, p->in_channels) ||
-        !pr_q_count_ok(T_out, p->out_channels) || !pr_q_count_ok(p->out_channels, depth)) {
-        return PR_ERR_OVERFLOW;
-    }
-    if (p->in_zero_point < -128 || p->in_zero_point > 127 ||
-        !pr_q_out_range_ok(p->out_zero_point, p->act_min, p->act_max, -128, 127) ||
-        !pr_q_multipliers_ok(p->out_channels, multiplier, shift)) {
-        return PR_ERR_PARAM;
-    }
     for (t = 0; t < T_out; ++t) {
         const int64_t start = t * p->stride - p->padding;
         int8_t *yt = y + t * p->out_channels;

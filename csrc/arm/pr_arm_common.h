@@ -3,13 +3,13 @@
  *
  * The files csrc/arm/pr_<op>_dsp.c are *variants*: each defines the same public
  * function as the portable reference csrc/pr_<op>.c, with the same prototype, the
- * same argument checks (same order, same statuses) and bit-identical results. They
- * need the Armv7E-M DSP extension (Cortex-M4, M7, M33 with DSP...): the dot products
- * use SXTB16 (two int8 lanes sign-extended to int16) and SMLAD (two 16 x 16
- * products added to an int32 accumulator), the saturating add QADD. A build chooses
- * them instead of the reference files (tools/mcu/build.sh lib TARGET dsp); every
- * other build (the Python extension, tools/build_c.sh, Cortex-M3) compiles only the
- * reference files of csrc/.
+ * same argument checks (the reference's own, csrc/pr_check_internal.h) and
+ * bit-identical results. They need the Armv7E-M DSP extension (Cortex-M4, M7, M33
+ * with DSP...): the dot products use SXTB16 (two int8 lanes sign-extended to int16)
+ * and SMLAD (two 16 x 16 products added to an int32 accumulator), the saturating add
+ * QADD. A build chooses them instead of the reference files (tools/mcu/build.sh lib
+ * TARGET dsp); every other build (the Python extension, tools/build_c.sh, Cortex-M3)
+ * compiles only the reference files of csrc/.
  *
  * Exactness: every dot product is an exact int32 sum (|sum| < 2^31 by the depth
  * limit), whatever the order of its terms, so the 2 x 2 register blocking and the
@@ -226,7 +226,7 @@ typedef struct {
 /* pr_arm_mm_dsp.c */
 void pr_arm_mm_nt(const pr_arm_mm *m);
 
-/* ---- argument checks: the reference kernels' checks, same order and statuses ---- */
+/* ---- the products of the checked kernels (their checks: pr_check_internal.h) ---- */
 
 /* The product of a linear layer: rows of x times w^T, per-channel requantization. */
 static inline pr_arm_mm pr_arm_linear_mm(const pr_linear_params *p, const int8_t *x,
@@ -253,37 +253,6 @@ static inline pr_arm_mm pr_arm_linear_mm(const pr_linear_params *p, const int8_t
     m.y_step = p->out_features;
     m.y_bytes = y_bytes;
     return m;
-}
-
-/* pr_conv1d_s8.c's checks; *T_out receives the number of output frames. */
-static inline pr_status pr_arm_conv1d_check(const pr_conv1d_params *p, const int8_t *x,
-                                            const int8_t *w, const int32_t *multiplier,
-                                            const int32_t *shift, const int8_t *y,
-                                            int64_t *T_out)
-{
-    int64_t depth;
-    if (p == NULL || x == NULL || w == NULL || multiplier == NULL || shift == NULL ||
-        y == NULL) {
-        return PR_ERR_NULL;
-    }
-    if (p->in_len < 1 || p->in_channels < 1 || p->out_channels < 1 || p->kernel < 1 ||
-        p->stride < 1 || p->padding < 0 || p->padding >= p->kernel ||
-        (int64_t)p->kernel * p->in_channels > PR_Q_MAX_DEPTH ||
-        (int64_t)p->in_len + 2 * (int64_t)p->padding < p->kernel) {
-        return PR_ERR_SHAPE;
-    }
-    depth = (int64_t)p->kernel * p->in_channels;
-    *T_out = ((int64_t)p->in_len + 2 * (int64_t)p->padding - p->kernel) / p->stride + 1;
-    if (!pr_q_count_ok(p->in_len, p->in_channels) ||
-        !pr_q_count_ok(*T_out, p->out_channels) || !pr_q_count_ok(p->out_channels, depth)) {
-        return PR_ERR_OVERFLOW;
-    }
-    if (p->in_zero_point < -128 || p->in_zero_point > 127 ||
-        !pr_q_out_range_ok(p->out_zero_point, p->act_min, p->act_max, -128, 127) ||
-        !pr_q_multipliers_ok(p->out_channels, multiplier, shift)) {
-        return PR_ERR_PARAM;
-    }
-    return PR_OK;
 }
 
 /* The product of one batch h of pr_bmm_nt_s8 (checked parameters). */

@@ -6,19 +6,6 @@
  */
 #include "pr_arm_common.h"
 
-/* Output frames [*t_lo, *t_hi) whose window has no padded frame. */
-static void pr_arm_conv1d_interior(const pr_conv1d_params *p, int64_t T_out,
-                                   int64_t *t_lo, int64_t *t_hi)
-{
-    const int64_t last_start = (int64_t)p->in_len - p->kernel; /* start <= last_start */
-    int64_t lo = (p->padding + p->stride - 1) / p->stride;     /* t stride >= padding */
-    int64_t hi = last_start + p->padding < 0 ? 0 : (last_start + p->padding) / p->stride + 1;
-    hi = hi < T_out ? hi : T_out;
-    lo = lo < hi ? lo : hi;
-    *t_lo = lo;
-    *t_hi = hi;
-}
-
 /* Output frame t when its window has padded frames: the reference's sum per tap. */
 static void pr_arm_conv1d_edge_frame(const pr_conv1d_params *p, const int8_t *x,
                                      const int8_t *w, const int32_t *bias,
@@ -53,11 +40,11 @@ pr_status pr_conv1d_s8(const pr_conv1d_params *p, const int8_t *x, const int8_t 
 {
     int64_t T_out, t_lo, t_hi, t;
     pr_arm_mm m;
-    const pr_status st = pr_arm_conv1d_check(p, x, w, multiplier, shift, y, &T_out);
+    const pr_status st = pr_conv1d_check(p, x, w, multiplier, shift, y, &T_out);
     if (st != PR_OK) {
         return st;
     }
-    pr_arm_conv1d_interior(p, T_out, &t_lo, &t_hi);
+    pr_conv1d_interior(p, T_out, &t_lo, &t_hi);
     for (t = 0; t < T_out; ++t) {
         if (t < t_lo || t >= t_hi) {
             pr_arm_conv1d_edge_frame(p, x, w, bias, multiplier, shift, y, t);

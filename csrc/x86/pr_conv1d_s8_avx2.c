@@ -13,11 +13,11 @@ pr_status pr_conv1d_s8(const pr_conv1d_params *p, const int8_t *x, const int8_t 
 {
     int64_t T_out, t_lo, t_hi, t;
     pr_x86_mm m;
-    const pr_status st = pr_x86_conv1d_check(p, x, w, multiplier, shift, y, &T_out);
+    const pr_status st = pr_conv1d_check(p, x, w, multiplier, shift, y, &T_out);
     if (st != PR_OK) {
         return st;
     }
-    pr_x86_conv1d_interior(p, T_out, &t_lo, &t_hi);
+    pr_conv1d_interior(p, T_out, &t_lo, &t_hi);
     m = pr_x86_conv1d_mm(p, x, w, bias, multiplier, shift, y, 0, 0); /* frame 0 on */
     for (t = 0; t < T_out; ++t) {
         if (t < t_lo || t >= t_hi) {

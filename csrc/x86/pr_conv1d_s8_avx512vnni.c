@@ -53,11 +53,11 @@ pr_status pr_conv1d_s8(const pr_conv1d_params *p, const int8_t *x, const int8_t 
 {
     int64_t T_out, t_lo, t_hi;
     pr_x86_mm m;
-    const pr_status st = pr_x86_conv1d_check(p, x, w, multiplier, shift, y, &T_out);
+    const pr_status st = pr_conv1d_check(p, x, w, multiplier, shift, y, &T_out);
     if (st != PR_OK) {
         return st;
     }
-    pr_x86_conv1d_interior(p, T_out, &t_lo, &t_hi);
+    pr_conv1d_interior(p, T_out, &t_lo, &t_hi);
     pr512_conv1d_edges(p, x, w, bias, multiplier, shift, y, 0, t_lo);
     pr512_conv1d_edges(p, x, w, bias, multiplier, shift, y, t_hi, T_out);
     if (t_hi > t_lo) {

@@ -3,9 +3,9 @@
  *
  * The files in csrc/x86/ are *variants*: pr_<op>_<isa>.c defines the same public
  * function as the portable reference csrc/pr_<op>.c, with the same prototype, the
- * same argument checks (in the same order, with the same statuses) and bit-identical
- * results. csrc/build_ffi.py chooses at build time which one is compiled
- * (PYREPARAM_SIMD=auto|none|avx2|avx512vnni); any other build (Cortex-M,
+ * same argument checks (the reference's own, csrc/pr_check_internal.h) and
+ * bit-identical results. csrc/build_ffi.py chooses at build time which one is
+ * compiled (PYREPARAM_SIMD=auto|none|avx2|avx512vnni); any other build (Cortex-M,
  * tools/sanitize.sh) compiles only the .c files of csrc/ and gets the reference.
  * The product kernels (linear, conv1d, the attention products) check their
  * arguments and describe their work as one or more matrix products (pr_x86_mm
@@ -116,7 +116,7 @@ static inline void pr_x86_store_one(const pr_x86_mm *m, int64_t i, int32_t j, in
     }
 }
 
-/* ---- argument checks: the reference kernels' checks, same order and statuses ---- */
+/* ---- the products of the checked kernels (their checks: pr_check_internal.h) ---- */
 
 /* The product of a linear layer (T rows of x times w^T). */
 static inline pr_x86_mm pr_x86_linear_mm(const pr_linear_params *p, const int8_t *x,
@@ -143,53 +143,6 @@ static inline pr_x86_mm pr_x86_linear_mm(const pr_linear_params *p, const int8_t
     m.y_step = p->out_features;
     m.y_bytes = y_bytes;
     return m;
-}
-
-/* pr_conv1d_s8.c's checks; *T_out receives the number of output frames. */
-static inline pr_status pr_x86_conv1d_check(const pr_conv1d_params *p, const int8_t *x,
-                                            const int8_t *w, const int32_t *multiplier,
-                                            const int32_t *shift, const int8_t *y,
-                                            int64_t *T_out)
-{
-    int64_t depth;
-    if (p == NULL || x == NULL || w == NULL || multiplier == NULL || shift == NULL ||
-        y == NULL) {
-        return PR_ERR_NULL;
-    }
-    if (p->in_len < 1 || p->in_channels < 1 || p->out_channels < 1 || p->kernel < 1 ||
-        p->stride < 1 || p->padding < 0 || p->padding >= p->kernel ||
-        (int64_t)p->kernel * p->in_channels > PR_Q_MAX_DEPTH ||
-        (int64_t)p->in_len + 2 * (int64_t)p->padding < p->kernel) {
-        return PR_ERR_SHAPE;
-    }
-    depth = (int64_t)p->kernel * p->in_channels;
-    *T_out = ((int64_t)p->in_len + 2 * (int64_t)p->padding - p->kernel) / p->stride + 1;
-    if (!pr_q_count_ok(p->in_len, p->in_channels) ||
-        !pr_q_count_ok(*T_out, p->out_channels) || !pr_q_count_ok(p->out_channels, depth)) {
-        return PR_ERR_OVERFLOW;
-    }
-    if (p->in_zero_point < -128 || p->in_zero_point > 127 ||
-        !pr_q_out_range_ok(p->out_zero_point, p->act_min, p->act_max, -128, 127) ||
-        !pr_q_multipliers_ok(p->out_channels, multiplier, shift)) {
-        return PR_ERR_PARAM;
-    }
-    return PR_OK;
-}
-
-/*
- * Output frames [*t_lo, *t_hi) whose window lies inside x (no padded frame): those
- * are rows of one product; the others are computed one by one.
- */
-static inline void pr_x86_conv1d_interior(const pr_conv1d_params *p, int64_t T_out,
-                                          int64_t *t_lo, int64_t *t_hi)
-{
-    const int64_t last_start = (int64_t)p->in_len - p->kernel; /* start <= last_start */
-    int64_t lo = (p->padding + p->stride - 1) / p->stride;     /* t stride >= padding */
-    int64_t hi = last_start + p->padding < 0 ? 0 : (last_start + p->padding) / p->stride + 1;
-    hi = hi < T_out ? hi : T_out;
-    lo = lo < hi ? lo : hi;
-    *t_lo = lo;
-    *t_hi = hi;
 }
 
 /* Output frame t of conv1d when its window has padded frames: the reference's sum. */
