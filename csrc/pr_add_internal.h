@@ -3,24 +3,15 @@
  * The including file defines PR_ADD_NAME, PR_ADD_B_T and PR_ADD_B_ZP_MIN / _MAX.
  * NumPy reference: pyreparam.quant.qelementwise.add_s16 (TFLite's int16 ADD).
  */
-#include "pr_q_internal.h"
+#include "pr_check_internal.h"
 
 pr_status PR_ADD_NAME(const pr_add_params *p, const int16_t *a, const PR_ADD_B_T *b,
                       int16_t *y)
 {
     int32_t i;
-    if (p == NULL || a == NULL || b == NULL || y == NULL) {
-        return PR_ERR_NULL;
-    }
-    if (p->size < 1) {
-        return PR_ERR_SHAPE;
-    }
-    if (!pr_q_multiplier_ok(p->a_multiplier, p->a_shift) ||
-        !pr_q_multiplier_ok(p->b_multiplier, p->b_shift) ||
-        !pr_q_multiplier_ok(p->out_multiplier, p->out_shift) ||
-        p->b_zero_point < PR_ADD_B_ZP_MIN || p->b_zero_point > PR_ADD_B_ZP_MAX ||
-        !pr_q_out_range_ok(0, p->act_min, p->act_max, -32768, 32767)) {
-        return PR_ERR_PARAM;
+    const pr_status st = pr_add_check(p, a, b, y, PR_ADD_B_ZP_MIN, PR_ADD_B_ZP_MAX);
+    if (st != PR_OK) {
+        return st;
     }
     for (i = 0; i < p->size; ++i) {
         /* |a 2^15| <= 2^30 and |(b - zb) 2^15| <= 2^23 fit int32 */

@@ -95,18 +95,9 @@ pr_status PR_ADD_NAME(const pr_add_params *p, const int16_t *a, const PR_ADD_B_T
 {
     pr_arm_rq qa, qb, qo;
     int32_t c[3];
-    if (p == NULL || a == NULL || b == NULL || y == NULL) {
-        return PR_ERR_NULL;
-    }
-    if (p->size < 1) {
-        return PR_ERR_SHAPE;
-    }
-    if (!pr_q_multiplier_ok(p->a_multiplier, p->a_shift) ||
-        !pr_q_multiplier_ok(p->b_multiplier, p->b_shift) ||
-        !pr_q_multiplier_ok(p->out_multiplier, p->out_shift) ||
-        p->b_zero_point < PR_ADD_B_ZP_MIN || p->b_zero_point > PR_ADD_B_ZP_MAX ||
-        !pr_q_out_range_ok(0, p->act_min, p->act_max, -32768, 32767)) {
-        return PR_ERR_PARAM;
+    const pr_status st = pr_add_check(p, a, b, y, PR_ADD_B_ZP_MIN, PR_ADD_B_ZP_MAX);
+    if (st != PR_OK) {
+        return st;
     }
     /* zero points and clamps of the inner two are neutral: MBQM alone */
     qa = pr_arm_rq_make(p->a_multiplier, p->a_shift, 0, PR_Q_INT32_MIN, PR_Q_INT32_MAX);

@@ -106,18 +106,9 @@ static PR_TARGET_AVX512 void pr512_add(const pr_add_params *p, const int16_t *a,
 pr_status PR_ADD_NAME(const pr_add_params *p, const int16_t *a, const PR_ADD_B_T *b,
                       int16_t *y)
 {
-    if (p == NULL || a == NULL || b == NULL || y == NULL) {
-        return PR_ERR_NULL;
-    }
-    if (p->size < 1) {
-        return PR_ERR_SHAPE;
-    }
-    if (!pr_q_multiplier_ok(p->a_multiplier, p->a_shift) ||
-        !pr_q_multiplier_ok(p->b_multiplier, p->b_shift) ||
-        !pr_q_multiplier_ok(p->out_multiplier, p->out_shift) ||
-        p->b_zero_point < PR_ADD_B_ZP_MIN || p->b_zero_point > PR_ADD_B_ZP_MAX ||
-        !pr_q_out_range_ok(0, p->act_min, p->act_max, -32768, 32767)) {
-        return PR_ERR_PARAM;
+    const pr_status st = pr_add_check(p, a, b, y, PR_ADD_B_ZP_MIN, PR_ADD_B_ZP_MAX);
+    if (st != PR_OK) {
+        return st;
     }
     pr512_add(p, a, b, y);
     return PR_OK;
