@@ -1,19 +1,12 @@
 /* pr_mul_s8: element-wise int8 product with zero points (GLU). */
-#include "pr_q_internal.h"
+#include "pr_check_internal.h"
 
 pr_status pr_mul_s8(const pr_mul_params *p, const int8_t *a, const int8_t *b, int8_t *y)
 {
     int32_t i;
-    if (p == NULL || a == NULL || b == NULL || y == NULL) {
-        return PR_ERR_NULL;
-    }
-    if (p->size < 1) {
-        return PR_ERR_SHAPE;
-    }
-    if (p->a_zero_point < -128 || p->a_zero_point > 127 || p->b_zero_point < -128 ||
-        p->b_zero_point > 127 || !pr_q_multiplier_ok(p->multiplier, p->shift) ||
-        !pr_q_out_range_ok(p->out_zero_point, p->act_min, p->act_max, -128, 127)) {
-        return PR_ERR_PARAM;
+    const pr_status st = pr_mul_check(p, a, b, y);
+    if (st != PR_OK) {
+        return st;
     }
     for (i = 0; i < p->size; ++i) {
         const int32_t prod = ((int32_t)a[i] - p->a_zero_point) *

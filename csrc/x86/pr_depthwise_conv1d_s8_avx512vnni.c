@@ -52,24 +52,10 @@ pr_status pr_depthwise_conv1d_s8(const pr_dwconv1d_params *p, const int8_t *x,
                                  const int32_t *multiplier, const int32_t *shift,
                                  int8_t *y, int32_t *scratch, int64_t scratch_len)
 {
-    if (p == NULL || x == NULL || w == NULL || multiplier == NULL || shift == NULL ||
-        y == NULL) {
-        return PR_ERR_NULL;
-    }
-    if (p->in_len < 1 || p->channels < 1 || p->kernel < 1 || p->kernel % 2 == 0 ||
-        p->kernel > PR_Q_MAX_DEPTH) {
-        return PR_ERR_SHAPE;
-    }
-    if (!pr_q_count_ok(p->in_len, p->channels) || !pr_q_count_ok(p->kernel, p->channels)) {
-        return PR_ERR_OVERFLOW;
-    }
-    if (p->in_zero_point < -128 || p->in_zero_point > 127 ||
-        !pr_q_out_range_ok(p->out_zero_point, p->act_min, p->act_max, -128, 127) ||
-        !pr_q_multipliers_ok(p->channels, multiplier, shift)) {
-        return PR_ERR_PARAM;
-    }
-    if (scratch == NULL || scratch_len < p->channels) {
-        return PR_ERR_SCRATCH;
+    const pr_status st = pr_dwconv1d_check(p, x, w, multiplier, shift, y, scratch,
+                                           scratch_len);
+    if (st != PR_OK) {
+        return st;
     }
     pr512_depthwise(p, x, w, bias, multiplier, shift, y);
     return PR_OK;

@@ -45,11 +45,9 @@ static PR_TARGET_AVX512 void pr512_lut(int32_t n, const int8_t *x, const int8_t 
 
 pr_status pr_lut_s8(int32_t n, const int8_t *x, const int8_t *table, int8_t *y)
 {
-    if (x == NULL || table == NULL || y == NULL) {
-        return PR_ERR_NULL;
-    }
-    if (n < 1) {
-        return PR_ERR_SHAPE;
+    const pr_status st = pr_lut_check(n, x, table, y);
+    if (st != PR_OK) {
+        return st;
     }
     pr512_lut(n, x, table, y);
     return PR_OK;

@@ -44,16 +44,9 @@ static PR_TARGET_AVX512 void pr512_mul(const pr_mul_params *p, const int8_t *a,
 
 pr_status pr_mul_s8(const pr_mul_params *p, const int8_t *a, const int8_t *b, int8_t *y)
 {
-    if (p == NULL || a == NULL || b == NULL || y == NULL) {
-        return PR_ERR_NULL;
-    }
-    if (p->size < 1) {
-        return PR_ERR_SHAPE;
-    }
-    if (p->a_zero_point < -128 || p->a_zero_point > 127 || p->b_zero_point < -128 ||
-        p->b_zero_point > 127 || !pr_q_multiplier_ok(p->multiplier, p->shift) ||
-        !pr_q_out_range_ok(p->out_zero_point, p->act_min, p->act_max, -128, 127)) {
-        return PR_ERR_PARAM;
+    const pr_status st = pr_mul_check(p, a, b, y);
+    if (st != PR_OK) {
+        return st;
     }
     pr512_mul(p, a, b, y);
     return PR_OK;
