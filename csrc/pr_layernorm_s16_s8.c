@@ -3,6 +3,7 @@
  * int8, gamma and beta folded into per-channel multipliers and offsets. NumPy
  * reference: pyreparam.quant.qnorm.layernorm_s16_s8; steps in reference/int8.md.
  */
+#include "pr_check_internal.h"
 #include "pr_layernorm_internal.h"
 
 static void pr_ln_row(const pr_layernorm_params *p, const int16_t *x,
@@ -37,26 +38,9 @@ pr_status pr_layernorm_s16_s8(const pr_layernorm_params *p, const int16_t *x,
                               const int32_t *offset, int8_t *y)
 {
     int64_t t;
-    int32_t i;
-    if (p == NULL || x == NULL || multiplier == NULL || shift == NULL || offset == NULL ||
-        y == NULL) {
-        return PR_ERR_NULL;
-    }
-    if (p->rows < 1 || p->channels < 1 || p->channels > PR_LAYERNORM_MAX_CHANNELS) {
-        return PR_ERR_SHAPE;
-    }
-    if (!pr_q_count_ok(p->rows, p->channels)) {
-        return PR_ERR_OVERFLOW;
-    }
-    if (p->eps < 0 || p->eps > ((int64_t)1 << 60) ||
-        !pr_q_out_range_ok(p->out_zero_point, p->act_min, p->act_max, -128, 127)) {
-        return PR_ERR_PARAM;
-    }
-    for (i = 0; i < p->channels; ++i) { /* a negative multiplier carries gamma's sign */
-        if (multiplier[i] == PR_Q_INT32_MIN || shift[i] < PR_Q_SHIFT_MIN ||
-            shift[i] > PR_Q_SHIFT_MAX) {
-            return PR_ERR_PARAM;
-        }
+    const pr_status st = pr_layernorm_check(p, x, multiplier, shift, offset, y);
+    if (st != PR_OK) {
+        return st;
     }
     for (t = 0; t < p->rows; ++t) {
         pr_ln_row(p, x + t * p->channels, multiplier, shift, offset,

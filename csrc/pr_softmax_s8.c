@@ -3,22 +3,7 @@
  * -128, with a key mask and a local window. NumPy reference:
  * pyreparam.quant.qnorm.softmax_s8; arithmetic in reference/int8.md.
  */
-#include "pr_q_internal.h"
-
-/* The table must hold exp values in Q16 with a non-zero entry for d = 0. */
-static int pr_softmax_table_ok(const int32_t *exp_table)
-{
-    int32_t d;
-    if (exp_table[0] < 1) {
-        return 0;
-    }
-    for (d = 0; d < 256; ++d) {
-        if (exp_table[d] < 0 || exp_table[d] > PR_SOFTMAX_EXP_ONE) {
-            return 0;
-        }
-    }
-    return 1;
-}
+#include "pr_check_internal.h"
 
 /* One row: keys lo .. hi - 1 may be allowed (window), key_mask refines that. */
 static void pr_softmax_row(int32_t cols, int32_t lo, int32_t hi, const int8_t *x,
@@ -56,15 +41,9 @@ pr_status pr_softmax_s8(const pr_softmax_params *p, const int8_t *x,
                         const int32_t *exp_table, const uint8_t *key_mask, int8_t *y)
 {
     int64_t h, t;
-    if (p == NULL || x == NULL || exp_table == NULL || y == NULL) {
-        return PR_ERR_NULL;
-    }
-    if (p->batches < 1 || p->rows < 1 || p->cols < 1 || p->cols > PR_SOFTMAX_MAX_COLS ||
-        p->window < 0 || (p->window > 0 && p->window % 2 == 0)) {
-        return PR_ERR_SHAPE;
-    }
-    if (!pr_q_count_ok((int64_t)p->batches * p->rows, p->cols)) {
-        return PR_ERR_OVERFLOW;
+    const pr_status st = pr_softmax_check_shape(p, x, exp_table, y);
+    if (st != PR_OK) {
+        return st;
     }
     if (!pr_softmax_table_ok(exp_table)) {
         return PR_ERR_PARAM;

@@ -178,25 +178,9 @@ pr_status pr_layernorm_s16_s8(const pr_layernorm_params *p, const int16_t *x,
 {
     int64_t t;
     int32_t i, uniform, fast, cn = 0;
-    if (p == NULL || x == NULL || multiplier == NULL || shift == NULL || offset == NULL ||
-        y == NULL) {
-        return PR_ERR_NULL;
-    }
-    if (p->rows < 1 || p->channels < 1 || p->channels > PR_LAYERNORM_MAX_CHANNELS) {
-        return PR_ERR_SHAPE;
-    }
-    if (!pr_q_count_ok(p->rows, p->channels)) {
-        return PR_ERR_OVERFLOW;
-    }
-    if (p->eps < 0 || p->eps > ((int64_t)1 << 60) ||
-        !pr_q_out_range_ok(p->out_zero_point, p->act_min, p->act_max, -128, 127)) {
-        return PR_ERR_PARAM;
-    }
-    for (i = 0; i < p->channels; ++i) { /* a negative multiplier carries gamma's sign */
-        if (multiplier[i] == PR_Q_INT32_MIN || shift[i] < PR_Q_SHIFT_MIN ||
-            shift[i] > PR_Q_SHIFT_MAX) {
-            return PR_ERR_PARAM;
-        }
+    const pr_status st = pr_layernorm_check(p, x, multiplier, shift, offset, y);
+    if (st != PR_OK) {
+        return st;
     }
     uniform = shift[0] <= 0;
     for (i = 1; i < p->channels && uniform; ++i) {

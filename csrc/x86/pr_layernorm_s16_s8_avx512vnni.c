@@ -154,25 +154,9 @@ pr_status pr_layernorm_s16_s8(const pr_layernorm_params *p, const int16_t *x,
     pr512_ln_rows st;
     int64_t t;
     int32_t i;
-    if (p == NULL || x == NULL || multiplier == NULL || shift == NULL || offset == NULL ||
-        y == NULL) {
-        return PR_ERR_NULL;
-    }
-    if (p->rows < 1 || p->channels < 1 || p->channels > PR_LAYERNORM_MAX_CHANNELS) {
-        return PR_ERR_SHAPE;
-    }
-    if (!pr_q_count_ok(p->rows, p->channels)) {
-        return PR_ERR_OVERFLOW;
-    }
-    if (p->eps < 0 || p->eps > ((int64_t)1 << 60) ||
-        !pr_q_out_range_ok(p->out_zero_point, p->act_min, p->act_max, -128, 127)) {
-        return PR_ERR_PARAM;
-    }
-    for (i = 0; i < p->channels; ++i) { /* a negative multiplier carries gamma's sign */
-        if (multiplier[i] == PR_Q_INT32_MIN || shift[i] < PR_Q_SHIFT_MIN ||
-            shift[i] > PR_Q_SHIFT_MAX) {
-            return PR_ERR_PARAM;
-        }
+    const pr_status status = pr_layernorm_check(p, x, multiplier, shift, offset, y);
+    if (status != PR_OK) {
+        return status;
     }
     for (t = 0; t < p->rows; t += PR512_LN_ROWS) {
         const int32_t nr = p->rows - t < PR512_LN_ROWS ? (int32_t)(p->rows - t)

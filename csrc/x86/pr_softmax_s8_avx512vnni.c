@@ -33,7 +33,7 @@
  */
 #include "pr_x86_q512.h"
 
-/* The reference's table check, 16 entries at a time: Q16 exp values in
+/* pr_softmax_table_ok (pr_check_internal.h), 16 entries at a time: Q16 exp values in
  * [0, PR_SOFTMAX_EXP_ONE], a non-zero entry for d = 0. */
 static PR_TARGET_AVX512 int pr512_softmax_table_ok(const int32_t *exp_table)
 {
@@ -643,15 +643,9 @@ static PR_TARGET_AVX512 void pr512_softmax_gather(const pr_softmax_params *p,
 pr_status pr_softmax_s8(const pr_softmax_params *p, const int8_t *x,
                         const int32_t *exp_table, const uint8_t *key_mask, int8_t *y)
 {
-    if (p == NULL || x == NULL || exp_table == NULL || y == NULL) {
-        return PR_ERR_NULL;
-    }
-    if (p->batches < 1 || p->rows < 1 || p->cols < 1 || p->cols > PR_SOFTMAX_MAX_COLS ||
-        p->window < 0 || (p->window > 0 && p->window % 2 == 0)) {
-        return PR_ERR_SHAPE;
-    }
-    if (!pr_q_count_ok((int64_t)p->batches * p->rows, p->cols)) {
-        return PR_ERR_OVERFLOW;
+    const pr_status st = pr_softmax_check_shape(p, x, exp_table, y);
+    if (st != PR_OK) {
+        return st;
     }
     if (!pr512_softmax_table_ok(exp_table)) {
         return PR_ERR_PARAM;
