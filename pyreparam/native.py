@@ -6,7 +6,9 @@ example a source checkout that was not installed), the wrappers raise
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -31,6 +33,34 @@ def _cpu_problem(lib, ffi) -> str | None:
             "time), which this CPU does not support; rebuild it on this machine, e.g. "
             "`PYREPARAM_SIMD=none pip install --force-reinstall --no-deps pyreparam` "
             "(portable) or PYREPARAM_SIMD=auto")
+
+
+def _stale_sources(module_file: str) -> list[Path]:
+    """The C sources newer than the extension, when it sits in a source checkout.
+
+    ``pip install -e .`` builds ``pyreparam/_native*.so`` once, next to the sources;
+    pulling or editing csrc/ afterwards does not rebuild it, and the package would
+    silently run (and benchmark) the old kernels. A regular install (site-packages,
+    no csrc/ beside the package) has nothing to compare and returns []."""
+    built = Path(module_file)
+    csrc = built.parent.parent / "csrc"
+    if not (csrc / "build_ffi.py").is_file():
+        return []
+    stamp = built.stat().st_mtime
+    return sorted(p for p in csrc.rglob("*")
+                  if p.suffix in (".c", ".h") and p.stat().st_mtime > stamp)
+
+
+if _lib is not None:
+    from pyreparam import _native
+
+    _STALE = _stale_sources(_native.__file__)
+    if _STALE:
+        warnings.warn(
+            f"pyreparam's C extension ({Path(_native.__file__).name}) is older than "
+            f"{len(_STALE)} file(s) of csrc/ (e.g. {_STALE[0].name}); rebuild it with "
+            "`pip install -e .` so that the current C sources run",
+            RuntimeWarning, stacklevel=2)
 
 
 _CPU_PROBLEM = _cpu_problem(_lib, _ffi)

@@ -1,4 +1,4 @@
-"""The extension's CPU check and the model runner in every build of the runtime.
+"""The extension's CPU and staleness checks, and the model runner in every build.
 
 pr_build_cpu_ok says whether this CPU runs what a build compiled (1 for the portable
 build; the x86 SIMD builds ask the CPU), and pyreparam.native refuses a build it
@@ -9,6 +9,7 @@ every SIMD build this machine runs (builds cached in build/simd-cache/, shared w
 tests/test_quant_simd.py).
 """
 import importlib.util
+import os
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -74,6 +75,27 @@ def test_refuses_a_build_this_cpu_cannot_run(monkeypatch):
     from pyreparam.quant.runtime import PRQModel
     with pytest.raises(native.NativeUnavailableError):
         PRQModel(b"PRQM")
+
+
+def test_stale_sources_in_a_source_checkout(tmp_path):
+    """An editable install's extension is older than an edited C source: that source
+    is named; an extension newer than every source, or one outside a source checkout
+    (no csrc/build_ffi.py beside the package), gives nothing."""
+    package, csrc = tmp_path / "pyreparam", tmp_path / "csrc"
+    package.mkdir()
+    (csrc / "x86").mkdir(parents=True)
+    so = package / "_native.abi3.so"
+    files = [csrc / "build_ffi.py", csrc / "pr_add.c", csrc / "x86" / "pr_mm.h",
+             csrc / "notes.txt", so]
+    for i, path in enumerate(files):
+        path.write_text("")
+        os.utime(path, (1000 + i, 1000 + i))
+    assert native._stale_sources(str(so)) == []
+    os.utime(csrc / "x86" / "pr_mm.h", (2000, 2000))
+    os.utime(csrc / "notes.txt", (2000, 2000))          # not a C source
+    assert native._stale_sources(str(so)) == [csrc / "x86" / "pr_mm.h"]
+    (csrc / "build_ffi.py").unlink()
+    assert native._stale_sources(str(so)) == []
 
 
 @needs_c
