@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "pr_check_internal.h"
+#include "pr_mm_internal.h"
 
 #if !defined(__ARM_FEATURE_DSP) || !defined(__ARM_FEATURE_SIMD32)
 #error "csrc/arm/ needs an Arm core with the DSP extension (e.g. -mcpu=cortex-m4)"
@@ -192,95 +193,11 @@ PR_ARM_INLINE int32_t pr_arm_fast_rq_signed(int32_t x, int32_t m, int32_t n, int
     return pr_arm_smmlar(x * 2, m, c + ((x ^ m) >> 31)) >> n;
 }
 
-/*
- * One matrix product with requantized output, the form of linear, conv1d (interior
- * frames) and Q K^T:
- *   y[i, j] = clamp(zp_out + MBQM(sat32(bias[j] + sum_k (A[i,k] - za)(B[j,k] - zb)),
- *                                 M_j))
- * Row i of A: `depth` int8 at a + i * a_step (conv1d: overlapping rows); row j of B at
- * b + j * b_step. bias may be NULL; per_tensor: multiplier[0] / shift[0] for every
- * j. y[i, j] at y + i * y_step + j (elements of y_bytes: 1 int8, 2 int16).
- */
-typedef struct {
-    int32_t rows;
-    int32_t cols;
-    int32_t depth;
-    const int8_t *a;
-    int64_t a_step;
-    const int8_t *b;
-    int64_t b_step;
-    int32_t a_zero_point;
-    int32_t b_zero_point;
-    const int32_t *bias;
-    const int32_t *multiplier;
-    const int32_t *shift;
-    int32_t per_tensor;
-    int32_t out_zero_point;
-    int32_t act_min;
-    int32_t act_max;
-    void *y;
-    int64_t y_step;
-    int32_t y_bytes;
-} pr_arm_mm;
+/* The product's descriptor pr_mm and its builders: pr_mm_internal.h (b_kn must be 0
+ * here: the Arm product reads B as (cols, depth) rows). */
 
 /* pr_arm_mm_dsp.c */
-void pr_arm_mm_nt(const pr_arm_mm *m);
-
-/* ---- the products of the checked kernels (their checks: pr_check_internal.h) ---- */
-
-/* The product of a linear layer: rows of x times w^T, per-channel requantization. */
-static inline pr_arm_mm pr_arm_linear_mm(const pr_linear_params *p, const int8_t *x,
-                                         const int8_t *w, const int32_t *bias,
-                                         const int32_t *multiplier, const int32_t *shift,
-                                         void *y, int32_t y_bytes)
-{
-    pr_arm_mm m;
-    memset(&m, 0, sizeof m);
-    m.rows = p->rows;
-    m.cols = p->out_features;
-    m.depth = p->in_features;
-    m.a = x;
-    m.a_step = p->in_features;
-    m.b = w;
-    m.b_step = p->in_features;
-    m.bias = bias;
-    m.multiplier = multiplier;
-    m.shift = shift;
-    m.out_zero_point = p->out_zero_point;
-    m.act_min = p->act_min;
-    m.act_max = p->act_max;
-    m.y = y;
-    m.y_step = p->out_features;
-    m.y_bytes = y_bytes;
-    return m;
-}
-
-/* The product of one batch h of pr_bmm_nt_s8 (checked parameters). */
-static inline pr_arm_mm pr_arm_bmm_nt_mm(const pr_bmm_params *p, const int8_t *a,
-                                         const int8_t *b, int8_t *out, int64_t h)
-{
-    pr_arm_mm m;
-    memset(&m, 0, sizeof m);
-    m.rows = p->rows;
-    m.cols = p->cols;
-    m.depth = p->depth;
-    m.a = a + h * p->a_batch_stride;
-    m.a_step = p->a_row_stride;
-    m.b = b + h * p->b_batch_stride;
-    m.b_step = p->b_row_stride;
-    m.a_zero_point = p->a_zero_point;
-    m.b_zero_point = p->b_zero_point;
-    m.multiplier = &p->multiplier;
-    m.shift = &p->shift;
-    m.per_tensor = 1;
-    m.out_zero_point = p->out_zero_point;
-    m.act_min = p->act_min;
-    m.act_max = p->act_max;
-    m.y = out + h * p->out_batch_stride;
-    m.y_step = p->out_row_stride;
-    m.y_bytes = 1;
-    return m;
-}
+void pr_arm_mm_nt(const pr_mm *m);
 
 /* One per-tensor requantization with its rounding constants computed once. */
 typedef struct {

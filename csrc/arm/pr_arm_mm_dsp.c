@@ -1,5 +1,5 @@
 /*
- * The int8 matrix product of the Arm DSP variants (pr_arm_common.h, pr_arm_mm):
+ * The int8 matrix product of the Arm DSP variants (pr_arm_common.h, pr_mm):
  * blocks of 2 rows x 2 columns; each group of 4 depth steps takes 4 word loads, 8
  * SXTB16 and 8 SMLAD for 16 multiply-accumulates. Odd last rows and columns use the 1 x 2,
  * 2 x 1 and 1 x 1 forms; depth tails are scalar. Zero points: the exact identity of
@@ -143,7 +143,7 @@ static int32_t pr_arm_zp_sum(int32_t n, const int8_t *p, int32_t zp)
 
 /* The raw sums of rows i0 (and i0 + 1 when two) of A with the columns j0 .. j0 + nc - 1
  * (rows of B): acc[0][c] and acc[1][c]. */
-static void pr_arm_mm_tile(const pr_arm_mm *m, int64_t i0, int32_t two, int32_t j0,
+static void pr_arm_mm_tile(const pr_mm *m, int64_t i0, int32_t two, int32_t j0,
                            int32_t nc, int32_t acc[2][PR_ARM_MM_CHUNK])
 {
     const int32_t K = m->depth;
@@ -176,7 +176,7 @@ static void pr_arm_mm_tile(const pr_arm_mm *m, int64_t i0, int32_t two, int32_t 
  * every column's shift is the same value <= 0 (the usual case: one shift per layer),
  * so the rounding constants are computed once; full: the clamp range is the whole
  * output type, a saturation (SSAT) after the saturating zero-point add (QADD). */
-PR_ARM_INLINE void pr_arm_mm_requant_row(const pr_arm_mm *m, int32_t j0, int32_t n,
+PR_ARM_INLINE void pr_arm_mm_requant_row(const pr_mm *m, int32_t j0, int32_t n,
                                          const int32_t *acc, int64_t i, int32_t y_bytes,
                                          int32_t uniform, int32_t full)
 {
@@ -209,7 +209,7 @@ PR_ARM_INLINE void pr_arm_mm_requant_row(const pr_arm_mm *m, int32_t j0, int32_t
 }
 
 /* The same, each loop compiled for its output type and case. */
-static void pr_arm_mm_requant(const pr_arm_mm *m, int32_t j0, int32_t n,
+static void pr_arm_mm_requant(const pr_mm *m, int32_t j0, int32_t n,
                               const int32_t *acc, int64_t i, int32_t uniform)
 {
     const int32_t bits = m->y_bytes == 1 ? 8 : 16;
@@ -229,7 +229,7 @@ static void pr_arm_mm_requant(const pr_arm_mm *m, int32_t j0, int32_t n,
 }
 
 /* Whether every column has the same shift, <= 0. */
-static int32_t pr_arm_mm_uniform_shift(const pr_arm_mm *m)
+static int32_t pr_arm_mm_uniform_shift(const pr_mm *m)
 {
     int32_t j;
     if (m->shift[0] > 0) {
@@ -374,7 +374,7 @@ static void pr_arm_mm4_cols_any(const pr_arm_mm4 *g, int32_t j0, int32_t nc, int
 }
 
 /* Rows i0 .. i0 + nr - 1 of A (nr <= 4; missing rows are zeros) into x. */
-static void pr_arm_mm4_expand(const pr_arm_mm *m, int64_t i0, int32_t nr, int32_t *x)
+static void pr_arm_mm4_expand(const pr_mm *m, int64_t i0, int32_t nr, int32_t *x)
 {
     const int32_t groups = m->depth / 4;
     int32_t r, k;
@@ -397,7 +397,7 @@ static void pr_arm_mm4_expand(const pr_arm_mm *m, int64_t i0, int32_t nr, int32_
 }
 
 /* Whether the fast path applies; then *c is its constant and *n the right shift. */
-static int32_t pr_arm_mm4_ok(const pr_arm_mm *m, int32_t uniform, int32_t *n, int32_t *c)
+static int32_t pr_arm_mm4_ok(const pr_mm *m, int32_t uniform, int32_t *n, int32_t *c)
 {
     const int64_t limit = ((int64_t)1 << 30) - (int64_t)m->depth * 255 * 255;
     int32_t j;
@@ -418,7 +418,7 @@ static int32_t pr_arm_mm4_ok(const pr_arm_mm *m, int32_t uniform, int32_t *n, in
 }
 
 /* Columns j0 .. j0 + nc - 1 of every row, the column terms in g->init. */
-static void pr_arm_mm4_rows(const pr_arm_mm *m, pr_arm_mm4 *g, int32_t j0, int32_t nc,
+static void pr_arm_mm4_rows(const pr_mm *m, pr_arm_mm4 *g, int32_t j0, int32_t nc,
                             int32_t *x)
 {
     const int32_t bits = m->y_bytes == 1 ? 8 : 16;
@@ -437,7 +437,7 @@ static void pr_arm_mm4_rows(const pr_arm_mm *m, pr_arm_mm4 *g, int32_t j0, int32
 }
 
 /* The fast path; 0 when it does not apply. */
-static __attribute__((noinline)) int32_t pr_arm_mm4_nt(const pr_arm_mm *m, int32_t uniform)
+static __attribute__((noinline)) int32_t pr_arm_mm4_nt(const pr_mm *m, int32_t uniform)
 {
     int32_t x[2 * PR_ARM_MM4_DEPTH];
     int32_t col[PR_ARM_MM4_COLS];
@@ -474,7 +474,7 @@ static __attribute__((noinline)) int32_t pr_arm_mm4_nt(const pr_arm_mm *m, int32
 }
 
 /* The general path: 2 x 2 blocks of raw sums, then the zero points and requantization. */
-static __attribute__((noinline)) void pr_arm_mm_nt_any(const pr_arm_mm *m, int32_t uniform)
+static __attribute__((noinline)) void pr_arm_mm_nt_any(const pr_mm *m, int32_t uniform)
 {
     const int32_t K = m->depth;
     const int32_t zps = m->a_zero_point != 0 || m->b_zero_point != 0;
@@ -506,7 +506,7 @@ static __attribute__((noinline)) void pr_arm_mm_nt_any(const pr_arm_mm *m, int32
     }
 }
 
-void pr_arm_mm_nt(const pr_arm_mm *m)
+void pr_arm_mm_nt(const pr_mm *m)
 {
     const int32_t uniform = pr_arm_mm_uniform_shift(m);
     if (!pr_arm_mm4_nt(m, uniform)) {

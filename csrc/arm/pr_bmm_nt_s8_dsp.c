@@ -14,7 +14,7 @@ pr_status pr_bmm_nt_s8(const pr_bmm_params *p, const int8_t *a, const int8_t *b,
         return st;
     }
     for (h = 0; h < p->batches; ++h) {
-        const pr_arm_mm m = pr_arm_bmm_nt_mm(p, a, b, out, h);
+        const pr_mm m = pr_mm_bmm(p, a, b, out, h, 0);
         pr_arm_mm_nt(&m);
     }
     return PR_OK;

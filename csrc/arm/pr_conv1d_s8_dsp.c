@@ -39,7 +39,7 @@ pr_status pr_conv1d_s8(const pr_conv1d_params *p, const int8_t *x, const int8_t 
                        const int32_t *shift, int8_t *y)
 {
     int64_t T_out, t_lo, t_hi, t;
-    pr_arm_mm m;
+    pr_mm m;
     const pr_status st = pr_conv1d_check(p, x, w, multiplier, shift, y, &T_out);
     if (st != PR_OK) {
         return st;
@@ -51,23 +51,7 @@ pr_status pr_conv1d_s8(const pr_conv1d_params *p, const int8_t *x, const int8_t 
         }
     }
     if (t_hi > t_lo) {
-        memset(&m, 0, sizeof m);
-        m.rows = (int32_t)(t_hi - t_lo);
-        m.cols = p->out_channels;
-        m.depth = p->kernel * p->in_channels;
-        m.a = x + (t_lo * p->stride - p->padding) * p->in_channels;
-        m.a_step = (int64_t)p->stride * p->in_channels;
-        m.b = w;
-        m.b_step = m.depth;
-        m.bias = bias;
-        m.multiplier = multiplier;
-        m.shift = shift;
-        m.out_zero_point = p->out_zero_point;
-        m.act_min = p->act_min;
-        m.act_max = p->act_max;
-        m.y = y + t_lo * p->out_channels;
-        m.y_step = p->out_channels;
-        m.y_bytes = 1;
+        m = pr_mm_conv1d(p, x, w, bias, multiplier, shift, y, t_lo, t_hi);
         pr_arm_mm_nt(&m);
     }
     return PR_OK;

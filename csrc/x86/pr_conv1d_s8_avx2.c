@@ -12,20 +12,20 @@ pr_status pr_conv1d_s8(const pr_conv1d_params *p, const int8_t *x, const int8_t 
                        const int32_t *shift, int8_t *y)
 {
     int64_t T_out, t_lo, t_hi, t;
-    pr_x86_mm m;
+    pr_mm m;
     const pr_status st = pr_conv1d_check(p, x, w, multiplier, shift, y, &T_out);
     if (st != PR_OK) {
         return st;
     }
     pr_conv1d_interior(p, T_out, &t_lo, &t_hi);
-    m = pr_x86_conv1d_mm(p, x, w, bias, multiplier, shift, y, 0, 0); /* frame 0 on */
+    m = pr_mm_conv1d(p, x, w, bias, multiplier, shift, y, 0, 0); /* frame 0 on */
     for (t = 0; t < T_out; ++t) {
         if (t < t_lo || t >= t_hi) {
             pr_x86_conv1d_edge_frame(p, x, w, &m, t);
         }
     }
     if (t_hi > t_lo) {
-        m = pr_x86_conv1d_mm(p, x, w, bias, multiplier, shift, y, t_lo, t_hi);
+        m = pr_mm_conv1d(p, x, w, bias, multiplier, shift, y, t_lo, t_hi);
         pr_x86_avx2_mm_jk(&m);
     }
     return PR_OK;

@@ -20,12 +20,12 @@ static void pr512_conv1d_edges(const pr_conv1d_params *p, const int8_t *x, const
     const int64_t depth = (int64_t)p->kernel * p->in_channels;
     int64_t t;
     int32_t k;
-    pr_x86_mm m = pr_x86_conv1d_mm(p, x, w, bias, multiplier, shift, y, t0, t1);
+    pr_mm m = pr_mm_conv1d(p, x, w, bias, multiplier, shift, y, t0, t1);
     if (t1 <= t0) {
         return;
     }
     if ((t1 - t0) * depth > PR512_EDGE_BYTES) { /* the reference's sums, frame by frame */
-        m = pr_x86_conv1d_mm(p, x, w, bias, multiplier, shift, y, 0, 0); /* y from frame 0 */
+        m = pr_mm_conv1d(p, x, w, bias, multiplier, shift, y, 0, 0); /* y from frame 0 */
         for (t = t0; t < t1; ++t) {
             pr_x86_conv1d_edge_frame(p, x, w, &m, t);
         }
@@ -52,7 +52,7 @@ pr_status pr_conv1d_s8(const pr_conv1d_params *p, const int8_t *x, const int8_t 
                        const int32_t *shift, int8_t *y)
 {
     int64_t T_out, t_lo, t_hi;
-    pr_x86_mm m;
+    pr_mm m;
     const pr_status st = pr_conv1d_check(p, x, w, multiplier, shift, y, &T_out);
     if (st != PR_OK) {
         return st;
@@ -61,7 +61,7 @@ pr_status pr_conv1d_s8(const pr_conv1d_params *p, const int8_t *x, const int8_t 
     pr512_conv1d_edges(p, x, w, bias, multiplier, shift, y, 0, t_lo);
     pr512_conv1d_edges(p, x, w, bias, multiplier, shift, y, t_hi, T_out);
     if (t_hi > t_lo) {
-        m = pr_x86_conv1d_mm(p, x, w, bias, multiplier, shift, y, t_lo, t_hi);
+        m = pr_mm_conv1d(p, x, w, bias, multiplier, shift, y, t_lo, t_hi);
         pr_x86_avx512_mm(&m);
     }
     return PR_OK;

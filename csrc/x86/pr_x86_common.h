@@ -8,7 +8,7 @@
  * compiled (PYREPARAM_SIMD=auto|none|avx2|avx512vnni); any other build (Cortex-M,
  * tools/sanitize.sh) compiles only the .c files of csrc/ and gets the reference.
  * The product kernels (linear, conv1d, the attention products) check their
- * arguments and describe their work as one or more matrix products (pr_x86_mm
+ * arguments and describe their work as one or more matrix products (pr_mm
  * below), computed by the shared kernels pr_x86_mm_<isa>.c, which a build of that
  * level compiles once; the element-wise and row kernels (softmax, LayerNorm, the
  * residual adds, depthwise conv1d) use the lane fixed point of pr_x86_q512.h.
@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "pr_check_internal.h"
+#include "pr_mm_internal.h"
 
 #if !(defined(__GNUC__) || defined(__clang__)) || !(defined(__x86_64__) || defined(__i386__))
 #error "csrc/x86/ needs gcc or clang on x86; build with PYREPARAM_SIMD=none"
@@ -58,52 +59,18 @@ static inline int32_t pr_x86_load32_tail(const int8_t *p, int32_t n, int8_t fill
     return v;
 }
 
-/*
- * One matrix product with requantized output, the common form of linear, conv1d
- * (interior frames) and the attention products:
- *
- *   y[i, j] = clamp(zp_out + MBQM(sat32(bias[j] + sum_k (A[i,k] - za)(B[j,k] - zb)),
- *                                 M_j))
- *
- * A row i is `depth` contiguous int8 at a + i * a_step (conv1d: overlapping rows).
- * B element (j, k) is b[j * b_step + k] when b_kn == 0 (weights (out, in), keys of
- * Q K^T) and b[k * b_step + j] when b_kn == 1 (the values of A V). bias may be NULL
- * (0); per_tensor: multiplier[0], shift[0] for every j. y row i at y + i * y_step,
- * element size y_bytes (1: int8, 2: int16).
- */
-typedef struct {
-    int32_t rows;
-    int32_t cols;
-    int32_t depth;
-    const int8_t *a;
-    int64_t a_step;
-    const int8_t *b;
-    int64_t b_step;
-    int32_t b_kn;
-    int32_t a_zero_point;
-    int32_t b_zero_point;
-    const int32_t *bias;
-    const int32_t *multiplier;
-    const int32_t *shift;
-    int32_t per_tensor;
-    int32_t out_zero_point;
-    int32_t act_min;
-    int32_t act_max;
-    void *y;
-    int64_t y_step;
-    int32_t y_bytes;
-} pr_x86_mm;
+/* The product's descriptor pr_mm and its builders: pr_mm_internal.h. */
 
 /* pr_x86_mm_avx512vnni.c: the product on AVX-512 VNNI (b_kn 0 or 1). */
-void pr_x86_avx512_mm(const pr_x86_mm *m);
+void pr_x86_avx512_mm(const pr_mm *m);
 
 /* pr_x86_mm_avx2.c: the product on AVX2, B stored (j, k) (b_kn == 0) ... */
-void pr_x86_avx2_mm_jk(const pr_x86_mm *m);
+void pr_x86_avx2_mm_jk(const pr_mm *m);
 /* ... and B stored (k, j) (b_kn == 1). */
-void pr_x86_avx2_mm_kj(const pr_x86_mm *m);
+void pr_x86_avx2_mm_kj(const pr_mm *m);
 
 /* The reference's requantization of one value of a product (for edge frames). */
-static inline void pr_x86_store_one(const pr_x86_mm *m, int64_t i, int32_t j, int32_t acc)
+static inline void pr_x86_store_one(const pr_mm *m, int64_t i, int32_t j, int32_t acc)
 {
     const int32_t jj = m->per_tensor ? 0 : j;
     const int32_t sum = m->bias != NULL ? pr_q_add_sat32(acc, m->bias[j]) : acc;
@@ -116,38 +83,9 @@ static inline void pr_x86_store_one(const pr_x86_mm *m, int64_t i, int32_t j, in
     }
 }
 
-/* ---- the products of the checked kernels (their checks: pr_check_internal.h) ---- */
-
-/* The product of a linear layer (T rows of x times w^T). */
-static inline pr_x86_mm pr_x86_linear_mm(const pr_linear_params *p, const int8_t *x,
-                                         const int8_t *w, const int32_t *bias,
-                                         const int32_t *multiplier, const int32_t *shift,
-                                         void *y, int32_t y_bytes)
-{
-    pr_x86_mm m;
-    memset(&m, 0, sizeof m);
-    m.rows = p->rows;
-    m.cols = p->out_features;
-    m.depth = p->in_features;
-    m.a = x;
-    m.a_step = p->in_features;
-    m.b = w;
-    m.b_step = p->in_features;
-    m.bias = bias;
-    m.multiplier = multiplier;
-    m.shift = shift;
-    m.out_zero_point = p->out_zero_point;
-    m.act_min = p->act_min;
-    m.act_max = p->act_max;
-    m.y = y;
-    m.y_step = p->out_features;
-    m.y_bytes = y_bytes;
-    return m;
-}
-
 /* Output frame t of conv1d when its window has padded frames: the reference's sum. */
 static inline void pr_x86_conv1d_edge_frame(const pr_conv1d_params *p, const int8_t *x,
-                                            const int8_t *w, const pr_x86_mm *m, int64_t t)
+                                            const int8_t *w, const pr_mm *m, int64_t t)
 {
     const int32_t K = p->kernel;
     const int32_t Cin = p->in_channels;
@@ -167,64 +105,6 @@ static inline void pr_x86_conv1d_edge_frame(const pr_conv1d_params *p, const int
         }
         pr_x86_store_one(m, t, c, acc);
     }
-}
-
-/* The product of conv1d's interior frames [t_lo, t_hi), y being the whole output. */
-static inline pr_x86_mm pr_x86_conv1d_mm(const pr_conv1d_params *p, const int8_t *x,
-                                         const int8_t *w, const int32_t *bias,
-                                         const int32_t *multiplier, const int32_t *shift,
-                                         int8_t *y, int64_t t_lo, int64_t t_hi)
-{
-    pr_x86_mm m;
-    const int64_t depth = (int64_t)p->kernel * p->in_channels;
-    memset(&m, 0, sizeof m);
-    m.rows = (int32_t)(t_hi - t_lo);
-    m.cols = p->out_channels;
-    m.depth = (int32_t)depth;
-    /* the first row starts at frame t_lo stride - padding >= 0 when there are rows */
-    m.a = t_hi > t_lo ? x + (t_lo * p->stride - p->padding) * p->in_channels : x;
-    m.a_step = (int64_t)p->stride * p->in_channels;
-    m.b = w;
-    m.b_step = depth;
-    m.bias = bias;
-    m.multiplier = multiplier;
-    m.shift = shift;
-    m.out_zero_point = p->out_zero_point;
-    m.act_min = p->act_min;
-    m.act_max = p->act_max;
-    m.y = y + t_lo * p->out_channels;
-    m.y_step = p->out_channels;
-    m.y_bytes = 1;
-    return m;
-}
-
-/* The product of one batch h of pr_bmm_{nt,nn}_s8 (checked parameters). */
-static inline pr_x86_mm pr_x86_bmm_mm(const pr_bmm_params *p, const int8_t *a,
-                                      const int8_t *b, int8_t *out, int64_t h, int32_t b_kn)
-{
-    pr_x86_mm m;
-    memset(&m, 0, sizeof m);
-    m.rows = p->rows;
-    m.cols = p->cols;
-    m.depth = p->depth;
-    m.a = a + h * p->a_batch_stride;
-    m.a_step = p->a_row_stride;
-    m.b = b + h * p->b_batch_stride;
-    m.b_step = p->b_row_stride;
-    m.b_kn = b_kn;
-    m.a_zero_point = p->a_zero_point;
-    m.b_zero_point = p->b_zero_point;
-    m.bias = NULL;
-    m.multiplier = &p->multiplier;
-    m.shift = &p->shift;
-    m.per_tensor = 1;
-    m.out_zero_point = p->out_zero_point;
-    m.act_min = p->act_min;
-    m.act_max = p->act_max;
-    m.y = out + h * p->out_batch_stride;
-    m.y_step = p->out_row_stride;
-    m.y_bytes = 1;
-    return m;
 }
 
 #endif /* PR_X86_COMMON_H */

@@ -70,7 +70,7 @@ typedef struct {
 } pr256_lanes;
 
 /* Lane l gets column j0 + col_of_lane[l] (clamped to a valid column). */
-static inline PR_TARGET_AVX2 void pr256_lanes_init(const pr_x86_mm *m, int32_t j0,
+static inline PR_TARGET_AVX2 void pr256_lanes_init(const pr_mm *m, int32_t j0,
                                                    const int32_t col_of_lane[8],
                                                    pr256_lanes *c)
 {
@@ -87,7 +87,7 @@ static inline PR_TARGET_AVX2 void pr256_lanes_init(const pr_x86_mm *m, int32_t j
 }
 
 /* clamp(zp + MBQM(sat32(acc + bias)), act_min, act_max) on 8 lanes */
-PR256_INLINE __m256i pr256_requantize(const pr_x86_mm *m, const pr256_lanes *c, __m256i acc)
+PR256_INLINE __m256i pr256_requantize(const pr_mm *m, const pr256_lanes *c, __m256i acc)
 {
     const __m256i zp = _mm256_set1_epi32(m->out_zero_point);
     const __m256i lo = _mm256_set1_epi32(m->act_min - m->out_zero_point);
@@ -101,7 +101,7 @@ PR256_INLINE __m256i pr256_requantize(const pr_x86_mm *m, const pr256_lanes *c, 
 }
 
 /* Store output (i, j) = lane value (already in the output type's range). */
-static inline void pr256_put(const pr_x86_mm *m, int64_t i, int32_t j, int32_t v)
+static inline void pr256_put(const pr_mm *m, int64_t i, int32_t j, int32_t v)
 {
     if (m->y_bytes == 1) {
         ((int8_t *)m->y)[i * m->y_step + j] = (int8_t)v;
@@ -140,7 +140,7 @@ PR256_INLINE __m256i pr256_reduce8(__m256i acc[2][4])
 }
 
 /* The exact dot products of rows row[0..1] with columns col[0..3], lane 4 r + c. */
-PR256_INLINE __m256i pr256_dots_2x4(const pr_x86_mm *m, const int8_t *const row[2],
+PR256_INLINE __m256i pr256_dots_2x4(const pr_mm *m, const int8_t *const row[2],
                                     const int8_t *const col[4])
 {
     const __m256i za = _mm256_set1_epi16((int16_t)m->a_zero_point);
@@ -170,7 +170,7 @@ PR256_INLINE __m256i pr256_dots_2x4(const pr_x86_mm *m, const int8_t *const row[
     return pr256_reduce8(acc);
 }
 
-PR_TARGET_AVX2 void pr_x86_avx2_mm_jk(const pr_x86_mm *m)
+PR_TARGET_AVX2 void pr_x86_avx2_mm_jk(const pr_mm *m)
 {
     static const int32_t col_of_lane[8] = {0, 1, 2, 3, 0, 1, 2, 3};
     pr256_lanes lanes;
@@ -214,7 +214,7 @@ static inline PR_TARGET_AVX2 void pr256_pairs(const int8_t *a, int32_t n, int32_
 }
 
 /* Accumulate rows row[0..3] x columns j0 .. j0 + nc - 1 (nc <= 16) over one chunk. */
-PR256_INLINE void pr256_kj_chunk(const pr_x86_mm *m, const int32_t pairs[4][PR256_KC / 2],
+PR256_INLINE void pr256_kj_chunk(const pr_mm *m, const int32_t pairs[4][PR256_KC / 2],
                                  int32_t j0, int32_t nc, int32_t k0, int32_t nk,
                                  __m256i acc[4][2])
 {
@@ -236,7 +236,7 @@ PR256_INLINE void pr256_kj_chunk(const pr_x86_mm *m, const int32_t pairs[4][PR25
     }
 }
 
-PR_TARGET_AVX2 void pr_x86_avx2_mm_kj(const pr_x86_mm *m)
+PR_TARGET_AVX2 void pr_x86_avx2_mm_kj(const pr_mm *m)
 {
     static const int32_t first8[8] = {0, 1, 2, 3, 4, 5, 6, 7};
     static const int32_t next8[8] = {8, 9, 10, 11, 12, 13, 14, 15};

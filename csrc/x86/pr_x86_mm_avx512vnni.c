@@ -54,7 +54,7 @@ typedef struct {
 } pr512_cols;
 
 /* clamp(zp + MBQM(sat32(acc + bias)), act_min, act_max) on the 16 lanes of vector v */
-PR512_INLINE __m512i pr512_requantize(const pr_x86_mm *m, const pr512_cols *c, int32_t v,
+PR512_INLINE __m512i pr512_requantize(const pr_mm *m, const pr512_cols *c, int32_t v,
                                       __m512i acc)
 {
     const int32_t o = 16 * v;
@@ -78,7 +78,7 @@ PR512_INLINE __m512i pr512_requantize(const pr_x86_mm *m, const pr512_cols *c, i
 
 /* Fill the per-column constants of the V vectors of columns j0 .. j0 + nc - 1 (other
  * lanes: 0); colcorr is filled later (pr512_colcorr) when any_colcorr. */
-static inline PR_TARGET_AVX512 void pr512_cols_init(const pr_x86_mm *m, int32_t j0,
+static inline PR_TARGET_AVX512 void pr512_cols_init(const pr_mm *m, int32_t j0,
                                                     int32_t nc, pr512_cols *c)
 {
     /* |dot| <= depth 2^14 (|int8 x int8| <= 2^14): a bias within 2^31 - 1 - depth 2^14
@@ -150,7 +150,7 @@ PR512_INLINE void pr512_transpose16(const __m512i r[16], __m512i out[16])
 }
 
 /* 16 bytes of column l (B + 128 as u8; past n bytes or lanes columns: 0) */
-PR512_INLINE __m128i pr512_col16(const pr_x86_mm *m, int32_t j, int32_t l, int32_t lanes,
+PR512_INLINE __m128i pr512_col16(const pr_mm *m, int32_t j, int32_t l, int32_t lanes,
                                  int32_t k, __mmask16 bytes)
 {
     const __m128i flip = _mm_set1_epi8((char)0x80);
@@ -168,7 +168,7 @@ PR512_INLINE __m128i pr512_col16(const pr_x86_mm *m, int32_t j, int32_t l, int32
  * 8 + i, 12 + i in its 128-bit blocks, so that the 4 x 4 word transposes inside the
  * blocks put column 4 L + i in lane 4 L + i.
  */
-PR512_INLINE void pr512_pack_jk16(const pr_x86_mm *m, int32_t j, int32_t lanes, int32_t k,
+PR512_INLINE void pr512_pack_jk16(const pr_mm *m, int32_t j, int32_t lanes, int32_t k,
                                   int32_t n, __m512i out[4])
 {
     const __mmask16 bytes = pr512_first(n);
@@ -197,7 +197,7 @@ PR512_INLINE void pr512_pack_jk16(const pr_x86_mm *m, int32_t j, int32_t lanes, 
  * transposed at a time, the rest of the depth 16 bytes at a time; masked loads read
  * nothing past a column or the chunk.
  */
-static inline PR_TARGET_AVX512 void pr512_pack_jk(const pr_x86_mm *m, int32_t j0,
+static inline PR_TARGET_AVX512 void pr512_pack_jk(const pr_mm *m, int32_t j0,
                                                   int32_t nc, int32_t V, int32_t k0,
                                                   int32_t nk, int32_t *panel)
 {
@@ -231,7 +231,7 @@ static inline PR_TARGET_AVX512 void pr512_pack_jk(const pr_x86_mm *m, int32_t j0
 }
 
 /* The same panel when B is stored (k, j): interleave 4 rows of 16 columns. */
-static inline PR_TARGET_AVX512 void pr512_pack_kj(const pr_x86_mm *m, int32_t j0,
+static inline PR_TARGET_AVX512 void pr512_pack_kj(const pr_mm *m, int32_t j0,
                                                   int32_t nc, int32_t V, int32_t k0,
                                                   int32_t nk, int32_t *panel)
 {
@@ -299,7 +299,7 @@ static inline PR_TARGET_AVX512 int32_t pr512_sum_s8(const int8_t *p, int32_t n)
 /* ---- the 4-row x V-vector block ----------------------------------------------- */
 
 typedef struct {
-    const pr_x86_mm *m;
+    const pr_mm *m;
     const int32_t *panel;
     const pr512_cols *cols;
     const int32_t *rowcorr; /* -(128 + zb) Sa_i of the tile's rows */
@@ -314,7 +314,7 @@ typedef struct {
 PR512_INLINE void pr512_finish(const pr512_step *s, int64_t i, int32_t nr, __m512i acc[4][4],
                                int V)
 {
-    const pr_x86_mm *m = s->m;
+    const pr_mm *m = s->m;
     const pr512_cols *c = s->cols;
     const pr512_right_c rc = pr512_right_consts(c->common_right > 0 ? c->common_right : 1);
     const __m512i lo = _mm512_set1_epi32(m->act_min);
@@ -364,7 +364,7 @@ PR512_INLINE void pr512_finish(const pr512_step *s, int64_t i, int32_t nr, __m51
  */
 PR512_INLINE void pr512_chunk(const pr512_step *s, int V, int R)
 {
-    const pr_x86_mm *m = s->m;
+    const pr_mm *m = s->m;
     const int32_t full = s->nk / 4;
     const int32_t rest = s->nk - 4 * full;
     int32_t ib, r, v, g;
@@ -428,7 +428,7 @@ static PR_TARGET_AVX512 void pr512_chunk_1row(const pr512_step *s, int32_t V)
 }
 
 /* colcorr = depth za (128 + zb) - za Sb'_j, in wrapping lane arithmetic */
-static inline PR_TARGET_AVX512 void pr512_colcorr(const pr_x86_mm *m, const int32_t *colsum,
+static inline PR_TARGET_AVX512 void pr512_colcorr(const pr_mm *m, const int32_t *colsum,
                                                   pr512_cols *c)
 {
     const int32_t za = m->a_zero_point;
@@ -442,7 +442,7 @@ static inline PR_TARGET_AVX512 void pr512_colcorr(const pr_x86_mm *m, const int3
 }
 
 /* -(128 + zb) Sa_i of rows i0 .. i0 + n - 1: |Sa| <= 2^15 128, so it fits int32. */
-static inline PR_TARGET_AVX512 void pr512_rowcorr(const pr_x86_mm *m, int32_t i0, int32_t n,
+static inline PR_TARGET_AVX512 void pr512_rowcorr(const pr_mm *m, int32_t i0, int32_t n,
                                                   int32_t *rowcorr)
 {
     int32_t r;
@@ -456,7 +456,7 @@ enum { PR512_ROWS_MAX = 512 }; /* rows per tile when the depth is one chunk */
 
 /* The whole product described by m (checked by the caller): tiles of rows, in each
  * the panels of columns, in each the chunks of the depth. */
-PR_TARGET_AVX512 void pr_x86_avx512_mm(const pr_x86_mm *m)
+PR_TARGET_AVX512 void pr_x86_avx512_mm(const pr_mm *m)
 {
     int32_t panel[PR512_GC * PR512_NC];
     int32_t tile[PR512_TILE_ROWS * PR512_NC];

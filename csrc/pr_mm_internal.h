@@ -1,0 +1,133 @@
+/*
+ * Internal: the descriptor of one requantized matrix product, the common form of
+ * linear, conv1d (interior frames) and the attention products, and the functions that
+ * fill it from a checked kernel's parameters (not public API). The SIMD products of
+ * csrc/x86/ (pr_x86_mm_*.c) and the Arm DSP product (csrc/arm/pr_arm_mm_dsp.c) take
+ * it, so each kernel variant describes its product once, here:
+ *
+ *   y[i, j] = clamp(zp_out + MBQM(sat32(bias[j] + sum_k (A[i,k] - za)(B[j,k] - zb)),
+ *                                 M_j))
+ *
+ * A row i is `depth` contiguous int8 at a + i * a_step (conv1d: overlapping rows).
+ * B element (j, k) is b[j * b_step + k] when b_kn == 0 (weights (out, in), keys of
+ * Q K^T) and b[k * b_step + j] when b_kn == 1 (the values of A V; x86 only, the Arm
+ * product takes b_kn == 0). bias may be NULL (0); per_tensor: multiplier[0], shift[0]
+ * for every j. y row i at y + i * y_step, element size y_bytes (1: int8, 2: int16).
+ */
+#ifndef PR_MM_INTERNAL_H
+#define PR_MM_INTERNAL_H
+
+#include <string.h>
+
+#include "pyreparam.h"
+
+typedef struct {
+    int32_t rows;
+    int32_t cols;
+    int32_t depth;
+    const int8_t *a;
+    int64_t a_step;
+    const int8_t *b;
+    int64_t b_step;
+    int32_t b_kn;
+    int32_t a_zero_point;
+    int32_t b_zero_point;
+    const int32_t *bias;
+    const int32_t *multiplier;
+    const int32_t *shift;
+    int32_t per_tensor;
+    int32_t out_zero_point;
+    int32_t act_min;
+    int32_t act_max;
+    void *y;
+    int64_t y_step;
+    int32_t y_bytes;
+} pr_mm;
+
+/* The product of a linear layer (rows of x times w^T, per-channel requantization). */
+static inline pr_mm pr_mm_linear(const pr_linear_params *p, const int8_t *x,
+                                 const int8_t *w, const int32_t *bias,
+                                 const int32_t *multiplier, const int32_t *shift, void *y,
+                                 int32_t y_bytes)
+{
+    pr_mm m;
+    memset(&m, 0, sizeof m);
+    m.rows = p->rows;
+    m.cols = p->out_features;
+    m.depth = p->in_features;
+    m.a = x;
+    m.a_step = p->in_features;
+    m.b = w;
+    m.b_step = p->in_features;
+    m.bias = bias;
+    m.multiplier = multiplier;
+    m.shift = shift;
+    m.out_zero_point = p->out_zero_point;
+    m.act_min = p->act_min;
+    m.act_max = p->act_max;
+    m.y = y;
+    m.y_step = p->out_features;
+    m.y_bytes = y_bytes;
+    return m;
+}
+
+/* The product of conv1d's interior frames [t_lo, t_hi) (pr_conv1d_interior), y being
+ * the whole output. */
+static inline pr_mm pr_mm_conv1d(const pr_conv1d_params *p, const int8_t *x,
+                                 const int8_t *w, const int32_t *bias,
+                                 const int32_t *multiplier, const int32_t *shift, int8_t *y,
+                                 int64_t t_lo, int64_t t_hi)
+{
+    pr_mm m;
+    const int64_t depth = (int64_t)p->kernel * p->in_channels;
+    memset(&m, 0, sizeof m);
+    m.rows = (int32_t)(t_hi - t_lo);
+    m.cols = p->out_channels;
+    m.depth = (int32_t)depth;
+    /* the first row starts at frame t_lo stride - padding >= 0 when there are rows */
+    m.a = t_hi > t_lo ? x + (t_lo * p->stride - p->padding) * p->in_channels : x;
+    m.a_step = (int64_t)p->stride * p->in_channels;
+    m.b = w;
+    m.b_step = depth;
+    m.bias = bias;
+    m.multiplier = multiplier;
+    m.shift = shift;
+    m.out_zero_point = p->out_zero_point;
+    m.act_min = p->act_min;
+    m.act_max = p->act_max;
+    m.y = y + t_lo * p->out_channels;
+    m.y_step = p->out_channels;
+    m.y_bytes = 1;
+    return m;
+}
+
+/* The product of one batch h of pr_bmm_nt_s8 (b_kn 0) or pr_bmm_nn_s8 (b_kn 1). */
+static inline pr_mm pr_mm_bmm(const pr_bmm_params *p, const int8_t *a, const int8_t *b,
+                              int8_t *out, int64_t h, int32_t b_kn)
+{
+    pr_mm m;
+    memset(&m, 0, sizeof m);
+    m.rows = p->rows;
+    m.cols = p->cols;
+    m.depth = p->depth;
+    m.a = a + h * p->a_batch_stride;
+    m.a_step = p->a_row_stride;
+    m.b = b + h * p->b_batch_stride;
+    m.b_step = p->b_row_stride;
+    m.b_kn = b_kn;
+    m.a_zero_point = p->a_zero_point;
+    m.b_zero_point = p->b_zero_point;
+    m.bias = NULL;
+    m.multiplier = &p->multiplier;
+    m.shift = &p->shift;
+    m.per_tensor = 1;
+    m.out_zero_point = p->out_zero_point;
+    m.act_min = p->act_min;
+    m.act_max = p->act_max;
+    m.y = out + h * p->out_batch_stride;
+    m.y_step = p->out_row_stride;
+    m.y_bytes = 1;
+    return m;
+}
+
+#endif /* PR_MM_INTERNAL_H */
