@@ -87,3 +87,34 @@ def assert_bitexact(c: np.ndarray, ref: np.ndarray, what: str) -> None:
         raise AssertionError(f"{what}: {bad.size} mismatches, first at {bad[:5].tolist()}: "
                              f"C {c.ravel()[bad[:5]].tolist()} vs NumPy "
                              f"{ref.ravel()[bad[:5]].tolist()}")
+
+
+# ---- random kernel arguments (tests/test_quant_ops.py, tests/test_quant_simd.py) ----
+
+def ints(rng, shape, lo, hi, dtype, p_extreme=0.15):
+    """Uniform integers in [lo, hi] with a share of exact lo / hi (saturation cases)."""
+    a = rng.integers(lo, hi + 1, size=shape)
+    pick = rng.random(shape)
+    a = np.where(pick < p_extreme / 2, lo, np.where(pick > 1 - p_extreme / 2, hi, a))
+    return a.astype(dtype)
+
+
+def per_channel(rng, n, shift_lo=-31, shift_hi=30, p_extreme=0.1):
+    """Q31 multipliers and shifts, a few channels at the extremes of their ranges."""
+    m = rng.integers(2**30, 2**31, size=n)
+    e = rng.integers(shift_lo, shift_hi + 1, size=n)
+    wild = rng.random(n) < p_extreme
+    m = np.where(wild, rng.choice([0, 2**30, 2**31 - 1], size=n), m)
+    e = np.where(wild, rng.choice([-31, -1, 0, 1, 30], size=n), e)
+    return m.astype(np.int32), e.astype(np.int32)
+
+
+def clamp_range(rng, zp, lo=-128, hi=127):
+    """(act_min, act_max): the full range, ReLU at the zero point, or a random one."""
+    kind = rng.integers(3)
+    if kind == 0:
+        return lo, hi
+    if kind == 1:
+        return int(zp), hi
+    a, b = sorted(rng.integers(lo, hi + 1, size=2).tolist())
+    return a, b

@@ -11,6 +11,7 @@ statuses must be identical too. Levels this machine cannot run are skipped with 
 reason.
 """
 import contextlib
+import functools
 import importlib.util
 import os
 from pathlib import Path
@@ -23,6 +24,8 @@ from pyreparam import native
 from pyreparam.quant import qelementwise as qe
 from pyreparam.quant import qlinear as ql
 from pyreparam.quant import qnorm as qn
+
+from quant_helpers import clamp_range, ints, per_channel
 
 ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("build_ffi", ROOT / "csrc" / "build_ffi.py")
@@ -108,32 +111,8 @@ depths = st.one_of(st.integers(1, 20), st.sampled_from([33, 63, 64, 65, 75, 128,
 rows_ = st.one_of(st.integers(1, 9), st.sampled_from([63, 64, 65, 70, 75, 133]))
 
 
-def ints(rng, shape, lo, hi, dtype, p_extreme=0.15):
-    """Uniform integers in [lo, hi] with a share of exact lo / hi."""
-    a = rng.integers(lo, hi + 1, size=shape)
-    pick = rng.random(shape)
-    a = np.where(pick < p_extreme / 2, lo, np.where(pick > 1 - p_extreme / 2, hi, a))
-    return a.astype(dtype)
-
-
-def multipliers(rng, n, shift_lo=-31, shift_hi=30, p_extreme=0.2):
-    """Q31 multipliers and shifts, some at 0 / 2^30 / 2^31 - 1 and shifts -31 .. 30."""
-    m = rng.integers(2**30, 2**31, size=n)
-    e = rng.integers(shift_lo, shift_hi + 1, size=n)
-    wild = rng.random(n) < p_extreme
-    m = np.where(wild, rng.choice([0, 2**30, 2**31 - 1], size=n), m)
-    e = np.where(wild, rng.choice([-31, -1, 0, 1, 30], size=n), e)
-    return m.astype(np.int32), e.astype(np.int32)
-
-
-def clamp_range(rng, zp, lo=-128, hi=127):
-    kind = rng.integers(3)
-    if kind == 0:
-        return lo, hi
-    if kind == 1:
-        return int(zp), hi
-    a, b = sorted(rng.integers(lo, hi + 1, size=2).tolist())
-    return a, b
+# Q31 multipliers and shifts, a fifth of the channels at the extremes
+multipliers = functools.partial(per_channel, p_extreme=0.2)
 
 
 def shift_range(rng):
