@@ -28,19 +28,7 @@ from __future__ import annotations
 import os
 import sys
 
-
-def _requested_threads(argv: list[str]) -> str:
-    """--threads N from the command line, read before NumPy is imported (default 2)."""
-    for i, arg in enumerate(argv):
-        if arg == "--threads" and i + 1 < len(argv):
-            return argv[i + 1]
-        if arg.startswith("--threads="):
-            return arg.split("=", 1)[1]
-    return "2"
-
-
-for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_name] = _requested_threads(sys.argv)
+import bench_threads  # noqa: E402,F401  (BLAS threads from --threads, before NumPy)
 
 import argparse  # noqa: E402
 import json  # noqa: E402
