@@ -44,10 +44,18 @@ DEFAULT_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "pyreparam", "fe
 @click.option("--weight-decay", type=float, default=DEFAULTS.weight_decay, show_default=True)
 @click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.1,
               show_default=True)
-@click.option("--normalization", type=click.Choice(["speaker", "global", "utterance"]),
+@click.option("--normalization", type=click.Choice(["causal", "speaker", "global", "utterance"]),
               default=DEFAULTS.normalization, show_default=True,
-              help="Feature normalization, fitted on training data only (speaker: each "
-                   "speaker's own unlabelled audio).")
+              help="Feature normalization, fitted on training data only. speaker: each "
+                   "speaker's own unlabelled audio, all at once; causal: as a device "
+                   "does, only the speaker's earlier utterances, blended with a prior "
+                   "from the training speakers (training draws a random number of the "
+                   "speaker's other utterances); global: one mean/std; utterance: each "
+                   "file's own.")
+@click.option("--prior-weight", type=click.FloatRange(0, min_open=True),
+              default=DEFAULTS.prior_weight, show_default=True,
+              help="n0 of the causal normalization: after n utterances the running "
+                   "statistics get weight n / (n + n0), the training prior the rest.")
 @click.option("--hrf-lr-scale", type=float, default=1.0, show_default=True,
               help="Learning-rate multiplier of the HRF factors.")
 @click.option("--hrf-weight-decay", type=float, default=None,
@@ -60,8 +68,8 @@ DEFAULT_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "pyreparam", "fe
               help="Longest accepted audio file.")
 def train_command(manifest, backbone, size, hrf_r, hrf_factors, hrf_sites, hrf_init, hrf_bias,
                   cv, epochs, seed, out_dir, resume_dir, jobs, quiet, lr, batch_size,
-                  weight_decay, dropout, normalization, hrf_lr_scale, hrf_weight_decay,
-                  cache_dir, on_error, max_seconds):
+                  weight_decay, dropout, normalization, prior_weight, hrf_lr_scale,
+                  hrf_weight_decay, cache_dir, on_error, max_seconds):
     """Speaker-independent cross-validation of a backbone on MANIFEST.
 
     MANIFEST is a CSV (path,label,speaker[,session,gender]), e.g. from `pyreparam data
@@ -77,7 +85,7 @@ def train_command(manifest, backbone, size, hrf_r, hrf_factors, hrf_sites, hrf_i
                 raise click.UsageError("give MANIFEST and --out RUN_DIR (or --resume RUN_DIR)")
             spec = _run_spec(manifest, backbone, size, hrf_from_options(
                 hrf_r, hrf_factors, hrf_sites, hrf_init, hrf_bias), cv, epochs, seed, lr,
-                batch_size, weight_decay, dropout, normalization, hrf_lr_scale,
+                batch_size, weight_decay, dropout, normalization, prior_weight, hrf_lr_scale,
                 hrf_weight_decay, cache_dir, on_error, max_seconds)
             summary = start_run(spec, out_dir, jobs=jobs, quiet=quiet, log=click.echo)
     except (RunError, ManifestError, AudioError, ValueError) as exc:
@@ -90,13 +98,14 @@ def train_command(manifest, backbone, size, hrf_r, hrf_factors, hrf_sites, hrf_i
 
 
 def _run_spec(manifest, backbone, size, hrf, cv, epochs, seed, lr, batch_size, weight_decay,
-              dropout, normalization, hrf_lr_scale, hrf_weight_decay, cache_dir, on_error,
-              max_seconds) -> RunSpec:
+              dropout, normalization, prior_weight, hrf_lr_scale, hrf_weight_decay, cache_dir,
+              on_error, max_seconds) -> RunSpec:
     from pyreparam.data.manifest import read_manifest
     classes = sorted({u.label for u in read_manifest(manifest, check_files=False)})
     config = make_config(backbone, size, hrf=hrf, n_classes=len(classes), dropout=dropout)
     tc = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-                     normalization=normalization, hrf_lr_scale=hrf_lr_scale,
+                     normalization=normalization, prior_weight=prior_weight,
+                     hrf_lr_scale=hrf_lr_scale,
                      hrf_weight_decay=hrf_weight_decay, seed=seed)
     features = FeatureConfig(n_mels=config.n_mels)
     return RunSpec(manifest=os.path.abspath(manifest), model_config=config.to_dict(),

@@ -22,7 +22,7 @@ from typing import Any, Callable
 import numpy as np
 
 from pyreparam.data.augment import spec_augment
-from pyreparam.data.normalize import Normalizer
+from pyreparam.data.normalize import DEFAULT_PRIOR_WEIGHT, CausalSampler, Normalizer
 from pyreparam.models import Model, build_model, save_checkpoint
 from pyreparam.models.checkpoint import atomic_write
 from pyreparam.ops.loss import cross_entropy_backward, cross_entropy_forward
@@ -30,6 +30,7 @@ from pyreparam.ops.optim import AdamWState, adamw_init, adamw_step, clip_grad_no
 from pyreparam.reparam import merge
 from pyreparam.train.batching import pad_batch, predict_logits, random_crop
 from pyreparam.train.metrics import classification_report
+from pyreparam.train.protocols import FloatScorer, evaluate_protocols, speaker_order
 from pyreparam.train.splits import Fold
 
 STATE_FILE = "state.npz"
@@ -54,7 +55,8 @@ class TrainConfig:
     clip: float = 5.0                   # global gradient-norm clipping
     label_smoothing: float = 0.1
     class_weighted: bool = True
-    normalization: str = "speaker"      # utterance | global | speaker
+    normalization: str = "speaker"      # utterance | global | speaker | causal
+    prior_weight: float = DEFAULT_PRIOR_WEIGHT  # n0 of the causal blend (utterances)
     max_frames: int = 300               # random crop length while training
     time_masks: int = 2
     max_time: int = 20
@@ -73,14 +75,29 @@ class TrainConfig:
         return cls(**d)
 
 
+#: Random orders of each validation speaker in causal mode (the epoch is selected on
+#: the causal protocol, as the model will be used).
+VALIDATION_ORDERS = 3
+
+
 @dataclasses.dataclass
 class Split:
-    """Normalized features, integer labels and speakers of one part of a fold."""
+    """Normalized features, integer labels and speakers of one part of a fold.
+
+    ``raw`` keeps the features before normalization (for the evaluation protocols);
+    in causal mode the training split's ``features`` are raw and ``sampler``
+    normalizes each draw."""
 
     features: list[np.ndarray]
     labels: np.ndarray
     speakers: list[str]
     paths: list[str]
+    raw: list[np.ndarray] | None = None
+    sampler: CausalSampler | None = None
+
+    def example(self, i: int, rng: np.random.Generator) -> np.ndarray:
+        """Training example i, normalized (causal: a fresh random draw)."""
+        return self.features[i] if self.sampler is None else self.sampler.draw(i, rng)
 
 
 def optimizer_groups(model: Model, tc: TrainConfig) -> dict[str, tuple[float, float]]:
@@ -165,7 +182,7 @@ def train_epoch(state: FoldState, train: Split, tc: TrainConfig, weights: np.nda
     warmup_steps = int(round(tc.warmup * total_steps))
     for start in range(0, len(order), tc.batch_size):
         idx = order[start:start + tc.batch_size]
-        feats = [spec_augment(random_crop(train.features[i], tc.max_frames, rng), rng,
+        feats = [spec_augment(random_crop(train.example(i, rng), tc.max_frames, rng), rng,
                               n_time_masks=tc.time_masks, max_time=tc.max_time,
                               n_freq_masks=tc.freq_masks, max_freq=tc.max_freq)
                  for i in idx]
@@ -200,7 +217,7 @@ def write_log(path: Path, log: list[dict]) -> None:
 
 
 def train_fold(fold: Fold, splits: dict[str, Split], model_config, tc: TrainConfig,
-               fold_dir: Path, *, meta: dict, extra: dict,
+               fold_dir: Path, *, meta: dict, extra: dict, normalizer: Normalizer,
                progress: Callable[[FoldState, dict], None] | None = None) -> dict:
     """Train, select on validation UA, test once; resumes from ``fold_dir/state.npz``.
 
@@ -238,12 +255,16 @@ def train_fold(fold: Fold, splits: dict[str, Split], model_config, tc: TrainConf
         if progress is not None:
             progress(state, row)
     return finish_fold(fold, splits, state, fold_dir, meta=meta, extra=extra,
-                       seconds=time.time() - started)
+                       normalizer=normalizer, seconds=time.time() - started)
 
 
 def finish_fold(fold: Fold, splits: dict[str, Split], state: FoldState, fold_dir: Path, *,
-                meta: dict, extra: dict, seconds: float) -> dict:
-    """Evaluate the selected model on the test speakers; write checkpoints and result."""
+                meta: dict, extra: dict, normalizer: Normalizer, seconds: float) -> dict:
+    """Evaluate the selected model on the test speakers; write checkpoints and result.
+
+    ``test`` (and ``test_merged``) use the training normalization; ``protocols`` holds
+    the speaker / utterance / causal protocols of the deployed model (the merged one
+    with HRF), see :mod:`pyreparam.train.protocols`."""
     n_classes = state.model.config.n_classes
     best = dataclasses.replace(state.model, params=state.best_params,
                                buffers=state.best_buffers)
@@ -261,6 +282,12 @@ def finish_fold(fold: Fold, splits: dict[str, Split], state: FoldState, fold_dir
         result["test_merged"], merged_pred = evaluate_split(merged, splits["test"], n_classes)
         result["params_merged"] = merged.n_params()
         result["merged_prediction_changes"] = int(np.sum(merged_pred != pred))
+    else:
+        merged = best
+    test_split = splits["test"]
+    result["protocols"] = evaluate_protocols(
+        FloatScorer(merged, normalizer), test_split.raw, test_split.labels,
+        test_split.speakers, n_classes)
     atomic_write(fold_dir / RESULT_FILE, lambda f: f.write(json.dumps(result, indent=1).encode()))
     (fold_dir / STATE_FILE).unlink(missing_ok=True)
     return result
@@ -269,15 +296,44 @@ def finish_fold(fold: Fold, splits: dict[str, Split], state: FoldState, fold_dir
 def prepare_splits(fold: Fold, features: list[np.ndarray], labels: np.ndarray,
                    speakers: list[str], paths: list[str], tc: TrainConfig
                    ) -> tuple[dict[str, Split], Normalizer]:
-    """Fit the normalization on the training speakers and normalize every part."""
-    normalizer_input = lambda idx: ([features[i] for i in idx], [speakers[i] for i in idx])
+    """Fit the normalization on the training speakers and normalize every part.
+
+    Causal mode: training examples are normalized per draw (:class:`CausalSampler`);
+    the validation speakers are seen in :data:`VALIDATION_ORDERS` random orders, each
+    utterance normalized with the ones before it; the test part is normalized in
+    manifest order (the protocols re-normalize it from ``raw``)."""
     parts = {"train": fold.train, "validation": fold.validation, "test": fold.test}
     index = {name: [i for i, s in enumerate(speakers) if s in set(group)]
              for name, group in parts.items()}
-    normalizer = Normalizer(tc.normalization).fit(*normalizer_input(index["train"]))
+    take = lambda idx: ([features[i] for i in idx], [speakers[i] for i in idx])
+    normalizer = Normalizer(tc.normalization, prior_weight=tc.prior_weight).fit(
+        *take(index["train"]))
     splits = {}
     for name, idx in index.items():
-        feats, spk = normalizer_input(idx)
-        splits[name] = Split(normalizer.apply(feats, spk), labels[idx], spk,
-                             [paths[i] for i in idx])
+        keys = None
+        if name == "validation" and tc.normalization == "causal":
+            idx, keys = _causal_orders(idx, speakers, tc.seed)
+        feats, spk = take(idx)
+        split = Split(normalizer.apply(feats, keys or spk), labels[idx], spk,
+                      [paths[i] for i in idx], raw=feats)
+        if name == "train" and tc.normalization == "causal":
+            split.features, split.sampler = feats, CausalSampler(normalizer, feats, spk)
+        splits[name] = split
     return splits, normalizer
+
+
+def _causal_orders(idx: list[int], speakers: list[str], seed: int
+                   ) -> tuple[list[int], list[str]]:
+    """Each speaker's utterances in VALIDATION_ORDERS random orders, concatenated, and
+    one normalization key per entry ("speaker#order": each order starts afresh)."""
+    out, keys = [], []
+    by_speaker: dict[str, list[int]] = {}
+    for i in idx:
+        by_speaker.setdefault(speakers[i], []).append(i)
+    for speaker in sorted(by_speaker):
+        members = np.asarray(by_speaker[speaker])
+        orders = speaker_order(speaker, len(members), VALIDATION_ORDERS, seed)
+        for r, order in enumerate(orders):
+            out.extend(members[order].tolist())
+            keys.extend([f"{speaker}#{r}"] * len(members))
+    return out, keys

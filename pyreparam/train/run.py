@@ -35,6 +35,7 @@ from pyreparam.models.checkpoint import atomic_write
 from pyreparam.train.fold import RESULT_FILE, TrainConfig, prepare_splits, train_fold
 from pyreparam.train.metrics import metrics_from_confusion
 from pyreparam.train.progress import FoldProgress
+from pyreparam.train.protocols import PRIOR_BUCKETS, pool_protocols
 from pyreparam.train.splits import Fold, make_folds
 
 RUN_FILE, FOLDS_FILE, RESULTS_FILE = "run.json", "folds.json", "results.json"
@@ -114,7 +115,7 @@ def _fold_task(fold: dict, corpus: Corpus, spec: dict, fold_dir: str, label: str
     progress = FoldProgress(label, tc.epochs, quiet=quiet)
     try:
         return train_fold(fold, splits, model_config, tc, Path(fold_dir), meta=meta,
-                          extra=extra, progress=progress)
+                          extra=extra, normalizer=normalizer, progress=progress)
     finally:
         progress.close()
 
@@ -227,6 +228,8 @@ def summarize(spec: RunSpec, corpus: Corpus, fold_results: list[dict], *,
                 **metrics_from_confusion(cm), "confusion": cm.tolist(),
                 "fold_mean": {m: float(np.mean(v)) for m, v in per_fold.items()},
                 "fold_std": {m: float(np.std(v)) for m, v in per_fold.items()}}
+    if all("protocols" in r for r in fold_results):
+        summary["protocols"] = pool_protocols([r["protocols"] for r in fold_results])
     summary["params"] = fold_results[0]["params"]
     if "params_merged" in fold_results[0]:
         summary["params_merged"] = fold_results[0]["params_merged"]
@@ -255,6 +258,7 @@ def format_summary(summary: dict) -> str:
         pm = summary["pooled_merged"]
         lines.append(f"{'pooled, merged model (deHRF)':<35}{'':>7}{100 * pm['wa']:>8.1f}"
                      f"{100 * pm['ua']:>8.1f}{100 * pm['macro_f1']:>8.1f}")
+    lines += format_protocols(summary.get("protocols", {}))
     params = f"parameters: {summary['params']:,}"
     if "params_merged" in summary:
         params += f" (training form) -> {summary['params_merged']:,} (merged)"
@@ -262,6 +266,24 @@ def format_summary(summary: dict) -> str:
               "pooled confusion matrix (rows: true, columns: predicted)"]
     lines += format_confusion(np.array(p["confusion"]), summary["classes"])
     return "\n".join(lines)
+
+
+def format_protocols(protocols: dict) -> list[str]:
+    """Pooled UA / WA / F1 of each evaluation protocol and the causal UA-by-prior curve."""
+    if not protocols:
+        return []
+    lines = ["", "deployed model under the evaluation protocols (pooled; speaker: all of a "
+             "test speaker's utterances at once; utterance: each file alone; causal: "
+             "only the utterances heard before)"]
+    for name, p in protocols.items():
+        lines.append(f"  {name:<10}WA {100 * p['wa']:5.1f}  UA {100 * p['ua']:5.1f}  "
+                     f"F1 {100 * p['macro_f1']:5.1f}")
+    curve = protocols.get("causal", {}).get("ua_by_prior")
+    if curve:
+        lines.append("  causal UA by utterances heard before: " + ", ".join(
+            f"{k}{'+' if k == str(PRIOR_BUCKETS[-1]) else ''}: {100 * v:.1f}"
+            for k, v in curve.items()))
+    return lines
 
 
 def format_confusion(cm: np.ndarray, classes: list[str]) -> list[str]:
