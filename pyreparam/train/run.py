@@ -72,17 +72,23 @@ class Corpus:
     labels: np.ndarray
     speakers: list[str]
     sessions: list[str]
+    genders: list[str]
     paths: list[str]
     classes: list[str]
     skipped: list[tuple[str, str]]
+    variants: dict[float, list[np.ndarray]] = dataclasses.field(default_factory=dict)
 
 
 def load_corpus(spec: RunSpec, log=print) -> Corpus:
-    """Decode (through the feature cache) every file of the manifest."""
+    """Decode (through the feature cache) every file of the manifest, and the speed
+    perturbed versions the training recipe asks for."""
     utterances = read_manifest(spec.manifest)
     fc = FeatureConfig.from_dict(spec.feature_config)
     features, kept, skipped = load_features(utterances, fc, spec.cache_dir, spec.on_error,
                                             max_seconds=spec.max_seconds)
+    variants = {speed: load_features(kept, fc, spec.cache_dir, "fail",
+                                     max_seconds=spec.max_seconds, speed=speed)[0]
+                for speed in TrainConfig.from_dict(spec.train_config).speeds}
     if skipped:
         log(f"skipped {len(skipped)} unusable file(s):")
         for utt, reason in skipped:
@@ -90,7 +96,8 @@ def load_corpus(spec: RunSpec, log=print) -> Corpus:
     classes = sorted({u.label for u in kept})
     return Corpus(features, np.array([classes.index(u.label) for u in kept], dtype=np.int64),
                   [u.speaker for u in kept], [u.session for u in kept],
-                  [u.path for u in kept], classes, [(u.path, r) for u, r in skipped])
+                  [u.gender for u in kept], [u.path for u in kept], classes, [(u.path, r) for u, r in skipped],
+                  variants)
 
 
 def library_versions() -> dict[str, str]:
@@ -108,7 +115,7 @@ def _fold_task(fold: dict, corpus: Corpus, spec: dict, fold_dir: str, label: str
     tc = TrainConfig.from_dict(spec["train_config"])
     model_config = config_from_dict(spec["model_config"])
     splits, normalizer = prepare_splits(fold, corpus.features, corpus.labels, corpus.speakers,
-                                        corpus.paths, tc)
+                                        corpus.paths, tc, corpus.variants)
     meta = {"classes": corpus.classes, "feature_config": spec["feature_config"],
             "normalization": tc.normalization, "train_config": spec["train_config"]}
     extra = {f"normalizer.{k}": v for k, v in normalizer.to_dict().items()}
@@ -183,7 +190,7 @@ def _execute(spec: RunSpec, out: Path, *, jobs: int, quiet: bool, log, label: st
         folds = [Fold.from_dict(f) for f in json.loads(folds_path.read_text())["folds"]]
     else:
         folds = make_folds(corpus.speakers, spec.cv, seed=tc.seed, sessions=corpus.sessions,
-                           n_validation=tc.n_validation)
+                           n_validation=tc.n_validation, genders=corpus.genders)
         atomic_write(folds_path, lambda f: f.write(json.dumps(
             {"cv": spec.cv, "seed": tc.seed, "folds": [x.to_dict() for x in folds]},
             indent=1).encode()))
