@@ -10,7 +10,9 @@ from pyreparam.audio.decode import AudioError
 from pyreparam.audio.features import FeatureConfig
 from pyreparam.cli.model import hrf_from_options, hrf_options
 from pyreparam.data.manifest import ManifestError
-from pyreparam.infer import InferenceError, evaluate_checkpoint
+from pyreparam.infer import EVAL_PROTOCOLS, InferenceError, evaluate_model
+from pyreparam.quant.prq import PRQError
+from pyreparam.train.protocols import DEFAULT_ORDERS, PRIOR_BUCKETS
 from pyreparam.models import BACKBONES, SIZES, CheckpointError, make_config
 from pyreparam.models.config import POOLINGS
 from pyreparam.train.fold import SELECTION_RULES, TrainConfig
@@ -154,21 +156,47 @@ def _run_spec(manifest, backbone, size, hrf, cv, model_options: dict, recipe: di
 @click.command("eval")
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.argument("manifest", type=click.Path(dir_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--protocol", type=click.Choice(EVAL_PROTOCOLS), default="model",
+              show_default=True,
+              help="How each test speaker's features are normalized: speaker (all of the "
+                   "speaker's utterances at once: a lab figure), utterance (each file "
+                   "alone), causal (as a device hears them: each speaker's utterances in "
+                   "--orders random orders, each normalized with only the ones before "
+                   "it, plus the training prior), model (the normalization the model was "
+                   "trained with).")
+@click.option("--orders", type=click.IntRange(1), default=DEFAULT_ORDERS, show_default=True,
+              help="Random orders per speaker for --protocol causal.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 @click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail",
               show_default=True)
-def eval_command(model, manifest, as_json, on_error):
-    """WA, UA, macro-F1 and the confusion matrix of MODEL (training form or merged) on
-    the utterances of MANIFEST."""
+def eval_command(model, manifest, protocol, orders, as_json, on_error):
+    """WA, UA, macro-F1 and the confusion matrix of MODEL on the utterances of MANIFEST.
+
+    MODEL is a checkpoint (.npz, training form or merged; NumPy) or an int8 model file
+    (.prq; the C runtime, with the device's integer causal normalization). WA is the
+    accuracy over all utterances, UA the mean of the per-class recalls, macro-F1 the
+    mean of the per-class F1 scores. With --protocol causal the report adds the UA by
+    the number of utterances heard before (ua_by_prior: "b" holds b to 2b - 1, "32"
+    holds 32 and more).
+    """
     try:
-        report = evaluate_checkpoint(model, manifest, on_error=on_error)
-    except (CheckpointError, InferenceError, ManifestError, AudioError) as exc:
+        report = evaluate_model(model, manifest, protocol=protocol, n_orders=orders,
+                                on_error=on_error)
+    except (CheckpointError, InferenceError, ManifestError, AudioError, PRQError) as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
         click.echo(json.dumps(report, indent=1))
         return
-    click.echo(f"{report['n']} utterances: WA {100 * report['wa']:.1f} %, "
-               f"UA {100 * report['ua']:.1f} %, macro-F1 {100 * report['macro_f1']:.1f} %")
+    click.echo(f"{report['n']} decisions ({report['protocol']} protocol, {report['kind']}): "
+               f"WA {100 * report['wa']:.1f} %, UA {100 * report['ua']:.1f} %, "
+               f"macro-F1 {100 * report['macro_f1']:.1f} %")
+    if "ua_by_prior" in report:
+        click.echo("UA by utterances heard before: " + ", ".join(
+            f"{k}{'+' if k == str(PRIOR_BUCKETS[-1]) else ''}: {100 * v:.1f}"
+            for k, v in report["ua_by_prior"].items()))
+    if report["cut_to_t_max"]:
+        click.echo(f"note: {report['cut_to_t_max']} file(s) longer than the model's T_max "
+                   "were cut to their first T_max frames")
     import numpy as np
     for line in format_confusion(np.array(report["confusion"]), report["classes"]):
         click.echo(line)

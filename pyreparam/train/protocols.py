@@ -24,6 +24,7 @@ The protocols are computed by a *scorer*, which owns normalization and model:
 """
 from __future__ import annotations
 
+import json
 import zlib
 from collections.abc import Sequence
 from typing import Protocol as TypingProtocol
@@ -35,6 +36,7 @@ from pyreparam.train.batching import predict_logits
 from pyreparam.train.metrics import classification_report, metrics_from_confusion
 
 PROTOCOLS = ("speaker", "utterance", "causal")
+FLOAT_STATE_FORMAT = "pyreparam-causal-state-float-1"
 PRIOR_BUCKETS = (0, 1, 2, 4, 8, 16, 32)
 DEFAULT_ORDERS = 5
 
@@ -42,6 +44,7 @@ DEFAULT_ORDERS = 5
 class Scorer(TypingProtocol):
     """Normalization + model: logits (n, N) of raw (un-normalized) features."""
 
+    def normalized(self, features: Sequence[np.ndarray]) -> np.ndarray: ...
     def speaker(self, raw: Sequence[np.ndarray]) -> np.ndarray: ...
     def utterance(self, raw: Sequence[np.ndarray]) -> np.ndarray: ...
     def causal(self, raw: Sequence[np.ndarray]) -> np.ndarray: ...
@@ -53,23 +56,60 @@ class FloatScorer:
     def __init__(self, model, normalizer: Normalizer, batch_size: int = 64) -> None:
         self.model, self.normalizer, self.batch_size = model, normalizer, batch_size
 
-    def _logits(self, features: Sequence[np.ndarray]) -> np.ndarray:
+    def normalized(self, features: Sequence[np.ndarray]) -> np.ndarray:
+        """Logits (n, N) of utterances already normalized."""
         return predict_logits(self.model, list(features), self.batch_size)
 
     def speaker(self, raw):
         mean, std = frame_stats(list(raw))
         std = np.maximum(std, self.normalizer.min_std)
-        return self._logits([((x - mean) / std).astype(x.dtype) for x in raw])
+        return self.normalized([((x - mean) / std).astype(x.dtype) for x in raw])
 
     def utterance(self, raw):
-        return self._logits(Normalizer("utterance", self.normalizer.min_std).apply(raw))
+        return self.normalized(Normalizer("utterance", self.normalizer.min_std).apply(raw))
 
     def causal(self, raw):
         stats, features = CausalStats(), []
         for x in raw:
             features.append(self.normalizer.causal_apply(x, stats))
             stats.update(x)
-        return self._logits(features)
+        return self.normalized(features)
+
+    # a device's running state, one utterance at a time (``pyreparam infer --state``)
+
+    def new_state(self) -> CausalStats:
+        return CausalStats()
+
+    def step(self, state: CausalStats, raw: np.ndarray) -> tuple[np.ndarray, CausalStats]:
+        """One heard utterance: (logits, the state after it); ``state`` is unchanged."""
+        logits = self.normalized([self.normalizer.causal_apply(raw, state)])[0]
+        after = CausalStats(state.n_utterances, state.frames, state.mean, state.var)
+        after.update(raw)
+        return logits, after
+
+    @staticmethod
+    def state_to_bytes(state: CausalStats) -> bytes:
+        return json.dumps({"format": FLOAT_STATE_FORMAT, **state.to_dict()}).encode()
+
+    def state_from_bytes(self, data: bytes) -> CausalStats:
+        """Parse a float state file; ValueError when it is not one (or not this model's)."""
+        try:
+            d = json.loads(data.decode())
+            if d.pop("format") != FLOAT_STATE_FORMAT:
+                raise ValueError
+            state = CausalStats.from_dict(d)
+        except (UnicodeDecodeError, json.JSONDecodeError, ValueError, KeyError, TypeError):
+            raise ValueError("not a normalization state of a float model (int8 .prq "
+                             "models keep binary states)") from None
+        M = self.model.config.n_mels
+        if state.mean is not None and (state.mean.shape != (M,) or state.var.shape != (M,)
+                                       or not np.isfinite(state.mean).all()
+                                       or not (np.isfinite(state.var) & (state.var >= 0)).all()):
+            raise ValueError(f"the state does not hold {M} finite bands")
+        if state.n_utterances < 0 or state.frames < 0 or \
+                (state.n_utterances == 0) != (state.mean is None):
+            raise ValueError("the state holds inconsistent counts")
+        return state
 
 
 def bucket_of(k: int) -> int:
