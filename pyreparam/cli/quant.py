@@ -80,6 +80,9 @@ def quantize_command(model, calib_manifest, n_calib, eval_manifest, method, perc
         if loaded.note:
             log(f"note: {loaded.note}")
         cache = _cache(cache_dir)
+        prior_note = wf.ensure_prior(loaded, calib_manifest, cache, on_error)
+        if prior_note:
+            log(f"note: {prior_note}")
         calib = wf.load_utterances(calib_manifest, loaded.frontend, t_max, cache, on_error)
         if not calib.features:
             raise click.ClickException(f"{calib_manifest}: no usable utterance")
@@ -212,7 +215,7 @@ def _report(records: list[dict], note: str | None, as_json: bool) -> None:
                        f"({rec['model']}, {rec['frames']} frames{heard})")
             if "note" in rec:
                 click.echo(f"  note: {rec['note']}")
-    if note:
+    if note and not as_json:
         click.echo(f"note: {note}", err=True)
     if failed:
         raise click.ClickException(f"{len(failed)} of {len(records)} file(s) could not be read")
@@ -242,16 +245,19 @@ def export_command(model, header, name):
         check_with_c(blob, report)
     except MODEL_ERRORS as exc:
         raise click.ClickException(str(exc)) from None
+    from pyreparam.models.checkpoint import atomic_write
     header = Path(header)
     name = wf.c_identifier(name or header.stem)
     header.parent.mkdir(parents=True, exist_ok=True)
-    header.write_text(wf.c_header(blob, meta, name, program.arena_bytes, program.t_max,
-                                  Path(model).name))
+    text = wf.c_header(blob, meta, name, program.arena_bytes, program.t_max, Path(model).name)
+    atomic_write(header, lambda f: f.write(text.encode()))
     main = header.parent / "main.c"
     if main.exists() and "pyreparam export" not in main.read_text(errors="replace")[:400]:
         main = header.parent / f"{name}_main.c"
-    main.write_text(wf.c_example_main(name, header.name, bool(meta.get("classes"))).replace(
-        "(example).", "(example; written by pyreparam export)."))
+    example = wf.c_example_main(name, header.name, bool(meta.get("classes")),
+                                "#define " + name.upper() + "_NORM_PARAMS" in text).replace(
+        "(example).", "(example; written by pyreparam export).")
+    atomic_write(main, lambda f: f.write(example.encode()))
     click.echo(f"wrote {header} ({len(blob):,} bytes of model, arena "
                f"{program.arena_bytes:,} bytes) and {main}")
 

@@ -201,17 +201,21 @@ class Normalizer:
         elif speakers is None:
             if self.mode == "causal":
                 raise ValueError("'causal' mode needs one speaker id per utterance")
-        self.prior_mean, self.prior_var = self._prior(features, speakers)
-        return self
+        return self.fit_prior(features, speakers)
 
-    def _prior(self, features, speakers) -> tuple[np.ndarray, np.ndarray]:
+    def fit_prior(self, features: Sequence[np.ndarray],
+                  speakers: Sequence[str] | None = None) -> "Normalizer":
+        """Fit only the causal prior (the mean over speakers of each speaker's mean and
+        variance; the pooled statistics without speakers); returns self."""
         if speakers is None:
             mean, std = frame_stats(features)
-            return mean, std ** 2
+            self.prior_mean, self.prior_var = mean, std ** 2
+            return self
         groups = _group_by_speaker(speakers)
         stats = [frame_stats([features[i] for i in idx]) for idx in groups.values()]
-        return (np.mean([m for m, _ in stats], axis=0),
-                np.mean([s ** 2 for _, s in stats], axis=0))
+        self.prior_mean = np.mean([m for m, _ in stats], axis=0)
+        self.prior_var = np.mean([s ** 2 for _, s in stats], axis=0)
+        return self
 
     def _speaker_stats(self, features, speakers) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         if speakers is None or len(speakers) != len(features):
