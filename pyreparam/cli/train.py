@@ -216,9 +216,12 @@ def demo_command(out_dir, epochs, seed, jobs, quiet):
     """The main job, no data needed: synthesize an emotional-speech corpus, train the
     light ConvTransformer with and without HRF (r=4) on a speaker-independent split,
     merge the HRF model (deHRF), verify the merge, evaluate both, print a table."""
-    from pyreparam.demo import DEMO_TRAIN, format_demo, run_demo
-    rows = run_demo(out_dir, seed=seed, epochs=epochs or DEMO_TRAIN["epochs"], jobs=jobs,
-                    quiet=quiet, log=click.echo)
+    from pyreparam.demo import DEMO_TRAIN, DemoError, format_demo, run_demo
+    try:
+        rows = run_demo(out_dir, seed=seed, epochs=epochs or DEMO_TRAIN["epochs"], jobs=jobs,
+                        quiet=quiet, log=click.echo)
+    except DemoError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo("")
     click.echo(format_demo(rows))
     click.echo(f"\nruns, checkpoints and demo.json in {out_dir}/")
