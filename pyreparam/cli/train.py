@@ -14,6 +14,7 @@ from pyreparam.infer import EVAL_PROTOCOLS, InferenceError, evaluate_model
 from pyreparam.quant.prq import PRQError
 from pyreparam.train.protocols import DEFAULT_ORDERS, PRIOR_BUCKETS
 from pyreparam.models import BACKBONES, SIZES, CheckpointError, make_config
+from pyreparam.data.normalize import CAUSAL_DRAWS
 from pyreparam.models.config import POOLINGS
 from pyreparam.train.fold import SELECTION_RULES, TrainConfig, TrainingError
 from pyreparam.train.run import RunError, RunSpec, format_confusion, format_summary, \
@@ -62,6 +63,11 @@ DEFAULT_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "pyreparam", "fe
               default=DEFAULTS.prior_weight, show_default=True,
               help="n0 of the causal normalization: after n utterances the running "
                    "statistics get weight n / (n + n0), the training prior the rest.")
+@click.option("--causal-draw", type=click.Choice(CAUSAL_DRAWS), default=DEFAULTS.causal_draw,
+              show_default=True,
+              help="How many of a speaker's other utterances a causal training example "
+                   "has heard: uniform in 0..N, or harmonic (P(k) ~ 1/(k+1): more "
+                   "first utterances).")
 @click.option("--validation-speakers", "n_validation", type=click.IntRange(1),
               default=DEFAULTS.n_validation, show_default=True,
               help="Validation speakers per fold, drawn from the training speakers "
@@ -94,7 +100,8 @@ DEFAULT_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "pyreparam", "fe
               help="Longest accepted audio file.")
 def train_command(manifest, backbone, size, hrf_r, hrf_factors, hrf_sites, hrf_init, hrf_bias,
                   cv, epochs, seed, out_dir, resume_dir, jobs, quiet, lr, batch_size,
-                  weight_decay, dropout, pooling, normalization, prior_weight, n_validation, select,
+                  weight_decay, dropout, pooling, normalization, prior_weight, causal_draw,
+                  n_validation, select,
                   select_window, ema, mixup, speeds, hrf_lr_scale, hrf_weight_decay,
                   cache_dir, on_error, max_seconds):
     """Speaker-independent cross-validation of a backbone on MANIFEST.
@@ -112,7 +119,8 @@ def train_command(manifest, backbone, size, hrf_r, hrf_factors, hrf_sites, hrf_i
                 raise click.UsageError("give MANIFEST and --out RUN_DIR (or --resume RUN_DIR)")
             recipe = dict(epochs=epochs, seed=seed, lr=lr, batch_size=batch_size,
                           weight_decay=weight_decay, normalization=normalization,
-                          prior_weight=prior_weight, n_validation=n_validation,
+                          prior_weight=prior_weight, causal_draw=causal_draw,
+                          n_validation=n_validation,
                           select=select, select_window=select_window, ema=ema,
                           mixup=mixup, speeds=_speeds(speeds), hrf_lr_scale=hrf_lr_scale,
                           hrf_weight_decay=hrf_weight_decay)
