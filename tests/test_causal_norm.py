@@ -10,8 +10,8 @@ from pyreparam.data.normalize import (CausalSampler, CausalStats, Normalizer, fr
                                       subset_moments)
 from pyreparam.models import build_model, make_config
 from pyreparam.quant import qcausal as q
-from pyreparam.train.protocols import (PRIOR_BUCKETS, FloatScorer, bucket_of,
-                                       evaluate_protocols, pool_protocols)
+from pyreparam.train.protocols import (PRIOR_BUCKETS, FloatScorer, evaluate_protocols,
+                                       heard_sets, pool_protocols)
 
 seeds = st.integers(0, 2**32 - 1)
 
@@ -311,13 +311,29 @@ def test_protocol_reports_pool_and_bucket(rng):
                                  n_orders=2)
     causal = reports["causal"]
     assert causal["n"] == 40                              # 20 utterances x 2 orders
-    assert sum(b["n"] for b in causal["by_prior"].values()) == 40
-    assert causal["by_prior"]["0"]["n"] == 4               # 2 speakers x 2 orders
-    assert causal["by_prior"]["8"]["n"] == 2 * 4           # k = 8..11 of s1
+    # the curve: every utterance at every k its speaker has k others for
+    assert set(causal["by_prior"]) == {"0", "1", "2", "4", "8"}
+    assert causal["by_prior"]["0"]["n"] == 20 and causal["by_prior"]["4"]["n"] == 20
+    assert causal["by_prior"]["8"]["n"] == 12              # s2 has only 7 others
     assert reports["speaker"]["n"] == reports["utterance"]["n"] == 20
     pooled = pool_protocols([reports, reports])
-    assert pooled["causal"]["by_prior"]["0"]["n"] == 8
+    assert pooled["causal"]["by_prior"]["0"]["n"] == 40
     assert pooled["speaker"]["ua"] == pytest.approx(reports["speaker"]["ua"])
-    assert [bucket_of(k) for k in (0, 1, 2, 3, 4, 7, 8, 31, 32, 500)] == \
-        [0, 1, 2, 2, 4, 4, 8, 16, 32, 32]
-    assert PRIOR_BUCKETS[-1] == 32
+    assert PRIOR_BUCKETS == (0, 1, 2, 4, 8, 16, 32)
+    # k = 0 is the prior alone; the curve's decisions are those of `after`
+    scorer = FloatScorer(model, norm)
+    s1 = [feats[i] for i in range(12)]
+    prior_only = scorer.after([[]] * 12, s1)
+    mean, std = norm.blended(0, None, None)
+    np.testing.assert_allclose(prior_only, scorer.normalized([(x - mean) / std for x in s1]),
+                               rtol=1e-10, atol=1e-10)
+    for i, heard in enumerate(heard_sets("s1", 12, 4, 0)):
+        assert len(heard) == 4 and i not in heard and len(set(heard)) == 4
+
+
+def test_after_equals_a_causal_sequence_ending_with_the_utterance(rng):
+    """Hearing a set then classifying x == the last decision of that sequence."""
+    scorer = FloatScorer(_model(), fitted(rng))
+    seq = [x.astype(np.float64) for x in utterances(rng, 5, 6)]
+    np.testing.assert_allclose(scorer.after([seq[:4]], [seq[4]])[0], scorer.causal(seq)[4],
+                               rtol=1e-12, atol=1e-12)

@@ -107,6 +107,16 @@ class Int8Scorer:
             raise ValueError(str(exc)) from None
         return data
 
+    def after(self, heard, raw) -> np.ndarray:
+        """Logits of raw[i] once the utterances heard[i] were heard (a fresh state)."""
+        out = []
+        for before, x in zip(heard, raw):
+            state = self.new_state()
+            for h in before:
+                state = self._update(state, qcausal.quantize_features(h))
+            out.append(self.step(state, x)[0])
+        return np.array(out)
+
     def causal(self, raw: Sequence[np.ndarray]) -> np.ndarray:
         state, out = self.new_state(), []
         for x in raw:

@@ -13,10 +13,16 @@ speaker. Three protocols, all label-free:
                (:class:`pyreparam.data.normalize.CausalStats`); the first utterance
                of an order uses the prior alone
 
-The causal report adds a curve over the number k of utterances heard before: bucket
-"b" holds the decisions with b <= k < 2b ("0": k = 0, "1": k = 1, "2": k = 2..3, ...,
-"32": k >= 32), with UA, WA and the confusion matrix of each bucket, so curves pool
-over folds by adding the confusion matrices.
+The causal report adds a curve over the number k of utterances heard before, at
+k = 0, 1, 2, 4, 8, 16, 32 (:data:`PRIOR_BUCKETS`): for every test utterance and every k,
+k of the same speaker's *other* utterances drawn at random are "heard" (merged into a
+fresh state), then the utterance is normalized and classified. The state after hearing
+a set of utterances does not depend on their order (up to integer rounding), so this is
+the decision at position k + 1 of a random order, measured on every utterance instead
+of on one position per order: k = 0 (the first utterance of an unseen speaker: the
+prior alone) is scored on all test utterances, not on the 5 that open the orders. A
+speaker with fewer than k other utterances has no point at k. Each point has UA, WA and
+its confusion matrix, so curves pool over folds by adding confusion matrices.
 
 The protocols are computed by a *scorer*, which owns normalization and model:
 :class:`FloatScorer` for NumPy checkpoints; the int8 scorer of
@@ -48,6 +54,8 @@ class Scorer(TypingProtocol):
     def speaker(self, raw: Sequence[np.ndarray]) -> np.ndarray: ...
     def utterance(self, raw: Sequence[np.ndarray]) -> np.ndarray: ...
     def causal(self, raw: Sequence[np.ndarray]) -> np.ndarray: ...
+    def after(self, heard: Sequence[Sequence[np.ndarray]],
+              raw: Sequence[np.ndarray]) -> np.ndarray: ...
 
 
 class FloatScorer:
@@ -73,6 +81,16 @@ class FloatScorer:
         for x in raw:
             features.append(self.normalizer.causal_apply(x, stats))
             stats.update(x)
+        return self.normalized(features)
+
+    def after(self, heard, raw):
+        """Logits of raw[i] once the utterances heard[i] were heard (a fresh state)."""
+        features = []
+        for before, x in zip(heard, raw):
+            stats = CausalStats()
+            for h in before:
+                stats.update(h)
+            features.append(self.normalizer.causal_apply(x, stats))
         return self.normalized(features)
 
     # a device's running state, one utterance at a time (``pyreparam infer --state``)
@@ -110,11 +128,6 @@ class FloatScorer:
                 (state.n_utterances == 0) != (state.mean is None):
             raise ValueError("the state holds inconsistent counts")
         return state
-
-
-def bucket_of(k: int) -> int:
-    """The PRIOR_BUCKETS entry that holds k utterances heard before."""
-    return max(b for b in PRIOR_BUCKETS if b <= k)
 
 
 def speaker_order(speaker: str, n: int, n_orders: int, seed: int) -> list[np.ndarray]:
@@ -155,7 +168,7 @@ def evaluate_protocols(scorer: Scorer, raw: Sequence[np.ndarray], labels: np.nda
 
 def _causal_report(scorer: Scorer, raw, labels: np.ndarray, groups: dict[str, list[int]],
                    n_classes: int, n_orders: int, seed: int) -> dict:
-    true, pred, heard = [], [], []
+    true, pred = [], []
     for speaker in sorted(groups):
         idx = np.asarray(groups[speaker])
         for order in speaker_order(speaker, len(idx), n_orders, seed):
@@ -163,16 +176,39 @@ def _causal_report(scorer: Scorer, raw, labels: np.ndarray, groups: dict[str, li
             logits = scorer.causal([raw[i] for i in seq])
             true.append(labels[seq])
             pred.append(np.argmax(logits, axis=1))
-            heard.append(np.arange(len(seq)))
-    true, pred, heard = (np.concatenate(a) for a in (true, pred, heard))
-    report = classification_report(true, pred, n_classes)
-    buckets = np.array([bucket_of(int(k)) for k in heard])
-    report["by_prior"] = {
-        str(b): classification_report(true[buckets == b], pred[buckets == b], n_classes)
-        for b in PRIOR_BUCKETS if np.any(buckets == b)}
+    report = classification_report(np.concatenate(true), np.concatenate(pred), n_classes)
+    report["by_prior"] = _curve(scorer, raw, labels, groups, n_classes, seed)
     report["ua_by_prior"] = {k: v["ua"] for k, v in report["by_prior"].items()}
     report["n_orders"] = n_orders
     return report
+
+
+def heard_sets(speaker: str, n: int, k: int, seed: int) -> list[np.ndarray]:
+    """For each of a speaker's n utterances, k of the speaker's other utterances drawn at
+    random (indices into the speaker's list; depends only on speaker, n, k, seed)."""
+    rng = np.random.default_rng([seed, zlib.crc32(str(speaker).encode()), k])
+    return [rng.choice(np.delete(np.arange(n), i), size=k, replace=False) for i in range(n)]
+
+
+def _curve(scorer: Scorer, raw, labels: np.ndarray, groups: dict[str, list[int]],
+           n_classes: int, seed: int) -> dict[str, dict]:
+    """Reports at every k of PRIOR_BUCKETS: each utterance after k others were heard."""
+    curve = {}
+    for k in PRIOR_BUCKETS:
+        true, pred = [], []
+        for speaker in sorted(groups):
+            idx = np.asarray(groups[speaker])
+            if len(idx) <= k:
+                continue
+            sets = heard_sets(speaker, len(idx), k, seed)
+            logits = scorer.after([[raw[i] for i in idx[s]] for s in sets],
+                                  [raw[i] for i in idx])
+            true.append(labels[idx])
+            pred.append(np.argmax(logits, axis=1))
+        if true:
+            curve[str(k)] = classification_report(np.concatenate(true),
+                                                  np.concatenate(pred), n_classes)
+    return curve
 
 
 def pool_protocols(reports: Sequence[dict[str, dict]]) -> dict[str, dict]:
