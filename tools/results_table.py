@@ -23,6 +23,9 @@ import statistics
 import sys
 from pathlib import Path
 
+from pyreparam.models import config_from_dict
+from pyreparam.train.fold import TrainConfig
+
 
 def load_run(run_dir: Path) -> dict:
     path = run_dir / "results.json"
@@ -31,6 +34,10 @@ def load_run(run_dir: Path) -> dict:
                  f"pyreparam train --resume {run_dir})")
     results = json.loads(path.read_text())
     results["late_val_ua"] = late_validation_ua(run_dir)
+    # fields added since the run was made take their defaults, so that runs of one
+    # recipe group together whatever version wrote them
+    results["train_config"] = TrainConfig.from_dict(results["train_config"]).to_dict()
+    results["model_config"] = config_from_dict(results["model_config"]).to_dict()
     return results
 
 
