@@ -1,4 +1,4 @@
-"""Command ``sweep``: a grid of train runs, on local processes or Ray."""
+"""Commands ``sweep`` (a grid of train runs, on local processes or Ray) and ``compare``."""
 from __future__ import annotations
 
 import difflib
@@ -196,3 +196,54 @@ def _key(run, sweep: SweepSpec, key: str | None) -> str:
     return f"[{table}] {key} = {json.dumps(run.options[key])}: "
 
 
+
+@click.command("compare")
+@click.argument("dirs", nargs=-1, required=True, metavar="DIR...",
+                type=click.Path(exists=True, file_okay=False))
+@click.option("--evaluation", default="pooled", show_default=True,
+              help="Which evaluation of results.json: pooled, pooled_merged (the deployed "
+                   "model; a run without HRF counts with its pooled), or a protocol (e.g. "
+                   "protocols.causal) when the runs report it.")
+@click.option("--bootstrap", "replicates", type=click.IntRange(0), default=2000,
+              show_default=True, help="Bootstrap replicates (0: no utterance bootstrap).")
+@click.option("--bootstrap-seed", type=int, default=0, show_default=True,
+              help="Seed of the bootstrap draws (the output is reproducible).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False),
+              help="Draw the paired differences into this image (PNG; needs matplotlib, "
+                   "the 'plot' extra).")
+def compare_command(dirs, evaluation, replicates, bootstrap_seed, as_json, plot_path):
+    """Paired differences between runs that differ in exactly one option.
+
+    DIR is a sweep folder (its finished runs) or a `pyreparam train` run folder. Runs
+    with the same options except the seed are one variant; two variants are paired
+    when they differ in exactly one option (backbone, size, hrf, dropout, a training
+    option) and share the manifest, features and cv, on their common seeds whose
+    folds are identical. For each pair, B - A (A: the smaller value, or no HRF) of
+    UA, WA, macro-F1 and each class's recall, in percentage points, pooled over the
+    folds, as the mean over seeds of the per-seed paired differences d_s, with two 95 %
+    intervals:
+
+    
+    over seeds: mean(d_s) +- t(0.975, S-1) sd(d_s) / sqrt(S), the spread of
+      retraining with other seeds (needs 2 seeds or more);
+    over utterances: paired percentile bootstrap; each replicate draws the test
+      utterances with replacement (the same draw for A and B and for every seed),
+      recomputes the pooled metrics from the folds' per-utterance predictions and
+      takes the mean over seeds of B - A (the pooled evaluation only).
+
+    Utterances of one speaker are correlated, so the utterance interval is
+    optimistic; no correction is made for comparing many pairs.
+    """
+    from pyreparam.sweep.compare import CompareError, compare_runs, format_report, load_runs
+    from pyreparam.sweep.plot import PlotError, plot_report
+    try:
+        report = compare_runs(load_runs(list(dirs)), evaluation=evaluation,
+                              replicates=replicates, seed=bootstrap_seed)
+        if plot_path:
+            plot_report(report, plot_path)
+    except (CompareError, PlotError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(report, indent=1) if as_json else format_report(report))
+    if plot_path and not as_json:
+        click.echo(f"\nplot: {plot_path}")
