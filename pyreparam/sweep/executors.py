@@ -310,8 +310,9 @@ def train_fold_task_remotely(corpus, arguments: dict, files: dict[str, bytes],
         thread = threading.Thread(target=train, name="fold", daemon=True)
         thread.start()
         sent, last = _stamp(fold_dir / STATE_FILE), time.monotonic()
+        poll = min(0.5, max(0.01, checkpoint_seconds))
         while thread.is_alive():
-            thread.join(timeout=0.5)
+            thread.join(timeout=poll)
             stamp = _stamp(fold_dir / STATE_FILE)
             if stamp != sent and time.monotonic() - last >= checkpoint_seconds:
                 snapshot = read_files(fold_dir, names=(STATE_FILE, LOG_FILE))
