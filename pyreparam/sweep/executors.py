@@ -28,6 +28,7 @@ import contextlib
 import inspect
 import multiprocessing
 import os
+import socket
 import tempfile
 import threading
 import time
@@ -111,8 +112,8 @@ def _wait_all(futures, unpack: Callable, finished: FoldCallback) -> list[dict]:
     for future in concurrent.futures.as_completed(futures):
         try:
             result = unpack(future)
-        except Exception as exc:                  # noqa: BLE001 - re-raised below
-            errors.append(exc)
+        except BaseException as exc:              # noqa: BLE001 - re-raised below (a
+            errors.append(exc)                    # worker's Ctrl-C too)
             continue
         results.append(result)
         finished(result)
@@ -159,8 +160,11 @@ class LocalExecutor(FoldExecutor):
 
     def abort(self) -> None:
         if self._pool is not None:
-            for process in list(getattr(self._pool, "_processes", {}).values()):
-                process.kill()
+            if hasattr(self._pool, "kill_workers"):              # Python 3.14
+                self._pool.kill_workers()
+            else:
+                for process in list((self._pool._processes or {}).values()):
+                    process.kill()
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
 
@@ -206,6 +210,8 @@ class RayExecutor(FoldExecutor):
         self.cpus_per_fold, self.checkpoint_seconds = cpus_per_fold, checkpoint_seconds
         self._started_ray = False
         if not ray.is_initialized():
+            if address:
+                _check_reachable(address)
             options = {"address": address} if address else \
                 {"num_cpus": int(jobs * cpus_per_fold) if jobs else None}
             try:
@@ -284,6 +290,17 @@ class RayExecutor(FoldExecutor):
         if self._started_ray:
             self._ray.shutdown()
             self._started_ray = False
+
+
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail fast on a HOST:PORT nobody listens on (ray.init would retry for minutes)."""
+    host, _, port = address.rpartition(":")
+    if address == "auto" or "://" in address or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise ExecutorError(f"cannot reach Ray at {address}: {exc.strerror or exc}") from None
 
 
 def train_fold_task_remotely(corpus, arguments: dict, files: dict[str, bytes],

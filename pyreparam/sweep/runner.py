@@ -278,12 +278,16 @@ def _run_one(run: PlannedRun, out: Path, executor: FoldExecutor, record: SweepRe
             summary = resume_run(run_dir, **options)
         else:
             summary = start_run(run.spec, run_dir, **options)
-    except Exception as exc:                      # noqa: BLE001 - recorded, sweep goes on
-        status = "interrupted" if record.interrupted else "failed"
+    except BaseException as exc:                  # noqa: BLE001 - recorded, sweep goes on
+        interrupted = record.interrupted or isinstance(exc, KeyboardInterrupt)
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        record.set(run.name, status=status, error=f"{type(exc).__name__}: {message}")
-        if status == "failed":
+        record.set(run.name, status="interrupted" if interrupted else "failed",
+                   error=None if interrupted else f"{type(exc).__name__}: {message}")
+        if not interrupted:
             log(f"[{run.name}] failed: {message}")
+        if not isinstance(exc, Exception) and threading.current_thread() is \
+                threading.main_thread():
+            raise                                 # Ctrl-C of a sweep without threads
         return
     finally:
         handed_over.set()
