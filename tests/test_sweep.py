@@ -133,6 +133,16 @@ def test_spec_grid_names_and_paths(tmp_path):
     assert [r.name for r in parse_sweep_spec('[base]\nmanifest="m.csv"', "s.toml").runs] == ["run"]
 
 
+def test_the_example_spec_uses_train_options():
+    """tools/sweeps/emodb_hrf.toml: 10 runs, options of train, manifest next to the repo."""
+    from pyreparam.cli.sweep import train_options
+    path = Path(__file__).parents[1] / "tools" / "sweeps" / "emodb_hrf.toml"
+    spec = parse_sweep_spec(path.read_text(), path)
+    assert len(spec.runs) == 10 and spec.runs[-1].name == "hrf=4,seed=4"
+    assert set(spec.base) | set(spec.grid) <= set(train_options())
+    assert spec.base["manifest"] == str(path.parents[2] / "emodb.csv")
+
+
 @pytest.mark.parametrize("text, message", [
     ("[grid]\nseed = 3", "must be a non-empty list"),
     ("[grid]\nseed = []", "must be a non-empty list"),
@@ -343,3 +353,15 @@ def test_compare_plot_and_errors(reference, tmp_path, monkeypatch):
 def _has(module: str) -> bool:
     import importlib.util
     return importlib.util.find_spec(module) is not None
+
+
+def test_ray_errors_are_one_line(workspace, tmp_path, monkeypatch):
+    args = ["sweep", str(workspace / "spec.toml"), "--out", str(tmp_path / "o"),
+            "--executor", "ray"]
+    if _has("ray"):
+        r = CliRunner().invoke(main, args + ["--ray-address", "127.0.0.1:1"])
+        assert r.exit_code == 1 and "cannot reach Ray at 127.0.0.1:1" in r.output
+    monkeypatch.setitem(sys.modules, "ray", None)                   # as if not installed
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 1 and "pip install 'pyreparam[cluster]'" in r.output
+    assert not (tmp_path / "o").exists()

@@ -131,7 +131,7 @@ def _check_scalar(value: Any, path: Path, where: str) -> None:
 
 def _resolve(key: str, value: Any, folder: Path) -> Any:
     if key in PATH_OPTIONS and isinstance(value, str) and value not in NOT_PATHS:
-        return str(folder / os.path.expanduser(value))
+        return os.path.normpath(folder / os.path.expanduser(value))
     return value
 
 
