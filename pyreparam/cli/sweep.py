@@ -119,6 +119,9 @@ def plan_runs(sweep: SweepSpec) -> list:
                 hint = f" (did you mean {close[0]}?)" if close else ""
                 raise SpecError(f"{sweep.path}: [{table}] {key}: not an option of "
                                 f"pyreparam train{hint}")
+            if options[key].name not in spec_parameters():
+                raise SpecError(f"{sweep.path}: [{table}] {key}: an option of pyreparam "
+                                "train that sweeps do not pass on yet")
     if "manifest" not in sweep.base and "manifest" not in sweep.grid:
         raise SpecError(f"{sweep.path}: no manifest (set manifest = \"corpus.csv\" in [base])")
     planned = []
@@ -176,10 +179,19 @@ def run_spec_from_options(values: dict, options: dict[str, click.Parameter]):
             argv += [f"--{key}", repr(value) if isinstance(value, float) else str(value)]
     ctx = train_command.make_context("train", argv + ["--"] + positional)
     params = dict(ctx.params)
-    hrf_names = list(inspect.signature(hrf_from_options).parameters)
-    hrf = hrf_from_options(*(params.pop(name) for name in hrf_names))
+    hrf = hrf_from_options(*(params.pop(name) for name in _hrf_parameters()))
     wanted = [name for name in inspect.signature(_run_spec).parameters if name != "hrf"]
     return _run_spec(hrf=hrf, **{name: params[name] for name in wanted})
+
+
+def _hrf_parameters() -> list[str]:
+    return list(inspect.signature(hrf_from_options).parameters)
+
+
+def spec_parameters() -> set[str]:
+    """train's parameters that end up in the RunSpec: those of ``_run_spec`` and the
+    HRF options it receives as one HRFConfig."""
+    return (set(inspect.signature(_run_spec).parameters) - {"hrf"}) | set(_hrf_parameters())
 
 
 def _where(exc: click.ClickException, run, sweep: SweepSpec, options) -> str:

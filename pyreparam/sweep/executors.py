@@ -106,12 +106,12 @@ class FoldExecutor:
         self.close()
 
 
-def _wait_all(futures, unpack: Callable, finished: FoldCallback) -> list[dict]:
+def _wait_all(futures, finished: FoldCallback) -> list[dict]:
     """Results of all futures; the first error is raised after every task ended."""
     results, errors = [], []
     for future in concurrent.futures.as_completed(futures):
         try:
-            result = unpack(future)
+            result = future.result()
         except BaseException as exc:              # noqa: BLE001 - re-raised below (a
             errors.append(exc)                    # worker's Ctrl-C too)
             continue
@@ -156,7 +156,7 @@ class LocalExecutor(FoldExecutor):
             return results
         futures = [self._get_pool().submit(run_module._fold_task, *task) for task in tasks]
         on_started()
-        return _wait_all(futures, lambda f: f.result(), finished)
+        return _wait_all(futures, finished)
 
     def abort(self) -> None:
         if self._pool is not None:

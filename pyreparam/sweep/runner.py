@@ -91,18 +91,6 @@ def metrics_of(results: dict) -> dict[str, dict]:
     return {name: _scalars(value) for name, value in evaluations(results).items()}
 
 
-def check_folds(spec: RunSpec) -> None:
-    """Raise ValueError now if the run's --cv cannot split its manifest's speakers
-    (``pyreparam train`` finds out only after loading the audio)."""
-    from pyreparam.data.manifest import read_manifest
-    from pyreparam.train.splits import make_folds
-    utterances = read_manifest(spec.manifest, check_files=False)
-    tc = spec.train_config
-    make_folds([u.speaker for u in utterances], spec.cv, seed=tc["seed"],
-               sessions=[u.session for u in utterances],
-               n_validation=tc.get("n_validation", 1))
-
-
 # --------------------------------------------------------------------------- sweep.json
 
 def _normalized(value: Any) -> Any:
@@ -210,6 +198,18 @@ def _exclusive(out: Path):
 
 
 # --------------------------------------------------------------------------- running
+
+def check_folds(spec: RunSpec) -> None:
+    """Raise ValueError now if the run's --cv cannot split its manifest's speakers
+    (``pyreparam train`` finds out only after loading the audio)."""
+    from pyreparam.data.manifest import read_manifest
+    from pyreparam.train.splits import make_folds
+    utterances = read_manifest(spec.manifest, check_files=False)
+    tc = spec.train_config
+    make_folds([u.speaker for u in utterances], spec.cv, seed=tc["seed"],
+               sessions=[u.session for u in utterances],
+               n_validation=tc.get("n_validation", 1))
+
 
 def run_sweep(sweep: dict, spec_file: str, runs: list[PlannedRun], out_dir,
               executor: FoldExecutor, *, quiet: bool = False, log=print) -> dict:
