@@ -250,8 +250,9 @@ def compare_command(dirs, evaluation, replicates, bootstrap_seed, as_json, plot_
     from pyreparam.sweep.compare import CompareError, compare_runs, format_report, load_runs
     from pyreparam.sweep.plot import PlotError, plot_report
     try:
-        report = compare_runs(load_runs(list(dirs)), evaluation=evaluation,
-                              replicates=replicates, seed=bootstrap_seed)
+        notes: list[str] = []
+        report = compare_runs(load_runs(list(dirs), notes), evaluation=evaluation,
+                              replicates=replicates, seed=bootstrap_seed, notes=notes)
         if plot_path:
             plot_report(report, plot_path)
     except (CompareError, PlotError) as exc:

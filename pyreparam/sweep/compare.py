@@ -66,8 +66,9 @@ class Run:
 
 # --------------------------------------------------------------------------- loading
 
-def load_runs(dirs: list[str | Path]) -> list[Run]:
-    """The finished runs of sweep folders and run folders (CompareError otherwise)."""
+def load_runs(dirs: list[str | Path], notes: list[str] | None = None) -> list[Run]:
+    """The finished runs of sweep folders and run folders (CompareError otherwise);
+    a sweep's unfinished runs are left out with a line in ``notes``."""
     runs: dict[str, Run] = {}
     for d in map(Path, dirs):
         if (d / SWEEP_FILE).exists():
@@ -75,6 +76,10 @@ def load_runs(dirs: list[str | Path]) -> list[Run]:
             folders = [d / r["name"] for r in sweep["runs"] if r["status"] == "done"]
             if not folders:
                 raise CompareError(f"{d}: no finished run in its {SWEEP_FILE}")
+            unfinished = [r["name"] for r in sweep["runs"] if r["status"] != "done"]
+            if unfinished and notes is not None:
+                notes.append(f"{d}: {len(unfinished)} unfinished run(s) left out: "
+                             f"{', '.join(unfinished)}")
         elif (d / RESULTS_FILE).exists():
             folders = [d]
         else:
@@ -192,10 +197,11 @@ def varying_options(variants: list[list[Run]]) -> list[str]:
 # --------------------------------------------------------------------------- statistics
 
 def compare_runs(runs: list[Run], *, evaluation: str = "pooled", replicates: int = 2000,
-                 seed: int = 0, level: float = 0.95) -> dict:
+                 seed: int = 0, level: float = 0.95, notes: list[str] | None = None) -> dict:
     """Every pair of variants, with paired differences of UA, WA, macro-F1 and each
     class's recall (percentage points) and their intervals over seeds and over test
-    utterances. Returns a JSON-ready report (see :func:`format_report`)."""
+    utterances. Returns a JSON-ready report (see :func:`format_report`); ``notes``
+    (e.g. from :func:`load_runs`) are passed on in it."""
     for run in runs:
         if run.evaluation(evaluation) is None:
             raise CompareError(f"{run.path}: no evaluation {evaluation!r} in its "
@@ -205,18 +211,30 @@ def compare_runs(runs: list[Run], *, evaluation: str = "pooled", replicates: int
     varying = varying_options(variants)
     report = {"evaluation": evaluation, "level": level, "replicates": replicates,
               "bootstrap_seed": seed, "runs": len(runs), "variants": len(variants),
-              "pairs": [], "notes": []}
+              "pairs": [], "notes": list(notes or [])}
     for option, va, vb in find_pairs(variants):
         pair = _compare_pair(option, va, vb, evaluation, replicates, seed, level,
                              report["notes"])
         if pair is not None:
             pair["context"] = {k: va[0].options.get(k) for k in varying if k != option}
             report["pairs"].append(pair)
+    report["notes"] = list(dict.fromkeys(report["notes"]))      # once each
     return report
 
 
+def _by_seed(variant: list[Run], notes: list[str]) -> dict[int, Run]:
+    found: dict[int, Run] = {}
+    for run in variant:
+        if run.seed in found:
+            notes.append(f"{run.path} repeats seed {run.seed} of {found[run.seed].path} "
+                         "(same options); it is left out")
+            continue
+        found[run.seed] = run
+    return found
+
+
 def _compare_pair(option, va, vb, evaluation, replicates, seed, level, notes) -> dict | None:
-    a_by_seed, b_by_seed = {r.seed: r for r in va}, {r.seed: r for r in vb}
+    a_by_seed, b_by_seed = _by_seed(va, notes), _by_seed(vb, notes)
     title = f"{option}: {_text(va[0].options.get(option))} -> {_text(vb[0].options.get(option))}"
     seeds = []
     for s in sorted(set(a_by_seed) & set(b_by_seed)):
