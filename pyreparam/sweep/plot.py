@@ -32,14 +32,16 @@ def plot_report(report: dict, path: str | os.PathLike) -> None:
     if not pairs:
         raise PlotError("nothing to plot: no pair of variants differing in one option")
     heights = [0.45 * len(p["metrics"]) + 1.0 for p in pairs]
-    fig, axes = plt.subplots(len(pairs), 1, figsize=(7.5, sum(heights)), squeeze=False,
-                             gridspec_kw={"height_ratios": heights})
+    legend = 0.4                                  # inches above the panels
+    fig, axes = plt.subplots(len(pairs), 1, figsize=(7.5, sum(heights) + legend),
+                             squeeze=False, gridspec_kw={"height_ratios": heights})
     pct = round(100 * report["level"])
     for ax, pair in zip(axes[:, 0], pairs):
         _panel(ax, pair, pct)
-    axes[0, 0].legend(loc="lower right", fontsize=7, frameon=False)
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="upper center", ncol=4,
+               fontsize=7, frameon=False)
     axes[-1, 0].set_xlabel(f"B - A, percentage points ({report['evaluation']})")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - legend / (sum(heights) + legend)))
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
@@ -53,9 +55,9 @@ def _panel(ax, pair: dict, pct: int) -> None:
         if row["bootstrap_ci"]:
             ax.plot(row["bootstrap_ci"], [y + 0.22] * 2, color="C1", lw=1.5,
                     label=f"{pct} % CI over utterances (bootstrap)" if y == 0 else None)
-        ax.plot(row["per_seed"], [y] * len(row["per_seed"]), "x", color="0.45", ms=4,
-                label="per seed" if y == 0 else None)
-        ax.plot([row["difference"]], [y], "o", color="k", ms=4,
+        ax.plot(row["per_seed"], [y] * len(row["per_seed"]), "x", color="0.2", ms=4,
+                zorder=3, label="per seed" if y == 0 else None)
+        ax.plot([row["difference"]], [y], "o", color="k", ms=4, zorder=4,
                 label="mean difference" if y == 0 else None)
     ax.axvline(0, color="0.6", lw=0.8)
     ax.set_yticks(range(len(rows)), [r["label"] for r in rows], fontsize=8)
