@@ -11,6 +11,7 @@
 #ifndef PR_MODEL_VALIDATE_H
 #define PR_MODEL_VALIDATE_H
 
+#include "pr_crc32_internal.h"
 #include "pr_model_format.h"
 
 /* Validation state: the blob, its header, the lengths' values at T_max and the
@@ -27,23 +28,6 @@ typedef struct {
     int64_t span_lo;      /* op range an arena tensor referenced now must be live over */
     int64_t span_hi;
 } pr_mv;
-
-/* CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320, as zlib), 4 bits at a time. */
-static inline uint32_t pr_mv_crc32(const uint8_t *p, int64_t n)
-{
-    static const uint32_t nibble[16] = {
-        0x00000000u, 0x1DB71064u, 0x3B6E20C8u, 0x26D930ACu, 0x76DC4190u, 0x6B6B51F4u,
-        0x4DB26158u, 0x5005713Cu, 0xEDB88320u, 0xF00F9344u, 0xD6D6A3E8u, 0xCB61B38Cu,
-        0x9B64C2B0u, 0x86D3D2D4u, 0xA00AE278u, 0xBDBDF21Cu};
-    uint32_t crc = 0xFFFFFFFFu;
-    int64_t i;
-    for (i = 0; i < n; ++i) {
-        crc ^= p[i];
-        crc = (crc >> 4) ^ nibble[crc & 15u];
-        crc = (crc >> 4) ^ nibble[crc & 15u];
-    }
-    return crc ^ 0xFFFFFFFFu;
-}
 
 static inline int pr_mv_is_little_endian(void)
 {
@@ -82,7 +66,7 @@ static inline pr_status pr_mv_frame(pr_mv *v, const uint8_t *blob, int64_t len, 
     if ((int64_t)v->h[PR_H_FILE_BYTES] != len) {
         return PR_ERR_MODEL_TRUNCATED;
     }
-    if (crc && pr_mv_crc32(blob, len - 4) != pr_m_u32(blob + len - 4)) {
+    if (crc && pr_crc32(blob, len - 4) != pr_m_u32(blob + len - 4)) {
         return PR_ERR_MODEL_CRC;
     }
     return PR_OK;

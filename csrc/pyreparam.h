@@ -457,6 +457,66 @@ pr_status pr_model_check(const uint8_t *blob, int64_t len, pr_model_info *info);
 pr_status pr_model_run(const uint8_t *blob, int64_t len, const int8_t *input, int32_t T,
                        int8_t *logits, uint8_t *arena, int64_t arena_len);
 
+/* ==== causal speaker normalization (reference/causal_norm.md; NumPy oracle
+ * pyreparam/quant/qcausal.py) ====
+ *
+ * A device normalizes each utterance's log-mel features with statistics of what it
+ * has heard before (a state the caller owns), blended with a prior fitted on the
+ * training speakers, and writes the model's int8 input. The state is a flat byte
+ * array in a fixed little-endian layout (magic "PRNS", version, bands, utterances
+ * heard, frames, CRC-32, then int32 mean[M] and variance[M] in Q16), so the bytes
+ * themselves are what a device saves across reboots: pr_norm_state_check validates
+ * bytes read back from storage. Features are int16 Q8 (round(256 x)).
+ */
+enum pr_norm_status_code {
+    PR_ERR_STATE = -21            /* a normalization state that is corrupt (magic,
+                                     version, CRC), of another size, or out of range */
+};
+
+enum {
+    PR_NORM_MAX_BANDS = 1024,
+    PR_NORM_MAX_FRAMES = 1048576,      /* frames of one utterance */
+    PR_NORM_STATE_HEADER_BYTES = 24
+};
+
+/* Constants of the causal rule for one model (the arrays prior_mean, prior_var (M)
+ * int32 Q16 are passed beside it; every prior_var >= 1). */
+typedef struct {
+    int32_t bands;          /* M, 1 .. PR_NORM_MAX_BANDS */
+    int32_t prior_weight;   /* n0 of the blend n / (n + n0), Q16, >= 1 */
+    int32_t var_floor;      /* smallest variance used, Q16, >= 1 */
+    int32_t out_multiplier; /* Q31 multiplier and shift of 1 / (s_in 2^24) */
+    int32_t out_shift;
+    int32_t out_zero_point; /* the model's input zero point, -128 .. 127 */
+} pr_norm_params;
+
+/* pr_norm_state_bytes: bytes of the state for `bands` bands (24 + 8 M), or a
+ * negative status (PR_ERR_SHAPE) for bands outside 1 .. PR_NORM_MAX_BANDS. */
+int32_t pr_norm_state_bytes(int32_t bands);
+
+/* pr_norm_state_init: write the state of a device that has heard nothing.
+ * state_bytes must equal pr_norm_state_bytes(bands). */
+pr_status pr_norm_state_init(uint8_t *state, int32_t state_bytes, int32_t bands);
+
+/* pr_norm_state_check: PR_OK when the bytes are a valid state for `bands` bands
+ * (magic, version, size, CRC-32, value ranges), else PR_ERR_STATE (or PR_ERR_NULL,
+ * PR_ERR_SHAPE for bad arguments). Never reads outside state[0 .. state_bytes). */
+pr_status pr_norm_state_check(const uint8_t *state, int32_t state_bytes, int32_t bands);
+
+/* pr_norm_update_s16: merge one heard utterance x (frames, bands) int16 Q8 into the
+ * state (after it was classified) and rewrite the state's CRC. The state is checked
+ * first (PR_ERR_STATE); frames 1 .. PR_NORM_MAX_FRAMES (PR_ERR_SHAPE). */
+pr_status pr_norm_update_s16(uint8_t *state, int32_t state_bytes, int32_t bands,
+                             const int16_t *x, int32_t frames);
+
+/* pr_norm_apply_s16_s8: normalize utterance x (frames, bands) int16 Q8 with the
+ * state's statistics blended with the prior, and quantize to the model's int8 input
+ * y (frames, bands). The state is read only (validated first; PR_ERR_STATE). */
+pr_status pr_norm_apply_s16_s8(const pr_norm_params *params, const int32_t *prior_mean,
+                               const int32_t *prior_var, const uint8_t *state,
+                               int32_t state_bytes, const int16_t *x, int32_t frames,
+                               int8_t *y);
+
 /* ==== build information (SIMD variants; csrc/x86/, csrc/build_ffi.py) ====
  *
  * pr_build_info: a constant string naming the kernels this build compiled:

@@ -1,24 +1,31 @@
-"""Inference and evaluation of trained checkpoints on audio files.
+"""Inference and evaluation of trained models on audio files.
 
 A checkpoint written by training carries its front end: the feature settings, the
-class names and the normalization statistics. :class:`Frontend` rebuilds it, so
-evaluation and inference use exactly the features the model was trained on.
+class names and the normalization statistics (with the causal prior). :class:`Frontend`
+rebuilds it, so evaluation and inference use exactly the features the model was
+trained on. :func:`load_runner` opens either kind of model: a float checkpoint (.npz,
+NumPy) or an int8 model file (.prq, the C runtime with the device's integer causal
+normalization); :func:`evaluate_model` scores one under an evaluation protocol
+(:mod:`pyreparam.train.protocols`).
 """
 from __future__ import annotations
 
 import dataclasses
 import os
+import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
+from pyreparam.audio.decode import AudioError
 from pyreparam.audio.features import FeatureConfig
 from pyreparam.data.cache import load_features
-from pyreparam.data.manifest import Utterance, read_manifest
+from pyreparam.data.manifest import read_manifest
 from pyreparam.data.normalize import Normalizer
 from pyreparam.models import Model, load_checkpoint_with_meta
-from pyreparam.train.batching import predict_logits
 from pyreparam.train.metrics import classification_report
+from pyreparam.train.protocols import (DEFAULT_ORDERS, PROTOCOLS, evaluate_protocols)
 
 
 class InferenceError(ValueError):
@@ -61,32 +68,206 @@ def load_for_inference(path: str | os.PathLike) -> tuple[Model, Frontend]:
     return model, Frontend.from_checkpoint(meta, extra, path)
 
 
-def evaluate_checkpoint(model_path: str | os.PathLike, manifest_path: str | os.PathLike, *,
-                        cache_dir=None, on_error: str = "fail", batch_size: int = 64) -> dict:
-    """WA, UA, macro-F1 and the confusion matrix of a checkpoint on a manifest."""
-    model, frontend = load_for_inference(model_path)
+@dataclasses.dataclass
+class Runner:
+    """A model ready for inference: its scorer (normalization + model), front end,
+    what kind it is, and the longest input it takes (None: any)."""
+
+    scorer: object
+    frontend: Frontend
+    kind: str
+    t_max: int | None
+    merged: bool = False
+    note: str | None = None
+
+
+def load_runner(path: str | os.PathLike) -> Runner:
+    """A .prq (int8, C runtime) or a float checkpoint (.npz) with its front end.
+
+    Raises
+    ------
+    InferenceError, CheckpointError, PRQError
+        When the file is missing, corrupt or has no front end.
+    """
+    if str(path).endswith(".prq"):
+        from pyreparam.quant.deploy import DeployError, Int8Scorer
+        from pyreparam.quant.prq import load_prq
+        from pyreparam.quant.workflow import frontend_from_meta
+        program, meta, blob = load_prq(path)
+        try:
+            frontend = frontend_from_meta(meta)
+            scorer = Int8Scorer(program, meta, blob)
+        except (KeyError, TypeError, ValueError, DeployError) as exc:
+            raise InferenceError(f"{path}: no usable host metadata (a device copy from "
+                                 f"`pyreparam export`?): {exc}") from None
+        return Runner(scorer, frontend, "int8 (C runtime)" if scorer.use_c
+                      else "int8 (NumPy reference)", program.t_max, True)
+    from pyreparam.quant.workflow import load_float
+    from pyreparam.train.protocols import FloatScorer
+    loaded = load_float(path)
+    model, frontend = loaded.model, loaded.frontend
+    merged = model.config.hrf is None and model.merged_from is not None
+    return Runner(FloatScorer(model, frontend.normalizer), frontend, "float (NumPy)", None,
+                  merged, loaded.note)
+
+
+#: ``eval --protocol``: the evaluation protocols, and "model" for the normalization the
+#: model was trained with.
+EVAL_PROTOCOLS = ("model",) + PROTOCOLS
+
+
+def evaluate_model(model_path: str | os.PathLike, manifest_path: str | os.PathLike, *,
+                   protocol: str = "model", n_orders: int = DEFAULT_ORDERS, seed: int = 0,
+                   cache_dir=None, on_error: str = "fail") -> dict:
+    """WA, UA, macro-F1 and the confusion matrix of a model (.npz or .prq) on a
+    manifest under an evaluation protocol (causal: also ``ua_by_prior``)."""
+    if protocol not in EVAL_PROTOCOLS:
+        raise InferenceError(f"unknown protocol {protocol!r}; choose from {EVAL_PROTOCOLS}")
+    runner = load_runner(model_path)
+    frontend = runner.frontend
     utterances = read_manifest(manifest_path)
     unknown = sorted({u.label for u in utterances} - set(frontend.classes))
     if unknown:
         raise InferenceError(f"{manifest_path}: label(s) {unknown} are not among the model's "
                              f"classes {frontend.classes}")
-    features, kept, skipped = load_features(utterances, frontend.feature_config, cache_dir,
-                                            on_error)
-    features = frontend.normalize(features, [u.speaker for u in kept])
-    pred = np.argmax(predict_logits(model, features, batch_size), axis=1)
+    raw, kept, skipped = load_features(utterances, frontend.feature_config, cache_dir,
+                                       on_error)
     labels = np.array([frontend.classes.index(u.label) for u in kept])
-    report = classification_report(labels, pred, len(frontend.classes))
-    report.update(classes=frontend.classes, skipped=[[u.path, r] for u, r in skipped],
-                  model=str(model_path), manifest=str(manifest_path),
-                  merged=model.config.hrf is None and model.merged_from is not None)
+    speakers = [u.speaker for u in kept]
+    used = frontend.normalizer.mode if protocol == "model" else protocol
+    if used in PROTOCOLS:
+        report = evaluate_protocols(runner.scorer, raw, labels, speakers,
+                                    len(frontend.classes), [used], n_orders=n_orders,
+                                    seed=seed)[used]
+    else:                                   # 'global': the model's fixed statistics
+        logits = runner.scorer.normalized(frontend.normalize(raw, speakers))
+        report = classification_report(labels, np.argmax(logits, axis=1),
+                                       len(frontend.classes))
+    cut = 0 if runner.t_max is None else sum(x.shape[0] > runner.t_max for x in raw)
+    report.update(protocol=used, classes=frontend.classes, model=str(model_path),
+                  manifest=str(manifest_path), kind=runner.kind, merged=runner.merged,
+                  skipped=[[u.path, r] for u, r in skipped], cut_to_t_max=int(cut))
     return report
 
 
-def predict_utterances(model: Model, frontend: Frontend, utterances: Sequence[Utterance]
-                       ) -> np.ndarray:
-    """Class probabilities (n, N) of utterances (their labels are not used)."""
-    features, _, _ = load_features(utterances, frontend.feature_config, None, "fail")
-    features = frontend.normalize(features, [u.speaker for u in utterances])
-    logits = predict_logits(model, features)
-    z = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return z / z.sum(axis=1, keepdims=True)
+# --------------------------------------------------------------------------- infer
+
+#: What `infer` tells users whose files were normalized without a speaker history.
+ALONE_NOTE = ("each file was normalized without knowing its speaker (the training "
+              "speakers' prior alone); a device that keeps a state gets better with every "
+              "utterance it hears: pass --state FILE (one per speaker or device), or "
+              "--same-speaker for several files of one speaker at once")
+OWN_STATS_NOTE = ("this model was trained with per-speaker normalization and has no "
+                  "prior; each file is normalized by its own statistics, which is much "
+                  "less accurate: give several files of one speaker with --same-speaker, "
+                  "or retrain with this version to use --state")
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max())
+    return e / e.sum()
+
+
+def raw_features(runner: Runner, path: str) -> np.ndarray:
+    """Log-mel features of one file, before normalization."""
+    from pyreparam.audio.decode import load_audio
+    from pyreparam.audio.features import logmel
+    fc = runner.frontend.feature_config
+    return logmel(load_audio(path, sample_rate=fc.sample_rate, max_seconds=600.0), fc)
+
+
+def infer_files(runner: Runner, paths: Sequence[str], *, same_speaker: bool = False,
+                state_path: str | os.PathLike | None = None) -> tuple[list[dict], str | None]:
+    """Predict every file; returns (one record per path, a note for the user or None).
+
+    ``state_path``: the files are one speaker heard in this order by a device whose
+    normalization state lives in that file (created when absent); each file is
+    normalized with the state, then the state is updated and rewritten atomically.
+    ``same_speaker``: all files normalized together with their pooled statistics.
+    Otherwise each file alone: with the training prior when the model has one.
+    """
+    from pyreparam.models.checkpoint import atomic_write
+    scorer, normalizer = runner.scorer, runner.frontend.normalizer
+    records: dict[str, dict] = {}
+    raw: dict[str, np.ndarray] = {}
+    for path in paths:
+        try:
+            raw[path] = raw_features(runner, path)
+        except (AudioError, ValueError) as exc:
+            records[path] = {"file": path, "error": str(exc)}
+    note = None
+    logits: dict[str, np.ndarray] = {}
+    ms: dict[str, float] = {}
+    if state_path is not None:
+        state = _load_state(runner, state_path)
+        for path, x in raw.items():
+            heard = _heard(state)
+            (logits[path], state), ms[path] = _timed(scorer.step, state, x)
+            atomic_write(Path(state_path), lambda f: f.write(scorer.state_to_bytes(state)))
+            records[path] = {"heard_before": heard}
+    elif same_speaker and raw:
+        if normalizer.mode in ("speaker", "causal"):
+            out, total = _timed(scorer.speaker, list(raw.values()))
+        else:
+            out, total = _timed(scorer.normalized, runner.frontend.normalize(
+                list(raw.values()), ["--same-speaker"] * len(raw)))
+        logits = dict(zip(raw, out))
+        ms = {path: total / len(raw) for path in raw}
+    elif raw and normalizer.has_prior:
+        fresh = scorer.new_state()
+        for path, x in raw.items():
+            (logits[path], _), ms[path] = _timed(scorer.step, fresh, x)
+        note = ALONE_NOTE
+    elif raw:
+        for path, features in zip(raw, runner.frontend.normalize(
+                list(raw.values()), [f"file:{p}" for p in raw])):
+            out, ms[path] = _timed(scorer.normalized, [features])
+            logits[path] = out[0]
+        note = OWN_STATS_NOTE if normalizer.mode == "speaker" else None
+    classes = runner.frontend.classes
+    for path, z in logits.items():
+        probs = _softmax(np.asarray(z, dtype=np.float64))
+        record = {"file": path, "emotion": classes[int(np.argmax(probs))],
+                  "probabilities": {c: round(float(p), 6) for c, p in zip(classes, probs)},
+                  "frames": int(raw[path].shape[0] if runner.t_max is None
+                                else min(raw[path].shape[0], runner.t_max)),
+                  "model": runner.kind,
+                  "latency_ms": round(ms[path], 3),
+                  **records.get(path, {})}
+        if runner.t_max is not None and raw[path].shape[0] > runner.t_max:
+            record["note"] = (f"cut to the model's T_max: the first {runner.t_max} of "
+                              f"{raw[path].shape[0]} frames")
+        records[path] = record
+    return [records[p] for p in paths], note
+
+
+def _timed(fn, *args):
+    """(result, milliseconds) of one call (normalization and model, no decoding)."""
+    t0 = time.perf_counter()
+    out = fn(*args)
+    return out, 1e3 * (time.perf_counter() - t0)
+
+
+def _load_state(runner: Runner, path: str | os.PathLike):
+    """A stored state (validated), or a fresh one when the file does not exist."""
+    path = Path(path)
+    if not runner.frontend.normalizer.has_prior:
+        raise InferenceError("this model has no normalization prior (trained before causal "
+                             "normalization existed); --state needs a model trained with "
+                             "this version")
+    if not path.exists():
+        return runner.scorer.new_state()
+    try:
+        return runner.scorer.state_from_bytes(path.read_bytes())
+    except OSError as exc:
+        raise InferenceError(f"{path}: cannot read the state ({exc.strerror})") from None
+    except ValueError as exc:
+        raise InferenceError(f"{path}: {exc}") from None
+
+
+def _heard(state) -> int:
+    """Utterances a state has heard (float or int8 state)."""
+    if isinstance(state, (bytes, bytearray)):
+        from pyreparam.quant.qcausal import state_from_bytes
+        return state_from_bytes(bytes(state)).n
+    return state.n_utterances

@@ -85,6 +85,8 @@ _STATUS_TEXT = {
     -18: "blob or arena not 4-byte aligned",
     -19: "input length outside [1, T_max]",
     -20: "big-endian host (the format is little-endian)",
+    # the causal normalization state (pr_norm_*)
+    -21: "invalid normalization state (corrupt, another size, or out of range)",
 }
 
 

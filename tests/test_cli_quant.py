@@ -138,25 +138,34 @@ def test_inspect(setup):
 
 
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="no host C compiler")
-def test_export_compiles_and_matches_python(setup, tmp_path):
-    _, _, _, prq, _ = setup
+def test_export_with_causal_normalization_compiles_and_matches_python(setup, tmp_path):
+    """quantize fits a prior for a model without one; export writes the causal
+    normalization's constants; the example main.c (three utterances through the
+    state) prints exactly the logits of the host's int8 scorer."""
+    from pyreparam.infer import load_runner
+    from pyreparam.quant import workflow as wf
+    _, _, _, prq, output = setup
+    assert "fitted one on the 8 calibration utterances" in output
     header = tmp_path / "fw" / "model.h"
-    result = cli("export", prq, "--c-header", header, "--name", "ser_model")
-    assert result.exit_code == 0, result.output
-    main_c = header.parent / "main.c"
-    assert main_c.is_file() and "aligned(16)" in header.read_text()
+    assert cli("export", prq, "--c-header", header, "--name", "ser").exit_code == 0
+    assert "#define SER_NORM_PARAMS" in header.read_text() and "aligned(16)" in \
+        header.read_text()
     exe = tmp_path / "demo"
     sources = sorted(str(p) for p in (ROOT / "csrc").glob("*.c"))
     subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-O1",
-                    f"-I{ROOT / 'csrc'}", f"-I{header.parent}", str(main_c), *sources,
-                    "-o", str(exe)], check=True, capture_output=True)
+                    f"-I{ROOT / 'csrc'}", f"-I{header.parent}", str(header.parent / "main.c"),
+                    *sources, "-o", str(exe)], check=True, capture_output=True)
     out = subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout
-    c_logits = [int(v) for v in out.split("logits:")[1].split("\n")[0].split()]
-    from pyreparam.quant.runtime import PRQModel
-    model = PRQModel.from_file(prq)
-    x = np.full((model.t_max, model.info["input_cols"]), model.meta["input"]["zero_point"],
-                np.int8)
-    assert c_logits == model.run(x).tolist()
+    c_logits = [[int(v) for v in line.split("logits:")[1].split("class")[0].split()]
+                for line in out.splitlines() if line.startswith("utterance")]
+    scorer = load_runner(prq).scorer
+    state, expected = scorer.new_state(), []
+    for u in range(3):
+        x = wf.example_features(scorer.params.prior_mean, u, scorer.t_max) / 256.0
+        logits, state = scorer.step(state, x)
+        q = np.round(logits / scorer.output_scale + scorer.output_zero_point)
+        expected.append(q.astype(int).tolist())
+    assert c_logits == expected
 
 
 def test_inspect_export_infer_on_damaged_or_device_files(setup, tmp_path):

@@ -68,6 +68,25 @@ def test_cache_key_depends_on_bytes_config_and_audio_settings(tmp_path):
     np.testing.assert_array_equal(fresh, logmel(load_audio(path)))
 
 
+def test_speed_perturbed_features_are_cached_apart(tmp_path):
+    """speed s: the recording played s times faster (fewer frames for s > 1), trailing
+    digital silence dropped first; each speed has its own cache entry."""
+    path = write_wav(tmp_path / "a.wav", seconds=1.0)
+    padded = tmp_path / "padded.wav"
+    data, rate = sf.read(path)
+    sf.write(padded, np.concatenate([data, np.zeros(rate)]), rate, subtype="PCM_16")
+    cache = FeatureCache(tmp_path / "cache")
+    plain = cache.features(path, FeatureConfig())
+    fast = cache.features(path, FeatureConfig(), speed=1.25)
+    slow = cache.features(path, FeatureConfig(), speed=0.8)
+    assert len(cache) == 3
+    assert fast.shape[0] == pytest.approx(plain.shape[0] / 1.25, abs=2)
+    assert slow.shape[0] == pytest.approx(plain.shape[0] / 0.8, abs=2)
+    # the padding of the second file is not stretched into the signal
+    assert cache.features(padded, FeatureConfig(), speed=0.8).shape == slow.shape
+    np.testing.assert_array_equal(cache.features(path, FeatureConfig(), speed=1.25), fast)
+
+
 def test_cache_recovers_from_a_damaged_entry(tmp_path):
     path = write_wav(tmp_path / "a.wav")
     cache = FeatureCache(tmp_path / "cache")

@@ -89,9 +89,12 @@ def test_no_floating_point_no_static_ram(run):
 
 # ---- the checker itself, without QEMU ----
 
-RECORD = {"inputs": [{"frames": 7, "macs": 1000}], "expected": [[1, -2, 3]]}
+RECORD = {"inputs": [{"frames": 7, "macs": 1000}], "expected": [[1, -2, 3]],
+          "expected_state_crc": [0x1234abcd]}
 STDOUT = "build simd=none cpu cortex-m4\ncheck status 0 arena 96 flash 512 ops 3\n" \
-         "run 0 T 7 status 0 ticks 100 stack 300 logits 1 -2 3\ndone failures 0\n"
+         "run 0 T 7 status 0 ticks 100 stack 300 logits 1 -2 3\n" \
+         "norm 0 status 0 state 1 crc 1234abcd\ndone failures 0\n"
+MARKS = [0, 50, 60, 70, 80, 4080, 4090, 4100]   # check; apply, run, update
 
 
 def judged(stdout: str, marks: list[int]):
@@ -102,15 +105,16 @@ def judged(stdout: str, marks: list[int]):
 
 
 def test_checker_accepts_a_matching_run():
-    assert judged(STDOUT, [0, 50, 60, 4060]) == []
+    assert judged(STDOUT, MARKS) == []
 
 
 def test_checker_rejects_wrong_logits_missing_runs_and_bad_counts():
-    assert any("logits" in e for e in judged(STDOUT.replace("-2 3", "-2 4"),
-                                             [0, 50, 60, 4060]))
+    assert any("logits" in e for e in judged(STDOUT.replace("-2 3", "-2 4"), MARKS))
+    assert any("state CRC" in e for e in judged(STDOUT.replace("abcd", "abce"), MARKS))
     assert any("reported" in e for e in judged(STDOUT.split("run 0")[0], [0, 50]))
     assert any("marker" in e for e in judged(STDOUT, [0, 50]))
-    assert any("SysTick" in e for e in judged(STDOUT, [0, 50, 60, 9060]))
+    assert any("SysTick" in e for e in judged(STDOUT, MARKS[:5] + [9080, 9090, 9100]))
     assert any("status" in e for e in judged(STDOUT.replace("status 0 ticks",
-                                                            "status -16 ticks"),
-                                             [0, 50, 60, 4060]))
+                                                            "status -16 ticks"), MARKS))
+    assert any("normalization status" in e for e in judged(
+        STDOUT.replace("norm 0 status 0", "norm 0 status -21"), MARKS))

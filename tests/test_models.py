@@ -143,14 +143,16 @@ def test_float32_merge_is_close(backbone, rng):
 # --------------------------------------------------------------------------- gradients
 
 @pytest.mark.parametrize("backbone", BACKBONES)
-@pytest.mark.parametrize("train", [True, False])
-def test_whole_model_gradients(backbone, train):
+@pytest.mark.parametrize("train, pooling", [(True, "mean"), (False, "mean"),
+                                            (True, "stats")])
+def test_whole_model_gradients(backbone, train, pooling):
     """Finite differences through the whole model (HRF at every site, k = 2), train mode
-    with dropout and batch-statistics BatchNorm, or eval mode."""
+    with dropout and batch-statistics BatchNorm, or eval mode; mean or statistics
+    pooling."""
     rng = np.random.default_rng(7)
     hrf = HRFConfig(r=2, k=2, sites=tuple(valid_sites(backbone)))
     config = make_config(backbone, "light", hrf=hrf, dropout=0.2 if train else 0.0,
-                         **TINY[backbone])
+                         pooling=pooling, **TINY[backbone])
     model = randomize(build_model(config, 0, dtype=np.float64), rng, scale=0.1)
     x, mask = padded_batch(rng, 3, 23, config.n_mels)
     names = sorted(model.params)
@@ -171,8 +173,9 @@ def test_whole_model_gradients(backbone, train):
 # --------------------------------------------------------------------------- masking
 
 @pytest.mark.parametrize("backbone", BACKBONES)
-def test_prediction_independent_of_batch_and_padding(backbone, rng):
-    config = make_config(backbone, "light", **TINY[backbone])
+@pytest.mark.parametrize("pooling", ["mean", "stats"])
+def test_prediction_independent_of_batch_and_padding(backbone, pooling, rng):
+    config = make_config(backbone, "light", pooling=pooling, **TINY[backbone])
     model = randomize(build_model(config, 1, dtype=np.float64), rng)
     x, mask = padded_batch(rng, 4, 47, config.n_mels)
     batched = model.predict_logits(x, mask)

@@ -14,7 +14,8 @@ from pyreparam.ops.conv import (conv1d_backward, conv1d_forward, conv1d_output_l
                                 conv1d_output_mask, depthwise_conv1d_backward,
                                 depthwise_conv1d_forward)
 from pyreparam.ops.pooling import (avgpool_merge_backward, avgpool_merge_forward,
-                                   masked_mean_backward, masked_mean_forward)
+                                   masked_mean_backward, masked_mean_forward,
+                                   masked_stats_backward, masked_stats_forward)
 from pyreparam.ops.position import (positional_encoding_backward,
                                     positional_encoding_forward, sinusoidal_table)
 
@@ -378,6 +379,53 @@ def test_masked_mean_ignores_padding_and_sends_it_no_gradient(B, T, C, data, see
     assert dx.shape == x.shape and np.all(dx[~mask] == 0)
 
 
+@given(B=st.integers(1, 3), T=st.integers(1, 13), C=st.integers(1, 4), data=st.data(),
+       seed=seeds)
+def test_masked_stats_against_loops_and_gradients(B, T, C, data, seed):
+    rng = np.random.default_rng(seed)
+    mask = data.draw(masks(B, T))
+    x = rng.standard_normal((B, T, C))
+    y, _ = masked_stats_forward(x, mask)
+    valid = np.ones((B, T), bool) if mask is None else mask
+    mean = np.stack([x[b, valid[b]].mean(axis=0) for b in range(B)])
+    std = np.stack([np.sqrt(x[b, valid[b]].var(axis=0) + 1e-5) for b in range(B)])
+    np.testing.assert_allclose(y, np.concatenate([mean, std], axis=1), rtol=1e-12,
+                               atol=1e-14)
+    check_gradients(lambda x: masked_stats_forward(x, mask), masked_stats_backward, [x],
+                    [0], rng=rng)
+
+
+@given(B=st.integers(1, 3), T=st.integers(2, 13), C=st.integers(1, 4), data=st.data(),
+       seed=seeds)
+def test_masked_stats_ignores_padding_and_sends_it_no_gradient(B, T, C, data, seed):
+    rng = np.random.default_rng(seed)
+    mask = data.draw(padded_masks(B, T))
+    x = rng.standard_normal((B, T, C))
+    y, cache = masked_stats_forward(x, mask)
+    y2, _ = masked_stats_forward(np.where(mask[..., None], x, np.nan), mask)
+    np.testing.assert_array_equal(y, y2)
+    dx = masked_stats_backward(rng.standard_normal(y.shape), cache)
+    assert dx.shape == x.shape and np.all(dx[~mask] == 0)
+
+
+def test_masked_stats_matches_torch(rng):
+    torch = pytest.importorskip("torch")
+    x = rng.standard_normal((2, 9, 3))
+    mask = np.arange(9)[None, :] < np.array([[9], [5]])
+    y, cache = masked_stats_forward(x, mask)
+    g = rng.standard_normal(y.shape)
+    xt = torch.tensor(x, requires_grad=True)
+    m = torch.tensor(mask, dtype=torch.float64)[..., None]
+    n = m.sum(dim=1)
+    mean = (xt * m).sum(dim=1) / n
+    std = torch.sqrt((((xt - mean[:, None]) * m) ** 2).sum(dim=1) / n + 1e-5)
+    yt = torch.cat([mean, std], dim=1)
+    (yt * torch.tensor(g)).sum().backward()
+    np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(masked_stats_backward(g, cache), xt.grad.numpy(), rtol=1e-10,
+                               atol=1e-12)
+
+
 def test_pooling_keeps_float32(rng):
     x = rng.standard_normal((2, 11, 3)).astype(np.float32)
     mask = np.arange(11)[None, :] < np.array([[11], [4]])
@@ -387,3 +435,6 @@ def test_pooling_keeps_float32(rng):
     y, cache = masked_mean_forward(x, mask)
     assert y.dtype == np.float32
     assert masked_mean_backward(np.ones_like(y), cache).dtype == np.float32
+    y, cache = masked_stats_forward(x, mask)
+    assert y.dtype == np.float32
+    assert masked_stats_backward(np.ones_like(y), cache).dtype == np.float32

@@ -69,6 +69,41 @@ def test_folds_are_speaker_independent(n_speakers, seed, scheme):
     assert make_folds(speakers, scheme, seed=seed) == folds    # deterministic
 
 
+@given(st.integers(0, 1000), st.integers(2, 4))
+def test_several_validation_speakers_are_balanced_by_gender(seed, n_validation):
+    speakers = [f"f{i}" for i in range(5)] + [f"m{i}" for i in range(4)]
+    genders = [s[0] for s in speakers]
+    for fold in make_folds(speakers, "loso", seed=seed, n_validation=n_validation,
+                           genders=genders):
+        f = sum(s.startswith("f") for s in fold.validation)
+        assert len(fold.validation) == n_validation
+        assert abs(f - (n_validation - f)) <= 1
+    # one validation speaker: the draw (and old fold lists) unchanged by genders
+    assert make_folds(speakers, "loso", seed=seed, genders=genders) == \
+        make_folds(speakers, "loso", seed=seed)
+
+
+def test_selection_rules():
+    log = [{"val_ua": v} for v in (0.2, 0.5, 0.4, 0.5, 0.5)]
+    best, smooth, last = (TrainConfig(select=r, select_window=2)
+                          for r in ("best", "smooth", "last"))
+    chosen = {}
+    for tc in (best, smooth, last):
+        top, pick = -1.0, 0
+        for e in range(1, len(log) + 1):
+            value = fold_module.selection_value(log[:e], tc)
+            if fold_module.improves(value, top, tc):
+                top, pick = value, e
+        chosen[tc.select] = pick
+    # best keeps the first maximum; smooth the latest maximum of the 2-epoch mean
+    # (0.35, 0.45, 0.45, 0.5 -> epoch 5); last takes the last epoch
+    assert chosen == {"best": 2, "smooth": 5, "last": 5}
+    with pytest.raises(ValueError, match="selection rule"):
+        TrainConfig(select="median")
+    with pytest.raises(ValueError, match="speed"):
+        TrainConfig(speeds=(1.0,))
+
+
 def test_session_folds_and_bad_schemes():
     speakers = ["1F", "1M", "2F", "2M", "3F", "3M"]
     sessions = ["1", "1", "2", "2", "3", "3"]
@@ -135,6 +170,8 @@ def test_run_writes_everything(corpus, tmp_path):
     assert results["pooled"]["n"] == 6 * 4 * 3
     assert results["params_merged"] < results["params"]
     assert {"numpy", "scipy", "pyreparam"} <= set(results["versions"])
+    assert set(results["protocols"]) == {"speaker", "utterance", "causal"}
+    assert set(results["protocols"]["causal"]["ua_by_prior"]) >= {"0", "1", "2"}
     for f in range(2):
         fold_dir = out / f"fold_{f:02d}"
         for name in ("log.csv", "model.npz", "model_merged.npz", "result.json"):
@@ -178,9 +215,16 @@ def _assert_same_run(a: Path, b: Path, n_folds=2):
             np.testing.assert_array_equal(pa[k], pb[k], err_msg=k)
 
 
-def test_resume_after_interrupt_is_bit_exact(corpus, tmp_path, monkeypatch):
+LEVERS = dict(normalization="causal", ema=0.9, mixup=0.4, speeds=(0.9, 1.1),
+              select="smooth", select_window=2, n_validation=2)
+
+
+@pytest.mark.parametrize("recipe", [{}, LEVERS], ids=["defaults", "levers"])
+def test_resume_after_interrupt_is_bit_exact(corpus, tmp_path, monkeypatch, recipe):
+    """Every random draw (causal normalization, mixup, speed choice) and the weights'
+    moving average survive an interruption."""
     reference = tmp_path / "reference"
-    start_run(_spec(corpus, tmp_path, epochs=4), reference, quiet=True)
+    start_run(_spec(corpus, tmp_path, epochs=4, **recipe), reference, quiet=True)
 
     interrupted = tmp_path / "interrupted"
     real_save = fold_module.FoldState.save
@@ -193,7 +237,7 @@ def test_resume_after_interrupt_is_bit_exact(corpus, tmp_path, monkeypatch):
             raise KeyboardInterrupt
     monkeypatch.setattr(fold_module.FoldState, "save", save_then_stop)
     with pytest.raises(KeyboardInterrupt):
-        start_run(_spec(corpus, tmp_path, epochs=4), interrupted, quiet=True)
+        start_run(_spec(corpus, tmp_path, epochs=4, **recipe), interrupted, quiet=True)
     monkeypatch.setattr(fold_module.FoldState, "save", real_save)
     assert (interrupted / "fold_00/result.json").exists()
     assert (interrupted / "fold_01/state.npz").exists()

@@ -1,7 +1,8 @@
 """Float vs int8 accuracy of every fold of a training run (post-training quantization).
 
     python tools/quantize_run.py RUN_DIR [RUN_DIR ...] [--n-calib 200] [--max-seconds 3]
-                                 [--method mse|percentile] [--json PATH]
+                                 [--method mse|percentile] [--protocols speaker,causal]
+                                 [--json PATH]
 
 For each fold of a finished `pyreparam train` run: take the deployed model
 (fold_XX/model_merged.npz when the run used HRF, else fold_XX/model.npz), calibrate
@@ -10,6 +11,10 @@ on utterances of the fold's *training* speakers only, quantize exactly as
 runtime) on the fold's *test* speakers, all cut to --max-seconds. Prints per-fold and
 pooled WA / UA / macro-F1 (pooled = one confusion matrix over all folds) for float
 and int8, and how often their predictions agree.
+
+With --protocols, the same float and int8 models are also scored under the evaluation
+protocols (pyreparam.train.protocols): int8 ``causal`` is the device's path, the
+integer causal normalization (C) feeding the C runtime, utterance by utterance.
 """
 from __future__ import annotations
 
@@ -19,11 +24,14 @@ from pathlib import Path
 
 import numpy as np
 
+from pyreparam.data.cache import load_features
 from pyreparam.data.manifest import read_manifest
 from pyreparam.models.cost import FRAMES_PER_SECOND
 from pyreparam.quant import workflow as wf
-from pyreparam.quant.prq import write_prq
+from pyreparam.quant.deploy import Int8Scorer
+from pyreparam.quant.prq import read_prq, write_prq
 from pyreparam.train.metrics import metrics_from_confusion
+from pyreparam.train.protocols import FloatScorer, evaluate_protocols, pool_protocols
 
 
 def subset(utts: wf.Utterances, keep: np.ndarray) -> wf.Utterances:
@@ -48,7 +56,24 @@ def quantize_fold(fold_dir: Path, fold: dict, manifest: str, cache, args) -> dic
     blob = write_prq(program, meta)
     report = wf.evaluate(loaded.model, program, blob, qparams, test)
     report.update(model=str(path), arena_bytes=program.arena_bytes)
+    if args.protocols:
+        report["protocols"] = fold_protocols(loaded, blob, manifest, fold, cache, args)
     return report
+
+
+def fold_protocols(loaded, blob: bytes, manifest: str, fold: dict, cache, args) -> dict:
+    """{"float": {protocol: report}, "int8": {...}} on the fold's test speakers."""
+    frontend = loaded.frontend
+    utts = [u for u in read_manifest(manifest) if u.speaker in fold["test"]]
+    raw, kept, _ = load_features(utts, frontend.feature_config, cache)
+    labels = np.array([frontend.classes.index(u.label) for u in kept])
+    speakers = [u.speaker for u in kept]
+    program, meta = read_prq(blob)
+    scorers = {"float": FloatScorer(loaded.model, frontend.normalizer),
+               "int8": Int8Scorer(program, meta, blob)}
+    return {kind: evaluate_protocols(scorer, raw, labels, speakers, len(frontend.classes),
+                                     args.protocols)
+            for kind, scorer in scorers.items()}
 
 
 def pooled(reports: list[dict], key: str) -> dict:
@@ -71,6 +96,13 @@ def quantize_run(run_dir: Path, args) -> dict:
               "int8": pooled(reports, "int8"),
               "agreement": float(np.average([r["agreement"] for r in reports],
                                             weights=[r["n"] for r in reports]))}
+    if args.protocols:
+        result["protocols"] = {kind: pool_protocols([r["protocols"][kind] for r in reports])
+                               for kind in ("float", "int8")}
+        for name in args.protocols:
+            f, q = (result["protocols"][k][name] for k in ("float", "int8"))
+            print(f"{run_dir.name} {name:<9} float UA {100 * f['ua']:.1f} | int8 UA "
+                  f"{100 * q['ua']:.1f} (WA {100 * f['wa']:.1f} | {100 * q['wa']:.1f})")
     f, q = result["float"], result["int8"]
     print(f"{run_dir.name} pooled: float WA {100 * f['wa']:.1f} UA {100 * f['ua']:.1f} "
           f"F1 {100 * f['macro_f1']:.1f} | int8 WA {100 * q['wa']:.1f} UA {100 * q['ua']:.1f} "
@@ -86,6 +118,9 @@ def main(argv=None) -> None:
     parser.add_argument("--max-seconds", type=float, default=3.0)
     parser.add_argument("--method", default=wf.DEFAULT_METHOD)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--protocols", default="",
+                        type=lambda v: [p for p in v.split(",") if p],
+                        help="also score these evaluation protocols, e.g. speaker,causal")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     if args.json:   # its folder now, not after the whole run

@@ -263,6 +263,40 @@ static void run_pool(int32_t T, int32_t C, int32_t g)
     free(x8); free(y8); free(x16); free(y16); free(scratch);
 }
 
+/* Causal normalization: a fresh state, utterances of random and extreme values (the
+ * whole int16 range, constant bands), every prior weight / floor / multiplier range,
+ * then a corrupted copy of the state (every function must refuse it). */
+static void run_norm(int32_t T, int32_t M)
+{
+    pr_norm_params p;
+    const int32_t bytes = pr_norm_state_bytes(M);
+    uint8_t *state = xmalloc((size_t)bytes), *bad = xmalloc((size_t)bytes);
+    int16_t *x = rand_s16((size_t)T * M);
+    int32_t *mean = rand_s32(M, -2147483647 - 1, 2147483647);
+    int32_t *var = rand_s32(M, 1, 2147483647);
+    int8_t *y = xmalloc((size_t)T * M);
+    int u;
+    p.bands = M; p.prior_weight = (int32_t)pick(1, 2147483647);
+    p.var_floor = (int32_t)pick(1, 2147483647);
+    p.out_multiplier = (int32_t)pick((int64_t)1 << 30, 2147483647);
+    p.out_shift = (int32_t)pick(-31, 30); p.out_zero_point = (int32_t)pick(-128, 127);
+    expect("norm_state_init", pr_norm_state_init(state, bytes, M), PR_OK);
+    for (u = 0; u < 4; ++u) {
+        expect("norm_apply", pr_norm_apply_s16_s8(&p, mean, var, state, bytes, x, T, y), PR_OK);
+        expect("norm_update", pr_norm_update_s16(state, bytes, M, x, T), PR_OK);
+        memset(x, u % 2 ? 0x7F : 0x80, (size_t)T * M * sizeof *x);   /* constant bands */
+    }
+    expect("norm_state_check", pr_norm_state_check(state, bytes, M), PR_OK);
+    memcpy(bad, state, (size_t)bytes);
+    bad[pick(0, bytes - 1)] ^= (uint8_t)(1u << pick(0, 7));
+    expect("norm_state_check corrupt", pr_norm_state_check(bad, bytes, M), PR_ERR_STATE);
+    expect("norm_update corrupt", pr_norm_update_s16(bad, bytes, M, x, T), PR_ERR_STATE);
+    expect("norm_apply corrupt",
+           pr_norm_apply_s16_s8(&p, mean, var, bad, bytes, x, T, y), PR_ERR_STATE);
+    expect("norm_state_check short", pr_norm_state_check(state, bytes - 1, M), PR_ERR_STATE);
+    free(state); free(bad); free(x); free(mean); free(var); free(y);
+}
+
 int main(void)
 {
     int i, j, k;
@@ -281,8 +315,11 @@ int main(void)
             }
             run_pool(a, b, 1 + (int32_t)(rnd() % 6));
             run_pool(a, b, 40);
+            run_norm(a, b);
         }
     }
+    run_norm(1000, 1);
+    run_norm(3, PR_NORM_MAX_BANDS);
     run_layernorm(3, 4096);
     run_softmax(1, 2, 8192);
     printf("sanitize_driver: %ld calls, %d failures\n", calls, failures);

@@ -6,10 +6,10 @@ import os
 from pathlib import Path
 
 import click
-import numpy as np
 
 from pyreparam.audio.decode import AudioError
 from pyreparam.data.manifest import ManifestError
+from pyreparam.infer import InferenceError
 from pyreparam.models import CheckpointError
 from pyreparam.models.cost import FRAMES_PER_SECOND
 from pyreparam.quant.backbones import QuantizeError
@@ -80,6 +80,9 @@ def quantize_command(model, calib_manifest, n_calib, eval_manifest, method, perc
         if loaded.note:
             log(f"note: {loaded.note}")
         cache = _cache(cache_dir)
+        prior_note = wf.ensure_prior(loaded, calib_manifest, cache, on_error)
+        if prior_note:
+            log(f"note: {prior_note}")
         calib = wf.load_utterances(calib_manifest, loaded.frontend, t_max, cache, on_error)
         if not calib.features:
             raise click.ClickException(f"{calib_manifest}: no usable utterance")
@@ -162,107 +165,42 @@ def _print_quantize_report(report: dict) -> None:
 
 # --------------------------------------------------------------------------- infer
 
-class _Runner:
-    """A .prq through the C runner, or a float .npz through NumPy."""
-
-    def __init__(self, path: str):
-        from pyreparam.quant import workflow as wf
-        self.path = path
-        if str(path).endswith(".prq"):
-            from pyreparam.quant.runtime import PRQModel
-            self.prq = PRQModel.from_file(path)
-            try:
-                self.frontend = wf.frontend_from_meta(self.prq.meta)
-            except (KeyError, TypeError, ValueError) as exc:
-                raise PRQError(f"{path}: no usable host metadata (a device copy from "
-                               f"`pyreparam export`?): {exc!r}") from None
-            self.t_max = self.prq.t_max
-            self.kind = "int8 (C runtime)"
-        else:
-            self.prq = None
-            loaded = wf.load_float(path)
-            self.model, self.frontend = loaded.model, loaded.frontend
-            self.t_max = None
-            self.kind = "float (NumPy)"
-
-    def probabilities(self, features: np.ndarray) -> tuple[np.ndarray, float]:
-        from pyreparam.quant.workflow import timed
-        if self.prq is not None:
-            x = self.prq.quantize_input(features)
-            q, ms = timed(self.prq.run, x)
-            z = self.prq.dequantize_logits(q)
-        else:
-            z, ms = timed(self.model.predict_logits, features[None].astype(self.model.dtype))
-            z = z[0].astype(np.float64)
-        e = np.exp(z - z.max())
-        return e / e.sum(), ms
-
-
-def _raw_features(runner: _Runner, path: str) -> np.ndarray:
-    """Log-mel features of one file, before normalization."""
-    from pyreparam.audio.decode import load_audio
-    from pyreparam.audio.features import logmel
-    fc = runner.frontend.feature_config
-    return logmel(load_audio(path, sample_rate=fc.sample_rate, max_seconds=600.0), fc)
-
-
-def _cut(runner: _Runner, feats: np.ndarray) -> tuple[np.ndarray, str | None]:
-    if runner.t_max is None or feats.shape[0] <= runner.t_max:
-        return feats, None
-    return feats[:runner.t_max], (
-        f"cut to the model's T_max: the first {runner.t_max} of {feats.shape[0]} frames "
-        f"({runner.t_max / FRAMES_PER_SECOND:.2f} s)")
-
-
-SPEAKER_NOTE = ("this model was trained with per-speaker normalization; each file is "
-                "normalized by its own statistics, which is much less accurate (on EmoDB "
-                "the UA of a light ConvTransformer fell from about 73 % to about 32 %): "
-                "give several files of one speaker with --same-speaker")
-
-
 @click.command("infer")
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.argument("audio", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--state", "state_path", type=click.Path(dir_okay=False), default=None,
+              help="A device's normalization state file (created when absent): the AUDIO "
+                   "files are one speaker heard in this order; each is normalized with "
+                   "what the state has heard before (causal normalization), then the "
+                   "state is updated and rewritten atomically.")
 @click.option("--same-speaker", is_flag=True,
               help="All AUDIO files are one speaker: normalize them with statistics "
-                   "from all of them, as training did for each speaker (no labels used).")
+                   "from all of them at once (batch use; no state kept).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON records.")
-def infer_command(model, audio, same_speaker, as_json):
+def infer_command(model, audio, state_path, same_speaker, as_json):
     """Predict the emotion of each AUDIO file with MODEL: a .prq (int8, C runtime) or a
-    float checkpoint .npz (NumPy); same front end as training (features and
-    normalization stored with the model). With per-speaker normalization, a speaker
-    seen in training uses their stored statistics; otherwise the statistics come from
-    the file itself, or from all files with --same-speaker."""
+    float checkpoint .npz (NumPy), with the front end it was trained with (features,
+    normalization, class names).
+
+    Without --state or --same-speaker each file is taken alone: normalized with the
+    training speakers' prior (models trained before causal normalization existed: with
+    the file's own statistics)."""
+    from pyreparam.infer import infer_files, load_runner
+    if state_path and same_speaker:
+        raise click.UsageError("--state and --same-speaker exclude each other")
     try:
-        runner = _Runner(model)
-    except MODEL_ERRORS + (OSError,) as exc:
+        runner = load_runner(model)
+        if runner.note and not as_json:
+            click.echo(f"note: {runner.note}", err=True)
+        records, note = infer_files(runner, list(audio), same_speaker=same_speaker,
+                                    state_path=state_path)
+    except MODEL_ERRORS + (InferenceError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
-    records, raw = {}, {}
-    for path in audio:
-        try:
-            raw[path] = _raw_features(runner, path)
-        except (AudioError, ValueError) as exc:
-            records[path] = {"file": path, "error": str(exc)}
-    speakers = ["--same-speaker" if same_speaker else f"file:{p}" for p in raw]
-    normalized = dict(zip(raw, runner.frontend.normalize(list(raw.values()), speakers)))
-    for path in raw:
-        feats, note = _cut(runner, normalized[path])
-        try:
-            probs, ms = runner.probabilities(feats)
-        except (ValueError, PRQError) as exc:
-            records[path] = {"file": path, "error": str(exc)}
-            continue
-        classes = runner.frontend.classes
-        records[path] = {"file": path, "emotion": classes[int(np.argmax(probs))],
-                         "probabilities": {c: round(float(p), 6) for c, p in zip(classes, probs)},
-                         "latency_ms": round(ms, 3), "frames": int(feats.shape[0]),
-                         "model": runner.kind, **({"note": note} if note else {})}
-    _report([records[p] for p in audio], runner, same_speaker, as_json)
+    _report(records, note, as_json)
 
 
-def _report(records: list[dict], runner: _Runner, same_speaker: bool, as_json: bool) -> None:
+def _report(records: list[dict], note: str | None, as_json: bool) -> None:
     failed = [r for r in records if "error" in r]
-    warn = runner.frontend.normalizer.mode == "speaker" and not same_speaker
     if as_json:
         click.echo(json.dumps(records, indent=1))
     else:
@@ -272,12 +210,13 @@ def _report(records: list[dict], runner: _Runner, same_speaker: bool, as_json: b
                 continue
             top = ", ".join(f"{c} {p:.2f}" for c, p in sorted(
                 rec["probabilities"].items(), key=lambda kv: -kv[1]))
+            heard = f", {rec['heard_before']} heard before" if "heard_before" in rec else ""
             click.echo(f"{rec['file']}: {rec['emotion']}  [{top}]  {rec['latency_ms']:.2f} ms "
-                       f"({rec['model']}, {rec['frames']} frames)")
+                       f"({rec['model']}, {rec['frames']} frames{heard})")
             if "note" in rec:
                 click.echo(f"  note: {rec['note']}")
-    if warn:
-        click.echo(f"note: {SPEAKER_NOTE}", err=True)
+    if note and not as_json:
+        click.echo(f"note: {note}", err=True)
     if failed:
         raise click.ClickException(f"{len(failed)} of {len(records)} file(s) could not be read")
 
@@ -306,16 +245,19 @@ def export_command(model, header, name):
         check_with_c(blob, report)
     except MODEL_ERRORS as exc:
         raise click.ClickException(str(exc)) from None
+    from pyreparam.models.checkpoint import atomic_write
     header = Path(header)
     name = wf.c_identifier(name or header.stem)
     header.parent.mkdir(parents=True, exist_ok=True)
-    header.write_text(wf.c_header(blob, meta, name, program.arena_bytes, program.t_max,
-                                  Path(model).name))
+    text = wf.c_header(blob, meta, name, program.arena_bytes, program.t_max, Path(model).name)
+    atomic_write(header, lambda f: f.write(text.encode()))
     main = header.parent / "main.c"
     if main.exists() and "pyreparam export" not in main.read_text(errors="replace")[:400]:
         main = header.parent / f"{name}_main.c"
-    main.write_text(wf.c_example_main(name, header.name, bool(meta.get("classes"))).replace(
-        "(example).", "(example; written by pyreparam export)."))
+    example = wf.c_example_main(name, header.name, bool(meta.get("classes")),
+                                "#define " + name.upper() + "_NORM_PARAMS" in text).replace(
+        "(example).", "(example; written by pyreparam export).")
+    atomic_write(main, lambda f: f.write(example.encode()))
     click.echo(f"wrote {header} ({len(blob):,} bytes of model, arena "
                f"{program.arena_bytes:,} bytes) and {main}")
 

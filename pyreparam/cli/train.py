@@ -10,9 +10,12 @@ from pyreparam.audio.decode import AudioError
 from pyreparam.audio.features import FeatureConfig
 from pyreparam.cli.model import hrf_from_options, hrf_options
 from pyreparam.data.manifest import ManifestError
-from pyreparam.infer import InferenceError, evaluate_checkpoint
+from pyreparam.infer import EVAL_PROTOCOLS, InferenceError, evaluate_model
+from pyreparam.quant.prq import PRQError
+from pyreparam.train.protocols import DEFAULT_ORDERS, PRIOR_BUCKETS
 from pyreparam.models import BACKBONES, SIZES, CheckpointError, make_config
-from pyreparam.train.fold import TrainConfig
+from pyreparam.models.config import POOLINGS
+from pyreparam.train.fold import SELECTION_RULES, TrainConfig
 from pyreparam.train.run import RunError, RunSpec, format_confusion, format_summary, \
     resume_run, start_run
 
@@ -44,10 +47,41 @@ DEFAULT_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "pyreparam", "fe
 @click.option("--weight-decay", type=float, default=DEFAULTS.weight_decay, show_default=True)
 @click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.1,
               show_default=True)
-@click.option("--normalization", type=click.Choice(["speaker", "global", "utterance"]),
+@click.option("--pooling", type=click.Choice(POOLINGS), default="mean", show_default=True,
+              help="Utterance pooling before the classifier: the mean over valid frames, "
+                   "or statistics pooling (mean and standard deviation of each channel).")
+@click.option("--normalization", type=click.Choice(["causal", "speaker", "global", "utterance"]),
               default=DEFAULTS.normalization, show_default=True,
-              help="Feature normalization, fitted on training data only (speaker: each "
-                   "speaker's own unlabelled audio).")
+              help="Feature normalization, fitted on training data only. speaker: each "
+                   "speaker's own unlabelled audio, all at once; causal: as a device "
+                   "does, only the speaker's earlier utterances, blended with a prior "
+                   "from the training speakers (training draws a random number of the "
+                   "speaker's other utterances); global: one mean/std; utterance: each "
+                   "file's own.")
+@click.option("--prior-weight", type=click.FloatRange(0, min_open=True),
+              default=DEFAULTS.prior_weight, show_default=True,
+              help="n0 of the causal normalization: after n utterances the running "
+                   "statistics get weight n / (n + n0), the training prior the rest.")
+@click.option("--validation-speakers", "n_validation", type=click.IntRange(1),
+              default=DEFAULTS.n_validation, show_default=True,
+              help="Validation speakers per fold, drawn from the training speakers "
+                   "(balanced by gender when the manifest gives it).")
+@click.option("--select", type=click.Choice(SELECTION_RULES), default=DEFAULTS.select,
+              show_default=True,
+              help="Model selection on the validation speakers: best (epoch of the "
+                   "highest validation UA, first on ties), smooth (highest mean over the "
+                   "last --select-window epochs, latest on ties), last (no selection).")
+@click.option("--select-window", type=click.IntRange(1), default=DEFAULTS.select_window,
+              show_default=True, help="Epochs averaged by --select smooth.")
+@click.option("--ema", type=click.FloatRange(0, 1, max_open=True), default=DEFAULTS.ema,
+              show_default=True,
+              help="Decay of a moving average of the weights, updated every step; "
+                   "validation and the saved model use the average (0: off).")
+@click.option("--mixup", type=click.FloatRange(0), default=DEFAULTS.mixup,
+              show_default=True, help="Mixup alpha (0: off).")
+@click.option("--speed-perturb", "speeds", default="", show_default=False,
+              help="Speed perturbation factors besides 1, comma-separated, e.g. 0.9,1.1 "
+                   "(each training example plays at one of the speeds, uniformly).")
 @click.option("--hrf-lr-scale", type=float, default=1.0, show_default=True,
               help="Learning-rate multiplier of the HRF factors.")
 @click.option("--hrf-weight-decay", type=float, default=None,
@@ -60,7 +94,8 @@ DEFAULT_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "pyreparam", "fe
               help="Longest accepted audio file.")
 def train_command(manifest, backbone, size, hrf_r, hrf_factors, hrf_sites, hrf_init, hrf_bias,
                   cv, epochs, seed, out_dir, resume_dir, jobs, quiet, lr, batch_size,
-                  weight_decay, dropout, normalization, hrf_lr_scale, hrf_weight_decay,
+                  weight_decay, dropout, pooling, normalization, prior_weight, n_validation, select,
+                  select_window, ema, mixup, speeds, hrf_lr_scale, hrf_weight_decay,
                   cache_dir, on_error, max_seconds):
     """Speaker-independent cross-validation of a backbone on MANIFEST.
 
@@ -75,10 +110,16 @@ def train_command(manifest, backbone, size, hrf_r, hrf_factors, hrf_sites, hrf_i
         else:
             if not manifest or not out_dir:
                 raise click.UsageError("give MANIFEST and --out RUN_DIR (or --resume RUN_DIR)")
+            recipe = dict(epochs=epochs, seed=seed, lr=lr, batch_size=batch_size,
+                          weight_decay=weight_decay, normalization=normalization,
+                          prior_weight=prior_weight, n_validation=n_validation,
+                          select=select, select_window=select_window, ema=ema,
+                          mixup=mixup, speeds=_speeds(speeds), hrf_lr_scale=hrf_lr_scale,
+                          hrf_weight_decay=hrf_weight_decay)
             spec = _run_spec(manifest, backbone, size, hrf_from_options(
-                hrf_r, hrf_factors, hrf_sites, hrf_init, hrf_bias), cv, epochs, seed, lr,
-                batch_size, weight_decay, dropout, normalization, hrf_lr_scale,
-                hrf_weight_decay, cache_dir, on_error, max_seconds)
+                hrf_r, hrf_factors, hrf_sites, hrf_init, hrf_bias), cv,
+                dict(dropout=dropout, pooling=pooling), recipe, cache_dir, on_error,
+                max_seconds)
             summary = start_run(spec, out_dir, jobs=jobs, quiet=quiet, log=click.echo)
     except (RunError, ManifestError, AudioError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
@@ -89,15 +130,22 @@ def train_command(manifest, backbone, size, hrf_r, hrf_factors, hrf_sites, hrf_i
     click.echo(format_summary(summary))
 
 
-def _run_spec(manifest, backbone, size, hrf, cv, epochs, seed, lr, batch_size, weight_decay,
-              dropout, normalization, hrf_lr_scale, hrf_weight_decay, cache_dir, on_error,
-              max_seconds) -> RunSpec:
+def _speeds(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise click.BadParameter(f"expected numbers like 0.9,1.1, got {text!r}",
+                                 param_hint="--speed-perturb") from None
+
+
+def _run_spec(manifest, backbone, size, hrf, cv, model_options: dict, recipe: dict,
+              cache_dir, on_error, max_seconds) -> RunSpec:
+    """The run's options; ``model_options`` override the model preset's fields,
+    ``recipe`` holds TrainConfig fields."""
     from pyreparam.data.manifest import read_manifest
     classes = sorted({u.label for u in read_manifest(manifest, check_files=False)})
-    config = make_config(backbone, size, hrf=hrf, n_classes=len(classes), dropout=dropout)
-    tc = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-                     normalization=normalization, hrf_lr_scale=hrf_lr_scale,
-                     hrf_weight_decay=hrf_weight_decay, seed=seed)
+    config = make_config(backbone, size, hrf=hrf, n_classes=len(classes), **model_options)
+    tc = TrainConfig(**recipe)
     features = FeatureConfig(n_mels=config.n_mels)
     return RunSpec(manifest=os.path.abspath(manifest), model_config=config.to_dict(),
                    train_config=tc.to_dict(), cv=cv, feature_config=features.to_dict(),
@@ -108,21 +156,47 @@ def _run_spec(manifest, backbone, size, hrf, cv, epochs, seed, lr, batch_size, w
 @click.command("eval")
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.argument("manifest", type=click.Path(dir_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--protocol", type=click.Choice(EVAL_PROTOCOLS), default="model",
+              show_default=True,
+              help="How each test speaker's features are normalized: speaker (all of the "
+                   "speaker's utterances at once: a lab figure), utterance (each file "
+                   "alone), causal (as a device hears them: each speaker's utterances in "
+                   "--orders random orders, each normalized with only the ones before "
+                   "it, plus the training prior), model (the normalization the model was "
+                   "trained with).")
+@click.option("--orders", type=click.IntRange(1), default=DEFAULT_ORDERS, show_default=True,
+              help="Random orders per speaker for --protocol causal.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 @click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail",
               show_default=True)
-def eval_command(model, manifest, as_json, on_error):
-    """WA, UA, macro-F1 and the confusion matrix of MODEL (training form or merged) on
-    the utterances of MANIFEST."""
+def eval_command(model, manifest, protocol, orders, as_json, on_error):
+    """WA, UA, macro-F1 and the confusion matrix of MODEL on the utterances of MANIFEST.
+
+    MODEL is a checkpoint (.npz, training form or merged; NumPy) or an int8 model file
+    (.prq; the C runtime, with the device's integer causal normalization). WA is the
+    accuracy over all utterances, UA the mean of the per-class recalls, macro-F1 the
+    mean of the per-class F1 scores. With --protocol causal the report adds the UA by
+    the number of utterances heard before (ua_by_prior: "b" holds b to 2b - 1, "32"
+    holds 32 and more).
+    """
     try:
-        report = evaluate_checkpoint(model, manifest, on_error=on_error)
-    except (CheckpointError, InferenceError, ManifestError, AudioError) as exc:
+        report = evaluate_model(model, manifest, protocol=protocol, n_orders=orders,
+                                on_error=on_error)
+    except (CheckpointError, InferenceError, ManifestError, AudioError, PRQError) as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
         click.echo(json.dumps(report, indent=1))
         return
-    click.echo(f"{report['n']} utterances: WA {100 * report['wa']:.1f} %, "
-               f"UA {100 * report['ua']:.1f} %, macro-F1 {100 * report['macro_f1']:.1f} %")
+    click.echo(f"{report['n']} decisions ({report['protocol']} protocol, {report['kind']}): "
+               f"WA {100 * report['wa']:.1f} %, UA {100 * report['ua']:.1f} %, "
+               f"macro-F1 {100 * report['macro_f1']:.1f} %")
+    if "ua_by_prior" in report:
+        click.echo("UA by utterances heard before: " + ", ".join(
+            f"{k}{'+' if k == str(PRIOR_BUCKETS[-1]) else ''}: {100 * v:.1f}"
+            for k, v in report["ua_by_prior"].items()))
+    if report["cut_to_t_max"]:
+        click.echo(f"note: {report['cut_to_t_max']} file(s) longer than the model's T_max "
+                   "were cut to their first T_max frames")
     import numpy as np
     for line in format_confusion(np.array(report["confusion"]), report["classes"]):
         click.echo(line)

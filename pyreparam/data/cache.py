@@ -25,7 +25,8 @@ from typing import Literal
 import numpy as np
 
 from pyreparam.audio.decode import AudioError, load_audio_bytes, read_file_bytes
-from pyreparam.audio.features import FeatureConfig, logmel
+from pyreparam.audio.features import FeatureConfig, logmel, trim_trailing_zeros
+from pyreparam.data.augment import change_speed
 from pyreparam.data.manifest import Utterance
 
 #: Bump when the feature code changes in a way the settings do not capture.
@@ -34,8 +35,10 @@ CACHE_FORMAT = 1
 
 def compute_features(data: bytes, name: str | os.PathLike, config: FeatureConfig, *,
                      max_seconds: float | None = 30.0,
-                     min_seconds: float | None = 0.1) -> np.ndarray:
-    """Decode a file's bytes and compute its log-mel features.
+                     min_seconds: float | None = 0.1, speed: float = 1.0) -> np.ndarray:
+    """Decode a file's bytes and compute its log-mel features (``speed`` != 1: of the
+    recording played that many times faster, :func:`pyreparam.data.augment.change_speed`,
+    for speed perturbation).
 
     Returns
     -------
@@ -48,6 +51,10 @@ def compute_features(data: bytes, name: str | os.PathLike, config: FeatureConfig
     """
     signal = load_audio_bytes(data, name, sample_rate=config.sample_rate,
                               max_seconds=max_seconds, min_seconds=min_seconds)
+    if speed != 1.0:
+        if config.trim_trailing_silence:      # padding must not be stretched into sound
+            signal = trim_trailing_zeros(signal)
+        signal = change_speed(signal, speed)
     return logmel(signal, config)  # (T, M)
 
 
@@ -66,11 +73,13 @@ class FeatureCache:
 
     @staticmethod
     def key(data: bytes, config: FeatureConfig, *, max_seconds: float | None,
-            min_seconds: float | None) -> str:
+            min_seconds: float | None, speed: float = 1.0) -> str:
         """The hex key of a file's bytes under the given settings."""
-        settings = json.dumps({"format": CACHE_FORMAT, "features": config.to_dict(),
-                               "max_seconds": max_seconds, "min_seconds": min_seconds},
-                              sort_keys=True)
+        settings = {"format": CACHE_FORMAT, "features": config.to_dict(),
+                    "max_seconds": max_seconds, "min_seconds": min_seconds}
+        if speed != 1.0:                     # (absent at 1.0: earlier keys stay valid)
+            settings["speed"] = speed
+        settings = json.dumps(settings, sort_keys=True)
         digest = hashlib.sha256(hashlib.sha256(data).digest())
         digest.update(settings.encode("utf-8"))
         return digest.hexdigest()
@@ -106,7 +115,7 @@ class FeatureCache:
 
     def features(self, path: str | os.PathLike, config: FeatureConfig, *,
                  max_seconds: float | None = 30.0,
-                 min_seconds: float | None = 0.1) -> np.ndarray:
+                 min_seconds: float | None = 0.1, speed: float = 1.0) -> np.ndarray:
         """Features of one file: from the cache, or computed and stored.
 
         Raises
@@ -115,11 +124,12 @@ class FeatureCache:
             When the file is bad (failures are not cached).
         """
         data = read_file_bytes(path)
-        key = self.key(data, config, max_seconds=max_seconds, min_seconds=min_seconds)
+        key = self.key(data, config, max_seconds=max_seconds, min_seconds=min_seconds,
+                       speed=speed)
         features = self.get(key, config.n_mels)
         if features is None:
             features = compute_features(data, path, config, max_seconds=max_seconds,
-                                        min_seconds=min_seconds)
+                                        min_seconds=min_seconds, speed=speed)
             self.put(key, features)
         return features
 
@@ -130,7 +140,8 @@ class FeatureCache:
 def load_features(utterances: Sequence[Utterance], config: FeatureConfig = FeatureConfig(),
                   cache: FeatureCache | str | os.PathLike | None = None,
                   on_error: Literal["fail", "skip"] = "fail", *,
-                  max_seconds: float | None = 30.0, min_seconds: float | None = 0.1
+                  max_seconds: float | None = 30.0, min_seconds: float | None = 0.1,
+                  speed: float = 1.0
                   ) -> tuple[list[np.ndarray], list[Utterance], list[tuple[Utterance, str]]]:
     """Log-mel features of every utterance, through the cache when one is given.
 
@@ -145,6 +156,8 @@ def load_features(utterances: Sequence[Utterance], config: FeatureConfig = Featu
         bad files out and lists them with the reason.
     max_seconds, min_seconds : float or None
         Passed to the audio loader.
+    speed : float
+        Speed perturbation factor (1.0: the recording as it is).
 
     Returns
     -------
@@ -164,10 +177,11 @@ def load_features(utterances: Sequence[Utterance], config: FeatureConfig = Featu
             if cache is None:
                 data = read_file_bytes(utterance.path)
                 item = compute_features(data, utterance.path, config,
-                                        max_seconds=max_seconds, min_seconds=min_seconds)
+                                        max_seconds=max_seconds, min_seconds=min_seconds,
+                                        speed=speed)
             else:
                 item = cache.features(utterance.path, config, max_seconds=max_seconds,
-                                      min_seconds=min_seconds)
+                                      min_seconds=min_seconds, speed=speed)
         except AudioError as error:
             if on_error == "fail":
                 raise

@@ -17,6 +17,9 @@ SIZES = ("light", "large")
 #: the first FFN linear, and the extra exact sites beyond the paper.
 HRF_SITES = ("ffn", "attn_in", "attn_out", "conv_pw")
 HRF_INITS = ("xavier", "identity")
+#: Utterance pooling before the classifier: the masked mean (width C), or statistics
+#: pooling, the mean and standard deviation of every channel (width 2 C).
+POOLINGS = ("mean", "stats")
 
 
 @dataclass(frozen=True)
@@ -73,8 +76,11 @@ class _BaseConfig:
     n_classes: int = 4
     dropout: float = 0.1
     hrf: HRFConfig | None = None
+    pooling: str = "mean"          # over valid frames: mean, or stats (mean and std)
 
     def __post_init__(self):
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
         if self.n_classes < 2:
             raise ValueError(f"n_classes must be at least 2, got {self.n_classes}")
         if self.n_mels < 1:
@@ -100,6 +106,12 @@ class _BaseConfig:
 
     def without_hrf(self) -> "_BaseConfig":
         return dataclasses.replace(self, hrf=None)
+
+    @property
+    def pooled_width(self) -> int:
+        """Width of the pooled utterance vector (the classifier's input)."""
+        width = self.stage_widths()[-1] if hasattr(self, "stage_widths") else self.width
+        return width * (2 if self.pooling == "stats" else 1)
 
     def hrf_on(self, site: str) -> bool:
         return self.hrf is not None and site in self.hrf.sites

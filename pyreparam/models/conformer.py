@@ -31,12 +31,11 @@ from pyreparam.models.layers import (
     Context, Params, at_site, dropout_block_backward, dropout_block_forward, ffn_backward,
     ffn_forward, hrf_linear_backward, hrf_linear_forward, init_ffn, init_layernorm,
     init_linear, init_mha, init_subsample, layernorm_block_backward,
-    layernorm_block_forward, mha_block_backward, mha_block_forward, subsample_backward,
-    subsample_forward)
+    layernorm_block_forward, mha_block_backward, mha_block_forward, pool_backward,
+    pool_forward, subsample_backward, subsample_forward)
 from pyreparam.ops.activations import glu_backward, glu_forward, swish_backward, swish_forward
 from pyreparam.ops.conv import depthwise_conv1d_backward, depthwise_conv1d_forward
 from pyreparam.ops.norm import batchnorm_backward, batchnorm_forward, batchnorm_update_running
-from pyreparam.ops.pooling import masked_mean_backward, masked_mean_forward
 from pyreparam.ops.position import positional_encoding_backward, positional_encoding_forward
 
 BN_MOMENTUM = 0.1
@@ -65,7 +64,7 @@ def init_params(cfg: ConformerConfig, rng: np.random.Generator,
         buffers[f"{n}.conv.bn.running_var"] = np.ones(C, dtype)
         init_linear(p, f"{n}.conv.pw2", C, C, rng, dtype, at_site(cfg.hrf, "conv_pw"))
         init_layernorm(p, f"{n}.final_norm", C, dtype)
-    init_linear(p, "classifier", C, cfg.n_classes, rng, dtype)
+    init_linear(p, "classifier", cfg.pooled_width, cfg.n_classes, rng, dtype)
     return p, buffers
 
 
@@ -186,7 +185,7 @@ def forward(p: Params, buffers: Params, cfg: ConformerConfig, x: np.ndarray,
     for block in range(cfg.layers):
         h, c = block_forward(p, buffers, f"blocks.{block}", h, m, cfg, ctx, updates)
         blocks.append(c)
-    pooled, pool = masked_mean_forward(h, m)                           # (B, C)
+    pooled, pool = pool_forward(h, m, cfg.pooling)                     # (B, C) or (B, 2C)
     logits, cls = hrf_linear_forward(p, "classifier", pooled)          # (B, N)
     return logits, ConformerCache(sub, pos, drop, blocks, pool, cls, updates)
 
@@ -195,7 +194,7 @@ def backward(dlogits: np.ndarray, cache: ConformerCache) -> Params:
     """Gradients of every parameter, by name, given dL/dlogits (B, N)."""
     grads: Params = {}
     dpooled = hrf_linear_backward(dlogits, cache.classifier, grads)
-    dh = masked_mean_backward(dpooled, cache.pool)
+    dh = pool_backward(dpooled, cache.pool)
     for block in reversed(range(len(cache.blocks))):
         dh = block_backward(dh, cache.blocks[block], grads, f"blocks.{block}")
     dh = dropout_block_backward(dh, cache.drop)

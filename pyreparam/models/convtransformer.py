@@ -3,6 +3,7 @@
     x (B, T, M) -> [Conv1d(k3, s2) ReLU] x 2 -> + positions -> dropout      (B, T/4, C)
       -> L x { x + drop(MHA(LN x)); x + drop(FFN(LN x)) }, FFN with GELU
       -> LN -> masked mean over valid frames -> Linear(C, N)              (B, N)
+         (statistics pooling: [mean, std] over valid frames -> Linear(2C, N))
 
 HRF (site "ffn") puts a chain between each FFN's LayerNorm and its first linear.
 """
@@ -16,9 +17,8 @@ from pyreparam.models.config import ConvTransformerConfig
 from pyreparam.models.layers import (
     Context, Params, dropout_block_backward, dropout_block_forward, hrf_linear_backward,
     hrf_linear_forward, init_layernorm, init_linear, init_preln_layer, init_subsample,
-    layernorm_block_backward, layernorm_block_forward, preln_layer_backward,
-    preln_layer_forward, subsample_backward, subsample_forward)
-from pyreparam.ops.pooling import masked_mean_backward, masked_mean_forward
+    layernorm_block_backward, layernorm_block_forward, pool_backward, pool_forward,
+    preln_layer_backward, preln_layer_forward, subsample_backward, subsample_forward)
 from pyreparam.ops.position import positional_encoding_backward, positional_encoding_forward
 
 
@@ -30,7 +30,7 @@ def init_params(cfg: ConvTransformerConfig, rng: np.random.Generator,
     for layer in range(cfg.layers):
         init_preln_layer(p, f"layers.{layer}", cfg.width, cfg.ffn, rng, dtype, cfg.hrf)
     init_layernorm(p, "final_norm", cfg.width, dtype)
-    init_linear(p, "classifier", cfg.width, cfg.n_classes, rng, dtype)
+    init_linear(p, "classifier", cfg.pooled_width, cfg.n_classes, rng, dtype)
     return p, {}
 
 
@@ -56,7 +56,7 @@ def forward(p: Params, buffers: Params, cfg: ConvTransformerConfig, x: np.ndarra
         h, c = preln_layer_forward(p, f"layers.{layer}", h, m, cfg.heads, "gelu", ctx)
         layers.append(c)
     h, fn = layernorm_block_forward(p, "final_norm", h)
-    pooled, pool = masked_mean_forward(h, m)                       # (B, C)
+    pooled, pool = pool_forward(h, m, cfg.pooling)                 # (B, C) or (B, 2C)
     logits, cls = hrf_linear_forward(p, "classifier", pooled)      # (B, N)
     return logits, ConvTransformerCache(sub, pos, drop, layers, fn, pool, cls, {})
 
@@ -65,7 +65,7 @@ def backward(dlogits: np.ndarray, cache: ConvTransformerCache) -> Params:
     """Gradients of every parameter, by name, given dL/dlogits (B, N)."""
     grads: Params = {}
     dpooled = hrf_linear_backward(dlogits, cache.classifier, grads)
-    dh = masked_mean_backward(dpooled, cache.pool)
+    dh = pool_backward(dpooled, cache.pool)
     dh = layernorm_block_backward(dh, cache.final_norm, grads, "final_norm")
     for layer in reversed(range(len(cache.layers))):
         dh = preln_layer_backward(dh, cache.layers[layer], grads, f"layers.{layer}")

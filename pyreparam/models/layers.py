@@ -24,6 +24,9 @@ from pyreparam.ops.activations import (
 from pyreparam.ops.attention import packed_attention_backward, packed_attention_forward
 from pyreparam.ops.conv import conv1d_backward, conv1d_forward, conv1d_output_mask
 from pyreparam.ops.dropout import dropout_backward, dropout_forward
+from pyreparam.ops.pooling import (MaskedStatsCache, masked_mean_backward,
+                                    masked_mean_forward, masked_stats_backward,
+                                    masked_stats_forward)
 from pyreparam.ops.linear import linear_backward, linear_forward
 from pyreparam.ops.norm import layernorm_backward, layernorm_forward
 
@@ -330,3 +333,17 @@ def preln_layer_backward(dy: np.ndarray, cache: PreLNLayerCache, grads: Params,
     da = dropout_block_backward(dx, cache.drop1)
     dh = mha_block_backward(da, cache.attn, grads)
     return dx + layernorm_block_backward(dh, cache.norm1, grads, f"{name}.attn_norm")
+
+
+def pool_forward(h: np.ndarray, mask: np.ndarray | None, pooling: str):
+    """The utterance vector: masked mean (B, C) or statistics pooling (B, 2 C)."""
+    if pooling == "stats":
+        return masked_stats_forward(h, mask)
+    return masked_mean_forward(h, mask)
+
+
+def pool_backward(dy: np.ndarray, cache) -> np.ndarray:
+    """Backward of :func:`pool_forward` (the cache tells which pooling ran)."""
+    if isinstance(cache, MaskedStatsCache):
+        return masked_stats_backward(dy, cache)
+    return masked_mean_backward(dy, cache)

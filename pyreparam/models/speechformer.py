@@ -30,10 +30,9 @@ from pyreparam.models.layers import (
     Context, Params, dropout_block_backward, dropout_block_forward, ffn_backward,
     ffn_forward, hrf_linear_backward, hrf_linear_forward, init_ffn, init_layernorm,
     init_linear, init_mha, layernorm_block_backward, layernorm_block_forward,
-    mha_block_backward, mha_block_forward)
+    mha_block_backward, mha_block_forward, pool_backward, pool_forward)
 from pyreparam.ops.activations import relu_backward, relu_forward
-from pyreparam.ops.pooling import (
-    avgpool_merge_backward, avgpool_merge_forward, masked_mean_backward, masked_mean_forward)
+from pyreparam.ops.pooling import avgpool_merge_backward, avgpool_merge_forward
 from pyreparam.ops.position import positional_encoding_backward, positional_encoding_forward
 
 
@@ -61,7 +60,7 @@ def init_params(cfg: SpeechFormerConfig, rng: np.random.Generator,
             init_linear(p, f"merges.{s}.proj", widths[s], widths[s + 1], rng, dtype)
             init_layernorm(p, f"merges.{s}.norm", widths[s + 1], dtype)
     C = widths[-1]
-    init_linear(p, "head.fc1", C, C // 2, rng, dtype)
+    init_linear(p, "head.fc1", cfg.pooled_width, C // 2, rng, dtype)
     init_linear(p, "head.fc2", C // 2, C // 4, rng, dtype)
     init_linear(p, "head.fc3", C // 4, cfg.n_classes, rng, dtype)
     return p, {}
@@ -130,9 +129,11 @@ class HeadCache(NamedTuple):
     fc3: Any
 
 
-def head_forward(p: Params, x: np.ndarray, mask: np.ndarray | None, ctx: Context):
-    """Masked mean, then Linear ReLU drop, Linear ReLU drop, Linear."""
-    h, pool = masked_mean_forward(x, mask)                   # (B, C)
+def head_forward(p: Params, x: np.ndarray, mask: np.ndarray | None, ctx: Context,
+                 pooling: str = "mean"):
+    """Masked mean (or statistics pooling), then Linear ReLU drop, Linear ReLU drop,
+    Linear."""
+    h, pool = pool_forward(x, mask, pooling)                 # (B, C) or (B, 2C)
     layers = []
     for fc in ("head.fc1", "head.fc2"):
         h, lc = hrf_linear_forward(p, fc, h)
@@ -149,7 +150,7 @@ def head_backward(dlogits: np.ndarray, cache: HeadCache, grads: Params) -> np.nd
         dh = dropout_block_backward(dh, dc)
         dh = relu_backward(dh, rc)
         dh = hrf_linear_backward(dh, lc, grads)
-    return masked_mean_backward(dh, cache.pool)
+    return pool_backward(dh, cache.pool)
 
 
 # --------------------------------------------------------------------------- model
@@ -185,7 +186,7 @@ def forward(p: Params, buffers: Params, cfg: SpeechFormerConfig, x: np.ndarray,
         if s + 1 < len(cfg.layers):
             (h, m), c = merge_forward(p, f"merges.{s}", h, m, cfg.merges[s])
             merges.append(c)
-    logits, head = head_forward(p, h, m, ctx)
+    logits, head = head_forward(p, h, m, ctx, cfg.pooling)
     return logits, SpeechFormerCache(proj, pos, norm, stages, merges, head, {})
 
 

@@ -11,7 +11,11 @@ from typing import NamedTuple
 import numpy as np
 
 __all__ = ["avgpool_merge_forward", "avgpool_merge_backward",
-           "masked_mean_forward", "masked_mean_backward"]
+           "masked_mean_forward", "masked_mean_backward",
+           "masked_stats_forward", "masked_stats_backward"]
+
+#: Variance floor of statistics pooling's standard deviation.
+STATS_EPS = 1e-5
 
 
 def _valid_or_all(mask: np.ndarray | None, B: int, T: int) -> np.ndarray:
@@ -142,3 +146,67 @@ def masked_mean_backward(dy: np.ndarray, cache: MaskedMeanCache) -> np.ndarray:
     """
     # y[b] = sum_t weight[b, t] x[b, t]
     return cache.weight[:, :, None] * dy[:, None, :]                # (B, T, C)
+
+
+# ----------------------------------------------------------------------------------
+# statistics pooling: mean and standard deviation over the valid frames
+# ----------------------------------------------------------------------------------
+
+class MaskedStatsCache(NamedTuple):
+    weight: np.ndarray       # (B, T) 1 / n_b at valid frames, else 0
+    centered: np.ndarray     # (B, T, C) x - mean at valid frames, else 0
+    std: np.ndarray          # (B, C)
+
+
+def masked_stats_forward(x: np.ndarray, mask: np.ndarray | None, eps: float = STATS_EPS):
+    r"""Statistics pooling: per-channel mean and standard deviation over valid frames.
+
+    Parameters
+    ----------
+    x : ndarray, (B, T, C), float32 or float64
+    mask : ndarray (B, T) bool or None (None: every frame valid)
+    eps : float
+        Added to the variance under the square root.
+
+    Returns
+    -------
+    y : ndarray, (B, 2 C), x's dtype: [mean, std] (mean 0, std sqrt(eps) for a
+        sequence with no valid frame)
+    cache : MaskedStatsCache
+
+    Notes
+    -----
+    With n_b = sum_t m[b, t], mu = (1 / n_b) sum_t m x, d = m (x - mu):
+
+        y[b] = [mu[b], s[b]],   s = sqrt((1 / n_b) sum_t d^2 + eps)
+        dx[b, t] = m[b, t] (dmu[b] + d[b, t] ds[b] / s[b]) / n_b
+
+    (the dependence of s on mu drops out because sum_t d[b, t] = 0).
+    """
+    mean, mc = masked_mean_forward(x, mask)                         # (B, C)
+    B, T, C = x.shape
+    valid = _valid_or_all(mask, B, T)                               # (B, T)
+    centered = np.where(valid[..., None], x - mean[:, None, :], 0).astype(x.dtype)
+    var = np.einsum("bt,btc->bc", mc.weight, centered * centered)   # (B, C)
+    std = np.sqrt(var + np.asarray(eps, dtype=x.dtype))             # (B, C)
+    y = np.concatenate([mean, std], axis=1)                         # (B, 2C)
+    return y, MaskedStatsCache(mc.weight, centered, std)
+
+
+def masked_stats_backward(dy: np.ndarray, cache: MaskedStatsCache) -> np.ndarray:
+    """Backward of :func:`masked_stats_forward`.
+
+    Parameters
+    ----------
+    dy : ndarray, (B, 2 C)
+    cache : MaskedStatsCache
+
+    Returns
+    -------
+    dx : ndarray, (B, T, C); exactly 0 at padded frames
+    """
+    C = cache.std.shape[1]
+    dmean, dstd = dy[:, :C], dy[:, C:]                               # (B, C) each
+    # s = sqrt(sum_t w d^2 + eps): ds/dx_t = w_t d_t / s; y_mean = sum_t w_t x_t
+    return cache.weight[:, :, None] * (dmean[:, None, :]
+                                       + cache.centered * (dstd / cache.std)[:, None, :])

@@ -91,6 +91,9 @@ def check_mergeable(model) -> None:
 def build_graph(model) -> Graph:
     """The float graph of a merged model (any of the three backbones)."""
     check_mergeable(model)
+    if model.config.pooling != "mean":
+        raise QuantizeError(f"{model.config.pooling} pooling has no int8 kernel yet; the "
+                            "int8 runtime pools with the mean")
     builders = {"convtransformer": _convtransformer, "conformer": _conformer,
                 "speechformer": _speechformer}
     return builders[model.config.backbone](model)

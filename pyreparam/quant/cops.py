@@ -321,3 +321,57 @@ def avgpool(x, group: int, zero_point: int = 0) -> np.ndarray:
     name = "pr_avgpool_s8" if x.dtype == np.int8 else "pr_avgpool_s16"
     _call(name, p, _ptr(x), _ptr(y), _ptr(scratch), scratch.size)
     return y
+
+
+# ---- causal normalization state -----------------------------------------------------
+
+def _state(state: bytes, bands: int) -> np.ndarray:
+    """A writable uint8 copy of serialized state bytes."""
+    return np.frombuffer(bytes(state), dtype=np.uint8).copy()
+
+
+def norm_state_init(bands: int) -> bytes:
+    """pr_norm_state_init: the state of a device that has heard nothing."""
+    size = int(_require_lib().pr_norm_state_bytes(int(bands)))
+    if size < 0:
+        raise NativeError("pr_norm_state_bytes", size)
+    state = np.zeros(size, dtype=np.uint8)
+    _call("pr_norm_state_init", _ptr(state), size, int(bands))
+    return state.tobytes()
+
+
+def norm_state_check(state: bytes, bands: int) -> None:
+    """pr_norm_state_check; NativeError (status -21) for invalid bytes."""
+    buf = _state(state, bands)
+    _call("pr_norm_state_check", _ptr(buf), buf.size, int(bands))
+
+
+def norm_update_s16(state: bytes, x) -> bytes:
+    """pr_norm_update_s16; see :func:`pyreparam.quant.qcausal.update`."""
+    if not isinstance(x, np.ndarray) or x.ndim != 2:
+        raise ValueError("x must be a 2-D numpy array (T, M)")
+    T, M = x.shape
+    x = _arr("x", x, np.int16, (T, M))
+    buf = _state(state, M)
+    _call("pr_norm_update_s16", _ptr(buf), buf.size, M, _ptr(x), T)
+    return buf.tobytes()
+
+
+def norm_apply_s16_s8(params, state: bytes, x) -> np.ndarray:
+    """pr_norm_apply_s16_s8; see :func:`pyreparam.quant.qcausal.apply` (``params`` a
+    :class:`pyreparam.quant.qcausal.NormParams`)."""
+    if not isinstance(x, np.ndarray) or x.ndim != 2:
+        raise ValueError("x must be a 2-D numpy array (T, M)")
+    T, M = x.shape
+    x = _arr("x", x, np.int16, (T, M))
+    mean = _arr("prior_mean", params.prior_mean, np.int32, (M,))
+    var = _arr("prior_var", params.prior_var, np.int32, (M,))
+    buf = _state(state, M)
+    y = np.empty((T, M), dtype=np.int8)
+    p = _ffi.new("pr_norm_params *", dict(
+        bands=M, prior_weight=int(params.prior_weight), var_floor=int(params.var_floor),
+        out_multiplier=int(params.multiplier), out_shift=int(params.shift),
+        out_zero_point=int(params.zero_point)))
+    _call("pr_norm_apply_s16_s8", p, _ptr(mean), _ptr(var), _ptr(buf), buf.size, _ptr(x),
+          T, _ptr(y))
+    return y

@@ -64,6 +64,25 @@ def load_merged(path) -> LoadedModel:
     return loaded
 
 
+def ensure_prior(loaded: LoadedModel, manifest, cache=None, on_error: str = "fail"
+                 ) -> str | None:
+    """Give the front end a causal-normalization prior when it has none (a checkpoint
+    from ``pyreparam init`` or from before causal normalization existed): fitted on the
+    unlabelled audio of the manifest's speakers (the calibration speakers, i.e.
+    training speakers). Returns a note for the user, or None when nothing was done."""
+    normalizer = loaded.frontend.normalizer
+    if normalizer.has_prior:
+        return None
+    utterances = read_manifest(manifest)
+    raw, kept, _ = load_features(utterances, loaded.frontend.feature_config, cache, on_error)
+    if not raw:
+        return None
+    normalizer.fit_prior(raw, [u.speaker for u in kept])
+    return (f"the model has no causal-normalization prior; fitted one on the "
+            f"{len(raw)} calibration utterances of {len({u.speaker for u in kept})} "
+            "speaker(s) (unlabelled audio)")
+
+
 @dataclasses.dataclass
 class Utterances:
     """Normalized features (cut to T_max frames), labels (class index or -1), paths."""
@@ -303,6 +322,7 @@ def c_header(blob: bytes, meta: dict, name: str, arena_bytes: int, t_max: int,
              f"#define {N}_ALIGN __attribute__((aligned(16)))", "#else",
              f"#define {N}_ALIGN /* align to 4 bytes at least with your compiler */",
              "#endif", ""]
+    lines += _norm_header_lines(meta, name)
     if classes:
         quoted = ", ".join('"' + c.replace('"', "'") + '"' for c in classes)
         lines.append(f"static const char *const {name}_classes[{N}_OUTPUT_COLS] = "
@@ -315,8 +335,36 @@ def c_header(blob: bytes, meta: dict, name: str, arena_bytes: int, t_max: int,
     return "\n".join(lines)
 
 
-def c_example_main(name: str, header_file: str, has_classes: bool) -> str:
-    """A small host/firmware program running one inference through the runtime."""
+def _norm_header_lines(meta: dict, name: str) -> list[str]:
+    """The causal normalization's constants (pr_norm_apply_s16_s8), when the model has
+    a prior: NAME_NORM_PARAMS initializes a pr_norm_params."""
+    from pyreparam.quant.deploy import DeployError, norm_params_from_meta
+    from pyreparam.quant.qcausal import FEATURE_FRAC_BITS, state_bytes
+    try:
+        p = norm_params_from_meta(meta)
+    except (DeployError, KeyError):
+        return []
+    N, M = name.upper(), len(p.prior_mean)
+    as_list = lambda a: ", ".join(str(int(v)) for v in a)
+    return [
+        "/* Causal speaker normalization (pr_norm_*): features are int16 log-mel in Q"
+        f"{FEATURE_FRAC_BITS}",
+        f" * (round(256 x)); the device keeps a state of {N}_NORM_STATE_BYTES bytes. */",
+        f"#define {N}_NORM_BANDS {M}",
+        f"#define {N}_NORM_STATE_BYTES {state_bytes(M)}",
+        f"#define {N}_NORM_PARAMS {{{M}, {p.prior_weight}, {p.var_floor}, {p.multiplier}, "
+        f"{p.shift}, {p.zero_point}}}",
+        f"static const int32_t {name}_norm_prior_mean[{M}] = {{{as_list(p.prior_mean)}}};",
+        f"static const int32_t {name}_norm_prior_var[{M}] = {{{as_list(p.prior_var)}}};", ""]
+
+
+def c_example_main(name: str, header_file: str, has_classes: bool,
+                   causal: bool = False) -> str:
+    """A small host/firmware program running inferences through the runtime: one on a
+    constant input, or (``causal``) three utterances of one speaker through the causal
+    normalization state, as a device hears them."""
+    if causal:
+        return _c_example_causal(name, header_file, has_classes)
     N = name.upper()
     classes_expr = f'" ", {name}_classes[best]' if has_classes else '"", ""'
     return f"""/* One inference of {name} through the pyreparam C runtime (example).
@@ -359,6 +407,102 @@ int main(void)
         }}
     }}
     printf("\\nclass %d%s%s\\n", (int)best, {classes_expr});
+    return 0;
+}}
+"""
+
+
+#: The example's synthetic log-mel frame t of utterance u, band m, in Q8 around the
+#: prior mean (the same formula in Python: :func:`example_features`).
+EXAMPLE_FRAMES = 120
+
+
+def example_features(prior_mean_q16: np.ndarray, utterance: int, t_max: int) -> np.ndarray:
+    """int16 (min(EXAMPLE_FRAMES, t_max), M) features the causal example main.c feeds
+    its model."""
+    M = len(prior_mean_q16)
+    t = np.arange(min(EXAMPLE_FRAMES, t_max))[:, None]
+    m = np.arange(M)[None, :]
+    wobble = ((t * (7 + utterance) + m * 13 + 31 * utterance) % 401) - 200   # +-0.8 in Q8
+    base = np.asarray(prior_mean_q16, dtype=np.int64)[None, :] >> 8
+    return np.clip(base + wobble + 64 * utterance, -32768, 32767).astype(np.int16)
+
+
+def _c_example_causal(name: str, header_file: str, has_classes: bool) -> str:
+    N = name.upper()
+    classes_expr = f'" ", {name}_classes[best]' if has_classes else '"", ""'
+    return f"""/* Three utterances of one speaker through {name}, as a device hears them
+ * (example): causal speaker normalization (pr_norm_*: the state starts empty, so the
+ * first utterance is normalized with the training prior alone, later ones with what
+ * the device has heard), then the model (pr_model_run), then the state update.
+ * Build on the host: gcc -std=c99 -O2 -I<pyreparam>/csrc main.c plus every .c file of
+ * <pyreparam>/csrc (or link the libpyreparam.a of tools/build_c.sh). A real device
+ * computes the int16 Q8 log-mel features from its microphone and keeps the state's
+ * bytes in non-volatile memory across reboots (pr_norm_state_check after reading). */
+#include <stdio.h>
+
+#include "pyreparam.h"
+#include "{header_file}"
+
+#define FRAMES ({N}_T_MAX < {EXAMPLE_FRAMES} ? {N}_T_MAX : {EXAMPLE_FRAMES})
+
+static uint8_t arena[{N}_ARENA_BYTES + 4] {N}_ALIGN;
+static uint8_t state[{N}_NORM_STATE_BYTES];
+static int16_t features[FRAMES * {N}_NORM_BANDS];
+static int8_t input[FRAMES * {N}_NORM_BANDS];
+
+/* synthetic log-mel frames around the prior mean (a microphone's would go here) */
+static void make_features(int32_t u)
+{{
+    int32_t t, m;
+    for (t = 0; t < FRAMES; ++t) {{
+        for (m = 0; m < {N}_NORM_BANDS; ++m) {{
+            int32_t v = ({name}_norm_prior_mean[m] >> 8) +
+                        ((t * (7 + u) + m * 13 + 31 * u) % 401) - 200 + 64 * u;
+            v = v < -32768 ? -32768 : (v > 32767 ? 32767 : v);
+            features[t * {N}_NORM_BANDS + m] = (int16_t)v;
+        }}
+    }}
+}}
+
+int main(void)
+{{
+    static const pr_norm_params norm = {N}_NORM_PARAMS;
+    pr_model_info info;
+    int8_t logits[{N}_OUTPUT_COLS];
+    int32_t u, i, best;
+    pr_status st = pr_model_check({name}, {N}_BYTES, &info);
+    if (st == PR_OK) {{
+        st = pr_norm_state_init(state, sizeof state, {N}_NORM_BANDS);
+    }}
+    for (u = 0; u < 3 && st == PR_OK; ++u) {{
+        make_features(u);
+        st = pr_norm_apply_s16_s8(&norm, {name}_norm_prior_mean, {name}_norm_prior_var,
+                                  state, sizeof state, features, FRAMES, input);
+        if (st == PR_OK) {{
+            st = pr_model_run({name}, {N}_BYTES, input, FRAMES, logits, arena,
+                              sizeof arena);
+        }}
+        if (st == PR_OK) {{
+            st = pr_norm_update_s16(state, sizeof state, {N}_NORM_BANDS, features, FRAMES);
+        }}
+        if (st != PR_OK) {{
+            break;
+        }}
+        best = 0;
+        printf("utterance %d logits:", (int)u);
+        for (i = 0; i < {N}_OUTPUT_COLS; ++i) {{
+            printf(" %d", (int)logits[i]);
+            best = logits[i] > logits[best] ? i : best;
+        }}
+        printf("  class %d%s%s\\n", (int)best, {classes_expr});
+    }}
+    if (st != PR_OK) {{
+        printf("failed: status %d\\n", (int)st);
+        return 1;
+    }}
+    printf("arena %d bytes, flash %d bytes, state %d bytes\\n", (int)info.arena_bytes,
+           (int)info.flash_bytes, (int)sizeof state);
     return 0;
 }}
 """

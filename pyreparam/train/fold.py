@@ -22,7 +22,7 @@ from typing import Any, Callable
 import numpy as np
 
 from pyreparam.data.augment import spec_augment
-from pyreparam.data.normalize import Normalizer
+from pyreparam.data.normalize import DEFAULT_PRIOR_WEIGHT, CausalSampler, Normalizer
 from pyreparam.models import Model, build_model, save_checkpoint
 from pyreparam.models.checkpoint import atomic_write
 from pyreparam.ops.loss import cross_entropy_backward, cross_entropy_forward
@@ -30,6 +30,7 @@ from pyreparam.ops.optim import AdamWState, adamw_init, adamw_step, clip_grad_no
 from pyreparam.reparam import merge
 from pyreparam.train.batching import pad_batch, predict_logits, random_crop
 from pyreparam.train.metrics import classification_report
+from pyreparam.train.protocols import FloatScorer, evaluate_protocols, speaker_order
 from pyreparam.train.splits import Fold
 
 STATE_FILE = "state.npz"
@@ -54,7 +55,8 @@ class TrainConfig:
     clip: float = 5.0                   # global gradient-norm clipping
     label_smoothing: float = 0.1
     class_weighted: bool = True
-    normalization: str = "speaker"      # utterance | global | speaker
+    normalization: str = "speaker"      # utterance | global | speaker | causal
+    prior_weight: float = DEFAULT_PRIOR_WEIGHT  # n0 of the causal blend (utterances)
     max_frames: int = 300               # random crop length while training
     time_masks: int = 2
     max_time: int = 20
@@ -63,6 +65,11 @@ class TrainConfig:
     hrf_lr_scale: float = 1.0           # learning-rate multiplier of HRF factors
     hrf_weight_decay: float | None = None   # None: like the other weight matrices
     n_validation: int = 1               # validation speakers per fold
+    select: str = "best"                # best | smooth | last (see select_epoch)
+    select_window: int = 5              # epochs of the smoothed validation UA
+    ema: float = 0.0                    # decay of a moving average of the weights; 0 off
+    mixup: float = 0.0                  # alpha of mixup's Beta(alpha, alpha); 0 off
+    speeds: tuple[float, ...] = ()      # speed perturbation factors besides 1.0
     seed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -70,17 +77,74 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+        d = dict(d)
+        if "speeds" in d:
+            d["speeds"] = tuple(float(v) for v in d["speeds"])
         return cls(**d)
+
+    def __post_init__(self):
+        if self.select not in SELECTION_RULES:
+            raise ValueError(f"unknown selection rule {self.select!r}; known: "
+                             f"{SELECTION_RULES}")
+        if not 0.0 <= self.ema < 1.0 or self.mixup < 0 or self.select_window < 1:
+            raise ValueError("need 0 <= ema < 1, mixup >= 0 and select_window >= 1")
+        if any(not 0.5 <= v <= 2.0 or v == 1.0 for v in self.speeds):
+            raise ValueError(f"speed factors must lie in [0.5, 2] and differ from 1: "
+                             f"{self.speeds}")
+
+
+#: How a fold picks its model from the validation curve (validation speakers only):
+#: best   the epoch of the highest validation UA, the first one on ties (the original)
+#: smooth the epoch where the mean validation UA over the last ``select_window`` epochs
+#:        is highest, the latest one on ties
+#: last   the last epoch (no selection)
+SELECTION_RULES = ("best", "smooth", "last")
+
+
+def selection_value(log: list[dict], tc: TrainConfig) -> float:
+    """The criterion of the latest epoch of ``log`` under the selection rule."""
+    ua = [row["val_ua"] for row in log]
+    if tc.select == "smooth":
+        return float(np.mean(ua[-tc.select_window:]))
+    return float(ua[-1])
+
+
+def improves(value: float, best: float, tc: TrainConfig) -> bool:
+    """Whether the latest epoch replaces the selected one."""
+    if tc.select == "best":
+        return value > best
+    return tc.select == "last" or value >= best
+
+
+#: Random orders of each validation speaker in causal mode (the epoch is selected on
+#: the causal protocol, as the model will be used).
+VALIDATION_ORDERS = 3
 
 
 @dataclasses.dataclass
 class Split:
-    """Normalized features, integer labels and speakers of one part of a fold."""
+    """Normalized features, integer labels and speakers of one part of a fold.
+
+    ``raw`` keeps the features before normalization (for the evaluation protocols);
+    in causal mode the training split's ``features`` are raw and ``sampler``
+    normalizes each draw."""
 
     features: list[np.ndarray]
     labels: np.ndarray
     speakers: list[str]
     paths: list[str]
+    raw: list[np.ndarray] | None = None
+    sampler: CausalSampler | None = None
+    variants: list["Split"] = dataclasses.field(default_factory=list)
+
+    def example(self, i: int, rng: np.random.Generator) -> np.ndarray:
+        """Training example i, normalized (causal: a fresh random draw); with speed
+        variants, one of the versions of utterance i drawn uniformly."""
+        if self.variants:
+            v = int(rng.integers(0, 1 + len(self.variants)))
+            if v:
+                return self.variants[v - 1].example(i, rng)
+        return self.features[i] if self.sampler is None else self.sampler.draw(i, rng)
 
 
 def optimizer_groups(model: Model, tc: TrainConfig) -> dict[str, tuple[float, float]]:
@@ -122,6 +186,13 @@ class FoldState:
     best_params: dict[str, np.ndarray] | None = None
     best_buffers: dict[str, np.ndarray] | None = None
     log: list[dict[str, float]] = dataclasses.field(default_factory=list)
+    ema: dict[str, np.ndarray] | None = None   # moving average of the weights
+
+    def eval_model(self) -> Model:
+        """The model validation sees: the weights' moving average when there is one."""
+        if self.ema is None:
+            return self.model
+        return dataclasses.replace(self.model, params=self.ema)
 
     def save(self, path: Path) -> None:
         header = {"epoch": self.epoch, "step": self.opt.step, "best_epoch": self.best_epoch,
@@ -131,7 +202,8 @@ class FoldState:
         for prefix, d in (("param/", self.model.params), ("buffer/", self.model.buffers),
                           ("m/", self.opt.m), ("v/", self.opt.v),
                           ("best_param/", self.best_params or {}),
-                          ("best_buffer/", self.best_buffers or {})):
+                          ("best_buffer/", self.best_buffers or {}),
+                          ("ema/", self.ema or {})):
             arrays.update({prefix + k: v for k, v in d.items()})
         atomic_write(path, lambda f: np.savez(f, **arrays))
 
@@ -151,7 +223,7 @@ class FoldState:
         best_buffers = part("best_buffer/") if best_params is not None else None
         return cls(model, AdamWState(header["step"], part("m/"), part("v/")), rng,
                    header["epoch"], header["best_epoch"], header["best_val_ua"],
-                   best_params, best_buffers, header["log"])
+                   best_params, best_buffers, header["log"], part("ema/") or None)
 
 
 # --------------------------------------------------------------------------- one epoch
@@ -165,21 +237,53 @@ def train_epoch(state: FoldState, train: Split, tc: TrainConfig, weights: np.nda
     warmup_steps = int(round(tc.warmup * total_steps))
     for start in range(0, len(order), tc.batch_size):
         idx = order[start:start + tc.batch_size]
-        feats = [spec_augment(random_crop(train.features[i], tc.max_frames, rng), rng,
+        feats = [spec_augment(random_crop(train.example(i, rng), tc.max_frames, rng), rng,
                               n_time_masks=tc.time_masks, max_time=tc.max_time,
                               n_freq_masks=tc.freq_masks, max_freq=tc.max_freq)
                  for i in idx]
         x, mask = pad_batch(feats, dtype=model.dtype)
+        labels = train.labels[idx]
+        if tc.mixup > 0:
+            lam, partner = mixup_draw(rng, tc.mixup, len(idx))
+            x = (lam * x + (1 - lam) * x[partner]).astype(x.dtype)   # (B, T, M)
+            mask = mask | mask[partner]
         logits, cache = model.forward(x, mask, train=True, rng=rng)
-        loss, lc = cross_entropy_forward(logits, train.labels[idx], weights,
-                                         tc.label_smoothing)
-        grads = model.backward(cross_entropy_backward(1.0, lc), cache)
+        loss, lc = cross_entropy_forward(logits, labels, weights, tc.label_smoothing)
+        if tc.mixup > 0:
+            loss2, lc2 = cross_entropy_forward(logits, labels[partner], weights,
+                                               tc.label_smoothing)
+            loss = lam * loss + (1 - lam) * loss2
+            dlogits = cross_entropy_backward(lam, lc) + cross_entropy_backward(1 - lam, lc2)
+        else:
+            dlogits = cross_entropy_backward(1.0, lc)
+        grads = model.backward(dlogits, cache)
         clip_grad_norm(grads, tc.clip)
         lr = warmup_cosine_lr(state.opt.step, total_steps, warmup_steps, tc.lr)
         state.opt = adamw_step(model.params, grads, state.opt, lr, groups=groups)
+        if tc.ema > 0:
+            ema_update(state, tc.ema)
         losses.append(loss * len(idx))
         correct += int(np.sum(np.argmax(logits, axis=1) == train.labels[idx]))
     return float(np.sum(losses) / len(order)), correct / len(order)
+
+
+def mixup_draw(rng: np.random.Generator, alpha: float, B: int) -> tuple[float, np.ndarray]:
+    """Mixup (Zhang et al. 2018): weight lam ~ Beta(alpha, alpha) and a partner per
+    example; x = lam x + (1 - lam) x[partner], loss = lam L(y) + (1 - lam) L(y[partner])
+    (padded frames are zeros, the valid frames the union of both)."""
+    return float(rng.beta(alpha, alpha)), rng.permutation(B)
+
+
+def ema_update(state: FoldState, decay: float) -> None:
+    """ema <- d ema + (1 - d) params after each step, d = min(decay, (1 + s) / (10 + s))
+    (a short average early on, when the weights move fast)."""
+    d = min(decay, (1.0 + state.opt.step) / (10.0 + state.opt.step))
+    if state.ema is None:
+        state.ema = {k: v.copy() for k, v in state.model.params.items()}
+        return
+    for k, v in state.model.params.items():
+        state.ema[k] *= d
+        state.ema[k] += (1.0 - d) * v
 
 
 def evaluate_split(model: Model, split: Split, n_classes: int) -> tuple[dict, np.ndarray]:
@@ -200,7 +304,7 @@ def write_log(path: Path, log: list[dict]) -> None:
 
 
 def train_fold(fold: Fold, splits: dict[str, Split], model_config, tc: TrainConfig,
-               fold_dir: Path, *, meta: dict, extra: dict,
+               fold_dir: Path, *, meta: dict, extra: dict, normalizer: Normalizer,
                progress: Callable[[FoldState, dict], None] | None = None) -> dict:
     """Train, select on validation UA, test once; resumes from ``fold_dir/state.npz``.
 
@@ -224,34 +328,45 @@ def train_fold(fold: Fold, splits: dict[str, Split], model_config, tc: TrainConf
     while state.epoch < tc.epochs:
         t0 = time.time()
         loss, acc = train_epoch(state, train, tc, weights, groups, total_steps)
-        val, _ = evaluate_split(state.model, splits["validation"], n_classes)
+        val, _ = evaluate_split(state.eval_model(), splits["validation"], n_classes)
         state.epoch += 1
         row = {"epoch": state.epoch, "train_loss": loss, "train_acc": acc,
                "val_ua": val["ua"], "val_wa": val["wa"], "seconds": time.time() - t0}
         state.log.append(row)
-        if val["ua"] > state.best_val_ua:
-            state.best_val_ua, state.best_epoch = val["ua"], state.epoch
-            state.best_params = {k: v.copy() for k, v in state.model.params.items()}
+        value = selection_value(state.log, tc)
+        if improves(value, state.best_val_ua, tc):
+            state.best_val_ua, state.best_epoch = value, state.epoch
+            state.best_params = {k: v.copy() for k, v in state.eval_model().params.items()}
             state.best_buffers = {k: v.copy() for k, v in state.model.buffers.items()}
         state.save(state_path)
         write_log(fold_dir / LOG_FILE, state.log)
         if progress is not None:
             progress(state, row)
-    return finish_fold(fold, splits, state, fold_dir, meta=meta, extra=extra,
-                       seconds=time.time() - started)
+    return finish_fold(fold, splits, state, fold_dir, tc, meta=meta, extra=extra,
+                       normalizer=normalizer, seconds=time.time() - started)
 
 
-def finish_fold(fold: Fold, splits: dict[str, Split], state: FoldState, fold_dir: Path, *,
-                meta: dict, extra: dict, seconds: float) -> dict:
-    """Evaluate the selected model on the test speakers; write checkpoints and result."""
+def finish_fold(fold: Fold, splits: dict[str, Split], state: FoldState, fold_dir: Path,
+                tc: TrainConfig, *, meta: dict, extra: dict, normalizer: Normalizer,
+                seconds: float) -> dict:
+    """Evaluate the selected model on the test speakers; write checkpoints and result.
+
+    ``test`` (and ``test_merged``) use the training normalization; ``protocols`` holds
+    the speaker / utterance / causal protocols of the deployed model (the merged one
+    with HRF), see :mod:`pyreparam.train.protocols`."""
     n_classes = state.model.config.n_classes
     best = dataclasses.replace(state.model, params=state.best_params,
                                buffers=state.best_buffers)
     test, pred = evaluate_split(best, splits["test"], n_classes)
     fold_meta = {**meta, "fold": fold.to_dict(), "best_epoch": state.best_epoch}
     save_checkpoint(fold_dir / "model.npz", best, meta=fold_meta, extra=extra)
+    selection = {"rule": tc.select, "epoch": state.best_epoch, "criterion": state.best_val_ua,
+                 "val_ua": state.log[state.best_epoch - 1]["val_ua"],
+                 "weights": "moving average" if tc.ema > 0 else "as trained"}
+    if tc.select == "smooth":
+        selection["window"] = tc.select_window
     result = {"fold": fold.to_dict(), "best_epoch": state.best_epoch,
-              "best_val_ua": state.best_val_ua, "test": test,
+              "best_val_ua": state.best_val_ua, "selection": selection, "test": test,
               "params": best.n_params(), "seconds_this_session": seconds,
               "predictions": [[p, int(t), int(y)] for p, t, y in
                               zip(splits["test"].paths, splits["test"].labels, pred)]}
@@ -261,23 +376,76 @@ def finish_fold(fold: Fold, splits: dict[str, Split], state: FoldState, fold_dir
         result["test_merged"], merged_pred = evaluate_split(merged, splits["test"], n_classes)
         result["params_merged"] = merged.n_params()
         result["merged_prediction_changes"] = int(np.sum(merged_pred != pred))
+    else:
+        merged = best
+    test_split = splits["test"]
+    result["protocols"] = evaluate_protocols(
+        FloatScorer(merged, normalizer), test_split.raw, test_split.labels,
+        test_split.speakers, n_classes)
     atomic_write(fold_dir / RESULT_FILE, lambda f: f.write(json.dumps(result, indent=1).encode()))
     (fold_dir / STATE_FILE).unlink(missing_ok=True)
     return result
 
 
 def prepare_splits(fold: Fold, features: list[np.ndarray], labels: np.ndarray,
-                   speakers: list[str], paths: list[str], tc: TrainConfig
+                   speakers: list[str], paths: list[str], tc: TrainConfig,
+                   variants: dict[float, list[np.ndarray]] | None = None
                    ) -> tuple[dict[str, Split], Normalizer]:
-    """Fit the normalization on the training speakers and normalize every part."""
-    normalizer_input = lambda idx: ([features[i] for i in idx], [speakers[i] for i in idx])
+    """Fit the normalization on the training speakers and normalize every part.
+
+    Causal mode: training examples are normalized per draw (:class:`CausalSampler`);
+    the validation speakers are seen in :data:`VALIDATION_ORDERS` random orders, each
+    utterance normalized with the ones before it; the test part is normalized in
+    manifest order (the protocols re-normalize it from ``raw``).
+
+    Speed variants (speed perturbation) are training examples only: each speed's
+    versions of a speaker count as a speaker of their own for normalization, as
+    speed-perturbed copies do in speech recognition recipes."""
     parts = {"train": fold.train, "validation": fold.validation, "test": fold.test}
     index = {name: [i for i, s in enumerate(speakers) if s in set(group)]
              for name, group in parts.items()}
-    normalizer = Normalizer(tc.normalization).fit(*normalizer_input(index["train"]))
+    take = lambda idx: ([features[i] for i in idx], [speakers[i] for i in idx])
+    normalizer = Normalizer(tc.normalization, prior_weight=tc.prior_weight).fit(
+        *take(index["train"]))
     splits = {}
     for name, idx in index.items():
-        feats, spk = normalizer_input(idx)
-        splits[name] = Split(normalizer.apply(feats, spk), labels[idx], spk,
-                             [paths[i] for i in idx])
+        keys = None
+        if name == "validation" and tc.normalization == "causal":
+            idx, keys = _causal_orders(idx, speakers, tc.seed)
+        feats, spk = take(idx)
+        split = Split(normalizer.apply(feats, keys or spk), labels[idx], spk,
+                      [paths[i] for i in idx], raw=feats)
+        if name == "train":
+            split = _training_split(split, normalizer, tc)
+            for speed in tc.speeds:
+                copies = [variants[speed][i] for i in idx]
+                split.variants.append(_training_split(Split(
+                    normalizer.apply(copies, [f"{s}@{speed}" for s in spk]), split.labels,
+                    [f"{s}@{speed}" for s in spk], split.paths, raw=copies), normalizer, tc))
+        splits[name] = split
     return splits, normalizer
+
+
+def _training_split(split: Split, normalizer: Normalizer, tc: TrainConfig) -> Split:
+    """Causal mode: raw features and a sampler that normalizes each draw."""
+    if tc.normalization == "causal":
+        split.features = split.raw
+        split.sampler = CausalSampler(normalizer, split.raw, split.speakers)
+    return split
+
+
+def _causal_orders(idx: list[int], speakers: list[str], seed: int
+                   ) -> tuple[list[int], list[str]]:
+    """Each speaker's utterances in VALIDATION_ORDERS random orders, concatenated, and
+    one normalization key per entry ("speaker#order": each order starts afresh)."""
+    out, keys = [], []
+    by_speaker: dict[str, list[int]] = {}
+    for i in idx:
+        by_speaker.setdefault(speakers[i], []).append(i)
+    for speaker in sorted(by_speaker):
+        members = np.asarray(by_speaker[speaker])
+        orders = speaker_order(speaker, len(members), VALIDATION_ORDERS, seed)
+        for r, order in enumerate(orders):
+            out.extend(members[order].tolist())
+            keys.extend([f"{speaker}#{r}"] * len(members))
+    return out, keys

@@ -35,6 +35,7 @@ from pyreparam.models.checkpoint import atomic_write
 from pyreparam.train.fold import RESULT_FILE, TrainConfig, prepare_splits, train_fold
 from pyreparam.train.metrics import metrics_from_confusion
 from pyreparam.train.progress import FoldProgress
+from pyreparam.train.protocols import PRIOR_BUCKETS, pool_protocols
 from pyreparam.train.splits import Fold, make_folds
 
 RUN_FILE, FOLDS_FILE, RESULTS_FILE = "run.json", "folds.json", "results.json"
@@ -71,17 +72,23 @@ class Corpus:
     labels: np.ndarray
     speakers: list[str]
     sessions: list[str]
+    genders: list[str]
     paths: list[str]
     classes: list[str]
     skipped: list[tuple[str, str]]
+    variants: dict[float, list[np.ndarray]] = dataclasses.field(default_factory=dict)
 
 
 def load_corpus(spec: RunSpec, log=print) -> Corpus:
-    """Decode (through the feature cache) every file of the manifest."""
+    """Decode (through the feature cache) every file of the manifest, and the speed
+    perturbed versions the training recipe asks for."""
     utterances = read_manifest(spec.manifest)
     fc = FeatureConfig.from_dict(spec.feature_config)
     features, kept, skipped = load_features(utterances, fc, spec.cache_dir, spec.on_error,
                                             max_seconds=spec.max_seconds)
+    variants = {speed: load_features(kept, fc, spec.cache_dir, "fail",
+                                     max_seconds=spec.max_seconds, speed=speed)[0]
+                for speed in TrainConfig.from_dict(spec.train_config).speeds}
     if skipped:
         log(f"skipped {len(skipped)} unusable file(s):")
         for utt, reason in skipped:
@@ -89,7 +96,8 @@ def load_corpus(spec: RunSpec, log=print) -> Corpus:
     classes = sorted({u.label for u in kept})
     return Corpus(features, np.array([classes.index(u.label) for u in kept], dtype=np.int64),
                   [u.speaker for u in kept], [u.session for u in kept],
-                  [u.path for u in kept], classes, [(u.path, r) for u, r in skipped])
+                  [u.gender for u in kept], [u.path for u in kept], classes, [(u.path, r) for u, r in skipped],
+                  variants)
 
 
 def library_versions() -> dict[str, str]:
@@ -107,14 +115,14 @@ def _fold_task(fold: dict, corpus: Corpus, spec: dict, fold_dir: str, label: str
     tc = TrainConfig.from_dict(spec["train_config"])
     model_config = config_from_dict(spec["model_config"])
     splits, normalizer = prepare_splits(fold, corpus.features, corpus.labels, corpus.speakers,
-                                        corpus.paths, tc)
+                                        corpus.paths, tc, corpus.variants)
     meta = {"classes": corpus.classes, "feature_config": spec["feature_config"],
             "normalization": tc.normalization, "train_config": spec["train_config"]}
     extra = {f"normalizer.{k}": v for k, v in normalizer.to_dict().items()}
     progress = FoldProgress(label, tc.epochs, quiet=quiet)
     try:
         return train_fold(fold, splits, model_config, tc, Path(fold_dir), meta=meta,
-                          extra=extra, progress=progress)
+                          extra=extra, normalizer=normalizer, progress=progress)
     finally:
         progress.close()
 
@@ -190,7 +198,7 @@ def _execute(spec: RunSpec, out: Path, *, jobs: int, quiet: bool, log, label: st
         folds = [Fold.from_dict(f) for f in json.loads(folds_path.read_text())["folds"]]
     else:
         folds = make_folds(corpus.speakers, spec.cv, seed=tc.seed, sessions=corpus.sessions,
-                           n_validation=tc.n_validation)
+                           n_validation=tc.n_validation, genders=corpus.genders)
         atomic_write(folds_path, lambda f: f.write(json.dumps(
             {"cv": spec.cv, "seed": tc.seed, "folds": [x.to_dict() for x in folds]},
             indent=1).encode()))
@@ -235,6 +243,8 @@ def summarize(spec: RunSpec, corpus: Corpus, fold_results: list[dict], *,
                 **metrics_from_confusion(cm), "confusion": cm.tolist(),
                 "fold_mean": {m: float(np.mean(v)) for m, v in per_fold.items()},
                 "fold_std": {m: float(np.std(v)) for m, v in per_fold.items()}}
+    if all("protocols" in r for r in fold_results):
+        summary["protocols"] = pool_protocols([r["protocols"] for r in fold_results])
     summary["params"] = fold_results[0]["params"]
     if "params_merged" in fold_results[0]:
         summary["params_merged"] = fold_results[0]["params_merged"]
@@ -263,6 +273,7 @@ def format_summary(summary: dict) -> str:
         pm = summary["pooled_merged"]
         lines.append(f"{'pooled, merged model (deHRF)':<35}{'':>7}{100 * pm['wa']:>8.1f}"
                      f"{100 * pm['ua']:>8.1f}{100 * pm['macro_f1']:>8.1f}")
+    lines += format_protocols(summary.get("protocols", {}))
     params = f"parameters: {summary['params']:,}"
     if "params_merged" in summary:
         params += f" (training form) -> {summary['params_merged']:,} (merged)"
@@ -270,6 +281,24 @@ def format_summary(summary: dict) -> str:
               "pooled confusion matrix (rows: true, columns: predicted)"]
     lines += format_confusion(np.array(p["confusion"]), summary["classes"])
     return "\n".join(lines)
+
+
+def format_protocols(protocols: dict) -> list[str]:
+    """Pooled UA / WA / F1 of each evaluation protocol and the causal UA-by-prior curve."""
+    if not protocols:
+        return []
+    lines = ["", "deployed model under the evaluation protocols (pooled; speaker: all of a "
+             "test speaker's utterances at once; utterance: each file alone; causal: "
+             "only the utterances heard before)"]
+    for name, p in protocols.items():
+        lines.append(f"  {name:<10}WA {100 * p['wa']:5.1f}  UA {100 * p['ua']:5.1f}  "
+                     f"F1 {100 * p['macro_f1']:5.1f}")
+    curve = protocols.get("causal", {}).get("ua_by_prior")
+    if curve:
+        lines.append("  causal UA by utterances heard before: " + ", ".join(
+            f"{k}{'+' if k == str(PRIOR_BUCKETS[-1]) else ''}: {100 * v:.1f}"
+            for k, v in curve.items()))
+    return lines
 
 
 def format_confusion(cm: np.ndarray, classes: list[str]) -> list[str]:

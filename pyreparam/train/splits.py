@@ -82,11 +82,14 @@ def _test_groups(scheme: str, speakers: Sequence[str], sessions: Sequence[str],
 
 
 def make_folds(speakers: Sequence[str], scheme: str = "loso", *, seed: int = 0,
-               sessions: Sequence[str] | None = None, n_validation: int = 1) -> list[Fold]:
+               sessions: Sequence[str] | None = None, n_validation: int = 1,
+               genders: Sequence[str] | None = None) -> list[Fold]:
     """Speaker-independent folds for utterances spoken by ``speakers``.
 
     The validation speakers of each fold are drawn (from ``seed``) among its
-    non-test speakers; at least one speaker must remain for training.
+    non-test speakers; at least one speaker must remain for training. With two or
+    more validation speakers and the speakers' genders known ('f'/'m', one per
+    utterance), the draw is balanced by gender (as even as the speakers left allow).
     """
     speakers = [str(s) for s in speakers]
     sessions = [str(s) for s in sessions] if sessions is not None else [""] * len(speakers)
@@ -95,12 +98,35 @@ def make_folds(speakers: Sequence[str], scheme: str = "loso", *, seed: int = 0,
     if len(unique) < 2 + n_validation:
         raise ValueError(f"speaker-independent training needs at least {2 + n_validation} "
                          f"speakers (test, validation, training); the data has {len(unique)}")
+    gender_of = {}
+    if genders is not None:
+        gender_of = {s: str(g).lower() for s, g in zip(speakers, genders) if g}
     folds = []
     for index, test in enumerate(_test_groups(scheme, speakers, sessions, rng)):
         rest = [s for s in unique if s not in test]
         if len(rest) < n_validation + 1:
             raise ValueError(f"fold {index}: too few speakers left for validation and training")
-        validation = sorted(rng.choice(rest, size=n_validation, replace=False).tolist())
+        validation = _draw_validation(rng, rest, n_validation, gender_of)
         train = [s for s in rest if s not in validation]
         folds.append(Fold(index, tuple(test), tuple(validation), tuple(train)))
     return folds
+
+
+def _draw_validation(rng: np.random.Generator, rest: list[str], n: int,
+                     gender_of: dict[str, str]) -> list[str]:
+    """n validation speakers from ``rest``; balanced by gender when n >= 2 and every
+    candidate's gender is known: the genders take turns (a random one first), each
+    turn a random speaker of that gender (the other gender when one runs out)."""
+    if n < 2 or not all(gender_of.get(s) in ("f", "m") for s in rest):
+        return sorted(rng.choice(rest, size=n, replace=False).tolist())
+    pools = {g: [str(s) for s in rng.permutation([s for s in rest if gender_of[s] == g])]
+             for g in ("f", "m")}
+    other = {"f": "m", "m": "f"}
+    turn = ("f", "m")[int(rng.integers(0, 2))]
+    chosen: list[str] = []
+    while len(chosen) < n:
+        if not pools[turn]:
+            turn = other[turn]
+        chosen.append(pools[turn].pop())
+        turn = other[turn]
+    return sorted(chosen)

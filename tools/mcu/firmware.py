@@ -236,10 +236,19 @@ RUN_LINE = re.compile(r"^run (\d+) T (\d+) status (-?\d+) ticks (\d+) stack (\d+
                       r"logits((?: -?\d+)*)$")
 
 
+NORM_LINE = re.compile(r"^norm (\d+) status (-?\d+) state (\d+) crc ([0-9a-f]{8})$")
+
+
 def parse_stdout(text: str) -> dict:
     """The harness's records (see main.c)."""
-    out: dict = {"runs": [], "faults": [], "check": None, "build": None, "done": None}
+    out: dict = {"runs": [], "norms": [], "faults": [], "check": None, "build": None,
+                 "done": None}
     for line in text.splitlines():
+        n = NORM_LINE.match(line.strip())
+        if n:
+            out["norms"].append({"index": int(n.group(1)), "status": int(n.group(2)),
+                                 "heard": int(n.group(3)), "crc": int(n.group(4), 16)})
+            continue
         m = RUN_LINE.match(line.strip())
         if m:
             out["runs"].append({"index": int(m.group(1)), "frames": int(m.group(2)),

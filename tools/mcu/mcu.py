@@ -123,10 +123,10 @@ def verify_counts(target: fw.Target, lib: Path, record: dict, args, plugin: Path
     trace = fw.trace_counts(target, elf, folder / "exec.log")
     plugin_calls = [b - a for a, b in zip(run.marks[::2], run.marks[1::2])]
     trace_calls = [b - a for a, b in zip(trace[::2], trace[1::2])]
+    calls = ["pr_model_check", "pr_norm_apply_s16_s8", "pr_model_run", "pr_norm_update_s16"]
     return {"target": target.name, "model": record["backbone"], "frames": int(x.shape[0]),
-            "calls": ["pr_model_check", "pr_model_run"], "plugin": plugin_calls,
-            "trace": trace_calls,
-            "equal": len(plugin_calls) == 2 and plugin_calls == trace_calls}
+            "calls": calls, "plugin": plugin_calls, "trace": trace_calls,
+            "equal": len(plugin_calls) == len(calls) and plugin_calls == trace_calls}
 
 
 def run_one_safely(target: fw.Target, lib: Path, record: dict, args, plugin: Path) -> dict:

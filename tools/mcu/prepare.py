@@ -13,12 +13,17 @@ i.e. randomly initialized weights in the training form (HRF factors r = 4 before
 FFN), folded (deHRF) and quantized with MSE calibration on the features of 32
 synthetic utterances. A trained .prq can replace any of them (``--prq B=PATH``).
 
+(``pyreparam quantize`` fits the causal normalization's prior on the calibration
+speakers' audio, as it does for any model that has none.)
+
 Inputs: utterances of the synthetic corpus of different lengths (the longest, cut
-to T_max, then shorter ones), through the model's own front end (log-mel,
-normalization, input quantization), written to OUT/B/inputs.h. The expected int8
-logits come from the host C runtime (the cffi extension) and from the NumPy integer
-reference; both must agree before anything runs on a device. OUT/B/expected.json
-holds them with the MACs of each input.
+to T_max, then shorter ones), as the device's front end delivers them: log-mel frames
+in int16 Q8, written to OUT/B/inputs.h. The device normalizes them causally (the state
+starts empty; the inputs are one speaker's utterances in this order). The expected
+int8 logits and the state's CRC after each utterance come from the host C runtime
+(cffi: pr_norm_* and pr_model_run) and from the NumPy integer reference; both must
+agree before anything runs on a device. OUT/B/expected.json holds them with the MACs
+of each input.
 """
 from __future__ import annotations
 
@@ -35,9 +40,9 @@ from pyreparam.audio.features import logmel
 from pyreparam.data.manifest import read_manifest
 from pyreparam.quant import workflow as wf
 from pyreparam.quant.program import OP_LOOP
+from pyreparam.quant.deploy import Int8Scorer
 from pyreparam.quant.prq import load_prq
-from pyreparam.quant.qmodel import quantize_input, run_program
-from pyreparam.quant.runtime import PRQModel
+from pyreparam.quant.qcausal import quantize_features
 
 BACKBONES = ("convtransformer", "conformer", "speechformer")
 MODEL_NAME = "pr_model_blob"   # C identifier of the exported array (link.ld's .model)
@@ -84,12 +89,11 @@ def pick_utterances(manifest: Path, n: int) -> list[Path]:
 
 
 def input_features(meta: dict, wav: Path, t_max: int) -> np.ndarray:
-    """int8 (T, M) features of one file, as `pyreparam infer` computes them."""
-    frontend = wf.frontend_from_meta(meta)
-    fc = frontend.feature_config
-    feats = logmel(load_audio(wav, sample_rate=fc.sample_rate), fc)
-    feats = frontend.normalize([feats], [f"file:{wav}"])[0][:t_max]
-    return quantize_input(feats, meta["input"]["scale"], meta["input"]["zero_point"])
+    """int16 Q8 (T, M) log-mel features of one file (cut to t_max frames), before
+    normalization: what the device's front end hands to pr_norm_apply_s16_s8."""
+    fc = wf.frontend_from_meta(meta).feature_config
+    feats = logmel(load_audio(wav, sample_rate=fc.sample_rate), fc)[:t_max]
+    return quantize_features(feats)
 
 
 def macs_at(program, T: int) -> int:
@@ -105,23 +109,29 @@ def macs_at(program, T: int) -> int:
     return total
 
 
-def expected_logits(prq: Path, inputs: list[np.ndarray]) -> list[list[int]]:
-    """The host C runtime's logits, checked equal to the NumPy reference's."""
-    program, _, _ = load_prq(prq)
-    host = PRQModel.from_file(prq)
-    out = []
+def expected_outputs(prq: Path, inputs: list[np.ndarray]) -> tuple[list, list]:
+    """The host C path's int8 logits and state CRCs (causal normalization from an empty
+    state, then the model, per input in order), checked equal to the NumPy
+    reference's."""
+    program, meta, blob = load_prq(prq)
+    host = Int8Scorer(program, meta, blob, use_c=True)
+    ref = Int8Scorer(program, meta, blob, use_c=False)
+    logits, crcs = [], []
+    s_host, s_ref = host.new_state(), ref.new_state()
     for i, x in enumerate(inputs):
-        c, ref = host.run(x), run_program(program, x)
-        if not np.array_equal(c, ref):
-            raise RuntimeError(f"{prq}: input {i}: host C {c.tolist()} != NumPy "
-                               f"{ref.tolist()}")
-        out.append(c.astype(int).tolist())
-    return out
+        raw = x.astype(np.float64) / 256.0               # quantize_features gives x back
+        (l_host, s_host), (l_ref, s_ref) = host.step(s_host, raw), ref.step(s_ref, raw)
+        if not np.array_equal(l_host, l_ref) or s_host != s_ref:
+            raise RuntimeError(f"{prq}: input {i}: host C and NumPy disagree")
+        q = np.round(l_host / host.output_scale + host.output_zero_point).astype(int)
+        logits.append(q.tolist())
+        crcs.append(int.from_bytes(s_host[20:24], "little"))
+    return logits, crcs
 
 
 def c_array(name: str, x: np.ndarray) -> list[str]:
     flat = x.reshape(-1)
-    lines = [f"static const int8_t {name}[{flat.size}] = {{"]
+    lines = [f"static const int16_t {name}[{flat.size}] = {{"]
     for i in range(0, flat.size, 24):
         lines.append("    " + ", ".join(str(int(v)) for v in flat[i:i + 24]) + ",")
     return lines + ["};", ""]
@@ -137,7 +147,7 @@ def write_inputs_h(path: Path, inputs: list[np.ndarray], sources: list[str]) -> 
              f"{{{', '.join(str(x.shape[0]) for x in inputs)}}};", ""]
     for i, x in enumerate(inputs):
         lines += c_array(f"mcu_input_{i}", x)
-    lines.append("static const int8_t *const mcu_inputs[MCU_N_INPUTS] = {"
+    lines.append("static const int16_t *const mcu_inputs[MCU_N_INPUTS] = {"
                  + ", ".join(f"mcu_input_{i}" for i in range(n)) + "};")
     path.write_text("\n".join(lines) + "\n")
 
@@ -155,6 +165,9 @@ def prepare_model(backbone: str, out: Path, manifest: Path, n_inputs: int,
         shutil.copyfile(prq, folder / "model.prq")
         prq = folder / "model.prq"
     pyreparam(["export", prq, "--c-header", folder / "model.h", "--name", MODEL_NAME], log)
+    if "_NORM_PARAMS" not in (folder / "model.h").read_text():
+        raise RuntimeError(f"{prq} has no causal-normalization prior (quantized by an "
+                           "older version): quantize it again")
     program, meta, _ = load_prq(prq)
     wavs = pick_utterances(manifest, n_inputs)
     inputs = [input_features(meta, w, program.t_max) for w in wavs]
@@ -164,7 +177,8 @@ def prepare_model(backbone: str, out: Path, manifest: Path, n_inputs: int,
               "inputs": [{"source": w.name, "frames": int(x.shape[0]),
                           "macs": macs_at(program, x.shape[0])}
                          for w, x in zip(wavs, inputs)],
-              "expected": expected_logits(prq, inputs)}
+              }
+    record["expected"], record["expected_state_crc"] = expected_outputs(prq, inputs)
     (folder / "expected.json").write_text(json.dumps(record, indent=1) + "\n")
     return record
 

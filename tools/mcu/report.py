@@ -32,31 +32,53 @@ def run_errors(run: Run, parsed: dict, n_inputs: int) -> list[str]:
         errors.append(f"pr_model_check: {parsed['check']}")
     if len(parsed["runs"]) != n_inputs:
         errors.append(f"{len(parsed['runs'])} of {n_inputs} inputs reported")
-    if len(run.marks) != 2 + 2 * n_inputs:
-        errors.append(f"{len(run.marks)} marker snapshots, expected {2 + 2 * n_inputs} "
-                      "(did the plugin load?)")
+    if len(parsed["norms"]) != n_inputs:
+        errors.append(f"{len(parsed['norms'])} of {n_inputs} normalization records")
+    if len(run.marks) != 2 + MARKS_PER_INPUT * n_inputs:
+        errors.append(f"{len(run.marks)} marker snapshots, expected "
+                      f"{2 + MARKS_PER_INPUT * n_inputs} (did the plugin load?)")
     errors += [f"input {r['index']}: pr_model_run status {r['status']}"
                for r in parsed["runs"] if r["status"] != 0]
+    errors += [f"input {r['index']}: causal normalization status {r['status']}"
+               for r in parsed["norms"] if r["status"] != 0]
     return errors
+
+
+#: Marker snapshots per input (main.c): before/after pr_norm_apply_s16_s8,
+#: pr_model_run and pr_norm_update_s16.
+MARKS_PER_INPUT = 6
+
+
+def call_counts(run: Run, i: int) -> tuple[int, int]:
+    """(model instructions, normalization instructions: apply + update) of input i."""
+    m = run.marks[2 + MARKS_PER_INPUT * i: 2 + MARKS_PER_INPUT * (i + 1)]
+    return m[3] - m[2], (m[1] - m[0]) + (m[5] - m[4])
 
 
 def judge_runs(record: dict, run: Run, parsed: dict) -> tuple[list[dict], list[str]]:
     """Per input: logits against the expected ones, instructions, the SysTick check."""
     rows, errors = [], []
-    for r, inp, want in zip(parsed["runs"], record["inputs"], record["expected"]):
-        count = run.marks[2 * r["index"] + 3] - run.marks[2 * r["index"] + 2]
+    for r, norm, inp, want, crc in zip(parsed["runs"], parsed["norms"], record["inputs"],
+                                       record["expected"], record["expected_state_crc"]):
+        count, norm_count = call_counts(run, r["index"])
         ticks = r["ticks"] * INSTRUCTIONS_PER_TICK
         row = {"frames": r["frames"], "macs": inp["macs"], "instructions": count,
                "instructions_per_mac": round(count / max(inp["macs"], 1), 3),
+               "normalization_instructions": norm_count,
                "systick_instructions": ticks, "stack_bytes": r["stack_bytes"],
-               "logits": r["logits"], "expected": want, "match": r["logits"] == want}
+               "logits": r["logits"], "expected": want, "state_crc": norm["crc"],
+               "expected_state_crc": crc,
+               "match": r["logits"] == want and norm["crc"] == crc}
         rows.append(row)
         if r["frames"] != inp["frames"]:
             errors.append(f"input {r['index']}: {r['frames']} frames, expected "
                           f"{inp['frames']}")
-        if not row["match"]:
+        if r["logits"] != want:
             errors.append(f"input {r['index']} ({r['frames']} frames): logits "
                           f"{r['logits']} != host C and NumPy {want}")
+        if norm["crc"] != crc or norm["heard"] != r["index"] + 1:
+            errors.append(f"input {r['index']}: normalization state CRC {norm['crc']:08x} "
+                          f"(heard {norm['heard']}) != host C and NumPy {crc:08x}")
         if abs(ticks - count) > SYSTICK_SLACK:
             errors.append(f"input {r['index']}: SysTick says {ticks} instructions, the "
                           f"plugin {count}")

@@ -1,0 +1,199 @@
+"""Evaluation protocols: how a test speaker's features are normalized at test time.
+
+A model's accuracy depends on what the normalization may know about the test
+speaker. Three protocols, all label-free:
+
+    speaker    statistics of all of the speaker's test utterances, computed at once
+               (transductive: a lab figure, a device never has this)
+    utterance  each file alone, normalized by its own statistics
+    causal     what a device that hears one utterance at a time gets: each test
+               speaker's utterances in ``n_orders`` random orders (default 5); each
+               utterance is normalized with the statistics of the utterances before it
+               in that order, blended with the training speakers' prior
+               (:class:`pyreparam.data.normalize.CausalStats`); the first utterance
+               of an order uses the prior alone
+
+The causal report adds a curve over the number k of utterances heard before: bucket
+"b" holds the decisions with b <= k < 2b ("0": k = 0, "1": k = 1, "2": k = 2..3, ...,
+"32": k >= 32), with UA, WA and the confusion matrix of each bucket, so curves pool
+over folds by adding the confusion matrices.
+
+The protocols are computed by a *scorer*, which owns normalization and model:
+:class:`FloatScorer` for NumPy checkpoints; the int8 scorer of
+:mod:`pyreparam.quant.workflow` normalizes in integers and runs the C runtime.
+"""
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Sequence
+from typing import Protocol as TypingProtocol
+
+import numpy as np
+
+from pyreparam.data.normalize import CausalStats, Normalizer, frame_stats
+from pyreparam.train.batching import predict_logits
+from pyreparam.train.metrics import classification_report, metrics_from_confusion
+
+PROTOCOLS = ("speaker", "utterance", "causal")
+FLOAT_STATE_FORMAT = "pyreparam-causal-state-float-1"
+PRIOR_BUCKETS = (0, 1, 2, 4, 8, 16, 32)
+DEFAULT_ORDERS = 5
+
+
+class Scorer(TypingProtocol):
+    """Normalization + model: logits (n, N) of raw (un-normalized) features."""
+
+    def normalized(self, features: Sequence[np.ndarray]) -> np.ndarray: ...
+    def speaker(self, raw: Sequence[np.ndarray]) -> np.ndarray: ...
+    def utterance(self, raw: Sequence[np.ndarray]) -> np.ndarray: ...
+    def causal(self, raw: Sequence[np.ndarray]) -> np.ndarray: ...
+
+
+class FloatScorer:
+    """A float model (NumPy) with its :class:`Normalizer` (the prior of the causal rule)."""
+
+    def __init__(self, model, normalizer: Normalizer, batch_size: int = 64) -> None:
+        self.model, self.normalizer, self.batch_size = model, normalizer, batch_size
+
+    def normalized(self, features: Sequence[np.ndarray]) -> np.ndarray:
+        """Logits (n, N) of utterances already normalized."""
+        return predict_logits(self.model, list(features), self.batch_size)
+
+    def speaker(self, raw):
+        mean, std = frame_stats(list(raw))
+        std = np.maximum(std, self.normalizer.min_std)
+        return self.normalized([((x - mean) / std).astype(x.dtype) for x in raw])
+
+    def utterance(self, raw):
+        return self.normalized(Normalizer("utterance", self.normalizer.min_std).apply(raw))
+
+    def causal(self, raw):
+        stats, features = CausalStats(), []
+        for x in raw:
+            features.append(self.normalizer.causal_apply(x, stats))
+            stats.update(x)
+        return self.normalized(features)
+
+    # a device's running state, one utterance at a time (``pyreparam infer --state``)
+
+    def new_state(self) -> CausalStats:
+        return CausalStats()
+
+    def step(self, state: CausalStats, raw: np.ndarray) -> tuple[np.ndarray, CausalStats]:
+        """One heard utterance: (logits, the state after it); ``state`` is unchanged."""
+        logits = self.normalized([self.normalizer.causal_apply(raw, state)])[0]
+        after = CausalStats(state.n_utterances, state.frames, state.mean, state.var)
+        after.update(raw)
+        return logits, after
+
+    @staticmethod
+    def state_to_bytes(state: CausalStats) -> bytes:
+        return json.dumps({"format": FLOAT_STATE_FORMAT, **state.to_dict()}).encode()
+
+    def state_from_bytes(self, data: bytes) -> CausalStats:
+        """Parse a float state file; ValueError when it is not one (or not this model's)."""
+        try:
+            d = json.loads(data.decode())
+            if d.pop("format") != FLOAT_STATE_FORMAT:
+                raise ValueError
+            state = CausalStats.from_dict(d)
+        except (UnicodeDecodeError, json.JSONDecodeError, ValueError, KeyError, TypeError):
+            raise ValueError("not a normalization state of a float model (int8 .prq "
+                             "models keep binary states)") from None
+        M = self.model.config.n_mels
+        if state.mean is not None and (state.mean.shape != (M,) or state.var.shape != (M,)
+                                       or not np.isfinite(state.mean).all()
+                                       or not (np.isfinite(state.var) & (state.var >= 0)).all()):
+            raise ValueError(f"the state does not hold {M} finite bands")
+        if state.n_utterances < 0 or state.frames < 0 or \
+                (state.n_utterances == 0) != (state.mean is None):
+            raise ValueError("the state holds inconsistent counts")
+        return state
+
+
+def bucket_of(k: int) -> int:
+    """The PRIOR_BUCKETS entry that holds k utterances heard before."""
+    return max(b for b in PRIOR_BUCKETS if b <= k)
+
+
+def speaker_order(speaker: str, n: int, n_orders: int, seed: int) -> list[np.ndarray]:
+    """The random orders of one speaker's n utterances (depend only on the speaker's
+    id, n and the seed, so a fold and a whole-corpus evaluation agree)."""
+    rng = np.random.default_rng([seed, zlib.crc32(str(speaker).encode())])
+    return [rng.permutation(n) for _ in range(n_orders)]
+
+
+def evaluate_protocols(scorer: Scorer, raw: Sequence[np.ndarray], labels: np.ndarray,
+                       speakers: Sequence[str], n_classes: int,
+                       protocols: Sequence[str] = PROTOCOLS, *,
+                       n_orders: int = DEFAULT_ORDERS, seed: int = 0) -> dict[str, dict]:
+    """Reports (WA, UA, macro-F1, confusion; causal: per bucket too) per protocol."""
+    unknown = sorted(set(protocols) - set(PROTOCOLS))
+    if unknown:
+        raise ValueError(f"unknown protocol(s) {unknown}; known: {PROTOCOLS}")
+    labels = np.asarray(labels, dtype=np.int64)
+    groups: dict[str, list[int]] = {}
+    for i, s in enumerate(speakers):
+        groups.setdefault(str(s), []).append(i)
+    out = {}
+    for protocol in protocols:
+        if protocol == "causal":
+            out[protocol] = _causal_report(scorer, raw, labels, groups, n_classes,
+                                           n_orders, seed)
+            continue
+        pred = np.zeros(len(raw), dtype=np.int64)
+        for idx in groups.values():
+            if protocol == "speaker":
+                logits = scorer.speaker([raw[i] for i in idx])
+            else:
+                logits = scorer.utterance([raw[i] for i in idx])
+            pred[idx] = np.argmax(logits, axis=1)
+        out[protocol] = classification_report(labels, pred, n_classes)
+    return out
+
+
+def _causal_report(scorer: Scorer, raw, labels: np.ndarray, groups: dict[str, list[int]],
+                   n_classes: int, n_orders: int, seed: int) -> dict:
+    true, pred, heard = [], [], []
+    for speaker in sorted(groups):
+        idx = np.asarray(groups[speaker])
+        for order in speaker_order(speaker, len(idx), n_orders, seed):
+            seq = idx[order]
+            logits = scorer.causal([raw[i] for i in seq])
+            true.append(labels[seq])
+            pred.append(np.argmax(logits, axis=1))
+            heard.append(np.arange(len(seq)))
+    true, pred, heard = (np.concatenate(a) for a in (true, pred, heard))
+    report = classification_report(true, pred, n_classes)
+    buckets = np.array([bucket_of(int(k)) for k in heard])
+    report["by_prior"] = {
+        str(b): classification_report(true[buckets == b], pred[buckets == b], n_classes)
+        for b in PRIOR_BUCKETS if np.any(buckets == b)}
+    report["ua_by_prior"] = {k: v["ua"] for k, v in report["by_prior"].items()}
+    report["n_orders"] = n_orders
+    return report
+
+
+def pool_protocols(reports: Sequence[dict[str, dict]]) -> dict[str, dict]:
+    """Pool per-fold protocol reports by adding their confusion matrices."""
+    pooled: dict[str, dict] = {}
+    for protocol in PROTOCOLS:
+        parts = [r[protocol] for r in reports if protocol in r]
+        if len(parts) != len(reports) or not parts:
+            continue
+        cm = np.sum([np.array(p["confusion"]) for p in parts], axis=0)
+        entry = {**metrics_from_confusion(cm), "confusion": cm.tolist()}
+        if protocol == "causal":
+            by_prior = {}
+            for key in map(str, PRIOR_BUCKETS):
+                cms = [np.array(p["by_prior"][key]["confusion"]) for p in parts
+                       if key in p["by_prior"]]
+                if cms:
+                    by_prior[key] = {**metrics_from_confusion(np.sum(cms, axis=0)),
+                                     "confusion": np.sum(cms, axis=0).tolist()}
+            entry["by_prior"] = by_prior
+            entry["ua_by_prior"] = {k: v["ua"] for k, v in by_prior.items()}
+            entry["n_orders"] = parts[0].get("n_orders")
+        pooled[protocol] = entry
+    return pooled

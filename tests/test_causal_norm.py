@@ -1,0 +1,306 @@
+"""Causal speaker normalization: the float rule, its integer twin (NumPy reference and
+C, bit for bit), the serialized state, the training sampler, and the causal protocol
+(no future utterance may influence a decision)."""
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+from pyreparam import native
+from pyreparam.data.normalize import (CausalSampler, CausalStats, Normalizer, frame_stats,
+                                      subset_moments)
+from pyreparam.models import build_model, make_config
+from pyreparam.quant import qcausal as q
+from pyreparam.train.protocols import (PRIOR_BUCKETS, FloatScorer, bucket_of,
+                                       evaluate_protocols, pool_protocols)
+
+seeds = st.integers(0, 2**32 - 1)
+
+
+def utterances(rng, n, M, lo=20, hi=120):
+    """Log-mel-like utterances: a per-utterance level and spread per band."""
+    return [(rng.normal(rng.uniform(-6, 8), rng.uniform(0.5, 3), (int(rng.integers(lo, hi)), M))
+             + rng.normal(0, 1, M)).astype(np.float32) for _ in range(n)]
+
+
+def fitted(rng, M=6, mode="causal", prior_weight=2.0):
+    train = utterances(rng, 12, M)
+    return Normalizer(mode, prior_weight=prior_weight).fit(train, list("aaaabbbbcccc"))
+
+
+# ==== the float rule =================================================================
+
+@given(seeds)
+def test_running_stats_equal_the_pooled_statistics(seed):
+    """Chan's pairwise update is the exact frame-weighted mean and variance."""
+    rng = np.random.default_rng(seed)
+    feats = utterances(rng, int(rng.integers(1, 8)), 5)
+    stats = CausalStats()
+    for x in feats:
+        stats.update(x)
+    mean, std = frame_stats(feats)
+    np.testing.assert_allclose(stats.mean, mean, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(stats.var, std ** 2, rtol=1e-8, atol=1e-8)
+    assert stats.n_utterances == len(feats) and stats.frames == sum(len(x) for x in feats)
+
+
+def test_blend_starts_at_the_prior_and_converges_to_the_speaker(rng):
+    norm = fitted(rng, prior_weight=3.0)
+    speaker = utterances(rng, 40, 6)
+    stats = CausalStats()
+    mean0, std0 = norm.blended(0, None, None)
+    np.testing.assert_allclose(mean0, norm.prior_mean)
+    np.testing.assert_allclose(std0, np.sqrt(norm.prior_var))
+    for x in speaker:
+        stats.update(x)
+    mean, std = norm.blended(stats.n_utterances, stats.mean, stats.var)
+    w = 40 / 43
+    np.testing.assert_allclose(mean, w * stats.mean + (1 - w) * norm.prior_mean)
+    np.testing.assert_allclose(std ** 2, w * stats.var + (1 - w) * norm.prior_var)
+
+
+def test_prior_is_the_mean_of_the_training_speakers_statistics(rng):
+    train = utterances(rng, 6, 4)
+    norm = Normalizer("causal").fit(train, list("aabbbc"))
+    per = [frame_stats(train[i:j]) for i, j in ((0, 2), (2, 5), (5, 6))]
+    np.testing.assert_allclose(norm.prior_mean, np.mean([m for m, _ in per], axis=0))
+    np.testing.assert_allclose(norm.prior_var, np.mean([s ** 2 for _, s in per], axis=0))
+
+
+def test_causal_apply_uses_only_earlier_utterances_of_the_same_speaker(rng):
+    norm = fitted(rng)
+    feats = utterances(rng, 6, 6)
+    speakers = ["x", "y", "x", "x", "y", "x"]
+    out = norm.apply(feats, speakers)
+    # the first utterance of each speaker is normalized by the prior alone
+    mean, std = norm.blended(0, None, None)
+    np.testing.assert_allclose(out[0], (feats[0] - mean) / std, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(out[1], (feats[1] - mean) / std, rtol=1e-5, atol=1e-5)
+    # the fourth of x (index 5) by x's three before it
+    stats = CausalStats()
+    for i in (0, 2, 3):
+        stats.update(feats[i])
+    np.testing.assert_allclose(out[5], norm.causal_apply(feats[5], stats), rtol=1e-6)
+
+
+def test_normalizer_with_prior_round_trips(rng):
+    norm = fitted(rng, prior_weight=5.0)
+    again = Normalizer.from_dict(norm.to_dict())
+    assert again.prior_weight == 5.0 and again.mode == "causal"
+    feats = utterances(rng, 3, 6)
+    for a, b in zip(norm.apply(feats, ["s"] * 3), again.apply(feats, ["s"] * 3)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_sampler_draws_k_other_utterances_blended_with_the_prior(rng):
+    norm = fitted(rng)
+    feats = utterances(rng, 7, 6)
+    speakers = list("ppppqqq")
+    sampler = CausalSampler(norm, feats, speakers)
+    seen_k = set()
+    for trial in range(60):
+        draw_rng = np.random.default_rng(trial)
+        y = sampler.draw(2, draw_rng)
+        replay = np.random.default_rng(trial)           # the same draws, by hand
+        others = np.array([0, 1, 3])
+        k = int(replay.integers(0, 4))
+        seen_k.add(k)
+        if k:
+            chosen = replay.choice(others, size=k, replace=False)
+            stats = subset_moments(sampler.counts, sampler.sums, sampler.squares, chosen)
+            mean, std = norm.blended(k, *stats)
+        else:
+            mean, std = norm.blended(0, None, None)
+        np.testing.assert_allclose(y, (feats[2] - mean) / std, rtol=1e-5, atol=1e-5)
+    assert seen_k == {0, 1, 2, 3}                          # 0 .. N others
+    assert 2 not in sampler.others[2] and set(sampler.others[5]) == {4, 6}
+
+
+# ==== the integer rule: NumPy reference vs float, C vs NumPy ==========================
+
+@given(seeds)
+def test_integer_rule_follows_the_float_rule(seed):
+    """int8 output of the integer rule is within 1 LSB of the float rule quantized."""
+    rng = np.random.default_rng(seed)
+    M = int(rng.integers(1, 10))
+    norm = fitted(rng, M=M, prior_weight=float(rng.uniform(0.5, 8)))
+    s_in, zp = float(rng.uniform(0.02, 0.1)), int(rng.integers(-20, 20))
+    p = q.norm_params(norm.prior_mean, norm.prior_var, norm.prior_weight, s_in, zp)
+    state, stats = q.new_state(M), CausalStats()
+    for x in utterances(rng, 5, M):
+        xq = q.quantize_features(x)
+        y_int = q.apply(state, p, xq).astype(np.int64)
+        x_exact = xq.astype(np.float64) / 256          # the float rule on the same input
+        y = norm.causal_apply(x_exact, stats)
+        y_ref = np.clip(np.round(y / s_in) + zp, -128, 127)
+        assert np.abs(y_int - y_ref).max() <= 1
+        state, _ = q.update(state, xq), stats.update(x_exact)
+        np.testing.assert_allclose(state.mean / 2**16, stats.mean, atol=2e-4)
+        np.testing.assert_allclose(state.var / 2**16, stats.var, rtol=1e-3, atol=2e-3)
+
+
+def _random_params(rng, M):
+    return q.NormParams(
+        rng.integers(-(2**23), 2**23, M).astype(np.int32),
+        rng.integers(1, 2**30, M).astype(np.int32) if rng.random() < 0.3
+        else rng.integers(1, 2**22, M).astype(np.int32),
+        int(rng.integers(1, 2**24)), int(rng.integers(1, 2**12)),
+        int(rng.integers(2**30, 2**31)), int(rng.integers(-31, 5)),
+        int(rng.integers(-128, 128)))
+
+
+def _random_features(rng, T, M):
+    kind = rng.integers(0, 3)
+    if kind == 0:                                       # the whole int16 range
+        return rng.integers(-32768, 32768, (T, M)).astype(np.int16)
+    if kind == 1:                                       # constant bands
+        return np.repeat(rng.integers(-32768, 32768, (1, M)), T, axis=0).astype(np.int16)
+    return q.quantize_features(rng.normal(rng.uniform(-14, 20), rng.uniform(0.01, 5), (T, M)))
+
+
+needs_c = pytest.mark.skipif(not native.available(), reason="C extension not built")
+
+
+@needs_c
+@given(seeds, st.integers(1, 70), st.integers(1, 9))
+def test_c_state_and_output_bitexact_with_numpy(seed, M, n_utt):
+    from pyreparam.quant import cops
+    rng = np.random.default_rng(seed)
+    p = _random_params(rng, M)
+    c_state, ref = cops.norm_state_init(M), q.new_state(M)
+    assert c_state == q.state_to_bytes(ref)
+    for _ in range(n_utt):
+        x = _random_features(rng, int(rng.integers(1, 200)), M)
+        y_c = cops.norm_apply_s16_s8(p, c_state, x)
+        y_ref = q.apply(ref, p, x)
+        bad = np.argwhere(y_c != y_ref)
+        assert not bad.size, f"apply: first mismatch {bad[0]}: C {y_c[tuple(bad[0])]} " \
+                             f"vs NumPy {y_ref[tuple(bad[0])]}"
+        c_state, ref = cops.norm_update_s16(c_state, x), q.update(ref, x)
+        assert c_state == q.state_to_bytes(ref)
+
+
+@needs_c
+def test_c_update_at_the_frame_cap_and_utterance_cap():
+    """Beyond 2^24 frames old audio is down-weighted; n saturates at 65535 (both sides)."""
+    from pyreparam.quant import cops
+    rng = np.random.default_rng(7)
+    M = 3
+    ref = q.NormState(q.MAX_UTTERANCES, q.MAX_FRAMES + 5,
+                      rng.integers(-(2**23), 2**23, M), rng.integers(0, 2**30, M))
+    x = _random_features(rng, 50, M)
+    got = cops.norm_update_s16(q.state_to_bytes(ref), x)
+    expected = q.update(ref, x)
+    assert got == q.state_to_bytes(expected)
+    assert expected.n == q.MAX_UTTERANCES and expected.frames == q.MAX_FRAMES + 50
+
+
+def test_state_round_trip_continues_as_if_uninterrupted(rng):
+    """Save after some utterances, reload, continue == never stopped."""
+    M = 8
+    feats = [q.quantize_features(x) for x in utterances(rng, 9, M)]
+    straight = q.new_state(M)
+    for x in feats:
+        straight = q.update(straight, x)
+    resumed = q.new_state(M)
+    for x in feats[:4]:
+        resumed = q.update(resumed, x)
+    resumed = q.state_from_bytes(q.state_to_bytes(resumed), M)
+    for x in feats[4:]:
+        resumed = q.update(resumed, x)
+    assert q.state_to_bytes(resumed) == q.state_to_bytes(straight)
+    # float rule too
+    a, b = CausalStats(), CausalStats()
+    for x in feats:
+        a.update(x)
+    for x in feats[:4]:
+        b.update(x)
+    b = CausalStats.from_dict(b.to_dict())
+    for x in feats[4:]:
+        b.update(x)
+    np.testing.assert_array_equal(a.mean, b.mean)
+    np.testing.assert_array_equal(a.var, b.var)
+
+
+def _some_state(rng, M=4):
+    state = q.new_state(M)
+    for x in utterances(rng, 3, M):
+        state = q.update(state, q.quantize_features(x))
+    return q.state_to_bytes(state)
+
+
+def test_every_corrupted_byte_of_a_state_is_refused(rng):
+    data = _some_state(rng)
+    for i in range(len(data)):
+        bad = bytearray(data)
+        bad[i] ^= 0x40
+        with pytest.raises(q.StateError):
+            q.state_from_bytes(bytes(bad), 4)
+    for cut in (0, 10, len(data) - 1):
+        with pytest.raises(q.StateError):
+            q.state_from_bytes(data[:cut], 4)
+    with pytest.raises(q.StateError, match="bands"):
+        q.state_from_bytes(data, 5)
+
+
+@needs_c
+def test_c_refuses_corrupted_states_like_numpy(rng):
+    from pyreparam.native import NativeError
+    from pyreparam.quant import cops
+    data = _some_state(rng)
+    cops.norm_state_check(data, 4)
+    for i in range(len(data)):
+        bad = bytearray(data)
+        bad[i] ^= 0x01
+        with pytest.raises(NativeError, match="status -21"):
+            cops.norm_state_check(bytes(bad), 4)
+    # a forged state (valid CRC, values out of range) is refused by both
+    forged = q.NormState(2, 100, np.array([2**23 + 1, 0, 0, 0]), np.zeros(4, np.int64))
+    with pytest.raises(NativeError, match="status -21"):
+        cops.norm_state_check(q.state_to_bytes(forged), 4)
+    with pytest.raises(q.StateError):
+        q.state_from_bytes(q.state_to_bytes(forged), 4)
+    with pytest.raises(NativeError, match="status -21"):
+        cops.norm_update_s16(bytes(bad), np.zeros((3, 4), np.int16))
+
+
+# ==== the causal protocol =============================================================
+
+def _model(M=6, n_classes=3):
+    config = make_config("convtransformer", "light", n_classes=n_classes, n_mels=M,
+                         width=16, heads=2, ffn=32, layers=1)
+    return build_model(config, 0, dtype=np.float64)
+
+
+def test_causal_scorer_decisions_depend_on_no_future_utterance(rng):
+    """Logits of a sequence's prefix == the first logits of the whole sequence, and
+    changing later utterances changes no earlier decision (up to float64 rounding of
+    the batch composition; a leak would move logits by O(1))."""
+    scorer = FloatScorer(_model(), fitted(rng))
+    seq = [x.astype(np.float64) for x in utterances(rng, 6, 6)]
+    full = scorer.causal(seq)
+    for j in range(1, 6):
+        np.testing.assert_allclose(scorer.causal(seq[:j]), full[:j], rtol=1e-12, atol=1e-12)
+    changed = seq[:3] + [x * 3 + 5 for x in seq[3:]]
+    np.testing.assert_allclose(scorer.causal(changed)[:3], full[:3], rtol=1e-12, atol=1e-12)
+    assert not np.allclose(scorer.causal(changed)[3:], full[3:])
+
+
+def test_protocol_reports_pool_and_bucket(rng):
+    model, norm = _model(), fitted(rng)
+    feats = [x.astype(np.float64) for x in utterances(rng, 20, 6, 20, 40)]
+    labels = rng.integers(0, 3, 20)
+    speakers = ["s1"] * 12 + ["s2"] * 8
+    reports = evaluate_protocols(FloatScorer(model, norm), feats, labels, speakers, 3,
+                                 n_orders=2)
+    causal = reports["causal"]
+    assert causal["n"] == 40                              # 20 utterances x 2 orders
+    assert sum(b["n"] for b in causal["by_prior"].values()) == 40
+    assert causal["by_prior"]["0"]["n"] == 4               # 2 speakers x 2 orders
+    assert causal["by_prior"]["8"]["n"] == 2 * 4           # k = 8..11 of s1
+    assert reports["speaker"]["n"] == reports["utterance"]["n"] == 20
+    pooled = pool_protocols([reports, reports])
+    assert pooled["causal"]["by_prior"]["0"]["n"] == 8
+    assert pooled["speaker"]["ua"] == pytest.approx(reports["speaker"]["ua"])
+    assert [bucket_of(k) for k in (0, 1, 2, 3, 4, 7, 8, 31, 32, 500)] == \
+        [0, 1, 2, 2, 4, 4, 8, 16, 32, 32]
+    assert PRIOR_BUCKETS[-1] == 32
