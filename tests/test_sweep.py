@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -191,11 +192,37 @@ def test_missing_manifest_and_spec(tmp_path):
     assert r.exit_code == 2 and "need --executor ray" in r.output
 
 
-def test_every_train_option_reaches_the_run_spec():
-    """A train option that does not go through _run_spec would be ignored by sweeps:
-    train_options() and spec_parameters() must cover each other."""
-    from pyreparam.cli.sweep import spec_parameters, train_options
-    assert {param.name for param in train_options().values()} == spec_parameters()
+def _other_value(param):
+    """A valid value of a train option other than its default."""
+    if param.is_flag:
+        return not param.default
+    if isinstance(param.type, click.Choice):
+        return next(c for c in param.type.choices if c != param.default)
+    default = {"cv": "loso", "hrf_sites": "ffn", "speeds": ""}.get(param.name, param.default)
+    special = {"cv": "fixed", "hrf_sites": "ffn,attn_in", "speeds": "0.9,1.1",
+               "cache_dir": "none", "n_validation": 2}
+    if param.name in special:
+        return special[param.name]
+    if isinstance(param.type, click.types.IntParamType):
+        return default + 1
+    if isinstance(param.type, click.types.FloatParamType):
+        return 0.5 * default if default else 0.5
+    raise AssertionError(f"no test value for {param.name}; add one")
+
+
+def test_every_train_option_reaches_the_run_spec(workspace):
+    """Each option a spec may set changes the RunSpec: none is dropped on the way (a new
+    train option that does not reach run_spec_from_options fails here)."""
+    from pyreparam.cli.sweep import run_spec, train_options
+    options = train_options()
+    base = {"manifest": str(workspace / "corpus" / "manifest.csv"), "hrf": 4}
+    reference = run_spec(base, options).to_dict()
+    assert run_spec({**base, "hrf": 0}, options).to_dict() != reference
+    for key, param in options.items():
+        if key in ("manifest", "hrf"):
+            continue
+        changed = run_spec({**base, key: _other_value(param)}, options).to_dict()
+        assert changed != reference, key
 
 
 def test_runs_are_planned_exactly_as_train_builds_them(workspace, tmp_path):

@@ -2,15 +2,13 @@
 from __future__ import annotations
 
 import difflib
-import inspect
 import json
 import os
 from pathlib import Path
 
 import click
 
-from pyreparam.cli.model import hrf_from_options
-from pyreparam.cli.train import _run_spec, train_command
+from pyreparam.cli.train import run_spec_from_options, train_command
 from pyreparam.data.manifest import ManifestError
 from pyreparam.sweep.spec import SpecError, SweepSpec, read_sweep_spec
 
@@ -119,15 +117,12 @@ def plan_runs(sweep: SweepSpec) -> list:
                 hint = f" (did you mean {close[0]}?)" if close else ""
                 raise SpecError(f"{sweep.path}: [{table}] {key}: not an option of "
                                 f"pyreparam train{hint}")
-            if options[key].name not in spec_parameters():
-                raise SpecError(f"{sweep.path}: [{table}] {key}: an option of pyreparam "
-                                "train that sweeps do not pass on yet")
     if "manifest" not in sweep.base and "manifest" not in sweep.grid:
         raise SpecError(f"{sweep.path}: no manifest (set manifest = \"corpus.csv\" in [base])")
     planned = []
     for run in sweep.runs:
         try:
-            spec = run_spec_from_options(run.options, options)
+            spec = run_spec(run.options, options)
         except click.ClickException as exc:
             raise SpecError(f"{sweep.path}: {_where(exc, run, sweep, options)}"
                             f"{exc.format_message()}") from None
@@ -158,8 +153,10 @@ def train_options() -> dict[str, click.Parameter]:
     return options
 
 
-def run_spec_from_options(values: dict, options: dict[str, click.Parameter]):
-    """The RunSpec `pyreparam train` would build from these options."""
+def run_spec(values: dict, options: dict[str, click.Parameter]):
+    """The RunSpec `pyreparam train` builds from these spec options: they become train's
+    command line, parsed by train's parser and turned into a RunSpec by train's
+    ``run_spec_from_options``."""
     argv, positional = [], []
     for key, value in values.items():
         param = options[key]
@@ -178,20 +175,7 @@ def run_spec_from_options(values: dict, options: dict[str, click.Parameter]):
         else:
             argv += [f"--{key}", repr(value) if isinstance(value, float) else str(value)]
     ctx = train_command.make_context("train", argv + ["--"] + positional)
-    params = dict(ctx.params)
-    hrf = hrf_from_options(*(params.pop(name) for name in _hrf_parameters()))
-    wanted = [name for name in inspect.signature(_run_spec).parameters if name != "hrf"]
-    return _run_spec(hrf=hrf, **{name: params[name] for name in wanted})
-
-
-def _hrf_parameters() -> list[str]:
-    return list(inspect.signature(hrf_from_options).parameters)
-
-
-def spec_parameters() -> set[str]:
-    """train's parameters that end up in the RunSpec: those of ``_run_spec`` and the
-    HRF options it receives as one HRFConfig."""
-    return (set(inspect.signature(_run_spec).parameters) - {"hrf"}) | set(_hrf_parameters())
+    return run_spec_from_options(ctx.params)
 
 
 def _where(exc: click.ClickException, run, sweep: SweepSpec, options) -> str:

@@ -304,6 +304,7 @@ def format_sweep(data: dict) -> str:
     names = []
     for run in data["runs"]:
         names += [n for n in run.get("metrics", {}) if n != "pooled" and n not in names]
+    names.sort(key=lambda n: not n.startswith("pooled"))      # merged, then protocols
     width = max([len("run")] + [len(r["name"]) for r in data["runs"]]) + 2
     labels = ["UA % " + n.removeprefix("protocols.").replace("pooled_merged", "merged")
               for n in names]
