@@ -152,6 +152,8 @@ def verify_merge(model, merged, *, seed: int = 0, lengths=(1, 37, 100, 301), bat
     Both are evaluated in float64, eval mode, on random log-mel batches with padded
     tails: for each length in ``lengths`` a batch of ``batch`` utterances whose valid
     lengths are drawn between 1 and that length. Relative = max |a - b| / max |a|.
+    A non-finite logit in either model makes both differences ``inf``: a broken model
+    never passes a tolerance.
     """
     rng = np.random.default_rng(seed)
     a64, b64 = model.astype(np.float64), merged.astype(np.float64)
@@ -162,6 +164,8 @@ def verify_merge(model, merged, *, seed: int = 0, lengths=(1, 37, 100, 301), bat
         valid[0] = T
         mask = np.arange(T)[None, :] < valid[:, None]
         ya, yb = a64.predict_logits(x, mask), b64.predict_logits(x, mask)
+        if not (np.isfinite(ya).all() and np.isfinite(yb).all()):
+            return float("inf"), float("inf")
         diff = float(np.max(np.abs(ya - yb)))
         worst_abs = max(worst_abs, diff)
         worst_rel = max(worst_rel, diff / max(float(np.max(np.abs(ya))), 1e-300))

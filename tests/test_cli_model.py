@@ -69,3 +69,27 @@ def test_conv_pw_site_only_for_conformer(tmp_path):
     r = run("init", "--backbone", "speechformer", "--hrf", "2", "--hrf-sites", "ffn,conv_pw",
             "-o", tmp_path / "x.npz")
     assert r.exit_code != 0 and "only in the Conformer" in r.output
+
+
+def test_merge_keeps_the_front_end_and_nan_models_fail(tmp_path):
+    """A trained checkpoint's classes, feature settings and normalizer survive the merge
+    (so infer / eval / quantize work on the merged file); a model with NaN weights
+    never passes the merge check."""
+    import numpy as np
+    from pyreparam.models import HRFConfig, build_model, make_config, save_checkpoint
+    from pyreparam.models.checkpoint import load_checkpoint_with_meta
+    model = build_model(make_config("convtransformer", "light", n_classes=3,
+                                    hrf=HRFConfig(r=2)), 0)
+    meta = {"classes": ["a", "b", "c"], "feature_config": {"n_mels": 64}}
+    extra = {"normalizer.mode": np.array("causal"), "normalizer.prior_mean": np.ones(64)}
+    src, dst = tmp_path / "hrf.npz", tmp_path / "merged.npz"
+    save_checkpoint(src, model, meta=meta, extra=extra)
+    assert run("merge", src, dst).exit_code == 0
+    _, meta2, extra2 = load_checkpoint_with_meta(dst)
+    assert meta2["classes"] == ["a", "b", "c"] and meta2["feature_config"] == {"n_mels": 64}
+    assert str(extra2["normalizer.mode"]) == "causal"
+    np.testing.assert_array_equal(extra2["normalizer.prior_mean"], np.ones(64))
+    model.params["layers.0.ffn.fc1.w"][:] = np.nan
+    save_checkpoint(src, model, meta=meta)
+    r = run("merge", src, tmp_path / "nan.npz")
+    assert r.exit_code == 1 and "max rel inf" in r.output and not (tmp_path / "nan.npz").exists()

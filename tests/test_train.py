@@ -320,3 +320,26 @@ def test_infer_same_speaker_normalizes_like_training(corpus, tmp_path):
     assert got == [y for _, _, y in rows]
     r = CliRunner().invoke(main, ["infer", model, files[0]])
     assert r.exit_code == 0 and "--same-speaker" in r.output
+
+
+def test_non_finite_loss_stops_training_and_keeps_the_last_epoch(corpus, tmp_path,
+                                                                  monkeypatch):
+    """A NaN loss stops the run with a clear error naming epoch and batch; state.npz
+    still holds the epoch before and nothing reports metrics."""
+    real = fold_module.cross_entropy_forward
+    calls = []
+
+    def poisoned(logits, *args, **kwargs):
+        calls.append(1)
+        loss, cache = real(logits, *args, **kwargs)
+        return (float("nan") if len(calls) > 7 else loss), cache
+    monkeypatch.setattr(fold_module, "cross_entropy_forward", poisoned)
+    out = tmp_path / "run"
+    with pytest.raises(fold_module.TrainingError, match=r"loss at epoch \d+, batch \d+") \
+            as error:
+        start_run(_spec(corpus, tmp_path, epochs=6), out, quiet=True)
+    epoch = int(str(error.value).split("epoch ")[1].split(",")[0])
+    assert epoch >= 2
+    state = np.load(out / "fold_00" / "state.npz")
+    assert json.loads(str(state["header.json"]))["epoch"] == epoch - 1
+    assert not (out / "results.json").exists()

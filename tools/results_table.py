@@ -3,8 +3,11 @@
     python tools/results_table.py RUN_DIR [RUN_DIR ...] [--markdown] [--json PATH]
 
 Each RUN_DIR is a finished `pyreparam train` run (its results.json). Runs are grouped
-into variants by backbone, size and HRF settings; within a variant each run is one
-seed. For every variant the table gives the pooled UA, WA and macro-F1 (pooled over
+into variants by everything that defines them except the seed (model, recipe, folds,
+features, corpus), named by backbone, size and HRF settings plus the settings that tell
+same-named variants apart; within a variant each run is one seed. With --protocols the
+deployed model's UA under the speaker / causal / utterance protocols is added (causal
+also for the first utterance of a speaker and after 8-15 utterances). For every variant the table gives the pooled UA, WA and macro-F1 (pooled over
 the run's folds) as mean +- std over seeds (sample std, n-1), the parameter counts
 (training form and deployed), the mean wall time per fold and per run. When two
 variants share their seeds, folds and cross-validation scheme, their paired
@@ -60,16 +63,19 @@ def mean_std(values: list[float]) -> tuple[float, float]:
 
 
 def recipe_key(results: dict) -> str:
-    """Everything that defines a variant except the seed."""
+    """Everything that defines a variant except the seed (the corpus included)."""
     train = {k: v for k, v in results["train_config"].items() if k != "seed"}
     return json.dumps([results["model_config"], train, results["cv"],
-                       results["feature_config"]], sort_keys=True)
+                       results["feature_config"], results.get("manifest")], sort_keys=True)
 
 
 def _settings(results: dict) -> dict:
     """The recipe settings that may tell two runs of one backbone apart."""
+    model = {k: v for k, v in results["model_config"].items()
+             if k not in ("backbone", "size", "hrf", "n_classes")}
     return {**{k: v for k, v in results["train_config"].items() if k != "seed"},
-            "dropout": results["model_config"]["dropout"], "cv": results["cv"]}
+            **model, "cv": results["cv"],
+            "corpus": Path(results.get("manifest") or "?").stem}
 
 
 def group_runs(runs: list[dict]) -> dict[str, list[dict]]:
@@ -107,8 +113,28 @@ def summarize(runs: list[dict]) -> list[dict]:
         for metric in ("ua", "wa", "macro_f1"):
             row[metric] = mean_std([100 * r["pooled"][metric] for r in rs])
             row[metric + "_per_seed"] = [100 * r["pooled"][metric] for r in rs]
+        for metric, get in PROTOCOL_METRICS.items():
+            values = [get(r) for r in rs]
+            if all(v is not None for v in values):
+                row[metric] = mean_std([100 * v for v in values])
+                row[metric + "_per_seed"] = [100 * v for v in values]
         rows.append(row)
     return rows
+
+
+def _protocol(name: str, bucket: str | None = None):
+    def get(results: dict) -> float | None:
+        p = results.get("protocols", {}).get(name)
+        if p is None:
+            return None
+        return p["ua"] if bucket is None else p.get("ua_by_prior", {}).get(bucket)
+    return get
+
+
+#: UA under the evaluation protocols of the deployed model (pyreparam.train.protocols).
+PROTOCOL_METRICS = {"speaker_ua": _protocol("speaker"), "causal_ua": _protocol("causal"),
+                    "utterance_ua": _protocol("utterance"),
+                    "first_ua": _protocol("causal", "0"), "after8_ua": _protocol("causal", "8")}
 
 
 def paired(rows: list[dict]) -> list[dict]:
@@ -120,7 +146,9 @@ def paired(rows: list[dict]) -> list[dict]:
         if not seeds or base["cv"] != other["cv"]:
             continue
         diff = {}
-        for metric in ("ua", "wa", "macro_f1"):
+        for metric in ("ua", "wa", "macro_f1", "causal_ua"):
+            if metric + "_per_seed" not in base or metric + "_per_seed" not in other:
+                continue
             a = dict(zip(base["seeds"], base[metric + "_per_seed"]))
             b = dict(zip(other["seeds"], other[metric + "_per_seed"]))
             diff[metric] = mean_std([b[s] - a[s] for s in seeds])
@@ -129,39 +157,63 @@ def paired(rows: list[dict]) -> list[dict]:
     return out
 
 
-def pm(v: tuple[float, float]) -> str:
-    return f"{v[0]:.1f} ± {v[1]:.1f}"
+def pm(v: tuple[float, float] | None, n: int = 2) -> str:
+    """mean ± std, or the single value when there is one seed ('-' when missing)."""
+    if v is None:
+        return "-"
+    return f"{v[0]:.1f}" if n < 2 else f"{v[0]:.1f} ± {v[1]:.1f}"
 
 
-def format_markdown(rows: list[dict], diffs: list[dict]) -> str:
-    lines = ["| variant | seeds | UA % | WA % | macro-F1 % | validation UA % (last ¼ of "
-             "epochs) | params (train → deployed) | wall time per fold |",
-             "|---|---|---|---|---|---|---|---|"]
+def format_markdown(rows: list[dict], diffs: list[dict], protocols: bool = False) -> str:
+    head = ["variant", "seeds", "UA %", "WA %", "macro-F1 %",
+            "validation UA % (last ¼ of epochs)"]
+    if protocols:
+        head += ["speaker UA %", "causal UA %", "causal UA %, 1st utterance",
+                 "causal UA %, after 8-15", "utterance UA %"]
+    head += ["params (train → deployed)", "wall time per fold"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        lines.append(f"| {r['variant']} | {len(r['seeds'])} | {pm(r['ua'])} | {pm(r['wa'])} | "
-                     f"{pm(r['macro_f1'])} | {pm(r['late_val_ua'])} | "
-                     f"{r['params']:,} → {r['params_deployed']:,} | "
-                     f"{r['wall_s_per_fold']:.0f} s |")
+        n = len(r["seeds"])
+        cells = [r["variant"], str(n), pm(r["ua"], n), pm(r["wa"], n), pm(r["macro_f1"], n),
+                 pm(r["late_val_ua"], n)]
+        if protocols:
+            cells += [pm(r.get(k), n) for k in ("speaker_ua", "causal_ua", "first_ua",
+                                                 "after8_ua", "utterance_ua")]
+        cells += [f"{r['params']:,} → {r['params_deployed']:,}",
+                  f"{r['wall_s_per_fold']:.0f} s"]
+        lines.append("| " + " | ".join(cells) + " |")
     for d in diffs:
+        n = len(d["seeds"])
         lines.append("")
         lines.append(f"Paired difference ({d['second']}) − ({d['first']}), same folds and "
-                     f"seeds {d['seeds']}: UA {pm(d['ua'])}, WA {pm(d['wa'])}, "
-                     f"macro-F1 {pm(d['macro_f1'])} points.")
+                     f"seeds {d['seeds']}: UA {pm(d['ua'], n)}, WA {pm(d['wa'], n)}, "
+                     f"macro-F1 {pm(d['macro_f1'], n)}"
+                     + (f", causal UA {pm(d['causal_ua'], n)}" if "causal_ua" in d else "")
+                     + " points.")
     return "\n".join(lines)
 
 
-def format_text(rows: list[dict], diffs: list[dict]) -> str:
+def format_text(rows: list[dict], diffs: list[dict], protocols: bool = False) -> str:
     width = max(34, *(len(r["variant"]) + 2 for r in rows))
+    extra = ["speaker", "causal", "1st", "utt."] if protocols else []
     lines = [f"{'variant':<{width}}{'seeds':>6}{'UA %':>14}{'WA %':>14}{'F1 %':>14}"
-             f"{'val UA late':>14}{'params':>11}{'deployed':>10}{'s/fold':>8}"]
+             f"{'val UA late':>14}" + "".join(f"{h:>14}" for h in extra) +
+             f"{'params':>11}{'deployed':>10}{'s/fold':>8}"]
     for r in rows:
-        lines.append(f"{r['variant']:<{width}}{len(r['seeds']):>6}{pm(r['ua']):>14}"
-                     f"{pm(r['wa']):>14}{pm(r['macro_f1']):>14}{pm(r['late_val_ua']):>14}"
+        n = len(r["seeds"])
+        cells = "".join(f"{pm(r.get(k), n):>14}" for k in
+                        ("speaker_ua", "causal_ua", "first_ua", "utterance_ua")) \
+            if protocols else ""
+        lines.append(f"{r['variant']:<{width}}{n:>6}{pm(r['ua'], n):>14}"
+                     f"{pm(r['wa'], n):>14}{pm(r['macro_f1'], n):>14}"
+                     f"{pm(r['late_val_ua'], n):>14}{cells}"
                      f"{r['params']:>11,}{r['params_deployed']:>10,}"
                      f"{r['wall_s_per_fold']:>8.0f}")
     for d in diffs:
+        n = len(d["seeds"])
         lines.append(f"paired {d['second']} - {d['first']} (seeds {d['seeds']}): "
-                     f"UA {pm(d['ua'])}, WA {pm(d['wa'])}, F1 {pm(d['macro_f1'])}")
+                     f"UA {pm(d['ua'], n)}, WA {pm(d['wa'], n)}, F1 {pm(d['macro_f1'], n)}"
+                     + (f", causal UA {pm(d['causal_ua'], n)}" if "causal_ua" in d else ""))
     return "\n".join(lines)
 
 
@@ -169,13 +221,16 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", nargs="+", type=Path)
     parser.add_argument("--markdown", action="store_true")
+    parser.add_argument("--protocols", action="store_true",
+                        help="add the deployed model's UA under the evaluation protocols")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     if args.json:   # its folder now, not after the whole run
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     rows = summarize([load_run(d) for d in args.runs])
     diffs = paired(rows)
-    print(format_markdown(rows, diffs) if args.markdown else format_text(rows, diffs))
+    print(format_markdown(rows, diffs, args.protocols) if args.markdown
+          else format_text(rows, diffs, args.protocols))
     if args.json:
         args.json.write_text(json.dumps({"variants": rows, "paired": diffs}, indent=1))
 

@@ -7,8 +7,8 @@ import click
 import numpy as np
 
 from pyreparam.models import (
-    BACKBONES, HRF_SITES, SIZES, CheckpointError, HRFConfig, build_model, load_checkpoint,
-    macs_per_second, make_config, save_checkpoint)
+    BACKBONES, HRF_SITES, SIZES, CheckpointError, HRFConfig, build_model,
+    load_checkpoint_with_meta, macs_per_second, make_config, save_checkpoint)
 from pyreparam.reparam import MergeError, merge, verify_merge
 
 
@@ -88,7 +88,7 @@ def merge_command(source, target, tol, seed):
     relative logit difference exceeds --tol, or when SOURCE has no HRF factors.
     """
     try:
-        model = load_checkpoint(source)
+        model, meta, extra = load_checkpoint_with_meta(source)
         merged = merge(model)
     except (CheckpointError, MergeError) as exc:
         raise click.ClickException(str(exc)) from None
@@ -102,7 +102,9 @@ def merge_command(source, target, tol, seed):
     if not max_rel <= tol:
         raise click.ClickException("the merged model does not match the original; "
                                    "nothing written")
-    save_checkpoint(target, merged, meta={"created_by": "pyreparam merge", "source": source})
+    # the front end (classes, features, normalizer) and everything else travel along
+    save_checkpoint(target, merged, meta={**meta, "merged_by": "pyreparam merge",
+                                          "source": str(source)}, extra=extra)
     click.echo(f"wrote {target}")
 
 

@@ -15,7 +15,7 @@ from pyreparam.quant.prq import PRQError
 from pyreparam.train.protocols import DEFAULT_ORDERS, PRIOR_BUCKETS
 from pyreparam.models import BACKBONES, SIZES, CheckpointError, make_config
 from pyreparam.models.config import POOLINGS
-from pyreparam.train.fold import SELECTION_RULES, TrainConfig
+from pyreparam.train.fold import SELECTION_RULES, TrainConfig, TrainingError
 from pyreparam.train.run import RunError, RunSpec, format_confusion, format_summary, \
     resume_run, start_run
 
@@ -112,7 +112,7 @@ def train_command(manifest, backbone, size, hrf_r, hrf_factors, hrf_sites, hrf_i
                 raise click.UsageError("give MANIFEST and --out RUN_DIR (or --resume RUN_DIR)")
             spec = run_spec_from_options(click.get_current_context().params)
             summary = start_run(spec, out_dir, jobs=jobs, quiet=quiet, log=click.echo)
-    except (RunError, ManifestError, AudioError, ValueError) as exc:
+    except (RunError, ManifestError, AudioError, TrainingError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     except KeyboardInterrupt:
         where = resume_dir or out_dir

@@ -257,6 +257,7 @@ def train_epoch(state: FoldState, train: Split, tc: TrainConfig, weights: np.nda
         else:
             dlogits = cross_entropy_backward(1.0, lc)
         grads = model.backward(dlogits, cache)
+        check_finite(loss, grads, state.epoch + 1, start // tc.batch_size + 1)
         clip_grad_norm(grads, tc.clip)
         lr = warmup_cosine_lr(state.opt.step, total_steps, warmup_steps, tc.lr)
         state.opt = adamw_step(model.params, grads, state.opt, lr, groups=groups)
@@ -265,6 +266,21 @@ def train_epoch(state: FoldState, train: Split, tc: TrainConfig, weights: np.nda
         losses.append(loss * len(idx))
         correct += int(np.sum(np.argmax(logits, axis=1) == train.labels[idx]))
     return float(np.sum(losses) / len(order)), correct / len(order)
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (a non-finite loss or gradient); the last finished epoch's
+    state is kept on disk."""
+
+
+def check_finite(loss: float, grads: dict, epoch: int, batch: int) -> None:
+    """Stop before a non-finite loss or gradient reaches the weights."""
+    bad = [k for k, g in grads.items() if not np.isfinite(g).all()]
+    if not np.isfinite(loss) or bad:
+        what = "loss" if not np.isfinite(loss) else f"gradient of {bad[0]}"
+        raise TrainingError(f"non-finite {what} at epoch {epoch}, batch {batch}: the "
+                            "weights were not updated; check the audio (huge or "
+                            "non-finite samples) and the learning rate")
 
 
 def mixup_draw(rng: np.random.Generator, alpha: float, B: int) -> tuple[float, np.ndarray]:
