@@ -12,8 +12,7 @@ from pyreparam.cli.train import run_spec_from_options, train_command
 from pyreparam.data.manifest import ManifestError
 from pyreparam.sweep.spec import SpecError, SweepSpec, read_sweep_spec
 
-#: train's parameters that the sweep sets itself (or that make no sense in a spec).
-NOT_IN_SPECS = ("out_dir", "resume_dir", "jobs", "quiet")
+#: train's options that the sweep sets itself (or that make no sense in a spec).
 SET_BY_SWEEP = ("out", "resume", "jobs", "quiet")
 
 
@@ -104,7 +103,8 @@ def sweep_command(spec_file, out_dir, executor, jobs, ray_address, cpus_per_fold
 
 def plan_runs(sweep: SweepSpec) -> list:
     """Every run of the spec with its RunSpec, built by `pyreparam train`'s own option
-    parser (names, types, ranges, choices) and its ``_run_spec``; SpecError otherwise."""
+    parser (names, types, ranges, choices) and ``run_spec_from_options``, its --cv
+    checked against the manifest's speakers; SpecError otherwise."""
     from pyreparam.sweep.runner import PlannedRun, check_folds
     options = train_options()
     for table, keys in (("base", sweep.base), ("grid", sweep.grid)):
@@ -143,7 +143,7 @@ def train_options() -> dict[str, click.Parameter]:
     dashes, and ``manifest``."""
     options = {}
     for param in train_command.params:
-        if param.name in NOT_IN_SPECS:
+        if any(opt[2:] in SET_BY_SWEEP for opt in param.opts):
             continue
         if isinstance(param, click.Argument):
             options[param.name] = param
