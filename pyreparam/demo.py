@@ -24,11 +24,34 @@ VARIANTS = {"light": None, "light+HRF": HRFConfig(r=4)}
 DEMO_TRAIN = dict(epochs=12, batch_size=32, lr=2e-3)   # a short schedule wants a higher rate
 
 
+class DemoError(RuntimeError):
+    """The demo folder holds a demo made with other settings."""
+
+
 def _run_variant(name: str, spec: dict, out_dir: str, quiet: bool) -> dict:
     """Train one variant (in a worker process); resume it if it was interrupted."""
     if (Path(out_dir) / RUN_FILE).exists():
         return resume_run(out_dir, quiet=quiet, label=name)
     return start_run(RunSpec(**spec), out_dir, quiet=quiet, label=name)
+
+
+def _check_reuse(out: Path, corpus: dict, specs: dict) -> None:
+    """Refuse a folder made with other settings: its runs (finished or not) and corpus
+    would otherwise be reused and their old results printed as new."""
+    stored = out / "corpus" / "settings.json"
+    if stored.exists() and json.loads(stored.read_text()) != corpus:
+        raise DemoError(f"{out} holds a demo corpus made with other settings "
+                        f"({json.loads(stored.read_text())}, now {corpus}); use another "
+                        "--out or delete the folder")
+    for name, spec in specs.items():
+        run = out / name / RUN_FILE
+        if run.exists() and json.loads(run.read_text()) != json.loads(json.dumps(spec)):
+            old = json.loads(run.read_text())["train_config"]
+            changed = {k: (old.get(k), v) for k, v in spec["train_config"].items()
+                       if old.get(k) != v}
+            raise DemoError(f"{out / name} holds a demo run made with other settings "
+                            f"({', '.join(f'{k} {a} -> {b}' for k, (a, b) in changed.items()) or 'model or data'}); "
+                            "use another --out or delete the folder")
 
 
 def run_demo(out_dir: str | os.PathLike = "pyreparam-demo", *, seed: int = 0,
@@ -37,11 +60,23 @@ def run_demo(out_dir: str | os.PathLike = "pyreparam-demo", *, seed: int = 0,
     """Run the demo; returns one row per variant (also written to OUT/demo.json)."""
     out = Path(out_dir)
     manifest = out / "corpus" / "manifest.csv"
-    if not manifest.exists():
+    corpus = {"speakers": speakers, "per_class": per_class, "seed": seed}
+    specs = _specs(out, manifest, seed, epochs)
+    _check_reuse(out, corpus, specs)
+    if not manifest.exists() or not (out / "corpus" / "settings.json").exists():
         log(f"synthesizing the corpus ({speakers} speakers x 4 emotions x {per_class}) "
             f"in {manifest.parent}")
         write_synthetic_corpus(manifest.parent, speakers=speakers, per_class=per_class,
                                seed=seed)
+        (out / "corpus" / "settings.json").write_text(json.dumps(corpus))
+    summaries = _run_all(specs, out, jobs, quiet)
+    rows = [_row(name, summaries[name], out / name) for name in VARIANTS]
+    (out / "demo.json").write_text(json.dumps(rows, indent=1))
+    return rows
+
+
+def _specs(out: Path, manifest: Path, seed: int, epochs: int) -> dict[str, dict]:
+    """The run spec of each variant."""
     specs = {}
     for name, hrf in VARIANTS.items():
         config = make_config("convtransformer", "light", hrf=hrf, n_classes=4)
@@ -50,10 +85,7 @@ def run_demo(out_dir: str | os.PathLike = "pyreparam-demo", *, seed: int = 0,
                               train_config=tc.to_dict(), cv="fixed",
                               feature_config=FeatureConfig(n_mels=config.n_mels).to_dict(),
                               cache_dir=str((out / "cache").resolve())).to_dict()
-    summaries = _run_all(specs, out, jobs, quiet)
-    rows = [_row(name, summaries[name], out / name) for name in VARIANTS]
-    (out / "demo.json").write_text(json.dumps(rows, indent=1))
-    return rows
+    return specs
 
 
 def _run_all(specs: dict, out: Path, jobs: int, quiet: bool) -> dict:

@@ -115,6 +115,23 @@ def test_sampler_draws_k_other_utterances_blended_with_the_prior(rng):
     assert 2 not in sampler.others[2] and set(sampler.others[5]) == {4, 6}
 
 
+def test_harmonic_draw_hears_fewer_utterances(rng):
+    feats = utterances(rng, 4, 3)
+    norm = fitted(rng, M=3)
+    counts = {}
+    for kind in ("uniform", "harmonic"):
+        sampler = CausalSampler(norm, feats, list("pppp"), draw=kind)
+        draws = np.random.default_rng(0)
+        ks = [sampler.heard(40, draws) for _ in range(4000)]
+        assert min(ks) == 0 and max(ks) <= 40
+        counts[kind] = np.bincount(ks, minlength=41) / len(ks)
+    assert counts["uniform"][0] == pytest.approx(1 / 41, abs=0.01)
+    assert counts["harmonic"][0] == pytest.approx(1 / sum(1 / k for k in range(1, 42)),
+                                                  abs=0.02)
+    with pytest.raises(ValueError, match="causal draw"):
+        CausalSampler(norm, feats, list("pppp"), draw="zipf")
+
+
 # ==== the integer rule: NumPy reference vs float, C vs NumPy ==========================
 
 @given(seeds)

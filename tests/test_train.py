@@ -343,3 +343,17 @@ def test_non_finite_loss_stops_training_and_keeps_the_last_epoch(corpus, tmp_pat
     state = np.load(out / "fold_00" / "state.npz")
     assert json.loads(str(state["header.json"]))["epoch"] == epoch - 1
     assert not (out / "results.json").exists()
+
+
+def test_macro_f1_counts_false_alarms_of_absent_classes():
+    """Classes present in the reference or predicted are scored: predicting a class the
+    test set lacks costs macro-F1 (an F1 of 0 for it); UA still averages the classes
+    present (a recall needs references), and the report says a class is absent."""
+    # 3 classes, class 2 absent from the reference but predicted once
+    report = classification_report([0, 0, 1, 1], [0, 2, 1, 1], 3)
+    f1 = [2 * 1 * 0.5 / 1.5, 2 * 1 * 1 / 2, 0.0]
+    assert report["macro_f1"] == pytest.approx(np.mean(f1))
+    assert report["ua"] == pytest.approx((0.5 + 1.0) / 2)
+    assert report["classes_absent"] == 1
+    # never predicted and absent: left out
+    assert classification_report([0, 1], [0, 1], 3)["macro_f1"] == pytest.approx(1.0)

@@ -14,6 +14,7 @@ from pyreparam.infer import EVAL_PROTOCOLS, InferenceError, evaluate_model
 from pyreparam.quant.prq import PRQError
 from pyreparam.train.protocols import DEFAULT_ORDERS, PRIOR_BUCKETS
 from pyreparam.models import BACKBONES, SIZES, CheckpointError, make_config
+from pyreparam.data.normalize import CAUSAL_DRAWS
 from pyreparam.models.config import POOLINGS
 from pyreparam.train.fold import SELECTION_RULES, TrainConfig, TrainingError
 from pyreparam.train.run import RunError, RunSpec, format_confusion, format_summary, \
@@ -62,6 +63,11 @@ DEFAULT_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "pyreparam", "fe
               default=DEFAULTS.prior_weight, show_default=True,
               help="n0 of the causal normalization: after n utterances the running "
                    "statistics get weight n / (n + n0), the training prior the rest.")
+@click.option("--causal-draw", type=click.Choice(CAUSAL_DRAWS), default=DEFAULTS.causal_draw,
+              show_default=True,
+              help="How many of a speaker's other utterances a causal training example "
+                   "has heard: uniform in 0..N, or harmonic (P(k) ~ 1/(k+1): more "
+                   "first utterances).")
 @click.option("--validation-speakers", "n_validation", type=click.IntRange(1),
               default=DEFAULTS.n_validation, show_default=True,
               help="Validation speakers per fold, drawn from the training speakers "
@@ -94,7 +100,8 @@ DEFAULT_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "pyreparam", "fe
               help="Longest accepted audio file.")
 def train_command(manifest, backbone, size, hrf_r, hrf_factors, hrf_sites, hrf_init, hrf_bias,
                   cv, epochs, seed, out_dir, resume_dir, jobs, quiet, lr, batch_size,
-                  weight_decay, dropout, pooling, normalization, prior_weight, n_validation, select,
+                  weight_decay, dropout, pooling, normalization, prior_weight, causal_draw,
+                  n_validation, select,
                   select_window, ema, mixup, speeds, hrf_lr_scale, hrf_weight_decay,
                   cache_dir, on_error, max_seconds):
     """Speaker-independent cross-validation of a backbone on MANIFEST.
@@ -126,9 +133,10 @@ def run_spec_from_options(o: dict) -> RunSpec:
     name); `pyreparam sweep` builds its runs with it too."""
     recipe = dict(epochs=o["epochs"], seed=o["seed"], lr=o["lr"], batch_size=o["batch_size"],
                   weight_decay=o["weight_decay"], normalization=o["normalization"],
-                  prior_weight=o["prior_weight"], n_validation=o["n_validation"],
-                  select=o["select"], select_window=o["select_window"], ema=o["ema"],
-                  mixup=o["mixup"], speeds=_speeds(o["speeds"]),
+                  prior_weight=o["prior_weight"], causal_draw=o["causal_draw"],
+                  n_validation=o["n_validation"], select=o["select"],
+                  select_window=o["select_window"], ema=o["ema"], mixup=o["mixup"],
+                  speeds=_speeds(o["speeds"]),
                   hrf_lr_scale=o["hrf_lr_scale"], hrf_weight_decay=o["hrf_weight_decay"])
     hrf = hrf_from_options(o["hrf_r"], o["hrf_factors"], o["hrf_sites"], o["hrf_init"],
                            o["hrf_bias"])
@@ -223,9 +231,12 @@ def demo_command(out_dir, epochs, seed, jobs, quiet):
     """The main job, no data needed: synthesize an emotional-speech corpus, train the
     light ConvTransformer with and without HRF (r=4) on a speaker-independent split,
     merge the HRF model (deHRF), verify the merge, evaluate both, print a table."""
-    from pyreparam.demo import DEMO_TRAIN, format_demo, run_demo
-    rows = run_demo(out_dir, seed=seed, epochs=epochs or DEMO_TRAIN["epochs"], jobs=jobs,
-                    quiet=quiet, log=click.echo)
+    from pyreparam.demo import DEMO_TRAIN, DemoError, format_demo, run_demo
+    try:
+        rows = run_demo(out_dir, seed=seed, epochs=epochs or DEMO_TRAIN["epochs"], jobs=jobs,
+                        quiet=quiet, log=click.echo)
+    except DemoError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo("")
     click.echo(format_demo(rows))
     click.echo(f"\nruns, checkpoints and demo.json in {out_dir}/")

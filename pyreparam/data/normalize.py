@@ -335,20 +335,31 @@ def _standardize(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray
     return ((x - mean.astype(x.dtype)) / std.astype(x.dtype)).astype(x.dtype, copy=False)
 
 
+#: How the training sampler draws k, the number of utterances "heard before":
+#: uniform    k uniform in 0..N, as the causal protocol's positions are distributed
+#: harmonic   P(k) proportional to 1 / (k + 1): more training on a speaker's first
+#:            utterances, where the prior dominates
+CAUSAL_DRAWS = ("uniform", "harmonic")
+
+
 class CausalSampler:
     """Training-time causal normalization: each draw normalizes an utterance the way
-    deployment will, with the statistics of a random number k (uniform in 0..N, N =
-    the speaker's other utterances) of the same speaker's *other* utterances, blended
-    with the prior with weight k / (k + n0) exactly as :meth:`Normalizer.blended`.
+    deployment will, with the statistics of a random number k (in 0..N, N = the
+    speaker's other utterances; see :data:`CAUSAL_DRAWS`) of the same speaker's *other*
+    utterances, blended with the prior with weight k / (k + n0) exactly as
+    :meth:`Normalizer.blended`.
 
     Per-utterance frame counts, sums and sums of squares are computed once, so a draw
     costs O(k M) plus the normalization itself.
     """
 
     def __init__(self, normalizer: Normalizer, features: Sequence[np.ndarray],
-                 speakers: Sequence[str]) -> None:
+                 speakers: Sequence[str], draw: str = "uniform") -> None:
         if not normalizer.has_prior:
             raise ValueError("the causal sampler needs a fitted normalizer (its prior)")
+        if draw not in CAUSAL_DRAWS:
+            raise ValueError(f"unknown causal draw {draw!r}; known: {CAUSAL_DRAWS}")
+        self.draw_kind = draw
         self.normalizer = normalizer
         self.features = list(features)
         self.counts = np.array([x.shape[0] for x in self.features], dtype=np.float64)
@@ -359,10 +370,17 @@ class CausalSampler:
         self.others = [np.array([j for j in groups[str(s)] if j != i], dtype=np.int64)
                        for i, s in enumerate(speakers)]
 
+    def heard(self, n_others: int, rng: np.random.Generator) -> int:
+        """k, the number of other utterances a draw has heard (0..n_others)."""
+        if self.draw_kind == "harmonic":
+            p = 1.0 / np.arange(1, n_others + 2)
+            return int(rng.choice(n_others + 1, p=p / p.sum()))
+        return int(rng.integers(0, n_others + 1))
+
     def draw(self, i: int, rng: np.random.Generator) -> np.ndarray:
         """Utterance i normalized with k random other utterances of its speaker."""
         others = self.others[i]
-        k = int(rng.integers(0, len(others) + 1))
+        k = self.heard(len(others), rng)
         if k == 0:
             mean, std = self.normalizer.blended(0, None, None)
         else:

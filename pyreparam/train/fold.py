@@ -57,6 +57,7 @@ class TrainConfig:
     class_weighted: bool = True
     normalization: str = "speaker"      # utterance | global | speaker | causal
     prior_weight: float = DEFAULT_PRIOR_WEIGHT  # n0 of the causal blend (utterances)
+    causal_draw: str = "uniform"        # how many utterances a training draw has heard
     max_frames: int = 300               # random crop length while training
     time_masks: int = 2
     max_time: int = 20
@@ -446,7 +447,7 @@ def _training_split(split: Split, normalizer: Normalizer, tc: TrainConfig) -> Sp
     """Causal mode: raw features and a sampler that normalizes each draw."""
     if tc.normalization == "causal":
         split.features = split.raw
-        split.sampler = CausalSampler(normalizer, split.raw, split.speakers)
+        split.sampler = CausalSampler(normalizer, split.raw, split.speakers, tc.causal_draw)
     return split
 
 

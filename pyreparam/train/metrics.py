@@ -3,9 +3,13 @@
     WA  (weighted accuracy)   = correct / all utterances
     UA  (unweighted accuracy) = mean over classes of the per-class recall
                                 (balanced accuracy; classes absent from the
-                                reference are left out of the mean)
-    macro-F1                  = mean over those classes of 2 P R / (P + R), 0 when
-                                P + R = 0
+                                reference are left out of the mean: a recall needs
+                                references)
+    macro-F1                  = mean of 2 P R / (P + R) (0 when P + R = 0) over the
+                                classes present in the reference *or* predicted: a
+                                class the model predicts although the test set has
+                                none of it scores F1 = 0 (its false alarms count);
+                                classes neither present nor predicted are left out
 Rows of the confusion matrix are the true classes, columns the predictions.
 """
 from __future__ import annotations
@@ -31,6 +35,7 @@ def metrics_from_confusion(cm: np.ndarray) -> dict[str, float]:
     predicted = cm.sum(axis=0)
     tp = np.diag(cm)
     present = support > 0
+    scored = present | (predicted > 0)
     recall = np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
     precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
     denom = precision + recall
@@ -38,8 +43,9 @@ def metrics_from_confusion(cm: np.ndarray) -> dict[str, float]:
     return {
         "wa": float(tp.sum() / total) if total else float("nan"),
         "ua": float(recall[present].mean()) if present.any() else float("nan"),
-        "macro_f1": float(f1[present].mean()) if present.any() else float("nan"),
+        "macro_f1": float(f1[scored].mean()) if scored.any() else float("nan"),
         "n": int(total),
+        "classes_absent": int((~present).sum()),
     }
 
 
@@ -47,7 +53,3 @@ def classification_report(y_true, y_pred, n_classes: int) -> dict:
     """WA, UA, macro-F1, n and the confusion matrix (as nested lists) in one dict."""
     cm = confusion_matrix(y_true, y_pred, n_classes)
     return {**metrics_from_confusion(cm), "confusion": cm.tolist()}
-
-
-def unweighted_accuracy(y_true, y_pred, n_classes: int) -> float:
-    return metrics_from_confusion(confusion_matrix(y_true, y_pred, n_classes))["ua"]

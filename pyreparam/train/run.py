@@ -254,21 +254,30 @@ def summarize(spec: RunSpec, corpus: Corpus, fold_results: list[dict], *,
 # --------------------------------------------------------------------------- report
 
 def format_summary(summary: dict) -> str:
-    """The end-of-run table (per fold and pooled) and the pooled confusion matrix."""
+    """The end-of-run table (per fold and pooled) and the pooled confusion matrix.
+
+    Pooled = one confusion matrix over all folds' test utterances (every class counts
+    once in UA); the fold mean averages per-fold figures, each over its classes."""
     lines = [f"{'fold':<6}{'test speakers':<24}{'n':>5}{'epoch':>7}{'WA %':>8}{'UA %':>8}"
              f"{'F1 %':>8}"]
+    absent = 0
     for r in summary["folds"]:
         t = r["test"]
+        missing = t.get("classes_absent", 0)
+        absent += missing > 0
         lines.append(f"{r['fold']['index'] + 1:<6}{','.join(r['fold']['test'])[:22]:<24}"
                      f"{t['n']:>5}{r['best_epoch']:>7}{100 * t['wa']:>8.1f}{100 * t['ua']:>8.1f}"
-                     f"{100 * t['macro_f1']:>8.1f}")
+                     f"{100 * t['macro_f1']:>8.1f}"
+                     + (f"  ({missing} class(es) absent from this fold)" if missing else ""))
     p = summary["pooled"]
     lines.append(f"{'pooled':<30}{p['n']:>5}{'':>7}{100 * p['wa']:>8.1f}{100 * p['ua']:>8.1f}"
                  f"{100 * p['macro_f1']:>8.1f}")
     m, s = p["fold_mean"], p["fold_std"]
     lines.append("fold mean +- std: " + ", ".join(
         f"{name} {100 * m[k]:.1f} +- {100 * s[k]:.1f}"
-        for name, k in (("WA", "wa"), ("UA", "ua"), ("F1", "macro_f1"))))
+        for name, k in (("WA", "wa"), ("UA", "ua"), ("F1", "macro_f1")))
+        + ("" if not absent else f"  (each fold's UA averages the classes present in it; "
+           f"{absent} fold(s) lack a class: the pooled UA is the figure to quote)"))
     if "pooled_merged" in summary:
         pm = summary["pooled_merged"]
         lines.append(f"{'pooled, merged model (deHRF)':<35}{'':>7}{100 * pm['wa']:>8.1f}"
