@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from pyreparam.sweep.runner import SWEEP_FILE, evaluations
-from pyreparam.sweep.stats import PairedSeed, batch_metrics, paired_bootstrap, \
+from pyreparam.sweep.stats import PairedSeed, class_recall, paired_bootstrap, \
     percentile_interval, t_interval
 from pyreparam.train.fold import RESULT_FILE
 from pyreparam.train.run import RESULTS_FILE
@@ -282,7 +282,7 @@ def _recall(run: Run, evaluation: str) -> np.ndarray | None:
     confusion = run.evaluation(evaluation).get("confusion")
     if confusion is None:
         return None
-    return np.nan_to_num(batch_metrics(np.array(confusion))["recall"])
+    return np.nan_to_num(class_recall(np.array(confusion)))
 
 
 def _bootstrap(a_runs, b_runs, n_classes, evaluation, replicates, seed, level):

@@ -38,6 +38,8 @@ import warnings
 import numpy as np
 from scipy import stats as scipy_stats
 
+from pyreparam.train.metrics import metrics_from_confusion
+
 
 def t_interval(differences, level: float = 0.95) -> tuple[float, float, float]:
     """Mean of paired differences and its two-sided t-interval (nan bounds for n < 2)."""
@@ -49,28 +51,25 @@ def t_interval(differences, level: float = 0.95) -> tuple[float, float, float]:
     return mean, float(mean - half), float(mean + half)
 
 
-def batch_metrics(cm: np.ndarray) -> dict[str, np.ndarray]:
-    """WA, UA, macro-F1 and per-class recall of confusion matrices (..., N, N).
-
-    The same definitions as :func:`pyreparam.train.metrics.metrics_from_confusion`
-    (classes absent from the reference are left out of UA and macro-F1), for a batch;
-    the recall of an absent class is nan.
-    """
+def class_recall(cm: np.ndarray) -> np.ndarray:
+    """Recall of each class of confusion matrices (..., N, N); nan for a class without
+    references."""
     cm = np.asarray(cm, dtype=np.float64)
-    support = cm.sum(axis=-1)                                       # (..., N)
-    predicted = cm.sum(axis=-2)
+    support = cm.sum(axis=-1)
     tp = np.diagonal(cm, axis1=-2, axis2=-1)
-    present = support > 0
-    recall = np.where(present, tp / np.where(present, support, 1), 0.0)
-    precision = np.where(predicted > 0, tp / np.where(predicted > 0, predicted, 1), 0.0)
-    denom = precision + recall
-    f1 = np.where(denom > 0, 2 * precision * recall / np.where(denom > 0, denom, 1), 0.0)
-    n_present = present.sum(axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return {"wa": tp.sum(axis=-1) / cm.sum(axis=(-2, -1)),
-                "ua": np.where(present, recall, 0).sum(axis=-1) / n_present,
-                "macro_f1": np.where(present, f1, 0).sum(axis=-1) / n_present,
-                "recall": np.where(present, recall, np.nan)}
+        return np.where(support > 0, tp / support, np.nan)
+
+
+def batch_metrics(cm: np.ndarray) -> dict[str, np.ndarray]:
+    """WA, UA, macro-F1 (by :func:`pyreparam.train.metrics.metrics_from_confusion`,
+    the trainer's own definitions) and per-class recall of confusion matrices
+    (R, N, N)."""
+    cm = np.asarray(cm)
+    rows = [metrics_from_confusion(m) for m in cm]
+    out = {k: np.array([r[k] for r in rows]) for k in ("wa", "ua", "macro_f1")}
+    out["recall"] = class_recall(cm)
+    return out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,8 +109,8 @@ def paired_bootstrap(seeds: list[PairedSeed], n_utterances: int, n_classes: int,
         for index, cells_a, cells_b in cells:
             w = weights[:, index]                                   # (R, n_s)
             shape = (count, n_classes, n_classes)
-            a = batch_metrics((w @ cells_a).reshape(shape))
-            b = batch_metrics((w @ cells_b).reshape(shape))
+            a = batch_metrics(np.rint(w @ cells_a).reshape(shape).astype(np.int64))
+            b = batch_metrics(np.rint(w @ cells_b).reshape(shape).astype(np.int64))
             for k in out:
                 sums[k] = sums[k] + (b[k] - a[k])
         for k in out:
