@@ -117,17 +117,7 @@ def train_command(manifest, backbone, size, hrf_r, hrf_factors, hrf_sites, hrf_i
         else:
             if not manifest or not out_dir:
                 raise click.UsageError("give MANIFEST and --out RUN_DIR (or --resume RUN_DIR)")
-            recipe = dict(epochs=epochs, seed=seed, lr=lr, batch_size=batch_size,
-                          weight_decay=weight_decay, normalization=normalization,
-                          prior_weight=prior_weight, causal_draw=causal_draw,
-                          n_validation=n_validation,
-                          select=select, select_window=select_window, ema=ema,
-                          mixup=mixup, speeds=_speeds(speeds), hrf_lr_scale=hrf_lr_scale,
-                          hrf_weight_decay=hrf_weight_decay)
-            spec = _run_spec(manifest, backbone, size, hrf_from_options(
-                hrf_r, hrf_factors, hrf_sites, hrf_init, hrf_bias), cv,
-                dict(dropout=dropout, pooling=pooling), recipe, cache_dir, on_error,
-                max_seconds)
+            spec = run_spec_from_options(click.get_current_context().params)
             summary = start_run(spec, out_dir, jobs=jobs, quiet=quiet, log=click.echo)
     except (RunError, ManifestError, AudioError, TrainingError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
@@ -136,6 +126,23 @@ def train_command(manifest, backbone, size, hrf_r, hrf_factors, hrf_sites, hrf_i
         raise click.ClickException(f"interrupted; continue with: pyreparam train --resume "
                                    f"{where}") from None
     click.echo(format_summary(summary))
+
+
+def run_spec_from_options(o: dict) -> RunSpec:
+    """The RunSpec of train's parsed options (its click context's params, by parameter
+    name); `pyreparam sweep` builds its runs with it too."""
+    recipe = dict(epochs=o["epochs"], seed=o["seed"], lr=o["lr"], batch_size=o["batch_size"],
+                  weight_decay=o["weight_decay"], normalization=o["normalization"],
+                  prior_weight=o["prior_weight"], causal_draw=o["causal_draw"],
+                  n_validation=o["n_validation"], select=o["select"],
+                  select_window=o["select_window"], ema=o["ema"], mixup=o["mixup"],
+                  speeds=_speeds(o["speeds"]),
+                  hrf_lr_scale=o["hrf_lr_scale"], hrf_weight_decay=o["hrf_weight_decay"])
+    hrf = hrf_from_options(o["hrf_r"], o["hrf_factors"], o["hrf_sites"], o["hrf_init"],
+                           o["hrf_bias"])
+    return _run_spec(o["manifest"], o["backbone"], o["size"], hrf, o["cv"],
+                     dict(dropout=o["dropout"], pooling=o["pooling"]), recipe, o["cache_dir"],
+                     o["on_error"], o["max_seconds"])
 
 
 def _speeds(text: str) -> tuple[float, ...]:

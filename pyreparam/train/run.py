@@ -156,28 +156,36 @@ def run_folds(tasks: list[tuple], jobs: int) -> list[dict]:
 # --------------------------------------------------------------------------- runs
 
 def start_run(spec: RunSpec, out_dir: str | os.PathLike, *, jobs: int = 1,
-              quiet: bool = False, log=print, label: str = "") -> dict:
-    """Start a new run in ``out_dir`` (which must not hold another run)."""
+              quiet: bool = False, log=print, label: str = "", fold_runner=None) -> dict:
+    """Start a new run in ``out_dir`` (which must not hold another run).
+
+    ``fold_runner(tasks, jobs) -> results`` trains the unfinished folds (each task is
+    the arguments of ``_fold_task``); None means :func:`run_folds`; a sweep passes
+    its own executor's.
+    """
     out = Path(out_dir)
     if (out / RUN_FILE).exists():
         raise RunError(f"{out} already holds a run; continue it with --resume {out} or "
                        "choose another --out")
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(out / RUN_FILE, lambda f: f.write(json.dumps(spec.to_dict(), indent=1).encode()))
-    return _execute(spec, out, jobs=jobs, quiet=quiet, log=log, label=label)
+    return _execute(spec, out, jobs=jobs, quiet=quiet, log=log, label=label,
+                    fold_runner=fold_runner)
 
 
 def resume_run(out_dir: str | os.PathLike, *, jobs: int = 1, quiet: bool = False,
-               log=print, label: str = "") -> dict:
+               log=print, label: str = "", fold_runner=None) -> dict:
     """Continue an interrupted run: finished folds are kept, unfinished ones resume."""
     out = Path(out_dir)
     if not (out / RUN_FILE).exists():
         raise RunError(f"{out}: no run to resume (no {RUN_FILE})")
     spec = RunSpec(**json.loads((out / RUN_FILE).read_text()))
-    return _execute(spec, out, jobs=jobs, quiet=quiet, log=log, label=label)
+    return _execute(spec, out, jobs=jobs, quiet=quiet, log=log, label=label,
+                    fold_runner=fold_runner)
 
 
-def _execute(spec: RunSpec, out: Path, *, jobs: int, quiet: bool, log, label: str) -> dict:
+def _execute(spec: RunSpec, out: Path, *, jobs: int, quiet: bool, log, label: str,
+             fold_runner=None) -> dict:
     started = time.time()
     corpus = load_corpus(spec, log)
     config = dict(spec.model_config)
@@ -204,7 +212,7 @@ def _execute(spec: RunSpec, out: Path, *, jobs: int, quiet: bool, log, label: st
             name = f"{label + ' ' if label else ''}fold {fold.index + 1:>2}/{len(folds)} " \
                    f"({','.join(fold.test)})"
             tasks.append((fold.to_dict(), corpus, spec.to_dict(), str(fold_dir), name, quiet))
-    for result in run_folds(tasks, jobs):
+    for result in (fold_runner or run_folds)(tasks, jobs):
         results[result["fold"]["index"]] = result
     summary = summarize(spec, corpus, [results[f.index] for f in folds],
                         wall_seconds=time.time() - started, out=out)
