@@ -280,6 +280,58 @@ def test_c_refuses_corrupted_states_like_numpy(rng):
         cops.norm_update_s16(bytes(bad), np.zeros((3, 4), np.int16))
 
 
+@needs_c
+def test_c_error_statuses():
+    """Every argument error of the pr_norm_* functions, in the order they are checked."""
+    from pyreparam.native import _ffi, _lib
+    NULL, SHAPE, PARAM, STATE = -1, -2, -5, -21
+    M = 4
+    size = _lib.pr_norm_state_bytes(M)
+    assert size == 24 + 8 * M and _lib.pr_norm_state_bytes(0) == SHAPE
+    assert _lib.pr_norm_state_bytes(1025) == SHAPE
+    state = _ffi.new("uint8_t[]", size)
+    assert _lib.pr_norm_state_init(_ffi.NULL, size, M) == NULL
+    assert _lib.pr_norm_state_init(state, size, 0) == SHAPE
+    assert _lib.pr_norm_state_init(state, size - 1, M) == STATE
+    assert _lib.pr_norm_state_init(state, size, M) == 0
+    assert _lib.pr_norm_state_check(_ffi.NULL, size, M) == NULL
+    assert _lib.pr_norm_state_check(state, size, 1025) == SHAPE
+    assert _lib.pr_norm_state_check(state, size, M + 1) == STATE   # another size
+    x = _ffi.new("int16_t[]", 3 * M)
+    assert _lib.pr_norm_update_s16(state, size, M, _ffi.NULL, 3) == NULL
+    assert _lib.pr_norm_update_s16(state, size, M, x, 0) == SHAPE
+    assert _lib.pr_norm_update_s16(state, size, M, x, 2**20 + 1) == SHAPE
+    mean, var = _ffi.new("int32_t[]", [0] * M), _ffi.new("int32_t[]", [1] * M)
+    y = _ffi.new("int8_t[]", 3 * M)
+    good = dict(bands=M, prior_weight=1, var_floor=1, out_multiplier=2**30, out_shift=-3,
+                out_zero_point=0)
+
+    def apply(params=None, **kw):
+        p = _ffi.new("pr_norm_params *", {**good, **kw}) if params is None else params
+        args = dict(mean=mean, var=var, state=state, x=x, frames=3, y=y)
+        args.update({k: v for k, v in kw.items() if k in args})
+        return _lib.pr_norm_apply_s16_s8(p, args["mean"], args["var"], args["state"], size,
+                                         args["x"], args["frames"], args["y"])
+    assert apply() == 0
+    assert apply(_ffi.NULL) == NULL
+    p = _ffi.new("pr_norm_params *", good)
+    for name in ("mean", "var", "state", "x", "y"):
+        args = dict(mean=mean, var=var, state=state, x=x, y=y)
+        args[name] = _ffi.NULL
+        assert _lib.pr_norm_apply_s16_s8(p, args["mean"], args["var"], args["state"], size,
+                                         args["x"], 3, args["y"]) == NULL, name
+    assert apply(bands=0) == SHAPE
+    assert _lib.pr_norm_apply_s16_s8(p, mean, var, state, size, x, 0, y) == SHAPE
+    assert apply(prior_weight=0) == PARAM and apply(var_floor=0) == PARAM
+    assert apply(out_multiplier=-1) == PARAM and apply(out_shift=31) == PARAM
+    assert apply(out_zero_point=128) == PARAM
+    var[1] = 0
+    assert apply() == PARAM
+    var[1] = 1
+    state[20] ^= 1                                       # the CRC
+    assert apply() == STATE and _lib.pr_norm_update_s16(state, size, M, x, 3) == STATE
+
+
 # ==== the causal protocol =============================================================
 
 def _model(M=6, n_classes=3):
