@@ -29,7 +29,7 @@ static pr_status pr_logmel_check(const pr_logmel_params *p, const int16_t *sampl
     for (m = 0; m < p->n_mels; ++m) {
         const int32_t first = p->mel_first[m];
         const int32_t count = p->mel_count[m];
-        if (first > bins || count > bins - first || count > p->n_weights - used) {
+        if (first + count > bins || count > p->n_weights - used) {
             return PR_ERR_PARAM;
         }
         used += count;
@@ -41,7 +41,7 @@ pr_status pr_logmel_frame_s16(const pr_logmel_params *p, const int16_t *samples,
                               int16_t *out, int32_t *scratch, int64_t scratch_len)
 {
     const pr_status st = pr_logmel_check(p, samples, out, scratch, scratch_len);
-    int32_t N, r, m, offset = 0;
+    int32_t N, k, E, m, offset = 0;
     uint64_t F;
     uint32_t *P;
     if (st != PR_OK) {
@@ -49,15 +49,18 @@ pr_status pr_logmel_frame_s16(const pr_logmel_params *p, const int16_t *samples,
     }
     N = p->n_fft / 2;
     P = (uint32_t *)(scratch + p->n_fft);  /* an int32 object read as uint32: allowed */
-    r = pr_lm_window(p->window, samples, p->win_length, p->n_fft, scratch);
-    pr_lm_fft(scratch, N, p->fft_twiddles);
+    E = pr_lm_window(p->window, samples, p->win_length, p->n_fft, scratch, &k);
+    pr_lm_fft(scratch, N, p->fft_twiddles, k);
     pr_lm_power(scratch, N, p->rfft_twiddles, p->fft_order, P);
-    /* F_r = round(F_0 / 4^r), half up (F_0 < 2^63: no wrap) */
-    F = ((uint64_t)p->floor_q62 + (((uint64_t)1 << (2 * r)) >> 1)) >> (2 * r);
+    E = 2 * E + 30 - 2 * pr_lm_stages(N);                  /* P ~ 2^E |X_float|^2 */
+    /* F = round(F_0 / 2^(62 - E)), half up (F_0 < 2^63: no wrap); 0 <= 62 - E <= 22 */
+    F = ((uint64_t)p->floor_q62 + (((uint64_t)1 << (PR_LM_FLOOR_BITS - E)) >> 1)) >>
+        (PR_LM_FLOOR_BITS - E);
     for (m = 0; m < p->n_mels; ++m) {
         const int32_t count = p->mel_count[m];
-        const uint64_t mel = pr_lm_mel(P, p->mel_first[m], count, p->mel_weights + offset);
-        out[m] = pr_lm_log_q8(mel, F, r, p->log2_table);
+        const uint64_t mel = pr_lm_mel(P + 2 * p->mel_first[m], count,
+                                       p->mel_weights + offset);
+        out[m] = pr_lm_log_q8(mel + F, E, p->log2_table);
         offset += count;
     }
     return PR_OK;

@@ -9,31 +9,39 @@ is what :func:`pyreparam.quant.qcausal.quantize_features` makes of the float fea
 error bounds; it lives in ``quant`` beside qcausal (the integer rule that consumes
 its output), as every NumPy oracle of a C kernel does.
 
-One frame (s: win int16 samples; N = n_fft / 2 complex points, a power of 4)
-------------------------------------------------------------------------------
-    y[n]  = (s[n] w[n] + 2^15) >> 16                  w: window in Q31 (|y| <= 2^30)
-    L1    = sum |y[n]|,  r = max(0, bitlen(L1) - 27)  block exponent (per frame)
-    y'[n] = (y[n] + 2^(r-1)) >> r  (r > 0)            so that sum |y'| < 2^27 + win / 2
-    z[n]  = y'[2n] + i y'[2n+1], n < N                (zero padding to n_fft)
-    Z     = FFT_N(z): radix-4 decimation in frequency, log4 N stages, no scaling;
-            each twiddle product is rounded: rot(u, c, s) = ((u_r c + u_i s + 2^30) >> 31,
-            (u_i c - u_r s + 2^30) >> 31) for W = (c - i s) / 2^31 (Q31); the
-            butterflies with j = 0 take no product. Output in base-4 digit-reversed order.
-    A = Z[k] + conj Z[N-k],  B = Z[k] - conj Z[N-k],  C = rot(B, W_2N^k)   k = 0 .. N/2
-    P[k]   = (A_r + C_i)^2 + (A_i - C_r)^2            = |2 X[k]|^2       (int64 < 2^63)
-    P[N-k] = (A_r - C_i)^2 + (A_i + C_r)^2            = |2 X[N-k]|^2
-    mel[m] = floor(sum_k wm[m, k] P[k] / 2^20)        wm: mel weights in Q20; the sum is
-             exact: (sum (P >> 32) wm) 2^12 + (sum (P mod 2^32) wm) >> 20   (uint64)
-    v      = max(1, mel + F_r),  F_r = round(F_0 / 4^r),  F_0 = round(log_floor 2^62)
-    L      = log2(v) in Q16 (bit length, 128-entry table, linear interpolation)
-             - (62 - 2r) 2^16                         (sat32)
-    out    = sat16((L round(ln2 2^31) + 2^38) >> 39)  Q8 natural log
+One frame (s: win int16 samples; N = n_fft / 2 = 4^L complex points)
+------------------------------------------------------------------------
+    u     = OR_n (s[n] XOR (s[n] >> 15)),  b = bitlen(u)   so that |s[n]| <= 2^b
+    g     = min(22 - b, 16 + L)                            |s 2^g| <= 2^22
+    y[n]  = (s[n] 2^g w[n] + 2^31) >> 32                   w: window in Q31; |y| <= 2^21
+    S     = sum_n (y[n] XOR (y[n] >> 31))                  |y| (less 1 if y < 0): <= sum |y|
+    k     = max(0, min(30 - bitlen(S + win), 16 + L - g)), e = g + k  (block exponent)
+    z[n]  = (y[2n] + i y[2n+1]) 2^k, n < N                 (zero padding to n_fft)
+    Z     = FFT_N(z) / 2^(L-1): radix-4 decimation in frequency, L stages; every stage
+            but the last halves its outputs: y0 = (b0 + b2) / 2, the other outputs of
+            the j = 0 butterflies / 2 (division rounds toward zero, as in C), and the
+            twiddled ones by rot(u, W) =
+            ((u_r c + u_i s + 2^31) >> 32, (u_i c - u_r s + 2^31) >> 32) = u W / 2
+            rounded half up (W = (c - i s) / 2^31, Q31). Base-4 digit-reversed order.
+    A = Z[k] + conj Z[N-k],  C = rot(Z[k] - conj Z[N-k], W_2N^k)   (k = 0 .. N/2)
+    X'[k]   = A / 2 - i C,  X'[N-k] = conj(A / 2 + i C)     (about X_512(z) / 2^(L-1))
+    P[k]    = X'_r^2 + X'_i^2                              (int64, < 2^62)
+    mel[m]  = floor(sum_k wm[m, k] P[k] / 2^20)            wm: mel weights in Q20; exact:
+              (sum (P >> 32) wm) 2^12 + (sum (P mod 2^32) wm) >> 20       (uint64)
+    E       = 2 e + 30 - 2 L                               P ~ 2^E |rfft(x w)|^2
+    v       = max(1, mel + F),  F = round(F_0 / 2^(62 - E)),  F_0 = round(log_floor 2^62)
+    Lq      = log2(v) in Q16 - E 2^16: bit length n of v, then the table at the 7 bits
+              after the leading 1 and linear interpolation on the next 14 (table
+              entries taken mod 2^17, so |Lq| < 2^22 for any table)
+    out     = (Lq round(ln2 2^31) + 2^38) >> 39            Q8 natural log (fits int16)
 
-Scaling: y' ~ x w 2^(30 - r), so P ~ 2^(62 - 2r) |X_float|^2 and
-out ~ 256 ln(mel_float + log_floor). All shifts of negative numbers are arithmetic
-(floor). The arithmetic cannot overflow int32 / int64 for *any* table contents (the
-twiddles' modulus is at most sqrt(2) as int32 pairs; the L1 bound of 2^27 leaves room
-for that), and the uint64 mel sums wrap only for filterbanks the builder refuses.
+Scaling: y 2^k ~ x w 2^(e + 14) with x = s / 2^15, so out ~ 256 ln(mel_float +
+log_floor). All shifts of negative numbers are arithmetic (floor). Bounds:
+sum |y 2^k| <= 2^30; every value before a halving is a sum over the inputs with
+coefficients of modulus <= 1, and still < 2^31 for *any* int32 twiddles (modulus
+<= sqrt 2, halved every stage); nothing overflows int32 / int64 for any table
+contents, and the uint64 mel sums wrap only for filterbanks the builder refuses
+(reference/frontend_int.md).
 """
 from __future__ import annotations
 
@@ -50,15 +58,16 @@ from pyreparam.quant.fixedpoint import round_half_away
 WINDOW_BITS = 31          # window in Q31
 TWIDDLE_BITS = 31         # twiddles in Q31
 WEIGHT_BITS = 20          # mel weights in Q20
-L1_BITS = 27              # block exponent: sum |y'| < 2^27 (+ win / 2)
+SCALED_BITS = 22          # |s 2^g| <= 2^22: |y| <= 2^21
+L1_BITS = 30              # sum |y 2^k| <= 2^30
 FLOOR_BITS = 62           # F_0 = round(log_floor 2^62)
 LOG2_BITS = 7             # log2 table: 2^7 intervals of [1, 2)
 LOG2_FRAC = 16            # log2 in Q16
+INTERP_BITS = 14          # linear interpolation between log2 table entries
 OUT_FRAC = 8              # output in Q8 (qcausal.FEATURE_FRAC_BITS)
 LN2_Q31 = 1488522236      # round(ln 2 2^31)
 MIN_FFT, MAX_FFT = 32, 512
 MAX_BANDS = 1024
-MAX_BAND_WEIGHT = 128 << WEIGHT_BITS   # sum of one band's weights (keeps mel < 2^64)
 
 
 class FrontendTables(NamedTuple):
@@ -117,6 +126,12 @@ def digit_reverse_table(N: int) -> np.ndarray:
     return rev.astype(np.uint16)
 
 
+def max_band_weight(N: int) -> int:
+    """Largest sum of one band's Q20 weights: P < 2^(62 - 2 L), so the sum
+    times that stays below 2^63 (the mel sum plus the floor fits uint64)."""
+    return (1 << (2 * fft_stages(N) + 1 + WEIGHT_BITS)) - 1
+
+
 def mel_tables(config: FeatureConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sparse Q20 filterbank: (first, count, weights) from the float front end's
     :func:`~pyreparam.audio.features.mel_filterbank`; each band keeps the bins from its
@@ -131,9 +146,10 @@ def mel_tables(config: FeatureConfig) -> tuple[np.ndarray, np.ndarray, np.ndarra
         if nz.size:
             first[m], count[m] = nz[0], nz[-1] - nz[0] + 1
             weights.append(row[nz[0]:nz[-1] + 1])
-        if row.sum() > MAX_BAND_WEIGHT:
-            raise ValueError(f"mel band {m} sums {row.sum() / 2**WEIGHT_BITS:.1f} > 128 "
-                             "in weights: the integer front end refuses it")
+        if row.sum() > max_band_weight(config.n_fft // 2):
+            raise ValueError(f"mel band {m}'s weights sum to {row.sum() / 2**WEIGHT_BITS:.1f}"
+                             f", more than the integer front end allows at n_fft "
+                             f"{config.n_fft} ({max_band_weight(config.n_fft // 2) / 2**WEIGHT_BITS:.0f})")
     flat = np.concatenate(weights) if weights else np.zeros(0, dtype=np.int64)
     return first, count, flat.astype(np.int32)
 
@@ -191,46 +207,60 @@ def bit_length(v) -> np.ndarray:
     return n + v.astype(np.int64)
 
 
+def fft_stages(N: int) -> int:
+    """L = log4 N, the radix-4 stages of an N-point FFT."""
+    return (int(N).bit_length() - 1) // 2
+
+
 def window_frames(frames, tables: FrontendTables) -> tuple[np.ndarray, np.ndarray]:
-    """Windowed, block-scaled, zero-padded frames.
+    """Windowed, block-scaled, zero-padded frames: the FFT's input.
 
     Returns
     -------
     y : ndarray, (T, n_fft), int64 holding int32
-        y'[n] of the module doc (0 beyond the window).
-    r : ndarray, (T,), int64
-        Block exponents (the frame was divided by 2^r).
+        y[n] 2^k of the module doc (0 beyond the window).
+    e : ndarray, (T,), int64
+        Block exponents e = g + k (the samples were scaled by about 2^(e - 1)).
     """
     s = np.asarray(frames)
     if s.dtype != np.int16 or s.ndim != 2 or s.shape[1] != tables.win_length:
         raise ValueError(f"frames must be int16 (T, {tables.win_length}), got "
                          f"{s.dtype} {s.shape}")
-    y = (s.astype(np.int64) * tables.window.astype(np.int64) + (1 << 15)) >> 16  # (T, win)
-    L1 = np.abs(y).sum(axis=1)  # (T,)
-    r = np.maximum(bit_length(L1.astype(np.uint64)) - L1_BITS, 0)  # (T,)
-    half = (np.int64(1) << r) >> 1  # (T,) 2^(r-1), or 0 when r = 0
-    y = (y + half[:, None]) >> r[:, None]  # (T, win)
+    L = fft_stages(tables.n_fft // 2)
+    s = s.astype(np.int64)
+    u = np.bitwise_or.reduce(s ^ (s >> 15), axis=1)  # (T,) 0 .. 32767
+    g = np.minimum(SCALED_BITS - bit_length(u.astype(np.uint64)), 16 + L)  # (T,)
+    y = ((s << g[:, None]) * tables.window.astype(np.int64) + (1 << 31)) >> 32  # (T, win)
+    S = (y ^ (y >> 31)).sum(axis=1) + tables.win_length  # (T,) >= sum |y|, <= 2^30 + win
+    k = np.maximum(0, np.minimum(L1_BITS - bit_length(S.astype(np.uint64)), 16 + L - g))
     out = np.zeros((s.shape[0], tables.n_fft), dtype=np.int64)
-    out[:, :tables.win_length] = y
-    return out, r
+    out[:, :tables.win_length] = y << k[:, None]
+    return out, g + k
+
+
+def _half(v) -> np.ndarray:
+    """v / 2 rounded toward zero (C's integer division)."""
+    return (v + (v < 0)) >> 1
 
 
 def _rot(ur, ui, c, s) -> tuple[np.ndarray, np.ndarray]:
-    """u (c - i s) / 2^31, each component rounded half up."""
-    half = np.int64(1) << (TWIDDLE_BITS - 1)
-    return (ur * c + ui * s + half) >> TWIDDLE_BITS, (ui * c - ur * s + half) >> TWIDDLE_BITS
+    """u (c - i s) / 2^32 (= u W / 2), each component rounded half up."""
+    half = np.int64(1) << 31
+    return (ur * c + ui * s + half) >> 32, (ui * c - ur * s + half) >> 32
 
 
 def fft_radix4(re, im, tables: FrontendTables) -> tuple[np.ndarray, np.ndarray]:
-    """Radix-4 decimation-in-frequency FFT of (T, N) int64 complex data (re, im).
+    """Radix-4 decimation-in-frequency FFT of (T, N) int64 complex data (re, im),
+    divided by 2^(L - 1).
 
     Output in base-4 digit-reversed order (Z[k] at ``tables.fft_order[k]``). Stage by
     stage, for every group of ``length`` points and j < q = length / 4 (a_p at
     j + p q in the group):
         b0 = a0 + a2, b1 = a0 - a2, b2 = a1 + a3, b3 = a1 - a3
-        y0 = b0 + b2, y1 = rot(b1 - i b3, W^j), y2 = rot(b0 - b2, W^2j),
-        y3 = rot(b1 + i b3, W^3j)          (W = W_length; no product when j = 0)
-    stored back at the slots of a0 .. a3.
+        y0 = b0 + b2, y1 = b1 - i b3, y2 = b0 - b2, y3 = b1 + i b3
+    then, in every stage but the last (length 4): y0 / 2 and, for j >= 1, y_p <-
+    rot(y_p, W^(p j)) (which halves), for j = 0 y_p / 2 (/ rounds toward zero).
+    Stored back at a0 .. a3.
     """
     T, N = re.shape
     tw = tables.fft_twiddles.astype(np.int64)  # (N/4, 6)
@@ -245,39 +275,44 @@ def fft_radix4(re, im, tables: FrontendTables) -> tuple[np.ndarray, np.ndarray]:
         b3r, b3i = xr[:, :, 1] - xr[:, :, 3], xi[:, :, 1] - xi[:, :, 3]
         yr = np.stack([b0r + b2r, b1r + b3i, b0r - b2r, b1r - b3i], axis=2)
         yi = np.stack([b0i + b2i, b1i - b3r, b0i - b2i, b1i + b3r], axis=2)
-        w = tw[np.arange(1, q) * stride]  # (q - 1, 6): j >= 1 only
-        for p in (1, 2, 3):
-            c, s = w[:, 2 * p - 2], w[:, 2 * p - 1]
-            yr[:, :, p, 1:], yi[:, :, p, 1:] = _rot(yr[:, :, p, 1:], yi[:, :, p, 1:], c, s)
+        if length > 4:
+            yr[:, :, 0], yi[:, :, 0] = _half(yr[:, :, 0]), _half(yi[:, :, 0])
+            yr[:, :, 1:, 0], yi[:, :, 1:, 0] = _half(yr[:, :, 1:, 0]), _half(yi[:, :, 1:, 0])
+            w = tw[np.arange(1, q) * stride]  # (q - 1, 6): j >= 1
+            for p in (1, 2, 3):
+                c, s = w[:, 2 * p - 2], w[:, 2 * p - 1]
+                yr[:, :, p, 1:], yi[:, :, p, 1:] = _rot(yr[:, :, p, 1:], yi[:, :, p, 1:],
+                                                        c, s)
         re, im = yr.reshape(T, N), yi.reshape(T, N)
         length, stride = q, stride * 4
     return re, im
 
 
 def power_spectrum(frames, tables: FrontendTables) -> tuple[np.ndarray, np.ndarray]:
-    """P[k] = |2 X[k]|^2 of the block-scaled frames, and their block exponents.
+    """P[k] = |X'[k]|^2 of the block-scaled frames, and their block exponents.
 
     Returns
     -------
     P : ndarray, (T, N + 1), int64
-        Equal to 2^(62 - 2r) |rfft|^2 of the float front end, up to rounding.
-    r : ndarray, (T,), int64
+        Equal to 2^E |rfft|^2 of the float front end up to rounding,
+        E = :func:`power_exponent` (e).
+    e : ndarray, (T,), int64
     """
-    y, r = window_frames(frames, tables)  # (T, n_fft)
+    y, e = window_frames(frames, tables)  # (T, n_fft)
     Zr, Zi = fft_radix4(y[:, 0::2], y[:, 1::2], tables)  # (T, N), digit-reversed
     order = tables.fft_order.astype(np.int64)
     Zr, Zi = Zr[:, order], Zi[:, order]  # (T, N) natural order
     N = Zr.shape[1]
     k = np.arange(N // 2 + 1)
     mk = (N - k) % N
-    Ar, Ai = Zr[:, k] + Zr[:, mk], Zi[:, k] - Zi[:, mk]  # (T, N/2 + 1)
+    Ar, Ai = _half(Zr[:, k] + Zr[:, mk]), _half(Zi[:, k] - Zi[:, mk])  # A / 2
     Br, Bi = Zr[:, k] - Zr[:, mk], Zi[:, k] + Zi[:, mk]
     tw = tables.rfft_twiddles.astype(np.int64)
-    Cr, Ci = _rot(Br, Bi, tw[:, 0], tw[:, 1])
+    Cr, Ci = _rot(Br, Bi, tw[:, 0], tw[:, 1])  # B W_2N^k / 2
     P = np.zeros((Zr.shape[0], N + 1), dtype=np.int64)
     P[:, k] = (Ar + Ci) ** 2 + (Ai - Cr) ** 2
     P[:, N - k] = (Ar - Ci) ** 2 + (Ai + Cr) ** 2
-    return P, r
+    return P, e
 
 
 def mel_energies(P, tables: FrontendTables) -> np.ndarray:
@@ -296,31 +331,36 @@ def mel_energies(P, tables: FrontendTables) -> np.ndarray:
     return mel
 
 
-def log_q8(mel, r, tables: FrontendTables) -> np.ndarray:
-    """round(256 ln((mel + F_r) / 2^(62 - 2r))) as int16 (T, M), by the integer log."""
+def power_exponent(e, tables: FrontendTables) -> np.ndarray:
+    """E = 2 e + 30 - 2 L: P = 2^E |rfft|^2 (and mel = 2^E mel_float) up to rounding."""
+    return 2 * np.asarray(e, dtype=np.int64) + 30 - 2 * fft_stages(tables.n_fft // 2)
+
+
+def log_q8(mel, e, tables: FrontendTables) -> np.ndarray:
+    """round(256 ln((mel + F) / 2^E)) as int16 (T, M), by the integer log."""
     mel = np.asarray(mel, dtype=np.uint64)
-    r = np.asarray(r, dtype=np.int64)[:, None]  # (T, 1)
-    F0 = np.uint64(tables.floor_q62)
-    half = ((np.int64(1) << (2 * r)) >> 1).astype(np.uint64)  # (T, 1)
-    F = (F0 + half) >> (2 * r).astype(np.uint64)  # (T, 1)
-    v = np.maximum(mel + F, np.uint64(1))  # (T, M)
+    E = power_exponent(e, tables)[:, None]  # (T, 1)
+    shift = FLOOR_BITS - E  # (T, 1) 0 .. 62
+    half = ((np.int64(1) << shift) >> 1).astype(np.uint64)
+    F = (np.uint64(tables.floor_q62) + half) >> shift.astype(np.uint64)  # (T, 1)
+    v = np.maximum(mel + F, np.uint64(1))  # (T, M), mod 2^64
     n = bit_length(v) - 1  # (T, M) 0 .. 63
-    m = v << (63 - n).astype(np.uint64)  # leading 1 at bit 63
-    idx = ((m >> np.uint64(63 - LOG2_BITS)) & np.uint64((1 << LOG2_BITS) - 1)).astype(np.int64)
-    frac = ((m >> np.uint64(63 - LOG2_BITS - LOG2_FRAC)) & np.uint64(0xFFFF)).astype(np.int64)
-    t = tables.log2_table.astype(np.int64)
-    lf = t[idx] + (((t[idx + 1] - t[idx]) * frac + (1 << (LOG2_FRAC - 1))) >> LOG2_FRAC)
-    L = (n << LOG2_FRAC) + lf - ((FLOOR_BITS - 2 * r) << LOG2_FRAC)
-    L = np.clip(L, -(2**31), 2**31 - 1)
-    shift = LOG2_FRAC + 31 - OUT_FRAC
-    out = (L * LN2_Q31 + (np.int64(1) << (shift - 1))) >> shift
-    return np.clip(out, -32768, 32767).astype(np.int16)
+    top = np.where(n >= 31, v >> np.maximum(n - 31, 0).astype(np.uint64),
+                   v << np.maximum(31 - n, 0).astype(np.uint64)) & np.uint64(0xFFFFFFFF)
+    top = top.astype(np.int64)  # leading 1 at bit 31
+    idx = (top >> (31 - LOG2_BITS)) & ((1 << LOG2_BITS) - 1)
+    frac = (top >> (31 - LOG2_BITS - INTERP_BITS)) & ((1 << INTERP_BITS) - 1)
+    t = tables.log2_table.astype(np.int64) & ((1 << (LOG2_FRAC + 1)) - 1)  # mod 2^17
+    L = ((n - E) << LOG2_FRAC) + t[idx] + \
+        (((t[idx + 1] - t[idx]) * frac + (1 << (INTERP_BITS - 1))) >> INTERP_BITS)
+    out_shift = LOG2_FRAC + 31 - OUT_FRAC
+    return ((L * LN2_Q31 + (np.int64(1) << (out_shift - 1))) >> out_shift).astype(np.int16)
 
 
 def logmel_frames_q8(frames, tables: FrontendTables) -> np.ndarray:
     """The whole frame pipeline: int16 frames (T, win) -> int16 Q8 log-mel (T, M)."""
-    P, r = power_spectrum(frames, tables)
-    return log_q8(mel_energies(P, tables), r, tables)
+    P, e = power_spectrum(frames, tables)
+    return log_q8(mel_energies(P, tables), e, tables)
 
 
 # ==== whole signals =====================================================================
@@ -373,7 +413,55 @@ def logmel_int(signal, config: FeatureConfig = FeatureConfig()) -> np.ndarray:
     return (q.astype(np.float32) / np.float32(2**OUT_FRAC)).astype(np.float32)
 
 
-__all__ = ["FrontendTables", "bit_length", "check_config", "digit_reverse_table",
-           "fft_radix4", "fft_twiddle_table", "frontend_tables", "log2_table", "log_q8",
-           "logmel_frames_q8", "logmel_int", "logmel_q8", "mel_energies", "mel_tables",
-           "pcm16", "power_spectrum", "rfft_twiddle_table", "window_frames", "window_table"]
+# ==== the tables as C source ============================================================
+
+def c_header_lines(tables: FrontendTables, name: str) -> list[str]:
+    """C declarations of the tables and ``NAME_LOGMEL_PARAMS``, the initializer of a
+    pr_logmel_params pointing at them (for a firmware header)::
+
+        static const pr_logmel_params frontend = NAME_LOGMEL_PARAMS;
+        int32_t scratch[NAME_LOGMEL_SCRATCH];
+        pr_logmel_frame_s16(&frontend, samples, features, scratch, NAME_LOGMEL_SCRATCH);
+    """
+    N, P = name.upper(), f"{name}_logmel_"
+
+    def array(ctype: str, field: str, a: np.ndarray) -> list[str]:
+        flat = np.asarray(a).ravel().tolist()
+        rows = [", ".join(str(int(v)) for v in flat[i:i + 12]) + ","
+                for i in range(0, len(flat), 12)]
+        return [f"static const {ctype} {P}{field}[{max(len(flat), 1)}] = {{"] + \
+            ["    " + r for r in rows or ["0,"]] + ["};"]
+
+    lines = [f"/* Integer log-mel front end (pr_logmel_frame_s16): {tables.n_mels} bands of "
+             f"int16 Q{OUT_FRAC} per frame of",
+             f" * {tables.win_length} int16 samples; tables from "
+             "pyreparam.quant.qfrontend.frontend_tables. */",
+             f"#define {N}_LOGMEL_WIN_LENGTH {tables.win_length}",
+             f"#define {N}_LOGMEL_BANDS {tables.n_mels}",
+             f"#define {N}_LOGMEL_SCRATCH {2 * tables.n_fft + 2}"]
+    lines += array("int32_t", "window", tables.window)
+    lines += array("int32_t", "fft_twiddles", tables.fft_twiddles)
+    lines += array("int32_t", "rfft_twiddles", tables.rfft_twiddles)
+    lines += array("uint16_t", "fft_order", tables.fft_order)
+    lines += array("uint16_t", "mel_first", tables.mel_first)
+    lines += array("uint16_t", "mel_count", tables.mel_count)
+    lines += array("int32_t", "mel_weights", tables.mel_weights)
+    lines += array("int32_t", "log2_table", tables.log2_table)
+    fields = ", ".join(P + f for f in ("window", "fft_twiddles", "rfft_twiddles", "fft_order",
+                                       "mel_first", "mel_count", "mel_weights", "log2_table"))
+    lines.append(f"#define {N}_LOGMEL_PARAMS {{{tables.win_length}, {tables.n_fft}, "
+                 f"{tables.n_mels}, {tables.mel_weights.shape[0]}, {tables.floor_q62}LL, "
+                 f"{fields}}}")
+    return lines
+
+
+def table_bytes(tables: FrontendTables) -> int:
+    """Bytes of constant tables a device stores (flash)."""
+    return sum(a.nbytes for a in tables if isinstance(a, np.ndarray))
+
+
+__all__ = ["FrontendTables", "bit_length", "c_header_lines", "check_config",
+           "digit_reverse_table", "fft_radix4", "fft_stages", "fft_twiddle_table", "frontend_tables",
+           "log2_table", "log_q8", "max_band_weight", "logmel_frames_q8", "logmel_int", "logmel_q8",
+           "mel_energies", "mel_tables", "pcm16", "power_exponent", "power_spectrum", "rfft_twiddle_table",
+           "table_bytes", "window_frames", "window_table"]
