@@ -5,13 +5,14 @@
  * and bounds in reference/frontend_int.md. N = n_fft / 2 = 4^L complex points.
  *
  * Overflow, for *any* table contents (the tables are the caller's): |s 2^g| <= 2^22
- * and |window| <= 2^31 give |y| <= 2^21 and sum |y 2^k| <= 2^30 (win <= 512).
+ * and |window| <= 2^31 give |y| <= 2^21 and L1 = sum |y 2^k| <= 2^30 (win <= 512).
  * Inside the FFT every value before a halving is a combination of the inputs with
  * coefficients of modulus <= 1 (an int32 twiddle pair has modulus <= sqrt 2, and each
- * stage halves), so it stays below 2^31; the real split's A / 2 and C are below
- * 2^29.6 and X' below 2^30.8 (L = 2, the worst case). Products are int64 below 2^62;
- * P < 2^62; the mel sums are uint64 (they wrap, which is defined, only for weights
- * the builder never writes).
+ * stage halves), so it stays below L1 + 4 < 2^31 and a rot's product sum below 2^62;
+ * after the last stage |Z| <= 2^29.5, the real split's A / 2 and C stay below 2^30
+ * and X' below 2^31 (L = 2, the worst case); P < 2^63. The mel sums are uint64 (they
+ * wrap, which is defined, only for weights the builder never writes); log2 entries are
+ * taken mod 2^17. reference/frontend_int.md, section 4, has the argument.
  */
 #ifndef PR_LOGMEL_INTERNAL_H
 #define PR_LOGMEL_INTERNAL_H

@@ -300,9 +300,9 @@ def power_spectrum(frames, tables: FrontendTables) -> tuple[np.ndarray, np.ndarr
     """
     y, e = window_frames(frames, tables)  # (T, n_fft)
     Zr, Zi = fft_radix4(y[:, 0::2], y[:, 1::2], tables)  # (T, N), digit-reversed
-    order = tables.fft_order.astype(np.int64)
-    Zr, Zi = Zr[:, order], Zi[:, order]  # (T, N) natural order
     N = Zr.shape[1]
+    order = tables.fft_order.astype(np.int64) & (N - 1)  # (taken mod N, as in C)
+    Zr, Zi = Zr[:, order], Zi[:, order]  # (T, N) natural order
     k = np.arange(N // 2 + 1)
     mk = (N - k) % N
     Ar, Ai = _half(Zr[:, k] + Zr[:, mk]), _half(Zi[:, k] - Zi[:, mk])  # A / 2
@@ -373,7 +373,8 @@ def pcm16(x) -> np.ndarray:
 
 
 def logmel_q8(signal, config: FeatureConfig = FeatureConfig(),
-              trim_trailing_silence: bool | None = None) -> np.ndarray:
+              trim_trailing_silence: bool | None = None,
+              use_c: bool | None = None) -> np.ndarray:
     """Integer log-mel of a mono int16 PCM signal: the frames of features.logmel.
 
     Parameters
@@ -384,6 +385,10 @@ def logmel_q8(signal, config: FeatureConfig = FeatureConfig(),
         Settings (n_fft 32, 128 or 512; see :func:`check_config`).
     trim_trailing_silence : bool, optional
         Drop the trailing run of exact zeros first; default ``config``'s setting.
+    use_c : bool, optional
+        Compute with the C runtime (pr_logmel_frame_s16, about 25x faster) instead of
+        this NumPy reference; the result is the same bit for bit. Default: C when the
+        extension is built.
 
     Returns
     -------
@@ -398,7 +403,14 @@ def logmel_q8(signal, config: FeatureConfig = FeatureConfig(),
     if trim:
         s = trim_trailing_zeros(s)
     frames = np.ascontiguousarray(frame_signal(s, config))  # (T, win)
-    return logmel_frames_q8(frames, frontend_tables(config))
+    tables = frontend_tables(config)
+    if use_c is None:
+        from pyreparam import native
+        use_c = native.available()
+    if use_c:
+        from pyreparam.quant import cops
+        return cops.logmel_frames_s16(frames, tables)
+    return logmel_frames_q8(frames, tables)
 
 
 def logmel_int(signal, config: FeatureConfig = FeatureConfig()) -> np.ndarray:
