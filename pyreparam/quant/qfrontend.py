@@ -25,14 +25,14 @@ One frame (s: win int16 samples; N = n_fft / 2 = 4^L complex points)
             rounded half up (W = (c - i s) / 2^31, Q31). Base-4 digit-reversed order.
     A = Z[k] + conj Z[N-k],  C = rot(Z[k] - conj Z[N-k], W_2N^k)   (k = 0 .. N/2)
     X'[k]   = A / 2 - i C,  X'[N-k] = conj(A / 2 + i C)     (about X_512(z) / 2^(L-1))
-    P[k]    = X'_r^2 + X'_i^2                              (int64, < 2^62)
+    P[k]    = X'_r^2 + X'_i^2                  (int64: < 2^63, <= 2^(62-2L) valid tables)
     mel[m]  = floor(sum_k wm[m, k] P[k] / 2^20)            wm: mel weights in Q20; exact:
               (sum (P >> 32) wm) 2^12 + (sum (P mod 2^32) wm) >> 20       (uint64)
     E       = 2 e + 30 - 2 L                               P ~ 2^E |rfft(x w)|^2
     v       = max(1, mel + F),  F = round(F_0 / 2^(62 - E)),  F_0 = round(log_floor 2^62)
     Lq      = log2(v) in Q16 - E 2^16: bit length n of v, then the table at the 7 bits
               after the leading 1 and linear interpolation on the next 14 (table
-              entries taken mod 2^17, so |Lq| < 2^22 for any table)
+              entries taken mod 2^17, so |Lq| < 2^23 for any table)
     out     = (Lq round(ln2 2^31) + 2^38) >> 39            Q8 natural log (fits int16)
 
 Scaling: y 2^k ~ x w 2^(e + 14) with x = s / 2^15, so out ~ 256 ln(mel_float +
@@ -197,7 +197,8 @@ def _frontend_tables(config_json: str) -> FrontendTables:
 # ==== the frame pipeline (vectorized over frames) =====================================
 
 def bit_length(v) -> np.ndarray:
-    """Significant bits of each uint64 (0 for 0), by the C code's binary search."""
+    """Significant bits of each uint64 (0 for 0), by the portable C code's binary
+    search (gcc and clang use CLZ: the same result)."""
     v = np.asarray(v, dtype=np.uint64).copy()
     n = np.zeros(v.shape, dtype=np.int64)
     for step in (32, 16, 8, 4, 2, 1):
