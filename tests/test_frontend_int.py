@@ -397,3 +397,30 @@ def test_cortex_m4_frames_equal_the_host(tmp_path):
     (result,) = doc["results"]
     assert result["ok"] and len(result["instructions"]) == doc["frames"]
     assert max(result["instructions"]) < 45000 and result["stack_bytes"] < 1024
+
+
+def test_feature_config_selects_the_integer_front_end(tmp_path):
+    """FeatureConfig(frontend="int"): logmel is the integer front end's q / 256, the cache
+    keeps the two apart, and the float front end's cache keys are those of before."""
+    import json
+    from pyreparam.audio.features import FeatureConfig, logmel
+    from pyreparam.data.cache import CACHE_FORMAT, FeatureCache
+    from pyreparam.quant.qfrontend import logmel_q8, pcm16
+    rng = np.random.default_rng(3)
+    x = (0.2 * np.sin(np.arange(8000) * 0.05) + 0.01 * rng.standard_normal(8000))
+    x = (pcm16(x) / 32768.0).astype(np.float32)
+    fc_int = FeatureConfig(frontend="int")
+    q = logmel_q8(pcm16(x), fc_int)
+    np.testing.assert_array_equal(logmel(x, fc_int), q.astype(np.float32) / 256)
+    assert np.abs(logmel(x, fc_int) - logmel(x, FeatureConfig())).max() < 1 / 256
+    with pytest.raises(ValueError, match="frontend"):
+        FeatureConfig(frontend="fixed")
+    key = FeatureCache.key(b"abc", FeatureConfig(), max_seconds=30.0, min_seconds=0.1)
+    old = json.dumps({"format": CACHE_FORMAT, "features": {
+        k: v for k, v in FeatureConfig().to_dict().items() if k != "frontend"},
+        "max_seconds": 30.0, "min_seconds": 0.1}, sort_keys=True)
+    import hashlib
+    digest = hashlib.sha256(hashlib.sha256(b"abc").digest())
+    digest.update(old.encode())
+    assert key == digest.hexdigest()
+    assert FeatureCache.key(b"abc", fc_int, max_seconds=30.0, min_seconds=0.1) != key
