@@ -26,7 +26,7 @@ pr_status pr_conv1d_s8(const pr_conv1d_params *p, const int8_t *x, const int8_t 
     }
     if (t_hi > t_lo) {
         m = pr_mm_conv1d(p, x, w, bias, multiplier, shift, y, t_lo, t_hi);
-        pr_x86_avx2_mm_jk(&m);
+        pr_x86_avx2_mm(&m);
     }
     return PR_OK;
 }

@@ -64,10 +64,8 @@ static inline int32_t pr_x86_load32_tail(const int8_t *p, int32_t n, int8_t fill
 /* pr_x86_mm_avx512vnni.c: the product on AVX-512 VNNI (b_kn 0 or 1). */
 void pr_x86_avx512_mm(const pr_mm *m);
 
-/* pr_x86_mm_avx2.c: the product on AVX2, B stored (j, k) (b_kn == 0) ... */
-void pr_x86_avx2_mm_jk(const pr_mm *m);
-/* ... and B stored (k, j) (b_kn == 1). */
-void pr_x86_avx2_mm_kj(const pr_mm *m);
+/* pr_x86_mm_avx2.c: the product on AVX2 (b_kn 0 or 1). */
+void pr_x86_avx2_mm(const pr_mm *m);
 
 /* The reference's requantization of one value of a product (for edge frames). */
 static inline void pr_x86_store_one(const pr_mm *m, int64_t i, int32_t j, int32_t acc)
