@@ -17,9 +17,10 @@
  * adds two depth steps of row i to the 8 columns' lanes. The rows of A are converted
  * to such pairs once per tile of rows (once per panel and chunk when the depth needs
  * several chunks), and the product runs on blocks of 4 rows x 2 vectors (8
- * accumulators: with 6 rows, gcc spilled some of them in the inner loop). Padded depth steps and columns hold 0 and add nothing. B stored
- * (j, k) (weights, keys) is packed by 8 x 8 transposes of 32-bit words, B stored
- * (k, j) (the values of A V) by interleaving two rows.
+ * accumulators; 6 rows were no faster: the multiply-adds are the bound, 16 MACs per
+ * vpmaddwd and one vpaddd). Padded depth steps and columns hold 0 and add nothing.
+ * B stored (j, k) (weights, keys) is packed by 8 x 8 transposes of 32-bit words, B
+ * stored (k, j) (the values of A V) by interleaving two rows.
  * Then bias (saturating add), MBQM, zero point and clamp run on 8 lanes with the
  * reference's integer steps (pr256_mbqm), so the result is bit-identical to the
  * portable kernels; when no saturation can occur and every shift is <= 0 (the
@@ -291,15 +292,45 @@ PR256_INLINE void pr256_block(const pr256_step *s, int32_t ib, int32_t nr, int R
                                  : _mm256_loadu_si256((const __m256i *)(const void *)(s->tile + rr * 16 + 8 * v));
         }
     }
-    for (g = 0; g < G; ++g) {
-        __m256i pv[2];
-        for (v = 0; v < V; ++v) {
-            pv[v] = _mm256_loadu_si256((const __m256i *)(const void *)(s->panel + g * 16 + 8 * v));
+    if (R == 4 && V == 2) { /* named accumulators: gcc copied the array's in the loop */
+        __m256i c00 = acc[0][0], c01 = acc[0][1], c10 = acc[1][0], c11 = acc[1][1];
+        __m256i c20 = acc[2][0], c21 = acc[2][1], c30 = acc[3][0], c31 = acc[3][1];
+        const int32_t *pp = s->panel;
+        for (g = 0; g < G; ++g, pp += 16) {
+            const __m256i p0 = _mm256_loadu_si256((const __m256i *)(const void *)pp);
+            const __m256i p1 = _mm256_loadu_si256((const __m256i *)(const void *)(pp + 8));
+            __m256i av = _mm256_set1_epi32(a[0][g]);
+            c00 = _mm256_add_epi32(c00, _mm256_madd_epi16(p0, av));
+            c01 = _mm256_add_epi32(c01, _mm256_madd_epi16(p1, av));
+            av = _mm256_set1_epi32(a[1][g]);
+            c10 = _mm256_add_epi32(c10, _mm256_madd_epi16(p0, av));
+            c11 = _mm256_add_epi32(c11, _mm256_madd_epi16(p1, av));
+            av = _mm256_set1_epi32(a[2][g]);
+            c20 = _mm256_add_epi32(c20, _mm256_madd_epi16(p0, av));
+            c21 = _mm256_add_epi32(c21, _mm256_madd_epi16(p1, av));
+            av = _mm256_set1_epi32(a[3][g]);
+            c30 = _mm256_add_epi32(c30, _mm256_madd_epi16(p0, av));
+            c31 = _mm256_add_epi32(c31, _mm256_madd_epi16(p1, av));
         }
-        for (r = 0; r < R; ++r) {
-            const __m256i av = _mm256_set1_epi32(a[r][g]);
+        acc[0][0] = c00;
+        acc[0][1] = c01;
+        acc[1][0] = c10;
+        acc[1][1] = c11;
+        acc[2][0] = c20;
+        acc[2][1] = c21;
+        acc[3][0] = c30;
+        acc[3][1] = c31;
+    } else {
+        for (g = 0; g < G; ++g) {
+            __m256i pv[2];
             for (v = 0; v < V; ++v) {
-                acc[r][v] = _mm256_add_epi32(acc[r][v], _mm256_madd_epi16(pv[v], av));
+                pv[v] = _mm256_loadu_si256((const __m256i *)(const void *)(s->panel + g * 16 + 8 * v));
+            }
+            for (r = 0; r < R; ++r) {
+                const __m256i av = _mm256_set1_epi32(a[r][g]);
+                for (v = 0; v < V; ++v) {
+                    acc[r][v] = _mm256_add_epi32(acc[r][v], _mm256_madd_epi16(pv[v], av));
+                }
             }
         }
     }
