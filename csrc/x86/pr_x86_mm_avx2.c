@@ -151,12 +151,26 @@ PR256_INLINE void pr256_store_row(const pr_mm *m, int64_t i, int32_t j0, int32_t
 
 /* ---- packing ------------------------------------------------------------------ */
 
-/* 16 int8 at p (n < 16: the first n, then `fill`) sign-extended to int16, minus z. */
-PR256_INLINE __m256i pr256_load16(const int8_t *p, int32_t n, int8_t fill, __m256i z)
+/*
+ * 16 int8 at p (n < 16: the first n, then `fill`) sign-extended to int16, minus z.
+ * back: bytes that may be read before p. With back + n >= 16 a short tail is the 16
+ * bytes ending at p + n, moved down by 16 - n lanes (vpshufb; its index has bit 7 set
+ * in the lanes past n, which get `fill`); else it goes through a padded copy.
+ */
+PR256_INLINE __m256i pr256_load16(const int8_t *p, int32_t n, int64_t back, int8_t fill,
+                                  __m256i z)
 {
+    static const int8_t shift[32] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+                                     -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+                                     -1, -1};
     __m128i v;
     if (n >= 16) {
         v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    } else if (back + n >= 16) {
+        /* lane i < n: byte 16 - n + i of the load, i.e. p[i]; lanes i >= n: fill */
+        const __m128i idx = _mm_loadu_si128((const __m128i *)(const void *)(shift + 16 - n));
+        const __m128i t = _mm_loadu_si128((const __m128i *)(const void *)(p + n - 16));
+        v = _mm_blendv_epi8(_mm_shuffle_epi8(t, idx), _mm_set1_epi8(fill), idx);
     } else {
         int8_t buf[16];
         memset(buf, fill, sizeof buf);
@@ -204,7 +218,7 @@ static inline PR_TARGET_AVX2 void pr256_pack_jk(const pr_mm *m, int32_t j0, int3
             for (l = 0; l < 8; ++l) {
                 const int32_t j = 8 * v + l;
                 r[l] = j < nc ? pr256_load16(m->b + (int64_t)(j0 + j) * m->b_step + k0 + k,
-                                             nk - k, (int8_t)m->b_zero_point, zb)
+                                             nk - k, k0 + k, (int8_t)m->b_zero_point, zb)
                               : _mm256_setzero_si256();
             }
             pr256_transpose8(r, out);
@@ -226,8 +240,8 @@ static inline PR_TARGET_AVX2 void pr256_pack_kj(const pr_mm *m, int32_t j0, int3
     for (g = 0; 2 * g < nk; ++g) {
         const int8_t *b0 = m->b + (int64_t)(k0 + 2 * g) * m->b_step + j0;
         /* columns past nc and a missing second row: zb, 0 after the subtraction */
-        const __m256i r0 = pr256_load16(b0, nc, fill, zb);
-        const __m256i r1 = 2 * g + 1 < nk ? pr256_load16(b0 + m->b_step, nc, fill, zb)
+        const __m256i r0 = pr256_load16(b0, nc, j0, fill, zb);
+        const __m256i r1 = 2 * g + 1 < nk ? pr256_load16(b0 + m->b_step, nc, j0, fill, zb)
                                           : _mm256_setzero_si256();
         const __m256i lo = _mm256_unpacklo_epi16(r0, r1); /* columns 0-3 | 8-11 */
         const __m256i hi = _mm256_unpackhi_epi16(r0, r1); /* columns 4-7 | 12-15 */
@@ -251,12 +265,13 @@ static inline PR_TARGET_AVX2 void pr256_pack_a(const pr_mm *m, int32_t i0, int32
         int32_t *dst = abuf + (int64_t)r * G;
         for (k = 0; k + 16 <= nk; k += 16) {
             _mm256_storeu_si256((__m256i *)(void *)(dst + k / 2),
-                                pr256_load16(row + k, 16, 0, za));
+                                pr256_load16(row + k, 16, 0, 0, za));
         }
         if (k < nk) { /* the last words, padded with za (0 after the subtraction) */
             int32_t t[8];
             _mm256_storeu_si256((__m256i *)(void *)t,
-                                pr256_load16(row + k, nk - k, (int8_t)m->a_zero_point, za));
+                                pr256_load16(row + k, nk - k, k0 + k,
+                                             (int8_t)m->a_zero_point, za));
             memcpy(dst + k / 2, t, (size_t)(G - k / 2) * sizeof *t);
         }
     }
