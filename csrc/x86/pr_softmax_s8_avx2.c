@@ -4,9 +4,11 @@
  *
  * A row's keys that may be allowed, [lo, hi) (the window; every key without one), are
  * worked on in chunks of 32 keys from lo; when a chunk would pass the row's end, the
- * last 32 keys of the row are taken instead (the tail chunk; a row shorter than 32
- * keys is copied to a zero-padded buffer), so that nothing is read or written past
- * the row. A byte of 0xFF marks an allowed key (key mask and window).
+ * last 32 keys of the row are taken instead (the tail chunk), so that nothing is read
+ * or written past the row. A byte of 0xFF marks an allowed key (key mask and window).
+ * Rows run in groups of up to 4, each pass below over the group's rows in turn, so
+ * that their dependency chains (reductions, division) overlap. Rows shorter than 32
+ * keys (SpeechFormer's windows) take scalar code, pr256_sm_row_short.
  * 1. mx = max x over the allowed keys (vpmaxsb, not-allowed keys as -128; no allowed
  *    key at all: the row is all -128).
  * 2. e_j = exp_table[mx - x_j] for the allowed keys, 8 keys at a time (the groups that

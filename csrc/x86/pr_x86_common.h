@@ -11,11 +11,12 @@
  * arguments and describe their work as one or more matrix products (pr_mm
  * below), computed by the shared kernels pr_x86_mm_<isa>.c, which a build of that
  * level compiles once; the element-wise and row kernels (softmax, LayerNorm, the
- * residual adds, depthwise conv1d) use the lane fixed point of pr_x86_q512.h.
+ * residual adds, depthwise conv1d) use the lane fixed point of pr_x86_q256.h (AVX2, 8
+ * lanes) or pr_x86_q512.h (AVX-512, 16 lanes).
  *
- * Variants:  avx2        linear_s8, linear_s8_s16, conv1d_s8, bmm_nt_s8, bmm_nn_s8
- *            avx512vnni  the same, and softmax_s8, layernorm_s16_s8, add_s16,
- *                        add_s16_s8, depthwise_conv1d_s8, mul_s8, lut_s8
+ * Variants (both levels): linear_s8, linear_s8_s16, conv1d_s8, bmm_nt_s8, bmm_nn_s8,
+ *            softmax_s8, layernorm_s16_s8, add_s16, add_s16_s8, depthwise_conv1d_s8,
+ *            mul_s8, lut_s8
  *
  * The instruction set is enabled per function with __attribute__((target(...)))
  * (gcc >= 4.9, clang), so no global -m flag is needed and nothing outside these
