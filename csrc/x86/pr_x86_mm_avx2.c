@@ -43,13 +43,20 @@ typedef struct {
     __m256i bias[2];
     __m256i round[2];        /* fast: 2^(r-1), or 0 for r = 0 */
     __m256i sign[2];         /* fast: 1 for r >= 1, 0 for r = 0 */
-    int32_t fast;            /* see pr256_requant_fast */
+    int32_t mode;            /* PR256_GENERIC, PR256_FAST, PR256_FAST_RIGHT */
     int32_t any_left;        /* some shift > 0 */
 } pr256_cols;
 
+/* How a panel is requantized (pr256_requant). */
+enum {
+    PR256_GENERIC,    /* the reference's steps */
+    PR256_FAST,       /* no saturation, every shift <= 0: pr256_requant_fast */
+    PR256_FAST_RIGHT  /* the same with every shift <= -1 and the whole output range */
+};
+
 /*
  * The constants of columns j0 .. j0 + nc - 1 (other lanes: multiplier 0, shift 0,
- * bias 0). fast when every shift is <= 0 and
+ * bias 0). Fast when every shift is <= 0 and
  *   max |bias| + max |dot| + 2^(r_max - 1) <= 2^31 - 1,
  * max |dot| = depth 2^14 for int8 x int8 (no zero points), depth 255^2 otherwise.
  */
@@ -61,7 +68,7 @@ static inline PR_TARGET_AVX2 void pr256_cols_init(const pr_mm *m, int32_t j0, in
     int32_t mult[PR256_NC], shift[PR256_NC], bias[PR256_NC], round[PR256_NC],
         sign[PR256_NC];
     int64_t big = 0;
-    int32_t l, v, r_max = 0, any_left = 0;
+    int32_t l, v, r_max = 0, r_min = 31, any_left = 0;
     for (l = 0; l < PR256_NC; ++l) {
         const int32_t j = j0 + l;
         const int32_t jj = m->per_tensor ? 0 : j;
@@ -75,6 +82,7 @@ static inline PR_TARGET_AVX2 void pr256_cols_init(const pr_mm *m, int32_t j0, in
         sign[l] = e <= -1 ? 1 : 0;
         any_left |= e > 0;
         r_max = -e > r_max ? -e : r_max;
+        r_min = ok && -e < r_min ? -e : r_min;
         big = (b < 0 ? -b : b) > big ? (b < 0 ? -b : b) : big;
     }
     for (v = 0; v < 2; ++v) {
@@ -85,8 +93,13 @@ static inline PR_TARGET_AVX2 void pr256_cols_init(const pr_mm *m, int32_t j0, in
         c->sign[v] = _mm256_loadu_si256((const __m256i *)(void *)(sign + 8 * v));
     }
     c->any_left = any_left;
-    c->fast = !any_left &&
-              big + dot + (r_max > 0 ? (int64_t)1 << (r_max - 1) : 0) <= PR_Q_INT32_MAX;
+    c->mode = PR256_GENERIC;
+    if (!any_left &&
+        big + dot + (r_max > 0 ? (int64_t)1 << (r_max - 1) : 0) <= PR_Q_INT32_MAX) {
+        const int full = m->y_bytes == 1 ? m->act_min == -128 && m->act_max == 127
+                                         : m->act_min == -32768 && m->act_max == 32767;
+        c->mode = r_min >= 1 && full ? PR256_FAST_RIGHT : PR256_FAST;
+    }
 }
 
 /*
@@ -94,9 +107,10 @@ static inline PR_TARGET_AVX2 void pr256_cols_init(const pr_mm *m, int32_t j0, in
  * pr256_cols_init), and with h = SRDHM(x + bias, m), |h| <= |x + bias| (m < 2^31), so
  *   RDBP(h, r) = (h + 2^(r-1) - [h < 0]) >> r       (r >= 1; h itself for r = 0)
  * (reference/int8.md's remainder form: h = a 2^r + b, both add 1 to a exactly when
- * b >= 2^(r-1) + [h < 0]) stays in int32: |h| + 2^(r-1) <= 2^31 - 1.
+ * b >= 2^(r-1) + [h < 0]) stays in int32: |h| + 2^(r-1) <= 2^31 - 1. RIGHT: every
+ * lane that is stored has r >= 1 (the others' values are never used).
  */
-PR256_INLINE __m256i pr256_requant_fast(const pr256_cols *c, int v, __m256i x)
+PR256_INLINE __m256i pr256_requant_fast(const pr256_cols *c, int v, __m256i x, int right)
 {
     const __m256i nudge = _mm256_set1_epi64x((int64_t)1 << 30);
     const __m256i s = _mm256_add_epi32(x, c->bias[v]);
@@ -105,17 +119,28 @@ PR256_INLINE __m256i pr256_requant_fast(const pr256_cols *c, int v, __m256i x)
                                                           c->q[v].mult_odd), nudge);
     const __m256i h = _mm256_blend_epi32(_mm256_srli_epi64(even, 31),
                                          _mm256_slli_epi64(odd, 1), 0xAA);
-    const __m256i t = _mm256_sub_epi32(_mm256_add_epi32(h, c->round[v]),
-                                       _mm256_and_si256(_mm256_srli_epi32(h, 31), c->sign[v]));
-    return _mm256_srav_epi32(t, c->q[v].right);
+    const __m256i neg = right ? _mm256_srli_epi32(h, 31)
+                              : _mm256_and_si256(_mm256_srli_epi32(h, 31), c->sign[v]);
+    return _mm256_srav_epi32(_mm256_sub_epi32(_mm256_add_epi32(h, c->round[v]), neg),
+                             c->q[v].right);
 }
 
-/* clamp(zp + MBQM(sat32(acc + bias)), act_min, act_max) of vector v */
-PR256_INLINE __m256i pr256_requant(const pr_mm *m, const pr256_cols *c, int v, __m256i acc)
+/*
+ * clamp(zp + MBQM(sat32(acc + bias)), act_min, act_max) of vector v (MODE: the panel's
+ * c->mode, a constant). PR256_FAST_RIGHT leaves the clamp to the saturating narrowing
+ * of pr256_store_row: |MBQM| <= 2^30 for r >= 1, so zp + MBQM fits int32, and the
+ * output range is the output type's.
+ */
+PR256_INLINE __m256i pr256_requant(const pr_mm *m, const pr256_cols *c, int v, __m256i acc,
+                                   int mode)
 {
     __m256i y;
-    if (c->fast) {
-        y = pr256_requant_fast(c, v, acc);
+    if (mode == PR256_FAST_RIGHT) {
+        return _mm256_add_epi32(pr256_requant_fast(c, v, acc, 1),
+                                _mm256_set1_epi32(m->out_zero_point));
+    }
+    if (mode == PR256_FAST) {
+        y = pr256_requant_fast(c, v, acc, 0);
     } else {
         y = pr256_mbqm(&c->q[v], pr256_add_sat(acc, c->bias[v]), c->any_left);
     }
@@ -292,8 +317,9 @@ typedef struct {
 } pr256_step;
 
 /* Rows ib .. ib + nr - 1 of the tile (nr <= R; missing rows repeat the last one,
- * never stored), the panel's V vectors, one chunk. */
-PR256_INLINE void pr256_block(const pr256_step *s, int32_t ib, int32_t nr, int R, int V)
+ * never stored), the panel's V vectors, one chunk; MODE: the panel's c->mode. */
+PR256_INLINE void pr256_block(const pr256_step *s, int32_t ib, int32_t nr, int R, int V,
+                              int mode)
 {
     const int32_t G = s->G;
     const int32_t *a[PR256_R];
@@ -359,31 +385,41 @@ PR256_INLINE void pr256_block(const pr256_step *s, int32_t ib, int32_t nr, int R
         return;
     }
     for (r = 0; r < nr; ++r) {
-        const __m256i lo = pr256_requant(s->m, s->cols, 0, acc[r][0]);
-        const __m256i hi = V == 2 ? pr256_requant(s->m, s->cols, 1, acc[r][1])
+        const __m256i lo = pr256_requant(s->m, s->cols, 0, acc[r][0], mode);
+        const __m256i hi = V == 2 ? pr256_requant(s->m, s->cols, 1, acc[r][1], mode)
                                   : _mm256_setzero_si256();
         pr256_store_row(s->m, (int64_t)s->i0 + ib + r, s->j0, s->nc, lo, hi);
     }
 }
 
 /* The rows 0 .. ni - 1 of the tile: blocks of 4, then of 3 and 1. */
-PR256_INLINE void pr256_rows(const pr256_step *s, int32_t ni, int V)
+PR256_INLINE void pr256_rows(const pr256_step *s, int32_t ni, int V, int mode)
 {
     int32_t ib = 0;
     for (; ib + PR256_R <= ni; ib += PR256_R) {
-        pr256_block(s, ib, PR256_R, PR256_R, V);
+        pr256_block(s, ib, PR256_R, PR256_R, V, mode);
     }
     if (ni - ib >= 3) {
-        pr256_block(s, ib, 3, 3, V);
+        pr256_block(s, ib, 3, 3, V, mode);
         ib += 3;
     }
     for (; ib < ni; ++ib) {
-        pr256_block(s, ib, 1, 1, V);
+        pr256_block(s, ib, 1, 1, V, mode);
     }
 }
 
-static PR_TARGET_AVX2 void pr256_rows_v1(const pr256_step *s, int32_t ni) { pr256_rows(s, ni, 1); }
-static PR_TARGET_AVX2 void pr256_rows_v2(const pr256_step *s, int32_t ni) { pr256_rows(s, ni, 2); }
+#define PR256_ROWS(V, MODE)                                                            \
+    static PR_TARGET_AVX2 void pr256_rows_##V##_##MODE(const pr256_step *s, int32_t ni)  \
+    {                                                                                  \
+        pr256_rows(s, ni, V, MODE);                                                    \
+    }
+PR256_ROWS(1, PR256_GENERIC)
+PR256_ROWS(1, PR256_FAST)
+PR256_ROWS(1, PR256_FAST_RIGHT)
+PR256_ROWS(2, PR256_GENERIC)
+PR256_ROWS(2, PR256_FAST)
+PR256_ROWS(2, PR256_FAST_RIGHT)
+#undef PR256_ROWS
 
 /* The whole product described by m (checked by the caller): tiles of rows, in each
  * the panels of columns, in each the chunks of the depth. */
@@ -392,6 +428,9 @@ PR_TARGET_AVX2 void pr_x86_avx2_mm(const pr_mm *m)
     int32_t abuf[PR256_ABUF];
     int32_t panel[PR256_GC * PR256_NC];
     int32_t tile[(PR256_ABUF / PR256_GC) * PR256_NC];
+    static void (*const rows[2][3])(const pr256_step *, int32_t) = {
+        {pr256_rows_1_PR256_GENERIC, pr256_rows_1_PR256_FAST, pr256_rows_1_PR256_FAST_RIGHT},
+        {pr256_rows_2_PR256_GENERIC, pr256_rows_2_PR256_FAST, pr256_rows_2_PR256_FAST_RIGHT}};
     pr256_cols cols;
     pr256_step s;
     const int32_t chunks = (m->depth + PR256_KC - 1) / PR256_KC;
@@ -429,11 +468,7 @@ PR_TARGET_AVX2 void pr_x86_avx2_mm(const pr_mm *m)
                 if (chunks > 1) {
                     pr256_pack_a(m, i0, ni, k0, nk, abuf);
                 }
-                if (nc > 8) {
-                    pr256_rows_v2(&s, ni);
-                } else {
-                    pr256_rows_v1(&s, ni);
-                }
+                rows[nc > 8][cols.mode](&s, ni);
             }
         }
     }
