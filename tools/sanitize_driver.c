@@ -383,6 +383,23 @@ int main(void)
     run_norm(3, PR_NORM_MAX_BANDS);
     run_layernorm(3, 4096);
     run_softmax(1, 2, 8192);
+    /* beyond the small sizes: depths of several 256-deep chunks, tiles of rows, the
+     * light models' shapes, softmax rows in groups, long depthwise sequences and
+     * kernels with channels past a multiple of 8 */
+    run_linear(70, 300, 37);
+    run_linear(5, 520, 17);
+    run_linear(300, 64, 16);
+    run_bmm(2, 75, 75, 16);
+    run_bmm(1, 133, 20, 300);
+    run_softmax(2, 9, 75);
+    run_softmax(1, 40, 300);
+    run_softmax(1, 5, 2017);
+    run_layernorm(20, 4095);
+    run_elementwise(4807);
+    run_conv(300, 13, 20, 3);
+    run_conv(20, 100, 9, 5);
+    run_conv(6, 11, 5, 5);
+    run_conv(5, 11, 3, 301);
     printf("sanitize_driver: %ld calls, %d failures\n", calls, failures);
     return failures == 0 ? 0 : 1;
 }
