@@ -65,7 +65,8 @@ from pyreparam.audio.decode import AudioError, load_audio_bytes, read_file_bytes
 from pyreparam.audio.features import trim_trailing_zeros  # noqa: E402
 from pyreparam.data.cache import CACHE_FORMAT, FeatureCache  # noqa: E402
 from pyreparam.data.manifest import ManifestError, Utterance, read_manifest  # noqa: E402
-from pyreparam.train.metrics import classification_report, unweighted_accuracy  # noqa: E402
+from pyreparam.train.metrics import (classification_report, confusion_matrix,  # noqa: E402
+                                     metrics_from_confusion)
 from pyreparam.train.splits import make_folds  # noqa: E402
 
 SAMPLE_RATE = 16000
@@ -107,7 +108,8 @@ def svm_folds(utterances: Sequence[Utterance], cv: str = "loso",
     Calls make_folds as pyreparam/train/run.py (_execute) does, on the speakers and
     sessions of the usable utterances in manifest order. The trainer draws each
     fold's validation speakers after its test speakers, so the test speakers and the
-    union train + validation do not depend on --n-validation; 1 is passed.
+    union train + validation do not depend on how many validation speakers it draws
+    (TrainConfig.n_validation) nor on how; 1 is passed.
     """
     folds = make_folds([u.speaker for u in utterances], cv, seed=seed,
                        sessions=[u.session for u in utterances], n_validation=1)
@@ -281,7 +283,8 @@ def select_c(X: np.ndarray, y: np.ndarray, speakers: np.ndarray, rows: np.ndarra
         for C in grid:
             predicted[C][is_held] = fit_predict(X, y, speakers, rows[~is_held], rows[is_held],
                                                 kernel, C, mode)
-    scores = {C: unweighted_accuracy(y[rows], predicted[C], n_classes) for C in grid}
+    scores = {C: metrics_from_confusion(confusion_matrix(y[rows], predicted[C], n_classes))["ua"]
+              for C in grid}
     best = max(scores.values())
     return min(C for C in grid if scores[C] == best), scores
 
@@ -336,19 +339,15 @@ def summarize_variant(name: str, classifier: str, dims: int, fold_results: list[
             "svm_seconds": seconds, "folds": folds}
 
 
-def pm(mean: float, std: float) -> str:
-    return f"{mean:.1f} ± {std:.1f}"
-
-
 def format_markdown(variants: list[dict]) -> str:
-    """The results table in tools/results_table.py's markdown format (one seed: ± 0.0)."""
+    """The results table in tools/results_table.py's markdown format (one seed: no ±)."""
     lines = ["| variant | seeds | UA % | WA % | macro-F1 % | inner-LOSO UA % (chosen C) | "
              "features | wall time per fold |",
              "|---|---|---|---|---|---|---|---|"]
     for v in variants:
         p = v["pooled"]
-        lines.append(f"| {v['variant']} | 1 | {pm(100 * p['ua'], 0)} | {pm(100 * p['wa'], 0)} | "
-                     f"{pm(100 * p['macro_f1'], 0)} | {pm(100 * v['inner_ua_mean'], 0)} | "
+        lines.append(f"| {v['variant']} | 1 | {100 * p['ua']:.1f} | {100 * p['wa']:.1f} | "
+                     f"{100 * p['macro_f1']:.1f} | {100 * v['inner_ua_mean']:.1f} | "
                      f"{v['dims']:,} | {v['svm_seconds'] / len(v['folds']):.0f} s |")
     return "\n".join(lines)
 
