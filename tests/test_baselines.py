@@ -13,7 +13,10 @@ from click.testing import CliRunner
 
 from pyreparam.cli import main
 from pyreparam.data.manifest import read_manifest
-from pyreparam.data.synth import write_synthetic_corpus
+from pyreparam.data.synth import EMOTIONS, write_synthetic_corpus
+from pyreparam.models import make_config
+from pyreparam.train.fold import TrainConfig
+from pyreparam.train.run import RunSpec, start_run
 
 SCRIPT = Path(__file__).resolve().parents[1] / "tools" / "baselines" / "opensmile_svm.py"
 
@@ -60,6 +63,25 @@ def test_svm_folds_are_the_folds_training_used(synthetic_manifest, tmp_path, cv,
     if cv != "loso":      # the comparison can fail: other seeds give other folds
         assert any(baseline.svm_folds(read_manifest(synthetic_manifest), cv, s) != ours
                    for s in range(6))
+
+
+def test_folds_do_not_depend_on_the_number_of_validation_speakers(synthetic_manifest,
+                                                                  tmp_path):
+    """Training draws validation speakers after test speakers: with 2 of them, the test
+    speakers and train + validation are still the script's (which passes 1)."""
+    config = make_config("convtransformer", "light", width=8, layers=1, heads=2, ffn=16,
+                         n_mels=16, n_classes=len(EMOTIONS))
+    spec = RunSpec(manifest=str(synthetic_manifest), model_config=config.to_dict(),
+                   train_config=TrainConfig(epochs=1, batch_size=8, seed=5,
+                                            n_validation=2).to_dict(),
+                   cv="fixed", feature_config={"n_mels": 16},
+                   cache_dir=str(tmp_path / "cache"))
+    start_run(spec, tmp_path / "run", quiet=True)
+    trained = json.loads((tmp_path / "run" / "folds.json").read_text())["folds"]
+    ours = baseline.svm_folds(read_manifest(synthetic_manifest), "fixed", 5)
+    assert [len(f["validation"]) for f in trained] == [2]
+    assert [(list(f.test), list(f.train)) for f in ours] == \
+        [(f["test"], sorted(f["train"] + f["validation"])) for f in trained]
 
 
 def test_cache_key_changes_with_content_and_every_setting():
