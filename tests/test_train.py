@@ -363,3 +363,28 @@ def test_macro_f1_counts_false_alarms_of_absent_classes():
     assert report["classes_absent"] == 1
     # never predicted and absent: left out
     assert classification_report([0, 1], [0, 1], 3)["macro_f1"] == pytest.approx(1.0)
+
+
+def test_distillation_from_a_teacher_run(corpus, tmp_path):
+    """A student learns from a finished run's fold models (soft targets on its own
+    training utterances only); a teacher whose folds test other speakers is refused."""
+    from pyreparam.train.distill import DistillError, soft_targets, teacher_model_path
+    from pyreparam.train.splits import Fold
+    teacher = tmp_path / "teacher"
+    start_run(_spec(corpus, tmp_path, epochs=2), teacher, quiet=True)
+    student = tmp_path / "student"
+    summary = start_run(_spec(corpus, tmp_path, epochs=2, teachers=(str(teacher),),
+                              distill=0.5, temperature=2.0), student, quiet=True)
+    assert list(summary["train_config"]["teachers"]) == [str(teacher)]
+    fold = Fold.from_dict(json.loads((student / "folds.json").read_text())["folds"][0])
+    assert teacher_model_path(teacher, fold).parent.name.startswith("fold_")
+    rng = np.random.default_rng(0)
+    raw = [rng.standard_normal((30, 16)).astype(np.float32) for _ in range(4)]
+    soft = soft_targets([str(teacher)] * 2, fold, raw, ["a", "a", "b", "b"],
+                        list(CLASSES), {"n_mels": 16}, 2.0)
+    np.testing.assert_allclose(soft.sum(axis=1), 1.0)
+    other = Fold(0, ("nobody",), fold.validation, fold.train)
+    with pytest.raises(DistillError, match="no fold whose test speakers"):
+        teacher_model_path(teacher, other)
+    with pytest.raises(ValueError, match="teacher"):
+        TrainConfig(distill=0.5)

@@ -25,7 +25,8 @@ from pyreparam.data.augment import spec_augment
 from pyreparam.data.normalize import DEFAULT_PRIOR_WEIGHT, CausalSampler, Normalizer
 from pyreparam.models import Model, build_model, save_checkpoint
 from pyreparam.models.checkpoint import atomic_write
-from pyreparam.ops.loss import cross_entropy_backward, cross_entropy_forward
+from pyreparam.ops.loss import (cross_entropy_backward, cross_entropy_forward,
+                                distill_backward, distill_forward)
 from pyreparam.ops.optim import AdamWState, adamw_init, adamw_step, clip_grad_norm, warmup_cosine_lr
 from pyreparam.reparam import merge
 from pyreparam.train.batching import pad_batch, predict_logits, random_crop
@@ -75,6 +76,9 @@ class TrainConfig:
     ema: float = 0.0                    # decay of a moving average of the weights; 0 off
     mixup: float = 0.0                  # alpha of mixup's Beta(alpha, alpha); 0 off
     speeds: tuple[float, ...] = ()      # speed perturbation factors besides 1.0
+    teachers: tuple[str, ...] = ()      # runs whose fold models teach (distillation)
+    distill: float = 0.0                # weight A of the teachers' soft targets
+    temperature: float = 2.0            # of the distillation
     seed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -85,6 +89,8 @@ class TrainConfig:
         d = dict(d)
         if "speeds" in d:
             d["speeds"] = tuple(float(v) for v in d["speeds"])
+        if "teachers" in d:
+            d["teachers"] = tuple(str(v) for v in d["teachers"])
         return cls(**d)
 
     def __post_init__(self):
@@ -96,6 +102,10 @@ class TrainConfig:
         if any(not 0.5 <= v <= 2.0 or v == 1.0 for v in self.speeds):
             raise ValueError(f"speed factors must lie in [0.5, 2] and differ from 1: "
                              f"{self.speeds}")
+        if not 0.0 <= self.distill <= 1.0 or not self.temperature > 0:
+            raise ValueError("need 0 <= distill <= 1 and a positive temperature")
+        if self.distill > 0 and not self.teachers:
+            raise ValueError("distillation needs at least one teacher run")
 
 
 #: How a fold picks its model from the validation curve (validation speakers only):
@@ -141,6 +151,7 @@ class Split:
     raw: list[np.ndarray] | None = None
     sampler: CausalSampler | None = None
     variants: list["Split"] = dataclasses.field(default_factory=list)
+    soft: np.ndarray | None = None      # (n, N) teachers' soft targets (distillation)
 
     def example(self, i: int, rng: np.random.Generator) -> np.ndarray:
         """Training example i, normalized (causal: a fresh random draw); with speed
@@ -261,6 +272,13 @@ def train_epoch(state: FoldState, train: Split, tc: TrainConfig, weights: np.nda
             dlogits = cross_entropy_backward(lam, lc) + cross_entropy_backward(1 - lam, lc2)
         else:
             dlogits = cross_entropy_backward(1.0, lc)
+        if tc.distill > 0:
+            soft = train.soft[idx]
+            if tc.mixup > 0:
+                soft = lam * soft + (1 - lam) * soft[partner]
+            kd, kc = distill_forward(logits, soft, tc.temperature)
+            loss = (1 - tc.distill) * loss + tc.distill * kd
+            dlogits = (1 - tc.distill) * dlogits + distill_backward(tc.distill, kc)
         grads = model.backward(dlogits, cache)
         check_finite(loss, grads, state.epoch + 1, start // tc.batch_size + 1)
         clip_grad_norm(grads, tc.clip)
