@@ -11,6 +11,7 @@
 #define PR_NORM_INTERNAL_H
 
 #include "pr_crc32_internal.h"
+#include "pr_layernorm_internal.h"
 #include "pr_q_internal.h"
 
 #define PR_NORM_MAGIC 0x534E5250u /* "PRNS" */
@@ -129,6 +130,132 @@ static inline pr_status pr_ns_check(const uint8_t *state, int32_t bytes, int32_t
 static inline void pr_ns_seal(uint8_t *state, int32_t bytes)
 {
     pr_ns_put_u32(state + 4 * PR_NS_CRC, pr_ns_crc(state, bytes));
+}
+
+/* ---- update (pr_norm_update_s16, pr_norm_update_sums) ------------------------------ */
+
+/* Utterance moments of one band from its sums over T frames (S1 = sum x, S2 = sum x^2,
+ * |S1| <= 2^15 T, 0 <= S2 <= 2^30 T): m_u = rdiv(S1 2^8, T) (|m_u| <= 2^23),
+ * v_u = max(0, rdiv(S2, T) - rdbp(m_u^2, 16)) (<= 2^30), both Q16. */
+static inline void pr_ns_moments(int64_t S1, int64_t S2, int32_t T, int64_t *mean,
+                                 int64_t *var)
+{
+    int64_t v;
+    *mean = pr_ns_rdiv(S1 * ((int64_t)1 << PR_NORM_FEATURE_FRAC_BITS), T);
+    v = pr_ns_rdiv(S2, T) - pr_q_rdbp64(*mean * *mean, PR_NORM_STAT_FRAC_BITS);
+    *var = v < 0 ? 0 : v;
+}
+
+/* The weight w (Q30) of T new frames merged into a state that has merged F frames
+ * (F capped at 2^24 first), and the frame count after the merge (*F_new). w is 0 for
+ * the first utterance (F = 0), whose moments replace the zero statistics. */
+static inline int64_t pr_ns_update_weight(uint32_t F, int32_t T, uint32_t *F_new)
+{
+    int64_t Fa;
+    if (F == 0) {
+        *F_new = (uint32_t)T;
+        return 0;
+    }
+    Fa = F < (uint32_t)PR_NORM_FRAME_CAP ? (int64_t)F : PR_NORM_FRAME_CAP;
+    *F_new = (uint32_t)(Fa + T);
+    return pr_ns_rdiv((int64_t)T << PR_NORM_WEIGHT_BITS, Fa + T);
+}
+
+/* Merge band m's utterance moments (mu, vu) into a state that has heard n utterances,
+ * with weight w (Chan et al.'s pairwise update, reference/causal_norm.md):
+ *   m' = m + rdbp(d w, 30), v' = clamp(v + rdbp((v_u - v) w, 30)
+ *        + rdbp(rdbp(dd w, 30) (2^30 - w), 30), 0, 2^30),  d = m_u - m, dd = rdbp(d^2, 16). */
+static inline void pr_ns_update_band(uint8_t *state, int32_t M, int32_t m, uint32_t n,
+                                     int64_t w, int64_t mu, int64_t vu)
+{
+    const int64_t one = (int64_t)1 << PR_NORM_WEIGHT_BITS;
+    int64_t mean = mu;
+    int64_t var = vu;
+    if (n != 0) {
+        const int64_t ma = pr_ns_mean(state, M, m);
+        const int64_t va = pr_ns_var(state, M, m);
+        const int64_t d = mu - ma;                                     /* |d| <= 2^24 */
+        const int64_t dd = pr_q_rdbp64(d * d, PR_NORM_STAT_FRAC_BITS);  /* <= 2^32 */
+        const int64_t spread = pr_q_rdbp64(
+            pr_q_rdbp64(dd * w, PR_NORM_WEIGHT_BITS) * (one - w), PR_NORM_WEIGHT_BITS);
+        mean = ma + pr_q_rdbp64(d * w, PR_NORM_WEIGHT_BITS);
+        var = va + pr_q_rdbp64((vu - va) * w, PR_NORM_WEIGHT_BITS) + spread;
+    }
+    /* the mean is a convex combination of means (|.| <= 2^23); the variance can exceed
+     * 2^30 only by the spread term, and is clamped like the reference's */
+    pr_ns_put_i32(state + PR_NORM_STATE_HEADER_BYTES + 4 * m, (int32_t)mean);
+    pr_ns_put_i32(state + PR_NORM_STATE_HEADER_BYTES + 4 * (M + m),
+                  pr_q_clamp64(var, 0, PR_NORM_MAX_VAR));
+}
+
+/* After every band: n + 1 (saturating at 65535), the new frame count, the CRC. */
+static inline void pr_ns_update_close(uint8_t *state, int32_t bytes, uint32_t n,
+                                      uint32_t F_new)
+{
+    pr_ns_put_u32(state + 4 * PR_NS_N, n < PR_NORM_MAX_UTTERANCES ? n + 1 : n);
+    pr_ns_put_u32(state + 4 * PR_NS_FRAMES, F_new);
+    pr_ns_seal(state, bytes);
+}
+
+/* ---- apply (pr_norm_apply_s16_s8, the stream's per-frame normalization) ------------ */
+
+/* The blend weight b = rdiv(n 2^46, n 2^16 + n0) in Q30 (0 when n = 0). */
+static inline int64_t pr_ns_blend_weight(uint32_t n, int32_t prior_weight)
+{
+    const int64_t nn = n;
+    return pr_ns_rdiv(nn << (PR_NORM_STAT_FRAC_BITS + PR_NORM_WEIGHT_BITS),
+                      (nn << PR_NORM_STAT_FRAC_BITS) + prior_weight);
+}
+
+/* Band m's normalization from the state blended with the prior (weight b, Q30):
+ *   mean = p_m + rdbp((m - p_m) b, 30),  V = max(p_v + rdbp((v - p_v) b, 30), floor)
+ *   1/sqrt(V) ~= inv 2^(k - 61)  (pr_ln_inv_sqrt; 2^30 < inv <= 2^31)
+ * returns mean (Q16, between p_m and m: an int32) and sets *inv and *shift = 45 - k. */
+static inline int32_t pr_ns_band_coeffs(const uint8_t *state, int32_t M, int32_t m,
+                                        int32_t prior_mean, int32_t prior_var,
+                                        int32_t var_floor, int64_t b, uint32_t *inv,
+                                        int32_t *shift)
+{
+    const int64_t pm = prior_mean;
+    const int64_t pv = prior_var;
+    const int64_t mean =
+        pm + pr_q_rdbp64((pr_ns_mean(state, M, m) - pm) * b, PR_NORM_WEIGHT_BITS);
+    int64_t V = pv + pr_q_rdbp64((pr_ns_var(state, M, m) - pv) * b, PR_NORM_WEIGHT_BITS);
+    int32_t k = 0;
+    V = V < var_floor ? var_floor : V;                              /* [1, 2^31) */
+    *inv = (uint32_t)pr_ln_inv_sqrt(V, &k);
+    *shift = 45 - k;
+    return (int32_t)mean;
+}
+
+/* One feature x (int16 Q8) normalized with its band's (mean, inv, shift) and quantized
+ * to the model's input: z = sat32(rdbp((x 2^8 - mean) inv, shift)) (Q24),
+ * y = sat8(zp + MBQM(z, M_in, e_in)). */
+static inline int8_t pr_ns_normalize(int32_t x, int32_t mean, uint32_t inv, int32_t shift,
+                                     const pr_norm_params *p)
+{
+    const int64_t xc = (int64_t)x * ((int64_t)1 << PR_NORM_FEATURE_FRAC_BITS) - mean;
+    const int32_t z = pr_q_clamp64(pr_q_rdbp64(xc * (int64_t)inv, shift), PR_Q_INT32_MIN,
+                                   PR_Q_INT32_MAX);                  /* Q24 */
+    return (int8_t)pr_q_requantize(z, p->out_multiplier, p->out_shift, p->out_zero_point,
+                                   -128, 127);
+}
+
+/* The checks of pr_norm_apply_s16_s8's constants (after its NULL and shape checks). */
+static inline pr_status pr_ns_params_check(const pr_norm_params *p, const int32_t *prior_var)
+{
+    int32_t m;
+    if (p->prior_weight < 1 || p->var_floor < 1 ||
+        !pr_q_multiplier_ok(p->out_multiplier, p->out_shift) ||
+        p->out_zero_point < -128 || p->out_zero_point > 127) {
+        return PR_ERR_PARAM;
+    }
+    for (m = 0; m < p->bands; ++m) {
+        if (prior_var[m] < 1) {
+            return PR_ERR_PARAM;
+        }
+    }
+    return PR_OK;
 }
 
 #endif /* PR_NORM_INTERNAL_H */

@@ -107,8 +107,12 @@ def new_state(n_bands: int) -> NormState:
 def utterance_moments(x) -> tuple[int, np.ndarray, np.ndarray]:
     """(T, m_u, v_u) of an int16 utterance (T, M), Q16 (see the module doc)."""
     x = np.asarray(x, dtype=np.int64)
-    T = x.shape[0]
-    S1, S2 = x.sum(axis=0), (x * x).sum(axis=0)
+    return moments_from_sums(x.sum(axis=0), (x * x).sum(axis=0), x.shape[0])
+
+
+def moments_from_sums(S1, S2, T: int) -> tuple[int, np.ndarray, np.ndarray]:
+    """(T, m_u, v_u) from the per-band sums S1 = sum x, S2 = sum x^2 over T frames."""
+    S1, S2 = np.asarray(S1, dtype=np.int64), np.asarray(S2, dtype=np.int64)
     m_u = divide_round_half_away(S1 << FEATURE_FRAC_BITS, T)
     v_u = np.maximum(divide_round_half_away(S2, T) - rdbp(m_u * m_u, STAT_FRAC_BITS), 0)
     return T, m_u, v_u
@@ -116,7 +120,14 @@ def utterance_moments(x) -> tuple[int, np.ndarray, np.ndarray]:
 
 def update(state: NormState, x) -> NormState:
     """The state after hearing utterance x (T, M) int16 (pr_norm_update_s16)."""
-    T, m_u, v_u = utterance_moments(x)
+    x = np.asarray(x, dtype=np.int64)
+    return update_sums(state, x.sum(axis=0), (x * x).sum(axis=0), x.shape[0])
+
+
+def update_sums(state: NormState, S1, S2, T: int) -> NormState:
+    """The same update from an utterance's per-band sums over its T frames,
+    S1 = sum_t x, S2 = sum_t x^2 (pr_norm_update_sums: all the update uses of x)."""
+    T, m_u, v_u = moments_from_sums(S1, S2, T)
     n = min(state.n + 1, MAX_UTTERANCES)
     if state.frames == 0:
         return NormState(n, T, m_u, v_u)
@@ -206,4 +217,5 @@ def state_from_bytes(data: bytes, n_bands: int | None = None) -> NormState:
 
 __all__ = ["NormParams", "NormState", "StateError", "apply", "blended", "new_state",
            "norm_params", "quantize_features", "state_bytes", "state_from_bytes",
-           "state_to_bytes", "update", "utterance_moments"]
+           "state_to_bytes", "update", "update_sums", "moments_from_sums",
+           "utterance_moments"]
