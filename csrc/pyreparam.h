@@ -509,6 +509,14 @@ pr_status pr_norm_state_check(const uint8_t *state, int32_t state_bytes, int32_t
 pr_status pr_norm_update_s16(uint8_t *state, int32_t state_bytes, int32_t bands,
                              const int16_t *x, int32_t frames);
 
+/* pr_norm_update_sums: the same update from the utterance's per-band sums over its
+ * frames, sum[m] = sum_t x[t, m] and sum_sq[m] = sum_t x[t, m]^2 (int64, (bands) each),
+ * which is all pr_norm_update_s16 uses of x: for callers that keep running sums
+ * instead of frames. Sums no int16 frames can have (|sum| > 2^15 frames, sum_sq < 0 or
+ * > 2^30 frames) are PR_ERR_PARAM; otherwise as pr_norm_update_s16. */
+pr_status pr_norm_update_sums(uint8_t *state, int32_t state_bytes, int32_t bands,
+                              const int64_t *sum, const int64_t *sum_sq, int32_t frames);
+
 /* pr_norm_apply_s16_s8: normalize utterance x (frames, bands) int16 Q8 with the
  * state's statistics blended with the prior, and quantize to the model's int8 input
  * y (frames, bands). The state is read only (validated first; PR_ERR_STATE). */
@@ -577,6 +585,127 @@ int32_t pr_logmel_scratch_len(int32_t n_fft);
  */
 pr_status pr_logmel_frame_s16(const pr_logmel_params *p, const int16_t *samples,
                               int16_t *out, int32_t *scratch, int64_t scratch_len);
+
+/*
+ * pr_logmel_push_s16: the front end on a stream of samples. Appends pcm[0 .. n) to the
+ * caller's tail (the last samples of the stream that no frame has finished with) and,
+ * each time the tail holds win_length samples, computes that frame's features into
+ * features[frames * n_mels ..] and drops the tail's first hop_length samples: frame t
+ * covers samples [t hop, t hop + win) of the stream, whatever the blocks pushed
+ * (pushing 1, 7, 160 or 16,000 samples at a time gives the same frames).
+ *   hop_length  samples between frames, 1 .. win_length
+ *   tail        (win_length) int16, the caller's; *tail_fill samples of it are valid
+ *               (0 to start a stream; 0 .. win_length - 1 between calls)
+ *   consumed    samples of pcm used; it stops early, after the max_frames-th frame
+ *   features    (max_frames, n_mels) int16 Q8; *frames receives the count
+ *   scratch     as pr_logmel_frame_s16's
+ * Checks (in this order): NULL pointers (PR_ERR_NULL; pcm may be NULL when n is 0),
+ * n < 0, max_frames < 1, hop_length or *tail_fill out of range (PR_ERR_SHAPE), then
+ * pr_logmel_frame_s16's; the tail is not changed on an error.
+ */
+pr_status pr_logmel_push_s16(const pr_logmel_params *p, int32_t hop_length, int16_t *tail,
+                             int32_t *tail_fill, const int16_t *pcm, int32_t n,
+                             int32_t *consumed, int16_t *features, int32_t max_frames,
+                             int32_t *frames, int32_t *scratch, int64_t scratch_len);
+
+/* ==== streaming: audio in, decisions out (reference/stream.md; NumPy oracle
+ * pyreparam/quant/qstream.py) ====
+ *
+ * A stream object in the caller's memory (pr_stream_bytes tells its size) turns PCM
+ * pushed in blocks of any length into decisions: frames are computed as the samples
+ * arrive (pr_logmel_push_s16), normalized at once with the causal normalization state
+ * (the caller's, as for pr_norm_*) into a window of int8 model inputs; every hop_frames
+ * frames, once window_frames frames are there, the window is decided: an energy gate
+ * (a frame is active when its mean log-mel is at least gate_q8; the window needs
+ * gate_min_active active frames) either skips it (PR_STREAM_GATED: the model does not
+ * run, the state does not change) or the model runs over it and the state merges the
+ * window's frames that no decided window merged before (pr_norm_update_sums; the
+ * blend's n then counts decided windows, and the prior weight n0 is scaled by
+ * window_frames / hop_frames so that the blend follows the training rule's
+ * utterances). pr_stream_finish decides the frames after the last window at the end.
+ * The stream memory holds no pointers: the same configuration is passed to every call
+ * and checked against the sizes stored by pr_stream_init.
+ */
+enum pr_stream_status_code {
+    PR_ERR_STREAM = -22           /* the memory is not a stream of this configuration
+                                     (not initialized, another configuration, corrupt,
+                                     finished, or stopped by an earlier error) */
+};
+
+enum {
+    PR_STREAM_MAX_CLASSES = 32,   /* logits per decision */
+    PR_STREAM_MAX_BLOCKS = 64,    /* window_frames / hop_frames */
+    PR_STREAM_GATED = 1,          /* decision flags: no speech, the model did not run */
+    PR_STREAM_UPDATED = 2,        /* the normalization state changed (store it) */
+    PR_STREAM_FINAL = 4           /* made by pr_stream_finish */
+};
+
+/* Everything a stream needs; pyreparam export writes NAME_STREAM_CONFIG. */
+typedef struct {
+    int32_t hop_samples;            /* samples between frames, 1 .. frontend->win_length */
+    int32_t window_frames;          /* frames per decision, hop_frames * blocks, <= T_max */
+    int32_t hop_frames;             /* frames between decisions, >= 1 */
+    int32_t min_frames;             /* pr_stream_finish decides >= this many, 1 .. window */
+    int32_t gate_q8;                /* active frame: sum_m x[m] >= n_mels gate_q8 (Q8) */
+    int32_t gate_min_active;        /* decided window: >= this many active frames (a
+                                       shorter final window: in proportion), 0 .. window */
+    int32_t arena_bytes;            /* >= the model's arena (pr_model_info.arena_bytes) */
+    int64_t model_bytes;            /* the model blob (4-byte aligned) */
+    const uint8_t *model;
+    const pr_logmel_params *frontend;
+    const pr_norm_params *norm;     /* bands = frontend->n_mels = the model's input cols */
+    const int32_t *prior_mean;      /* (bands) Q16, as for pr_norm_apply_s16_s8 */
+    const int32_t *prior_var;
+} pr_stream_config;
+
+/* One decided (or gated) window. Frames are counted from pr_stream_init; frame t covers
+ * samples [t hop_samples, t hop_samples + win_length). */
+typedef struct {
+    int64_t start_frame;            /* the window's first frame */
+    int64_t end_frame;              /* one past its last frame */
+    int32_t flags;                  /* PR_STREAM_GATED | PR_STREAM_UPDATED | PR_STREAM_FINAL */
+    int32_t active_frames;          /* frames of the window above the gate */
+    int32_t label;                  /* argmax of the logits (the first on ties), -1 gated */
+    int32_t n_logits;               /* the model's classes */
+    int8_t logits[PR_STREAM_MAX_CLASSES]; /* at the model's output scale (0 when gated) */
+} pr_stream_decision;
+
+/* pr_stream_bytes: bytes of stream memory for this configuration (its sizes only: no
+ * pointer is read but cfg->frontend), or a negative status (PR_ERR_NULL, PR_ERR_SHAPE
+ * for sizes out of range, PR_ERR_OVERFLOW). */
+int64_t pr_stream_bytes(const pr_stream_config *cfg);
+
+/* pr_stream_init: check the configuration completely (pr_model_check of the model, its
+ * input width and T_max against the window, its arena, classes <= PR_STREAM_MAX_CLASSES,
+ * the front end's and the normalization's constants) and start a stream in mem
+ * (mem_bytes >= pr_stream_bytes(cfg), 8-byte aligned: else PR_ERR_SCRATCH,
+ * PR_ERR_MODEL_ALIGN). Returns PR_OK, PR_ERR_NULL, PR_ERR_SHAPE, PR_ERR_PARAM or the
+ * model check's status. */
+pr_status pr_stream_init(const pr_stream_config *cfg, uint8_t *mem, int64_t mem_bytes);
+
+/*
+ * pr_stream_push_s16: push pcm[0 .. n) (n >= 0) through the stream: every complete
+ * frame is computed, normalized with `state` (the causal normalization state,
+ * pr_norm_state_bytes(bands) bytes, valid) and added to the window; every decided or
+ * gated window is written to out[*n_out] (max_out >= 1). Stops early, right after the
+ * max_out-th decision: *consumed tells how many samples were used (push the rest
+ * again). The state changes only at decisions with PR_STREAM_UPDATED. After an error
+ * the stream refuses further calls (PR_ERR_STREAM) until pr_stream_init.
+ */
+pr_status pr_stream_push_s16(const pr_stream_config *cfg, uint8_t *mem, int64_t mem_bytes,
+                             uint8_t *state, int32_t state_bytes, const int16_t *pcm,
+                             int32_t n, int32_t *consumed, pr_stream_decision *out,
+                             int32_t max_out, int32_t *n_out);
+
+/*
+ * pr_stream_finish: the end of the stream: when frames arrived after the last window
+ * and at least min_frames are held, decides one last window over the frames held
+ * (the last whole hops and the partial one: fewer than window_frames) into *out,
+ * *n_out = 1 (else 0). The stream is finished afterwards (pr_stream_init to reuse it).
+ */
+pr_status pr_stream_finish(const pr_stream_config *cfg, uint8_t *mem, int64_t mem_bytes,
+                           uint8_t *state, int32_t state_bytes, pr_stream_decision *out,
+                           int32_t *n_out);
 
 /* ==== build information (SIMD variants; csrc/x86/, csrc/build_ffi.py) ====
  *

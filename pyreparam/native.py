@@ -87,6 +87,9 @@ _STATUS_TEXT = {
     -20: "big-endian host (the format is little-endian)",
     # the causal normalization state (pr_norm_*)
     -21: "invalid normalization state (corrupt, another size, or out of range)",
+    # the stream (pr_stream_*)
+    -22: "not a stream of this configuration (not initialized, finished, or stopped "
+         "by an earlier error)",
 }
 
 

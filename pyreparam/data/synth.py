@@ -501,6 +501,42 @@ def synthesize(seed: int, speaker: int, emotion: str, index: int,
     return synthesize_utterance(utterance_params(voice, emotion, rng), rng, sample_rate)
 
 
+def synthesize_recording(seed: int, speaker: int, script, sample_rate: int = 16000,
+                         noise_dbfs: float | None = -70.0) -> np.ndarray:
+    """A long recording of one speaker: utterances and pauses in the order of ``script``.
+
+    Parameters
+    ----------
+    seed, speaker, sample_rate : as :func:`synthesize`
+    script : sequence of str or float
+        An emotion name: the speaker's next utterance of that emotion (indices 0, 1, ..
+        per emotion, so the utterances are the corpus's own); a number: a pause of that
+        many seconds.
+    noise_dbfs : float or None
+        Level (RMS, dBFS) of the white noise that fills the pauses (a quiet room);
+        None: digital silence. The noise depends only on the arguments.
+
+    Returns
+    -------
+    ndarray, (samples,), float32
+    """
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(speaker, 1 << 20)))
+    used = {e: 0 for e in EMOTIONS}
+    parts = []
+    for item in script:
+        if isinstance(item, str):
+            parts.append(synthesize(seed, speaker, item, used.get(item, 0), sample_rate))
+            used[item] += 1
+            continue
+        n = int(round(float(item) * sample_rate))
+        if n < 0:
+            raise ValueError(f"a pause must last >= 0 s, got {item}")
+        noise = np.zeros(n) if noise_dbfs is None else \
+            rng.standard_normal(n) * 10.0 ** (noise_dbfs / 20.0)
+        parts.append(noise.astype(np.float32))
+    return np.concatenate(parts).astype(np.float32) if parts else np.zeros(0, np.float32)
+
+
 def to_pcm16(x: np.ndarray) -> np.ndarray:
     """Float waveform in [-1, 1] to 16-bit PCM: round(32767 x), half to even.
 

@@ -357,6 +357,20 @@ def norm_update_s16(state: bytes, x) -> bytes:
     return buf.tobytes()
 
 
+def norm_update_sums(state: bytes, S1, S2, frames: int) -> bytes:
+    """pr_norm_update_sums; see :func:`pyreparam.quant.qcausal.update_sums`."""
+    if not isinstance(S1, np.ndarray) or S1.ndim != 1:
+        raise ValueError("S1 must be a 1-D numpy array (M,)")
+    M = S1.shape[0]
+    S1 = _arr("S1", S1, np.int64, (M,))
+    S2 = _arr("S2", S2, np.int64, (M,))
+    buf = _state(state, M)
+    _call("pr_norm_update_sums", _ptr(buf), buf.size, M,
+          _ffi.cast("int64_t *", _ffi.from_buffer(S1)),
+          _ffi.cast("int64_t *", _ffi.from_buffer(S2)), int(frames))
+    return buf.tobytes()
+
+
 def norm_apply_s16_s8(params, state: bytes, x) -> np.ndarray:
     """pr_norm_apply_s16_s8; see :func:`pyreparam.quant.qcausal.apply` (``params`` a
     :class:`pyreparam.quant.qcausal.NormParams`)."""
@@ -434,3 +448,30 @@ def logmel_frames_s16(frames, tables, return_power: bool = False):
             power[t] = scratch[tables.n_fft:].view(np.uint32).view(np.uint64)
     del keep
     return (out, power) if return_power else out
+
+
+def logmel_push_s16(tables, hop_length: int, tail: np.ndarray, tail_fill: int, pcm,
+                    max_frames: int) -> tuple[np.ndarray, int, int]:
+    """pr_logmel_push_s16: push ``pcm`` (int16) into the tail (int16 (win_length),
+    updated in place; ``tail_fill`` samples valid).
+
+    Returns
+    -------
+    features : ndarray, (frames, M), int16
+    consumed : int, samples of pcm used (fewer than all after max_frames frames)
+    tail_fill : int, the tail's valid samples afterwards
+    """
+    pcm = np.ascontiguousarray(pcm)
+    pcm = _arr("pcm", pcm, np.int16, (pcm.shape[0] if pcm.ndim == 1 else -1,))
+    tail = _arr("tail", tail, np.int16, (tables.win_length,))
+    p, keep = _logmel_params(tables)
+    scratch = _scratch(int(_require_lib().pr_logmel_scratch_len(tables.n_fft)))
+    out = np.empty((max(max_frames, 1), tables.n_mels), dtype=np.int16)
+    fill = _ffi.new("int32_t *", int(tail_fill))
+    consumed = _ffi.new("int32_t *")
+    frames = _ffi.new("int32_t *")
+    _call("pr_logmel_push_s16", p, int(hop_length), _ptr(tail), fill,
+          _ptr(pcm) if pcm.size else _ffi.NULL, pcm.size, consumed, _ptr(out),
+          int(max_frames), frames, _ptr(scratch), scratch.size)
+    del keep
+    return out[:frames[0]].copy(), int(consumed[0]), int(fill[0])

@@ -1,0 +1,316 @@
+/*
+ * Internal: the stream object's layout in the caller's memory and the steps shared by
+ * pr_stream_*.c (not public API). NumPy oracle: pyreparam/quant/qstream.py; the design
+ * and its reasons in reference/stream.md.
+ *
+ * Memory (every region 8-byte aligned, offsets from the start of mem):
+ *   head     pr_st_head: the configuration's sizes (checked on every call), counters,
+ *            per-block activity and merge flags
+ *   tail     int16 (win_length): samples no frame has finished with (pr_logmel_push_s16)
+ *   coeffs   int32 mean[M], uint32 inv[M], int32 shift[M]: the normalization of the
+ *            current state (pr_norm_internal.h), recomputed when the state changes
+ *   sums     int64 S1[blocks][M], S2[blocks][M]: per hop ("block") of the window, the
+ *            sums of its frames' features and of their squares (the state's update)
+ *   window   int8 (window_frames, M): the model inputs of the frames held, oldest
+ *            first; after a regular decision the oldest hop is dropped (the rows move)
+ *   work     the model's arena; between model runs it holds the front end's scratch
+ *            and the current frame's int16 features, and at a merge the summed
+ *            moments: max(arena_bytes, 4 scratch_len + 2 M, 16 M) bytes
+ */
+#ifndef PR_STREAM_INTERNAL_H
+#define PR_STREAM_INTERNAL_H
+
+#include "pr_norm_internal.h"
+
+#define PR_STREAM_MAGIC 0x53545250u /* "PRTS" */
+
+enum {
+    PR_ST_RUNNING = 0,
+    PR_ST_FINISHED = 1,
+    PR_ST_STOPPED = 2,              /* an error left the stream inconsistent */
+    PR_ST_ALIGN = 8,
+    PR_ST_MAX_BLOCKS = 32           /* <= PR_STREAM_MAX_BLOCKS: blocks the head tracks */
+};
+
+typedef struct {
+    uint32_t magic;
+    int32_t status;
+    /* the configuration (compared with the caller's on every call) */
+    int32_t win_length, hop_samples, n_fft, bands, classes;
+    int32_t window_frames, hop_frames, blocks, arena_bytes;
+    int32_t min_frames, gate_q8, gate_min_active;
+    int64_t model_bytes;
+    /* running */
+    int32_t tail_fill;              /* valid samples of the tail */
+    int32_t fill;                   /* frames held in the window */
+    int64_t frames;                 /* frames since pr_stream_init */
+    int64_t last_end;               /* end frame of the last window decided or gated */
+    uint32_t coeff_crc;             /* the state's CRC the coefficients belong to */
+    int32_t coeff_valid;
+    int32_t block_active[PR_ST_MAX_BLOCKS];   /* active frames per block */
+    int32_t block_merged[PR_ST_MAX_BLOCKS];   /* 1: merged into the state already */
+} pr_st_head;
+
+typedef struct {
+    int64_t tail, coeffs, sums, window, work, work_bytes, total;
+} pr_st_layout;
+
+static inline int64_t pr_st_round(int64_t v)
+{
+    return (v + PR_ST_ALIGN - 1) / PR_ST_ALIGN * PR_ST_ALIGN;
+}
+
+/* Check the configuration's sizes (not its pointers but cfg->frontend) and lay the
+ * memory out. PR_ERR_NULL, PR_ERR_SHAPE or PR_OK. */
+static inline pr_status pr_st_layout_of(const pr_stream_config *cfg, pr_st_layout *L)
+{
+    const pr_logmel_params *fe;
+    int32_t scratch, M, blocks;
+    int64_t work;
+    if (cfg == NULL || cfg->frontend == NULL) {
+        return PR_ERR_NULL;
+    }
+    fe = cfg->frontend;
+    scratch = pr_logmel_scratch_len(fe->n_fft);
+    M = fe->n_mels;
+    if (scratch < 0 || fe->win_length < 1 || fe->win_length > fe->n_fft || M < 1 ||
+        M > PR_NORM_MAX_BANDS || cfg->hop_samples < 1 ||
+        cfg->hop_samples > fe->win_length || cfg->hop_frames < 1 ||
+        cfg->window_frames < cfg->hop_frames || cfg->window_frames > PR_MODEL_MAX_T ||
+        cfg->window_frames % cfg->hop_frames != 0 ||
+        cfg->window_frames / cfg->hop_frames > PR_ST_MAX_BLOCKS || cfg->min_frames < 1 ||
+        cfg->min_frames > cfg->window_frames || cfg->gate_min_active < 0 ||
+        cfg->gate_min_active > cfg->window_frames || cfg->arena_bytes < 0 ||
+        cfg->arena_bytes > PR_MODEL_MAX_ARENA) {
+        return PR_ERR_SHAPE;
+    }
+    blocks = cfg->window_frames / cfg->hop_frames;
+    work = (int64_t)cfg->arena_bytes;
+    work = work > 4 * (int64_t)scratch + 2 * M ? work : 4 * (int64_t)scratch + 2 * M;
+    work = work > 16 * (int64_t)M ? work : 16 * (int64_t)M;
+    L->tail = pr_st_round((int64_t)sizeof(pr_st_head));
+    L->coeffs = L->tail + pr_st_round(2 * (int64_t)fe->win_length);
+    L->sums = L->coeffs + pr_st_round(12 * (int64_t)M);
+    L->window = L->sums + 16 * (int64_t)blocks * M;
+    L->work = L->window + pr_st_round((int64_t)cfg->window_frames * M);
+    L->work_bytes = pr_st_round(work);
+    L->total = L->work + L->work_bytes;                 /* < 2^31 + 2^30 + small */
+    return PR_OK;
+}
+
+/* The stream in mem for this configuration, or PR_ERR_STREAM (PR_ERR_NULL,
+ * PR_ERR_SHAPE, PR_ERR_SCRATCH for the arguments). */
+static inline pr_status pr_st_open(const pr_stream_config *cfg, uint8_t *mem,
+                                   int64_t mem_bytes, pr_st_layout *L, pr_st_head **head)
+{
+    pr_st_head *h;
+    pr_status st;
+    if (cfg == NULL || mem == NULL || cfg->model == NULL || cfg->frontend == NULL ||
+        cfg->norm == NULL || cfg->prior_mean == NULL || cfg->prior_var == NULL) {
+        return PR_ERR_NULL;
+    }
+    st = pr_st_layout_of(cfg, L);
+    if (st != PR_OK) {
+        return st;
+    }
+    if (((uintptr_t)mem & (PR_ST_ALIGN - 1)) != 0) {
+        return PR_ERR_MODEL_ALIGN;
+    }
+    if (mem_bytes < L->total) {
+        return PR_ERR_SCRATCH;
+    }
+    h = (pr_st_head *)(void *)mem;
+    if (h->magic != PR_STREAM_MAGIC || h->status != PR_ST_RUNNING ||
+        h->win_length != cfg->frontend->win_length || h->n_fft != cfg->frontend->n_fft ||
+        h->bands != cfg->frontend->n_mels || h->hop_samples != cfg->hop_samples ||
+        h->window_frames != cfg->window_frames || h->hop_frames != cfg->hop_frames ||
+        h->arena_bytes != cfg->arena_bytes || h->min_frames != cfg->min_frames ||
+        h->gate_q8 != cfg->gate_q8 || h->gate_min_active != cfg->gate_min_active ||
+        h->model_bytes != cfg->model_bytes || h->blocks != cfg->window_frames /
+        cfg->hop_frames || h->tail_fill < 0 || h->tail_fill >= h->win_length ||
+        h->fill < 0 || h->fill >= h->window_frames || h->classes < 1 ||
+        h->classes > PR_STREAM_MAX_CLASSES || h->frames < h->fill ||
+        h->last_end > h->frames) {
+        return PR_ERR_STREAM;
+    }
+    *head = h;
+    return PR_OK;
+}
+
+/* The normalization's prior weight for the stream: n0 window / hop (Q16, at most
+ * 2^31 - 1), so that n decided windows weigh as n hop / window utterances. */
+static inline int32_t pr_st_prior_weight(const pr_stream_config *cfg)
+{
+    const int64_t w = pr_ns_rdiv((int64_t)cfg->norm->prior_weight * cfg->window_frames,
+                                 cfg->hop_frames);
+    return w > PR_Q_INT32_MAX ? PR_Q_INT32_MAX : (int32_t)w;
+}
+
+/* Recompute the per-band normalization when the state is not the one the coefficients
+ * were made from (its CRC word differs; then it is checked completely first). */
+static inline pr_status pr_st_coeffs(const pr_stream_config *cfg, pr_st_head *h,
+                                     uint8_t *mem, const pr_st_layout *L,
+                                     const uint8_t *state, int32_t state_bytes)
+{
+    const int32_t M = h->bands;
+    int32_t *mean = (int32_t *)(void *)(mem + L->coeffs);
+    uint32_t *inv = (uint32_t *)(void *)(mem + L->coeffs + 4 * (int64_t)M);
+    int32_t *shift = (int32_t *)(void *)(mem + L->coeffs + 8 * (int64_t)M);
+    pr_status st;
+    int64_t b;
+    int32_t m;
+    if (state == NULL) {
+        return PR_ERR_NULL;
+    }
+    if (h->coeff_valid && state_bytes == PR_NORM_STATE_HEADER_BYTES + 8 * M &&
+        pr_ns_word(state, PR_NS_CRC) == h->coeff_crc) {
+        return PR_OK;
+    }
+    st = pr_ns_check(state, state_bytes, M);
+    if (st == PR_OK && cfg->norm->bands != M) {
+        st = PR_ERR_SHAPE;
+    }
+    if (st == PR_OK) {
+        st = pr_ns_params_check(cfg->norm, cfg->prior_var);
+    }
+    if (st != PR_OK) {
+        return st;
+    }
+    b = pr_ns_blend_weight(pr_ns_word(state, PR_NS_N), pr_st_prior_weight(cfg));
+    for (m = 0; m < M; ++m) {
+        mean[m] = pr_ns_band_coeffs(state, M, m, cfg->prior_mean[m], cfg->prior_var[m],
+                                    cfg->norm->var_floor, b, &inv[m], &shift[m]);
+    }
+    h->coeff_crc = pr_ns_word(state, PR_NS_CRC);
+    h->coeff_valid = 1;
+    return PR_OK;
+}
+
+/* Add the frame x (M int16) to the window: normalize it, add it to its block's sums and
+ * activity. */
+static inline void pr_st_add_frame(const pr_stream_config *cfg, pr_st_head *h, uint8_t *mem,
+                                   const pr_st_layout *L, const int16_t *x)
+{
+    const int32_t M = h->bands;
+    const int32_t b = h->fill / h->hop_frames;
+    const int32_t *mean = (const int32_t *)(const void *)(mem + L->coeffs);
+    const uint32_t *inv = (const uint32_t *)(const void *)(mem + L->coeffs + 4 * (int64_t)M);
+    const int32_t *shift = (const int32_t *)(const void *)(mem + L->coeffs + 8 * (int64_t)M);
+    int64_t *S1 = (int64_t *)(void *)(mem + L->sums) + (int64_t)b * M;
+    int64_t *S2 = S1 + (int64_t)h->blocks * M;
+    int8_t *y = (int8_t *)(mem + L->window) + (int64_t)h->fill * M;
+    int64_t energy = 0;
+    int32_t m;
+    for (m = 0; m < M; ++m) {
+        const int32_t v = x[m];
+        y[m] = pr_ns_normalize(v, mean[m], inv[m], shift[m], cfg->norm);
+        S1[m] += v;
+        S2[m] += (int64_t)(v * v);                      /* v^2 <= 2^30 */
+        energy += v;
+    }
+    h->block_active[b] += energy >= (int64_t)h->gate_q8 * M;
+    h->fill += 1;
+    h->frames += 1;
+}
+
+/* Decide the window of the h->fill frames held (blocks 0 .. nb - 1, the last one
+ * possibly partial): the gate, then the model and the merge of the blocks not merged
+ * before. `flags` is 0 or PR_STREAM_FINAL. */
+static inline pr_status pr_st_decide(const pr_stream_config *cfg, pr_st_head *h,
+                                     uint8_t *mem, const pr_st_layout *L, uint8_t *state,
+                                     int32_t state_bytes, int32_t flags,
+                                     pr_stream_decision *d)
+{
+    const int32_t M = h->bands;
+    const int32_t T = h->fill;
+    const int32_t nb = (T + h->hop_frames - 1) / h->hop_frames;
+    int64_t *S1 = (int64_t *)(void *)(mem + L->sums);
+    int64_t *S2 = S1 + (int64_t)h->blocks * M;
+    int32_t b, m, active = 0, fresh = 0;
+    pr_status st;
+    for (b = 0; b < nb; ++b) {
+        active += h->block_active[b];
+    }
+    d->start_frame = h->frames - T;
+    d->end_frame = h->frames;
+    d->active_frames = active;
+    d->n_logits = h->classes;
+    d->label = -1;
+    for (m = 0; m < PR_STREAM_MAX_CLASSES; ++m) {
+        d->logits[m] = 0;
+    }
+    h->last_end = h->frames;
+    if ((int64_t)active * h->window_frames < (int64_t)h->gate_min_active * T) {
+        d->flags = flags | PR_STREAM_GATED;
+        return PR_OK;
+    }
+    d->flags = flags;
+    st = pr_model_run(cfg->model, cfg->model_bytes, (const int8_t *)(mem + L->window), T,
+                      d->logits, mem + L->work, L->work_bytes);
+    if (st != PR_OK) {
+        return st;
+    }
+    d->label = 0;
+    for (m = 1; m < h->classes; ++m) {
+        d->label = d->logits[m] > d->logits[d->label] ? m : d->label;
+    }
+    {   /* merge the blocks no decided window merged before, as one utterance */
+        int64_t *sum = (int64_t *)(void *)(mem + L->work);
+        int64_t *sum_sq = sum + M;
+        for (m = 0; m < 2 * M; ++m) {
+            sum[m] = 0;
+        }
+        for (b = 0; b < nb; ++b) {
+            if (h->block_merged[b]) {
+                continue;
+            }
+            for (m = 0; m < M; ++m) {
+                sum[m] += S1[(int64_t)b * M + m];
+                sum_sq[m] += S2[(int64_t)b * M + m];
+            }
+            fresh += b < nb - 1 ? h->hop_frames : T - (nb - 1) * h->hop_frames;
+            h->block_merged[b] = 1;
+        }
+        if (fresh == 0) {
+            return PR_OK;
+        }
+        st = pr_norm_update_sums(state, state_bytes, M, sum, sum_sq, fresh);
+        if (st != PR_OK) {
+            return st;
+        }
+    }
+    d->flags |= PR_STREAM_UPDATED;
+    return pr_st_coeffs(cfg, h, mem, L, state, state_bytes);
+}
+
+/* After a regular decision (fill == window): drop the oldest hop of frames. */
+static inline void pr_st_drop_hop(pr_st_head *h, uint8_t *mem, const pr_st_layout *L)
+{
+    const int64_t M = h->bands;
+    const int64_t keep = (int64_t)(h->window_frames - h->hop_frames) * M;
+    int8_t *y = (int8_t *)(mem + L->window);
+    int64_t *S1 = (int64_t *)(void *)(mem + L->sums);
+    int64_t *S2 = S1 + (int64_t)h->blocks * M;
+    int64_t i;
+    int32_t b;
+    for (i = 0; i < keep; ++i) {
+        y[i] = y[i + (int64_t)h->hop_frames * M];
+    }
+    for (i = 0; i < (int64_t)(h->blocks - 1) * M; ++i) {
+        S1[i] = S1[i + M];
+        S2[i] = S2[i + M];
+    }
+    for (i = (int64_t)(h->blocks - 1) * M; i < (int64_t)h->blocks * M; ++i) {
+        S1[i] = 0;
+        S2[i] = 0;
+    }
+    for (b = 0; b + 1 < h->blocks; ++b) {
+        h->block_active[b] = h->block_active[b + 1];
+        h->block_merged[b] = h->block_merged[b + 1];
+    }
+    h->block_active[h->blocks - 1] = 0;
+    h->block_merged[h->blocks - 1] = 0;
+    h->fill -= h->hop_frames;
+}
+
+#endif /* PR_STREAM_INTERNAL_H */
