@@ -140,32 +140,44 @@ def test_inspect(setup):
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="no host C compiler")
 def test_export_with_causal_normalization_compiles_and_matches_python(setup, tmp_path):
     """quantize fits a prior for a model without one; export writes the causal
-    normalization's constants; the example main.c (three utterances through the
-    state) prints exactly the logits of the host's int8 scorer."""
-    from pyreparam.infer import load_runner
-    from pyreparam.quant import workflow as wf
+    normalization's constants, the front end's tables and the stream's configuration;
+    the example main.c (audio on stdin in, one line per decision out) prints exactly
+    the decisions of the host's stream (pyreparam.stream, the same C API via cffi)."""
+    from pyreparam.data.synth import synthesize_recording
+    from pyreparam.quant.qfrontend import pcm16
+    from pyreparam.stream import StreamModel, stream_pcm
     _, _, _, prq, output = setup
     assert "fitted one on the 8 calibration utterances" in output
     header = tmp_path / "fw" / "model.h"
     assert cli("export", prq, "--c-header", header, "--name", "ser").exit_code == 0
-    assert "#define SER_NORM_PARAMS" in header.read_text() and "aligned(16)" in \
-        header.read_text()
+    text = header.read_text()
+    for item in ("#define SER_NORM_PARAMS", "aligned(16)", "#define SER_STREAM_CONFIG",
+                 "#define SER_LOGMEL_PARAMS", "ser_logmel_mel_weights", "SER_STREAM_BYTES"):
+        assert item in text, item
     exe = tmp_path / "demo"
     sources = sorted(str(p) for p in (ROOT / "csrc").glob("*.c"))
     subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-O1",
                     f"-I{ROOT / 'csrc'}", f"-I{header.parent}", str(header.parent / "main.c"),
                     *sources, "-o", str(exe)], check=True, capture_output=True)
-    out = subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout
-    c_logits = [[int(v) for v in line.split("logits:")[1].split("class")[0].split()]
-                for line in out.splitlines() if line.startswith("utterance")]
-    scorer = load_runner(prq).scorer
-    state, expected = scorer.new_state(), []
-    for u in range(3):
-        x = wf.example_features(scorer.params.prior_mean, u, scorer.t_max) / 256.0
-        logits, state = scorer.step(state, x)
-        q = np.round(logits / scorer.output_scale + scorer.output_zero_point)
-        expected.append(q.astype(int).tolist())
-    assert c_logits == expected
+    pcm = pcm16(synthesize_recording(0, 0, ("anger", 1.5, "sadness")))
+    out = subprocess.run([str(exe)], input=pcm.astype("<i2").tobytes(), check=True,
+                         capture_output=True).stdout.decode()
+    lines = [line for line in out.splitlines() if " ms: " in line]
+    model = StreamModel.from_file(prq)
+    decisions, _ = stream_pcm(model, pcm)
+    assert len(lines) == len(decisions) >= 5 and any(d.gated for d in decisions)
+    for line, d in zip(lines, decisions):
+        hop, sr = model.config.hop_samples, model.sample_rate
+        start = d.start_frame * hop * 1000 // sr
+        end = ((d.end_frame - 1) * hop + model.tables.win_length) * 1000 // sr
+        assert line.startswith(f"{start}-{end} ms: ")
+        if d.gated:
+            assert "no speech" in line
+        else:
+            logits = [int(v) for v in line.split("logits")[1].split("(")[0].split()]
+            assert logits == list(d.logits) and line.split(": ")[1].startswith(
+                model.classes[d.label])
+    assert out.splitlines()[-1].startswith("stream ")
 
 
 def test_inspect_export_infer_on_damaged_or_device_files(setup, tmp_path):

@@ -27,12 +27,14 @@ def _register() -> None:
     from pyreparam.cli.model import init_command, merge_command, models_command
     from pyreparam.cli.quant import (export_command, infer_command, inspect_command,
                                      quantize_command)
+    from pyreparam.cli.stream import listen_command
     from pyreparam.cli.sweep import compare_command, sweep_command
     from pyreparam.cli.train import demo_command, eval_command, train_command
 
     for command in (demo_command, data, init_command, merge_command, models_command,
                     train_command, sweep_command, compare_command, eval_command,
-                    quantize_command, infer_command, export_command, inspect_command):
+                    quantize_command, infer_command, export_command, inspect_command,
+                    listen_command):
         main.add_command(command)
 
 

@@ -176,8 +176,14 @@ def _print_quantize_report(report: dict) -> None:
 @click.option("--same-speaker", is_flag=True,
               help="All AUDIO files are one speaker: normalize them with statistics "
                    "from all of them at once (batch use; no state kept).")
+@click.option("--stream", "stream", is_flag=True,
+              help="Each AUDIO file is a long recording: print a timeline of decisions "
+                   "(start, end, emotion, probabilities; every hop over the last window, "
+                   "silence gated) through the C stream API, as `pyreparam listen` and "
+                   "the exported firmware do (a .prq only). With --state the files are "
+                   "one speaker heard in order.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON records.")
-def infer_command(model, audio, state_path, same_speaker, as_json):
+def infer_command(model, audio, state_path, same_speaker, stream, as_json):
     """Predict the emotion of each AUDIO file with MODEL: a .prq (int8, C runtime) or a
     float checkpoint .npz (NumPy), with the front end it was trained with (features,
     normalization, class names).
@@ -188,6 +194,12 @@ def infer_command(model, audio, state_path, same_speaker, as_json):
     from pyreparam.infer import infer_files, load_runner
     if state_path and same_speaker:
         raise click.UsageError("--state and --same-speaker exclude each other")
+    if stream:
+        if same_speaker:
+            raise click.UsageError("--stream and --same-speaker exclude each other")
+        from pyreparam.cli.stream import infer_stream
+        infer_stream(model, list(audio), state_path, as_json)
+        return
     try:
         runner = load_runner(model)
         if runner.note and not as_json:
@@ -231,8 +243,11 @@ def _report(records: list[dict], note: str | None, as_json: bool) -> None:
                                            "header's file name].")
 def export_command(model, header, name):
     """Write MODEL.prq as a firmware-ready C header (aligned const array, sizes,
-    scales, class names) and an example main.c next to it that runs one inference
-    through the runtime (pr_model_check, pr_model_run)."""
+    scales, class names; for a model with a causal-normalization prior also the
+    normalization's constants, the integer front end's tables and the stream's
+    configuration and memory size) and an example main.c next to it: the whole
+    audio-in, emotion-out loop through the stream API (pr_stream_*), or one inference
+    (pr_model_check, pr_model_run) for a model without a prior."""
     from pyreparam.quant import workflow as wf
     from pyreparam.quant.prq import load_prq
     try:
@@ -255,7 +270,8 @@ def export_command(model, header, name):
     if main.exists() and "pyreparam export" not in main.read_text(errors="replace")[:400]:
         main = header.parent / f"{name}_main.c"
     example = wf.c_example_main(name, header.name, bool(meta.get("classes")),
-                                "#define " + name.upper() + "_NORM_PARAMS" in text).replace(
+                                "#define " + name.upper() + "_NORM_PARAMS" in text,
+                                "#define " + name.upper() + "_STREAM_CONFIG" in text).replace(
         "(example).", "(example; written by pyreparam export).")
     atomic_write(main, lambda f: f.write(example.encode()))
     click.echo(f"wrote {header} ({len(blob):,} bytes of model, arena "

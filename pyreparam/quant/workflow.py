@@ -131,7 +131,7 @@ def host_meta(loaded: LoadedModel, qparams: dict, t_max: int, calibration: dict)
     """The JSON metadata a .prq carries for the host."""
     fe = loaded.frontend
     normalizer = {k: np.asarray(v).tolist() for k, v in fe.normalizer.to_dict().items()}
-    return {
+    meta = {
         "format": FORMAT,
         "classes": list(fe.classes),
         "feature_config": fe.feature_config.to_dict(),
@@ -144,6 +144,11 @@ def host_meta(loaded: LoadedModel, qparams: dict, t_max: int, calibration: dict)
         "merged_from": loaded.model.merged_from,
         "calibration": calibration,
     }
+    from pyreparam.stream import stream_meta
+    stream = stream_meta(meta)              # window, hop, gate (models with a prior)
+    if stream is not None:
+        meta["stream"] = stream
+    return meta
 
 
 def frontend_from_meta(meta: dict) -> Frontend:
@@ -309,6 +314,7 @@ def c_header(blob: bytes, meta: dict, name: str, arena_bytes: int, t_max: int,
              " * (csrc/pyreparam.h) over an arena of "
              f"{N}_ARENA_BYTES bytes. real = scale (q - zero_point). */",
              f"#ifndef {N}_H", f"#define {N}_H", "", "#include <stdint.h>", "",
+             '#include "pyreparam.h"', "",
              f"#define {N}_BYTES {len(blob)}",
              f"#define {N}_ARENA_BYTES {arena_bytes}",
              f"#define {N}_T_MAX {t_max}",
@@ -322,7 +328,10 @@ def c_header(blob: bytes, meta: dict, name: str, arena_bytes: int, t_max: int,
              f"#define {N}_ALIGN __attribute__((aligned(16)))", "#else",
              f"#define {N}_ALIGN /* align to 4 bytes at least with your compiler */",
              "#endif", ""]
-    lines += _norm_header_lines(meta, name)
+    norm = _norm_header_lines(meta, name)
+    lines += norm
+    if norm:
+        lines += _stream_header_lines(meta, name, arena_bytes, t_max)
     if classes:
         quoted = ", ".join('"' + c.replace('"', "'") + '"' for c in classes)
         lines.append(f"static const char *const {name}_classes[{N}_OUTPUT_COLS] = "
@@ -358,11 +367,65 @@ def _norm_header_lines(meta: dict, name: str) -> list[str]:
         f"static const int32_t {name}_norm_prior_var[{M}] = {{{as_list(p.prior_var)}}};", ""]
 
 
+def _stream_header_lines(meta: dict, name: str, arena_bytes: int, t_max: int) -> list[str]:
+    """The integer front end's tables and the stream's configuration (pr_stream_*):
+    NAME_STREAM_CONFIG initializes a pr_stream_config, NAME_STREAM_BYTES sizes its
+    memory; nothing is left for the firmware to compute."""
+    from pyreparam.audio.features import FeatureConfig
+    from pyreparam.quant import qfrontend as qf
+    from pyreparam.quant import qstream
+    from pyreparam.stream import StreamError, stream_config
+    try:
+        fc = FeatureConfig.from_dict(meta["feature_config"])
+        tables = qf.frontend_tables(fc)
+        cfg = stream_config(meta)
+        qstream.check_config(cfg, tables, t_max)
+    except (KeyError, TypeError, ValueError, StreamError):
+        return []               # features the integer front end cannot compute
+    N = name.upper()
+    size = qstream.stream_bytes(cfg, tables, arena_bytes)
+    lines = ["", *qf.c_header_lines(tables, name), "",
+             "/* The stream (pr_stream_*): PCM at NAME_SAMPLE_RATE in blocks of any length,"
+             .replace("NAME", N),
+             f" * a decision over the last {N}_STREAM_WINDOW_FRAMES frames every "
+             f"{N}_STREAM_HOP_FRAMES frames",
+             f" * ({cfg.window_frames * cfg.hop_samples / fc.sample_rate:g} s every "
+             f"{cfg.hop_frames * cfg.hop_samples / fc.sample_rate:g} s); the stream's memory "
+             f"({N}_STREAM_BYTES) holds the model's arena,",
+             f" * so RAM = {N}_STREAM_BYTES + {N}_NORM_STATE_BYTES + stack. */",
+             f"#define {N}_SAMPLE_RATE {fc.sample_rate}",
+             f"#define {N}_STREAM_HOP_SAMPLES {cfg.hop_samples}",
+             f"#define {N}_STREAM_WINDOW_FRAMES {cfg.window_frames}",
+             f"#define {N}_STREAM_HOP_FRAMES {cfg.hop_frames}",
+             f"#define {N}_STREAM_MIN_FRAMES {cfg.min_frames}",
+             f"#define {N}_STREAM_GATE_Q8 ({cfg.gate_q8})",
+             f"#define {N}_STREAM_GATE_MIN_ACTIVE {cfg.gate_min_active}",
+             f"#define {N}_STREAM_BYTES {size}",
+             f"static const pr_logmel_params {name}_frontend = {N}_LOGMEL_PARAMS;",
+             f"static const pr_norm_params {name}_norm = {N}_NORM_PARAMS;",
+             f"#define {N}_STREAM_CONFIG {{.hop_samples = {N}_STREAM_HOP_SAMPLES, "
+             f"\\",
+             f"    .window_frames = {N}_STREAM_WINDOW_FRAMES, .hop_frames = "
+             f"{N}_STREAM_HOP_FRAMES, \\",
+             f"    .min_frames = {N}_STREAM_MIN_FRAMES, .gate_q8 = {N}_STREAM_GATE_Q8, "
+             f"\\",
+             f"    .gate_min_active = {N}_STREAM_GATE_MIN_ACTIVE, .arena_bytes = "
+             f"{N}_ARENA_BYTES, \\",
+             f"    .model_bytes = {N}_BYTES, .model = {name}, .frontend = &{name}_frontend, "
+             f"\\",
+             f"    .norm = &{name}_norm, .prior_mean = {name}_norm_prior_mean, \\",
+             f"    .prior_var = {name}_norm_prior_var}}", ""]
+    return lines
+
+
 def c_example_main(name: str, header_file: str, has_classes: bool,
-                   causal: bool = False) -> str:
-    """A small host/firmware program running inferences through the runtime: one on a
-    constant input, or (``causal``) three utterances of one speaker through the causal
-    normalization state, as a device hears them."""
+                   causal: bool = False, stream: bool = False) -> str:
+    """A small host/firmware program running the runtime: with ``stream`` (a header with
+    NAME_STREAM_CONFIG) the whole device loop, audio in and emotions out; else one
+    inference on a constant input, or (``causal``) three utterances of one speaker
+    through the causal normalization state, as a device hears them."""
+    if stream:
+        return _c_example_stream(name, header_file, has_classes)
     if causal:
         return _c_example_causal(name, header_file, has_classes)
     N = name.upper()
@@ -503,6 +566,102 @@ int main(void)
     }}
     printf("arena %d bytes, flash %d bytes, state %d bytes\\n", (int)info.arena_bytes,
            (int)info.flash_bytes, (int)sizeof state);
+    return 0;
+}}
+"""
+
+
+def _c_example_stream(name: str, header_file: str, has_classes: bool) -> str:
+    N = name.upper()
+    label = f"{name}_classes[d->label]" if has_classes else '"class"'
+    return f"""/* Audio in, emotion out: the whole device loop of {name} through the pyreparam C
+ * runtime (example). 16-bit PCM at {N}_SAMPLE_RATE Hz is pushed in blocks as it
+ * arrives; the stream computes the log-mel frames as the samples come, normalizes them
+ * with the speaker's causal state and, every {N}_STREAM_HOP_FRAMES frames, decides the
+ * last {N}_STREAM_WINDOW_FRAMES (or says there was no speech). No malloc, no floating
+ * point; RAM = the two static buffers below + stack.
+ *
+ * Build on the host: gcc -std=c99 -O2 -I<pyreparam>/csrc main.c plus every .c file of
+ * <pyreparam>/csrc (or link the libpyreparam.a of tools/build_c.sh), then (raw 16-bit
+ * mono PCM at {N}_SAMPLE_RATE Hz on stdin, e.g. 16000)
+ *     arecord -f S16_LE -r 16000 -c 1 | ./demo        or   ./demo < recording.raw
+ * On a microcontroller read_block() becomes the microphone's DMA buffer, and the
+ * state's bytes go to non-volatile memory whenever a decision has PR_STREAM_UPDATED
+ * (read them back at boot with pr_norm_state_check, else pr_norm_state_init). */
+#include <stdio.h>
+
+#include "pyreparam.h"
+#include "{header_file}"
+
+#define BLOCK 160                                   /* samples per read: 10 ms */
+
+static uint8_t stream[{N}_STREAM_BYTES] {N}_ALIGN;  /* arena, window, rings */
+static uint8_t state[{N}_NORM_STATE_BYTES];          /* the speaker's statistics */
+
+/* Up to max little-endian 16-bit samples from stdin; 0 at the end. */
+static int32_t read_block(int16_t *pcm, int32_t max)
+{{
+    uint8_t bytes[2 * BLOCK];
+    const size_t n = fread(bytes, 2, (size_t)max, stdin);
+    size_t i;
+    for (i = 0; i < n; ++i) {{
+        pcm[i] = (int16_t)(uint16_t)(bytes[2 * i] | (bytes[2 * i + 1] << 8));
+    }}
+    return (int32_t)n;
+}}
+
+/* One line per decision: its time span (ms) and the emotion or "no speech". */
+static void print_decision(const pr_stream_decision *d)
+{{
+    const int64_t ms = 1000 * (int64_t){N}_STREAM_HOP_SAMPLES;
+    const long start = (long)(d->start_frame * ms / {N}_SAMPLE_RATE);
+    const long end = (long)(((d->end_frame - 1) * {N}_STREAM_HOP_SAMPLES +
+                             {N}_LOGMEL_WIN_LENGTH) * 1000 / {N}_SAMPLE_RATE);
+    int32_t i;
+    printf("%ld-%ld ms: ", start, end);
+    if (d->flags & PR_STREAM_GATED) {{
+        printf("no speech (%d active frames)\\n", (int)d->active_frames);
+        return;
+    }}
+    printf("%s logits", {label});
+    for (i = 0; i < d->n_logits; ++i) {{
+        printf(" %d", (int)d->logits[i]);
+    }}
+    printf("%s\\n", (d->flags & PR_STREAM_UPDATED) ? " (state updated)" : "");
+}}
+
+int main(void)
+{{
+    static const pr_stream_config cfg = {N}_STREAM_CONFIG;
+    pr_stream_decision out[2];
+    int16_t pcm[BLOCK];
+    int32_t n, i, used, n_out;
+    pr_status st = pr_norm_state_init(state, sizeof state, {N}_NORM_BANDS);
+    if (st == PR_OK) {{
+        st = pr_stream_init(&cfg, stream, sizeof stream);   /* checks model and tables */
+    }}
+    while (st == PR_OK && (n = read_block(pcm, BLOCK)) > 0) {{
+        int32_t done = 0;
+        while (st == PR_OK && done < n) {{                  /* all of it, in one call */
+            st = pr_stream_push_s16(&cfg, stream, sizeof stream, state, sizeof state,
+                                    pcm + done, n - done, &used, out, 2, &n_out);
+            for (i = 0; i < n_out; ++i) {{
+                print_decision(&out[i]);
+            }}
+            done += used;
+        }}
+    }}
+    if (st == PR_OK) {{
+        st = pr_stream_finish(&cfg, stream, sizeof stream, state, sizeof state, out, &n_out);
+        for (i = 0; st == PR_OK && i < n_out; ++i) {{
+            print_decision(&out[i]);
+        }}
+    }}
+    if (st != PR_OK) {{
+        printf("failed: status %d\\n", (int)st);
+        return 1;
+    }}
+    printf("stream %d bytes, state %d bytes\\n", (int)sizeof stream, (int)sizeof state);
     return 0;
 }}
 """
