@@ -43,7 +43,8 @@ pr_status pr_norm_apply_s16_s8(const pr_norm_params *p, const int32_t *prior_mea
                                                prior_var[m], p->var_floor, b, &inv, &shift);
         for (t = 0; t < frames; ++t) {
             const int64_t i = (int64_t)t * p->bands + m;
-            y[i] = pr_ns_normalize(x[i], mean, inv, shift, p);
+            y[i] = pr_ns_normalize(x[i], mean, inv, shift, p->out_multiplier, p->out_shift,
+                                   p->out_zero_point);
         }
     }
     return PR_OK;

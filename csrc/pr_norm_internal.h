@@ -35,10 +35,16 @@ static inline uint32_t pr_ns_get_u32(const uint8_t *p)
            ((uint32_t)p[3] << 24);
 }
 
+/* A uint32 as the int32 of the same bits (two's complement, without relying on the
+ * implementation-defined conversion). */
+static inline int32_t pr_ns_get_i32_u(uint32_t u)
+{
+    return u <= 0x7FFFFFFFu ? (int32_t)u : (int32_t)(u - 0x80000000u) + PR_Q_INT32_MIN;
+}
+
 static inline int32_t pr_ns_get_i32(const uint8_t *p)
 {
-    const uint32_t u = pr_ns_get_u32(p);
-    return u <= 0x7FFFFFFFu ? (int32_t)u : (int32_t)(u - 0x80000000u) + PR_Q_INT32_MIN;
+    return pr_ns_get_i32_u(pr_ns_get_u32(p));
 }
 
 static inline void pr_ns_put_u32(uint8_t *p, uint32_t v)
@@ -228,17 +234,52 @@ static inline int32_t pr_ns_band_coeffs(const uint8_t *state, int32_t M, int32_t
     return (int32_t)mean;
 }
 
+/* pr_q_requantize(z, multiplier, shift, zp, -128, 127) for multiplier >= 0, in fewer
+ * steps: with a = sat32(z 2^left), SRDHM(a, m) = (a m + nudge) / 2^31 toward zero
+ * equals floor((a m + 2^30) / 2^31) for both signs of a m (for a m < 0 the truncation
+ * is a ceiling: ceil((N + 1 - 2^30) / 2^31) = floor((N + 2^30) / 2^31); m >= 0 rules
+ * out the one saturating case a = m = INT32_MIN), and RDBP(t, n) for n >= 1 is
+ * (t + 2^(n-1) - [t < 0]) >> n (as in pr_ns_normalize); the result is clamped to
+ * [-256, 255] before the zero point (|zp| <= 128) is added, which changes nothing
+ * after the final clamp. */
+static inline int8_t pr_ns_requantize_s8(int32_t z, int32_t multiplier, int32_t shift,
+                                         int32_t zp)
+{
+    int64_t a = z;
+    int64_t t;
+    if (shift > 0) {
+        a = pr_q_clamp64(a * ((int64_t)1 << shift), PR_Q_INT32_MIN, PR_Q_INT32_MAX);
+    }
+    t = (a * multiplier + ((int64_t)1 << 30)) >> 31;              /* |t| < 2^31 */
+    if (shift < 0) {
+        t = (t + ((int64_t)1 << (-shift - 1)) - (t < 0 ? 1 : 0)) >> -shift;
+    }
+    return (int8_t)pr_q_clamp64(pr_q_clamp64(t, -256, 255) + zp, -128, 127);
+}
+
 /* One feature x (int16 Q8) normalized with its band's (mean, inv, shift) and quantized
- * to the model's input: z = sat32(rdbp((x 2^8 - mean) inv, shift)) (Q24),
- * y = sat8(zp + MBQM(z, M_in, e_in)). */
+ * to the model's input (multiplier, out_shift, zp: the pr_norm_params' out_*):
+ *   z = sat32(rdbp((x 2^8 - mean) inv, shift)) (Q24),  y = sat8(zp + MBQM(z, M_in, e_in)).
+ * Written for 15 <= shift <= 30 (the only shifts pr_ns_band_coeffs gives): with
+ * v = (x 2^8 - mean) inv, |v| < (2^23 + 2^31) 2^31 < 2^62.1, the rounding shift is
+ * (v + 2^(shift-1) - [v < 0]) >> shift (= pr_q_rdbp64(v, shift): the remainder
+ * exceeds the threshold exactly when adding 2^(shift-1) - [v < 0] carries), taken on
+ * the two 32-bit words, and the result saturates to int32 when its high word is not
+ * the low word's sign. */
 static inline int8_t pr_ns_normalize(int32_t x, int32_t mean, uint32_t inv, int32_t shift,
-                                     const pr_norm_params *p)
+                                     int32_t multiplier, int32_t out_shift, int32_t zp)
 {
     const int64_t xc = (int64_t)x * ((int64_t)1 << PR_NORM_FEATURE_FRAC_BITS) - mean;
-    const int32_t z = pr_q_clamp64(pr_q_rdbp64(xc * (int64_t)inv, shift), PR_Q_INT32_MIN,
-                                   PR_Q_INT32_MAX);                  /* Q24 */
-    return (int8_t)pr_q_requantize(z, p->out_multiplier, p->out_shift, p->out_zero_point,
-                                   -128, 127);
+    const int64_t v = xc * (int64_t)inv;
+    const uint64_t u = (uint64_t)(v + ((((int64_t)1 << (shift - 1))) - (v < 0 ? 1 : 0)));
+    const uint32_t lo = (uint32_t)u;
+    const uint32_t hi = (uint32_t)(u >> 32);
+    const uint32_t q = (lo >> shift) | (hi << (32 - shift));   /* low word of u >> shift */
+    const int32_t q_hi = pr_ns_get_i32_u(hi) >> shift;         /* high word (arithmetic) */
+    const int32_t z_lo = pr_ns_get_i32_u(q);
+    const int32_t z = q_hi == (z_lo < 0 ? -1 : 0) ? z_lo
+                      : (q_hi < 0 ? PR_Q_INT32_MIN : PR_Q_INT32_MAX);  /* Q24, saturated */
+    return pr_ns_requantize_s8(z, multiplier, out_shift, zp);
 }
 
 /* The checks of pr_norm_apply_s16_s8's constants (after its NULL and shape checks). */

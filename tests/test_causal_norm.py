@@ -197,6 +197,30 @@ def test_c_state_and_output_bitexact_with_numpy(seed, M, n_utt):
 
 
 @needs_c
+def test_c_apply_bitexact_at_the_extremes(rng):
+    """Priors and features at their extremes (means at the int32 limits, variances 1
+    and 2^31 - 1, every output shift): the normalized value saturates int32 and int8
+    both ways; C (pr_ns_normalize, which the stream also normalizes with) == NumPy."""
+    from pyreparam.quant import cops
+    means = np.array([-(2**31), 2**31 - 1, 0, 2**23, -(2**23), 1, -1], dtype=np.int64)
+    var = np.array([1, 2**31 - 1, 2, 2**30, 3, 1, 2**31 - 1], dtype=np.int64)
+    M = len(means)
+    x = np.array([-32768, 32767, 0, 1, -1, 12345, -23456], dtype=np.int16)
+    x = np.concatenate([np.stack([np.roll(x, k) for k in range(M)]),
+                        rng.integers(-32768, 32768, (50, M)).astype(np.int16)])
+    seen = set()
+    for shift in (-31, -20, -1, 0, 1, 4):
+        for multiplier in (2**30, 2**31 - 1, 0):
+            p = q.NormParams(means.astype(np.int32), var.astype(np.int32), 1, 1, multiplier,
+                             shift, int(rng.integers(-128, 128)))
+            state = cops.norm_state_init(M)
+            y_c, y_ref = cops.norm_apply_s16_s8(p, state, x), q.apply(q.new_state(M), p, x)
+            assert np.array_equal(y_c, y_ref), (shift, multiplier)
+            seen |= set(np.unique(y_ref).tolist())
+    assert {-128, 127} <= seen and len(seen) > 20
+
+
+@needs_c
 def test_c_update_at_the_frame_cap_and_utterance_cap():
     """Beyond 2^24 frames old audio is down-weighted; n saturates at 65535 (both sides)."""
     from pyreparam.quant import cops
