@@ -4,6 +4,8 @@
  * frame). NumPy reference: pyreparam.quant.qfrontend.logmel_q8 of the whole stream
  * without trimming (frames of pyreparam.audio.features.frame_signal).
  */
+#include <string.h>
+
 #include "pyreparam.h"
 
 static pr_status pr_lp_check(const pr_logmel_params *p, int32_t hop_length,
@@ -37,11 +39,8 @@ pr_status pr_logmel_push_s16(const pr_logmel_params *p, int32_t hop_length, int1
     fill = *tail_fill;
     while (used < n && done < max_frames) {
         int32_t take = p->win_length - fill;
-        int32_t i;
         take = take < n - used ? take : n - used;
-        for (i = 0; i < take; ++i) {
-            tail[fill + i] = pcm[used + i];
-        }
+        memcpy(tail + fill, pcm + used, (size_t)take * sizeof *tail);
         fill += take;
         used += take;
         if (fill < p->win_length) {
@@ -55,10 +54,8 @@ pr_status pr_logmel_push_s16(const pr_logmel_params *p, int32_t hop_length, int1
             return st;
         }
         ++done;
-        for (i = 0; i + hop_length < p->win_length; ++i) {      /* keep the overlap */
-            tail[i] = tail[i + hop_length];
-        }
-        fill = p->win_length - hop_length;
+        fill = p->win_length - hop_length;                      /* keep the overlap */
+        memmove(tail, tail + hop_length, (size_t)fill * sizeof *tail);
     }
     *tail_fill = fill;
     *consumed = used;

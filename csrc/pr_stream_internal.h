@@ -7,10 +7,11 @@
  *   head     pr_st_head: the configuration's sizes (checked on every call), counters,
  *            per-block activity and merge flags
  *   tail     int16 (win_length): samples no frame has finished with (pr_logmel_push_s16)
- *   coeffs   int32 mean[M], uint32 inv[M], int32 shift[M]: the normalization of the
- *            current state (pr_norm_internal.h), recomputed when the state changes
- *   sums     int64 S1[blocks][M], S2[blocks][M]: per hop ("block") of the window, the
- *            sums of its frames' features and of their squares (the state's update)
+ *   coeffs   pr_st_coeff[M] (mean, inv, shift): the normalization of the current
+ *            state (pr_norm_internal.h), recomputed when the state changes
+ *   sums     int64 S2[blocks][M], then int32 S1[blocks][M]: per hop ("block") of the
+ *            window, the sums of its frames' squared features and of its features (the
+ *            state's update; |S1| <= 2^15 hop_frames < 2^31 as hop_frames <= 65535)
  *   window   int8 (window_frames, M): the model inputs of the frames held, oldest
  *            first; after a regular decision the oldest hop is dropped (the rows move)
  *   work     the model's arena; between model runs it holds the front end's scratch
@@ -19,6 +20,8 @@
  */
 #ifndef PR_STREAM_INTERNAL_H
 #define PR_STREAM_INTERNAL_H
+
+#include <string.h>
 
 #include "pr_norm_internal.h"
 
@@ -29,7 +32,8 @@ enum {
     PR_ST_FINISHED = 1,
     PR_ST_STOPPED = 2,              /* an error left the stream inconsistent */
     PR_ST_ALIGN = 8,
-    PR_ST_MAX_BLOCKS = 32           /* <= PR_STREAM_MAX_BLOCKS: blocks the head tracks */
+    PR_ST_MAX_BLOCKS = 32,          /* <= PR_STREAM_MAX_BLOCKS: blocks the head tracks */
+    PR_ST_MAX_HOP = 65535           /* hop_frames: int32 S1 sums */
 };
 
 typedef struct {
@@ -55,6 +59,13 @@ typedef struct {
     int64_t tail, coeffs, sums, window, work, work_bytes, total;
 } pr_st_layout;
 
+/* One band's normalization (pr_ns_band_coeffs). */
+typedef struct {
+    int32_t mean;
+    uint32_t inv;
+    int32_t shift;
+} pr_st_coeff;
+
 static inline int64_t pr_st_round(int64_t v)
 {
     return (v + PR_ST_ALIGN - 1) / PR_ST_ALIGN * PR_ST_ALIGN;
@@ -76,6 +87,7 @@ static inline pr_status pr_st_layout_of(const pr_stream_config *cfg, pr_st_layou
     if (scratch < 0 || fe->win_length < 1 || fe->win_length > fe->n_fft || M < 1 ||
         M > PR_NORM_MAX_BANDS || cfg->hop_samples < 1 ||
         cfg->hop_samples > fe->win_length || cfg->hop_frames < 1 ||
+        cfg->hop_frames > PR_ST_MAX_HOP ||
         cfg->window_frames < cfg->hop_frames || cfg->window_frames > PR_MODEL_MAX_T ||
         cfg->window_frames % cfg->hop_frames != 0 ||
         cfg->window_frames / cfg->hop_frames > PR_ST_MAX_BLOCKS || cfg->min_frames < 1 ||
@@ -91,7 +103,7 @@ static inline pr_status pr_st_layout_of(const pr_stream_config *cfg, pr_st_layou
     L->tail = pr_st_round((int64_t)sizeof(pr_st_head));
     L->coeffs = L->tail + pr_st_round(2 * (int64_t)fe->win_length);
     L->sums = L->coeffs + pr_st_round(12 * (int64_t)M);
-    L->window = L->sums + 16 * (int64_t)blocks * M;
+    L->window = L->sums + pr_st_round(12 * (int64_t)blocks * M);
     L->work = L->window + pr_st_round((int64_t)cfg->window_frames * M);
     L->work_bytes = pr_st_round(work);
     L->total = L->work + L->work_bytes;                 /* < 2^31 + 2^30 + small */
@@ -153,9 +165,7 @@ static inline pr_status pr_st_coeffs(const pr_stream_config *cfg, pr_st_head *h,
                                      const uint8_t *state, int32_t state_bytes)
 {
     const int32_t M = h->bands;
-    int32_t *mean = (int32_t *)(void *)(mem + L->coeffs);
-    uint32_t *inv = (uint32_t *)(void *)(mem + L->coeffs + 4 * (int64_t)M);
-    int32_t *shift = (int32_t *)(void *)(mem + L->coeffs + 8 * (int64_t)M);
+    pr_st_coeff *c = (pr_st_coeff *)(void *)(mem + L->coeffs);
     pr_status st;
     int64_t b;
     int32_t m;
@@ -178,8 +188,8 @@ static inline pr_status pr_st_coeffs(const pr_stream_config *cfg, pr_st_head *h,
     }
     b = pr_ns_blend_weight(pr_ns_word(state, PR_NS_N), pr_st_prior_weight(cfg));
     for (m = 0; m < M; ++m) {
-        mean[m] = pr_ns_band_coeffs(state, M, m, cfg->prior_mean[m], cfg->prior_var[m],
-                                    cfg->norm->var_floor, b, &inv[m], &shift[m]);
+        c[m].mean = pr_ns_band_coeffs(state, M, m, cfg->prior_mean[m], cfg->prior_var[m],
+                                      cfg->norm->var_floor, b, &c[m].inv, &c[m].shift);
     }
     h->coeff_crc = pr_ns_word(state, PR_NS_CRC);
     h->coeff_valid = 1;
@@ -193,22 +203,24 @@ static inline void pr_st_add_frame(const pr_stream_config *cfg, pr_st_head *h, u
 {
     const int32_t M = h->bands;
     const int32_t b = h->fill / h->hop_frames;
-    const int32_t *mean = (const int32_t *)(const void *)(mem + L->coeffs);
-    const uint32_t *inv = (const uint32_t *)(const void *)(mem + L->coeffs + 4 * (int64_t)M);
-    const int32_t *shift = (const int32_t *)(const void *)(mem + L->coeffs + 8 * (int64_t)M);
-    int64_t *S1 = (int64_t *)(void *)(mem + L->sums) + (int64_t)b * M;
-    int64_t *S2 = S1 + (int64_t)h->blocks * M;
+    const pr_st_coeff *c = (const pr_st_coeff *)(const void *)(mem + L->coeffs);
+    int64_t *S2 = (int64_t *)(void *)(mem + L->sums) + (int64_t)b * M;
+    int32_t *S1 = (int32_t *)(void *)(mem + L->sums + 8 * (int64_t)h->blocks * M) +
+                  (int64_t)b * M;
     int8_t *y = (int8_t *)(mem + L->window) + (int64_t)h->fill * M;
-    int64_t energy = 0;
+    const int32_t multiplier = cfg->norm->out_multiplier;   /* locals: the int8 stores */
+    const int32_t out_shift = cfg->norm->out_shift;         /* below may alias anything */
+    const int32_t zp = cfg->norm->out_zero_point;
+    int32_t energy = 0;                                     /* |.| <= 2^15 M <= 2^25 */
     int32_t m;
     for (m = 0; m < M; ++m) {
         const int32_t v = x[m];
-        y[m] = pr_ns_normalize(v, mean[m], inv[m], shift[m], cfg->norm);
+        y[m] = pr_ns_normalize(v, c[m].mean, c[m].inv, c[m].shift, multiplier, out_shift, zp);
         S1[m] += v;
-        S2[m] += (int64_t)(v * v);                      /* v^2 <= 2^30 */
+        S2[m] += v * v;                                     /* v^2 <= 2^30 */
         energy += v;
     }
-    h->block_active[b] += energy >= (int64_t)h->gate_q8 * M;
+    h->block_active[b] += (int64_t)energy >= (int64_t)h->gate_q8 * M;
     h->fill += 1;
     h->frames += 1;
 }
@@ -224,8 +236,9 @@ static inline pr_status pr_st_decide(const pr_stream_config *cfg, pr_st_head *h,
     const int32_t M = h->bands;
     const int32_t T = h->fill;
     const int32_t nb = (T + h->hop_frames - 1) / h->hop_frames;
-    int64_t *S1 = (int64_t *)(void *)(mem + L->sums);
-    int64_t *S2 = S1 + (int64_t)h->blocks * M;
+    const int64_t *S2 = (const int64_t *)(const void *)(mem + L->sums);
+    const int32_t *S1 = (const int32_t *)(const void *)(mem + L->sums +
+                                                        8 * (int64_t)h->blocks * M);
     int32_t b, m, active = 0, fresh = 0;
     pr_status st;
     for (b = 0; b < nb; ++b) {
@@ -289,21 +302,15 @@ static inline void pr_st_drop_hop(pr_st_head *h, uint8_t *mem, const pr_st_layou
     const int64_t M = h->bands;
     const int64_t keep = (int64_t)(h->window_frames - h->hop_frames) * M;
     int8_t *y = (int8_t *)(mem + L->window);
-    int64_t *S1 = (int64_t *)(void *)(mem + L->sums);
-    int64_t *S2 = S1 + (int64_t)h->blocks * M;
-    int64_t i;
+    int64_t *S2 = (int64_t *)(void *)(mem + L->sums);
+    int32_t *S1 = (int32_t *)(void *)(mem + L->sums + 8 * (int64_t)h->blocks * M);
+    const int64_t rest = (int64_t)(h->blocks - 1) * M;
     int32_t b;
-    for (i = 0; i < keep; ++i) {
-        y[i] = y[i + (int64_t)h->hop_frames * M];
-    }
-    for (i = 0; i < (int64_t)(h->blocks - 1) * M; ++i) {
-        S1[i] = S1[i + M];
-        S2[i] = S2[i + M];
-    }
-    for (i = (int64_t)(h->blocks - 1) * M; i < (int64_t)h->blocks * M; ++i) {
-        S1[i] = 0;
-        S2[i] = 0;
-    }
+    memmove(y, y + (int64_t)h->hop_frames * M, (size_t)keep);
+    memmove(S1, S1 + M, (size_t)rest * sizeof *S1);
+    memmove(S2, S2 + M, (size_t)rest * sizeof *S2);
+    memset(S1 + rest, 0, (size_t)M * sizeof *S1);
+    memset(S2 + rest, 0, (size_t)M * sizeof *S2);
     for (b = 0; b + 1 < h->blocks; ++b) {
         h->block_active[b] = h->block_active[b + 1];
         h->block_merged[b] = h->block_merged[b + 1];

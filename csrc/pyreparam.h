@@ -644,7 +644,7 @@ enum {
 typedef struct {
     int32_t hop_samples;            /* samples between frames, 1 .. frontend->win_length */
     int32_t window_frames;          /* frames per decision, hop_frames * blocks, <= T_max */
-    int32_t hop_frames;             /* frames between decisions, >= 1 */
+    int32_t hop_frames;             /* frames between decisions, 1 .. 65535 */
     int32_t min_frames;             /* pr_stream_finish decides >= this many, 1 .. window */
     int32_t gate_q8;                /* active frame: sum_m x[m] >= n_mels gate_q8 (Q8) */
     int32_t gate_min_active;        /* decided window: >= this many active frames (a

@@ -154,7 +154,7 @@ def stream_bytes(cfg: StreamConfig, tables: qf.FrontendTables, arena_bytes: int)
     scratch = 2 * tables.n_fft + 2
     work = max(arena_bytes, 4 * scratch + 2 * M, 16 * M)
     return (_round8(HEAD_BYTES) + _round8(2 * tables.win_length) + _round8(12 * M) +
-            16 * cfg.blocks * M + _round8(cfg.window_frames * M) + _round8(work))
+            _round8(12 * cfg.blocks * M) + _round8(cfg.window_frames * M) + _round8(work))
 
 
 def stream_params(params: qcausal.NormParams, cfg: StreamConfig) -> qcausal.NormParams:
