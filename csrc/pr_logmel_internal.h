@@ -38,6 +38,39 @@ enum {
     PR_LM_LN2_Q31 = 1488522236  /* round(ln 2 2^31) */
 };
 
+/* The argument checks of pr_logmel_frame_s16 (and its variants), in the order of its
+ * documentation: NULL, shapes, floor and bin ranges, scratch. */
+PR_LM_INLINE pr_status pr_lm_check(const pr_logmel_params *p, const int16_t *samples,
+                                    const int16_t *out, const int32_t *scratch,
+                                    int64_t scratch_len)
+{
+    const int32_t need = p == NULL ? 0 : pr_logmel_scratch_len(p->n_fft);
+    int32_t m, bins, used = 0;
+    if (p == NULL || samples == NULL || out == NULL || scratch == NULL ||
+        p->window == NULL || p->fft_twiddles == NULL || p->rfft_twiddles == NULL ||
+        p->fft_order == NULL || p->mel_first == NULL || p->mel_count == NULL ||
+        p->mel_weights == NULL || p->log2_table == NULL) {
+        return PR_ERR_NULL;
+    }
+    if (need < 0 || p->win_length < 1 || p->win_length > p->n_fft || p->n_mels < 1 ||
+        p->n_mels > PR_LOGMEL_MAX_BANDS || p->n_weights < 0) {
+        return PR_ERR_SHAPE;
+    }
+    if (p->floor_q62 < 1) {
+        return PR_ERR_PARAM;
+    }
+    bins = p->n_fft / 2 + 1;
+    for (m = 0; m < p->n_mels; ++m) {
+        const int32_t first = p->mel_first[m];
+        const int32_t count = p->mel_count[m];
+        if (first + count > bins || count > p->n_weights - used) {
+            return PR_ERR_PARAM;
+        }
+        used += count;
+    }
+    return scratch_len < need ? PR_ERR_SCRATCH : PR_OK;
+}
+
 /* Significant bits of x (0 for x = 0): 64 minus the leading zeros (the CLZ
  * instruction with gcc / clang, else a binary search: the same result). */
 PR_LM_INLINE int32_t pr_lm_bit_length(uint64_t x)

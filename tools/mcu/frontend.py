@@ -31,7 +31,7 @@ from pyreparam.data.synth import synthesize  # noqa: E402
 from pyreparam.quant import qfrontend as qf  # noqa: E402
 
 ROOT = HERE.parents[1]
-DEFAULT_TARGETS = "m4-ref,m3-ref,m7-ref"
+DEFAULT_TARGETS = "m4-ref,m4-dsp,m3-ref,m7-ref,m7-dsp"
 CODE_OBJECTS = ("pr_logmel_frame_s16.o", "pr_logmel_scratch_len.o")
 
 

@@ -7,7 +7,8 @@
  * extremes; every tenth case corrupts one argument, and both must then return the
  * same status. Outputs are compared byte for byte over whole buffers (so a write out
  * of range is a mismatch too). Also the DSP requantization itself against
- * pr_q_requantize on corner and random values.
+ * pr_q_requantize on corner and random values, and the log-mel front end on random
+ * frames through random tables.
  *
  * Random values almost never hit an exact tie of a rounding shift, the one place where a
  * wrong tie rule shows; the *_ties tests construct such ties, for both signs and every
@@ -44,6 +45,8 @@ pr_status ref_pr_layernorm_s16_s8(const pr_layernorm_params *, const int16_t *,
 pr_status ref_pr_add_s16(const pr_add_params *, const int16_t *, const int16_t *, int16_t *);
 pr_status ref_pr_add_s16_s8(const pr_add_params *, const int16_t *, const int8_t *,
                             int16_t *);
+pr_status ref_pr_logmel_frame_s16(const pr_logmel_params *, const int16_t *, int16_t *,
+                                  int32_t *, int64_t);
 
 static uint32_t rng_state = 2463534242u;
 static int8_t in_a[BUF], in_b[BUF];
@@ -343,6 +346,90 @@ static int32_t test_add(int32_t s8)
 }
 
 /* pr_arm_requantize == pr_q_requantize: every shift, corner and random values. */
+/* The log-mel front end: random frames (extremes, silence, DC) through random tables
+ * (any int32 content, sizes n_fft 32 / 128 / 512, any window length and bands), the
+ * output and the power spectrum left in the scratch compared word for word; every
+ * tenth case breaks a band's range or the floor (both must refuse it alike). */
+static int32_t lm_window[512], lm_fft_tw[64 * 6], lm_rfft_tw[129 * 2], lm_weights[2048];
+static int32_t lm_log2[129], lm_scratch_ref[1026], lm_scratch_dsp[1026];
+static uint16_t lm_order[256], lm_first[64], lm_count[64];
+static int16_t lm_frame[512], lm_out_ref[64], lm_out_dsp[64];
+
+static void fill32(int32_t *p, int32_t n)
+{
+    int32_t i;
+    for (i = 0; i < n; ++i) {
+        p[i] = pick((int32_t)0x80000000u, 0x7FFFFFFF);
+    }
+}
+
+static int32_t test_logmel(void)
+{
+    static const int32_t ffts[3] = {32, 128, 512};
+    int32_t c, bad = 0;
+    for (c = 0; c < CASES; ++c) {
+        const int32_t n_fft = ffts[range(0, 2)];
+        const int32_t N = n_fft / 2;
+        pr_logmel_params p;
+        pr_status s_ref, s_dsp;
+        int32_t i, used = 0, kind = range(0, 4);
+        p.n_fft = n_fft;
+        p.win_length = (rnd() & 1) ? n_fft * 25 / 32 : range(1, n_fft);
+        p.n_mels = range(1, 64);
+        p.floor_q62 = (int64_t)(((uint64_t)rnd() << 31) | rnd()) + 1;
+        fill32(lm_window, p.win_length);
+        fill32(lm_fft_tw, N / 4 * 6);
+        fill32(lm_rfft_tw, (N / 2 + 1) * 2);
+        fill32(lm_log2, 129);
+        for (i = 0; i < N; ++i) {
+            lm_order[i] = (uint16_t)rnd();
+        }
+        for (i = 0; i < p.n_mels; ++i) {
+            lm_first[i] = (uint16_t)range(0, N + 1);
+            lm_count[i] = (uint16_t)range(0, N + 1 - lm_first[i]);
+            lm_count[i] = used + lm_count[i] > 2048 ? 0 : lm_count[i];
+            used += lm_count[i];
+        }
+        p.n_weights = used;
+        fill32(lm_weights, used);
+        if (c % 10 == 9) {                        /* a broken table: same status */
+            if (rnd() & 1) {
+                lm_count[0] = (uint16_t)(N + 2);
+            } else {
+                p.floor_q62 = 0;
+            }
+        }
+        for (i = 0; i < p.win_length; ++i) {
+            lm_frame[i] = kind == 0 ? 0 : (kind == 1 ? -32768 : (int16_t)pick(-32768, 32767));
+            if (kind == 3) {
+                lm_frame[i] = (int16_t)(lm_frame[i] >> range(0, 15));
+            }
+        }
+        p.window = lm_window;
+        p.fft_twiddles = lm_fft_tw;
+        p.rfft_twiddles = lm_rfft_tw;
+        p.fft_order = lm_order;
+        p.mel_first = lm_first;
+        p.mel_count = lm_count;
+        p.mel_weights = lm_weights;
+        p.log2_table = lm_log2;
+        memset(lm_scratch_ref, 0x5A, sizeof lm_scratch_ref);
+        memset(lm_scratch_dsp, 0x5A, sizeof lm_scratch_dsp);
+        memset(lm_out_ref, 0x5A, sizeof lm_out_ref);
+        memset(lm_out_dsp, 0x5A, sizeof lm_out_dsp);
+        s_ref = ref_pr_logmel_frame_s16(&p, lm_frame, lm_out_ref, lm_scratch_ref, 1026);
+        s_dsp = pr_logmel_frame_s16(&p, lm_frame, lm_out_dsp, lm_scratch_dsp, 1026);
+        if (s_ref != s_dsp || memcmp(lm_out_ref, lm_out_dsp, sizeof lm_out_ref) != 0 ||
+            memcmp(lm_scratch_ref + n_fft, lm_scratch_dsp + n_fft,
+                   (size_t)(n_fft + 2) * sizeof(int32_t)) != 0) {
+            printf("  logmel case %ld: status ref %ld dsp %ld, outputs differ\n", (long)c,
+                   (long)s_ref, (long)s_dsp);
+            ++bad;
+        }
+    }
+    return report("logmel_frame_s16", CASES, bad);
+}
+
 static int32_t test_requantize(void)
 {
     static const int32_t xs[] = {PR_Q_INT32_MIN, PR_Q_INT32_MIN + 1, -65536, -32768, -257,
@@ -963,6 +1050,7 @@ int main(void)
     failures += test_layernorm();
     failures += test_add(0);
     failures += test_add(1);
+    failures += test_logmel();
     failures += test_fast_requantize_ties();
     failures += test_layernorm_ties();
     failures += test_add_ties(0);
