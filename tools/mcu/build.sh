@@ -18,6 +18,9 @@
 #       the firmware: start-up, harness (main.c), MODEL_DIR/model.h (from
 #       `pyreparam export --name pr_model_blob`) and MODEL_DIR/inputs.h, linked with
 #       LIB_DIR/libpyreparam.a by link.ld; also OUT_ELF.map
+#   tools/mcu/build.sh pipe TARGET LIB_DIR MODEL_DIR REC_DIR OUT_ELF
+#       the pipeline firmware: start-up, pipeline.c, MODEL_DIR/model.h (with the
+#       stream's configuration) and REC_DIR/recordings.h (from pipeline.py)
 #
 # TARGET: m3 (mps2-an385, Cortex-M3, no FPU), m4 (mps2-an386, Cortex-M4F, DSP),
 # m7 (mps2-an500, Cortex-M7, DSP). OPT (default -O2) sets the optimization level.
@@ -94,6 +97,19 @@ build_fe() {
         -Wl,--gc-sections -Wl,-Map="$elf.map" -L"$lib" -lpyreparam -o "$elf"
 }
 
+build_pipe() {
+    local target="$1" lib="$2" model="$3" recs="$4" elf="$5" flags cpu
+    flags="$(cpu_flags "$target")"
+    case "$target" in m3) cpu=cortex-m3 ;; m4) cpu=cortex-m4 ;; m7) cpu=cortex-m7 ;; esac
+    mkdir -p "$(dirname "$elf")"
+    # shellcheck disable=SC2086
+    "$CC" -std=gnu99 -Wall -Wextra -Werror $OPT $flags -ffunction-sections -fdata-sections \
+        -DMCU_CPU_NAME="\"$cpu\"" -I"$ROOT/csrc" -I"$model" -I"$recs" \
+        "$HERE/startup.c" "$HERE/pipeline.c" \
+        --specs=nano.specs --specs=rdimon.specs -nostartfiles -T "$HERE/link.ld" \
+        -Wl,--gc-sections -Wl,-Map="$elf.map" -L"$lib" -lpyreparam -o "$elf"
+}
+
 build_ktest() {
     local target="$1" out="$2" flags src name objs=()
     flags="$(cpu_flags "$target")"
@@ -122,5 +138,7 @@ case "${1:-}" in
         build_fe "$2" "$3" "$4" "$5" ;;
     fw) [[ $# -eq 5 ]] || { echo "usage: $0 fw TARGET LIB_DIR MODEL_DIR OUT_ELF" >&2; exit 2; }
         build_fw "$2" "$3" "$4" "$5" ;;
-    *) sed -n '2,24p' "$0" >&2; exit 2 ;;
+    pipe) [[ $# -eq 6 ]] || { echo "usage: $0 pipe TARGET LIB_DIR MODEL_DIR REC_DIR OUT_ELF" >&2; exit 2; }
+          build_pipe "$2" "$3" "$4" "$5" "$6" ;;
+    *) sed -n '2,27p' "$0" >&2; exit 2 ;;
 esac

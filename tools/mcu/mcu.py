@@ -26,6 +26,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import firmware as fw  # noqa: E402
+import pipeline  # noqa: E402
 import prepare  # noqa: E402
 import report  # noqa: E402
 from pyreparam.quant.prq import load_prq  # noqa: E402
@@ -56,12 +57,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="skip the plugin-vs-trace verification of the counts")
     p.add_argument("--profile", action="store_true",
                    help="print instructions per function for the longest input")
+    p.add_argument("--pipeline-targets", default=pipeline.DEFAULT_TARGETS,
+                   help="targets of the pipeline runs (audio in, decisions out through "
+                        f"the stream API), '' for none [{pipeline.DEFAULT_TARGETS}]")
     p.add_argument("--json", type=Path, default=None, help="write the figures here")
     args = p.parse_args(argv)
     args.models = [m for m in args.models.split(",") if m]
     args.targets = [t for t in args.targets.split(",") if t]
+    args.pipeline_targets = [t for t in args.pipeline_targets.split(",") if t]
     bad = [m for m in args.models if m not in prepare.BACKBONES] + \
-          [t for t in args.targets if t not in fw.TARGETS]
+          [t for t in args.targets + args.pipeline_targets if t not in fw.TARGETS]
     if bad:
         p.error(f"unknown model or target: {', '.join(bad)}")
     return args
@@ -169,8 +174,10 @@ def run_all(args) -> dict:
             print_result(name, record, res, time.perf_counter() - t0)
         if verification is None and not args.no_verify_counts:
             verification = verify_counts(target, lib, records[0], args, plugin)
+    piped = pipeline.run(records, args.pipeline_targets, args.out, plugin) \
+        if args.pipeline_targets else []
     return {"records": records, "results": results, "verification": verification,
-            "kernel_tests": list(kernels.values())}
+            "kernel_tests": list(kernels.values()), "pipeline": piped}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -190,13 +197,20 @@ def main(argv: list[str] | None = None) -> int:
               f"{verification['frames']} frames; pr_model_check, pr_model_run): plugin "
               f"{verification['plugin']}, trace {verification['trace']}: "
               f"{'equal' if verification['equal'] else 'DIFFERENT'}")
+    if out["pipeline"]:
+        print()
+        print(pipeline.table(out["pipeline"]))
     ok = all(r["ok"] for r in results.values()) and \
         all(k["ok"] for k in out["kernel_tests"]) and \
-        (verification is None or verification["equal"])
+        (verification is None or verification["equal"]) and \
+        all(r["ok"] for r in out["pipeline"])
     if args.json is not None:
         doc = {"ok": ok, "targets": args.targets, "models": out["records"],
                "results": [r for r in results.values()], "kernel_tests": out["kernel_tests"],
-               "count_verification": verification}
+               "count_verification": verification, "pipeline": out["pipeline"],
+               "pipeline_recordings": {n: {"speaker": v[0], "script": list(v[1]),
+                                           "push_blocks": list(v[2]), "what": v[3]}
+                                       for n, v in pipeline.RECORDINGS.items()}}
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(doc, indent=1) + "\n")
     print(f"\n{'all outputs matched' if ok else 'FAILED'}")
