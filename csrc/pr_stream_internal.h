@@ -214,13 +214,18 @@ static inline void pr_st_add_frame(const pr_stream_config *cfg, pr_st_head *h, u
     int32_t energy = 0;                                     /* |.| <= 2^15 M <= 2^25 */
     int32_t m;
     for (m = 0; m < M; ++m) {
+        /* the coefficients are pr_st_coeffs' (2^30 < inv <= 2^31, 15 <= shift <= 30);
+         * the clamps only keep a damaged stream memory from undefined behaviour */
+        const uint32_t inv = c[m].inv <= 0x80000000u ? c[m].inv : 0x80000000u;
+        const int32_t shift = 15 + ((c[m].shift - 15) & 15);
         const int32_t v = x[m];
-        y[m] = pr_ns_normalize(v, c[m].mean, c[m].inv, c[m].shift, multiplier, out_shift, zp);
-        S1[m] += v;
-        S2[m] += v * v;                                     /* v^2 <= 2^30 */
+        y[m] = pr_ns_normalize(v, c[m].mean, inv, shift, multiplier, out_shift, zp);
+        S1[m] = pr_ns_get_i32_u((uint32_t)S1[m] + (uint32_t)v);   /* exact: |S1| < 2^31 */
+        S2[m] = (int64_t)((uint64_t)S2[m] + (uint64_t)(v * v));  /* exact: v^2 <= 2^30 */
         energy += v;
     }
-    h->block_active[b] += (int64_t)energy >= (int64_t)h->gate_q8 * M;
+    h->block_active[b] = pr_ns_get_i32_u((uint32_t)h->block_active[b] +
+                                         ((int64_t)energy >= (int64_t)h->gate_q8 * M));
     h->fill += 1;
     h->frames += 1;
 }
@@ -239,11 +244,13 @@ static inline pr_status pr_st_decide(const pr_stream_config *cfg, pr_st_head *h,
     const int64_t *S2 = (const int64_t *)(const void *)(mem + L->sums);
     const int32_t *S1 = (const int32_t *)(const void *)(mem + L->sums +
                                                         8 * (int64_t)h->blocks * M);
-    int32_t b, m, active = 0, fresh = 0;
+    int64_t active64 = 0;
+    int32_t b, m, active, fresh = 0;
     pr_status st;
     for (b = 0; b < nb; ++b) {
-        active += h->block_active[b];
+        active64 += h->block_active[b];             /* in [0, T] unless damaged */
     }
+    active = pr_q_clamp64(active64, 0, T);
     d->start_frame = h->frames - T;
     d->end_frame = h->frames;
     d->active_frames = active;
@@ -277,9 +284,9 @@ static inline pr_status pr_st_decide(const pr_stream_config *cfg, pr_st_head *h,
             if (h->block_merged[b]) {
                 continue;
             }
-            for (m = 0; m < M; ++m) {
+            for (m = 0; m < M; ++m) {       /* <= 32 blocks of int32 sums: exact */
                 sum[m] += S1[(int64_t)b * M + m];
-                sum_sq[m] += S2[(int64_t)b * M + m];
+                sum_sq[m] = (int64_t)((uint64_t)sum_sq[m] + (uint64_t)S2[(int64_t)b * M + m]);
             }
             fresh += b < nb - 1 ? h->hop_frames : T - (nb - 1) * h->hop_frames;
             h->block_merged[b] = 1;

@@ -14,6 +14,13 @@
  *                 ops: check returns a status; when it accepts, run must return a
  *                 status too (any), with buffers of exactly the sizes the file states.
  *
+ *   the stream    pr_stream_* over the file with random front-end tables (any int32
+ *                 content), random normalization constants and configurations: random
+ *                 and extreme PCM pushed in blocks of random sizes, max_out 1..3, then
+ *                 finish; the stream memory, the state and the tables exactly sized;
+ *                 then damaged copies of the stream memory (random bytes flipped) and
+ *                 of the state: every call returns a status, nothing else happens.
+ *
  * Usage: sanitize_model_driver FILE.prq...   (exit 0 only when nothing failed)
  */
 #include <stdio.h>
@@ -204,6 +211,129 @@ static uint8_t *read_file(const char *path, size_t *len)
     return buf;
 }
 
+static int32_t *rand_words(int32_t n)
+{
+    int32_t *p = xmalloc((size_t)(n > 0 ? n : 1) * sizeof *p);
+    int32_t i;
+    for (i = 0; i < n; ++i) {
+        const uint32_t r = rnd() % 8;
+        p[i] = r == 0 ? (int32_t)0x80000000u : (r == 1 ? 0x7FFFFFFF : (int32_t)rnd());
+    }
+    return p;
+}
+
+/* One stream over pcm (n samples) in random blocks; returns the first bad status. */
+static pr_status stream_pcm(const pr_stream_config *cfg, uint8_t *mem, int64_t bytes,
+                            uint8_t *state, int32_t state_bytes, const int16_t *pcm,
+                            int32_t n)
+{
+    pr_stream_decision out[3];
+    int32_t pos = 0, used, n_out;
+    pr_status st = PR_OK;
+    while (st == PR_OK && pos < n) {
+        int32_t len = (int32_t)(rnd() % 700);
+        len = len < n - pos ? len : n - pos;
+        st = pr_stream_push_s16(cfg, mem, bytes, state, state_bytes, pcm + pos, len, &used,
+                                out, 1 + (int32_t)(rnd() % 3), &n_out);
+        ++runs;
+        pos += used;
+        if (st == PR_OK && used == 0 && len > 0 && n_out == 0) {
+            return -99;                             /* no progress */
+        }
+    }
+    if (st == PR_OK) {
+        st = pr_stream_finish(cfg, mem, bytes, state, state_bytes, out, &n_out);
+    }
+    return st;
+}
+
+static void test_stream(const char *file, const uint8_t *blob, size_t len,
+                        const pr_model_info *info, int rounds)
+{
+    int r;
+    for (r = 0; r < rounds; ++r) {
+        static const int32_t ffts[3] = {32, 128, 512};
+        const int32_t M = info->input_cols, n_fft = ffts[rnd() % 3], N = n_fft / 2;
+        pr_logmel_params fe;
+        pr_norm_params norm;
+        pr_stream_config cfg;
+        uint16_t *first = xmalloc((size_t)M * sizeof *first);
+        uint16_t *count = xmalloc((size_t)M * sizeof *count);
+        uint16_t *order = xmalloc((size_t)N * sizeof *order);
+        int32_t *prior_mean = rand_words(M), *prior_var = rand_words(M);
+        const int32_t state_bytes = pr_norm_state_bytes(M);
+        uint8_t *state = xmalloc((size_t)state_bytes), *mem, *copy;
+        const int32_t n = 400 + (int32_t)(rnd() % 20000);
+        int16_t *pcm = xmalloc((size_t)n * sizeof *pcm);
+        int32_t m, total = 0, hop, blocks;
+        int64_t bytes;
+        pr_status st = PR_OK;
+        for (m = 0; m < M; ++m) {
+            first[m] = (uint16_t)(rnd() % (uint32_t)(N + 2));
+            count[m] = (uint16_t)(rnd() % (uint32_t)(N + 2 - first[m]));
+            total += count[m];
+            prior_var[m] = prior_var[m] < 1 ? 1 : prior_var[m];
+        }
+        for (m = 0; m < N; ++m) {
+            order[m] = (uint16_t)rnd();
+        }
+        fe.win_length = 1 + (int32_t)(rnd() % (uint32_t)n_fft); fe.n_fft = n_fft;
+        fe.n_mels = M; fe.n_weights = total;
+        fe.floor_q62 = 1 + (int64_t)((((uint64_t)rnd() << 32) | rnd()) >> 2);
+        fe.window = rand_words(fe.win_length); fe.fft_twiddles = rand_words(6 * (N / 4));
+        fe.rfft_twiddles = rand_words(2 * (N / 2 + 1)); fe.fft_order = order;
+        fe.mel_first = first; fe.mel_count = count; fe.mel_weights = rand_words(total);
+        fe.log2_table = rand_words(PR_LOGMEL_LOG2_SIZE + 1);
+        norm.bands = M; norm.prior_weight = 1 + (int32_t)(rnd() % 0x7FFFFFFEu);
+        norm.var_floor = 1 + (int32_t)(rnd() % 0x7FFFFFFEu);
+        norm.out_multiplier = (int32_t)(0x40000000u + rnd() % 0x40000000u);
+        norm.out_shift = -31 + (int32_t)(rnd() % 62); norm.out_zero_point = -128 + (int32_t)(rnd() % 256);
+        hop = 1 + (int32_t)(rnd() % (uint32_t)(info->t_max < 40 ? info->t_max : 40));
+        blocks = 1 + (int32_t)(rnd() % (uint32_t)(info->t_max / hop < 6 ? info->t_max / hop : 6));
+        cfg.hop_samples = 1 + (int32_t)(rnd() % (uint32_t)fe.win_length);
+        cfg.window_frames = hop * blocks; cfg.hop_frames = hop;
+        cfg.min_frames = 1 + (int32_t)(rnd() % (uint32_t)cfg.window_frames);
+        cfg.gate_q8 = (rnd() & 1) ? -(int32_t)(rnd() % 8000) : (int32_t)rnd();
+        cfg.gate_min_active = (int32_t)(rnd() % (uint32_t)(cfg.window_frames + 1));
+        cfg.arena_bytes = info->arena_bytes; cfg.model_bytes = (int64_t)len; cfg.model = blob;
+        cfg.frontend = &fe; cfg.norm = &norm; cfg.prior_mean = prior_mean;
+        cfg.prior_var = prior_var;
+        for (m = 0; m < n; ++m) {
+            const uint32_t k = rnd() % 8;
+            pcm[m] = k == 0 ? -32768 : (k == 1 ? 32767 : (int16_t)(rnd() >> (rnd() % 16)));
+        }
+        bytes = pr_stream_bytes(&cfg);
+        mem = xmalloc((size_t)bytes);
+        copy = xmalloc((size_t)bytes);
+        if (bytes < 0 || pr_norm_state_init(state, state_bytes, M) != PR_OK ||
+            (st = pr_stream_init(&cfg, mem, bytes)) != PR_OK) {
+            fail(file, "stream init", (long)bytes, st);
+        } else {
+            memcpy(copy, mem, (size_t)bytes);
+            st = stream_pcm(&cfg, mem, bytes, state, state_bytes, pcm, n);
+            if (st != PR_OK) {
+                fail(file, "stream", n, st);
+            }
+            /* a damaged copy of the stream memory: statuses only */
+            for (m = 0; m < 8; ++m) {
+                copy[rnd() % (uint32_t)bytes] ^= (uint8_t)(1u << (rnd() % 8));
+            }
+            (void)stream_pcm(&cfg, copy, bytes, state, state_bytes, pcm, n);
+            state[rnd() % (uint32_t)state_bytes] ^= 0x10;
+            if (pr_stream_init(&cfg, mem, bytes) != PR_OK ||
+                stream_pcm(&cfg, mem, bytes, state, state_bytes, pcm, n) == PR_OK) {
+                fail(file, "a damaged state was accepted", 0, 0);
+            }
+            ++checks;
+        }
+        free(first); free(count); free(order); free(prior_mean); free(prior_var);
+        free(state); free(mem); free(copy); free(pcm);
+        free((void *)fe.window); free((void *)fe.fft_twiddles);
+        free((void *)fe.rfft_twiddles); free((void *)fe.mel_weights);
+        free((void *)fe.log2_table);
+    }
+}
+
 int main(int argc, char **argv)
 {
     int i;
@@ -220,6 +350,7 @@ int main(int argc, char **argv)
         test_valid(argv[i], blob, len, &info);
         test_truncations(argv[i], blob, len);
         test_corruptions(argv[i], blob, len, len <= 65536 ? 3000 : 300);
+        test_stream(argv[i], blob, len, &info, 12);
         free(blob);
     }
     printf("sanitize_model_driver: %d files, %ld checks, %ld runs, %ld corrupted files "

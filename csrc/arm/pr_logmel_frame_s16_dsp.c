@@ -15,8 +15,10 @@
  *    word of a signed 32 x 32 product plus 2^31), |s 2^g| <= 2^22 fitting 32 bits.
  * 2. The mel sums over the uint32 words of P take two bins per iteration (LDRD, UMLAL;
  *    every sum is a uint64 sum mod 2^64, so the order of its terms changes nothing).
- * The FFT, the real split and the log are the reference's own inline steps (their
- * 64-bit product sums are already SMULL/SMLAL pairs). tools/mcu/kernel_test.c
+ * 3. The real split and the power spectrum in one block of instructions per bin pair.
+ * 4. The log on the two 32-bit words of its argument (CLZ of one word).
+ * The FFT is the reference's own inline steps (its 64-bit product sums are already
+ * SMULL/SMLAL pairs). tools/mcu/kernel_test.c
  * compares this function with the reference on random frames and random tables
  * (int32 extremes included), output and power spectrum word for word, statuses too.
  */
@@ -127,6 +129,65 @@ PR_LM_INLINE int32_t pr_lmd_window(const int32_t *window, const int16_t *s, int3
     return g + *k;
 }
 
+/* Step 3 of the reference (pr_lm_power), the same arithmetic per k: the two rotated
+ * components as 2^31 + u_r c + u_i s and 2^31 + u_i c - u_r s accumulated by SMLAL
+ * from the constant 2^31 (the reference's product sum plus 2^31, high word), the
+ * halvings toward zero as (v + [v < 0]) >> 1, the powers by SMULL + SMLAL, stored with
+ * STRD at P[k] (ascending) and P[N - k] (descending). */
+PR_LM_INLINE void pr_lmd_power(const int32_t *z, int32_t N, const int32_t *twiddles,
+                               const uint16_t *order, uint32_t *P)
+{
+    const uint32_t mask = (uint32_t)N - 1u;
+    uint32_t *Pk = P;
+    uint32_t *Pm = P + 2 * N;
+    const int32_t *tw = twiddles;
+    int32_t k;
+    for (k = 0; k <= N / 2; ++k) {
+        /* zk, zm: the addresses of Z[k], Z[N - k]; the block reuses their registers for
+         * A_r / 2 and A_i / 2 once it has loaded them */
+        int32_t zk = (int32_t)(intptr_t)(z + 2 * (order[k] & mask));
+        int32_t zm = (int32_t)(intptr_t)(z + 2 * (order[((uint32_t)N - (uint32_t)k) & mask] &
+                                                  mask));
+        int32_t a0, a1, b0, b1, lo, hi, hi2;
+        __asm__ volatile(
+            "ldrd %[a0], %[a1], [%[zk]]\n\t"
+            "ldrd %[b0], %[b1], [%[zm]]\n\t"
+            "add %[zk], %[a0], %[b0]\n\t"             /* A_r */
+            "sub %[a0], %[a0], %[b0]\n\t"             /* u_r */
+            "sub %[zm], %[a1], %[b1]\n\t"             /* A_i */
+            "add %[a1], %[a1], %[b1]\n\t"             /* u_i */
+            "add %[zk], %[zk], %[zk], lsr #31\n\t"
+            "asr %[zk], %[zk], #1\n\t"                /* A_r / 2 */
+            "add %[zm], %[zm], %[zm], lsr #31\n\t"
+            "asr %[zm], %[zm], #1\n\t"                /* A_i / 2 */
+            "ldrd %[b0], %[b1], [%[tw]], #8\n\t"      /* c, s */
+            "mov %[lo], #0x80000000\n\t"
+            "mov %[hi], #0\n\t"
+            "smlal %[lo], %[hi], %[a0], %[b0]\n\t"
+            "smlal %[lo], %[hi], %[a1], %[b1]\n\t"    /* hi = C_r */
+            "rsb %[a0], %[a0], #0\n\t"
+            "mov %[lo], #0x80000000\n\t"
+            "mov %[hi2], #0\n\t"
+            "smlal %[lo], %[hi2], %[a1], %[b0]\n\t"
+            "smlal %[lo], %[hi2], %[a0], %[b1]\n\t"   /* hi2 = C_i */
+            "add %[a0], %[zk], %[hi2]\n\t"            /* X'[k] */
+            "sub %[a1], %[zm], %[hi]\n\t"
+            "smull %[b0], %[b1], %[a0], %[a0]\n\t"
+            "smlal %[b0], %[b1], %[a1], %[a1]\n\t"
+            "strd %[b0], %[b1], [%[Pk]], #8\n\t"
+            "sub %[a0], %[zk], %[hi2]\n\t"            /* X'[N - k] */
+            "add %[a1], %[zm], %[hi]\n\t"
+            "smull %[b0], %[b1], %[a0], %[a0]\n\t"
+            "smlal %[b0], %[b1], %[a1], %[a1]\n\t"
+            "strd %[b0], %[b1], [%[Pm]], #-8"
+            : [a0] "=&r"(a0), [a1] "=&r"(a1), [b0] "=&r"(b0), [b1] "=&r"(b1),
+              [lo] "=&r"(lo), [hi] "=&r"(hi), [hi2] "=&r"(hi2), [zk] "+&r"(zk),
+              [zm] "+&r"(zm), [tw] "+&r"(tw), [Pk] "+&r"(Pk), [Pm] "+&r"(Pm)
+            :
+            : "memory");
+    }
+}
+
 /* Step 4 of the reference (pr_lm_mel), two bins per iteration: LDRD of two P words
  * and of two weights, four UMLAL into the two uint64 sums (mod 2^64, as in C). */
 PR_LM_INLINE uint64_t pr_lmd_mel(const uint32_t *P, int32_t count, const int32_t *w)
@@ -195,7 +256,7 @@ pr_status pr_logmel_frame_s16(const pr_logmel_params *p, const int16_t *samples,
                               int16_t *out, int32_t *scratch, int64_t scratch_len)
 {
     const pr_status st = pr_lm_check(p, samples, out, scratch, scratch_len);
-    int32_t N, k, E, m, offset = 0;
+    int32_t N, k, E;
     uint64_t F;
     uint32_t *P;
     if (st != PR_OK) {
@@ -205,16 +266,21 @@ pr_status pr_logmel_frame_s16(const pr_logmel_params *p, const int16_t *samples,
     P = (uint32_t *)(scratch + p->n_fft);
     E = pr_lmd_window(p->window, samples, p->win_length, p->n_fft, scratch, &k);
     pr_lm_fft(scratch, N, p->fft_twiddles, k);
-    pr_lm_power(scratch, N, p->rfft_twiddles, p->fft_order, P);
+    pr_lmd_power(scratch, N, p->rfft_twiddles, p->fft_order, P);
     E = 2 * E + 30 - 2 * pr_lm_stages(N);
     F = ((uint64_t)p->floor_q62 + (((uint64_t)1 << (PR_LM_FLOOR_BITS - E)) >> 1)) >>
         (PR_LM_FLOOR_BITS - E);
-    for (m = 0; m < p->n_mels; ++m) {
-        const int32_t count = p->mel_count[m];
-        const uint64_t mel = pr_lmd_mel(P + 2 * p->mel_first[m], count,
-                                        p->mel_weights + offset);
-        out[m] = pr_lmd_log_q8(mel + F, E, p->log2_table);
-        offset += count;
+    {   /* pointers walked instead of indices: fewer live values around the mel loop */
+        const uint16_t *first = p->mel_first;
+        const uint16_t *counts = p->mel_count;
+        const uint16_t *end = counts + p->n_mels;
+        const int32_t *w = p->mel_weights;
+        const int32_t *t = p->log2_table;
+        for (; counts < end; ++counts, ++first, ++out) {
+            const int32_t count = *counts;
+            *out = pr_lmd_log_q8(pr_lmd_mel(P + 2 * *first, count, w) + F, E, t);
+            w += count;
+        }
     }
     return PR_OK;
 }
