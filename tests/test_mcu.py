@@ -1,7 +1,8 @@
 """Cortex-M under QEMU (tools/mcu): the light ConvTransformer on one input, on the
 Cortex-M4 with the Arm DSP kernels (csrc/arm/) and on the FPU-less Cortex-M3 with the
 portable reference kernels: logits identical to the host C runtime's and the NumPy
-reference's, the DSP kernels identical to the reference kernels on random cases
+reference's; the whole pipeline (recordings through the stream API) on the M4 with
+decisions identical to the host's; the DSP kernels identical to the reference kernels on random cases
 on the device, the instruction counts of the QEMU plugin equal to the instruction
 trace's, no floating point and no static RAM in the runtime. Skipped when the cross
 compiler or QEMU is missing (tools/mcu/run.sh installs them). The whole suite of
@@ -37,7 +38,7 @@ def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("mcu")
     cmd = [sys.executable, ROOT / "tools" / "mcu" / "mcu.py", "--out", out, "--models",
            "convtransformer", "--targets", "m4-dsp,m3-ref", "--inputs", "1",
-           "--max-seconds", "0.5", "--json", out / "mcu.json"]
+           "--max-seconds", "0.5", "--pipeline-targets", "m4-dsp", "--json", out / "mcu.json"]
     done = subprocess.run([str(c) for c in cmd], capture_output=True, text=True)
     doc = json.loads((out / "mcu.json").read_text()) if (out / "mcu.json").is_file() else None
     return done, doc
@@ -85,6 +86,26 @@ def test_no_floating_point_no_static_ram(run):
         assert result["flash_bytes"]["runtime"] > 0 and result["flash_bytes"]["model"] > 0
     m3 = {r["target"]: r for r in doc["results"]}["m3-ref"]
     assert m3["fpu_register_moves"] == 0 and m3["kernels"] == "simd=none"
+
+
+@needs_tools
+def test_pipeline_decisions_equal_host_and_numpy(run):
+    """Audio in, decisions out on the Cortex-M4 (DSP kernels and front end): every
+    decision of the three recordings and the state's CRC after it equal the host C
+    stream's and the NumPy reference's; the figures are there and add up."""
+    _, doc = run
+    (p,) = doc["pipeline"]
+    assert p["ok"] and p["decisions_match"] and p["errors"] == []
+    assert set(p["recordings"]) == {"speech", "pauses", "short"}
+    for name, r in p["recordings"].items():
+        assert r["decisions_match"] and r["decisions"] >= 1, name
+        assert 0 < r["frontend_instructions"] < r["instructions"]
+    assert p["recordings"]["pauses"]["gated"] >= 1 and p["recordings"]["pauses"]["seconds"] >= 20
+    assert p["ram_bytes_total"] == sum(p["ram_bytes"].values())
+    assert p["ram_bytes"]["stream"] == p["stream_layout"]["total"]
+    assert p["flash_bytes_total"] == sum(p["flash_bytes"].values()) and \
+        p["flash_bytes"]["tables"] > 7000
+    assert 0 < p["frontend_share"] < 1 and p["steady_instructions_per_audio_second"] > 0
 
 
 # ---- the checker itself, without QEMU ----
