@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import re
 import textwrap
-from collections import Counter
 from pathlib import Path
 
 import click
 
 from pyreparam.data.corpora import CORPORA, scan_corpus
-from pyreparam.data.manifest import Utterance, write_manifest
+from pyreparam.cli.synth import synth
+from pyreparam.data.manifest import summarize_manifest as summarize
+from pyreparam.data.manifest import write_manifest
 
 
 @click.group("data")
@@ -34,23 +35,6 @@ sadness, neutral, calm, surprise). A summary (files, classes, speakers) is print
 
 {_layouts()}
 """
-
-
-def _counts(values: list[str]) -> str:
-    return ", ".join(f"{value} {count}" for value, count in sorted(Counter(values).items()))
-
-
-def summarize(utterances: list[Utterance]) -> str:
-    """A few lines: file count, class counts, speaker counts (and genders if known)."""
-    labels = [u.label for u in utterances]
-    speakers = [u.speaker for u in utterances]
-    lines = [f"files: {len(utterances)}",
-             f"classes ({len(set(labels))}): {_counts(labels)}",
-             f"speakers ({len(set(speakers))}): {_counts(speakers)}"]
-    genders = [u.gender for u in utterances if u.gender]
-    if genders:
-        lines.append(f"genders: {_counts(genders)}")
-    return "\n".join(lines)
 
 
 @data.command("manifest", help=_MANIFEST_HELP)
@@ -84,9 +68,4 @@ def manifest(directory: Path, corpus: str, output: Path, speaker_regex: str | No
     click.echo(summarize(utterances))
 
 
-def _register() -> None:
-    from pyreparam.cli.synth import synth
-    data.add_command(synth)
-
-
-_register()
+data.add_command(synth)

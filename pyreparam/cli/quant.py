@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import click
 
 from pyreparam.audio.decode import AudioError
+from pyreparam.data.cache import DEFAULT_CACHE
 from pyreparam.data.manifest import ManifestError
 from pyreparam.infer import InferenceError
 from pyreparam.models import CheckpointError
@@ -17,7 +17,6 @@ from pyreparam.quant.calibrate import DEFAULT_METHOD, DEFAULT_PERCENTILE, METHOD
 from pyreparam.quant.lower import ARENA_BUDGET, DEFAULT_BLOCK
 from pyreparam.quant.prq import PRQError
 
-DEFAULT_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "pyreparam", "features")
 MODEL_ERRORS = (CheckpointError, QuantizeError, PRQError)
 
 

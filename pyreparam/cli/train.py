@@ -9,6 +9,7 @@ import click
 from pyreparam.audio.decode import AudioError
 from pyreparam.audio.features import FRONTENDS, FeatureConfig
 from pyreparam.cli.model import hrf_from_options, hrf_options
+from pyreparam.data.cache import DEFAULT_CACHE
 from pyreparam.data.manifest import ManifestError
 from pyreparam.infer import EVAL_PROTOCOLS, InferenceError, evaluate_model
 from pyreparam.quant.prq import PRQError
@@ -21,7 +22,6 @@ from pyreparam.train.run import RunError, RunSpec, format_confusion, format_summ
     resume_run, start_run
 
 DEFAULTS = TrainConfig()
-DEFAULT_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "pyreparam", "features")
 
 
 @click.command("train")

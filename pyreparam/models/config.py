@@ -117,9 +117,6 @@ class _BaseConfig:
         width = self.stage_widths()[-1] if hasattr(self, "stage_widths") else self.width
         return width * (2 if self.pooling == "stats" else 1)
 
-    def hrf_on(self, site: str) -> bool:
-        return self.hrf is not None and site in self.hrf.sites
-
 
 @dataclass(frozen=True)
 class ConvTransformerConfig(_BaseConfig):

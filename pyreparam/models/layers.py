@@ -21,7 +21,8 @@ from pyreparam.models.config import HRFConfig
 from pyreparam.ops.activations import (
     gelu_backward, gelu_forward, relu_backward, relu_forward, swish_backward,
     swish_forward)
-from pyreparam.ops.attention import packed_attention_backward, packed_attention_forward
+from pyreparam.ops.attention import (MHACache, packed_attention_backward,
+                                     packed_attention_forward)
 from pyreparam.ops.conv import conv1d_backward, conv1d_forward, conv1d_output_mask
 from pyreparam.ops.dropout import dropout_backward, dropout_forward
 from pyreparam.ops.pooling import (MaskedStatsCache, masked_mean_backward,
@@ -203,12 +204,6 @@ def init_ffn(p: Params, name: str, width: int, hidden: int, rng, dtype,
 
 
 # --------------------------------------------------------------------------- attention
-
-class MHACache(NamedTuple):
-    qkv: HRFLinearCache
-    attn: Any
-    out: HRFLinearCache
-
 
 def mha_block_forward(p: Params, name: str, x: np.ndarray, mask: np.ndarray | None,
                       heads: int, window: int | None = None):
