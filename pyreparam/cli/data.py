@@ -1,4 +1,4 @@
-"""``pyreparam data``: corpus manifests (and, attached by the lead, the synthetic corpus)."""
+"""``pyreparam data``: corpus manifests and the synthetic corpus (``data synth``)."""
 from __future__ import annotations
 
 import re
