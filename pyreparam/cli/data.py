@@ -42,7 +42,7 @@ sadness, neutral, calm, surprise). A summary (files, classes, speakers) is print
                 type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--corpus", required=True, type=click.Choice(list(CORPORA)),
               help="Which file-name coding to read (layouts below).")
-@click.option("-o", "--output", required=True,
+@click.option("-o", "--out", "--output", "output", required=True,
               type=click.Path(dir_okay=False, writable=True, path_type=Path),
               help="Manifest file to write (CSV).")
 @click.option("--speaker-regex", default=None, metavar="REGEX",

@@ -58,7 +58,8 @@ def _cache(cache_dir):
 @click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail",
               show_default=True, help="Bad audio files in the manifests.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
+@click.option("-o", "--out", "--output", "output", type=click.Path(dir_okay=False),
+              required=True,
               help="Model file to write (.prq).")
 def quantize_command(model, calib_manifest, n_calib, eval_manifest, method, percentile,
                      max_seconds, block, arena_budget, seed, cache_dir, on_error, as_json,
