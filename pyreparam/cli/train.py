@@ -132,6 +132,13 @@ def train_command(manifest, backbone, size, hrf_r, hrf_factors, hrf_sites, hrf_i
     manifest` or `pyreparam data synth`. In every fold a validation speaker drawn from
     the training speakers selects the epoch; the test speakers are only used for the
     final evaluation. Interrupted runs continue with --resume RUN_DIR.
+
+    Reported: WA (weighted accuracy: correct / all test utterances), UA (unweighted
+    accuracy: the mean of the per-class recalls) and macro-F1 (the mean of the
+    per-class F1 scores), per fold and pooled over folds, for the trained model under
+    its own normalization and under the evaluation protocols (speaker: a test
+    speaker's utterances normalized together; utterance: each file alone; causal: one
+    utterance at a time with what was heard before, as a device does).
     """
     try:
         if resume_dir:
