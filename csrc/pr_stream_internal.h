@@ -32,7 +32,7 @@ enum {
     PR_ST_FINISHED = 1,
     PR_ST_STOPPED = 2,              /* an error left the stream inconsistent */
     PR_ST_ALIGN = 8,
-    PR_ST_MAX_BLOCKS = 32,          /* <= PR_STREAM_MAX_BLOCKS: blocks the head tracks */
+    PR_ST_MAX_BLOCKS = PR_STREAM_MAX_BLOCKS, /* blocks the head tracks */
     PR_ST_MAX_HOP = 65535           /* hop_frames: int32 S1 sums */
 };
 

@@ -34,7 +34,7 @@ enum pr_status_code {
 };
 typedef int32_t pr_status;
 
-/* Most factors a chain may hold (method.md allows k in 1..3; a little headroom). */
+/* Most factors a chain may hold (HRFConfig allows k in 1..3; a little headroom). */
 enum { PR_HRF_MAX_FACTORS = 8 };
 
 /*
@@ -634,7 +634,7 @@ enum pr_stream_status_code {
 
 enum {
     PR_STREAM_MAX_CLASSES = 32,   /* logits per decision */
-    PR_STREAM_MAX_BLOCKS = 64,    /* window_frames / hop_frames */
+    PR_STREAM_MAX_BLOCKS = 32,    /* window_frames / hop_frames */
     PR_STREAM_GATED = 1,          /* decision flags: no speech, the model did not run */
     PR_STREAM_UPDATED = 2,        /* the normalization state changed (store it) */
     PR_STREAM_FINAL = 4           /* made by pr_stream_finish */
@@ -706,6 +706,10 @@ pr_status pr_stream_push_s16(const pr_stream_config *cfg, uint8_t *mem, int64_t 
 pr_status pr_stream_finish(const pr_stream_config *cfg, uint8_t *mem, int64_t mem_bytes,
                            uint8_t *state, int32_t state_bytes, pr_stream_decision *out,
                            int32_t *n_out);
+
+/* pr_status_str: what a status code means, e.g. "CRC mismatch: the file is corrupt"
+ * (a constant string; "unknown status" for a code no function returns). */
+const char *pr_status_str(pr_status status);
 
 /* ==== build information (SIMD variants; csrc/x86/, csrc/build_ffi.py) ====
  *

@@ -1,6 +1,7 @@
 """Model configurations: one frozen dataclass per backbone, serializable to JSON.
 
-The size presets follow ../shared/docs/method.md section 2 (table "config"). Every
+The size presets are the project's light and large configurations (README, "The
+backbones"). Every
 field can be overridden, which the tests use to build tiny models.
 """
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any, ClassVar
 BACKBONES = ("convtransformer", "conformer", "speechformer")
 SIZES = ("light", "large")
 
-#: Places an HRF chain can be inserted (method.md section 1): the paper's site before
+#: Places an HRF chain can be inserted (reference/hrf.md): the paper's site before
 #: the first FFN linear, and the extra exact sites beyond the paper.
 HRF_SITES = ("ffn", "attn_in", "attn_out", "conv_pw")
 HRF_INITS = ("xavier", "identity")
@@ -31,13 +32,17 @@ class HRFConfig:
     r : int
         Expansion: every factor is r times as wide as the layer's input (r_i = r C_in).
     k : int
-        Number of factors in each chain (H_k ... H_1).
+        Number of factors in each chain (H_k ... H_1), 1 to 3. The folds themselves take
+        any k (the C kernel up to 8): 3 bounds the training cost, which grows with each
+        factor of width r C, and the paper's and ExpandNets' chains are short.
     bias : bool
         Whether each factor has a bias c_i.
     init : {"xavier", "identity"}
-        Xavier-uniform factors, or identity-preserving ones (the chain starts as an
-        exact copy of its input, zero-padded to width r C_in, so training starts from
-        the same function as the model without HRF).
+        Xavier-uniform factors, or identity-preserving ones: random semi-orthogonal
+        factors H_i (H_i^T H_i = I, zero biases) and the layer set to W' = W (H_k ...
+        H_1)^T for a Xavier-drawn W, so that W' H_k ... H_1 = W and training starts
+        from exactly the function of the model without HRF
+        (:func:`pyreparam.models.layers.init_linear`).
     sites : tuple of str
         Which linear maps get a chain: "ffn" (default, the paper), "attn_in" (before
         Q/K/V), "attn_out" (before the output projection), "conv_pw" (the Conformer's
@@ -113,9 +118,6 @@ class _BaseConfig:
         width = self.stage_widths()[-1] if hasattr(self, "stage_widths") else self.width
         return width * (2 if self.pooling == "stats" else 1)
 
-    def hrf_on(self, site: str) -> bool:
-        return self.hrf is not None and site in self.hrf.sites
-
 
 @dataclass(frozen=True)
 class ConvTransformerConfig(_BaseConfig):
@@ -181,7 +183,7 @@ CONFIG_CLASSES: dict[str, type[_BaseConfig]] = {
     "speechformer": SpeechFormerConfig,
 }
 
-# method.md section 2. SpeechFormer's FFN is a bottleneck of width C / 2.
+# SpeechFormer's FFN is a bottleneck of width C / 2.
 PRESETS: dict[tuple[str, str], dict[str, Any]] = {
     ("convtransformer", "light"): dict(width=64, layers=2, heads=4, ffn=128),
     ("convtransformer", "large"): dict(width=256, layers=6, heads=8, ffn=1024),

@@ -44,7 +44,7 @@ from pyreparam.quant import qcausal
 from pyreparam.quant import qfrontend as qf
 from pyreparam.quant.fixedpoint import INT32_MAX, divide_round_half_away
 
-#: The issue's defaults: a decision every second over the last three seconds.
+#: The defaults: a decision every second over the last three seconds.
 WINDOW_SECONDS = 3.0
 HOP_SECONDS = 1.0
 #: A frame is active when its mean log-mel is at most this far below the training

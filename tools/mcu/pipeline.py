@@ -6,7 +6,7 @@ by block, pr_stream_finish: front end, causal normalization, energy gate, model)
 every decision (frames, gate, label, int8 logits) and the normalization state's CRC
 after it must equal the host's C stream (cffi) and the NumPy reference
 (pyreparam.quant.qstream), checked equal to each other first. The same runs give the
-figures of the issue: RAM (stream memory = arena + PCM tail + int8 window + sums +
+figures: RAM (stream memory = arena + PCM tail + int8 window + sums +
 coefficients, the normalization state, the microphone block, the deepest stack, the
 runtime's static RAM), flash (runtime + helpers + model + the export's tables), exact
 instructions per second of audio (QEMU plugin) and the front end's share of them
