@@ -690,7 +690,9 @@ pr_status pr_stream_init(const pr_stream_config *cfg, uint8_t *mem, int64_t mem_
  * gated window is written to out[*n_out] (max_out >= 1). Stops early, right after the
  * max_out-th decision: *consumed tells how many samples were used (push the rest
  * again). The state changes only at decisions with PR_STREAM_UPDATED. After an error
- * the stream refuses further calls (PR_ERR_STREAM) until pr_stream_init.
+ * the stream refuses further calls (PR_ERR_STREAM) until pr_stream_init; a state that
+ * fails its check (PR_ERR_STATE) is refused before any sample is used. mem, state, pcm
+ * and out must not overlap.
  */
 pr_status pr_stream_push_s16(const pr_stream_config *cfg, uint8_t *mem, int64_t mem_bytes,
                              uint8_t *state, int32_t state_bytes, const int16_t *pcm,

@@ -200,8 +200,6 @@ class ReferenceStream:
         self.frames = 0
         self.last_end = 0
         self.finished = False
-        self.features_seen: list[np.ndarray] = []   # for tests: every frame's features
-        self.keep_features = False
 
     @property
     def state(self) -> bytes:
@@ -222,10 +220,7 @@ class ReferenceStream:
         starts = hop * np.arange(n_frames)
         frames = self.tail[starts[:, None] + np.arange(win)[None, :]]  # (F, win)
         self.tail = self.tail[n_frames * hop:]
-        features = qf.logmel_frames_q8(frames, self.tables)          # (F, M) int16
-        if self.keep_features:
-            self.features_seen.append(features)
-        return self._add(features)
+        return self._add(qf.logmel_frames_q8(frames, self.tables))   # (F, M) int16
 
     def _add(self, X: np.ndarray) -> list[Decision]:
         cfg, out, i = self.cfg, [], 0
