@@ -385,18 +385,21 @@ MCU_TOOLS = [t for t in ("arm-none-eabi-gcc", "qemu-system-arm", "cc") if shutil
 @pytest.mark.skipif(bool(MCU_TOOLS), reason=f"{', '.join(MCU_TOOLS)} not installed "
                                             "(tools/mcu/run.sh installs them)")
 def test_cortex_m4_frames_equal_the_host(tmp_path):
-    """tools/mcu/frontend.py on the Cortex-M4: every frame's features equal the NumPy
-    reference's; the figures land in its JSON."""
+    """tools/mcu/frontend.py on the Cortex-M4, portable and DSP variant: every frame's
+    features equal the NumPy reference's; the figures land in its JSON; the DSP variant
+    takes fewer instructions."""
     import json
     out = tmp_path / "fe.json"
     done = subprocess.run([sys.executable, str(ROOT / "tools" / "mcu" / "frontend.py"),
-                           "--targets", "m4-ref", "--out", str(tmp_path), "--json", str(out)],
-                          capture_output=True, text=True)
+                           "--targets", "m4-ref,m4-dsp", "--out", str(tmp_path), "--json",
+                           str(out)], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     doc = json.loads(out.read_text())
-    (result,) = doc["results"]
-    assert result["ok"] and len(result["instructions"]) == doc["frames"]
-    assert max(result["instructions"]) < 45000 and result["stack_bytes"] < 1024
+    ref, dsp = doc["results"]
+    for result in (ref, dsp):
+        assert result["ok"] and len(result["instructions"]) == doc["frames"]
+        assert max(result["instructions"]) < 45000 and result["stack_bytes"] < 1024
+    assert max(dsp["instructions"]) < min(ref["instructions"])
 
 
 def test_feature_config_selects_the_integer_front_end(tmp_path):
