@@ -182,7 +182,7 @@ def test_export_with_causal_normalization_compiles_and_matches_python(setup, tmp
 
 def test_inspect_export_infer_on_damaged_or_device_files(setup, tmp_path):
     """A corrupt file, or a device copy without host metadata: clean errors."""
-    from pyreparam.quant import workflow as wf
+    from pyreparam.quant.export import device_blob
     from pyreparam.quant.prq import read_prq
     _, _, _, prq, _ = setup
     corrupt = tmp_path / "corrupt.prq"
@@ -194,7 +194,7 @@ def test_inspect_export_infer_on_damaged_or_device_files(setup, tmp_path):
         assert result.exit_code != 0 and "CRC" in result.output
     program, meta = read_prq(prq.read_bytes())
     device = tmp_path / "device.prq"
-    device.write_bytes(wf.device_blob(program, meta))
+    device.write_bytes(device_blob(program, meta))
     wav = sorted(prq.parent.glob("corpus/u*.wav"))[0]
     result = cli("infer", device, wav)
     assert result.exit_code != 0 and "no usable host metadata" in result.output

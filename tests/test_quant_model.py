@@ -252,7 +252,7 @@ def test_shared_shift_multipliers():
 def test_program_macs_match_the_model_cost(backbone):
     """inspect's MAC count, read off the integer program, equals models.cost."""
     from pyreparam.models import macs_per_second
-    from pyreparam.quant.workflow import describe
+    from pyreparam.quant.inspect import describe
     config = make_config(backbone, "light", n_classes=7)
     model, _, _, program, blob = quantized(config, 2, 300, 16)
     meta = read_prq(blob)[1]

@@ -21,7 +21,7 @@ import numpy as np
 
 from pyreparam import native
 from pyreparam.models import BACKBONES, SIZES, build_model, load_checkpoint, make_config
-from pyreparam.quant import workflow as wf
+from pyreparam.quant.inspect import describe
 from pyreparam.quant.backbones import build_graph
 from pyreparam.quant.calibrate import calibrate
 from pyreparam.quant.lower import lower
@@ -87,7 +87,7 @@ def main() -> None:
             least = quantize(model, arena_budget=0, calib=calib)[0].arena_bytes
             blob = write_prq(program, meta)
             runner = PRQModel(blob)
-            d = wf.describe(program, meta, len(blob))
+            d = describe(program, meta, len(blob))
             rows.append({"backbone": backbone, "size": size, "weights": source,
                          "params": model.n_params(), "arena_bytes": runner.info["arena_bytes"],
                          "arena_least_memory_bytes": least,

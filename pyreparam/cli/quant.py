@@ -71,6 +71,7 @@ def quantize_command(model, calib_manifest, n_calib, eval_manifest, method, perc
     --eval, WA/UA of the float and the int8 model on the same utterances.
     """
     from pyreparam.quant import workflow as wf
+    from pyreparam.quant.inspect import describe
     from pyreparam.quant.prq import save_prq
 
     t_max = int(round(max_seconds * FRAMES_PER_SECOND))
@@ -101,7 +102,7 @@ def quantize_command(model, calib_manifest, n_calib, eval_manifest, method, perc
     blob = save_prq(output, program, meta)
     report = {"output": str(output), "file_bytes": len(blob),
               "arena_bytes": program.arena_bytes, "t_max": t_max,
-              "flash_bytes": wf.describe(program, meta, len(blob))["flash_bytes"]}
+              "flash_bytes": describe(program, meta, len(blob))["flash_bytes"]}
     check_with_c(blob, report)
     ref = evaluation.features if evaluation else picked
     report["errors"] = wf.error_table(graph, program, qparams, ref[:50])
@@ -248,28 +249,28 @@ def export_command(model, header, name):
     configuration and memory size) and an example main.c next to it: the whole
     audio-in, emotion-out loop through the stream API (pr_stream_*), or one inference
     (pr_model_check, pr_model_run) for a model without a prior."""
-    from pyreparam.quant import workflow as wf
+    from pyreparam.quant import export as ex
     from pyreparam.quant.prq import load_prq
     try:
         check_file_with_c(model)
         program, meta, _ = load_prq(model)
         if "model_config" not in meta or "input" not in meta:
             raise PRQError(f"{model}: no host metadata (already a device copy?)")
-        blob = wf.device_blob(program, meta)
+        blob = ex.device_blob(program, meta)
         report = {}
         check_with_c(blob, report)
     except MODEL_ERRORS as exc:
         raise click.ClickException(str(exc)) from None
     from pyreparam.models.checkpoint import atomic_write
     header = Path(header)
-    name = wf.c_identifier(name or header.stem)
+    name = ex.c_identifier(name or header.stem)
     header.parent.mkdir(parents=True, exist_ok=True)
-    text = wf.c_header(blob, meta, name, program.arena_bytes, program.t_max, Path(model).name)
+    text = ex.c_header(blob, meta, name, program.arena_bytes, program.t_max, Path(model).name)
     atomic_write(header, lambda f: f.write(text.encode()))
     main = header.parent / "main.c"
     if main.exists() and "pyreparam export" not in main.read_text(errors="replace")[:400]:
         main = header.parent / f"{name}_main.c"
-    example = wf.c_example_main(name, header.name, bool(meta.get("classes")),
+    example = ex.c_example_main(name, header.name, bool(meta.get("classes")),
                                 "#define " + name.upper() + "_NORM_PARAMS" in text,
                                 "#define " + name.upper() + "_STREAM_CONFIG" in text).replace(
         "(example).", "(example; written by pyreparam export).")
@@ -285,7 +286,7 @@ def export_command(model, header, name):
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def inspect_command(model, as_json):
     """Layers (ops with shapes at T_max), flash, arena and MACs per second of a .prq."""
-    from pyreparam.quant import workflow as wf
+    from pyreparam.quant.inspect import describe
     from pyreparam.quant.prq import load_prq
     try:
         check_file_with_c(model)
@@ -294,7 +295,7 @@ def inspect_command(model, as_json):
         check_with_c(blob, report)
     except MODEL_ERRORS as exc:
         raise click.ClickException(str(exc)) from None
-    d = wf.describe(program, meta, len(blob))
+    d = describe(program, meta, len(blob))
     d["c_check"] = report["c_check"]
     if as_json:
         click.echo(json.dumps(d, indent=1))

@@ -39,6 +39,7 @@ from pyreparam.audio.decode import load_audio
 from pyreparam.audio.features import logmel
 from pyreparam.data.manifest import read_manifest
 from pyreparam.quant import workflow as wf
+from pyreparam.quant.inspect import op_macs
 from pyreparam.quant.program import OP_LOOP
 from pyreparam.quant.deploy import Int8Scorer
 from pyreparam.quant.prq import load_prq
@@ -105,7 +106,7 @@ def macs_at(program, T: int) -> int:
             loop_rows = None
         if op.type == OP_LOOP:
             loop_rows, loop_end = lens[op.fields["len_id"]], i + op.fields["n_body"]
-        total += wf.op_macs(program, op, lens, loop_rows)
+        total += op_macs(program, op, lens, loop_rows)
     return total
 
 
