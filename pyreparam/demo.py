@@ -13,6 +13,7 @@ import multiprocessing
 import os
 from pathlib import Path
 
+from pyreparam.atomic import write_text
 from pyreparam.audio.features import FeatureConfig
 from pyreparam.data.synth import write_synthetic_corpus
 from pyreparam.models import HRFConfig, load_checkpoint, make_config
@@ -68,10 +69,10 @@ def run_demo(out_dir: str | os.PathLike = "pyreparam-demo", *, seed: int = 0,
             f"in {manifest.parent}")
         write_synthetic_corpus(manifest.parent, speakers=speakers, per_class=per_class,
                                seed=seed)
-        (out / "corpus" / "settings.json").write_text(json.dumps(corpus))
+        write_text(out / "corpus" / "settings.json", json.dumps(corpus))
     summaries = _run_all(specs, out, jobs, quiet)
     rows = [_row(name, summaries[name], out / name) for name in VARIANTS]
-    (out / "demo.json").write_text(json.dumps(rows, indent=1))
+    write_text(out / "demo.json", json.dumps(rows, indent=1))
     return rows
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pyreparam.atomic import write_text
 from pyreparam.models import BACKBONES, HRF_SITES, HRFConfig, build_model, make_config
 from pyreparam.reparam import merge
 
@@ -82,7 +83,7 @@ def main(argv=None) -> None:
     print(f"{'all':<16} {args.models:>4} models  largest relative logit difference {overall:.2e}"
           f"  ({'within' if overall <= 1e-10 else 'ABOVE'} the tests' 1e-10)")
     if args.json:
-        args.json.write_text(json.dumps({"models": counts, "worst": worst,
+        write_text(args.json, json.dumps({"models": counts, "worst": worst,
                                          "overall": overall}, indent=1))
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pyreparam.atomic import write_text
 from pyreparam.data.cache import load_features
 from pyreparam.data.manifest import read_manifest
 from pyreparam.models.cost import FRAMES_PER_SECOND
@@ -127,7 +128,7 @@ def main(argv=None) -> None:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     results = [quantize_run(run, args) for run in args.runs]
     if args.json:
-        args.json.write_text(json.dumps(results, indent=1))
+        write_text(args.json, json.dumps(results, indent=1))
 
 
 if __name__ == "__main__":

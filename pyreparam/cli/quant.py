@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from pyreparam.audio.decode import AudioError
+from pyreparam.cli.types import FiniteFloat
 from pyreparam.data.manifest import ManifestError
 from pyreparam.infer import InferenceError
 from pyreparam.models import CheckpointError
@@ -38,9 +39,9 @@ def _cache(cache_dir):
 @click.option("--method", type=click.Choice(METHODS), default=DEFAULT_METHOD,
               show_default=True, help="Activation ranges: least squared error, or a "
                                       "percentile of the values.")
-@click.option("--percentile", type=click.FloatRange(50, 100), default=DEFAULT_PERCENTILE,
+@click.option("--percentile", type=FiniteFloat(50, 100), default=DEFAULT_PERCENTILE,
               show_default=True, help="For --method percentile.")
-@click.option("--max-seconds", type=click.FloatRange(0.05, 600), default=3.0,
+@click.option("--max-seconds", type=FiniteFloat(0.05, 600), default=3.0,
               show_default=True, help="Longest input (T_max = 100 frames per second); "
                                       "the arena is planned for it.")
 @click.option("--block", type=click.IntRange(1, 4096), default=DEFAULT_BLOCK,
@@ -52,7 +53,7 @@ def _cache(cache_dir):
               help="KB the arena may grow to for faster attention schedules (more query "
                    "rows and heads per call); 0 = the smallest arena, for RAM-tight "
                    "microcontrollers. Results are identical either way.")
-@click.option("--seed", type=int, default=0, show_default=True,
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
               help="Seed of the calibration draw.")
 @click.option("--cache", "cache_dir", type=click.Path(file_okay=False), default=DEFAULT_CACHE,
               show_default=True, help="Feature cache folder ('none' to disable).")

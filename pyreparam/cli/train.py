@@ -9,6 +9,7 @@ import click
 from pyreparam.audio.decode import AudioError
 from pyreparam.audio.features import FeatureConfig
 from pyreparam.cli.model import hrf_from_options, hrf_options
+from pyreparam.cli.types import FiniteFloat
 from pyreparam.data.manifest import ManifestError
 from pyreparam.infer import EVAL_PROTOCOLS, InferenceError, evaluate_model
 from pyreparam.quant.prq import PRQError
@@ -34,7 +35,7 @@ DEFAULT_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "pyreparam", "fe
               help="Folds: loso (leave one speaker out), loso:session, groupkfold:N, "
                    "fixed (about 20 % of the speakers held out) or fixed:SPK1,SPK2.")
 @click.option("--epochs", type=click.IntRange(1), default=DEFAULTS.epochs, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="Run directory (fold lists, checkpoints, logs, results.json).")
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False),
@@ -42,11 +43,11 @@ DEFAULT_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "pyreparam", "fe
 @click.option("--jobs", type=click.IntRange(1), default=1, show_default=True,
               help="Folds trained in parallel processes.")
 @click.option("--quiet", is_flag=True, help="No progress bars; only the final summary.")
-@click.option("--lr", type=float, default=DEFAULTS.lr, show_default=True)
+@click.option("--lr", type=FiniteFloat(0, min_open=True), default=DEFAULTS.lr, show_default=True)
 @click.option("--batch-size", type=click.IntRange(1), default=DEFAULTS.batch_size,
               show_default=True)
-@click.option("--weight-decay", type=float, default=DEFAULTS.weight_decay, show_default=True)
-@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.1,
+@click.option("--weight-decay", type=FiniteFloat(0), default=DEFAULTS.weight_decay, show_default=True)
+@click.option("--dropout", type=FiniteFloat(0, 1, max_open=True), default=0.1,
               show_default=True)
 @click.option("--pooling", type=click.Choice(POOLINGS), default="mean", show_default=True,
               help="Utterance pooling before the classifier: the mean over valid frames, "
@@ -59,7 +60,7 @@ DEFAULT_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "pyreparam", "fe
                    "from the training speakers (training draws a random number of the "
                    "speaker's other utterances); global: one mean/std; utterance: each "
                    "file's own.")
-@click.option("--prior-weight", type=click.FloatRange(0, min_open=True),
+@click.option("--prior-weight", type=FiniteFloat(0, min_open=True),
               default=DEFAULTS.prior_weight, show_default=True,
               help="n0 of the causal normalization: after n utterances the running "
                    "statistics get weight n / (n + n0), the training prior the rest.")
@@ -79,24 +80,24 @@ DEFAULT_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "pyreparam", "fe
                    "last --select-window epochs, latest on ties), last (no selection).")
 @click.option("--select-window", type=click.IntRange(1), default=DEFAULTS.select_window,
               show_default=True, help="Epochs averaged by --select smooth.")
-@click.option("--ema", type=click.FloatRange(0, 1, max_open=True), default=DEFAULTS.ema,
+@click.option("--ema", type=FiniteFloat(0, 1, max_open=True), default=DEFAULTS.ema,
               show_default=True,
               help="Decay of a moving average of the weights, updated every step; "
                    "validation and the saved model use the average (0: off).")
-@click.option("--mixup", type=click.FloatRange(0), default=DEFAULTS.mixup,
+@click.option("--mixup", type=FiniteFloat(0), default=DEFAULTS.mixup,
               show_default=True, help="Mixup alpha (0: off).")
 @click.option("--speed-perturb", "speeds", default="", show_default=False,
               help="Speed perturbation factors besides 1, comma-separated, e.g. 0.9,1.1 "
                    "(each training example plays at one of the speeds, uniformly).")
-@click.option("--hrf-lr-scale", type=float, default=1.0, show_default=True,
+@click.option("--hrf-lr-scale", type=FiniteFloat(0), default=1.0, show_default=True,
               help="Learning-rate multiplier of the HRF factors.")
-@click.option("--hrf-weight-decay", type=float, default=None,
+@click.option("--hrf-weight-decay", type=FiniteFloat(0), default=None,
               help="Weight decay of the HRF factors [default: --weight-decay].")
 @click.option("--cache", "cache_dir", type=click.Path(file_okay=False), default=DEFAULT_CACHE,
               show_default=True, help="Feature cache folder ('none' to disable).")
 @click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail",
               show_default=True, help="Bad audio files: stop, or skip and list them.")
-@click.option("--max-seconds", type=float, default=30.0, show_default=True,
+@click.option("--max-seconds", type=FiniteFloat(0, min_open=True), default=30.0, show_default=True,
               help="Longest accepted audio file.")
 def train_command(manifest, backbone, size, hrf_r, hrf_factors, hrf_sites, hrf_init, hrf_bias,
                   cv, epochs, seed, out_dir, resume_dir, jobs, quiet, lr, batch_size,
@@ -223,7 +224,7 @@ def eval_command(model, manifest, protocol, orders, as_json, on_error):
                                       "interrupted demo continues where it stopped.")
 @click.option("--epochs", type=click.IntRange(1), default=None,
               help="Training epochs per variant [default: the demo's 12].")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @click.option("--jobs", type=click.IntRange(1), default=2, show_default=True,
               help="Variants trained in parallel processes.")
 @click.option("--quiet", is_flag=True)

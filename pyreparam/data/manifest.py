@@ -8,10 +8,11 @@ from __future__ import annotations
 import csv
 import io
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
+
+from pyreparam.atomic import write_text
 
 REQUIRED_COLUMNS = ("path", "label", "speaker")
 OPTIONAL_COLUMNS = ("session", "gender")
@@ -122,7 +123,7 @@ def _manifest_path_text(audio: str, folder: Path) -> str:
 
 
 def write_manifest(utterances: Iterable[Utterance], path: str | os.PathLike) -> Path:
-    """Write a CSV manifest atomically (temporary file in the same folder, then rename).
+    """Write a CSV manifest atomically (:func:`pyreparam.atomic.atomic_write`).
 
     Files inside the manifest's folder are written with relative paths, others with
     absolute ones. The columns session and gender are written only when some
@@ -142,23 +143,13 @@ def write_manifest(utterances: Iterable[Utterance], path: str | os.PathLike) -> 
     path = Path(path)
     utterances = list(utterances)
     folder = Path(os.path.abspath(path.parent))
-    folder.mkdir(parents=True, exist_ok=True)
     columns = list(REQUIRED_COLUMNS) + [
         name for name in OPTIONAL_COLUMNS if any(getattr(u, name) for u in utterances)]
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            writer = csv.writer(handle, lineterminator="\n")
-            writer.writerow(columns)
-            for u in utterances:
-                row = u._replace(path=_manifest_path_text(u.path, folder))._asdict()
-                writer.writerow([row[name] for name in columns])
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp_name, 0o644)  # mkstemp creates 0600; a manifest is shared data
-        os.replace(temp_name, path)
-    except BaseException:
-        if os.path.exists(temp_name):
-            os.unlink(temp_name)
-        raise
+    text = io.StringIO(newline="")
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(columns)
+    for u in utterances:
+        row = u._replace(path=_manifest_path_text(u.path, folder))._asdict()
+        writer.writerow([row[name] for name in columns])
+    write_text(path, text.getvalue())
     return path

@@ -9,8 +9,8 @@ Layout of the archive (no pickles; ``np.load(..., allow_pickle=False)`` reads it
     buffer/<name>     every buffer (BatchNorm running statistics)
     extra/<name>      optional arrays saved alongside (e.g. normalization statistics)
 
-Writes are atomic (a temporary file in the same folder, fsync, then rename), so an
-interrupted save never leaves a half-written checkpoint behind. Reading validates the
+Writes are atomic (:func:`pyreparam.atomic.atomic_write`), so an interrupted save
+never leaves a half-written checkpoint behind. Reading validates the
 header, the version and every parameter's name and shape against the config, and
 reports any problem as a :class:`CheckpointError` naming the file.
 """
@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from pyreparam.atomic import atomic_write  # noqa: F401  (re-exported: older imports)
 from pyreparam.models.config import config_from_dict
 from pyreparam.models.model import Model, build_model
 
@@ -34,28 +34,6 @@ FORMAT_VERSION = 1
 
 class CheckpointError(ValueError):
     """A checkpoint file is missing, truncated, corrupt or of another format version."""
-
-
-def atomic_write(path: str | os.PathLike, write) -> None:
-    """Call ``write(file_object)`` on a temporary file next to ``path``, then rename it.
-
-    The file appears under its final name only when complete (fsync'ed).
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def save_checkpoint(path: str | os.PathLike, model: Model, *, meta: dict[str, Any] | None = None,

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pyreparam.models.checkpoint import atomic_write
+from pyreparam.atomic import atomic_write
 from pyreparam.quant.program import (
     DTYPES, KIND_CONST, OP_FIELDS, V1_DEFAULTS, LengthRule, Op, Program, Tensor)
 

@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator
 
-from pyreparam.models.checkpoint import atomic_write
+from pyreparam.atomic import atomic_write
 from pyreparam.train import run as run_module
 from pyreparam.train.fold import LOG_FILE, RESULT_FILE, STATE_FILE
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -89,6 +90,14 @@ class TrainConfig:
                              f"{SELECTION_RULES}")
         if not 0.0 <= self.ema < 1.0 or self.mixup < 0 or self.select_window < 1:
             raise ValueError("need 0 <= ema < 1, mixup >= 0 and select_window >= 1")
+        numbers = {"lr": self.lr, "weight_decay": self.weight_decay, "warmup": self.warmup,
+                   "clip": self.clip, "label_smoothing": self.label_smoothing,
+                   "prior_weight": self.prior_weight, "hrf_lr_scale": self.hrf_lr_scale,
+                   "hrf_weight_decay": self.hrf_weight_decay or 0.0}
+        bad = {k: v for k, v in numbers.items() if not math.isfinite(v) or v < 0}
+        if bad or self.lr == 0:
+            raise ValueError(f"training settings must be finite and non-negative (lr "
+                             f"positive): {bad or {'lr': self.lr}}")
         if any(not 0.5 <= v <= 2.0 or v == 1.0 for v in self.speeds):
             raise ValueError(f"speed factors must lie in [0.5, 2] and differ from 1: "
                              f"{self.speeds}")
