@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pyreparam.audio.decode import AudioError
+from pyreparam.audio.decode import NO_SPEECH_DBFS, AudioError
 from pyreparam.audio.features import FeatureConfig
 from pyreparam.data.cache import load_features
 from pyreparam.data.manifest import read_manifest
@@ -168,12 +168,25 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum()
 
 
+class NoSpeech(ValueError):
+    """A file without speech energy: answered "no speech", never with an emotion."""
+
+    def __init__(self, path: str, level_dbfs: float) -> None:
+        super().__init__(f"{path}: no speech (loudest 25 ms at {level_dbfs:.0f} dBFS, "
+                         f"below {NO_SPEECH_DBFS:.0f} dBFS)")
+        self.level_dbfs = level_dbfs
+
+
 def raw_features(runner: Runner, path: str) -> np.ndarray:
-    """Log-mel features of one file, before normalization."""
-    from pyreparam.audio.decode import load_audio
+    """Log-mel features of one file, before normalization (NoSpeech for silence)."""
+    from pyreparam.audio.decode import MAX_SECONDS, load_audio, loudest_frame_dbfs
     from pyreparam.audio.features import logmel
     fc = runner.frontend.feature_config
-    return logmel(load_audio(path, sample_rate=fc.sample_rate, max_seconds=600.0), fc)
+    signal = load_audio(path, sample_rate=fc.sample_rate, max_seconds=MAX_SECONDS)
+    level = loudest_frame_dbfs(signal, fc.sample_rate)
+    if level < NO_SPEECH_DBFS:
+        raise NoSpeech(path, level)
+    return logmel(signal, fc)
 
 
 def infer_files(runner: Runner, paths: Sequence[str], *, same_speaker: bool = False,
@@ -193,6 +206,10 @@ def infer_files(runner: Runner, paths: Sequence[str], *, same_speaker: bool = Fa
     for path in paths:
         try:
             raw[path] = raw_features(runner, path)
+        except NoSpeech as exc:
+            records[path] = {"file": path, "emotion": None, "no_speech": True,
+                             "level_dbfs": exc.level_dbfs if np.isfinite(exc.level_dbfs)
+                             else None, "note": str(exc)}
         except (AudioError, ValueError) as exc:
             records[path] = {"file": path, "error": str(exc)}
     note = None

@@ -209,6 +209,9 @@ def _report(records: list[dict], note: str | None, as_json: bool) -> None:
             if "error" in rec:
                 click.echo(f"{rec['file']}: error: {rec['error']}", err=True)
                 continue
+            if rec.get("no_speech"):
+                click.echo(rec["note"])
+                continue
             top = ", ".join(f"{c} {p:.2f}" for c, p in sorted(
                 rec["probabilities"].items(), key=lambda kv: -kv[1]))
             heard = f", {rec['heard_before']} heard before" if "heard_before" in rec else ""

@@ -55,7 +55,10 @@ def compute_features(data: bytes, name: str | os.PathLike, config: FeatureConfig
         if config.trim_trailing_silence:      # padding must not be stretched into sound
             signal = trim_trailing_zeros(signal)
         signal = change_speed(signal, speed)
-    return logmel(signal, config)  # (T, M)
+    try:
+        return logmel(signal, config)  # (T, M)
+    except ValueError as error:
+        raise AudioError(name, str(error)) from None
 
 
 class FeatureCache:
