@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -32,6 +33,10 @@ class InferenceError(ValueError):
     """The checkpoint or the data cannot be used for inference."""
 
 
+class EvaluationWarning(UserWarning):
+    """An evaluation whose figure does not mean what it seems (seen speakers, ...)."""
+
+
 @dataclasses.dataclass
 class Frontend:
     """Features, normalization and class names that go with a trained model.
@@ -45,6 +50,8 @@ class Frontend:
     feature_config: FeatureConfig
     normalizer: Normalizer
     classes: list[str]
+    #: the speakers the model was trained or validated on (a fold model's), if known
+    training_speakers: tuple[str, ...] = ()
 
     @classmethod
     def from_checkpoint(cls, meta: dict, extra: dict[str, np.ndarray], path) -> "Frontend":
@@ -54,8 +61,10 @@ class Frontend:
         state = {k[len("normalizer."):]: v for k, v in extra.items()
                  if k.startswith("normalizer.")}
         normalizer = Normalizer.from_dict(state) if state else Normalizer("utterance")
+        fold = meta.get("fold") or {}
+        seen = tuple(fold.get("train", ())) + tuple(fold.get("validation", ()))
         return cls(FeatureConfig.from_dict(meta["feature_config"]), normalizer,
-                   list(meta["classes"]))
+                   list(meta["classes"]), seen)
 
     def normalize(self, features: list[np.ndarray], speakers: Sequence[str]) -> list[np.ndarray]:
         if self.normalizer.mode == "utterance":
@@ -126,6 +135,13 @@ def evaluate_model(model_path: str | os.PathLike, manifest_path: str | os.PathLi
     runner = load_runner(model_path)
     frontend = runner.frontend
     utterances = read_manifest(manifest_path)
+    seen = sorted(set(frontend.training_speakers) & {u.speaker for u in utterances})
+    if seen:
+        warnings.warn(EvaluationWarning(
+            f"{manifest_path}: {len(seen)} speaker(s) of the manifest trained or validated "
+            f"this model ({', '.join(seen[:5])}{', ...' if len(seen) > 5 else ''}): their "
+            "scores are not speaker-independent; evaluate a fold model on its test "
+            "speakers (folds.json)"), stacklevel=2)
     unknown = sorted({u.label for u in utterances} - set(frontend.classes))
     if unknown:
         raise InferenceError(f"{manifest_path}: label(s) {unknown} are not among the model's "
@@ -146,7 +162,8 @@ def evaluate_model(model_path: str | os.PathLike, manifest_path: str | os.PathLi
     cut = 0 if runner.t_max is None else sum(x.shape[0] > runner.t_max for x in raw)
     report.update(protocol=used, classes=frontend.classes, model=str(model_path),
                   manifest=str(manifest_path), kind=runner.kind, merged=runner.merged,
-                  skipped=[[u.path, r] for u, r in skipped], cut_to_t_max=int(cut))
+                  skipped=[[u.path, r] for u, r in skipped], cut_to_t_max=int(cut),
+                  training_speakers_in_manifest=seen)
     return report
 
 

@@ -56,7 +56,8 @@ class Group(click.Group):
             warnings.showwarning = _show_warning
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.exceptions.Abort, click.UsageError):
+        except (click.exceptions.Exit, click.exceptions.Abort, click.UsageError,
+                BrokenPipeError):                   # click handles EPIPE itself
             raise
         except click.ClickException as exc:
             exc.message = one_line(exc.message)

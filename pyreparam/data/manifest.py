@@ -8,6 +8,8 @@ from __future__ import annotations
 import csv
 import io
 import os
+import warnings
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
@@ -23,6 +25,14 @@ _MAX_LISTED = 10
 
 class ManifestError(ValueError):
     """A manifest that cannot be used; the message names the manifest file."""
+
+
+class ManifestWarning(UserWarning):
+    """A manifest that is used, but not exactly as written (relabelled rows, ...)."""
+
+
+#: A class with fewer rows than this, next to classes of many, is probably a typo.
+RARE_CLASS_ROWS = 3
 
 
 class Utterance(NamedTuple):
@@ -75,6 +85,59 @@ def _row_to_utterance(row: dict[str, str], line: int, manifest: Path) -> Utteran
     return Utterance(**values)
 
 
+def normalize_label(label: str) -> str:
+    """A label as classes are named: lower case, single spaces ('ANGER ' -> 'anger')."""
+    return " ".join(label.split()).lower()
+
+
+def _normalize_labels(utterances: list[Utterance], manifest: Path) -> list[Utterance]:
+    """Labels in canonical form, with one warning listing what changed."""
+    changed = [(line, u.label) for line, u in enumerate(utterances, 2)
+               if normalize_label(u.label) != u.label]
+    if changed:
+        shown = ", ".join(f"line {line}: {label!r} -> {normalize_label(label)!r}"
+                          for line, label in changed[:3])
+        more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+        warnings.warn(ManifestWarning(f"{manifest}: {len(changed)} label(s) written in "
+                                      f"another case or spacing were normalized ({shown}"
+                                      f"{more})"), stacklevel=3)
+    return [u._replace(label=normalize_label(u.label)) for u in utterances]
+
+
+def _check_rare_labels(utterances: list[Utterance], manifest: Path) -> None:
+    """Warn about a class of a row or two next to large classes (a typo, another
+    corpus's label): it would become a class of its own."""
+    counts = Counter(u.label for u in utterances)
+    if len(counts) < 2 or max(counts.values()) < 5 * RARE_CLASS_ROWS:
+        return
+    for label, n in sorted(counts.items()):
+        if n < RARE_CLASS_ROWS:
+            lines = [str(i) for i, u in enumerate(utterances, 2) if u.label == label]
+            warnings.warn(ManifestWarning(
+                f"{manifest}: label {label!r} is on {n} row(s) only (line "
+                f"{', '.join(lines)}), the other classes have up to {max(counts.values())}:"
+                " a typo? it becomes a class of its own"), stacklevel=3)
+
+
+def _check_paths(utterances: list[Utterance], manifest: Path) -> None:
+    """One audio file is one utterance: a path listed with two labels or under two
+    speakers is an error (a file of a test speaker could also be trained on); a row
+    repeated exactly warns (it counts twice)."""
+    first: dict[str, tuple[int, Utterance]] = {}
+    for line, u in enumerate(utterances, 2):
+        if u.path not in first:
+            first[u.path] = (line, u)
+            continue
+        line0, u0 = first[u.path]
+        for what, a, b in (("labels", u0.label, u.label), ("speakers", u0.speaker, u.speaker)):
+            if a != b:
+                raise ManifestError(f"{manifest}, lines {line0} and {line}: {u.path} is "
+                                    f"listed with two {what} ({a!r}, {b!r}); one file is "
+                                    "one utterance of one speaker")
+        warnings.warn(ManifestWarning(f"{manifest}, lines {line0} and {line}: {u.path} is "
+                                      "listed twice (it counts twice)"), stacklevel=3)
+
+
 def read_manifest(path: str | os.PathLike, *, check_files: bool = True) -> list[Utterance]:
     """Read a CSV manifest.
 
@@ -94,7 +157,11 @@ def read_manifest(path: str | os.PathLike, *, check_files: bool = True) -> list[
     ------
     ManifestError
         Missing or empty file, missing required column, a row with an empty
-        path/label/speaker, no rows, or audio files that do not exist (listed).
+        path/label/speaker, no rows, one path with two labels or two speakers, or
+        audio files that do not exist (listed).
+
+    Labels are normalized (case, spacing; :func:`normalize_label`) with a
+    :class:`ManifestWarning`, as are rare labels and repeated rows.
     """
     path = Path(path)
     _, rows = _read_rows(path)
@@ -102,14 +169,17 @@ def read_manifest(path: str | os.PathLike, *, check_files: bool = True) -> list[
     utterances = [_row_to_utterance(row, line, path) for line, row in enumerate(rows, 2)]
     if not utterances:
         raise ManifestError(f"{path}: manifest has a header but no rows")
+    utterances = _normalize_labels(utterances, path)
+    _check_paths(utterances, path)
+    _check_rare_labels(utterances, path)
     if check_files:
         missing = [u.path for u in utterances if not os.path.isfile(u.path)]
         if missing:
-            listed = "\n  ".join(missing[:_MAX_LISTED])
-            more = f"\n  ... and {len(missing) - _MAX_LISTED} more" \
+            listed = ", ".join(missing[:_MAX_LISTED])
+            more = f" and {len(missing) - _MAX_LISTED} more" \
                 if len(missing) > _MAX_LISTED else ""
             raise ManifestError(f"{path}: {len(missing)} of {len(utterances)} audio files "
-                                f"not found:\n  {listed}{more}")
+                                f"not found: {listed}{more}")
     return utterances
 
 

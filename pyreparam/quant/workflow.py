@@ -143,6 +143,7 @@ def host_meta(loaded: LoadedModel, qparams: dict, t_max: int, calibration: dict)
         "model_config": loaded.model.config.to_dict(),
         "merged_from": loaded.model.merged_from,
         "calibration": calibration,
+        "training_speakers": list(fe.training_speakers),
     }
 
 
@@ -150,7 +151,8 @@ def frontend_from_meta(meta: dict) -> Frontend:
     """The front end stored in a .prq's metadata."""
     state = {k: np.asarray(v) for k, v in meta["normalizer"].items()}
     return Frontend(FeatureConfig.from_dict(meta["feature_config"]),
-                    Normalizer.from_dict(state), list(meta["classes"]))
+                    Normalizer.from_dict(state), list(meta["classes"]),
+                    tuple(meta.get("training_speakers", ())))
 
 
 # --------------------------------------------------------------------------- reports
