@@ -81,7 +81,10 @@ def test_merge_keeps_the_front_end_and_nan_models_fail(tmp_path):
     model = build_model(make_config("convtransformer", "light", n_classes=3,
                                     hrf=HRFConfig(r=2)), 0)
     meta = {"classes": ["a", "b", "c"], "feature_config": {"n_mels": 64}}
-    extra = {"normalizer.mode": np.array("causal"), "normalizer.prior_mean": np.ones(64)}
+    from pyreparam.data.normalize import Normalizer
+    normalizer = Normalizer("causal")
+    normalizer.prior_mean, normalizer.prior_var = np.ones(64), np.ones(64)
+    extra = {f"normalizer.{k}": v for k, v in normalizer.to_dict().items()}
     src, dst = tmp_path / "hrf.npz", tmp_path / "merged.npz"
     save_checkpoint(src, model, meta=meta, extra=extra)
     assert run("merge", src, dst).exit_code == 0

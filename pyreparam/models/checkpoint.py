@@ -169,7 +169,35 @@ def load_checkpoint_with_meta(path: str | os.PathLike
         raise CheckpointError(f"{path}: corrupt checkpoint header: merged_from is a "
                               f"{type(merged_from).__name__}")
     model = Model(config, params, buffers, merged_from=merged_from)
-    return model, header.get("meta", {}), section("extra/")
+    meta, extra = header.get("meta", {}), section("extra/")
+    _check_frontend(path, config, meta, extra)
+    return model, meta, extra
+
+
+def _check_frontend(path: Path, config, meta: dict, extra: dict[str, np.ndarray]) -> None:
+    """The front end a training run stored (classes, features, normalizer, the fold's
+    speakers), when present, is well formed and fits the model."""
+    from pyreparam import validate
+    try:
+        if "classes" in meta:
+            validate.classes(meta["classes"], config.n_classes, "classes")
+        if "feature_config" in meta:
+            defaults = {"n_mels": config.n_mels}
+            validate.feature_config({**defaults, **meta["feature_config"]}
+                                    if isinstance(meta["feature_config"], dict)
+                                    else meta["feature_config"], config.n_mels,
+                                    "feature_config")
+        state = {k[len("normalizer."):]: v for k, v in extra.items()
+                 if k.startswith("normalizer.")}
+        if state:
+            validate.normalizer(state, config.n_mels, "normalizer")
+        fold = meta.get("fold", {})
+        if not isinstance(fold, dict) or not all(
+                isinstance(fold.get(k, []), list) and all(isinstance(s, str) for s in fold.get(k, []))
+                for k in ("train", "validation", "test")):
+            raise validate.FrontendError("fold must list the speakers of each part")
+    except validate.FrontendError as exc:
+        raise CheckpointError(f"{path}: invalid front end: {exc}") from None
 
 
 def load_checkpoint(path: str | os.PathLike) -> Model:
