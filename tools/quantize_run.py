@@ -38,7 +38,9 @@ from pyreparam.train.protocols import FloatScorer, evaluate_protocols, pool_prot
 def subset(utts: wf.Utterances, keep: np.ndarray) -> wf.Utterances:
     idx = np.flatnonzero(keep)
     return wf.Utterances([utts.features[i] for i in idx], utts.labels[idx],
-                         [utts.paths[i] for i in idx], 0)
+                         [utts.paths[i] for i in idx], 0,
+                         [utts.whole[i] for i in idx] if utts.whole else None,
+                         [utts.frames[i] for i in idx] if utts.frames else None)
 
 
 def quantize_fold(fold_dir: Path, fold: dict, manifest: str, cache, args) -> dict:

@@ -114,6 +114,7 @@ def quantize_command(model, calib_manifest, n_calib, eval_manifest, method, perc
                                        f"model's classes {loaded.frontend.classes}")
         report["eval"] = wf.evaluate(loaded.model, program, blob, qparams, evaluation)
         report["eval"]["cut"] = evaluation.n_cut
+        report["eval"]["cut_files"] = [[p, n] for p, n in evaluation.cut_files(t_max)]
     if as_json:
         click.echo(json.dumps(report, indent=1))
         return
@@ -153,11 +154,25 @@ def _print_quantize_report(report: dict) -> None:
         ev = report["eval"]
         click.echo(f"evaluation on {ev['n']} utterances"
                    + (f" ({ev['cut']} cut to T_max)" if ev["cut"] else "") + ":")
-        for kind in ("float", "int8"):
-            r = ev[kind]
-            click.echo(f"  {kind:<6} WA {100 * r['wa']:.1f} %  UA {100 * r['ua']:.1f} %  "
-                       f"macro-F1 {100 * r['macro_f1']:.1f} %")
-        click.echo(f"  int8 and float predictions agree on {100 * ev['agreement']:.1f} %")
+        names = {"float": "float, whole files (as training and eval)" if "float_cut" in ev
+                 else "float", "float_cut": "float, cut to T_max",
+                 "int8": "int8, cut to T_max" if "float_cut" in ev else "int8"}
+        width = max(len(names[k]) for k in names if k in ev)
+        for kind in ("float", "float_cut", "int8"):
+            if kind in ev:
+                r = ev[kind]
+                click.echo(f"  {names[kind]:<{width}}  WA {100 * r['wa']:.1f} %  UA "
+                           f"{100 * r['ua']:.1f} %  macro-F1 {100 * r['macro_f1']:.1f} %")
+        click.echo(f"  int8 and float predictions agree on {100 * ev['agreement']:.1f} %"
+                   + (" (both cut)" if "float_cut" in ev else ""))
+        if ev["cut"]:
+            longest = max(n for _, n in ev["cut_files"])
+            click.echo(f"note: {ev['cut']} of {ev['n']} evaluation files are longer than "
+                       f"T_max ({report['t_max']} frames) and the int8 model saw only their "
+                       f"start (e.g. {ev['cut_files'][0][0]}: {ev['cut_files'][0][1]} "
+                       f"frames; --json lists them all); --max-seconds "
+                       f"{longest / FRAMES_PER_SECOND:.2f} would cover every file",
+                       err=True)
     click.echo(f"wrote {report['output']}: {report['file_bytes']:,} bytes (flash "
                f"{report['flash_bytes']:,} without host metadata), arena "
                f"{report['arena_bytes']:,} bytes for T_max = {report['t_max']} frames; "
