@@ -35,6 +35,9 @@ class WriteError(OSError):
     def __str__(self) -> str:
         return self.args[1]
 
+    def __reduce__(self):  # keep (path, reason) across pickling (worker processes)
+        return (type(self), (self.path, self.reason, self.errno))
+
 
 def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc)

@@ -44,16 +44,30 @@ def describe(exc: BaseException) -> str:
             f"run with {DEBUG_VARIABLE}=1 for the traceback")
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    click.echo(f"warning: {one_line(str(message))}", err=True)
+class _Warnings:
+    """Prints every distinct warning of one command once, as one line."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+
+    def show(self, message, category, filename, lineno, file=None, line=None) -> None:
+        text = one_line(str(message))
+        if text not in self.seen:
+            self.seen.add(text)
+            click.echo(f"warning: {text}", err=True)
 
 
 class Group(click.Group):
     """The ``pyreparam`` group: turns every exception into a one-line error."""
 
     def invoke(self, ctx: click.Context):
-        if not debugging():
-            warnings.showwarning = _show_warning
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", UserWarning)     # deduplicated by _Warnings
+            if not debugging():
+                warnings.showwarning = _Warnings().show
+            return self._invoke(ctx)
+
+    def _invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.exceptions.Abort, click.UsageError,

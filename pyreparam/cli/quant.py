@@ -264,10 +264,10 @@ def export_command(model, header, name):
         check_with_c(blob, report)
     except MODEL_ERRORS as exc:
         raise click.ClickException(str(exc)) from None
-    from pyreparam.models.checkpoint import atomic_write
+    from pyreparam.atomic import atomic_write, make_folder
     header = Path(header)
     name = wf.c_identifier(name or header.stem)
-    header.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(header.parent)
     text = wf.c_header(blob, meta, name, program.arena_bytes, program.t_max, Path(model).name)
     atomic_write(header, lambda f: f.write(text.encode()))
     main = header.parent / "main.c"

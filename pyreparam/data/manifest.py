@@ -108,10 +108,10 @@ def _check_rare_labels(utterances: list[Utterance], manifest: Path) -> None:
     """Warn about a class of a row or two next to large classes (a typo, another
     corpus's label): it would become a class of its own."""
     counts = Counter(u.label for u in utterances)
-    if len(counts) < 2 or max(counts.values()) < 5 * RARE_CLASS_ROWS:
+    if len(counts) < 2:
         return
     for label, n in sorted(counts.items()):
-        if n < RARE_CLASS_ROWS:
+        if n < RARE_CLASS_ROWS and max(counts.values()) >= 5 * n:
             lines = [str(i) for i, u in enumerate(utterances, 2) if u.label == label]
             warnings.warn(ManifestWarning(
                 f"{manifest}: label {label!r} is on {n} row(s) only (line "
