@@ -28,6 +28,10 @@ MAX_SECONDS = 30.0
 #: values are no recording's (and overflow the log-mel power to inf).
 MAX_ABS_SAMPLE = 1e5
 
+#: Sample rates accepted (a header's rate decides the resampling filter's length:
+#: an absurd rate would make it gigabytes).
+MIN_RATE, MAX_RATE = 1000, 384000
+
 #: A file whose loudest 25 ms frame is quieter than this holds no speech (about the
 #: noise floor of a quiet room recorded at a normal level).
 NO_SPEECH_DBFS = -60.0
@@ -139,6 +143,9 @@ def decode(source: str | os.PathLike | bytes, name: str | os.PathLike | None = N
     try:
         with sf.SoundFile(handle) as sound:
             rate = int(sound.samplerate)
+            if not MIN_RATE <= rate <= MAX_RATE:
+                raise AudioError(name, f"sample rate {rate} Hz is no recording's "
+                                       f"(accepted: {MIN_RATE} to {MAX_RATE} Hz)")
             if max_seconds is not None and sound.frames > max_seconds * rate:
                 raise AudioError(name, f"too long: {sound.frames / rate:.3f} s > "
                                        f"max {max_seconds} s")

@@ -78,7 +78,14 @@ def _row_to_utterance(row: dict[str, str], line: int, manifest: Path) -> Utteran
     blank = [key for key in REQUIRED_COLUMNS if not values[key]]
     if blank:
         raise ManifestError(f"{manifest}, line {line}: empty {', '.join(blank)}")
-    audio = Path(values["path"]).expanduser()
+    if any("\0" in v for v in values.values()):
+        raise ManifestError(f"{manifest}, line {line}: a NUL character in a field (a "
+                            "binary file?)")
+    try:
+        audio = Path(values["path"]).expanduser()
+    except RuntimeError:                       # "~user/..." of an unknown user
+        raise ManifestError(f"{manifest}, line {line}: cannot expand the path "
+                            f"{values['path']!r} (no such user's home)") from None
     if not audio.is_absolute():
         audio = manifest.parent / audio
     values["path"] = os.path.normpath(audio.absolute())
