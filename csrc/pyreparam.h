@@ -517,6 +517,67 @@ pr_status pr_norm_apply_s16_s8(const pr_norm_params *params, const int32_t *prio
                                int32_t state_bytes, const int16_t *x, int32_t frames,
                                int8_t *y);
 
+/* ==== integer log-mel front end (reference/frontend_int.md; NumPy oracle
+ * pyreparam/quant/qfrontend.py) ====
+ *
+ * One frame of int16 PCM (the microphone's samples) -> M int16 log-mel features in Q8,
+ * round(256 ln(mel power + log_floor)) of the float front end
+ * (pyreparam/audio/features.py) on x = s / 32768, within a stated error: what
+ * pr_norm_apply_s16_s8 consumes. Window (Q31) -> per-frame block exponent -> radix-4
+ * FFT of n_fft / 2 complex points (Q31 twiddles) -> real split -> power (uint64) ->
+ * sparse mel sums (Q20 weights, exact) -> + floor -> integer log (bit length, table).
+ * Every table is the caller's (flash, a generated header, a model file), built by
+ * qfrontend.frontend_tables(config). No table content can make the function read or
+ * write out of bounds or overflow a signed integer; only the builder's tables give
+ * the documented features.
+ */
+enum {
+    PR_LOGMEL_MIN_FFT = 32,         /* n_fft = 2 N, N = 4^j complex points: 32, 128, 512 */
+    PR_LOGMEL_MAX_FFT = 512,
+    PR_LOGMEL_MAX_BANDS = 1024,
+    PR_LOGMEL_LOG2_SIZE = 128,      /* log2_table has PR_LOGMEL_LOG2_SIZE + 1 entries */
+    PR_LOGMEL_OUT_FRAC_BITS = 8     /* output: Q8 natural log */
+};
+
+/* Constants of one front end (pyreparam.quant.qfrontend.FrontendTables); N = n_fft / 2,
+ * M = n_mels. A generated header can hold one as a const initializer. */
+typedef struct {
+    int32_t win_length;              /* samples per frame, 1 .. n_fft */
+    int32_t n_fft;                   /* 32, 128 or 512 */
+    int32_t n_mels;                  /* M, 1 .. PR_LOGMEL_MAX_BANDS */
+    int32_t n_weights;               /* entries of mel_weights, >= 0 */
+    int64_t floor_q62;               /* round(log_floor 2^62), >= 1 */
+    const int32_t *window;           /* (win_length) Q31 */
+    const int32_t *fft_twiddles;     /* (N/4, 6): cos, sin of 2 pi j q / N, q = 1, 2, 3, Q31 */
+    const int32_t *rfft_twiddles;    /* (N/2 + 1, 2): cos, sin of pi k / N, Q31 */
+    const uint16_t *fft_order;       /* (N): base-4 digit reversal (taken mod N) */
+    const uint16_t *mel_first;       /* (M): first bin of band m, <= N + 1 */
+    const uint16_t *mel_count;       /* (M): bins of band m, first + count <= N + 1 */
+    const int32_t *mel_weights;      /* (n_weights) Q20, the bands' weights one after the
+                                        other; sum of count <= n_weights */
+    const int32_t *log2_table;       /* (PR_LOGMEL_LOG2_SIZE + 1): round(2^16 log2(1 + i/128)) */
+} pr_logmel_params;
+
+/* pr_logmel_scratch_len: int32 scratch elements of pr_logmel_frame_s16 for this n_fft
+ * (2 n_fft + 2), or PR_ERR_SHAPE for an unsupported n_fft. */
+int32_t pr_logmel_scratch_len(int32_t n_fft);
+
+/*
+ * pr_logmel_frame_s16: log-mel features of one frame.
+ *   samples  (win_length) int16 PCM, the frame's samples in time order
+ *   out      (n_mels) int16, Q8 natural log of mel power + log_floor (float units)
+ *   scratch  int32, scratch_len >= pr_logmel_scratch_len(n_fft); on return
+ *            scratch[n_fft + 2k], scratch[n_fft + 2k + 1] hold the low and high 32 bits
+ *            of the power P[k] ~= 2^E |rfft(x w)[k]|^2, k = 0 .. N (E: the frame's
+ *            exponent, reference/frontend_int.md)
+ * samples, out and scratch must not overlap. Checks on every call (in this order): NULL
+ * pointers (PR_ERR_NULL), sizes (PR_ERR_SHAPE), floor_q62 and the filterbank's bin
+ * ranges (PR_ERR_PARAM), scratch (PR_ERR_SCRATCH); nothing is written on an error.
+ * About 38,600 instructions per frame on Cortex-M4 at -O2 (n_fft 512, 64 bands).
+ */
+pr_status pr_logmel_frame_s16(const pr_logmel_params *p, const int16_t *samples,
+                              int16_t *out, int32_t *scratch, int64_t scratch_len);
+
 /* ==== build information (SIMD variants; csrc/x86/, csrc/build_ffi.py) ====
  *
  * pr_build_info: a constant string naming the kernels this build compiled:

@@ -14,7 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gradcheck import check_gradients
-from pyreparam.ops.loss import cross_entropy_backward, cross_entropy_forward
+from pyreparam.ops.loss import (cross_entropy_backward, cross_entropy_forward,
+                                distill_backward, distill_forward)
 from pyreparam.ops.optim import (adamw_init, adamw_step, clip_grad_norm,
                                  warmup_cosine_lr)
 
@@ -76,6 +77,36 @@ def test_cross_entropy_float32(rng):
     dlogits = cross_entropy_backward(1.0, cache)
     assert isinstance(loss, float)
     assert cache.probs.dtype == np.float32 and dlogits.dtype == np.float32
+
+
+@given(B=st.integers(1, 5), N=st.integers(2, 7), T=st.sampled_from([0.5, 1.0, 2.0, 4.0]),
+       seed=seeds)
+def test_distillation_gradients(B, N, T, seed):
+    rng = np.random.default_rng(seed)
+    logits = rng.standard_normal((B, N)) * 2
+    targets = rng.dirichlet(np.ones(N), B)
+    check_gradients(lambda z: distill_forward(z, targets, T), distill_backward, [logits], [0],
+                    rng=rng)
+
+
+def test_distillation_matches_kl_and_torch(rng):
+    """loss = T^2 (KL(q || p_T) + H(q)) averaged over the batch; torch's KD recipe."""
+    logits, targets, T = rng.standard_normal((4, 5)), rng.dirichlet(np.ones(5), 4), 2.0
+    loss, _ = distill_forward(logits, targets, T)
+    z = logits / T
+    logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    kl = np.sum(targets * (np.log(targets) - logp)) / 4
+    entropy = -np.sum(targets * np.log(targets)) / 4
+    assert loss == pytest.approx(T * T * (kl + entropy), rel=1e-12)
+    torch = pytest.importorskip("torch")
+    zt = torch.tensor(logits, requires_grad=True)
+    ref = torch.nn.functional.cross_entropy(zt / T, torch.tensor(targets)) * T * T
+    ref.backward()
+    assert loss == pytest.approx(ref.item(), rel=1e-12)
+    _, cache = distill_forward(logits, targets, T)
+    np.testing.assert_allclose(distill_backward(1.0, cache), zt.grad.numpy(), rtol=1e-10)
+    with pytest.raises(ValueError):
+        distill_forward(logits, targets[:2], T)
 
 
 def test_cross_entropy_rejects_bad_labels(rng):

@@ -213,6 +213,41 @@ def test_product_requantization_ties(builds, level):
 
 
 @level_param()
+@pytest.mark.parametrize("over", [0, 1])
+def test_product_no_saturation_bound(builds, level, over):
+    """The AVX2 product adds the bias plainly and rounds in 32 bits when max |bias| +
+    max |dot| + 2^(r-1) <= 2^31 - 1 (max |dot| = depth 2^14, or depth 255^2 with zero
+    points; pr256_cols_init), else it takes the reference's saturating steps: biases
+    at that bound (over = 0) and one past it (over = 1), with the dot products at their
+    extremes of both signs, for every r; attention products with the extreme depth."""
+    K = 7
+    x = np.full((3, K), -128, np.int8)
+    x[1, :] = 127
+    x[2, ::2] = 0
+    w = np.stack([np.full(K, -128), np.full(K, 127), np.full(K, -127), np.arange(K) - 3])
+    w = w.astype(np.int8)                                 # (4, K)
+    for r in range(1, 32):
+        b = 2**31 - 1 - K * 2**14 - 2**(r - 1) + over
+        bias = np.array([b, -b, b, -b], np.int64).clip(-2**31, 2**31 - 1).astype(np.int32)
+        m = np.array([2**31 - 1, 2**30, 1518500250, 2**31 - 1], np.int32)
+        e = np.full(4, -r, np.int32)
+        compare(builds, level, "linear_s8_s16", x=x, w=w, bias=bias, multiplier=m, shift=e)
+        compare(builds, level, "linear_s8", x=x, w=w, bias=bias, multiplier=m, shift=e,
+                out_zero_point=-128)
+    depth = 32768                                         # |dot| up to depth 255^2 < 2^31
+    a = np.full((1, 2, depth), 127, np.int8)
+    a[0, 1, ::3] = -128
+    b = np.full((1, 3, depth), -128, np.int8)
+    b[0, 2, 1::2] = 127
+    for r in (1, 5, 13, 20, 24, 25, 31):
+        for mult in (2**30, 2**31 - 1):
+            kw = dict(a_zero_point=-128, b_zero_point=127, multiplier=mult, shift=-r,
+                      out_zero_point=over)
+            compare(builds, level, "bmm_nt_s8", a=a, b=b, **kw)
+            compare(builds, level, "bmm_nn_s8", a=a, b=b.transpose(0, 2, 1).copy(), **kw)
+
+
+@level_param()
 @given(st.integers(1, 3), rows_, widths, depths, seeds)
 def test_bmm(builds, level, H, M, N, K, seed):
     rng = np.random.default_rng(seed)
@@ -306,6 +341,22 @@ def test_depthwise_conv1d(builds, level, T, C, K, seed):
 
 
 @level_param()
+@pytest.mark.parametrize("T, C, K", [(300, 13, 3), (257, 70, 5), (256, 7, 31), (5, 11, 301),
+                                     (3, 16, 257), (40, 3, 1)])
+def test_depthwise_conv1d_long(builds, level, T, C, K):
+    """Long sequences and kernels with channels past a multiple of 8: the AVX2 variant
+    copies up to 256 frames and taps of the last channels, and sums longer ones as the
+    reference does."""
+    rng = np.random.default_rng(T * C + K)
+    x = ints(rng, (T, C), -128, 127, np.int8)
+    w = ints(rng, (K, C), -127, 127, np.int8)
+    bias = ints(rng, (C,), -2**31, 2**31 - 1, np.int32, p_extreme=0.3)
+    m, e = multipliers(rng, C, -20, 3)
+    compare(builds, level, "depthwise_conv1d_s8", x=x, w=w, bias=bias, multiplier=m,
+            shift=e, in_zero_point=-77, out_zero_point=9)
+
+
+@level_param()
 @given(st.integers(1, 3), st.integers(1, 40), st.one_of(widths, st.sampled_from([300, 1000])),
        st.sampled_from([0, 0, 1, 3, 5, 9, 31]), st.floats(1e-3, 0.8), seeds)
 def test_softmax(builds, level, H, T, L, window, s_in, seed):
@@ -377,6 +428,20 @@ def test_softmax_exact_ties(builds, level, cols):
         mask = np.arange(cols) <= 2 * len(rows)             # keys of value -128 masked
         compare(builds, level, "softmax_s8", x=np.tile(row, (2, 3, 1)), exp_table=table,
                 key_mask=mask | (row != -128))
+
+
+@level_param()
+@pytest.mark.parametrize("L", [31, 32, 33, 2015, 2016, 2017, 2700, 4080, 4200])
+def test_softmax_row_groups(builds, level, L):
+    """Rows of up to 31 keys (scalar in the AVX2 variant), 32 and more (chunks; rows in
+    groups of 4, 3, 2 or 1 as their buffers fit), with windows that start and end
+    inside a chunk and key masks."""
+    rng = np.random.default_rng(L)
+    x = ints(rng, (2, 9, L), -128, 127, np.int8, p_extreme=0.3)
+    mask = rng.random(L) < 0.7
+    for window in (0, 1, 7, 63, 2 * L + 1):
+        compare(builds, level, "softmax_s8", x=x, exp_table=qn.build_softmax_exp_table(0.02),
+                key_mask=mask if window % 2 else None, window=window)
 
 
 @level_param()

@@ -1,6 +1,8 @@
 """Sweeps: the spec, planning through train's parser, sweep.json, SIGKILL and resume,
 Ray vs local processes (identical folds), and the fold task Ray runs."""
+import concurrent.futures
 import json
+import multiprocessing
 import os
 import shutil
 import signal
@@ -294,6 +296,10 @@ def test_kill_9_then_resume_ends_like_an_uninterrupted_sweep(workspace, referenc
 
 # --------------------------------------------------------------------------- Ray
 
+def _remote_messages(corpus, arguments) -> list:
+    return list(executors.train_fold_task_remotely(corpus, arguments, {}, 0.0))
+
+
 def test_the_ray_task_ships_checkpoints_and_the_fold(workspace, reference, tmp_path):
     """The generator Ray runs, called here directly: with checkpoint_seconds=0 every
     epoch's state comes back, then every file of the fold; the fold is the reference's."""
@@ -303,7 +309,11 @@ def test_the_ray_task_ships_checkpoints_and_the_fold(workspace, reference, tmp_p
     fold = json.loads((run / "folds.json").read_text())["folds"][1]
     arguments = {"fold": fold, "spec": spec.to_dict(), "fold_dir": str(tmp_path / "fold_01"),
                  "label": "", "quiet": True}
-    messages = list(executors.train_fold_task_remotely(corpus, arguments, {}, 0.0))
+    # in a worker process with one BLAS thread, as the sweep's folds train (a different
+    # thread count sums in another order: other bits)
+    with run_module._threads_per_worker(1), concurrent.futures.ProcessPoolExecutor(
+            1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        messages = pool.submit(_remote_messages, corpus, arguments).result()
     kinds = [m[0] for m in messages]
     assert kinds[-1] == "done" and kinds.count("checkpoint") >= 2
     assert all(set(m[1]) <= {"state.npz", "log.csv"} for m in messages[:-1])

@@ -2,6 +2,7 @@
 
 Prints throughput as a real-time factor (seconds of audio processed per second of
 wall time), the median of several runs. The target is log-mel >= 1000x real time.
+The integer front end (NumPy reference and C) is timed beside the float one.
 
     python tools/bench_features.py [--seconds 60] [--runs 7] [--emodb DIR]
 
@@ -76,6 +77,27 @@ def bench_logmel(seconds: float, runs: int) -> None:
     print(f"  target >= 1000x real time: {verdict}")
 
 
+def bench_logmel_int(seconds: float, runs: int) -> None:
+    """The integer front end (pyreparam.quant.qfrontend): the NumPy reference over all
+    frames at once, and the C runtime one frame per call (cffi, as training would)."""
+    from pyreparam import native
+    from pyreparam.audio.features import frame_signal
+    from pyreparam.quant import qfrontend as qf
+    config = FeatureConfig()
+    pcm = qf.pcm16(synthetic_sound(seconds, config.sample_rate))
+    elapsed = median_seconds(lambda: qf.logmel_q8(pcm, config), runs)
+    print(f"integer log-mel, NumPy reference:  {elapsed * 1e3:8.2f} ms for {seconds:.0f} s"
+          f"  -> {seconds / elapsed:8.0f}x real time")
+    if native.available():
+        from pyreparam.quant import cops
+        frames = np.ascontiguousarray(frame_signal(pcm, config))
+        tables = qf.frontend_tables(config)
+        elapsed = median_seconds(lambda: cops.logmel_frames_s16(frames, tables), runs)
+        print(f"integer log-mel, C (frame calls):  {elapsed * 1e3:8.2f} ms for "
+              f"{seconds:.0f} s  -> {seconds / elapsed:8.0f}x real time "
+              f"({elapsed / frames.shape[0] * 1e6:.1f} us per frame)")
+
+
 def bench_decode(seconds: float, runs: int, folder: Path) -> None:
     cases = [(16000, 1, "PCM_16", "wav"), (22050, 1, "PCM_16", "wav"),
              (44100, 1, "PCM_16", "wav"), (44100, 2, "PCM_16", "wav"),
@@ -116,6 +138,7 @@ def main() -> None:
     print(f"pyreparam feature benchmark: one thread, {pin_to_one_cpu()}, "
           f"median of {args.runs} runs")
     bench_logmel(args.seconds, args.runs)
+    bench_logmel_int(args.seconds, args.runs)
     with tempfile.TemporaryDirectory() as folder:
         bench_decode(args.seconds, args.runs, Path(folder))
     if args.emodb is not None:

@@ -50,7 +50,11 @@ Ratios: ratio_c_vs_ort = C int8 / ORT fp32, ratio_c_vs_ort_int8 = C int8 / ORT i
 (dynamic), ratio_c_vs_ort_int8_qdq = C int8 / ORT QDQ, the same with ``_feat`` for
 features included. The goals of the issue (ratio_c_vs_ort_int8 < 1 everywhere,
 ratio_c_vs_ort <= 0.5 on the light configs) are printed as met / MISSED for each
-statistic. Not imported by the package.
+statistic. ONNX Runtime picks its kernels from CPUID at run time; to measure
+against an AVX2-only host on an AVX-512 machine, build pyreparam with
+PYREPARAM_SIMD=avx2 and run this script under ``LD_PRELOAD`` of
+tools/emulate_avx2_host.c (the header line shows the instruction sets the process
+sees). Not imported by the package.
 """
 from __future__ import annotations
 
@@ -344,7 +348,12 @@ def environment() -> dict:
                 break
     except OSError:
         pass
-    return {"c_build": build, "cpu": cpu, "cpus": os.cpu_count(),
+    try:  # what CPUID tells this process (tools/emulate_avx2_host.c can hide AVX-512)
+        from numpy._core._multiarray_umath import __cpu_features__ as features
+        seen = ", ".join(f for f in ("AVX2", "AVX512F", "AVX512_ICL") if features.get(f))
+    except ImportError:
+        seen = "unknown"
+    return {"c_build": build, "cpu": cpu, "cpus": os.cpu_count(), "isa_seen": seen,
             "numpy": np.__version__, "onnxruntime": ort.__version__,
             "python": platform.python_version()}
 
@@ -448,7 +457,8 @@ def main(argv=None) -> None:
     configs = args.only or [f"{b}:{s}" for s in SIZES for b in BACKBONES]
     checkpoints = dict(item.split("=", 1) for item in args.model)
     env = environment()
-    print(f"C extension: {env['c_build']}; CPU: {env['cpu']} ({env['cpus']} logical); "
+    print(f"C extension: {env['c_build']}; CPU: {env['cpu']} ({env['cpus']} logical; "
+          f"CPUID as this process sees it: {env['isa_seen']}); "
           f"onnxruntime {env['onnxruntime']}, numpy {env['numpy']}; one thread everywhere; "
           f"{args.repeats} interleaved rounds of {args.block} calls each; load average {os.getloadavg()[0]:.2f}")
     records = []

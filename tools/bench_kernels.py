@@ -79,14 +79,16 @@ def conv_case(rng, T, Cin, Cout, K=3, stride=2, pad=1):
                 pad=pad, y=np.zeros((T_out, Cout), np.int8), macs=T_out * Cout * K * Cin)
 
 
-def bmm_case(rng, kind, heads=H):
-    """Q K^T or A V of `heads` heads, each head's Q / K / V a (T, D) block (the light
-    models' per-head schedule: batch stride T D, row stride D)."""
-    a = (_ints(rng, (heads, T2, D), -128, 127, np.int8) if kind == "bmm_nt"
-         else _ints(rng, (heads, T2, T2), -128, 127, np.int8))       # Q, or probabilities
-    b = _ints(rng, (heads, T2, D), -128, 127, np.int8)                # K or V
-    out = np.zeros((heads, T2, T2) if kind == "bmm_nt" else (T2, heads * D), np.int8)
-    return dict(kind=kind, a=a, b=b, out=out, heads=heads, macs=heads * T2 * T2 * D)
+def bmm_case(rng, kind, heads=H, rows=T2, keys=T2, width=D):
+    """Q K^T or A V of `heads` heads, each head's Q / K / V a (rows or keys, width) block
+    (the light models' per-head schedule: batch stride T D, row stride D); A V writes
+    the heads interleaved in a (rows, heads width) output."""
+    a = (_ints(rng, (heads, rows, width), -128, 127, np.int8) if kind == "bmm_nt"
+         else _ints(rng, (heads, rows, keys), -128, 127, np.int8))   # Q, or probabilities
+    b = _ints(rng, (heads, keys, width), -128, 127, np.int8)          # K or V
+    out = np.zeros((heads, rows, keys) if kind == "bmm_nt" else (rows, heads * width), np.int8)
+    return dict(kind=kind, a=a, b=b, out=out, heads=heads, rows=rows, keys=keys,
+                width=width, macs=heads * rows * keys * width)
 
 
 def softmax_case(rng, heads=H, rows=T2, cols=T2, window=0, s_in=0.05):
@@ -156,6 +158,18 @@ def cases(rng):
         ("add_s16 75x64 (residual)", add_case(rng, T2 * C), 4),
         ("lut_s8 75x128 (GELU)", lut_case(rng, T2 * 128), 2),
         ("mul_s8 75x64 (Conformer GLU)", mul_case(rng, T2 * C), 0),
+        # the per-call shapes of SpeechFormer's windowed attention (8 query rows, 2
+        # padding rows, 12 keys) and of the large ConvTransformer (width 256, 8 heads)
+        ("bmm_nt_s8 8x12, D16 (SpeechFormer window)", bmm_case(rng, "bmm_nt", 1, 8, 12, 16),
+         0),
+        ("softmax_s8 10x12, w5 (SpeechFormer window)", softmax_case(rng, 1, 10, 12, 5, 0.1),
+         0),
+        ("bmm_nn_s8 8x16, K12 (SpeechFormer window)", bmm_case(rng, "bmm_nn", 1, 8, 12, 16),
+         0),
+        ("linear_s8 75x256 -> 32 (large Q, K, V of a head)", linear_case(rng, T2, 256, 32),
+         0),
+        ("bmm_nt_s8 75x75, D32 (large Q K^T, a head)", bmm_case(rng, "bmm_nt", 1, T2, T2, 32),
+         0),
     ]
 
 
@@ -189,20 +203,20 @@ def _conv_call(ffi, lib, c):
 
 def _bmm_call(ffi, lib, c):
     nt = c["kind"] == "bmm_nt"
-    heads = c["heads"]
+    heads, M, N, W = c["heads"], c["rows"], c["keys"], c["width"]
     p = ffi.new("pr_bmm_params *", dict(
-        batches=heads, rows=T2, cols=T2 if nt else D, depth=D if nt else T2,
-        a_batch_stride=T2 * D if nt else T2 * T2, a_row_stride=D if nt else T2,
-        b_batch_stride=T2 * D, b_row_stride=D, out_batch_stride=T2 * T2 if nt else D,
-        out_row_stride=T2 if nt else heads * D, a_zero_point=3 if nt else -128,
+        batches=heads, rows=M, cols=N if nt else W, depth=W if nt else N,
+        a_batch_stride=M * W if nt else M * N, a_row_stride=W if nt else N,
+        b_batch_stride=N * W, b_row_stride=W, out_batch_stride=M * N if nt else W,
+        out_row_stride=N if nt else heads * W, a_zero_point=3 if nt else -128,
         b_zero_point=-7, multiplier=1518500250, shift=-7, out_zero_point=-2, act_min=-128,
         act_max=127))
     a, b, out = (_ptr(ffi, c[k]) for k in ("a", "b", "out"))
     if nt:
         return lambda: lib.pr_bmm_nt_s8(p, a, b, out), c["out"]
-    scratch = np.zeros(D, np.int32)
+    scratch = np.zeros(W, np.int32)
     s = _ptr(ffi, scratch)
-    return lambda: lib.pr_bmm_nn_s8(p, a, b, out, s, D), c["out"]
+    return lambda: lib.pr_bmm_nn_s8(p, a, b, out, s, W), c["out"]
 
 
 def _softmax_call(ffi, lib, c):

@@ -5,7 +5,8 @@
  * ends of their valid ranges (INT32_MIN/MAX biases, shifts -31 and 30, extreme zero
  * points, int16 extremes). Each buffer is allocated with its exact size, so ASan
  * sees any out-of-bounds access; UBSan sees overflow, bad shifts and misalignment.
- * Error paths (NULL, bad shapes, short scratch) are exercised too. Bit-exactness is
+ * Error paths (NULL, bad shapes, short scratch) are exercised too. The log-mel front
+ * end runs with tables of random contents (any value must be safe). Bit-exactness is
  * the business of tests/test_quant_ops.py; here only the status codes are checked.
  */
 #include <stdio.h>
@@ -297,6 +298,61 @@ static void run_norm(int32_t T, int32_t M)
     free(state); free(bad); free(x); free(mean); free(var); free(y);
 }
 
+/* Log-mel front end: tables of random contents with their extremes over-represented
+ * (any int32 twiddle, window, weight and log table entry: no overflow whatever they
+ * hold), a random filterbank layout, frames of random, extreme and constant samples,
+ * every buffer of its exact size; then the error statuses. */
+static void run_logmel(int32_t n_fft, int32_t win, int32_t M)
+{
+    const int32_t N = n_fft / 2, bins = N + 1;
+    const int32_t need = pr_logmel_scratch_len(n_fft);
+    pr_logmel_params p;
+    uint16_t *first = xmalloc((size_t)M * sizeof *first);
+    uint16_t *count = xmalloc((size_t)M * sizeof *count);
+    uint16_t *order = xmalloc((size_t)N * sizeof *order);
+    int32_t *scratch = xmalloc((size_t)need * sizeof *scratch);
+    int16_t *out = xmalloc((size_t)M * sizeof *out);
+    int32_t m, total = 0, f;
+    for (m = 0; m < M; ++m) {
+        first[m] = (uint16_t)pick(0, bins);
+        count[m] = (uint16_t)pick(0, bins - first[m]);
+        total += count[m];
+    }
+    for (m = 0; m < N; ++m) {
+        order[m] = (uint16_t)pick(0, 65535);
+    }
+    p.win_length = win; p.n_fft = n_fft; p.n_mels = M; p.n_weights = total;
+    p.floor_q62 = pick(1, INT64_MAX);
+    p.window = rand_s32(win, -2147483647 - 1, 2147483647);
+    p.fft_twiddles = rand_s32(6 * (N / 4), -2147483647 - 1, 2147483647);
+    p.rfft_twiddles = rand_s32(2 * (N / 2 + 1), -2147483647 - 1, 2147483647);
+    p.fft_order = order; p.mel_first = first; p.mel_count = count;
+    p.mel_weights = rand_s32(total, -2147483647 - 1, 2147483647);
+    p.log2_table = rand_s32(PR_LOGMEL_LOG2_SIZE + 1, -2147483647 - 1, 2147483647);
+    for (f = 0; f < 6; ++f) {
+        int16_t *x = rand_s16((size_t)win);
+        if (f >= 3) {
+            const int16_t v = f == 3 ? -32768 : (f == 4 ? 32767 : 0);
+            for (m = 0; m < win; ++m) {
+                x[m] = v;
+            }
+        }
+        expect("logmel", pr_logmel_frame_s16(&p, x, out, scratch, need), PR_OK);
+        free(x);
+    }
+    expect("logmel scratch", pr_logmel_frame_s16(&p, out, out, scratch, need - 1),
+           PR_ERR_SCRATCH);
+    p.n_fft = 256;
+    expect("logmel n_fft", pr_logmel_frame_s16(&p, out, out, scratch, need), PR_ERR_SHAPE);
+    p.n_fft = n_fft;
+    p.n_weights = total - 1;
+    expect("logmel weights", pr_logmel_frame_s16(&p, out, out, scratch, need),
+           total > 0 ? PR_ERR_PARAM : PR_ERR_SHAPE);
+    free(first); free(count); free(order); free(scratch); free(out);
+    free((void *)p.window); free((void *)p.fft_twiddles); free((void *)p.rfft_twiddles);
+    free((void *)p.mel_weights); free((void *)p.log2_table);
+}
+
 int main(void)
 {
     int i, j, k;
@@ -318,10 +374,32 @@ int main(void)
             run_norm(a, b);
         }
     }
+    for (i = 0; i < 40; ++i) {
+        const int32_t n_fft = i % 3 == 0 ? 32 : (i % 3 == 1 ? 128 : 512);
+        run_logmel(n_fft, (int32_t)pick(1, n_fft), (int32_t)pick(1, 80));
+    }
+    run_logmel(512, 400, PR_LOGMEL_MAX_BANDS);
     run_norm(1000, 1);
     run_norm(3, PR_NORM_MAX_BANDS);
     run_layernorm(3, 4096);
     run_softmax(1, 2, 8192);
+    /* beyond the small sizes: depths of several 256-deep chunks, tiles of rows, the
+     * light models' shapes, softmax rows in groups, long depthwise sequences and
+     * kernels with channels past a multiple of 8 */
+    run_linear(70, 300, 37);
+    run_linear(5, 520, 17);
+    run_linear(300, 64, 16);
+    run_bmm(2, 75, 75, 16);
+    run_bmm(1, 133, 20, 300);
+    run_softmax(2, 9, 75);
+    run_softmax(1, 40, 300);
+    run_softmax(1, 5, 2017);
+    run_layernorm(20, 4095);
+    run_elementwise(4807);
+    run_conv(300, 13, 20, 3);
+    run_conv(20, 100, 9, 5);
+    run_conv(6, 11, 5, 5);
+    run_conv(5, 11, 3, 301);
     printf("sanitize_driver: %ld calls, %d failures\n", calls, failures);
     return failures == 0 ? 0 : 1;
 }

@@ -16,7 +16,7 @@ pr_status pr_bmm_nn_s8(const pr_bmm_params *p, const int8_t *a, const int8_t *b,
     }
     for (h = 0; h < p->batches; ++h) {
         const pr_mm m = pr_mm_bmm(p, a, b, out, h, 1);
-        pr_x86_avx2_mm_kj(&m);
+        pr_x86_avx2_mm(&m);
     }
     return PR_OK;
 }

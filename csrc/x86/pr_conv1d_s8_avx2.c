@@ -2,8 +2,8 @@
  * pr_conv1d_s8, AVX2 variant: same prototype, checks and results as
  * csrc/pr_conv1d_s8.c (chosen at build time by csrc/build_ffi.py). The output frames
  * whose window lies inside x are the rows of one product (pr_x86_mm_avx2.c, rows
- * overlapping when stride < kernel); the few frames with padded taps are summed one
- * by one as in the reference.
+ * overlapping when stride < kernel); the few frames with padded taps are another
+ * product or two (pr_x86_conv1d_edges, pr_x86_common.h).
  */
 #include "pr_x86_common.h"
 
@@ -11,22 +11,18 @@ pr_status pr_conv1d_s8(const pr_conv1d_params *p, const int8_t *x, const int8_t 
                        const int32_t *bias, const int32_t *multiplier,
                        const int32_t *shift, int8_t *y)
 {
-    int64_t T_out, t_lo, t_hi, t;
+    int64_t T_out, t_lo, t_hi;
     pr_mm m;
     const pr_status st = pr_conv1d_check(p, x, w, multiplier, shift, y, &T_out);
     if (st != PR_OK) {
         return st;
     }
     pr_conv1d_interior(p, T_out, &t_lo, &t_hi);
-    m = pr_mm_conv1d(p, x, w, bias, multiplier, shift, y, 0, 0); /* frame 0 on */
-    for (t = 0; t < T_out; ++t) {
-        if (t < t_lo || t >= t_hi) {
-            pr_x86_conv1d_edge_frame(p, x, w, &m, t);
-        }
-    }
+    pr_x86_conv1d_edges(p, x, w, bias, multiplier, shift, y, 0, t_lo, pr_x86_avx2_mm);
+    pr_x86_conv1d_edges(p, x, w, bias, multiplier, shift, y, t_hi, T_out, pr_x86_avx2_mm);
     if (t_hi > t_lo) {
         m = pr_mm_conv1d(p, x, w, bias, multiplier, shift, y, t_lo, t_hi);
-        pr_x86_avx2_mm_jk(&m);
+        pr_x86_avx2_mm(&m);
     }
     return PR_OK;
 }

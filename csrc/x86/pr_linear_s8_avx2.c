@@ -16,6 +16,6 @@ pr_status pr_linear_s8(const pr_linear_params *p, const int8_t *x, const int8_t 
         return st;
     }
     m = pr_mm_linear(p, x, w, bias, multiplier, shift, y, 1);
-    pr_x86_avx2_mm_jk(&m);
+    pr_x86_avx2_mm(&m);
     return PR_OK;
 }

@@ -16,6 +16,6 @@ pr_status pr_linear_s8_s16(const pr_linear_params *p, const int8_t *x, const int
         return st;
     }
     m = pr_mm_linear(p, x, w, bias, multiplier, shift, y, 2);
-    pr_x86_avx2_mm_jk(&m);
+    pr_x86_avx2_mm(&m);
     return PR_OK;
 }

@@ -11,11 +11,12 @@
  * arguments and describe their work as one or more matrix products (pr_mm
  * below), computed by the shared kernels pr_x86_mm_<isa>.c, which a build of that
  * level compiles once; the element-wise and row kernels (softmax, LayerNorm, the
- * residual adds, depthwise conv1d) use the lane fixed point of pr_x86_q512.h.
+ * residual adds, depthwise conv1d) use the lane fixed point of pr_x86_q256.h (AVX2, 8
+ * lanes) or pr_x86_q512.h (AVX-512, 16 lanes).
  *
- * Variants:  avx2        linear_s8, linear_s8_s16, conv1d_s8, bmm_nt_s8, bmm_nn_s8
- *            avx512vnni  the same, and softmax_s8, layernorm_s16_s8, add_s16,
- *                        add_s16_s8, depthwise_conv1d_s8, mul_s8, lut_s8
+ * Variants (both levels): linear_s8, linear_s8_s16, conv1d_s8, bmm_nt_s8, bmm_nn_s8,
+ *            softmax_s8, layernorm_s16_s8, add_s16, add_s16_s8, depthwise_conv1d_s8,
+ *            mul_s8, lut_s8
  *
  * The instruction set is enabled per function with __attribute__((target(...)))
  * (gcc >= 4.9, clang), so no global -m flag is needed and nothing outside these
@@ -64,10 +65,8 @@ static inline int32_t pr_x86_load32_tail(const int8_t *p, int32_t n, int8_t fill
 /* pr_x86_mm_avx512vnni.c: the product on AVX-512 VNNI (b_kn 0 or 1). */
 void pr_x86_avx512_mm(const pr_mm *m);
 
-/* pr_x86_mm_avx2.c: the product on AVX2, B stored (j, k) (b_kn == 0) ... */
-void pr_x86_avx2_mm_jk(const pr_mm *m);
-/* ... and B stored (k, j) (b_kn == 1). */
-void pr_x86_avx2_mm_kj(const pr_mm *m);
+/* pr_x86_mm_avx2.c: the product on AVX2 (b_kn 0 or 1). */
+void pr_x86_avx2_mm(const pr_mm *m);
 
 /* The reference's requantization of one value of a product (for edge frames). */
 static inline void pr_x86_store_one(const pr_mm *m, int64_t i, int32_t j, int32_t acc)
@@ -105,6 +104,52 @@ static inline void pr_x86_conv1d_edge_frame(const pr_conv1d_params *p, const int
         }
         pr_x86_store_one(m, t, c, acc);
     }
+}
+
+/*
+ * conv1d's output frames t0 .. t1 - 1, all with padded taps (before t_lo, after t_hi):
+ * copied with their padded taps, which hold in_zero_point exactly as in the
+ * reference's sum, into a small buffer whose rows are another product (mm, a SIMD
+ * product of pr_mm), or, when they do not fit it, summed one by one as in the
+ * reference.
+ */
+enum { PR_X86_EDGE_BYTES = 4096 };
+
+static inline void pr_x86_conv1d_edges(const pr_conv1d_params *p, const int8_t *x,
+                                       const int8_t *w, const int32_t *bias,
+                                       const int32_t *multiplier, const int32_t *shift,
+                                       int8_t *y, int64_t t0, int64_t t1,
+                                       void (*mm)(const pr_mm *))
+{
+    int8_t buf[PR_X86_EDGE_BYTES];
+    const int64_t depth = (int64_t)p->kernel * p->in_channels;
+    int64_t t;
+    int32_t k;
+    pr_mm m = pr_mm_conv1d(p, x, w, bias, multiplier, shift, y, t0, t1);
+    if (t1 <= t0) {
+        return;
+    }
+    if ((t1 - t0) * depth > PR_X86_EDGE_BYTES) { /* the reference's sums, frame by frame */
+        m = pr_mm_conv1d(p, x, w, bias, multiplier, shift, y, 0, 0); /* y from frame 0 */
+        for (t = t0; t < t1; ++t) {
+            pr_x86_conv1d_edge_frame(p, x, w, &m, t);
+        }
+        return;
+    }
+    for (t = t0; t < t1; ++t) {
+        for (k = 0; k < p->kernel; ++k) {
+            const int64_t pos = t * p->stride - p->padding + k;
+            int8_t *dst = buf + (t - t0) * depth + (int64_t)k * p->in_channels;
+            if (pos >= 0 && pos < p->in_len) {
+                memcpy(dst, x + pos * p->in_channels, (size_t)p->in_channels);
+            } else {
+                memset(dst, p->in_zero_point, (size_t)p->in_channels);
+            }
+        }
+    }
+    m.a = buf;
+    m.a_step = depth;
+    mm(&m);
 }
 
 #endif /* PR_X86_COMMON_H */

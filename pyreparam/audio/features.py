@@ -19,6 +19,11 @@ Conventions (the project's **[decision]**, method.md section 3)
   evaluated at the FFT bin frequencies ``k * sample_rate / n_fft`` and has peak 1
   (no area normalization).
 * Features ``log(P @ fbank.T + 1e-6)``, float32, shape (T, M).
+* ``frontend="int"`` computes the same features with the device's integer front end
+  (:mod:`pyreparam.quant.qfrontend`, bit-exact with ``pr_logmel_frame_s16``) from the
+  signal rounded to 16-bit PCM: float32 q / 256 of its int16 Q8 output, so a model
+  trained on them sees exactly what a microcontroller computes (within half an LSB
+  of 1/256 of the float features, reference/frontend_int.md).
 
 Caveat: with n_fft = 512 at 16 kHz (31.25 Hz per bin) the lowest HTK filters are
 narrower than a bin once n_mels is large: at 128 bands the lowest filters catch no
@@ -37,6 +42,10 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 import scipy.fft
 from scipy.signal import get_window
+
+
+#: Log-mel implementations: NumPy float32, or the device's integer front end.
+FRONTENDS = ("float", "int")
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,7 @@ class FeatureConfig:
     fmax: float | None = None
     log_floor: float = 1e-6
     trim_trailing_silence: bool = True
+    frontend: str = "float"            # float (NumPy) or int (the device's integer one)
 
     def __post_init__(self) -> None:
         if self.n_fft is None:
@@ -79,6 +89,8 @@ class FeatureConfig:
             raise ValueError(f"need 0 <= fmin < fmax <= sample_rate / 2: {self}")
         if self.log_floor <= 0:
             raise ValueError(f"log_floor must be positive: {self}")
+        if self.frontend not in FRONTENDS:
+            raise ValueError(f"frontend must be one of {FRONTENDS}, got {self.frontend!r}")
         get_window(self.window, self.win_length)  # raises on an unknown window name
 
     @property
@@ -124,7 +136,11 @@ def mel_band_edges(config: FeatureConfig) -> np.ndarray:
         Band m (0-based) rises from edges[m] to its peak edges[m + 1] and falls to
         zero at edges[m + 2].
     """
-    mels = np.linspace(hz_to_mel(config.fmin), hz_to_mel(config.fmax), config.n_mels + 2)
+    return _band_edges(config.fmin, config.fmax, config.n_mels)
+
+
+def _band_edges(fmin: float, fmax: float, n_mels: int) -> np.ndarray:
+    mels = np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2)
     return mel_to_hz(mels)  # (M + 2,)
 
 
@@ -143,9 +159,7 @@ def mel_filterbank(config: FeatureConfig) -> np.ndarray:
 @lru_cache(maxsize=16)
 def _mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, fmin: float,
                     fmax: float) -> np.ndarray:
-    config = FeatureConfig(sample_rate=sample_rate, n_mels=n_mels, n_fft=n_fft,
-                           fmin=fmin, fmax=fmax)
-    edges = mel_band_edges(config)  # (M + 2,)
+    edges = _band_edges(fmin, fmax, n_mels)  # (M + 2,)
     bins = np.arange(n_fft // 2 + 1) * (sample_rate / n_fft)  # (n_fft/2 + 1,)
     left, peak, right = edges[:-2, None], edges[1:-1, None], edges[2:, None]  # (M, 1)
     rising = (bins - left) / (peak - left)  # (M, n_fft/2 + 1)
@@ -214,6 +228,9 @@ def logmel(signal: np.ndarray, config: FeatureConfig = FeatureConfig()) -> np.nd
     frames[t] = signal[t*hop : t*hop + win] * window,
     P = |rfft(frames, n_fft)|^2, features = log(P @ fbank.T + log_floor).
     """
+    if config.frontend == "int":
+        from pyreparam.quant.qfrontend import logmel_int    # (quant imports this module)
+        return logmel_int(signal, config)
     signal = np.asarray(signal, dtype=np.float32)
     if signal.ndim != 1:
         raise ValueError(f"logmel expects a mono signal (n,), got shape {signal.shape}")

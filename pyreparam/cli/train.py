@@ -7,7 +7,7 @@ import os
 import click
 
 from pyreparam.audio.decode import AudioError
-from pyreparam.audio.features import FeatureConfig
+from pyreparam.audio.features import FRONTENDS, FeatureConfig
 from pyreparam.cli.model import hrf_from_options, hrf_options
 from pyreparam.cli.types import FiniteFloat
 from pyreparam.data.manifest import ManifestError
@@ -49,6 +49,10 @@ DEFAULT_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "pyreparam", "fe
 @click.option("--weight-decay", type=FiniteFloat(0), default=DEFAULTS.weight_decay, show_default=True)
 @click.option("--dropout", type=FiniteFloat(0, 1, max_open=True), default=0.1,
               show_default=True)
+@click.option("--frontend", type=click.Choice(FRONTENDS), default="float", show_default=True,
+              help="Log-mel front end: float (NumPy), or int: the device's integer front "
+                   "end (bit-exact with the C pr_logmel_frame_s16), so that the model "
+                   "trains on exactly the features a microcontroller computes.")
 @click.option("--pooling", type=click.Choice(POOLINGS), default="mean", show_default=True,
               help="Utterance pooling before the classifier: the mean over valid frames, "
                    "or statistics pooling (mean and standard deviation of each channel).")
@@ -101,10 +105,9 @@ DEFAULT_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "pyreparam", "fe
               help="Longest accepted audio file.")
 def train_command(manifest, backbone, size, hrf_r, hrf_factors, hrf_sites, hrf_init, hrf_bias,
                   cv, epochs, seed, out_dir, resume_dir, jobs, quiet, lr, batch_size,
-                  weight_decay, dropout, pooling, normalization, prior_weight, causal_draw,
-                  n_validation, select,
-                  select_window, ema, mixup, speeds, hrf_lr_scale, hrf_weight_decay,
-                  cache_dir, on_error, max_seconds):
+                  weight_decay, dropout, frontend, pooling, normalization, prior_weight,
+                  causal_draw, n_validation, select, select_window, ema, mixup, speeds,
+                  hrf_lr_scale, hrf_weight_decay, cache_dir, on_error, max_seconds):
     """Speaker-independent cross-validation of a backbone on MANIFEST.
 
     MANIFEST is a CSV (path,label,speaker[,session,gender]), e.g. from `pyreparam data
@@ -143,7 +146,7 @@ def run_spec_from_options(o: dict) -> RunSpec:
                            o["hrf_bias"])
     return _run_spec(o["manifest"], o["backbone"], o["size"], hrf, o["cv"],
                      dict(dropout=o["dropout"], pooling=o["pooling"]), recipe, o["cache_dir"],
-                     o["on_error"], o["max_seconds"])
+                     o["on_error"], o["max_seconds"], frontend=o["frontend"])
 
 
 def _speeds(text: str) -> tuple[float, ...]:
@@ -155,14 +158,14 @@ def _speeds(text: str) -> tuple[float, ...]:
 
 
 def _run_spec(manifest, backbone, size, hrf, cv, model_options: dict, recipe: dict,
-              cache_dir, on_error, max_seconds) -> RunSpec:
+              cache_dir, on_error, max_seconds, frontend: str = "float") -> RunSpec:
     """The run's options; ``model_options`` override the model preset's fields,
     ``recipe`` holds TrainConfig fields."""
     from pyreparam.data.manifest import read_manifest
     classes = sorted({u.label for u in read_manifest(manifest, check_files=False)})
     config = make_config(backbone, size, hrf=hrf, n_classes=len(classes), **model_options)
     tc = TrainConfig(**recipe)
-    features = FeatureConfig(n_mels=config.n_mels)
+    features = FeatureConfig(n_mels=config.n_mels, frontend=frontend)
     return RunSpec(manifest=os.path.abspath(manifest), model_config=config.to_dict(),
                    train_config=tc.to_dict(), cv=cv, feature_config=features.to_dict(),
                    cache_dir=None if cache_dir in (None, "none") else cache_dir,

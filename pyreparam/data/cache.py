@@ -78,7 +78,10 @@ class FeatureCache:
     def key(data: bytes, config: FeatureConfig, *, max_seconds: float | None,
             min_seconds: float | None, speed: float = 1.0) -> str:
         """The hex key of a file's bytes under the given settings."""
-        settings = {"format": CACHE_FORMAT, "features": config.to_dict(),
+        features = config.to_dict()
+        if features.get("frontend") == "float":    # (absent before it existed: same keys)
+            del features["frontend"]
+        settings = {"format": CACHE_FORMAT, "features": features,
                     "max_seconds": max_seconds, "min_seconds": min_seconds}
         if speed != 1.0:                     # (absent at 1.0: earlier keys stay valid)
             settings["speed"] = speed

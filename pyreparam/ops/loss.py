@@ -109,3 +109,59 @@ def cross_entropy_backward(dloss: float, cache: CrossEntropyCache) -> np.ndarray
     dlogits -= q
     dlogits *= float(dloss) / denom
     return dlogits
+
+
+class DistillCache(NamedTuple):
+    """What :func:`distill_backward` needs."""
+
+    probs: np.ndarray       # (B, N), softmax(logits / T)
+    targets: np.ndarray     # (B, N), the teacher's probabilities
+    temperature: float
+
+
+def distill_forward(logits: np.ndarray, targets: np.ndarray, temperature: float = 1.0
+                    ) -> tuple[float, DistillCache]:
+    """Knowledge distillation (Hinton et al. 2015): soft-target cross-entropy at T.
+
+    Parameters
+    ----------
+    logits : ndarray, (B, N), float32 or float64
+        The student's logits z.
+    targets : ndarray, (B, N)
+        The teacher's probabilities q (rows sum to 1), usually softmax(teacher / T).
+    temperature : float > 0
+
+    Returns
+    -------
+    loss : float
+    cache : DistillCache
+
+    Notes
+    -----
+    With p = softmax(z / T):
+
+        loss = (T^2 / B) sum_b sum_c q_bc (-log p_bc)
+        dz_bc = dloss (T / B) (p_bc - q_bc)
+
+    (the T^2 keeps the gradient's scale independent of T; the loss differs from the
+    KL divergence KL(q || p) by the teacher's entropy, a constant).
+    """
+    if logits.shape != targets.shape or logits.ndim != 2 or logits.shape[0] == 0:
+        raise ValueError(f"logits {logits.shape} and targets {np.shape(targets)} must be "
+                         "the same non-empty (B, N)")
+    if not temperature > 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    T = float(temperature)
+    z = logits / np.asarray(T, dtype=logits.dtype)
+    z = z - z.max(axis=1, keepdims=True)                               # (B, N)
+    logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))            # (B, N)
+    q = np.asarray(targets).astype(logits.dtype, copy=False)
+    loss = float(-np.einsum("bc,bc->", q, logp)) * T * T / logits.shape[0]
+    return loss, DistillCache(np.exp(logp), q, T)
+
+
+def distill_backward(dloss: float, cache: DistillCache) -> np.ndarray:
+    """Gradient of :func:`distill_forward` with respect to the student's logits."""
+    probs, q, T = cache
+    # loss = (T^2 / B) sum q (-log softmax(z / T)): d/dz = (T / B) (p - q)
+    return (probs - q) * (float(dloss) * T / probs.shape[0])

@@ -375,3 +375,62 @@ def norm_apply_s16_s8(params, state: bytes, x) -> np.ndarray:
     _call("pr_norm_apply_s16_s8", p, _ptr(mean), _ptr(var), _ptr(buf), buf.size, _ptr(x),
           T, _ptr(y))
     return y
+
+
+# ---- integer log-mel front end ------------------------------------------------------
+
+def _logmel_params(tables):
+    """A pr_logmel_params pointing into ``tables`` (a qfrontend.FrontendTables) and the
+    arrays that must stay alive while it is used."""
+    N, M = tables.n_fft // 2, tables.n_mels
+    arrays = dict(
+        window=_arr("window", tables.window, np.int32, (tables.win_length,)),
+        fft_twiddles=_arr("fft_twiddles", tables.fft_twiddles, np.int32, (N // 4, 6)),
+        rfft_twiddles=_arr("rfft_twiddles", tables.rfft_twiddles, np.int32, (N // 2 + 1, 2)),
+        fft_order=_arr("fft_order", tables.fft_order, np.uint16, (N,)),
+        mel_first=_arr("mel_first", tables.mel_first, np.uint16, (M,)),
+        mel_count=_arr("mel_count", tables.mel_count, np.uint16, (M,)),
+        mel_weights=_arr("mel_weights", tables.mel_weights, np.int32,
+                         tables.mel_weights.shape),
+        log2_table=_arr("log2_table", tables.log2_table, np.int32, (129,)))
+    pointers = {name: _ffi.cast(("uint16_t *" if a.dtype == np.uint16 else "int32_t *"),
+                                _ffi.from_buffer(a)) for name, a in arrays.items()}
+    p = _ffi.new("pr_logmel_params *", dict(
+        win_length=tables.win_length, n_fft=tables.n_fft, n_mels=M,
+        n_weights=tables.mel_weights.shape[0], floor_q62=int(tables.floor_q62), **pointers))
+    return p, (arrays, pointers)
+
+
+def logmel_frames_s16(frames, tables, return_power: bool = False):
+    """pr_logmel_frame_s16 on each frame; see
+    :func:`pyreparam.quant.qfrontend.logmel_frames_q8`.
+
+    Parameters
+    ----------
+    frames : ndarray, (T, win_length), int16
+    tables : qfrontend.FrontendTables
+    return_power : bool
+        Also return the power spectrum the C code leaves in its scratch.
+
+    Returns
+    -------
+    ndarray, (T, M), int16 (and, with ``return_power``, (T, N + 1) uint64)
+    """
+    if not isinstance(frames, np.ndarray) or frames.ndim != 2:
+        raise ValueError("frames must be a 2-D numpy array (T, win_length)")
+    T = frames.shape[0]
+    frames = _arr("frames", frames, np.int16, (T, tables.win_length))
+    p, keep = _logmel_params(tables)
+    n_scratch = int(_require_lib().pr_logmel_scratch_len(tables.n_fft))
+    if n_scratch < 0:
+        raise NativeError("pr_logmel_scratch_len", n_scratch)
+    scratch = _scratch(n_scratch)
+    out = np.empty((T, tables.n_mels), dtype=np.int16)
+    power = np.empty((T, tables.n_fft // 2 + 1), dtype=np.uint64) if return_power else None
+    for t in range(T):
+        _call("pr_logmel_frame_s16", p, _ptr(frames[t]), _ptr(out[t]), _ptr(scratch),
+              scratch.size)
+        if return_power:
+            power[t] = scratch[tables.n_fft:].view(np.uint32).view(np.uint64)
+    del keep
+    return (out, power) if return_power else out

@@ -11,6 +11,9 @@
 #       OUT_DIR/kernel_test.elf: the dsp variants against the reference kernels
 #       (kernel_test.c), each reference file compiled with its public name prefixed
 #       by ref_
+#   tools/mcu/build.sh fe TARGET LIB_DIR HEADER_DIR OUT_ELF
+#       the front-end firmware: start-up, frontend_test.c and HEADER_DIR/frontend.h
+#       (from frontend.py), linked with LIB_DIR/libpyreparam.a by link.ld
 #   tools/mcu/build.sh fw TARGET LIB_DIR MODEL_DIR OUT_ELF
 #       the firmware: start-up, harness (main.c), MODEL_DIR/model.h (from
 #       `pyreparam export --name pr_model_blob`) and MODEL_DIR/inputs.h, linked with
@@ -80,6 +83,17 @@ build_fw() {
         -Wl,--gc-sections -Wl,-Map="$elf.map" -L"$lib" -lpyreparam -o "$elf"
 }
 
+build_fe() {
+    local target="$1" lib="$2" header="$3" elf="$4" flags
+    flags="$(cpu_flags "$target")"
+    mkdir -p "$(dirname "$elf")"
+    # shellcheck disable=SC2086
+    "$CC" -std=gnu99 -Wall -Wextra -Werror $OPT $flags -ffunction-sections -fdata-sections \
+        -I"$ROOT/csrc" -I"$header" "$HERE/startup.c" "$HERE/frontend_test.c" \
+        --specs=nano.specs --specs=rdimon.specs -nostartfiles -T "$HERE/link.ld" \
+        -Wl,--gc-sections -Wl,-Map="$elf.map" -L"$lib" -lpyreparam -o "$elf"
+}
+
 build_ktest() {
     local target="$1" out="$2" flags src name objs=()
     flags="$(cpu_flags "$target")"
@@ -104,7 +118,9 @@ case "${1:-}" in
          build_lib "$2" "$3" "$4" ;;
     ktest) [[ $# -eq 3 ]] || { echo "usage: $0 ktest TARGET OUT_DIR" >&2; exit 2; }
            build_ktest "$2" "$3" ;;
+    fe) [[ $# -eq 5 ]] || { echo "usage: $0 fe TARGET LIB_DIR HEADER_DIR OUT_ELF" >&2; exit 2; }
+        build_fe "$2" "$3" "$4" "$5" ;;
     fw) [[ $# -eq 5 ]] || { echo "usage: $0 fw TARGET LIB_DIR MODEL_DIR OUT_ELF" >&2; exit 2; }
         build_fw "$2" "$3" "$4" "$5" ;;
-    *) sed -n '2,21p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,24p' "$0" >&2; exit 2 ;;
 esac
