@@ -16,6 +16,11 @@ from pyreparam.audio.features import FeatureConfig
 from pyreparam.data.normalize import MODES, Normalizer
 
 
+#: the numeric fields of a FeatureConfig (the others are names and a flag)
+NUMERIC_FEATURES = ("sample_rate", "n_mels", "win_ms", "hop_ms", "n_fft", "fmin", "fmax",
+                    "log_floor")
+
+
 class FrontendError(ValueError):
     """A front end field that is missing, of the wrong type or out of range."""
 
@@ -46,8 +51,12 @@ def feature_config(value, n_mels: int, where: str) -> FeatureConfig:
     if not isinstance(value, Mapping):
         raise FrontendError(f"{where}: feature_config must be a mapping, got {value!r:.80}")
     for key, v in value.items():
-        if key not in ("window", "trim_trailing_silence") and v is not None:
+        if key in NUMERIC_FEATURES and v is not None:
             _number(v, f"{where}: feature_config.{key}")
+        elif key in ("window", "frontend") and not isinstance(v, str):
+            raise FrontendError(f"{where}: feature_config.{key} is {v!r:.40}, not a name")
+        elif key == "trim_trailing_silence" and not isinstance(v, bool):
+            raise FrontendError(f"{where}: feature_config.{key} is {v!r:.40}, not a boolean")
     try:
         config = FeatureConfig.from_dict(dict(value))
     except Exception as exc:  # noqa: BLE001 - wrong names or types
