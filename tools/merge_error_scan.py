@@ -57,6 +57,8 @@ def merge_error(model, rng: np.random.Generator) -> float:
     lengths[0] = T
     mask = np.arange(T)[None, :] < lengths[:, None]
     a, b = model.predict_logits(x, mask), merged.predict_logits(x, mask)
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        return float("inf")                   # NaN-safe: a broken merge is never small
     return float(np.max(np.abs(a - b)) / max(np.max(np.abs(a)), 1e-300))
 
 

@@ -21,7 +21,7 @@ from pyreparam.data.normalize import Normalizer
 from pyreparam.infer import Frontend
 from pyreparam.models import Model, load_checkpoint_with_meta
 from pyreparam.models.cost import FRAMES_PER_SECOND
-from pyreparam.quant.backbones import build_graph, check_mergeable
+from pyreparam.quant.backbones import QuantizeError, build_graph, check_mergeable
 from pyreparam.quant.calibrate import DEFAULT_METHOD, DEFAULT_PERCENTILE, calibrate
 from pyreparam.quant.graph import Graph, run_float
 from pyreparam.quant.lower import ARENA_BUDGET, DEFAULT_BLOCK, lower
@@ -133,6 +133,11 @@ def quantize_model(model: Model, calib: list[np.ndarray], t_max: int,
     arena for speed; 0 keeps the least-memory schedules."""
     graph = build_graph(model)
     qparams = calibrate(graph, calib, method, percentile)
+    bad = sorted(name for name, (scale, _) in qparams.items()
+                 if not (math.isfinite(scale) and scale > 0))
+    if bad:
+        raise QuantizeError(f"calibration gave no finite range for {', '.join(bad[:5])} "
+                            "(the model overflows on the calibration audio?)")
     return graph, qparams, lower(graph, qparams, t_max, block, arena_budget)
 
 
@@ -166,6 +171,14 @@ def frontend_from_meta(meta: dict) -> Frontend:
 
 # --------------------------------------------------------------------------- reports
 
+def _rel_rms(num: float, den: float) -> float:
+    """sqrt(num / den), inf when either is not finite (never a NaN that compares as
+    small), 0 for an all-zero reference."""
+    if not (math.isfinite(num) and math.isfinite(den)):
+        return math.inf
+    return math.sqrt(num / den) if den > 0 else (0.0 if num == 0 else math.inf)
+
+
 def error_table(graph: Graph, program: Program, qparams: dict,
                 features: Sequence[np.ndarray]) -> list[dict]:
     """Per-value error of the int8 program against the float graph over utterances.
@@ -184,7 +197,8 @@ def error_table(graph: Graph, program: Program, qparams: dict,
                 d = v - env[name]
                 num[name] = num.get(name, 0.0) + float(np.sum(d * d))
                 den[name] = den.get(name, 0.0) + float(np.sum(env[name] ** 2))
-                worst[name] = max(worst.get(name, 0.0), float(np.abs(d).max()))
+                err = float(np.abs(d).max())          # NaN-safe: a NaN error is inf
+                worst[name] = max(worst.get(name, 0.0), err if err == err else math.inf)
     rows = []
     order = [n.name for n in graph.nodes]
     for node in graph.nodes:
@@ -198,7 +212,7 @@ def error_table(graph: Graph, program: Program, qparams: dict,
         value = graph.values[name]
         rows.append({"name": name, "dtype": "int16" if value.role == "s16" else "int8",
                      "scale": float(scale), "zero_point": int(zp),
-                     "rel_rms": math.sqrt(num[name] / den[name]) if den[name] > 0 else 0.0,
+                     "rel_rms": _rel_rms(num[name], den[name]),
                      "max_err_lsb": worst[name] / scale if scale > 0 else float("nan")})
     return rows
 

@@ -25,6 +25,7 @@ import numpy as np
 from pyreparam.data.augment import spec_augment
 from pyreparam.data.normalize import DEFAULT_PRIOR_WEIGHT, CausalSampler, Normalizer
 from pyreparam.models import Model, build_model, save_checkpoint
+from pyreparam.models.archive import read_npz
 from pyreparam.models.checkpoint import atomic_write
 from pyreparam.ops.loss import cross_entropy_backward, cross_entropy_forward
 from pyreparam.ops.optim import AdamWState, adamw_init, adamw_step, clip_grad_norm, warmup_cosine_lr
@@ -219,8 +220,10 @@ class FoldState:
 
     @classmethod
     def load(cls, path: Path, model: Model) -> "FoldState":
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
+        size = 8 * sum(p.size for p in model.params.values()) + 2 ** 24
+        arrays = read_npz(path, max_array_bytes=size, max_total_bytes=8 * size)  # capped
+        if "header.json" not in arrays:
+            raise ValueError(f"{path}: not a fold state (no header.json)")
         header = json.loads(str(arrays.pop("header.json")))
         part = lambda prefix: {k[len(prefix):]: v for k, v in arrays.items()
                                if k.startswith(prefix)}
