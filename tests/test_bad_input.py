@@ -97,9 +97,9 @@ def work(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("bad_input")
     corpus = write_synthetic_corpus(tmp / "corpus", speakers=3, per_class=2, seed=1)
     r = cli("train", corpus, "--epochs", "1", "--cv", "fixed:spk00", "--out", tmp / "run",
-            "--quiet", "--cache", "none")
+            "--quiet", "--cache", "none", "--hrf", "2")
     assert r.exit_code == 0, r.output
-    model = tmp / "run" / "fold_00" / "model.npz"
+    model = tmp / "run" / "fold_00" / "model_merged.npz"
     prq = tmp / "model.prq"
     if native.available():
         r = cli("quantize", model, "--calib", corpus, "--n", "8", "--max-seconds", "1",
@@ -246,6 +246,25 @@ def test_rare_label_warns(work, tmp_path):
 
 
 # --------------------------------------------------------------------------- models
+
+def test_merge_keeps_the_front_end(work, tmp_path):
+    """(done on main) a merged training checkpoint still infers with its classes."""
+    out = tmp_path / "merged.npz"
+    expect(cli("merge", work["run"] / "fold_00" / "model.npz", out), 0, "wrote")
+    r = cli("infer", out, work["wav"], "--json")
+    expect(r, 0, "")
+    assert json.loads(r.stdout)[0]["emotion"] in ("anger", "happiness", "neutral", "sadness")
+
+
+def test_demo_refuses_a_folder_of_other_settings(tmp_path):
+    """(done on main) a demo folder made with other settings is not reused."""
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "settings.json").write_text(
+        json.dumps({"speakers": 8, "per_class": 30, "seed": 5}))
+    before = snapshot(tmp_path)
+    expect(cli("demo", "--out", tmp_path, "--seed", "0"), 1, "other settings",
+           unchanged=before)
+
 
 def test_nan_model_is_refused_by_eval_infer_merge_and_quantize(work, tmp_path):
     from pyreparam.models import load_checkpoint_with_meta, save_checkpoint
