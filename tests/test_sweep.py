@@ -202,7 +202,7 @@ def _other_value(param):
         return next(c for c in param.type.choices if c != param.default)
     default = {"cv": "loso", "hrf_sites": "ffn", "speeds": ""}.get(param.name, param.default)
     special = {"cv": "fixed", "hrf_sites": "ffn,attn_in", "speeds": "0.9,1.1",
-               "cache_dir": "none", "n_validation": 2}
+               "cache_dir": "none", "n_validation": 2, "teachers": ["runs/teacher"]}
     if param.name in special:
         return special[param.name]
     if isinstance(param.type, click.types.IntParamType):
@@ -223,8 +223,11 @@ def test_every_train_option_reaches_the_run_spec(workspace):
     for key, param in options.items():
         if key in ("manifest", "hrf"):
             continue
-        changed = run_spec({**base, key: _other_value(param)}, options).to_dict()
+        needs = {"distill": {"teacher": ["runs/teacher"]}}.get(key, {})    # valid alone
+        changed = run_spec({**base, **needs, key: _other_value(param)}, options).to_dict()
         assert changed != reference, key
+        if needs:
+            assert changed != run_spec({**base, **needs}, options).to_dict(), key
 
 
 def test_runs_are_planned_exactly_as_train_builds_them(workspace, tmp_path):

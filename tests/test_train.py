@@ -167,7 +167,9 @@ def test_run_writes_everything(corpus, tmp_path):
     assert len(results["folds"]) == 2
     for key in ("wa", "ua", "macro_f1", "confusion", "fold_mean", "fold_std"):
         assert key in results["pooled"]
-    assert results["pooled"]["n"] == 6 * 4 * 3
+    # causal normalization (the default): every test utterance in 5 random orders
+    assert results["pooled"]["n"] == 6 * 4 * 3 * 5
+    assert results["protocols"]["speaker"]["n"] == 6 * 4 * 3
     assert results["params_merged"] < results["params"]
     assert {"numpy", "scipy", "pyreparam"} <= set(results["versions"])
     assert set(results["protocols"]) == {"speaker", "utterance", "causal"}
@@ -186,8 +188,10 @@ def test_run_writes_everything(corpus, tmp_path):
         start_run(_spec(corpus, tmp_path), out, quiet=True)
 
 
-def test_test_speakers_never_drive_selection(corpus, tmp_path, monkeypatch):
-    """The validation step only ever sees validation speakers."""
+@pytest.mark.parametrize("normalization", ["speaker", "causal"])
+def test_test_speakers_never_drive_selection(corpus, tmp_path, monkeypatch, normalization):
+    """The validation step only ever sees validation speakers; the test speakers come
+    once, after training (causal: through the causal protocol, not evaluate_split)."""
     seen = []
     real = fold_module.evaluate_split
 
@@ -196,10 +200,11 @@ def test_test_speakers_never_drive_selection(corpus, tmp_path, monkeypatch):
         return real(model, split, n_classes)
     monkeypatch.setattr(fold_module, "evaluate_split", spy)
     out = tmp_path / "run"
-    start_run(_spec(corpus, tmp_path, epochs=2, cv="fixed"), out, quiet=True)
+    start_run(_spec(corpus, tmp_path, epochs=2, cv="fixed", normalization=normalization),
+              out, quiet=True)
     fold = json.loads((out / "folds.json").read_text())["folds"][0]
     assert seen[:2] == [set(fold["validation"])] * 2      # one check per epoch
-    assert seen[2] == set(fold["test"])                   # then one final test
+    assert seen[2:] == ([set(fold["test"])] if normalization == "speaker" else [])
 
 
 def _params(path):
@@ -307,7 +312,8 @@ def test_infer_same_speaker_normalizes_like_training(corpus, tmp_path):
     """`infer --same-speaker` on all files of a test speaker gives exactly the
     predictions of the fold's evaluation; without it, a per-speaker model warns."""
     out = tmp_path / "run"
-    start_run(_spec(corpus, tmp_path, epochs=2, cv="fixed"), out, quiet=True)
+    start_run(_spec(corpus, tmp_path, epochs=2, cv="fixed", normalization="speaker"), out,
+              quiet=True)
     result = json.loads((out / "fold_00/result.json").read_text())
     speaker = result["fold"]["test"][0]
     rows = [(p, t, y) for p, t, y in result["predictions"] if f"/{speaker}_" in p]
@@ -357,3 +363,28 @@ def test_macro_f1_counts_false_alarms_of_absent_classes():
     assert report["classes_absent"] == 1
     # never predicted and absent: left out
     assert classification_report([0, 1], [0, 1], 3)["macro_f1"] == pytest.approx(1.0)
+
+
+def test_distillation_from_a_teacher_run(corpus, tmp_path):
+    """A student learns from a finished run's fold models (soft targets on its own
+    training utterances only); a teacher whose folds test other speakers is refused."""
+    from pyreparam.train.distill import DistillError, soft_targets, teacher_model_path
+    from pyreparam.train.splits import Fold
+    teacher = tmp_path / "teacher"
+    start_run(_spec(corpus, tmp_path, epochs=2), teacher, quiet=True)
+    student = tmp_path / "student"
+    summary = start_run(_spec(corpus, tmp_path, epochs=2, teachers=(str(teacher),),
+                              distill=0.5, temperature=2.0), student, quiet=True)
+    assert list(summary["train_config"]["teachers"]) == [str(teacher)]
+    fold = Fold.from_dict(json.loads((student / "folds.json").read_text())["folds"][0])
+    assert teacher_model_path(teacher, fold).parent.name.startswith("fold_")
+    rng = np.random.default_rng(0)
+    raw = [rng.standard_normal((30, 16)).astype(np.float32) for _ in range(4)]
+    soft = soft_targets([str(teacher)] * 2, fold, raw, ["a", "a", "b", "b"],
+                        list(CLASSES), {"n_mels": 16}, 2.0)
+    np.testing.assert_allclose(soft.sum(axis=1), 1.0)
+    other = Fold(0, ("nobody",), fold.validation, fold.train)
+    with pytest.raises(DistillError, match="no fold whose test speakers"):
+        teacher_model_path(teacher, other)
+    with pytest.raises(ValueError, match="teacher"):
+        TrainConfig(distill=0.5)

@@ -173,6 +173,9 @@ def run_spec(values: dict, options: dict[str, click.Parameter]):
                 argv.append(f"--{key}" if value else param.secondary_opts[0])
         elif isinstance(value, bool):
             raise click.BadParameter(f"takes a value, not {str(value).lower()}", param=param)
+        elif getattr(param, "multiple", False):            # e.g. teacher = ["a", "b"]
+            for item in value if isinstance(value, list) else [value]:
+                argv += [f"--{key}", str(item)]
         else:
             argv += [f"--{key}", repr(value) if isinstance(value, float) else str(value)]
     ctx = train_command.make_context("train", argv + ["--"] + positional)

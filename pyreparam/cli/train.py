@@ -93,6 +93,17 @@ DEFAULT_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "pyreparam", "fe
 @click.option("--speed-perturb", "speeds", default="", show_default=False,
               help="Speed perturbation factors besides 1, comma-separated, e.g. 0.9,1.1 "
                    "(each training example plays at one of the speeds, uniformly).")
+@click.option("--teacher", "teachers", multiple=True, type=click.Path(file_okay=False),
+              help="A finished run whose fold models teach this one (knowledge "
+                   "distillation; repeat for an ensemble). Its folds must have the same "
+                   "test speakers; it scores only this run's training utterances.")
+@click.option("--distill", type=FiniteFloat(0, 1), default=DEFAULTS.distill,
+              show_default=True,
+              help="Weight A of the teachers' soft targets: (1 - A) CE(labels) + A T^2 "
+                   "CE(soft targets at T).")
+@click.option("--temperature", type=FiniteFloat(0, min_open=True),
+              default=DEFAULTS.temperature, show_default=True,
+              help="Distillation temperature T.")
 @click.option("--hrf-lr-scale", type=FiniteFloat(0), default=1.0, show_default=True,
               help="Learning-rate multiplier of the HRF factors.")
 @click.option("--hrf-weight-decay", type=FiniteFloat(0), default=None,
@@ -107,7 +118,8 @@ def train_command(manifest, backbone, size, hrf_r, hrf_factors, hrf_sites, hrf_i
                   cv, epochs, seed, out_dir, resume_dir, jobs, quiet, lr, batch_size,
                   weight_decay, dropout, frontend, pooling, normalization, prior_weight,
                   causal_draw, n_validation, select, select_window, ema, mixup, speeds,
-                  hrf_lr_scale, hrf_weight_decay, cache_dir, on_error, max_seconds):
+                  teachers, distill, temperature, hrf_lr_scale, hrf_weight_decay, cache_dir,
+                  on_error, max_seconds):
     """Speaker-independent cross-validation of a backbone on MANIFEST.
 
     MANIFEST is a CSV (path,label,speaker[,session,gender]), e.g. from `pyreparam data
@@ -123,7 +135,8 @@ def train_command(manifest, backbone, size, hrf_r, hrf_factors, hrf_sites, hrf_i
                 raise click.UsageError("give MANIFEST and --out RUN_DIR (or --resume RUN_DIR)")
             spec = run_spec_from_options(click.get_current_context().params)
             summary = start_run(spec, out_dir, jobs=jobs, quiet=quiet, log=click.echo)
-    except (RunError, ManifestError, AudioError, TrainingError, ValueError) as exc:
+    except (RunError, ManifestError, AudioError, TrainingError, CheckpointError,
+            ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     except KeyboardInterrupt:
         where = resume_dir or out_dir
@@ -141,6 +154,8 @@ def run_spec_from_options(o: dict) -> RunSpec:
                   n_validation=o["n_validation"], select=o["select"],
                   select_window=o["select_window"], ema=o["ema"], mixup=o["mixup"],
                   speeds=_speeds(o["speeds"]),
+                  teachers=tuple(os.path.abspath(t) for t in o["teachers"]),
+                  distill=o["distill"], temperature=o["temperature"],
                   hrf_lr_scale=o["hrf_lr_scale"], hrf_weight_decay=o["hrf_weight_decay"])
     hrf = hrf_from_options(o["hrf_r"], o["hrf_factors"], o["hrf_sites"], o["hrf_init"],
                            o["hrf_bias"])

@@ -140,8 +140,11 @@ def speaker_order(speaker: str, n: int, n_orders: int, seed: int) -> list[np.nda
 def evaluate_protocols(scorer: Scorer, raw: Sequence[np.ndarray], labels: np.ndarray,
                        speakers: Sequence[str], n_classes: int,
                        protocols: Sequence[str] = PROTOCOLS, *,
-                       n_orders: int = DEFAULT_ORDERS, seed: int = 0) -> dict[str, dict]:
-    """Reports (WA, UA, macro-F1, confusion; causal: per bucket too) per protocol."""
+                       n_orders: int = DEFAULT_ORDERS, seed: int = 0,
+                       curve: bool = True, decisions: bool = False) -> dict[str, dict]:
+    """Reports (WA, UA, macro-F1, confusion; causal: the curve over utterances heard
+    too, unless ``curve`` is False) per protocol. ``decisions``: the causal report also
+    lists every decision of its orders as [utterance index, prediction]."""
     unknown = sorted(set(protocols) - set(PROTOCOLS))
     if unknown:
         raise ValueError(f"unknown protocol(s) {unknown}; known: {PROTOCOLS}")
@@ -153,7 +156,7 @@ def evaluate_protocols(scorer: Scorer, raw: Sequence[np.ndarray], labels: np.nda
     for protocol in protocols:
         if protocol == "causal":
             out[protocol] = _causal_report(scorer, raw, labels, groups, n_classes,
-                                           n_orders, seed)
+                                           n_orders, seed, curve, decisions)
             continue
         pred = np.zeros(len(raw), dtype=np.int64)
         for idx in groups.values():
@@ -167,19 +170,24 @@ def evaluate_protocols(scorer: Scorer, raw: Sequence[np.ndarray], labels: np.nda
 
 
 def _causal_report(scorer: Scorer, raw, labels: np.ndarray, groups: dict[str, list[int]],
-                   n_classes: int, n_orders: int, seed: int) -> dict:
-    true, pred = [], []
+                   n_classes: int, n_orders: int, seed: int, curve: bool = True,
+                   decisions: bool = False) -> dict:
+    index, pred = [], []
     for speaker in sorted(groups):
         idx = np.asarray(groups[speaker])
         for order in speaker_order(speaker, len(idx), n_orders, seed):
             seq = idx[order]
             logits = scorer.causal([raw[i] for i in seq])
-            true.append(labels[seq])
+            index.append(seq)
             pred.append(np.argmax(logits, axis=1))
-    report = classification_report(np.concatenate(true), np.concatenate(pred), n_classes)
-    report["by_prior"] = _curve(scorer, raw, labels, groups, n_classes, seed)
-    report["ua_by_prior"] = {k: v["ua"] for k, v in report["by_prior"].items()}
+    index, pred = np.concatenate(index), np.concatenate(pred)
+    report = classification_report(labels[index], pred, n_classes)
+    if curve:
+        report["by_prior"] = _curve(scorer, raw, labels, groups, n_classes, seed)
+        report["ua_by_prior"] = {k: v["ua"] for k, v in report["by_prior"].items()}
     report["n_orders"] = n_orders
+    if decisions:
+        report["decisions"] = [[int(i), int(p)] for i, p in zip(index, pred)]
     return report
 
 

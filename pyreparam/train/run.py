@@ -30,6 +30,7 @@ from pyreparam.data.cache import load_features
 from pyreparam.data.manifest import read_manifest
 from pyreparam.models import config_from_dict
 from pyreparam.models.checkpoint import atomic_write
+from pyreparam.train.distill import soft_targets
 from pyreparam.train.fold import RESULT_FILE, TrainConfig, prepare_splits, train_fold
 from pyreparam.train.metrics import metrics_from_confusion
 from pyreparam.train.progress import FoldProgress
@@ -115,6 +116,10 @@ def _fold_task(fold: dict, corpus: Corpus, spec: dict, fold_dir: str, label: str
     model_config = config_from_dict(spec["model_config"])
     splits, normalizer = prepare_splits(fold, corpus.features, corpus.labels, corpus.speakers,
                                         corpus.paths, tc, corpus.variants)
+    if tc.distill > 0:
+        train = splits["train"]
+        train.soft = soft_targets(tc.teachers, fold, train.raw, train.speakers, corpus.classes,
+                                  spec["feature_config"], tc.temperature)
     meta = {"classes": corpus.classes, "feature_config": spec["feature_config"],
             "normalization": tc.normalization, "train_config": spec["train_config"]}
     extra = {f"normalizer.{k}": v for k, v in normalizer.to_dict().items()}
