@@ -97,7 +97,7 @@ def work(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("bad_input")
     corpus = write_synthetic_corpus(tmp / "corpus", speakers=3, per_class=2, seed=1)
     r = cli("train", corpus, "--epochs", "1", "--cv", "fixed:spk00", "--out", tmp / "run",
-            "--quiet", "--cache", "none", "--hrf", "2")
+            "--quiet", "--cache", "none", "--hrf", "2", "--normalization", "speaker")
     assert r.exit_code == 0, r.output
     model = tmp / "run" / "fold_00" / "model_merged.npz"
     prq = tmp / "model.prq"
@@ -536,7 +536,8 @@ def test_export_keeps_going_files_whole(work, tmp_path):
 @needs_c
 def test_quantize_eval_float_figure_is_trainings(work, tmp_path):
     """quantize --eval cuts files for int8 only, says so, and its float figure is the
-    one `eval` (like training) gives on whole files."""
+    one `eval` (like training) gives on whole files (a speaker-normalized model: both
+    normalize each speaker's files together)."""
     r = cli("quantize", work["model"], "--calib", work["corpus"], "--eval", work["corpus"],
             "--n", "4", "--max-seconds", "0.5", "--cache", "none", "--json",
             "-o", tmp_path / "m.prq")
