@@ -56,7 +56,7 @@ def temps(*folders: Path) -> list[str]:
     return [str(p) for f in folders if f.exists() for p in f.rglob(".*.tmp")]
 
 
-def cli(*args) -> "click.testing.Result":
+def cli(*args):
     return CliRunner().invoke(main, [str(a) for a in args])
 
 
