@@ -15,6 +15,8 @@ The first byte of an input picks the target; the rest is the data:
 
 Run (tools/fuzz/run.sh does this):
     python tools/fuzz/fuzz_loaders.py tools/fuzz/corpus/python -max_total_time=60
+Replay a corpus without fuzzing (tools/fuzz/coverage.sh measures its coverage):
+    python tools/fuzz/fuzz_loaders.py --replay DIR...
 Seeds: python tools/fuzz/make_seeds.py (writes tools/fuzz/corpus/); inputs that once
 failed are kept there as regression seeds (5_regression_*), and tests/test_fuzz_seeds.py
 replays every seed (and deterministic mutations of them) without atheris.
@@ -32,7 +34,10 @@ import zipfile
 import zlib
 from pathlib import Path
 
+REPLAY = __name__ == "__main__" and sys.argv[1:2] == ["--replay"]
 try:
+    if REPLAY:                   # replaying a corpus (tools/fuzz/coverage.sh): no fuzzing
+        raise ImportError
     import atheris
 except ImportError:              # tests/test_fuzz_seeds.py replays the seeds without it
     atheris = None
@@ -131,6 +136,12 @@ def TestOneInput(data: bytes) -> None:
 
 
 def main() -> None:
+    if REPLAY:
+        files = [f for folder in sys.argv[2:] for f in sorted(Path(folder).iterdir())]
+        for path in files:
+            TestOneInput(path.read_bytes())
+        print(f"replayed {len(files)} inputs: no unexpected exception")
+        return
     atheris.Setup(sys.argv, TestOneInput)
     atheris.Fuzz()
 
