@@ -156,7 +156,8 @@ static pr_status pr_mr_op_body(pr_mr *r, const pr_m_op *op)
     case PR_OP_DWCONV: return pr_mr_dwconv(r, op);
     case PR_OP_AVGPOOL: return pr_mr_avgpool(r, op);
     case PR_OP_WIDEN: return pr_mr_widen(r, op);
-    default: return pr_mr_mha(r, op);
+    case PR_OP_MHA: return pr_mr_mha(r, op);
+    default: return PR_ERR_MODEL_OP;     /* the validation lets no other type through */
     }
 }
 

@@ -1,6 +1,6 @@
 /*
- * Internal: per-op validation of a .prq file (not public API; included by
- * pr_model_validate.h). Each function checks one op's tensor references (kind,
+ * Internal: per-op validation of a .prq file (not public API; included once, by
+ * pr_model_validate.c, after the shared helpers it uses). Each function checks one op's tensor references (kind,
  * dtype, shape, row domain, aliasing) and parameters against what the kernel and
  * the runner (pr_model_run.c) will do with them, so that a file that passes can
  * never make the runner read or write outside the blob, the arena or the caller's
@@ -24,7 +24,7 @@
         }                         \
     } while (0)
 
-static inline pr_status pr_mv_conv1d(const pr_mv *v, const pr_m_op *op)
+static pr_status pr_mv_conv1d(const pr_mv *v, const pr_m_op *op)
 {
     const int32_t K = pr_m_word(op, F_CONV_K);
     const int32_t stride = pr_m_word(op, F_CONV_STRIDE);
@@ -50,7 +50,7 @@ static inline pr_status pr_mv_conv1d(const pr_mv *v, const pr_m_op *op)
     return PR_OK;
 }
 
-static inline pr_status pr_mv_linear(const pr_mv *v, const pr_m_op *op)
+static pr_status pr_mv_linear(const pr_mv *v, const pr_m_op *op)
 {
     const int32_t zp = pr_m_word(op, F_LIN_ZP);
     const int32_t lo = pr_m_word(op, F_LIN_MIN);
@@ -74,7 +74,7 @@ static inline pr_status pr_mv_linear(const pr_mv *v, const pr_m_op *op)
     return PR_OK;
 }
 
-static inline pr_status pr_mv_add(const pr_mv *v, const pr_m_op *op)
+static pr_status pr_mv_add(const pr_mv *v, const pr_m_op *op)
 {
     const int32_t ra = pr_m_word(op, F_ADD_A);
     const int32_t rb = pr_m_word(op, F_ADD_B);
@@ -95,7 +95,7 @@ static inline pr_status pr_mv_add(const pr_mv *v, const pr_m_op *op)
     return PR_OK;
 }
 
-static inline pr_status pr_mv_layernorm(const pr_mv *v, const pr_m_op *op)
+static pr_status pr_mv_layernorm(const pr_mv *v, const pr_m_op *op)
 {
     const int64_t eps_lo = (int64_t)(uint32_t)pr_m_word(op, F_LN_EPS_LO);
     const int64_t eps_hi = pr_m_word(op, F_LN_EPS_HI);
@@ -115,7 +115,7 @@ static inline pr_status pr_mv_layernorm(const pr_mv *v, const pr_m_op *op)
     return PR_OK;
 }
 
-static inline pr_status pr_mv_lut(const pr_mv *v, const pr_m_op *op)
+static pr_status pr_mv_lut(const pr_mv *v, const pr_m_op *op)
 {
     pr_m_tensor x, y, table;
     PR_MV_TRY(pr_mv_data(v, pr_m_word(op, F_LUT_Y), PR_MV_WRITE, PR_DT_S8, 0, &y));
@@ -125,7 +125,7 @@ static inline pr_status pr_mv_lut(const pr_mv *v, const pr_m_op *op)
     return pr_mv_const(v, pr_m_word(op, F_LUT_TABLE), PR_DT_S8, 1, 256, &table);
 }
 
-static inline pr_status pr_mv_mul(const pr_mv *v, const pr_m_op *op)
+static pr_status pr_mv_mul(const pr_mv *v, const pr_m_op *op)
 {
     pr_m_tensor a, b, y;
     PR_MV_TRY(pr_mv_data(v, pr_m_word(op, F_MUL_Y), PR_MV_WRITE, PR_DT_S8, 0, &y));
@@ -143,7 +143,7 @@ static inline pr_status pr_mv_mul(const pr_mv *v, const pr_m_op *op)
 }
 
 /* An int32 scratch arena tensor of at least n elements, distinct from x and y. */
-static inline pr_status pr_mv_scratch32(const pr_mv *v, int32_t ref, int32_t rx, int32_t ry,
+static pr_status pr_mv_scratch32(const pr_mv *v, int32_t ref, int32_t rx, int32_t ry,
                                         int64_t n)
 {
     pr_m_tensor s;
@@ -153,7 +153,7 @@ static inline pr_status pr_mv_scratch32(const pr_mv *v, int32_t ref, int32_t rx,
     return PR_OK;
 }
 
-static inline pr_status pr_mv_dwconv(const pr_mv *v, const pr_m_op *op)
+static pr_status pr_mv_dwconv(const pr_mv *v, const pr_m_op *op)
 {
     const int32_t rx = pr_m_word(op, F_DW_X);
     const int32_t ry = pr_m_word(op, F_DW_Y);
@@ -174,7 +174,7 @@ static inline pr_status pr_mv_dwconv(const pr_mv *v, const pr_m_op *op)
     return PR_OK;
 }
 
-static inline pr_status pr_mv_avgpool(const pr_mv *v, const pr_m_op *op)
+static pr_status pr_mv_avgpool(const pr_mv *v, const pr_m_op *op)
 {
     const int32_t rx = pr_m_word(op, F_POOL_X);
     const int32_t ry = pr_m_word(op, F_POOL_Y);
@@ -200,7 +200,7 @@ static inline pr_status pr_mv_avgpool(const pr_mv *v, const pr_m_op *op)
     return pr_mv_scratch32(v, pr_m_word(op, F_POOL_SCRATCH), rx, ry, x.cols);
 }
 
-static inline pr_status pr_mv_widen(const pr_mv *v, const pr_m_op *op)
+static pr_status pr_mv_widen(const pr_mv *v, const pr_m_op *op)
 {
     const int32_t shift = pr_m_word(op, F_WIDEN_SHIFT);
     pr_m_tensor x, y;
@@ -213,7 +213,7 @@ static inline pr_status pr_mv_widen(const pr_mv *v, const pr_m_op *op)
     return PR_OK;
 }
 
-static inline pr_status pr_mv_exp_table(const pr_mv *v, int32_t ref)
+static pr_status pr_mv_exp_table(const pr_mv *v, int32_t ref)
 {
     pr_m_tensor t;
     int64_t d;
@@ -226,7 +226,7 @@ static inline pr_status pr_mv_exp_table(const pr_mv *v, int32_t ref)
     return PR_OK;
 }
 
-static inline pr_status pr_mv_mha(const pr_mv *v, const pr_m_op *op)
+static pr_status pr_mv_mha(const pr_mv *v, const pr_m_op *op)
 {
     const int32_t rx = pr_m_word(op, F_MHA_X);
     const int32_t ry = pr_m_word(op, F_MHA_Y);

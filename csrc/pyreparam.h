@@ -578,6 +578,10 @@ int32_t pr_logmel_scratch_len(int32_t n_fft);
 pr_status pr_logmel_frame_s16(const pr_logmel_params *p, const int16_t *samples,
                               int16_t *out, int32_t *scratch, int64_t scratch_len);
 
+/* pr_status_str: what a status code means, e.g. "CRC mismatch: the file is corrupt"
+ * (a constant string; "unknown status" for a code no function returns). */
+const char *pr_status_str(pr_status status);
+
 /* ==== build information (SIMD variants; csrc/x86/, csrc/build_ffi.py) ====
  *
  * pr_build_info: a constant string naming the kernels this build compiled:

@@ -67,32 +67,11 @@ _CPU_PROBLEM = _cpu_problem(_lib, _ffi)
 if _CPU_PROBLEM is not None:  # pragma: no cover - needs an older CPU than the build's
     _lib = None
 
-_STATUS_TEXT = {
-    -1: "a required pointer is NULL",
-    -2: "a dimension is out of range or inconsistent",
-    -3: "the scratch buffer is too small",
-    -4: "a size computation would overflow",
-    -5: "a quantization parameter is out of its valid range",
-    # the model runner (pr_model_check / pr_model_run)
-    -10: "truncated: the file is shorter or longer than its header says",
-    -11: "not a .prq model file (bad magic)",
-    -12: "unsupported format version",
-    -13: "CRC mismatch: the file is corrupt",
-    -14: "a section, count, offset or size is out of range",
-    -15: "a bad tensor entry or tensor reference",
-    -16: "an unknown op or an op parameter out of range",
-    -17: "inconsistent arena plan, or the arena is too small",
-    -18: "blob or arena not 4-byte aligned",
-    -19: "input length outside [1, T_max]",
-    -20: "big-endian host (the format is little-endian)",
-    # the causal normalization state (pr_norm_*)
-    -21: "invalid normalization state (corrupt, another size, or out of range)",
-}
-
-
 def status_text(status: int) -> str:
-    """The meaning of a pr_status code."""
-    return _STATUS_TEXT.get(int(status), "unknown error")
+    """The meaning of a pr_status code (the C runtime's own text, pr_status_str)."""
+    if _lib is None:
+        return f"status {int(status)}"
+    return _ffi.string(_lib.pr_status_str(int(status))).decode()
 
 _CTYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 

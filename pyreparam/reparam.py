@@ -27,12 +27,33 @@ Conditions for exactness
   (the order of the sums), which the tests bound.
 * The merged rank is at most min(C, F, r_1, ..., r_k): HRF adds no capacity to the
   deployed model, only to the training dynamics.
+
+The augmented-matrix form makes the fold one product: with A_i = [[H_i, c_i], [0, 1]]
+((r_i + 1) x (r_{i-1} + 1)), the chain maps [x; 1] to A_k ... A_1 [x; 1], so
+
+    [W1, b] = [W1', b1] A_k ... A_1
+
+(reference/hrf.md writes this out).
+
+Other structural folds
+----------------------
+The deployed int8 graph needs two more exact identities, also here as small pure
+functions (DiverseBranchBlock's ``transI_fusebn`` style): an eval-mode BatchNorm after a
+depthwise convolution folds into it (:func:`fold_batchnorm_into_conv`), and a constant
+scale after a linear map folds into its weights and bias (:func:`fold_scale_into_linear`,
+the Conformer's half-step FFNs).
+
+Naming contract: the factors in front of linear ``name`` are ``name.hrf.0`` ..
+``name.hrf.{k-1}`` (first to last), each with ``.w`` and optionally ``.b``
+(:func:`pyreparam.models.layers.hrf_chain_names`, the one place that spells it).
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import numpy as np
+
+from pyreparam.models.layers import hrf_chain_names
 
 
 def fold_hrf_chain(W1p: np.ndarray, b1: np.ndarray | None,
@@ -81,15 +102,42 @@ class MergeError(ValueError):
 
 def hrf_chains(params: dict[str, np.ndarray]) -> dict[str, list[str]]:
     """Every linear map that has an HRF chain: {layer name: [factor prefixes, first to last]}."""
-    chains = {}
-    for key in params:
-        if key.endswith(".hrf.0.w"):
-            layer = key[: -len(".hrf.0.w")]
-            factors = []
-            while f"{layer}.hrf.{len(factors)}.w" in params:
-                factors.append(f"{layer}.hrf.{len(factors)}")
-            chains[layer] = factors
-    return chains
+    first = ".hrf.0.w"          # hrf_chain_names' first factor
+    return {key[:-len(first)]: hrf_chain_names(params, key[:-len(first)])
+            for key in params if key.endswith(first)}
+
+
+def fold_batchnorm_into_conv(w: np.ndarray, b: np.ndarray | None, gamma: np.ndarray,
+                             beta: np.ndarray, mean: np.ndarray, var: np.ndarray,
+                             eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """Fold an eval-mode BatchNorm into the convolution (or linear map) before it.
+
+    Parameters
+    ----------
+    w : ndarray, (C, ...)
+        Weights, output channel first (a depthwise conv's (C, K), a linear's (C, in)).
+    b : ndarray (C,) or None
+    gamma, beta, mean, var : ndarray, (C,)
+        BatchNorm's affine parameters and running statistics.
+    eps : float
+
+    Returns
+    -------
+    (w', b') with, per output channel c and s_c = gamma_c / sqrt(var_c + eps),
+
+        BN(conv(x)) = s (w x + b - mean) + beta = (s w) x + ((b - mean) s + beta)
+        w'_c = s_c w_c,   b'_c = (b_c - mean_c) s_c + beta_c
+    """
+    s = np.asarray(gamma) / np.sqrt(np.asarray(var) + eps)                  # (C,)
+    bias = np.zeros_like(s) if b is None else np.asarray(b)
+    w = np.asarray(w)
+    return w * s.reshape((-1,) + (1,) * (w.ndim - 1)), (bias - mean) * s + beta
+
+
+def fold_scale_into_linear(w: np.ndarray, b: np.ndarray | None, scale: float
+                           ) -> tuple[np.ndarray, np.ndarray | None]:
+    """scale (W x + b) = (scale W) x + scale b: a constant factor after a linear map."""
+    return np.asarray(w) * scale, None if b is None else np.asarray(b) * scale
 
 
 def fold_model_params(params: dict[str, np.ndarray], *, use_c: bool = True

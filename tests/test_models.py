@@ -259,3 +259,47 @@ def test_mac_count_matches_an_instrumented_forward(backbone, hrf, monkeypatch, r
     T = 300
     model.predict_logits(rng.standard_normal((1, T, config.n_mels)).astype(np.float32))
     assert sum(counted) == count_macs(config, model.params, T)
+
+
+# --------------------------------------------------------------------------- other folds
+
+@given(st.integers(1, 3), st.integers(1, 30), st.integers(1, 6), st.integers(1, 7),
+       st.booleans(), st.integers(0, 2**31 - 1))
+def test_batchnorm_folds_into_the_depthwise_conv(B, T, C, K, with_bias, seed):
+    """BN_eval(depthwise(x)) == depthwise'(x) with the folded weights (float64)."""
+    from pyreparam.ops.conv import depthwise_conv1d_forward
+    from pyreparam.ops.norm import batchnorm_forward
+    from pyreparam.reparam import fold_batchnorm_into_conv
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((B, T, C))
+    w, b = rng.standard_normal((C, K)), (rng.standard_normal(C) if with_bias else None)
+    gamma, beta = rng.standard_normal(C), rng.standard_normal(C)
+    mean, var = rng.standard_normal(C), rng.uniform(0.1, 3.0, C)
+    pad = K // 2
+    y, _ = depthwise_conv1d_forward(x, w, b, pad)
+    ref, _ = batchnorm_forward(y, gamma, beta, mean, var, train=False, eps=1e-5)
+    w2, b2 = fold_batchnorm_into_conv(w, b, gamma, beta, mean, var, 1e-5)
+    got, _ = depthwise_conv1d_forward(x, w2, b2, pad)
+    np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-10)
+
+
+@given(st.integers(1, 5), st.integers(1, 6), st.sampled_from([0.5, -2.0, 0.125]),
+       st.integers(0, 2**31 - 1))
+def test_scale_folds_into_the_linear(n_in, n_out, scale, seed):
+    """scale (W x + b) == (scale W) x + scale b, exactly for integer-valued inputs and a
+    power-of-two scale."""
+    from pyreparam.reparam import fold_scale_into_linear
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-5, 6, (3, n_in)).astype(np.float64)
+    w = rng.integers(-5, 6, (n_out, n_in)).astype(np.float64)
+    b = rng.integers(-5, 6, n_out).astype(np.float64)
+    w2, b2 = fold_scale_into_linear(w, b, scale)
+    np.testing.assert_array_equal(x @ w2.T + b2, scale * (x @ w.T + b))
+    assert fold_scale_into_linear(w, None, scale)[1] is None
+
+
+def test_hrf_chains_follows_the_naming_contract():
+    chains = hrf_chains({"a.hrf.0.w": 0, "a.hrf.1.w": 0, "a.hrf.1.b": 0, "a.w": 0,
+                         "b.w": 0, "c.hrf.0.w": 0})
+    assert chains == {"a": ["a.hrf.0", "a.hrf.1"], "c": ["c.hrf.0"]}
+    assert L.hrf_chain_names({"a.hrf.0.w": 0, "a.hrf.1.w": 0}, "a") == ["a.hrf.0", "a.hrf.1"]

@@ -789,3 +789,17 @@ def test_ln_inv_sqrt_at_its_boundaries(inv_sqrt_driver):
                           st.integers(2**59, 2**61 - 1)), min_size=1, max_size=200))
 def test_ln_inv_sqrt_random(inv_sqrt_driver, values):
     _check_inv_sqrt(inv_sqrt_driver, values)
+
+
+def test_every_status_code_has_its_text_in_c():
+    """pr_status_str knows every PR_ERR_* code of the header (the texts live in C only);
+    native.status_text shows them."""
+    header = (Path(__file__).resolve().parents[1] / "csrc" / "pyreparam.h").read_text()
+    codes = {name: int(value) for name, value in
+             re.findall(r"(PR_ERR_\w+) = (-\d+)", header)}
+    assert len(codes) >= 17 and codes["PR_ERR_STATE"] == -21
+    for name, value in codes.items():
+        text = native.status_text(value)
+        assert text != "unknown status" and len(text) > 10, name
+    assert native.status_text(0) == "ok" and native.status_text(-99) == "unknown status"
+    assert "CRC" in native.status_text(codes["PR_ERR_MODEL_CRC"])

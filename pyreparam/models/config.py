@@ -31,13 +31,17 @@ class HRFConfig:
     r : int
         Expansion: every factor is r times as wide as the layer's input (r_i = r C_in).
     k : int
-        Number of factors in each chain (H_k ... H_1).
+        Number of factors in each chain (H_k ... H_1), 1 to 3. The folds themselves take
+        any k (the C kernel up to 8): 3 bounds the training cost, which grows with each
+        factor of width r C, and the paper's and ExpandNets' chains are short.
     bias : bool
         Whether each factor has a bias c_i.
     init : {"xavier", "identity"}
-        Xavier-uniform factors, or identity-preserving ones (the chain starts as an
-        exact copy of its input, zero-padded to width r C_in, so training starts from
-        the same function as the model without HRF).
+        Xavier-uniform factors, or identity-preserving ones: random semi-orthogonal
+        factors H_i (H_i^T H_i = I, zero biases) and the layer set to W' = W (H_k ...
+        H_1)^T for a Xavier-drawn W, so that W' H_k ... H_1 = W and training starts
+        from exactly the function of the model without HRF
+        (:func:`pyreparam.models.layers.init_linear`).
     sites : tuple of str
         Which linear maps get a chain: "ffn" (default, the paper), "attn_in" (before
         Q/K/V), "attn_out" (before the output projection), "conv_pw" (the Conformer's

@@ -2,13 +2,12 @@ r"""Transcribe a merged model (no HRF) into the float :class:`~pyreparam.quant.g
 
 One builder per backbone, batch size 1 (T valid frames, no padding), eval mode
 (dropout off, BatchNorm on its running statistics). Offline folds done here, all
-exact in real arithmetic:
+exact in real arithmetic, by the named folds of :mod:`pyreparam.reparam`:
 
 * the Conformer's half-step FFNs: the factor 1/2 goes into the second linear
-  (w2 / 2, b2 / 2);
-* the Conformer's BatchNorm (running mean mu, variance var, eps) into the depthwise
-  convolution before it: with s = gamma / sqrt(var + eps),
-  w' = w s (per channel), b' = (b - mu) s + beta;
+  (``fold_scale_into_linear``);
+* the Conformer's BatchNorm into the depthwise convolution before it
+  (``fold_batchnorm_into_conv``);
 * PyTorch-layout weights are kept (out, in); the lowering re-lays them for the kernels.
 
 Integer types (see reference/int8_model.md): the pre-LN backbones carry the residual
@@ -24,7 +23,7 @@ import numpy as np
 
 from pyreparam.models.layers import SUBSAMPLE_KERNEL, SUBSAMPLE_PAD, SUBSAMPLE_STRIDE
 from pyreparam.quant.graph import Graph, Length
-from pyreparam.reparam import hrf_chains
+from pyreparam.reparam import fold_batchnorm_into_conv, fold_scale_into_linear, hrf_chains
 
 LN_EPS = 1e-5            # pyreparam.ops.norm.layernorm_forward's default
 BN_EPS = 1e-5            # pyreparam.ops.norm.batchnorm_forward's default
@@ -58,7 +57,7 @@ class _Builder:
 
     def linear(self, name, x, rows, role, prefix=None, scale=1.0, relu=False, reuse=None):
         prefix = prefix or name
-        w, b = self.p[f"{prefix}.w"] * scale, self.p[f"{prefix}.b"] * scale
+        w, b = fold_scale_into_linear(self.p[f"{prefix}.w"], self.p[f"{prefix}.b"], scale)
         extra = {"reuse": reuse} if reuse else {}
         return self.node("linear", name, [x], rows, w.shape[0], role, {"w": w, "b": b},
                          relu=relu, **extra)
@@ -162,9 +161,9 @@ def _conv_module(b: _Builder, n: str, stream: str, C: int) -> str:
     g = b.node("lut", f"{n}.glu_gate", [g], "T2", C, "p8", fn="sigmoid", reuse=g)
     glu = b.node("mul", f"{n}.glu", [a, g], "T2", C, "s8")
     b.end_loop()
-    s = b.p[f"{n}.bn.gamma"] / np.sqrt(b.buffers[f"{n}.bn.running_var"] + BN_EPS)
-    w = b.p[f"{n}.dw.w"] * s[:, None]                                 # (C, K)
-    bias = (b.p[f"{n}.dw.b"] - b.buffers[f"{n}.bn.running_mean"]) * s + b.p[f"{n}.bn.beta"]
+    w, bias = fold_batchnorm_into_conv(                               # (C, K), (C,)
+        b.p[f"{n}.dw.w"], b.p[f"{n}.dw.b"], b.p[f"{n}.bn.gamma"], b.p[f"{n}.bn.beta"],
+        b.buffers[f"{n}.bn.running_mean"], b.buffers[f"{n}.bn.running_var"], BN_EPS)
     d = b.node("dwconv", f"{n}.dw", [glu], "T2", C, "s8", {"w": w, "b": bias})
     b.begin_loop()
     h = b.node("lut", f"{n}.swish", [d], "T2", C, "s8", fn="swish")
