@@ -22,7 +22,7 @@ if [ -d "$DIR/prq" ]; then
         tools/fuzz/corpus/prq >"$OUT/replay.log" 2>&1
     "${LLVM_PROFDATA:-llvm-profdata}" merge -sparse "$OUT/prq.profraw" -o "$OUT/prq.profdata"
     "${LLVM_COV:-llvm-cov}" report "$OUT/prq_cov" -instr-profile="$OUT/prq.profdata" \
-        csrc/pr_model_check.c csrc/pr_model_run.c csrc/pr_model_validate.h \
+        csrc/pr_model_check.c csrc/pr_model_run.c csrc/pr_model_validate.c csrc/pr_model_validate.h \
         csrc/pr_model_validate_ops.h csrc/pr_model_run_ops.h
     echo "all of csrc/:"
     "${LLVM_COV:-llvm-cov}" report "$OUT/prq_cov" -instr-profile="$OUT/prq.profdata" | tail -1
