@@ -119,7 +119,7 @@ def _fsync_folder(folder: Path) -> None:
     try:
         os.fsync(fd)
     except OSError:
-        pass                                       # some file systems refuse; the data is synced
+        pass                          # some file systems refuse; the data is synced
     finally:
         os.close(fd)
 

@@ -97,8 +97,8 @@ def normalizer(state: Mapping, n_mels: int, where: str) -> Normalizer:
     mode = np.asarray(state.get("mode", "")).tolist()
     if mode not in MODES:
         raise FrontendError(f"{where}: normalizer.mode {mode!r} is not one of {MODES}")
-    min_std = _number(np.asarray(state.get("min_std")).tolist(), f"{where}: normalizer.min_std",
-                      positive=True)
+    min_std = _number(np.asarray(state.get("min_std")).tolist(),
+                      f"{where}: normalizer.min_std", positive=True)
     prior_weight = _number(np.asarray(state.get("prior_weight", 1.0)).tolist(),
                            f"{where}: normalizer.prior_weight", positive=True)
     mean = _vector(state, "mean", n_mels, where)

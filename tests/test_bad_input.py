@@ -46,7 +46,8 @@ def snapshot(*paths: Path) -> dict:
     """Bytes and mode of every file under ``paths`` (to prove nothing changed)."""
     files = {}
     for root in paths:
-        for p in ([root] if root.is_file() else sorted(root.rglob("*")) if root.exists() else []):
+        paths = [root] if root.is_file() else sorted(root.rglob("*")) if root.exists() else []
+        for p in paths:
             if p.is_file():
                 files[str(p)] = (p.read_bytes(), p.stat().st_mode)
     return files

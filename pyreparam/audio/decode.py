@@ -66,7 +66,8 @@ def _clean(error: Exception) -> str:
     ``<_io.BytesIO object at 0x...>`` in a user's error)."""
     text = getattr(error, "error_string", None) or str(error)
     text = re.sub(r"Error opening <[^>]*>: ?", "", text)
-    return re.sub(r"<[^>]* object at 0x[0-9a-f]+>", "the file", text).strip() or "unknown error"
+    text = re.sub(r"<[^>]* object at 0x[0-9a-f]+>", "the file", text).strip()
+    return text or "unknown error"
 
 
 def wav_shortfall(data: bytes) -> tuple[int, int] | None:

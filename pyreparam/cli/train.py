@@ -43,10 +43,12 @@ DEFAULT_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "pyreparam", "fe
 @click.option("--jobs", type=click.IntRange(1), default=1, show_default=True,
               help="Folds trained in parallel processes.")
 @click.option("--quiet", is_flag=True, help="No progress bars; only the final summary.")
-@click.option("--lr", type=FiniteFloat(0, min_open=True), default=DEFAULTS.lr, show_default=True)
+@click.option("--lr", type=FiniteFloat(0, min_open=True), default=DEFAULTS.lr,
+              show_default=True)
 @click.option("--batch-size", type=click.IntRange(1), default=DEFAULTS.batch_size,
               show_default=True)
-@click.option("--weight-decay", type=FiniteFloat(0), default=DEFAULTS.weight_decay, show_default=True)
+@click.option("--weight-decay", type=FiniteFloat(0), default=DEFAULTS.weight_decay,
+              show_default=True)
 @click.option("--dropout", type=FiniteFloat(0, 1, max_open=True), default=0.1,
               show_default=True)
 @click.option("--frontend", type=click.Choice(FRONTENDS), default="float", show_default=True,
@@ -112,7 +114,8 @@ DEFAULT_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "pyreparam", "fe
               show_default=True, help="Feature cache folder ('none' to disable).")
 @click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail",
               show_default=True, help="Bad audio files: stop, or skip and list them.")
-@click.option("--max-seconds", type=FiniteFloat(0, min_open=True), default=30.0, show_default=True,
+@click.option("--max-seconds", type=FiniteFloat(0, min_open=True), default=30.0,
+              show_default=True,
               help="Longest accepted audio file.")
 def train_command(manifest, backbone, size, hrf_r, hrf_factors, hrf_sites, hrf_init, hrf_bias,
                   cv, epochs, seed, out_dir, resume_dir, jobs, quiet, lr, batch_size,

@@ -192,9 +192,9 @@ def _check_frontend(path: Path, config, meta: dict, extra: dict[str, np.ndarray]
         if state:
             validate.normalizer(state, config.n_mels, "normalizer")
         fold = meta.get("fold", {})
-        if not isinstance(fold, dict) or not all(
-                isinstance(fold.get(k, []), list) and all(isinstance(s, str) for s in fold.get(k, []))
-                for k in ("train", "validation", "test")):
+        parts = [fold.get(k, []) for k in ("train", "validation", "test")] \
+            if isinstance(fold, dict) else [None]
+        if not all(isinstance(p, list) and all(isinstance(s, str) for s in p) for p in parts):
             raise validate.FrontendError("fold must list the speakers of each part")
     except validate.FrontendError as exc:
         raise CheckpointError(f"{path}: invalid front end: {exc}") from None
