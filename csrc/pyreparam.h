@@ -34,7 +34,7 @@ enum pr_status_code {
 };
 typedef int32_t pr_status;
 
-/* Most factors a chain may hold (method.md allows k in 1..3; a little headroom). */
+/* Most factors a chain may hold (HRFConfig allows k in 1..3; a little headroom). */
 enum { PR_HRF_MAX_FACTORS = 8 };
 
 /*

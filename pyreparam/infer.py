@@ -25,6 +25,7 @@ from pyreparam.data.cache import load_features
 from pyreparam.data.manifest import read_manifest
 from pyreparam.data.normalize import Normalizer
 from pyreparam.models import Model, load_checkpoint_with_meta
+from pyreparam.ops.activations import softmax_forward
 from pyreparam.train.metrics import classification_report
 from pyreparam.train.protocols import (DEFAULT_ORDERS, PROTOCOLS, evaluate_protocols)
 
@@ -180,11 +181,6 @@ OWN_STATS_NOTE = ("this model was trained with per-speaker normalization and has
                   "or retrain with this version to use --state")
 
 
-def _softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max())
-    return e / e.sum()
-
-
 class NoSpeech(ValueError):
     """A file without speech energy: answered "no speech", never with an emotion."""
 
@@ -260,7 +256,7 @@ def infer_files(runner: Runner, paths: Sequence[str], *, same_speaker: bool = Fa
         note = OWN_STATS_NOTE if normalizer.mode == "speaker" else None
     classes = runner.frontend.classes
     for path, z in logits.items():
-        probs = _softmax(np.asarray(z, dtype=np.float64))
+        probs = softmax_forward(np.asarray(z, dtype=np.float64))[0]
         record = {"file": path, "emotion": classes[int(np.argmax(probs))],
                   "probabilities": {c: round(float(p), 6) for c, p in zip(classes, probs)},
                   "frames": int(raw[path].shape[0] if runner.t_max is None

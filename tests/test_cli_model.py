@@ -62,7 +62,7 @@ def test_models_table_and_json():
         assert row["params_merged"] < row["params_hrf"]
         assert row["macs_per_s_merged"] < row["macs_per_s_hrf"]
     light = {row["backbone"]: row for row in rows if row["size"] == "light"}
-    assert 8e4 < light["convtransformer"]["params_merged"] < 1e5   # method.md: ~95 k
+    assert 8e4 < light["convtransformer"]["params_merged"] < 1e5   # the light budget: < 100 k
 
 
 def test_conv_pw_site_only_for_conformer(tmp_path):
@@ -98,3 +98,23 @@ def test_merge_keeps_the_front_end_and_nan_models_fail(tmp_path):
     # refused when loaded (before the merge check, which would also fail: max rel inf)
     assert r.exit_code == 1 and "NaN or infinite" in r.output and "fc1.w" in r.output
     assert not (tmp_path / "nan.npz").exists()
+
+
+def test_every_command_option_has_help_and_outputs_are_named_alike():
+    """`--help` explains every option; an option that names what a command writes is
+    -o/--out wherever there is one."""
+    import click
+    from pyreparam.cli import main
+
+    def walk(cmd, name=""):
+        if isinstance(cmd, click.Group):
+            for sub_name, sub in cmd.commands.items():
+                yield from walk(sub, f"{name} {sub_name}".strip())
+        else:
+            yield name, cmd
+    for name, cmd in walk(main):
+        for p in cmd.params:
+            if isinstance(p, click.Option) and not p.hidden:
+                assert p.help, f"{name} {p.opts[0]} has no help text"
+            if isinstance(p, click.Option) and ("--output" in p.opts or "--out" in p.opts):
+                assert "-o" in p.opts and "--out" in p.opts, f"{name} {p.opts}"

@@ -212,6 +212,18 @@ def _other_value(param):
     raise AssertionError(f"no test value for {param.name}; add one")
 
 
+def test_a_repeatable_option_takes_a_list_in_base(tmp_path):
+    """teacher = [...] in [base]: every item, as paths relative to the spec; any other
+    list in [base] is an error."""
+    spec = tmp_path / "s.toml"
+    text = ('[base]\nmanifest = "m.csv"\nteacher = ["runs/a", "runs/b"]\ndistill = 0.5\n'
+            '[grid]\nseed = [0]\n')
+    parsed = parse_sweep_spec(text, spec)
+    assert parsed.base["teacher"] == [str(tmp_path / "runs/a"), str(tmp_path / "runs/b")]
+    with pytest.raises(SpecError, match="single value"):
+        parse_sweep_spec(text.replace('distill = 0.5', 'epochs = [1, 2]'), spec)
+
+
 def test_every_train_option_reaches_the_run_spec(workspace):
     """Each option a spec may set changes the RunSpec: none is dropped on the way (a new
     train option that does not reach run_spec_from_options fails here)."""

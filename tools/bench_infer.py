@@ -48,7 +48,7 @@ and the involuntary context switches per call.
 
 Ratios: ratio_c_vs_ort = C int8 / ORT fp32, ratio_c_vs_ort_int8 = C int8 / ORT int8
 (dynamic), ratio_c_vs_ort_int8_qdq = C int8 / ORT QDQ, the same with ``_feat`` for
-features included. The goals of the issue (ratio_c_vs_ort_int8 < 1 everywhere,
+features included. The goals (ratio_c_vs_ort_int8 < 1 everywhere,
 ratio_c_vs_ort <= 0.5 on the light configs) are printed as met / MISSED for each
 statistic. ONNX Runtime picks its kernels from CPUID at run time; to measure
 against an AVX2-only host on an AVX-512 machine, build pyreparam with

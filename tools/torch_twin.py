@@ -2,7 +2,7 @@
 
 Written with torch.nn / torch.nn.functional the way a PyTorch user would write these
 models, *not* by transliterating pyreparam's NumPy code; only the semantics are shared
-(method.md section 2 and pyreparam/models):
+(pyreparam/models):
 
 * padded input frames are zeroed, and padded frames are zeroed again before every
   convolution; a convolution's output mask follows from the valid lengths;

@@ -1,6 +1,6 @@
 r"""Log-mel features.
 
-Conventions (the project's **[decision]**, method.md section 3)
+Conventions (the project's decisions)
 -----------------------------------------------------------------
 * Frames: ``center=False``. Frame t covers samples [t * hop, t * hop + win); the
   last incomplete frame is dropped, so ``T = 1 + (n - win) // hop`` for

@@ -1,15 +1,16 @@
-"""``pyreparam data``: corpus manifests (and, attached by the lead, the synthetic corpus)."""
+"""``pyreparam data``: corpus manifests and the synthetic corpus (``data synth``)."""
 from __future__ import annotations
 
 import re
 import textwrap
-from collections import Counter
 from pathlib import Path
 
 import click
 
 from pyreparam.data.corpora import CORPORA, scan_corpus
-from pyreparam.data.manifest import Utterance, write_manifest
+from pyreparam.cli.synth import synth
+from pyreparam.data.manifest import summarize_manifest as summarize
+from pyreparam.data.manifest import write_manifest
 
 
 @click.group("data")
@@ -36,29 +37,12 @@ sadness, neutral, calm, surprise). A summary (files, classes, speakers) is print
 """
 
 
-def _counts(values: list[str]) -> str:
-    return ", ".join(f"{value} {count}" for value, count in sorted(Counter(values).items()))
-
-
-def summarize(utterances: list[Utterance]) -> str:
-    """A few lines: file count, class counts, speaker counts (and genders if known)."""
-    labels = [u.label for u in utterances]
-    speakers = [u.speaker for u in utterances]
-    lines = [f"files: {len(utterances)}",
-             f"classes ({len(set(labels))}): {_counts(labels)}",
-             f"speakers ({len(set(speakers))}): {_counts(speakers)}"]
-    genders = [u.gender for u in utterances if u.gender]
-    if genders:
-        lines.append(f"genders: {_counts(genders)}")
-    return "\n".join(lines)
-
-
 @data.command("manifest", help=_MANIFEST_HELP)
 @click.argument("directory", metavar="DIR",
                 type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--corpus", required=True, type=click.Choice(list(CORPORA)),
               help="Which file-name coding to read (layouts below).")
-@click.option("-o", "--output", required=True,
+@click.option("-o", "--out", "--output", "output", required=True,
               type=click.Path(dir_okay=False, writable=True, path_type=Path),
               help="Manifest file to write (CSV).")
 @click.option("--speaker-regex", default=None, metavar="REGEX",
@@ -84,9 +68,4 @@ def manifest(directory: Path, corpus: str, output: Path, speaker_regex: str | No
     click.echo(summarize(utterances))
 
 
-def _register() -> None:
-    from pyreparam.cli.synth import synth
-    data.add_command(synth)
-
-
-_register()
+data.add_command(synth)

@@ -45,15 +45,19 @@ def hrf_from_options(hrf_r, hrf_factors, hrf_sites, hrf_init, hrf_bias) -> HRFCo
 
 
 @click.command("init")
-@click.option("--backbone", type=click.Choice(BACKBONES), required=True)
-@click.option("--size", type=click.Choice(SIZES), default="light", show_default=True)
+@click.option("--backbone", type=click.Choice(BACKBONES), required=True,
+              help="Which Transformer.")
+@click.option("--size", type=click.Choice(SIZES), default="light", show_default=True,
+              help="light or large preset.")
 @hrf_options
 @click.option("--classes", type=click.IntRange(2), default=4, show_default=True,
               help="Number of emotion classes N.")
 @click.option("--mels", type=click.IntRange(1), default=None,
               help="Mel bands M (default: the preset's, 64; 128 for the large SpeechFormer).")
-@click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
+              help="Seed of the random initialization.")
+@click.option("-o", "--out", "--output", "output", type=click.Path(dir_okay=False),
+              required=True,
               help="Checkpoint to write (.npz).")
 def init_command(backbone, size, hrf_r, hrf_factors, hrf_sites, hrf_init, hrf_bias, classes,
                  mels, seed, output):

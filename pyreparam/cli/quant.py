@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import click
 
 from pyreparam.audio.decode import AudioError
 from pyreparam.cli.types import FiniteFloat
+from pyreparam.data.cache import DEFAULT_CACHE
 from pyreparam.data.manifest import ManifestError
 from pyreparam.infer import InferenceError
 from pyreparam.models import CheckpointError
@@ -18,7 +18,6 @@ from pyreparam.quant.calibrate import DEFAULT_METHOD, DEFAULT_PERCENTILE, METHOD
 from pyreparam.quant.lower import ARENA_BUDGET, DEFAULT_BLOCK
 from pyreparam.quant.prq import PRQError
 
-DEFAULT_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "pyreparam", "features")
 MODEL_ERRORS = (CheckpointError, QuantizeError, PRQError)
 
 
@@ -60,7 +59,8 @@ def _cache(cache_dir):
 @click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail",
               show_default=True, help="Bad audio files in the manifests.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
+@click.option("-o", "--out", "--output", "output", type=click.Path(dir_okay=False),
+              required=True,
               help="Model file to write (.prq).")
 def quantize_command(model, calib_manifest, n_calib, eval_manifest, method, percentile,
                      max_seconds, block, arena_budget, seed, cache_dir, on_error, as_json,

@@ -19,7 +19,7 @@ SET_BY_SWEEP = ("out", "resume", "jobs", "quiet")
 
 @click.command("sweep")
 @click.argument("spec_file", metavar="SPEC.toml", type=click.Path(dir_okay=False))
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
+@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), required=True,
               help="Sweep folder: one run folder per grid point and sweep.json. Run the "
                    "same command again to continue an interrupted sweep.")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local",

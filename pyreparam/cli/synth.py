@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from pyreparam.data.manifest import read_manifest
+from pyreparam.data.manifest import read_manifest, summarize_manifest as summarize
 from pyreparam.data.synth import EMOTIONS, MIN_SAMPLE_RATE, write_synthetic_corpus
 
 
@@ -29,9 +29,6 @@ def synth(out: Path, speakers: int, per_class: int, seed: int, sample_rate: int)
     speaker, gender), ready for speaker-independent training. Existing files of the
     same names are overwritten. The model is described in reference/synth.md.
     """
-    # imported here: pyreparam.cli.data may import this module to attach the command
-    from pyreparam.cli.data import summarize
-
     start = time.perf_counter()
     manifest = write_synthetic_corpus(out, speakers=speakers, per_class=per_class,
                                       seed=seed, sample_rate=sample_rate)

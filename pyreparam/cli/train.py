@@ -10,6 +10,7 @@ from pyreparam.audio.decode import AudioError
 from pyreparam.audio.features import FRONTENDS, FeatureConfig
 from pyreparam.cli.model import hrf_from_options, hrf_options
 from pyreparam.cli.types import FiniteFloat
+from pyreparam.data.cache import DEFAULT_CACHE
 from pyreparam.data.manifest import ManifestError
 from pyreparam.infer import EVAL_PROTOCOLS, InferenceError, evaluate_model
 from pyreparam.quant.prq import PRQError
@@ -22,21 +23,24 @@ from pyreparam.train.run import RunError, RunSpec, format_confusion, format_summ
     resume_run, start_run
 
 DEFAULTS = TrainConfig()
-DEFAULT_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "pyreparam", "features")
 
 
 @click.command("train")
 @click.argument("manifest", type=click.Path(dir_okay=False), required=False)
 @click.option("--backbone", type=click.Choice(BACKBONES), default="convtransformer",
-              show_default=True)
-@click.option("--size", type=click.Choice(SIZES), default="light", show_default=True)
+              show_default=True, help="Which Transformer to train.")
+@click.option("--size", type=click.Choice(SIZES), default="light", show_default=True,
+              help="light (fits a microcontroller after int8 quantization) or large.")
 @hrf_options
 @click.option("--cv", default="loso", show_default=True,
               help="Folds: loso (leave one speaker out), loso:session, groupkfold:N, "
                    "fixed (about 20 % of the speakers held out) or fixed:SPK1,SPK2.")
-@click.option("--epochs", type=click.IntRange(1), default=DEFAULTS.epochs, show_default=True)
-@click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
-@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+@click.option("--epochs", type=click.IntRange(1), default=DEFAULTS.epochs, show_default=True,
+              help="Training epochs per fold.")
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
+              help="Seed of the validation speakers' draw, the initialization and every "
+                   "random choice of training (runs with one seed are bit-identical).")
+@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False),
               help="Run directory (fold lists, checkpoints, logs, results.json).")
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False),
               help="Continue the interrupted run in this directory (other options ignored).")
@@ -44,13 +48,14 @@ DEFAULT_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "pyreparam", "fe
               help="Folds trained in parallel processes.")
 @click.option("--quiet", is_flag=True, help="No progress bars; only the final summary.")
 @click.option("--lr", type=FiniteFloat(0, min_open=True), default=DEFAULTS.lr,
-              show_default=True)
+              show_default=True, help="Peak learning rate of AdamW (warmup, then cosine decay).")
 @click.option("--batch-size", type=click.IntRange(1), default=DEFAULTS.batch_size,
-              show_default=True)
+              show_default=True, help="Utterances per training step.")
 @click.option("--weight-decay", type=FiniteFloat(0), default=DEFAULTS.weight_decay,
-              show_default=True)
+              show_default=True, help="AdamW's decoupled weight decay of the weight matrices (never of "
+                   "biases and norms).")
 @click.option("--dropout", type=FiniteFloat(0, 1, max_open=True), default=0.1,
-              show_default=True)
+              show_default=True, help="Dropout rate of the model while training.")
 @click.option("--frontend", type=click.Choice(FRONTENDS), default="float", show_default=True,
               help="Log-mel front end: float (NumPy), or int: the device's integer front "
                    "end (bit-exact with the C pr_logmel_frame_s16), so that the model "
@@ -129,6 +134,13 @@ def train_command(manifest, backbone, size, hrf_r, hrf_factors, hrf_sites, hrf_i
     manifest` or `pyreparam data synth`. In every fold a validation speaker drawn from
     the training speakers selects the epoch; the test speakers are only used for the
     final evaluation. Interrupted runs continue with --resume RUN_DIR.
+
+    Reported: WA (weighted accuracy: correct / all test utterances), UA (unweighted
+    accuracy: the mean of the per-class recalls) and macro-F1 (the mean of the
+    per-class F1 scores), per fold and pooled over folds, for the trained model under
+    its own normalization and under the evaluation protocols (speaker: a test
+    speaker's utterances normalized together; utterance: each file alone; causal: one
+    utterance at a time with what was heard before, as a device does).
     """
     try:
         if resume_dir:
@@ -205,7 +217,7 @@ def _run_spec(manifest, backbone, size, hrf, cv, model_options: dict, recipe: di
               help="Random orders per speaker for --protocol causal.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 @click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail",
-              show_default=True)
+              show_default=True, help="Bad audio files: stop, or skip and list them.")
 def eval_command(model, manifest, protocol, orders, as_json, on_error):
     """WA, UA, macro-F1 and the confusion matrix of MODEL on the utterances of MANIFEST.
 
@@ -240,15 +252,16 @@ def eval_command(model, manifest, protocol, orders, as_json, on_error):
 
 
 @click.command("demo")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="pyreparam-demo",
+@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), default="pyreparam-demo",
               show_default=True, help="Folder for the corpus, the runs and demo.json; an "
                                       "interrupted demo continues where it stopped.")
 @click.option("--epochs", type=click.IntRange(1), default=None,
               help="Training epochs per variant [default: the demo's 12].")
-@click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
+              help="Seed of the synthetic corpus, the split and the training.")
 @click.option("--jobs", type=click.IntRange(1), default=2, show_default=True,
               help="Variants trained in parallel processes.")
-@click.option("--quiet", is_flag=True)
+@click.option("--quiet", is_flag=True, help="No progress bars; only the final table.")
 def demo_command(out_dir, epochs, seed, jobs, quiet):
     """The main job, no data needed: synthesize an emotional-speech corpus, train the
     light ConvTransformer with and without HRF (r=4) on a speaker-independent split,

@@ -31,6 +31,8 @@ from pyreparam.data.manifest import Utterance
 
 #: Bump when the feature code changes in a way the settings do not capture.
 CACHE_FORMAT = 1
+#: The commands' default cache folder.
+DEFAULT_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "pyreparam", "features")
 
 
 def compute_features(data: bytes, name: str | os.PathLike, config: FeatureConfig, *,

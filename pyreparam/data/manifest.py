@@ -6,6 +6,7 @@ folder with its manifest inside can be moved as a whole. Extra columns are ignor
 from __future__ import annotations
 
 import csv
+from collections import Counter
 import io
 import os
 import warnings
@@ -230,3 +231,20 @@ def write_manifest(utterances: Iterable[Utterance], path: str | os.PathLike) -> 
         writer.writerow([row[name] for name in columns])
     write_text(path, text.getvalue())
     return path
+
+
+def _counts(values: list[str]) -> str:
+    return ", ".join(f"{value} {count}" for value, count in sorted(Counter(values).items()))
+
+
+def summarize_manifest(utterances: list[Utterance]) -> str:
+    """A few lines: file count, class counts, speaker counts (and genders if known)."""
+    labels = [u.label for u in utterances]
+    speakers = [u.speaker for u in utterances]
+    lines = [f"files: {len(utterances)}",
+             f"classes ({len(set(labels))}): {_counts(labels)}",
+             f"speakers ({len(set(speakers))}): {_counts(speakers)}"]
+    genders = [u.gender for u in utterances if u.gender]
+    if genders:
+        lines.append(f"genders: {_counts(genders)}")
+    return "\n".join(lines)

@@ -6,7 +6,7 @@ Four modes, each a per-mel-band mean and standard deviation, ``y = (x - mean) / 
 * ``global``: one mean/std per band over all frames of the training utterances.
 * ``speaker``: each speaker's mean/std over all frames of that speaker's utterances.
   This uses no labels, so computing it for a test speaker from the test speaker's own
-  audio is legitimate in speaker-independent evaluation (method.md section 3). A
+  audio is legitimate in speaker-independent evaluation (no labels involved). A
   speaker not seen by :meth:`Normalizer.fit` is handled **on the fly**:
   :meth:`Normalizer.apply` computes its statistics from the utterances of that
   speaker passed in the same call (so pass all of a test speaker's utterances

@@ -1,6 +1,7 @@
 """Model configurations: one frozen dataclass per backbone, serializable to JSON.
 
-The size presets follow ../shared/docs/method.md section 2 (table "config"). Every
+The size presets are the project's light and large configurations (README, "The
+backbones"). Every
 field can be overridden, which the tests use to build tiny models.
 """
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any, ClassVar
 BACKBONES = ("convtransformer", "conformer", "speechformer")
 SIZES = ("light", "large")
 
-#: Places an HRF chain can be inserted (method.md section 1): the paper's site before
+#: Places an HRF chain can be inserted (reference/hrf.md): the paper's site before
 #: the first FFN linear, and the extra exact sites beyond the paper.
 HRF_SITES = ("ffn", "attn_in", "attn_out", "conv_pw")
 HRF_INITS = ("xavier", "identity")
@@ -117,9 +118,6 @@ class _BaseConfig:
         width = self.stage_widths()[-1] if hasattr(self, "stage_widths") else self.width
         return width * (2 if self.pooling == "stats" else 1)
 
-    def hrf_on(self, site: str) -> bool:
-        return self.hrf is not None and site in self.hrf.sites
-
 
 @dataclass(frozen=True)
 class ConvTransformerConfig(_BaseConfig):
@@ -185,7 +183,7 @@ CONFIG_CLASSES: dict[str, type[_BaseConfig]] = {
     "speechformer": SpeechFormerConfig,
 }
 
-# method.md section 2. SpeechFormer's FFN is a bottleneck of width C / 2.
+# SpeechFormer's FFN is a bottleneck of width C / 2.
 PRESETS: dict[tuple[str, str], dict[str, Any]] = {
     ("convtransformer", "light"): dict(width=64, layers=2, heads=4, ffn=128),
     ("convtransformer", "large"): dict(width=256, layers=6, heads=8, ffn=1024),

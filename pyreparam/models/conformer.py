@@ -71,6 +71,7 @@ def init_params(cfg: ConformerConfig, rng: np.random.Generator,
 # --------------------------------------------------------------------------- conv module
 
 class ConvModuleCache(NamedTuple):
+    name: str
     pw1: Any
     glu: Any
     mask: np.ndarray | None
@@ -99,11 +100,11 @@ def conv_module_forward(p: Params, buffers: Params, name: str, x: np.ndarray,
         updates[f"{name}.bn.running_var"] = new_var
     h, sw = swish_forward(h)
     y, pw2 = hrf_linear_forward(p, f"{name}.pw2", h)                  # (B, T, C)
-    return y, ConvModuleCache(pw1, glu, mask, dw, bn, sw, pw2)
+    return y, ConvModuleCache(name, pw1, glu, mask, dw, bn, sw, pw2)
 
 
-def conv_module_backward(dy: np.ndarray, cache: ConvModuleCache, grads: Params,
-                         name: str) -> np.ndarray:
+def conv_module_backward(dy: np.ndarray, cache: ConvModuleCache, grads: Params) -> np.ndarray:
+    name = cache.name
     dh = hrf_linear_backward(dy, cache.pw2, grads)                    # y = PW2 h
     dh = swish_backward(dh, cache.swish)
     dh, grads[f"{name}.bn.gamma"], grads[f"{name}.bn.beta"] = batchnorm_backward(dh, cache.bn)
@@ -117,6 +118,7 @@ def conv_module_backward(dy: np.ndarray, cache: ConvModuleCache, grads: Params,
 # --------------------------------------------------------------------------- block
 
 class BlockCache(NamedTuple):
+    name: str
     steps: list          # (kind, norm cache, module cache, dropout cache) per residual step
     final_norm: Any
 
@@ -143,11 +145,11 @@ def block_forward(p: Params, buffers: Params, name: str, x: np.ndarray,
         x = x + (weight * h if weight != 1.0 else h)              # (B, T, C)
         steps.append((nc, mc, dc))
     y, fn = layernorm_block_forward(p, f"{name}.final_norm", x)
-    return y, BlockCache(steps, fn)
+    return y, BlockCache(name, steps, fn)
 
 
-def block_backward(dy: np.ndarray, cache: BlockCache, grads: Params, name: str) -> np.ndarray:
-    dx = layernorm_block_backward(dy, cache.final_norm, grads, f"{name}.final_norm")
+def block_backward(dy: np.ndarray, cache: BlockCache, grads: Params) -> np.ndarray:
+    dx = layernorm_block_backward(dy, cache.final_norm, grads)
     for (kind, norm, module, weight), (nc, mc, dc) in zip(
             reversed(RESIDUAL_STEPS), reversed(cache.steps)):
         # x = x + weight * drop(module(LN x))
@@ -157,8 +159,8 @@ def block_backward(dy: np.ndarray, cache: BlockCache, grads: Params, name: str) 
         elif kind == "attn":
             dh = mha_block_backward(dh, mc, grads)
         else:
-            dh = conv_module_backward(dh, mc, grads, f"{name}.{module}")
-        dx = dx + layernorm_block_backward(dh, nc, grads, f"{name}.{norm}")
+            dh = conv_module_backward(dh, mc, grads)
+        dx = dx + layernorm_block_backward(dh, nc, grads)
     return dx
 
 
@@ -196,8 +198,8 @@ def backward(dlogits: np.ndarray, cache: ConformerCache) -> Params:
     dpooled = hrf_linear_backward(dlogits, cache.classifier, grads)
     dh = pool_backward(dpooled, cache.pool)
     for block in reversed(range(len(cache.blocks))):
-        dh = block_backward(dh, cache.blocks[block], grads, f"blocks.{block}")
+        dh = block_backward(dh, cache.blocks[block], grads)
     dh = dropout_block_backward(dh, cache.drop)
     dh = positional_encoding_backward(dh, cache.positions)
-    subsample_backward(dh, cache.subsample, grads, "subsample")
+    subsample_backward(dh, cache.subsample, grads)
     return grads

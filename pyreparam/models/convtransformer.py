@@ -66,10 +66,10 @@ def backward(dlogits: np.ndarray, cache: ConvTransformerCache) -> Params:
     grads: Params = {}
     dpooled = hrf_linear_backward(dlogits, cache.classifier, grads)
     dh = pool_backward(dpooled, cache.pool)
-    dh = layernorm_block_backward(dh, cache.final_norm, grads, "final_norm")
+    dh = layernorm_block_backward(dh, cache.final_norm, grads)
     for layer in reversed(range(len(cache.layers))):
-        dh = preln_layer_backward(dh, cache.layers[layer], grads, f"layers.{layer}")
+        dh = preln_layer_backward(dh, cache.layers[layer], grads)
     dh = dropout_block_backward(dh, cache.drop)
     dh = positional_encoding_backward(dh, cache.positions)
-    subsample_backward(dh, cache.subsample, grads, "subsample")
+    subsample_backward(dh, cache.subsample, grads)
     return grads

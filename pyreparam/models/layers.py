@@ -21,7 +21,8 @@ from pyreparam.models.config import HRFConfig
 from pyreparam.ops.activations import (
     gelu_backward, gelu_forward, relu_backward, relu_forward, swish_backward,
     swish_forward)
-from pyreparam.ops.attention import packed_attention_backward, packed_attention_forward
+from pyreparam.ops.attention import (MHACache, packed_attention_backward,
+                                     packed_attention_forward)
 from pyreparam.ops.conv import conv1d_backward, conv1d_forward, conv1d_output_mask
 from pyreparam.ops.dropout import dropout_backward, dropout_forward
 from pyreparam.ops.pooling import (MaskedStatsCache, masked_mean_backward,
@@ -151,12 +152,20 @@ def hrf_linear_backward(dy: np.ndarray, cache: HRFLinearCache, grads: Params) ->
 
 # --------------------------------------------------------------------------- norm, dropout
 
+class LayerNormBlockCache(NamedTuple):
+    name: str
+    norm: Any
+
+
 def layernorm_block_forward(p: Params, name: str, x: np.ndarray):
-    return layernorm_forward(x, p[f"{name}.gamma"], p[f"{name}.beta"])
+    y, cache = layernorm_forward(x, p[f"{name}.gamma"], p[f"{name}.beta"])
+    return y, LayerNormBlockCache(name, cache)
 
 
-def layernorm_block_backward(dy: np.ndarray, cache, grads: Params, name: str) -> np.ndarray:
-    dx, grads[f"{name}.gamma"], grads[f"{name}.beta"] = layernorm_backward(dy, cache)
+def layernorm_block_backward(dy: np.ndarray, cache: LayerNormBlockCache,
+                             grads: Params) -> np.ndarray:
+    name = cache.name
+    dx, grads[f"{name}.gamma"], grads[f"{name}.beta"] = layernorm_backward(dy, cache.norm)
     return dx
 
 
@@ -204,12 +213,6 @@ def init_ffn(p: Params, name: str, width: int, hidden: int, rng, dtype,
 
 # --------------------------------------------------------------------------- attention
 
-class MHACache(NamedTuple):
-    qkv: HRFLinearCache
-    attn: Any
-    out: HRFLinearCache
-
-
 def mha_block_forward(p: Params, name: str, x: np.ndarray, mask: np.ndarray | None,
                       heads: int, window: int | None = None):
     """Multi-head self-attention with optional HRF chains before Q/K/V and the output.
@@ -239,6 +242,7 @@ SUBSAMPLE_KERNEL, SUBSAMPLE_STRIDE, SUBSAMPLE_PAD = 3, 2, 1
 
 
 class SubsampleCache(NamedTuple):
+    name: str
     conv1: Any
     relu1: Any
     mask1: np.ndarray | None
@@ -276,11 +280,12 @@ def subsample_forward(p: Params, name: str, x: np.ndarray, mask: np.ndarray | No
     m2 = conv1d_output_mask(m1, K, s, pad)
     h, r2 = relu_forward(h)
     h = _zero_padded(h, m2)
-    return (h, m2), SubsampleCache(c1, r1, m1, c2, r2, m2)
+    return (h, m2), SubsampleCache(name, c1, r1, m1, c2, r2, m2)
 
 
-def subsample_backward(dh: np.ndarray, cache: SubsampleCache, grads: Params,
-                       name: str) -> None:
+def subsample_backward(dh: np.ndarray, cache: SubsampleCache, grads: Params) -> None:
+    """Backward of :func:`subsample_forward` (the features get no gradient: None)."""
+    name = cache.name
     dh = _zero_padded(dh, cache.mask2)                     # h = h * m2
     dh = relu_backward(dh, cache.relu2)
     dh, grads[f"{name}.conv2.w"], grads[f"{name}.conv2.b"] = conv1d_backward(dh, cache.conv2)
@@ -294,6 +299,7 @@ def subsample_backward(dh: np.ndarray, cache: SubsampleCache, grads: Params,
 # --------------------------------------------------------------------------- pre-LN encoder layer
 
 class PreLNLayerCache(NamedTuple):
+    name: str
     norm1: Any
     attn: MHACache
     drop1: Any
@@ -320,19 +326,18 @@ def preln_layer_forward(p: Params, name: str, x: np.ndarray, mask: np.ndarray | 
     h, n2 = layernorm_block_forward(p, f"{name}.ffn_norm", x)
     f, ffn = ffn_forward(p, f"{name}.ffn", h, activation, ctx)
     f, d2 = dropout_block_forward(f, ctx)
-    return x + f, PreLNLayerCache(n1, att, d1, n2, ffn, d2)
+    return x + f, PreLNLayerCache(name, n1, att, d1, n2, ffn, d2)
 
 
-def preln_layer_backward(dy: np.ndarray, cache: PreLNLayerCache, grads: Params,
-                         name: str) -> np.ndarray:
+def preln_layer_backward(dy: np.ndarray, cache: PreLNLayerCache, grads: Params) -> np.ndarray:
     # y = x + drop(FFN(LN(x)))
     df = dropout_block_backward(dy, cache.drop2)
     dh = ffn_backward(df, cache.ffn, grads)
-    dx = dy + layernorm_block_backward(dh, cache.norm2, grads, f"{name}.ffn_norm")
+    dx = dy + layernorm_block_backward(dh, cache.norm2, grads)
     # x = x + drop(MHA(LN(x)))
     da = dropout_block_backward(dx, cache.drop1)
     dh = mha_block_backward(da, cache.attn, grads)
-    return dx + layernorm_block_backward(dh, cache.norm1, grads, f"{name}.attn_norm")
+    return dx + layernorm_block_backward(dh, cache.norm1, grads)
 
 
 def pool_forward(h: np.ndarray, mask: np.ndarray | None, pooling: str):

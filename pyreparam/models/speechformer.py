@@ -69,6 +69,7 @@ def init_params(cfg: SpeechFormerConfig, rng: np.random.Generator,
 # --------------------------------------------------------------------------- post-LN layer
 
 class PostLNLayerCache(NamedTuple):
+    name: str
     attn: Any
     drop1: Any
     norm1: Any
@@ -86,16 +87,15 @@ def postln_layer_forward(p: Params, name: str, x: np.ndarray, mask: np.ndarray |
     f, ffn = ffn_forward(p, f"{name}.ffn", x, "relu", ctx)
     f, d2 = dropout_block_forward(f, ctx)
     y, n2 = layernorm_block_forward(p, f"{name}.ffn_norm", x + f)
-    return y, PostLNLayerCache(att, d1, n1, ffn, d2, n2)
+    return y, PostLNLayerCache(name, att, d1, n1, ffn, d2, n2)
 
 
-def postln_layer_backward(dy: np.ndarray, cache: PostLNLayerCache, grads: Params,
-                          name: str) -> np.ndarray:
+def postln_layer_backward(dy: np.ndarray, cache: PostLNLayerCache, grads: Params) -> np.ndarray:
     # y = LN(x + drop(FFN(x)))
-    ds = layernorm_block_backward(dy, cache.norm2, grads, f"{name}.ffn_norm")
+    ds = layernorm_block_backward(dy, cache.norm2, grads)
     dx = ds + ffn_backward(dropout_block_backward(ds, cache.drop2), cache.ffn, grads)
     # x = LN(x + drop(MHA(x)))
-    ds = layernorm_block_backward(dx, cache.norm1, grads, f"{name}.attn_norm")
+    ds = layernorm_block_backward(dx, cache.norm1, grads)
     return ds + mha_block_backward(dropout_block_backward(ds, cache.drop1), cache.attn, grads)
 
 
@@ -115,8 +115,8 @@ def merge_forward(p: Params, name: str, x: np.ndarray, mask: np.ndarray | None, 
     return (y, m), MergeCache(pool, proj, norm)
 
 
-def merge_backward(dy: np.ndarray, cache: MergeCache, grads: Params, name: str) -> np.ndarray:
-    dh = layernorm_block_backward(dy, cache.norm, grads, f"{name}.norm")
+def merge_backward(dy: np.ndarray, cache: MergeCache, grads: Params) -> np.ndarray:
+    dh = layernorm_block_backward(dy, cache.norm, grads)
     dh = hrf_linear_backward(dh, cache.proj, grads)
     return avgpool_merge_backward(dh, cache.pool)
 
@@ -196,11 +196,10 @@ def backward(dlogits: np.ndarray, cache: SpeechFormerCache) -> Params:
     dh = head_backward(dlogits, cache.head, grads)
     for s in reversed(range(len(cache.stages))):
         if s < len(cache.merges):
-            dh = merge_backward(dh, cache.merges[s], grads, f"merges.{s}")
+            dh = merge_backward(dh, cache.merges[s], grads)
         for layer in reversed(range(len(cache.stages[s]))):
-            dh = postln_layer_backward(dh, cache.stages[s][layer], grads,
-                                       f"stages.{s}.layers.{layer}")
-    dh = layernorm_block_backward(dh, cache.norm, grads, "stages.0.norm")
+            dh = postln_layer_backward(dh, cache.stages[s][layer], grads)
+    dh = layernorm_block_backward(dh, cache.norm, grads)
     dh = positional_encoding_backward(dh, cache.positions)
     if cache.input_proj is not None:
         hrf_linear_backward(dh, cache.input_proj, grads)

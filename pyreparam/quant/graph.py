@@ -136,9 +136,6 @@ class Graph:
             out[name] = T if length.kind == "input" else length.evaluate(out[length.src])
         return out
 
-    def rows_of(self, value: str, counts: dict[str, int]) -> int:
-        rows = self.values[value].rows
-        return counts[rows] if isinstance(rows, str) else rows
 
 
 # --------------------------------------------------------------------------- float ops

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from pyreparam.native import _ffi, _require_lib, status_text
+from pyreparam.ops.activations import softmax_forward
 from pyreparam.quant.prq import PRQError
 
 def _aligned(nbytes: int, align: int = 16) -> np.ndarray:
@@ -112,6 +113,4 @@ class PRQModel:
     def predict(self, features: np.ndarray) -> np.ndarray:
         """Class probabilities (N,) of float features (T, M), T cut to t_max."""
         x = self.quantize_input(np.asarray(features)[:self.t_max])
-        z = self.dequantize_logits(self.run(x))
-        e = np.exp(z - z.max())
-        return e / e.sum()
+        return softmax_forward(self.dequantize_logits(self.run(x)))[0]

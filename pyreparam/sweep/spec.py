@@ -35,7 +35,7 @@ except ModuleNotFoundError:         # Python 3.10
     import tomli as tomllib
 
 #: Options whose values are paths, resolved against the spec file's folder.
-PATH_OPTIONS = ("manifest", "cache")
+PATH_OPTIONS = ("manifest", "cache", "teacher")
 #: Values of PATH_OPTIONS that are not paths.
 NOT_PATHS = ("none",)
 
@@ -99,6 +99,10 @@ def parse_sweep_spec(text: str, path: str | os.PathLike) -> SweepSpec:
         if len(set(map(repr, values))) != len(values):
             raise SpecError(f"{path}: [grid] {key} lists a value twice: {values}")
     for key, value in base.items():
+        if isinstance(value, list) and key in REPEATABLE:     # e.g. teacher = ["a", "b"]
+            for item in value:
+                _check_scalar(item, path, f"[base] {key}")
+            continue
         _check_scalar(value, path, f"[base] {key}")
     both = sorted(set(base) & set(grid))
     if both:
@@ -121,15 +125,22 @@ def _options(table: Any, path: Path, name: str) -> dict[str, Any]:
     return options
 
 
+#: train options given more than once (a list in [base]: every item, in order)
+REPEATABLE = ("teacher",)
+
+
 def _check_scalar(value: Any, path: Path, where: str) -> None:
     if isinstance(value, (list, dict)):
         raise SpecError(f"{path}: {where} must be a single value (a string, number or "
-                        "boolean); lists belong in [grid]")
+                        "boolean); lists belong in [grid] (only "
+                        f"{', '.join(REPEATABLE)} takes a list in [base])")
     if not isinstance(value, (str, int, float, bool)):
         raise SpecError(f"{path}: {where}: unsupported value {value!r}")
 
 
 def _resolve(key: str, value: Any, folder: Path) -> Any:
+    if isinstance(value, list):
+        return [_resolve(key, item, folder) for item in value]
     if key in PATH_OPTIONS and isinstance(value, str) and value not in NOT_PATHS:
         return os.path.normpath(folder / os.path.expanduser(value))
     return value

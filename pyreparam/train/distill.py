@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from pyreparam.audio.features import FeatureConfig
+from pyreparam.ops.activations import softmax_forward
 from pyreparam.train.splits import Fold
 
 
@@ -72,7 +73,5 @@ def soft_targets(teachers: Sequence[str], fold: Fold, raw: Sequence[np.ndarray],
         scorer = FloatScorer(model, frontend.normalizer)
         for idx in groups.values():
             z = scorer.speaker([raw[i] for i in idx]) / temperature      # (n_s, N)
-            z = z - z.max(axis=1, keepdims=True)
-            p = np.exp(z)
-            total[idx] += p / p.sum(axis=1, keepdims=True)
+            total[idx] += softmax_forward(z, axis=1)[0]
     return total / len(teachers)
