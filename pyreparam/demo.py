@@ -7,18 +7,18 @@ table. The two variants train in parallel processes.
 """
 from __future__ import annotations
 
-import concurrent.futures
 import json
-import multiprocessing
 import os
 from pathlib import Path
 
+from pyreparam.atomic import write_text
 from pyreparam.audio.features import FeatureConfig
 from pyreparam.data.synth import write_synthetic_corpus
 from pyreparam.models import HRFConfig, load_checkpoint, make_config
 from pyreparam.reparam import verify_merge
 from pyreparam.train.fold import TrainConfig
 from pyreparam.train.run import RUN_FILE, RunSpec, _threads_per_worker, resume_run, start_run
+from pyreparam.train.workers import process_pool
 
 VARIANTS = {"light": None, "light+HRF": HRFConfig(r=4)}
 DEMO_TRAIN = dict(epochs=12, batch_size=32, lr=2e-3)   # a short schedule wants a higher rate
@@ -68,10 +68,10 @@ def run_demo(out_dir: str | os.PathLike = "pyreparam-demo", *, seed: int = 0,
             f"in {manifest.parent}")
         write_synthetic_corpus(manifest.parent, speakers=speakers, per_class=per_class,
                                seed=seed)
-        (out / "corpus" / "settings.json").write_text(json.dumps(corpus))
+        write_text(out / "corpus" / "settings.json", json.dumps(corpus))
     summaries = _run_all(specs, out, jobs, quiet)
     rows = [_row(name, summaries[name], out / name) for name in VARIANTS]
-    (out / "demo.json").write_text(json.dumps(rows, indent=1))
+    write_text(out / "demo.json", json.dumps(rows, indent=1))
     return rows
 
 
@@ -93,8 +93,7 @@ def _run_all(specs: dict, out: Path, jobs: int, quiet: bool) -> dict:
     if jobs <= 1:
         return {name: _run_variant(*task) for name, task in tasks.items()}
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    with _threads_per_worker(threads), concurrent.futures.ProcessPoolExecutor(
-            max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with _threads_per_worker(threads), process_pool(jobs) as pool:
         futures = {name: pool.submit(_run_variant, *task) for name, task in tasks.items()}
         return {name: f.result() for name, f in futures.items()}
 

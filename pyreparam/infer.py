@@ -13,12 +13,13 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from pyreparam.audio.decode import AudioError
+from pyreparam.audio.decode import NO_SPEECH_DBFS, AudioError
 from pyreparam.audio.features import FeatureConfig
 from pyreparam.data.cache import load_features
 from pyreparam.data.manifest import read_manifest
@@ -31,6 +32,10 @@ from pyreparam.train.protocols import (DEFAULT_ORDERS, PROTOCOLS, evaluate_proto
 
 class InferenceError(ValueError):
     """The checkpoint or the data cannot be used for inference."""
+
+
+class EvaluationWarning(UserWarning):
+    """An evaluation whose figure does not mean what it seems (seen speakers, ...)."""
 
 
 @dataclasses.dataclass
@@ -46,6 +51,8 @@ class Frontend:
     feature_config: FeatureConfig
     normalizer: Normalizer
     classes: list[str]
+    #: the speakers the model was trained or validated on (a fold model's), if known
+    training_speakers: tuple[str, ...] = ()
 
     @classmethod
     def from_checkpoint(cls, meta: dict, extra: dict[str, np.ndarray], path) -> "Frontend":
@@ -55,8 +62,10 @@ class Frontend:
         state = {k[len("normalizer."):]: v for k, v in extra.items()
                  if k.startswith("normalizer.")}
         normalizer = Normalizer.from_dict(state) if state else Normalizer("utterance")
+        fold = meta.get("fold") or {}
+        seen = tuple(fold.get("train", ())) + tuple(fold.get("validation", ()))
         return cls(FeatureConfig.from_dict(meta["feature_config"]), normalizer,
-                   list(meta["classes"]))
+                   list(meta["classes"]), seen)
 
     def normalize(self, features: list[np.ndarray], speakers: Sequence[str]) -> list[np.ndarray]:
         if self.normalizer.mode == "utterance":
@@ -127,6 +136,13 @@ def evaluate_model(model_path: str | os.PathLike, manifest_path: str | os.PathLi
     runner = load_runner(model_path)
     frontend = runner.frontend
     utterances = read_manifest(manifest_path)
+    seen = sorted(set(frontend.training_speakers) & {u.speaker for u in utterances})
+    if seen:
+        warnings.warn(EvaluationWarning(
+            f"{manifest_path}: {len(seen)} speaker(s) of the manifest trained or validated "
+            f"this model ({', '.join(seen[:5])}{', ...' if len(seen) > 5 else ''}): their "
+            "scores are not speaker-independent; evaluate a fold model on its test "
+            "speakers (folds.json)"), stacklevel=2)
     unknown = sorted({u.label for u in utterances} - set(frontend.classes))
     if unknown:
         raise InferenceError(f"{manifest_path}: label(s) {unknown} are not among the model's "
@@ -147,7 +163,8 @@ def evaluate_model(model_path: str | os.PathLike, manifest_path: str | os.PathLi
     cut = 0 if runner.t_max is None else sum(x.shape[0] > runner.t_max for x in raw)
     report.update(protocol=used, classes=frontend.classes, model=str(model_path),
                   manifest=str(manifest_path), kind=runner.kind, merged=runner.merged,
-                  skipped=[[u.path, r] for u, r in skipped], cut_to_t_max=int(cut))
+                  skipped=[[u.path, r] for u, r in skipped], cut_to_t_max=int(cut),
+                  training_speakers_in_manifest=seen)
     return report
 
 
@@ -164,12 +181,25 @@ OWN_STATS_NOTE = ("this model was trained with per-speaker normalization and has
                   "or retrain with this version to use --state")
 
 
+class NoSpeech(ValueError):
+    """A file without speech energy: answered "no speech", never with an emotion."""
+
+    def __init__(self, path: str, level_dbfs: float) -> None:
+        super().__init__(f"{path}: no speech (loudest 25 ms at {level_dbfs:.0f} dBFS, "
+                         f"below {NO_SPEECH_DBFS:.0f} dBFS)")
+        self.level_dbfs = level_dbfs
+
+
 def raw_features(runner: Runner, path: str) -> np.ndarray:
-    """Log-mel features of one file, before normalization."""
-    from pyreparam.audio.decode import load_audio
+    """Log-mel features of one file, before normalization (NoSpeech for silence)."""
+    from pyreparam.audio.decode import MAX_SECONDS, load_audio, loudest_frame_dbfs
     from pyreparam.audio.features import logmel
     fc = runner.frontend.feature_config
-    return logmel(load_audio(path, sample_rate=fc.sample_rate, max_seconds=600.0), fc)
+    signal = load_audio(path, sample_rate=fc.sample_rate, max_seconds=MAX_SECONDS)
+    level = loudest_frame_dbfs(signal, fc.sample_rate)
+    if level < NO_SPEECH_DBFS:
+        raise NoSpeech(path, level)
+    return logmel(signal, fc)
 
 
 def infer_files(runner: Runner, paths: Sequence[str], *, same_speaker: bool = False,
@@ -189,6 +219,10 @@ def infer_files(runner: Runner, paths: Sequence[str], *, same_speaker: bool = Fa
     for path in paths:
         try:
             raw[path] = raw_features(runner, path)
+        except NoSpeech as exc:
+            records[path] = {"file": path, "emotion": None, "no_speech": True,
+                             "level_dbfs": exc.level_dbfs if np.isfinite(exc.level_dbfs)
+                             else None, "note": str(exc)}
         except (AudioError, ValueError) as exc:
             records[path] = {"file": path, "error": str(exc)}
     note = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import os
 import tempfile
+import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -16,7 +17,8 @@ from hypothesis import strategies as st
 
 from pyreparam.cli.data import data as data_cli
 from pyreparam.data.corpora import CORPORA, LABELS, scan_corpus
-from pyreparam.data.manifest import ManifestError, Utterance, read_manifest, write_manifest
+from pyreparam.data.manifest import (ManifestError, ManifestWarning, Utterance, normalize_label,
+                                     read_manifest, write_manifest)
 
 EMODB_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "emodb"  # ../shared
 
@@ -353,7 +355,10 @@ def test_manifest_round_trip_any_text(rows):
                                 session, gender)
                       for i, (label, speaker, session, gender) in enumerate(rows)]
         manifest = write_manifest(utterances, Path(folder) / "m.csv")
-        assert read_manifest(manifest, check_files=False) == utterances
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ManifestWarning)   # relabelled: tested elsewhere
+            back = read_manifest(manifest, check_files=False)
+        assert back == [u._replace(label=normalize_label(u.label)) for u in utterances]
 
 
 # ------------------------------------------------------------------------------ CLI

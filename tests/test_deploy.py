@@ -61,7 +61,7 @@ def test_eval_protocols_json(deployed, which):
     for protocol in ("speaker", "utterance", "causal"):
         result = cli("eval", path, manifest, "--protocol", protocol, "--orders", "2", "--json")
         assert result.exit_code == 0, result.output
-        reports[protocol] = json.loads(result.output)
+        reports[protocol] = json.loads(result.stdout)   # a warning may be on stderr
         assert {"ua", "wa", "macro_f1"} <= set(reports[protocol])
     causal = reports["causal"]
     assert causal["n"] == 2 * reports["speaker"]["n"]            # two orders

@@ -158,8 +158,8 @@ def main(argv: list[str] | None = None) -> None:
               f"{med['pyreparam'] / med['functional']:8.2f}", flush=True)
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(records, f, indent=1)
+        from pyreparam.atomic import write_text
+        write_text(args.json, json.dumps(records, indent=1))
 
 
 if __name__ == "__main__":

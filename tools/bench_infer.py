@@ -87,6 +87,7 @@ from onnxruntime.quantization import (  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import export_onnx  # noqa: E402
 
+from pyreparam.atomic import write_bytes, write_text  # noqa: E402
 from pyreparam import native  # noqa: E402
 from pyreparam.audio.features import FeatureConfig, logmel  # noqa: E402
 from pyreparam.data.normalize import Normalizer  # noqa: E402
@@ -149,7 +150,7 @@ def c_int8_model(model, frontend: Frontend, calib: list[np.ndarray], path: Path)
     _, qparams, program = wf.quantize_model(model, calib, FRAMES)
     loaded = wf.LoadedModel(model, frontend, None)
     meta = wf.host_meta(loaded, qparams, FRAMES, {"method": DEFAULT_METHOD, "n": len(calib)})
-    path.write_bytes(write_prq(program, meta))
+    write_bytes(path, write_prq(program, meta))
     return PRQModel.from_file(path)
 
 
@@ -472,7 +473,7 @@ def main(argv=None) -> None:
                   f"ms, ORT int8 {_ms(r['ort_int8_s'])} ms", flush=True)
     print_report(records)
     if args.json:
-        Path(args.json).write_text(json.dumps(records, indent=1))
+        write_text(args.json, json.dumps(records, indent=1))
         print(f"\nwrote {args.json}")
 
 

@@ -469,7 +469,8 @@ def main(argv=None):
     rows = run(modules, args.runs, args.models)
     print_table(rows, list(modules), best, base)
     if args.json:
-        Path(args.json).write_text(json.dumps(dict(levels=list(modules), rows=rows),
+        from pyreparam.atomic import write_text
+        write_text(args.json, json.dumps(dict(levels=list(modules), rows=rows),
                                               indent=1))
 
 

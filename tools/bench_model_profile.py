@@ -49,6 +49,7 @@ def write_models(out: Path, configs: list[str], least_memory: bool = False) -> l
     """The .prq files of the configs (backbone/size), random weights, T_max = 300; with
     ``least_memory`` every attention op keeps the one-row, one-head schedule and the
     file is written as format version 1."""
+    from pyreparam.atomic import write_bytes
     from pyreparam.models import build_model, make_config
     from pyreparam.quant.prq import write_prq
     bench = _load("bench_int8_models", ROOT / "tools" / "bench_int8_models.py")
@@ -59,7 +60,7 @@ def write_models(out: Path, configs: list[str], least_memory: bool = False) -> l
         model = build_model(make_config(backbone, size, n_classes=7), 0)
         program, meta = bench.quantize(model, arena_budget=0 if least_memory else None)
         path = out / f"{backbone}_{size}.prq"
-        path.write_bytes(write_prq(program, meta, host=False,
+        write_bytes(path, write_prq(program, meta, host=False,
                                    version=1 if least_memory else 2))
         paths.append(path)
     return paths
@@ -186,7 +187,8 @@ def main() -> None:
         for r in records:
             r["baseline"] = cmp[r["model"]]
     if args.json:
-        Path(args.json).write_text(json.dumps(records, indent=1))
+        from pyreparam.atomic import write_text
+        write_text(args.json, json.dumps(records, indent=1))
 
 
 if __name__ == "__main__":

@@ -632,7 +632,8 @@ def write_all(cases: dict[str, dict[str, np.ndarray]], directory: Path) -> int:
     total = 0
     for case, arrays in cases.items():
         path = directory / f"{case}.npz"
-        np.savez_compressed(path, **arrays)
+        from pyreparam.atomic import atomic_write
+        atomic_write(path, lambda f, arrays=arrays: np.savez_compressed(f, **arrays))
         total += path.stat().st_size
     return total
 

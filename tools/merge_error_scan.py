@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pyreparam.atomic import write_text
 from pyreparam.models import BACKBONES, HRF_SITES, HRFConfig, build_model, make_config
 from pyreparam.reparam import merge
 
@@ -56,6 +57,8 @@ def merge_error(model, rng: np.random.Generator) -> float:
     lengths[0] = T
     mask = np.arange(T)[None, :] < lengths[:, None]
     a, b = model.predict_logits(x, mask), merged.predict_logits(x, mask)
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        return float("inf")                   # NaN-safe: a broken merge is never small
     return float(np.max(np.abs(a - b)) / max(np.max(np.abs(a)), 1e-300))
 
 
@@ -82,7 +85,7 @@ def main(argv=None) -> None:
     print(f"{'all':<16} {args.models:>4} models  largest relative logit difference {overall:.2e}"
           f"  ({'within' if overall <= 1e-10 else 'ABOVE'} the tests' 1e-10)")
     if args.json:
-        args.json.write_text(json.dumps({"models": counts, "worst": worst,
+        write_text(args.json, json.dumps({"models": counts, "worst": worst,
                                          "overall": overall}, indent=1))
 
 

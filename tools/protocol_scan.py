@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pyreparam.atomic import write_text
 from pyreparam.data.cache import load_features
 from pyreparam.data.manifest import read_manifest
 from pyreparam.infer import load_for_inference
@@ -103,7 +104,7 @@ def main(argv=None) -> None:
         print_run(results[-1], parts)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=1))
+        write_text(args.json, json.dumps(results, indent=1))
 
 
 if __name__ == "__main__":

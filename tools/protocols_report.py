@@ -140,7 +140,8 @@ def main(argv=None) -> None:
         plot(rows, args.plot, args.title)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"variants": rows, "global_ua": global_ua}, indent=1))
+        from pyreparam.atomic import write_text
+        write_text(args.json, json.dumps({"variants": rows, "global_ua": global_ua}, indent=1))
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pyreparam.atomic import write_text
 from pyreparam.data.cache import load_features
 from pyreparam.data.manifest import read_manifest
 from pyreparam.models.cost import FRAMES_PER_SECOND
@@ -37,7 +38,9 @@ from pyreparam.train.protocols import FloatScorer, evaluate_protocols, pool_prot
 def subset(utts: wf.Utterances, keep: np.ndarray) -> wf.Utterances:
     idx = np.flatnonzero(keep)
     return wf.Utterances([utts.features[i] for i in idx], utts.labels[idx],
-                         [utts.paths[i] for i in idx], 0)
+                         [utts.paths[i] for i in idx], 0,
+                         [utts.whole[i] for i in idx] if utts.whole else None,
+                         [utts.frames[i] for i in idx] if utts.frames else None)
 
 
 def quantize_fold(fold_dir: Path, fold: dict, manifest: str, cache, args) -> dict:
@@ -127,7 +130,7 @@ def main(argv=None) -> None:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     results = [quantize_run(run, args) for run in args.runs]
     if args.json:
-        args.json.write_text(json.dumps(results, indent=1))
+        write_text(args.json, json.dumps(results, indent=1))
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ import statistics
 import sys
 from pathlib import Path
 
+from pyreparam.atomic import write_text
 from pyreparam.models import config_from_dict
 from pyreparam.train.fold import TrainConfig
 
@@ -239,7 +240,7 @@ def main(argv=None) -> None:
     print(format_markdown(rows, diffs, args.protocols) if args.markdown
           else format_text(rows, diffs, args.protocols))
     if args.json:
-        args.json.write_text(json.dumps({"variants": rows, "paired": diffs}, indent=1))
+        write_text(args.json, json.dumps({"variants": rows, "paired": diffs}, indent=1))
 
 
 if __name__ == "__main__":

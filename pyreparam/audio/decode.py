@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import io
 import os
+import re
+import struct
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +19,22 @@ from pyreparam.audio.resample import resample
 
 #: Formats the loader is meant for (any other format libsndfile reads works too).
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".aiff", ".aif")
+
+#: The longest file any command takes (train, eval, quantize, infer): one length policy.
+MAX_SECONDS = 30.0
+
+#: Largest |sample| accepted. Decoded PCM lies in [-1, 1); float files are meant to,
+#: and even float files written in integer units (+-32768) stay below this. Larger
+#: values are no recording's (and overflow the log-mel power to inf).
+MAX_ABS_SAMPLE = 1e5
+
+#: Sample rates accepted (a header's rate decides the resampling filter's length:
+#: an absurd rate would make it gigabytes).
+MIN_RATE, MAX_RATE = 1000, 384000
+
+#: A file whose loudest 25 ms frame is quieter than this holds no speech (about the
+#: noise floor of a quiet room recorded at a normal level).
+NO_SPEECH_DBFS = -60.0
 
 
 class AudioError(ValueError):
@@ -36,6 +55,37 @@ class AudioError(ValueError):
 
     def __reduce__(self):  # keep (path, reason) across pickling (multiprocessing)
         return (type(self), (self.path, self.reason))
+
+
+class AudioWarning(UserWarning):
+    """A file that decodes, but not as its header says (e.g. a truncated WAV)."""
+
+
+def _clean(error: Exception) -> str:
+    """libsndfile's message without the Python object it was given (no
+    ``<_io.BytesIO object at 0x...>`` in a user's error)."""
+    text = getattr(error, "error_string", None) or str(error)
+    text = re.sub(r"Error opening <[^>]*>: ?", "", text)
+    text = re.sub(r"<[^>]* object at 0x[0-9a-f]+>", "the file", text).strip()
+    return text or "unknown error"
+
+
+def wav_shortfall(data: bytes) -> tuple[int, int] | None:
+    """(declared, present) bytes of a RIFF WAV's data chunk when the file holds fewer
+    bytes than its header announces (a truncated file); None otherwise (complete, not
+    a WAV, or a streamed WAV whose sizes are 0 or 0xFFFFFFFF)."""
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        return None
+    pos = 12
+    while pos + 8 <= len(data):
+        chunk, size = data[pos:pos + 4], struct.unpack_from("<I", data, pos + 4)[0]
+        if chunk == b"data":
+            present = len(data) - (pos + 8)
+            if size in (0, 0xFFFFFFFF) or present >= size:
+                return None
+            return size, present
+        pos += 8 + size + (size & 1)
+    return None
 
 
 def downmix(samples: np.ndarray) -> np.ndarray:
@@ -87,15 +137,22 @@ def decode(source: str | os.PathLike | bytes, name: str | os.PathLike | None = N
     """
     name = str(source if name is None else name)
     handle = io.BytesIO(source) if isinstance(source, bytes) else source
+    if isinstance(source, bytes) and (short := wav_shortfall(source)) is not None:
+        warnings.warn(AudioWarning(f"{name}: truncated WAV: the data chunk holds "
+                                   f"{short[1]:,} of the {short[0]:,} bytes its header "
+                                   "announces; using what is there"), stacklevel=2)
     try:
         with sf.SoundFile(handle) as sound:
             rate = int(sound.samplerate)
+            if not MIN_RATE <= rate <= MAX_RATE:
+                raise AudioError(name, f"sample rate {rate} Hz is no recording's "
+                                       f"(accepted: {MIN_RATE} to {MAX_RATE} Hz)")
             if max_seconds is not None and sound.frames > max_seconds * rate:
                 raise AudioError(name, f"too long: {sound.frames / rate:.3f} s > "
                                        f"max {max_seconds} s")
             samples = sound.read(dtype="float32", always_2d=True)  # (n, channels)
     except (sf.LibsndfileError, RuntimeError, TypeError) as error:
-        raise AudioError(name, f"unreadable or corrupt audio ({error})") from error
+        raise AudioError(name, f"unreadable or corrupt audio ({_clean(error)})") from None
     return samples, rate
 
 
@@ -117,13 +174,37 @@ def check_samples(samples: np.ndarray, rate: int, name: str, *,
     n = samples.shape[0]
     if n == 0:
         raise AudioError(name, "no audio samples (empty file)")
-    if not np.isfinite(samples).all():
-        raise AudioError(name, "contains NaN or infinite samples")
+    finite = np.isfinite(samples)
+    if not finite.all():
+        raise AudioError(name, f"{int((~finite).sum()):,} NaN or infinite sample(s)")
+    peak = float(np.abs(samples).max())
+    if peak > MAX_ABS_SAMPLE:
+        raise AudioError(name, f"samples reach {peak:.3g}, no recording's scale (full "
+                               f"scale is 1; accepted up to {MAX_ABS_SAMPLE:.0e}): not "
+                               "audio, or a damaged float file")
     seconds = n / rate
     if min_seconds is not None and seconds < min_seconds:
         raise AudioError(name, f"too short: {seconds:.3f} s < min {min_seconds} s")
     if max_seconds is not None and seconds > max_seconds:
         raise AudioError(name, f"too long: {seconds:.3f} s > max {max_seconds} s")
+
+
+def loudest_frame_dbfs(signal: np.ndarray, rate: int, frame_seconds: float = 0.025) -> float:
+    """The RMS level of the loudest frame, in dB relative to full scale (-inf for
+    digital silence).
+
+    Parameters
+    ----------
+    signal : ndarray, (n,)
+        Mono samples, full scale 1.
+    rate : int
+        Sample rate in Hz.
+    """
+    size = max(1, int(round(frame_seconds * rate)))
+    n = len(signal) // size * size
+    frames = signal[:n].reshape(-1, size) if n else signal.reshape(1, -1)   # (T, size)
+    rms = float(np.sqrt(np.max(np.mean(np.square(frames, dtype=np.float64), axis=1))))
+    return 20 * np.log10(rms) if rms > 0 else float("-inf")
 
 
 def load_audio_bytes(data: bytes, name: str | os.PathLike, *, sample_rate: int = 16000,

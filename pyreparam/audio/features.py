@@ -240,4 +240,8 @@ def logmel(signal: np.ndarray, config: FeatureConfig = FeatureConfig()) -> np.nd
     spectrum = scipy.fft.rfft(frames, n=config.n_fft, axis=1)  # (T, n_fft/2 + 1)
     power = spectrum.real ** 2 + spectrum.imag ** 2  # (T, n_fft/2 + 1)
     mel = power @ mel_filterbank(config).T  # (T, M)
-    return np.log(mel + np.float32(config.log_floor), dtype=np.float32)
+    features = np.log(mel + np.float32(config.log_floor), dtype=np.float32)
+    if not np.isfinite(features).all():
+        raise ValueError("the log-mel features are not finite (samples far beyond full "
+                         "scale?)")
+    return features

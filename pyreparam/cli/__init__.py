@@ -8,9 +8,10 @@ from __future__ import annotations
 import click
 
 from pyreparam import __version__
+from pyreparam.cli.errors import Group
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="pyreparam")
 def main() -> None:
     """Re-parameterized lightweight Transformers for on-device speech emotion
@@ -19,6 +20,9 @@ def main() -> None:
     Train light Transformers with HRF (an extra linear factor before each FFN) in
     NumPy, fold the factors away exactly (deHRF), quantize to int8 and run the
     model through the portable C runtime.
+
+    Errors are one line naming the file and the problem (exit 1; 2 for a bad option);
+    set PYREPARAM_DEBUG=1 for a traceback.
     """
 
 

@@ -6,6 +6,7 @@ import json
 import click
 import numpy as np
 
+from pyreparam.cli.types import FiniteFloat
 from pyreparam.models import (
     BACKBONES, HRF_SITES, SIZES, CheckpointError, HRFConfig, build_model,
     load_checkpoint_with_meta, macs_per_second, make_config, save_checkpoint)
@@ -53,7 +54,7 @@ def hrf_from_options(hrf_r, hrf_factors, hrf_sites, hrf_init, hrf_bias) -> HRFCo
               help="Number of emotion classes N.")
 @click.option("--mels", type=click.IntRange(1), default=None,
               help="Mel bands M (default: the preset's, 64; 128 for the large SpeechFormer).")
-@click.option("--seed", type=int, default=0, show_default=True,
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
               help="Seed of the random initialization.")
 @click.option("-o", "--out", "--output", "output", type=click.Path(dir_okay=False),
               required=True,
@@ -78,11 +79,11 @@ def init_command(backbone, size, hrf_r, hrf_factors, hrf_sites, hrf_init, hrf_bi
 @click.command("merge")
 @click.argument("source", type=click.Path(dir_okay=False))
 @click.argument("target", type=click.Path(dir_okay=False))
-@click.option("--tol", type=float, default=None,
+@click.option("--tol", type=FiniteFloat(0), default=None,
               help="Largest relative logit difference accepted, evaluated in float64 "
                    "[default: 1e-10 for float64 checkpoints; 1e-5 for float32 ones, whose "
                    "merged weights are rounded to float32].")
-@click.option("--seed", type=int, default=0, show_default=True,
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
               help="Seed of the random verification batches.")
 def merge_command(source, target, tol, seed):
     """Fold the HRF factors of SOURCE into their linear layers (deHRF), write TARGET.

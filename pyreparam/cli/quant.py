@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from pyreparam.audio.decode import AudioError
+from pyreparam.cli.types import FiniteFloat
 from pyreparam.data.cache import DEFAULT_CACHE
 from pyreparam.data.manifest import ManifestError
 from pyreparam.infer import InferenceError
@@ -37,9 +38,9 @@ def _cache(cache_dir):
 @click.option("--method", type=click.Choice(METHODS), default=DEFAULT_METHOD,
               show_default=True, help="Activation ranges: least squared error, or a "
                                       "percentile of the values.")
-@click.option("--percentile", type=click.FloatRange(50, 100), default=DEFAULT_PERCENTILE,
+@click.option("--percentile", type=FiniteFloat(50, 100), default=DEFAULT_PERCENTILE,
               show_default=True, help="For --method percentile.")
-@click.option("--max-seconds", type=click.FloatRange(0.05, 600), default=3.0,
+@click.option("--max-seconds", type=FiniteFloat(0.05, 600), default=3.0,
               show_default=True, help="Longest input (T_max = 100 frames per second); "
                                       "the arena is planned for it.")
 @click.option("--block", type=click.IntRange(1, 4096), default=DEFAULT_BLOCK,
@@ -51,7 +52,7 @@ def _cache(cache_dir):
               help="KB the arena may grow to for faster attention schedules (more query "
                    "rows and heads per call); 0 = the smallest arena, for RAM-tight "
                    "microcontrollers. Results are identical either way.")
-@click.option("--seed", type=int, default=0, show_default=True,
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
               help="Seed of the calibration draw.")
 @click.option("--cache", "cache_dir", type=click.Path(file_okay=False), default=DEFAULT_CACHE,
               show_default=True, help="Feature cache folder ('none' to disable).")
@@ -114,6 +115,7 @@ def quantize_command(model, calib_manifest, n_calib, eval_manifest, method, perc
                                        f"model's classes {loaded.frontend.classes}")
         report["eval"] = wf.evaluate(loaded.model, program, blob, qparams, evaluation)
         report["eval"]["cut"] = evaluation.n_cut
+        report["eval"]["cut_files"] = [[p, n] for p, n in evaluation.cut_files(t_max)]
     if as_json:
         click.echo(json.dumps(report, indent=1))
         return
@@ -153,11 +155,25 @@ def _print_quantize_report(report: dict) -> None:
         ev = report["eval"]
         click.echo(f"evaluation on {ev['n']} utterances"
                    + (f" ({ev['cut']} cut to T_max)" if ev["cut"] else "") + ":")
-        for kind in ("float", "int8"):
-            r = ev[kind]
-            click.echo(f"  {kind:<6} WA {100 * r['wa']:.1f} %  UA {100 * r['ua']:.1f} %  "
-                       f"macro-F1 {100 * r['macro_f1']:.1f} %")
-        click.echo(f"  int8 and float predictions agree on {100 * ev['agreement']:.1f} %")
+        names = {"float": "float, whole files (as training and eval)" if "float_cut" in ev
+                 else "float", "float_cut": "float, cut to T_max",
+                 "int8": "int8, cut to T_max" if "float_cut" in ev else "int8"}
+        width = max(len(names[k]) for k in names if k in ev)
+        for kind in ("float", "float_cut", "int8"):
+            if kind in ev:
+                r = ev[kind]
+                click.echo(f"  {names[kind]:<{width}}  WA {100 * r['wa']:.1f} %  UA "
+                           f"{100 * r['ua']:.1f} %  macro-F1 {100 * r['macro_f1']:.1f} %")
+        click.echo(f"  int8 and float predictions agree on {100 * ev['agreement']:.1f} %"
+                   + (" (both cut)" if "float_cut" in ev else ""))
+        if ev["cut"]:
+            longest = max(n for _, n in ev["cut_files"])
+            click.echo(f"note: {ev['cut']} of {ev['n']} evaluation files are longer than "
+                       f"T_max ({report['t_max']} frames) and the int8 model saw only their "
+                       f"start (e.g. {ev['cut_files'][0][0]}: {ev['cut_files'][0][1]} "
+                       f"frames; --json lists them all); --max-seconds "
+                       f"{longest / FRAMES_PER_SECOND:.2f} would cover every file",
+                       err=True)
     click.echo(f"wrote {report['output']}: {report['file_bytes']:,} bytes (flash "
                f"{report['flash_bytes']:,} without host metadata), arena "
                f"{report['arena_bytes']:,} bytes for T_max = {report['t_max']} frames; "
@@ -221,6 +237,9 @@ def _report(records: list[dict], note: str | None, as_json: bool) -> None:
             if "error" in rec:
                 click.echo(f"{rec['file']}: error: {rec['error']}", err=True)
                 continue
+            if rec.get("no_speech"):
+                click.echo(rec["note"])
+                continue
             top = ", ".join(f"{c} {p:.2f}" for c, p in sorted(
                 rec["probabilities"].items(), key=lambda kv: -kv[1]))
             heard = f", {rec['heard_before']} heard before" if "heard_before" in rec else ""
@@ -261,10 +280,10 @@ def export_command(model, header, name):
         check_with_c(blob, report)
     except MODEL_ERRORS as exc:
         raise click.ClickException(str(exc)) from None
-    from pyreparam.models.checkpoint import atomic_write
+    from pyreparam.atomic import atomic_write, make_folder
     header = Path(header)
     name = ex.c_identifier(name or header.stem)
-    header.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(header.parent)
     text = ex.c_header(blob, meta, name, program.arena_bytes, program.t_max, Path(model).name)
     atomic_write(header, lambda f: f.write(text.encode()))
     main = header.parent / "main.c"

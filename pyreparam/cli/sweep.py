@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from pyreparam.cli.train import run_spec_from_options, train_command
+from pyreparam.cli.types import FiniteFloat
 from pyreparam.data.manifest import ManifestError
 from pyreparam.sweep.spec import SpecError, SweepSpec, read_sweep_spec
 
@@ -29,9 +30,9 @@ SET_BY_SWEEP = ("out", "resume", "jobs", "quiet")
 @click.option("--ray-address", default=None,
               help="Ray cluster to use: auto (the cluster this machine joined with `ray "
                    "start`) or HOST:PORT of its head [default: start a local Ray].")
-@click.option("--cpus-per-fold", type=click.FloatRange(0, min_open=True), default=None,
+@click.option("--cpus-per-fold", type=FiniteFloat(0, min_open=True), default=None,
               help="CPUs (and BLAS threads) each Ray fold task asks for [default: 1].")
-@click.option("--checkpoint-seconds", type=click.FloatRange(0), default=30.0,
+@click.option("--checkpoint-seconds", type=FiniteFloat(0), default=30.0,
               show_default=True, help="With Ray: how often a fold's training state is "
                                       "copied to the sweep folder (a killed sweep resumes "
                                       "from it).")

@@ -9,6 +9,7 @@ import click
 from pyreparam.audio.decode import AudioError
 from pyreparam.audio.features import FRONTENDS, FeatureConfig
 from pyreparam.cli.model import hrf_from_options, hrf_options
+from pyreparam.cli.types import FiniteFloat
 from pyreparam.data.cache import DEFAULT_CACHE
 from pyreparam.data.manifest import ManifestError
 from pyreparam.infer import EVAL_PROTOCOLS, InferenceError, evaluate_model
@@ -36,7 +37,7 @@ DEFAULTS = TrainConfig()
                    "fixed (about 20 % of the speakers held out) or fixed:SPK1,SPK2.")
 @click.option("--epochs", type=click.IntRange(1), default=DEFAULTS.epochs, show_default=True,
               help="Training epochs per fold.")
-@click.option("--seed", type=int, default=0, show_default=True,
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
               help="Seed of the validation speakers' draw, the initialization and every "
                    "random choice of training (runs with one seed are bit-identical).")
 @click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False),
@@ -46,14 +47,14 @@ DEFAULTS = TrainConfig()
 @click.option("--jobs", type=click.IntRange(1), default=1, show_default=True,
               help="Folds trained in parallel processes.")
 @click.option("--quiet", is_flag=True, help="No progress bars; only the final summary.")
-@click.option("--lr", type=float, default=DEFAULTS.lr, show_default=True,
-              help="Peak learning rate of AdamW (warmup, then cosine decay).")
+@click.option("--lr", type=FiniteFloat(0, min_open=True), default=DEFAULTS.lr,
+              show_default=True, help="Peak learning rate of AdamW (warmup, then cosine decay).")
 @click.option("--batch-size", type=click.IntRange(1), default=DEFAULTS.batch_size,
               show_default=True, help="Utterances per training step.")
-@click.option("--weight-decay", type=float, default=DEFAULTS.weight_decay, show_default=True,
-              help="AdamW's decoupled weight decay of the weight matrices (never of "
+@click.option("--weight-decay", type=FiniteFloat(0), default=DEFAULTS.weight_decay,
+              show_default=True, help="AdamW's decoupled weight decay of the weight matrices (never of "
                    "biases and norms).")
-@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.1,
+@click.option("--dropout", type=FiniteFloat(0, 1, max_open=True), default=0.1,
               show_default=True, help="Dropout rate of the model while training.")
 @click.option("--frontend", type=click.Choice(FRONTENDS), default="float", show_default=True,
               help="Log-mel front end: float (NumPy), or int: the device's integer front "
@@ -70,7 +71,7 @@ DEFAULTS = TrainConfig()
                    "from the training speakers (training draws a random number of the "
                    "speaker's other utterances); global: one mean/std; utterance: each "
                    "file's own.")
-@click.option("--prior-weight", type=click.FloatRange(0, min_open=True),
+@click.option("--prior-weight", type=FiniteFloat(0, min_open=True),
               default=DEFAULTS.prior_weight, show_default=True,
               help="n0 of the causal normalization: after n utterances the running "
                    "statistics get weight n / (n + n0), the training prior the rest.")
@@ -90,11 +91,11 @@ DEFAULTS = TrainConfig()
                    "last --select-window epochs, latest on ties), last (no selection).")
 @click.option("--select-window", type=click.IntRange(1), default=DEFAULTS.select_window,
               show_default=True, help="Epochs averaged by --select smooth.")
-@click.option("--ema", type=click.FloatRange(0, 1, max_open=True), default=DEFAULTS.ema,
+@click.option("--ema", type=FiniteFloat(0, 1, max_open=True), default=DEFAULTS.ema,
               show_default=True,
               help="Decay of a moving average of the weights, updated every step; "
                    "validation and the saved model use the average (0: off).")
-@click.option("--mixup", type=click.FloatRange(0), default=DEFAULTS.mixup,
+@click.option("--mixup", type=FiniteFloat(0), default=DEFAULTS.mixup,
               show_default=True, help="Mixup alpha (0: off).")
 @click.option("--speed-perturb", "speeds", default="", show_default=False,
               help="Speed perturbation factors besides 1, comma-separated, e.g. 0.9,1.1 "
@@ -103,22 +104,23 @@ DEFAULTS = TrainConfig()
               help="A finished run whose fold models teach this one (knowledge "
                    "distillation; repeat for an ensemble). Its folds must have the same "
                    "test speakers; it scores only this run's training utterances.")
-@click.option("--distill", type=click.FloatRange(0, 1), default=DEFAULTS.distill,
+@click.option("--distill", type=FiniteFloat(0, 1), default=DEFAULTS.distill,
               show_default=True,
               help="Weight A of the teachers' soft targets: (1 - A) CE(labels) + A T^2 "
                    "CE(soft targets at T).")
-@click.option("--temperature", type=click.FloatRange(0, min_open=True),
+@click.option("--temperature", type=FiniteFloat(0, min_open=True),
               default=DEFAULTS.temperature, show_default=True,
               help="Distillation temperature T.")
-@click.option("--hrf-lr-scale", type=float, default=1.0, show_default=True,
+@click.option("--hrf-lr-scale", type=FiniteFloat(0), default=1.0, show_default=True,
               help="Learning-rate multiplier of the HRF factors.")
-@click.option("--hrf-weight-decay", type=float, default=None,
+@click.option("--hrf-weight-decay", type=FiniteFloat(0), default=None,
               help="Weight decay of the HRF factors [default: --weight-decay].")
 @click.option("--cache", "cache_dir", type=click.Path(file_okay=False), default=DEFAULT_CACHE,
               show_default=True, help="Feature cache folder ('none' to disable).")
 @click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail",
               show_default=True, help="Bad audio files: stop, or skip and list them.")
-@click.option("--max-seconds", type=float, default=30.0, show_default=True,
+@click.option("--max-seconds", type=FiniteFloat(0, min_open=True), default=30.0,
+              show_default=True,
               help="Longest accepted audio file.")
 def train_command(manifest, backbone, size, hrf_r, hrf_factors, hrf_sites, hrf_init, hrf_bias,
                   cv, epochs, seed, out_dir, resume_dir, jobs, quiet, lr, batch_size,
@@ -255,7 +257,7 @@ def eval_command(model, manifest, protocol, orders, as_json, on_error):
                                       "interrupted demo continues where it stopped.")
 @click.option("--epochs", type=click.IntRange(1), default=None,
               help="Training epochs per variant [default: the demo's 12].")
-@click.option("--seed", type=int, default=0, show_default=True,
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
               help="Seed of the synthetic corpus, the split and the training.")
 @click.option("--jobs", type=click.IntRange(1), default=2, show_default=True,
               help="Variants trained in parallel processes.")

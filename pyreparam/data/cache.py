@@ -6,8 +6,8 @@ canonical JSON of the :class:`FeatureConfig`, the audio loader's settings and
 :data:`CACHE_FORMAT`. Keys depend on content, never on paths or modification times:
 a renamed file hits, an edited file misses.
 
-Concurrency: an entry is written to a unique temporary file in its final folder and
-moved into place with ``os.replace``, which is atomic on POSIX and Windows. Readers
+Concurrency: an entry is written with :func:`pyreparam.atomic.atomic_write` (a unique
+temporary file in its final folder, moved into place with ``os.replace``). Readers
 see either no entry or a complete one; two processes that compute the same entry at
 once both write identical bytes and the last rename wins. An entry that fails to
 load (e.g. damaged on disk) is treated as a miss and rewritten.
@@ -17,13 +17,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
+from pyreparam.atomic import atomic_write, make_folder
 from pyreparam.audio.decode import AudioError, load_audio_bytes, read_file_bytes
 from pyreparam.audio.features import FeatureConfig, logmel, trim_trailing_zeros
 from pyreparam.data.augment import change_speed
@@ -57,7 +57,10 @@ def compute_features(data: bytes, name: str | os.PathLike, config: FeatureConfig
         if config.trim_trailing_silence:      # padding must not be stretched into sound
             signal = trim_trailing_zeros(signal)
         signal = change_speed(signal, speed)
-    return logmel(signal, config)  # (T, M)
+    try:
+        return logmel(signal, config)  # (T, M)
+    except ValueError as error:
+        raise AudioError(name, str(error)) from None
 
 
 class FeatureCache:
@@ -71,7 +74,7 @@ class FeatureCache:
 
     def __init__(self, directory: str | os.PathLike) -> None:
         self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
+        make_folder(self.directory)
 
     @staticmethod
     def key(data: bytes, config: FeatureConfig, *, max_seconds: float | None,
@@ -104,19 +107,9 @@ class FeatureCache:
         return features
 
     def put(self, key: str, features: np.ndarray) -> None:
-        """Store features atomically (unique temporary file, then ``os.replace``)."""
-        final = self.entry_path(key)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp_name = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp",
-                                         dir=final.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                np.save(handle, np.ascontiguousarray(features, dtype=np.float32))
-            os.replace(temp_name, final)
-        except BaseException:
-            if os.path.exists(temp_name):
-                os.unlink(temp_name)
-            raise
+        """Store features atomically (:func:`pyreparam.atomic.atomic_write`)."""
+        atomic_write(self.entry_path(key), lambda handle: np.save(
+            handle, np.ascontiguousarray(features, dtype=np.float32)))
 
     def features(self, path: str | os.PathLike, config: FeatureConfig, *,
                  max_seconds: float | None = 30.0,

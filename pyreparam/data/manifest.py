@@ -9,10 +9,13 @@ import csv
 from collections import Counter
 import io
 import os
-import tempfile
+import warnings
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
+
+from pyreparam.atomic import write_text
 
 REQUIRED_COLUMNS = ("path", "label", "speaker")
 OPTIONAL_COLUMNS = ("session", "gender")
@@ -23,6 +26,14 @@ _MAX_LISTED = 10
 
 class ManifestError(ValueError):
     """A manifest that cannot be used; the message names the manifest file."""
+
+
+class ManifestWarning(UserWarning):
+    """A manifest that is used, but not exactly as written (relabelled rows, ...)."""
+
+
+#: A class with fewer rows than this, next to classes of many, is probably a typo.
+RARE_CLASS_ROWS = 3
 
 
 class Utterance(NamedTuple):
@@ -68,11 +79,71 @@ def _row_to_utterance(row: dict[str, str], line: int, manifest: Path) -> Utteran
     blank = [key for key in REQUIRED_COLUMNS if not values[key]]
     if blank:
         raise ManifestError(f"{manifest}, line {line}: empty {', '.join(blank)}")
-    audio = Path(values["path"]).expanduser()
+    if any("\0" in v for v in values.values()):
+        raise ManifestError(f"{manifest}, line {line}: a NUL character in a field (a "
+                            "binary file?)")
+    try:
+        audio = Path(values["path"]).expanduser()
+    except RuntimeError:                       # "~user/..." of an unknown user
+        raise ManifestError(f"{manifest}, line {line}: cannot expand the path "
+                            f"{values['path']!r} (no such user's home)") from None
     if not audio.is_absolute():
         audio = manifest.parent / audio
     values["path"] = os.path.normpath(audio.absolute())
     return Utterance(**values)
+
+
+def normalize_label(label: str) -> str:
+    """A label as classes are named: lower case, single spaces ('ANGER ' -> 'anger')."""
+    return " ".join(label.split()).lower()
+
+
+def _normalize_labels(utterances: list[Utterance], manifest: Path) -> list[Utterance]:
+    """Labels in canonical form, with one warning listing what changed."""
+    changed = [(line, u.label) for line, u in enumerate(utterances, 2)
+               if normalize_label(u.label) != u.label]
+    if changed:
+        shown = ", ".join(f"line {line}: {label!r} -> {normalize_label(label)!r}"
+                          for line, label in changed[:3])
+        more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+        warnings.warn(ManifestWarning(f"{manifest}: {len(changed)} label(s) written in "
+                                      f"another case or spacing were normalized ({shown}"
+                                      f"{more})"), stacklevel=3)
+    return [u._replace(label=normalize_label(u.label)) for u in utterances]
+
+
+def _check_rare_labels(utterances: list[Utterance], manifest: Path) -> None:
+    """Warn about a class of a row or two next to large classes (a typo, another
+    corpus's label): it would become a class of its own."""
+    counts = Counter(u.label for u in utterances)
+    if len(counts) < 2:
+        return
+    for label, n in sorted(counts.items()):
+        if n < RARE_CLASS_ROWS and max(counts.values()) >= 5 * n:
+            lines = [str(i) for i, u in enumerate(utterances, 2) if u.label == label]
+            warnings.warn(ManifestWarning(
+                f"{manifest}: label {label!r} is on {n} row(s) only (line "
+                f"{', '.join(lines)}), the other classes have up to {max(counts.values())}:"
+                " a typo? it becomes a class of its own"), stacklevel=3)
+
+
+def _check_paths(utterances: list[Utterance], manifest: Path) -> None:
+    """One audio file is one utterance: a path listed with two labels or under two
+    speakers is an error (a file of a test speaker could also be trained on); a row
+    repeated exactly warns (it counts twice)."""
+    first: dict[str, tuple[int, Utterance]] = {}
+    for line, u in enumerate(utterances, 2):
+        if u.path not in first:
+            first[u.path] = (line, u)
+            continue
+        line0, u0 = first[u.path]
+        for what, a, b in (("labels", u0.label, u.label), ("speakers", u0.speaker, u.speaker)):
+            if a != b:
+                raise ManifestError(f"{manifest}, lines {line0} and {line}: {u.path} is "
+                                    f"listed with two {what} ({a!r}, {b!r}); one file is "
+                                    "one utterance of one speaker")
+        warnings.warn(ManifestWarning(f"{manifest}, lines {line0} and {line}: {u.path} is "
+                                      "listed twice (it counts twice)"), stacklevel=3)
 
 
 def read_manifest(path: str | os.PathLike, *, check_files: bool = True) -> list[Utterance]:
@@ -94,7 +165,11 @@ def read_manifest(path: str | os.PathLike, *, check_files: bool = True) -> list[
     ------
     ManifestError
         Missing or empty file, missing required column, a row with an empty
-        path/label/speaker, no rows, or audio files that do not exist (listed).
+        path/label/speaker, no rows, one path with two labels or two speakers, or
+        audio files that do not exist (listed).
+
+    Labels are normalized (case, spacing; :func:`normalize_label`) with a
+    :class:`ManifestWarning`, as are rare labels and repeated rows.
     """
     path = Path(path)
     _, rows = _read_rows(path)
@@ -102,14 +177,17 @@ def read_manifest(path: str | os.PathLike, *, check_files: bool = True) -> list[
     utterances = [_row_to_utterance(row, line, path) for line, row in enumerate(rows, 2)]
     if not utterances:
         raise ManifestError(f"{path}: manifest has a header but no rows")
+    utterances = _normalize_labels(utterances, path)
+    _check_paths(utterances, path)
+    _check_rare_labels(utterances, path)
     if check_files:
         missing = [u.path for u in utterances if not os.path.isfile(u.path)]
         if missing:
-            listed = "\n  ".join(missing[:_MAX_LISTED])
-            more = f"\n  ... and {len(missing) - _MAX_LISTED} more" \
+            listed = ", ".join(missing[:_MAX_LISTED])
+            more = f" and {len(missing) - _MAX_LISTED} more" \
                 if len(missing) > _MAX_LISTED else ""
             raise ManifestError(f"{path}: {len(missing)} of {len(utterances)} audio files "
-                                f"not found:\n  {listed}{more}")
+                                f"not found: {listed}{more}")
     return utterances
 
 
@@ -123,7 +201,7 @@ def _manifest_path_text(audio: str, folder: Path) -> str:
 
 
 def write_manifest(utterances: Iterable[Utterance], path: str | os.PathLike) -> Path:
-    """Write a CSV manifest atomically (temporary file in the same folder, then rename).
+    """Write a CSV manifest atomically (:func:`pyreparam.atomic.atomic_write`).
 
     Files inside the manifest's folder are written with relative paths, others with
     absolute ones. The columns session and gender are written only when some
@@ -143,25 +221,15 @@ def write_manifest(utterances: Iterable[Utterance], path: str | os.PathLike) -> 
     path = Path(path)
     utterances = list(utterances)
     folder = Path(os.path.abspath(path.parent))
-    folder.mkdir(parents=True, exist_ok=True)
     columns = list(REQUIRED_COLUMNS) + [
         name for name in OPTIONAL_COLUMNS if any(getattr(u, name) for u in utterances)]
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            writer = csv.writer(handle, lineterminator="\n")
-            writer.writerow(columns)
-            for u in utterances:
-                row = u._replace(path=_manifest_path_text(u.path, folder))._asdict()
-                writer.writerow([row[name] for name in columns])
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp_name, 0o644)  # mkstemp creates 0600; a manifest is shared data
-        os.replace(temp_name, path)
-    except BaseException:
-        if os.path.exists(temp_name):
-            os.unlink(temp_name)
-        raise
+    text = io.StringIO(newline="")
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(columns)
+    for u in utterances:
+        row = u._replace(path=_manifest_path_text(u.path, folder))._asdict()
+        writer.writerow([row[name] for name in columns])
+    write_text(path, text.getvalue())
     return path
 
 

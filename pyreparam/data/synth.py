@@ -48,6 +48,7 @@ import soundfile as sf
 from scipy import signal
 from scipy.ndimage import uniform_filter1d
 
+from pyreparam.atomic import atomic_write, make_folder
 from pyreparam.data.manifest import Utterance, write_manifest
 
 EMOTIONS = ("neutral", "happiness", "sadness", "anger")
@@ -583,7 +584,7 @@ def write_synthetic_corpus(out_dir: str | os.PathLike, *, speakers: int = 8,
     if sample_rate < MIN_SAMPLE_RATE:
         raise ValueError(f"sample_rate must be >= {MIN_SAMPLE_RATE} Hz, got {sample_rate}")
     out = Path(out_dir)
-    (out / "wav").mkdir(parents=True, exist_ok=True)
+    make_folder(out / "wav")
     utterances = []
     for i in range(speakers):
         voice = speaker_voice(seed, i)
@@ -591,7 +592,8 @@ def write_synthetic_corpus(out_dir: str | os.PathLike, *, speakers: int = 8,
             for k in range(per_class):
                 path = out / "wav" / f"{voice.speaker}_{emotion}_{k:03d}.wav"
                 x = synthesize(seed, i, emotion, k, sample_rate)
-                sf.write(path, to_pcm16(x), sample_rate, subtype="PCM_16")
+                atomic_write(path, lambda f, x=x: sf.write(f, to_pcm16(x), sample_rate,
+                                                            format="WAV", subtype="PCM_16"))
                 utterances.append(Utterance(str(path), emotion, voice.speaker,
                                             gender="f" if voice.female else "m"))
     return write_manifest(utterances, out / "manifest.csv")

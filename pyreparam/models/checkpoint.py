@@ -9,22 +9,23 @@ Layout of the archive (no pickles; ``np.load(..., allow_pickle=False)`` reads it
     buffer/<name>     every buffer (BatchNorm running statistics)
     extra/<name>      optional arrays saved alongside (e.g. normalization statistics)
 
-Writes are atomic (a temporary file in the same folder, fsync, then rename), so an
-interrupted save never leaves a half-written checkpoint behind. Reading validates the
-header, the version and every parameter's name and shape against the config, and
-reports any problem as a :class:`CheckpointError` naming the file.
+Writes are atomic (:func:`pyreparam.atomic.atomic_write`), so an interrupted save
+never leaves a half-written checkpoint behind. Reading validates the
+header, the version, the config and every array (before reading it) against the
+config, refuses NaN or infinite parameters, and reports any problem as a
+:class:`CheckpointError` naming the file.
 """
 from __future__ import annotations
 
 import json
 import os
-import tempfile
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from pyreparam.atomic import atomic_write  # noqa: F401  (re-exported: older imports)
+from pyreparam.models.archive import ArchiveError, read_npz
 from pyreparam.models.config import config_from_dict
 from pyreparam.models.model import Model, build_model
 
@@ -34,28 +35,6 @@ FORMAT_VERSION = 1
 
 class CheckpointError(ValueError):
     """A checkpoint file is missing, truncated, corrupt or of another format version."""
-
-
-def atomic_write(path: str | os.PathLike, write) -> None:
-    """Call ``write(file_object)`` on a temporary file next to ``path``, then rename it.
-
-    The file appears under its final name only when complete (fsync'ed).
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def save_checkpoint(path: str | os.PathLike, model: Model, *, meta: dict[str, Any] | None = None,
@@ -71,27 +50,59 @@ def save_checkpoint(path: str | os.PathLike, model: Model, *, meta: dict[str, An
     return Path(path)
 
 
-def _read_archive(path: Path) -> dict[str, np.ndarray]:
+#: caps before anything is allocated (the largest preset with HRF r=8 k=3 stays well
+#: below): the parameters a config may imply, one extra array, the header
+MAX_PARAMS = 64_000_000
+MAX_EXTRA_BYTES = 64 * 2**20
+MAX_HEADER_BYTES = 4 * 2**20
+PARAM_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def estimated_params(config) -> int:
+    """An upper bound of the parameters a config implies, computed without building
+    the model (a crafted config must not allocate gigabytes before it is refused)."""
+    widths = config.stage_widths() if hasattr(config, "stage_widths") else [config.width]
+    layers = config.layers if isinstance(config.layers, int) else sum(config.layers)
+    W, F = max(widths), config.ffn
+    hrf = config.hrf
+    chain = 0 if hrf is None else len(hrf.sites) * 4 * (
+        hrf.r * W * W + (hrf.k - 1) * (hrf.r * W) ** 2 + hrf.k * hrf.r * W)
+    per_layer = 8 * W * W + 4 * W * F + getattr(config, "conv_kernel", 0) * W + 16 * W + chain
+    front = 3 * (config.n_mels + W) * W * 3 + 4 * W * W
+    return (layers + len(widths)) * per_layer + front + 2 * W * (config.n_classes + W)
+
+
+def _config(path: Path, header: dict):
+    """The model config of a header, refused when malformed or absurdly large."""
+    d = header.get("config")
+    if not isinstance(d, dict):
+        raise CheckpointError(f"{path}: invalid model config: a {type(d).__name__}, not a "
+                              "mapping")
+    try:
+        config = config_from_dict(d)
+        n = estimated_params(config)
+    except Exception as exc:  # noqa: BLE001 - wrong types surface as any error
+        raise CheckpointError(f"{path}: invalid model config: {exc}") from None
+    if n > MAX_PARAMS:
+        raise CheckpointError(f"{path}: the model config implies about {n:,} parameters "
+                              f"(more than {MAX_PARAMS:,} is no model of this project)")
+    return config
+
+
+def _read_header(path: Path) -> dict:
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
     try:
-        with np.load(path, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as exc:
-        raise CheckpointError(f"{path}: not a readable pyreparam checkpoint (truncated or "
-                              f"corrupt .npz): {exc}") from None
-
-
-def load_checkpoint_with_meta(path: str | os.PathLike
-                              ) -> tuple[Model, dict[str, Any], dict[str, np.ndarray]]:
-    """(model, meta, extra) from a checkpoint written by :func:`save_checkpoint`."""
-    path = Path(path)
-    arrays = _read_archive(path)
+        arrays = read_npz(path, max_array_bytes=MAX_HEADER_BYTES,
+                          max_total_bytes=MAX_HEADER_BYTES,
+                          only=lambda name: name == "header.json")
+    except ArchiveError as exc:
+        raise CheckpointError(str(exc)) from None
     if "header.json" not in arrays:
         raise CheckpointError(f"{path}: not a pyreparam checkpoint (no header.json)")
     try:
-        header = json.loads(str(arrays.pop("header.json")))
-    except json.JSONDecodeError as exc:
+        header = json.loads(str(arrays["header.json"]))
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise CheckpointError(f"{path}: corrupt checkpoint header: {exc}") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a pyreparam checkpoint (format "
@@ -100,18 +111,93 @@ def load_checkpoint_with_meta(path: str | os.PathLike
         raise CheckpointError(f"{path}: checkpoint format version {header.get('version')!r} "
                               f"is not supported (this pyreparam reads version "
                               f"{FORMAT_VERSION})")
+    if not isinstance(header.get("meta", {}), dict):
+        raise CheckpointError(f"{path}: corrupt checkpoint header: meta is not a mapping")
+    return header
+
+
+def _read_arrays(path: Path, ref: Model) -> dict[str, np.ndarray]:
+    """The archive's arrays, each checked against the config's before it is read."""
+    want = {**{f"param/{k}": v for k, v in ref.params.items()},
+            **{f"buffer/{k}": v for k, v in ref.buffers.items()}}
+    total = sum(v.size for v in want.values()) * 8 + MAX_EXTRA_BYTES + MAX_HEADER_BYTES
+
+    def check(name: str, shape: tuple[int, ...], dtype: np.dtype) -> None:
+        if name in want:
+            if shape != want[name].shape or dtype not in PARAM_DTYPES:
+                kind, short = name.split("/", 1)
+                raise CheckpointError(f"{path}: {kind} {short} has shape {shape} and dtype "
+                                      f"{dtype}; the config implies {want[name].shape}, "
+                                      "float32 or float64")
+        elif not (name.startswith("extra/") or name == "header.json"):
+            kind = name.split("/", 1)[0]
+            if kind in ("param", "buffer"):
+                raise CheckpointError(f"{path}: {kind}s do not match the config: "
+                                      f"unexpected {name.split('/', 1)[1]}")
+            raise CheckpointError(f"{path}: unexpected array {name} in a checkpoint")
+
     try:
-        config = config_from_dict(header["config"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CheckpointError(f"{path}: invalid model config: {exc}") from None
+        return read_npz(path, max_array_bytes=max(MAX_EXTRA_BYTES, max(
+            (v.size * 8 for v in want.values()), default=0)), max_total_bytes=total,
+            check=check)
+    except ArchiveError as exc:
+        raise CheckpointError(str(exc)) from None
+
+
+def load_checkpoint_with_meta(path: str | os.PathLike
+                              ) -> tuple[Model, dict[str, Any], dict[str, np.ndarray]]:
+    """(model, meta, extra) from a checkpoint written by :func:`save_checkpoint`.
+
+    Everything is validated before use: the header, the config (and the size it
+    implies) before the model is built, every array's header against the config
+    before its data is read (:func:`pyreparam.models.archive.read_npz`), and every
+    parameter and buffer for NaN and infinity.
+    """
+    path = Path(path)
+    header = _read_header(path)
+    config = _config(path, header)
+    ref = build_model(config, 0)
+    arrays = _read_arrays(path, ref)
 
     def section(prefix):
         return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
 
     params, buffers = section("param/"), section("buffer/")
-    _check_against_config(path, config, params, buffers)
-    model = Model(config, params, buffers, merged_from=header.get("merged_from"))
-    return model, header.get("meta", {}), section("extra/")
+    _check_against_config(path, ref, params, buffers)
+    merged_from = header.get("merged_from")
+    if merged_from is not None and not isinstance(merged_from, dict):
+        raise CheckpointError(f"{path}: corrupt checkpoint header: merged_from is a "
+                              f"{type(merged_from).__name__}")
+    model = Model(config, params, buffers, merged_from=merged_from)
+    meta, extra = header.get("meta", {}), section("extra/")
+    _check_frontend(path, config, meta, extra)
+    return model, meta, extra
+
+
+def _check_frontend(path: Path, config, meta: dict, extra: dict[str, np.ndarray]) -> None:
+    """The front end a training run stored (classes, features, normalizer, the fold's
+    speakers), when present, is well formed and fits the model."""
+    from pyreparam import validate
+    try:
+        if "classes" in meta:
+            validate.classes(meta["classes"], config.n_classes, "classes")
+        if "feature_config" in meta:
+            defaults = {"n_mels": config.n_mels}
+            validate.feature_config({**defaults, **meta["feature_config"]}
+                                    if isinstance(meta["feature_config"], dict)
+                                    else meta["feature_config"], config.n_mels,
+                                    "feature_config")
+        state = {k[len("normalizer."):]: v for k, v in extra.items()
+                 if k.startswith("normalizer.")}
+        if state:
+            validate.normalizer(state, config.n_mels, "normalizer")
+        fold = meta.get("fold", {})
+        parts = [fold.get(k, []) for k in ("train", "validation", "test")] \
+            if isinstance(fold, dict) else [None]
+        if not all(isinstance(p, list) and all(isinstance(s, str) for s in p) for p in parts):
+            raise validate.FrontendError("fold must list the speakers of each part")
+    except validate.FrontendError as exc:
+        raise CheckpointError(f"{path}: invalid front end: {exc}") from None
 
 
 def load_checkpoint(path: str | os.PathLike) -> Model:
@@ -119,9 +205,12 @@ def load_checkpoint(path: str | os.PathLike) -> Model:
     return load_checkpoint_with_meta(path)[0]
 
 
-def _check_against_config(path: Path, config, params, buffers) -> None:
-    """Every parameter and buffer the config implies is present with the right shape."""
-    ref = build_model(config, 0)
+def _check_against_config(path: Path, ref: Model, params, buffers) -> None:
+    """Every parameter and buffer the config implies is present, of one float dtype,
+    and finite."""
+    dtypes = {arr.dtype for arr in list(params.values()) + list(buffers.values())}
+    if len(dtypes) > 1:
+        raise CheckpointError(f"{path}: parameters of mixed dtypes {sorted(map(str, dtypes))}")
     for kind, have, want in (("parameter", params, ref.params), ("buffer", buffers, ref.buffers)):
         missing = sorted(set(want) - set(have))
         unexpected = sorted(set(have) - set(want))
@@ -129,6 +218,7 @@ def _check_against_config(path: Path, config, params, buffers) -> None:
             raise CheckpointError(f"{path}: {kind}s do not match the config: missing "
                                   f"{missing[:5]}, unexpected {unexpected[:5]}")
         for name, arr in have.items():
-            if arr.shape != want[name].shape or arr.dtype.kind != "f":
-                raise CheckpointError(f"{path}: {kind} {name} has shape {arr.shape} and dtype "
-                                      f"{arr.dtype}; the config implies {want[name].shape}, float")
+            bad = arr.size - int(np.isfinite(arr).sum())
+            if bad:
+                raise CheckpointError(f"{path}: {kind} {name} has {bad:,} NaN or infinite "
+                                      "value(s): the model is broken (a diverged training?)")

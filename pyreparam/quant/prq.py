@@ -25,7 +25,8 @@ section; arena: within the arena), uint32 nbytes (rows cols itemsize), uint32 fi
 uint32 last (the arena tensor's live op range).
 
 The C checker (csrc/pr_model_check.c) validates all of it; this reader checks the
-framing (magic, version, sizes, CRC) and parses.
+framing (magic, version, sizes, CRC), parses, and validates every field of the
+metadata (:func:`check_meta`) before anything uses it.
 """
 from __future__ import annotations
 
@@ -36,7 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pyreparam.models.checkpoint import atomic_write
+from pyreparam import validate
+from pyreparam.atomic import atomic_write
 from pyreparam.quant.program import (
     DTYPES, KIND_CONST, OP_FIELDS, V1_DEFAULTS, LengthRule, Op, Program, Tensor)
 
@@ -49,6 +51,8 @@ LENGTH_BYTES = 24
 TENSOR_BYTES = 32
 SECTION_ALIGN = 16
 FORMAT = "pyreparam-prq"
+#: the metadata a host copy carries (a device copy from ``export`` has none of it)
+HOST_KEYS = ("classes", "feature_config", "normalizer", "t_max", "model_config")
 
 
 class PRQError(ValueError):
@@ -155,14 +159,17 @@ def read_prq(blob: bytes) -> tuple[Program, dict]:
      data_off, data_bytes, meta_off, meta_bytes) = h[5:20]
     try:
         meta = json.loads(_section(blob, meta_off, meta_bytes, "metadata").decode())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise PRQError(f"corrupt metadata: {exc}") from None
+    if not isinstance(meta, dict):
+        raise PRQError(f"metadata is a {type(meta).__name__}, not a mapping")
     raw = _section(blob, len_off, n_len * LENGTH_BYTES, "lengths")
     lengths = [LengthRule(*struct.unpack_from("<6i", raw, i * LENGTH_BYTES))
                for i in range(n_len)]
     raw = _section(blob, t_off, n_t * TENSOR_BYTES, "tensors")
     data = _section(blob, data_off, data_bytes, "data")
     names = meta.get("tensor_names", [])
+    names = names if isinstance(names, list) else []
     tensors = []
     for i in range(n_t):
         kind, dt, _, len_id, rows, cols, off, nbytes, first, last = struct.unpack_from(
@@ -178,11 +185,60 @@ def read_prq(blob: bytes) -> tuple[Program, dict]:
                                    off).astype(DTYPES[dt]).reshape(rows, cols)
         tensors.append(t)
     ops = _read_ops(_section(blob, ops_off, ops_bytes, "ops"), n_ops, meta, h[1])
-    return Program(lengths, tensors, ops, inp, outp, t_max, arena), meta
+    program = Program(lengths, tensors, ops, inp, outp, t_max, arena)
+    check_meta(meta, program)
+    return program, meta
+
+
+def check_meta(meta, program: Program) -> None:
+    """Validate the metadata of a parsed program: every field present is of the right
+    type and range and agrees with the program (PRQError naming the field). A device
+    copy has none of the host fields; a host copy has all of them."""
+    if not isinstance(meta, dict):
+        raise PRQError(f"metadata is a {type(meta).__name__}, not a mapping")
+    n_in = program.tensors[program.input].cols if 0 <= program.input < len(
+        program.tensors) else 0
+    n_out = program.tensors[program.output].cols if 0 <= program.output < len(
+        program.tensors) else 0
+    try:
+        for key, n in (("tensor_names", len(program.tensors)), ("values", len(program.ops))):
+            if key in meta and (not isinstance(meta[key], list) or len(meta[key]) != n):
+                raise validate.FrontendError(f"{key} must be a list of {n} entries")
+        if not all(isinstance(t, str) for t in meta.get("tensor_names", [])):
+            raise validate.FrontendError("tensor_names must be strings")
+        for v in meta.get("values", []):
+            if v is not None and not (isinstance(v, dict) and isinstance(v.get("name"), str)):
+                raise validate.FrontendError(f"values entry {v!r:.60} is not a named value")
+        for key in ("input", "output"):                 # a device copy keeps these
+            if key in meta:
+                validate.quantization(meta[key], "metadata", key)
+        host = [k for k in HOST_KEYS if k in meta]
+        if host and len(host) != len(HOST_KEYS):
+            missing = sorted(set(HOST_KEYS) - set(host))
+            raise validate.FrontendError(f"host metadata lacks {', '.join(missing)}")
+        if not host:
+            return
+        config = meta["model_config"]
+        if not isinstance(config, dict) or config.get("n_mels") != n_in or \
+                config.get("n_classes") != n_out:
+            raise validate.FrontendError(f"model_config {config!r:.80} does not match the "
+                                         f"program ({n_in} mel bands, {n_out} classes)")
+        validate.classes(meta["classes"], n_out, "classes")
+        validate.feature_config(meta["feature_config"], n_in, "feature_config")
+        validate.normalizer(meta["normalizer"], n_in, "normalizer")
+        if meta["t_max"] != program.t_max:
+            raise validate.FrontendError(f"t_max {meta['t_max']!r} differs from the "
+                                         f"program's {program.t_max}")
+        speakers = meta.get("training_speakers", [])
+        if not isinstance(speakers, list) or not all(isinstance(x, str) for x in speakers):
+            raise validate.FrontendError("training_speakers must be a list of names")
+    except validate.FrontendError as exc:
+        raise PRQError(f"invalid metadata: {exc}") from None
 
 
 def _read_ops(raw: bytes, n_ops: int, meta: dict, version: int = VERSION) -> list[Op]:
     values = meta.get("values", [])
+    values = values if isinstance(values, list) else []
     ops, pos = [], 0
     for i in range(n_ops):
         if pos + 8 > len(raw):

@@ -20,7 +20,7 @@ from pyreparam.data.manifest import read_manifest
 from pyreparam.data.normalize import Normalizer
 from pyreparam.infer import Frontend
 from pyreparam.models import Model, load_checkpoint_with_meta
-from pyreparam.quant.backbones import build_graph, check_mergeable
+from pyreparam.quant.backbones import QuantizeError, build_graph, check_mergeable
 from pyreparam.quant.calibrate import DEFAULT_METHOD, DEFAULT_PERCENTILE, calibrate
 from pyreparam.quant.graph import Graph, run_float
 from pyreparam.quant.lower import ARENA_BUDGET, DEFAULT_BLOCK, lower
@@ -82,12 +82,20 @@ def ensure_prior(loaded: LoadedModel, manifest, cache=None, on_error: str = "fai
 
 @dataclasses.dataclass
 class Utterances:
-    """Normalized features (cut to T_max frames), labels (class index or -1), paths."""
+    """Normalized features (cut to T_max frames), labels (class index or -1), paths;
+    ``whole``: the same features uncut (what training and ``eval`` give the float
+    model), ``frames``: each file's length in frames."""
 
     features: list[np.ndarray]
     labels: np.ndarray
     paths: list[str]
     n_cut: int
+    whole: list[np.ndarray] | None = None
+    frames: list[int] | None = None
+
+    def cut_files(self, t_max: int) -> list[tuple[str, int]]:
+        """(path, frames) of every file longer than t_max frames."""
+        return [(p, n) for p, n in zip(self.paths, self.frames or []) if n > t_max]
 
 
 def load_utterances(manifest, frontend: Frontend, t_max: int, cache=None,
@@ -97,11 +105,12 @@ def load_utterances(manifest, frontend: Frontend, t_max: int, cache=None,
     utterances = read_manifest(manifest)
     features, kept, _ = load_features(utterances, frontend.feature_config, cache, on_error)
     features = frontend.normalize(features, [u.speaker for u in kept])
-    n_cut = sum(f.shape[0] > t_max for f in features)
-    features = [np.ascontiguousarray(f[:t_max]) for f in features]
+    frames = [int(f.shape[0]) for f in features]
+    n_cut = sum(n > t_max for n in frames)
+    cut = [np.ascontiguousarray(f[:t_max]) for f in features]
     labels = np.array([frontend.classes.index(u.label) if u.label in frontend.classes else -1
                        for u in kept], dtype=np.int64)
-    return Utterances(features, labels, [u.path for u in kept], n_cut)
+    return Utterances(cut, labels, [u.path for u in kept], n_cut, features, frames)
 
 
 def pick(utterances: Utterances, n: int, seed: int = 0) -> list[np.ndarray]:
@@ -121,6 +130,11 @@ def quantize_model(model: Model, calib: list[np.ndarray], t_max: int,
     arena for speed; 0 keeps the least-memory schedules."""
     graph = build_graph(model)
     qparams = calibrate(graph, calib, method, percentile)
+    bad = sorted(name for name, (scale, _) in qparams.items()
+                 if not (math.isfinite(scale) and scale > 0))
+    if bad:
+        raise QuantizeError(f"calibration gave no finite range for {', '.join(bad[:5])} "
+                            "(the model overflows on the calibration audio?)")
     return graph, qparams, lower(graph, qparams, t_max, block, arena_budget)
 
 
@@ -140,6 +154,7 @@ def host_meta(loaded: LoadedModel, qparams: dict, t_max: int, calibration: dict)
         "model_config": loaded.model.config.to_dict(),
         "merged_from": loaded.model.merged_from,
         "calibration": calibration,
+        "training_speakers": list(fe.training_speakers),
     }
     from pyreparam.stream import stream_meta
     stream = stream_meta(meta)              # window, hop, gate (models with a prior)
@@ -152,10 +167,19 @@ def frontend_from_meta(meta: dict) -> Frontend:
     """The front end stored in a .prq's metadata."""
     state = {k: np.asarray(v) for k, v in meta["normalizer"].items()}
     return Frontend(FeatureConfig.from_dict(meta["feature_config"]),
-                    Normalizer.from_dict(state), list(meta["classes"]))
+                    Normalizer.from_dict(state), list(meta["classes"]),
+                    tuple(meta.get("training_speakers", ())))
 
 
 # --------------------------------------------------------------------------- reports
+
+def _rel_rms(num: float, den: float) -> float:
+    """sqrt(num / den), inf when either is not finite (never a NaN that compares as
+    small), 0 for an all-zero reference."""
+    if not (math.isfinite(num) and math.isfinite(den)):
+        return math.inf
+    return math.sqrt(num / den) if den > 0 else (0.0 if num == 0 else math.inf)
+
 
 def error_table(graph: Graph, program: Program, qparams: dict,
                 features: Sequence[np.ndarray]) -> list[dict]:
@@ -175,7 +199,8 @@ def error_table(graph: Graph, program: Program, qparams: dict,
                 d = v - env[name]
                 num[name] = num.get(name, 0.0) + float(np.sum(d * d))
                 den[name] = den.get(name, 0.0) + float(np.sum(env[name] ** 2))
-                worst[name] = max(worst.get(name, 0.0), float(np.abs(d).max()))
+                err = float(np.abs(d).max())          # NaN-safe: a NaN error is inf
+                worst[name] = max(worst.get(name, 0.0), err if err == err else math.inf)
     rows = []
     order = [n.name for n in graph.nodes]
     for node in graph.nodes:
@@ -189,7 +214,7 @@ def error_table(graph: Graph, program: Program, qparams: dict,
         value = graph.values[name]
         rows.append({"name": name, "dtype": "int16" if value.role == "s16" else "int8",
                      "scale": float(scale), "zero_point": int(zp),
-                     "rel_rms": math.sqrt(num[name] / den[name]) if den[name] > 0 else 0.0,
+                     "rel_rms": _rel_rms(num[name], den[name]),
                      "max_err_lsb": worst[name] / scale if scale > 0 else float("nan")})
     return rows
 
@@ -207,14 +232,27 @@ def int8_logits(program: Program, blob: bytes | None, features, qparams) -> np.n
 
 def evaluate(model: Model, program: Program, blob: bytes | None, qparams: dict,
              utterances: Utterances) -> dict:
-    """WA / UA / macro-F1 of the float model and of the int8 program on the same
-    (cut) utterances with known labels, and how often their predictions agree."""
+    """WA / UA / macro-F1 of the float model and of the int8 program on the utterances
+    with known labels, and how often their predictions agree.
+
+    The one length policy: the float model sees each whole file, as in training and
+    ``eval`` ("float"), the int8 program its first T_max frames ("int8"); with files
+    longer than T_max, "float_cut" is the float model on the same cut files as int8
+    (the agreement compares those two)."""
     keep = utterances.labels >= 0
     feats = [f for f, k in zip(utterances.features, keep) if k]
     labels = utterances.labels[keep]
     n_classes = model.config.n_classes
-    float_pred = np.argmax(predict_logits(model, feats), axis=1)
+    cut_pred = np.argmax(predict_logits(model, feats), axis=1)
     int8_pred = np.argmax(int8_logits(program, blob, feats, qparams), axis=1)
-    return {"float": classification_report(labels, float_pred, n_classes),
-            "int8": classification_report(labels, int8_pred, n_classes),
-            "agreement": float(np.mean(float_pred == int8_pred)), "n": int(keep.sum())}
+    report = {"float": classification_report(labels, cut_pred, n_classes),
+              "int8": classification_report(labels, int8_pred, n_classes),
+              "agreement": float(np.mean(cut_pred == int8_pred)), "n": int(keep.sum())}
+    if utterances.whole is not None and any(
+            len(w) > len(f) for w, f, k in zip(utterances.whole, utterances.features, keep)
+            if k):
+        whole = [w for w, k in zip(utterances.whole, keep) if k]
+        report["float_cut"] = report["float"]
+        report["float"] = classification_report(
+            labels, np.argmax(predict_logits(model, whole), axis=1), n_classes)
+    return report

@@ -26,7 +26,6 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import inspect
-import multiprocessing
 import os
 import socket
 import tempfile
@@ -35,9 +34,10 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator
 
-from pyreparam.models.checkpoint import atomic_write
+from pyreparam.atomic import atomic_write
 from pyreparam.train import run as run_module
 from pyreparam.train.fold import LOG_FILE, RESULT_FILE, STATE_FILE
+from pyreparam.train.workers import process_pool
 
 FoldCallback = Callable[[dict], None]
 
@@ -141,9 +141,7 @@ class LocalExecutor(FoldExecutor):
             threads = max(1, (os.cpu_count() or 1) // self.slots)
             # workers are spawned lazily while tasks arrive: keep the thread limits set
             self._threads.enter_context(run_module._threads_per_worker(threads))
-            self._pool = concurrent.futures.ProcessPoolExecutor(
-                max_workers=self.slots, mp_context=multiprocessing.get_context("spawn"),
-                initializer=exit_with_parent)
+            self._pool = process_pool(self.slots)
         return self._pool
 
     def _run(self, tasks, on_started, finished) -> list[dict]:
@@ -173,19 +171,6 @@ class LocalExecutor(FoldExecutor):
             self._pool.shutdown(wait=True)
             self._pool = None
         self._threads.close()
-
-
-def exit_with_parent() -> None:
-    """Worker initializer: end this process as soon as the process that spawned it is
-    gone (a SIGKILLed sweep would otherwise leave workers writing fold states)."""
-    parent = multiprocessing.parent_process()
-    if parent is None:
-        return
-
-    def watch():
-        parent.join()                     # returns when the parent's sentinel closes
-        os._exit(1)
-    threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
 
 
 # --------------------------------------------------------------------------- Ray

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pyreparam.models.checkpoint import atomic_write
+from pyreparam.atomic import atomic_write
 from pyreparam.sweep.executors import FoldExecutor
 from pyreparam.train.fold import RESULT_FILE
 from pyreparam.train.run import FOLDS_FILE, RESULTS_FILE, RUN_FILE, RunSpec, resume_run, \

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -24,6 +25,7 @@ import numpy as np
 from pyreparam.data.augment import spec_augment
 from pyreparam.data.normalize import DEFAULT_PRIOR_WEIGHT, CausalSampler, Normalizer
 from pyreparam.models import Model, build_model, save_checkpoint
+from pyreparam.models.archive import read_npz
 from pyreparam.models.checkpoint import atomic_write
 from pyreparam.ops.loss import (cross_entropy_backward, cross_entropy_forward,
                                 distill_backward, distill_forward)
@@ -99,6 +101,15 @@ class TrainConfig:
                              f"{SELECTION_RULES}")
         if not 0.0 <= self.ema < 1.0 or self.mixup < 0 or self.select_window < 1:
             raise ValueError("need 0 <= ema < 1, mixup >= 0 and select_window >= 1")
+        numbers = {"lr": self.lr, "weight_decay": self.weight_decay, "warmup": self.warmup,
+                   "clip": self.clip, "label_smoothing": self.label_smoothing,
+                   "prior_weight": self.prior_weight, "hrf_lr_scale": self.hrf_lr_scale,
+                   "hrf_weight_decay": self.hrf_weight_decay or 0.0,
+                   "temperature": self.temperature}
+        bad = {k: v for k, v in numbers.items() if not math.isfinite(v) or v < 0}
+        if bad or self.lr == 0:
+            raise ValueError(f"training settings must be finite and non-negative (lr "
+                             f"positive): {bad or {'lr': self.lr}}")
         if any(not 0.5 <= v <= 2.0 or v == 1.0 for v in self.speeds):
             raise ValueError(f"speed factors must lie in [0.5, 2] and differ from 1: "
                              f"{self.speeds}")
@@ -225,8 +236,10 @@ class FoldState:
 
     @classmethod
     def load(cls, path: Path, model: Model) -> "FoldState":
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
+        size = 8 * sum(p.size for p in model.params.values()) + 2 ** 24
+        arrays = read_npz(path, max_array_bytes=size, max_total_bytes=8 * size)  # capped
+        if "header.json" not in arrays:
+            raise ValueError(f"{path}: not a fold state (no header.json)")
         header = json.loads(str(arrays.pop("header.json")))
         part = lambda prefix: {k[len(prefix):]: v for k, v in arrays.items()
                                if k.startswith(prefix)}

@@ -12,11 +12,9 @@ A run directory holds
 """
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import dataclasses
 import json
-import multiprocessing
 import os
 import platform
 import sys
@@ -38,6 +36,7 @@ from pyreparam.train.metrics import metrics_from_confusion
 from pyreparam.train.progress import FoldProgress
 from pyreparam.train.protocols import PRIOR_BUCKETS, pool_protocols
 from pyreparam.train.splits import Fold, make_folds
+from pyreparam.train.workers import process_pool
 
 RUN_FILE, FOLDS_FILE, RESULTS_FILE = "run.json", "folds.json", "results.json"
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
@@ -152,8 +151,7 @@ def run_folds(tasks: list[tuple], jobs: int) -> list[dict]:
     if jobs <= 1 or len(tasks) <= 1:
         return [_fold_task(*task) for task in tasks]
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    with _threads_per_worker(threads), concurrent.futures.ProcessPoolExecutor(
-            max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with _threads_per_worker(threads), process_pool(jobs) as pool:   # workers die with us
         futures = [pool.submit(_fold_task, *task) for task in tasks]
         return [f.result() for f in futures]
 

@@ -61,6 +61,7 @@ from typing import NamedTuple  # noqa: E402
 import numpy as np  # noqa: E402
 
 from pyreparam import __version__  # noqa: E402
+from pyreparam.atomic import write_text  # noqa: E402
 from pyreparam.audio.decode import AudioError, load_audio_bytes, read_file_bytes  # noqa: E402
 from pyreparam.audio.features import trim_trailing_zeros  # noqa: E402
 from pyreparam.data.cache import CACHE_FORMAT, FeatureCache  # noqa: E402
@@ -488,7 +489,7 @@ def main(argv=None) -> None:
     print(format_report(args, len(kept), speakers, classes, folds, variants, extraction,
                         failed))
     if args.json:
-        args.json.write_text(json.dumps({
+        write_text(args.json, json.dumps({
             "manifest": str(args.manifest), "cv": args.cv, "seed": args.seed,
             "normalization": args.normalization, "classes": classes,
             "n_utterances": len(kept), "skipped": failed,

@@ -26,6 +26,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import firmware as fw  # noqa: E402
+from pyreparam.atomic import write_text  # noqa: E402
 from pyreparam.audio.features import FeatureConfig, frame_signal  # noqa: E402
 from pyreparam.data.synth import synthesize  # noqa: E402
 from pyreparam.quant import qfrontend as qf  # noqa: E402
@@ -65,7 +66,7 @@ def write_header(path: Path, frames: np.ndarray, expected: np.ndarray,
               f"static const int16_t fe_frames[{F}][{frames.shape[1]}] = {{"]
     lines += as_rows(frames) + ["};", f"static const int16_t fe_expected[{F}][{M}] = {{"]
     lines += as_rows(expected) + ["};", "", "#endif", ""]
-    path.write_text("\n".join(lines))
+    write_text(path, "\n".join(lines))
 
 
 def code_bytes(lib: Path) -> int:
@@ -129,8 +130,7 @@ def main(argv: list[str] | None = None) -> int:
             print(r["output"], *r["float_problems"], sep="\n")
     ok = bool(results) and all(r["ok"] for r in results)
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({
+        write_text(args.json, json.dumps({
             "ok": ok, "table_bytes": qf.table_bytes(tables),
             "scratch_bytes": 4 * (2 * tables.n_fft + 2), "frames": len(frames),
             "speech_frames": args.speech_frames, "results": results}, indent=1))

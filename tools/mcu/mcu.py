@@ -90,7 +90,7 @@ def run_one(target: fw.Target, lib: Path, record: dict, args, plugin: Path):
     elf = fw.build_firmware(target, lib, model_dir, work / f"{record['backbone']}.elf")
     run = fw.run_counted(target, elf, plugin, work / f"{record['backbone']}.counts",
                          profile=args.profile)
-    (work / f"{record['backbone']}.out").write_text(run.stdout)
+    prepare.write_text(work / f"{record['backbone']}.out", run.stdout)
     result = report.judge(target, record, elf, run, fw.parse_stdout(run.stdout))
     if args.profile and result["runs"]:
         longest = max(range(len(result["runs"])), key=lambda i: result["runs"][i]["frames"])
@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
                                            "push_blocks": list(v[2]), "what": v[3]}
                                        for n, v in pipeline.RECORDINGS.items()}}
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(doc, indent=1) + "\n")
+        prepare.write_text(args.json, json.dumps(doc, indent=1) + "\n")
     print(f"\n{'all outputs matched' if ok else 'FAILED'}")
     return 0 if ok else 1
 

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pyreparam.atomic import write_text
 from pyreparam.audio.decode import load_audio
 from pyreparam.audio.features import logmel
 from pyreparam.data.manifest import read_manifest
@@ -150,7 +151,7 @@ def write_inputs_h(path: Path, inputs: list[np.ndarray], sources: list[str]) -> 
         lines += c_array(f"mcu_input_{i}", x)
     lines.append("static const int16_t *const mcu_inputs[MCU_N_INPUTS] = {"
                  + ", ".join(f"mcu_input_{i}" for i in range(n)) + "};")
-    path.write_text("\n".join(lines) + "\n")
+    write_text(path, "\n".join(lines) + "\n")
 
 
 def prepare_model(backbone: str, out: Path, manifest: Path, n_inputs: int,
@@ -180,7 +181,7 @@ def prepare_model(backbone: str, out: Path, manifest: Path, n_inputs: int,
                          for w, x in zip(wavs, inputs)],
               }
     record["expected"], record["expected_state_crc"] = expected_outputs(prq, inputs)
-    (folder / "expected.json").write_text(json.dumps(record, indent=1) + "\n")
+    write_text(folder / "expected.json", json.dumps(record, indent=1) + "\n")
     return record
 
 
@@ -194,5 +195,5 @@ def prepare(out: Path, backbones: list[str], n_inputs: int = 3, max_seconds: flo
     for backbone in backbones:
         records.append(prepare_model(backbone, out, manifest, n_inputs, max_seconds,
                                      (given or {}).get(backbone), log))
-    (out / "commands.txt").write_text("\n".join(log) + "\n")
+    write_text(out / "commands.txt", "\n".join(log) + "\n")
     return records
