@@ -26,6 +26,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import firmware as fw  # noqa: E402
+import layers  # noqa: E402
 import prepare  # noqa: E402
 import report  # noqa: E402
 from pyreparam.quant.prq import load_prq  # noqa: E402
@@ -56,6 +57,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="skip the plugin-vs-trace verification of the counts")
     p.add_argument("--profile", action="store_true",
                    help="print instructions per function for the longest input")
+    p.add_argument("--layers", action="store_true",
+                   help="instructions per layer shape (layers.c) on each DSP target")
+    p.add_argument("--compare-counts", type=Path, default=None, metavar="JSON",
+                   help="another library's instructions on the same shapes (records "
+                        "kernel, shape, instructions; README: CMSIS-NN), shown next to ours")
     p.add_argument("--json", type=Path, default=None, help="write the figures here")
     args = p.parse_args(argv)
     args.models = [m for m in args.models.split(",") if m]
@@ -129,6 +135,28 @@ def verify_counts(target: fw.Target, lib: Path, record: dict, args, plugin: Path
             "equal": len(plugin_calls) == len(calls) and plugin_calls == trace_calls}
 
 
+def layer_counts(target: fw.Target, lib: Path, records: list[dict], args, plugin: Path,
+                 other: dict | None) -> dict:
+    """Every product / softmax / depthwise call of one inference (the first input) of
+    each model, grouped by shape, and the whole-model sums over the compared shapes."""
+    out = {}
+    for record in records:
+        res = layers.run(target, lib, args.out / record["backbone"],
+                         args.out / "layers" / target.name / f"{record['backbone']}.elf",
+                         plugin)
+        groups = layers.group(res["calls"])
+        out[record["backbone"]] = {"frames": res["frames"], "model_instructions": res["model"],
+                                   "shapes": groups, "totals": layers.totals(groups, other)}
+        print(layers.table(record["backbone"], groups, other))
+        t = out[record["backbone"]]["totals"]
+        if other is not None and t["macs"]:
+            print(f"  {record['backbone']} ({res['frames']} frames), the compared calls: ours "
+                  f"{t['ours'] / 1e6:.2f} M instructions ({t['ours'] / t['macs']:.2f} / MAC), "
+                  f"CMSIS-NN {t['other'] / 1e6:.2f} M ({t['other'] / t['macs']:.2f} / MAC); "
+                  f"the whole pr_model_run {res['model'] / 1e6:.2f} M")
+    return out
+
+
 def run_one_safely(target: fw.Target, lib: Path, record: dict, args, plugin: Path) -> dict:
     """run_one, a failed build or a QEMU time-out becoming a failed result."""
     try:
@@ -156,6 +184,11 @@ def run_all(args) -> dict:
     plugin = fw.build_plugin(args.out)
     results: dict = {}
     kernels: dict = {}
+    layer_results: dict = {}
+    other = None
+    if args.compare_counts is not None:
+        other = {layers.shape_key(r["kernel"], r["shape"]): r["instructions"]
+                 for r in json.loads(args.compare_counts.read_text())["records"]}
     verification = None
     for name in args.targets:
         target = fw.TARGETS[name]
@@ -169,8 +202,11 @@ def run_all(args) -> dict:
             print_result(name, record, res, time.perf_counter() - t0)
         if verification is None and not args.no_verify_counts:
             verification = verify_counts(target, lib, records[0], args, plugin)
+        if args.layers and target.variant == "dsp" and target.core not in layer_results:
+            layer_results[target.core] = layer_counts(target, lib, records, args, plugin,
+                                                      other)
     return {"records": records, "results": results, "verification": verification,
-            "kernel_tests": list(kernels.values())}
+            "kernel_tests": list(kernels.values()), "layers": layer_results}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -196,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json is not None:
         doc = {"ok": ok, "targets": args.targets, "models": out["records"],
                "results": [r for r in results.values()], "kernel_tests": out["kernel_tests"],
-               "count_verification": verification}
+               "count_verification": verification, "layers": out["layers"]}
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(doc, indent=1) + "\n")
     print(f"\n{'all outputs matched' if ok else 'FAILED'}")
