@@ -320,6 +320,7 @@ def use_simd(level: str) -> str:
     """Run the C models through a build of `level` (csrc/build_ffi.py build_module,
     cached in build/simd-cache/) instead of the installed extension; its pr_build_info."""
     sys.path.insert(0, str(ROOT / "csrc"))
+    os.environ["PYREPARAM_SIMD"] = level      # build_ffi's import-time builder: no probe
     import build_ffi
 
     module = build_ffi.build_module(level, ROOT / "build" / "simd-cache", cache=True)

@@ -15,8 +15,9 @@
  * that level only, and checked at load time (pr_cpu_check_neondot.c).
  *
  * Variants: linear_s8, linear_s8_s16, conv1d_s8, bmm_nt_s8, bmm_nn_s8 (both levels:
- * the product pr_a64_mm_<level>.c); add_s16, add_s16_s8, layernorm_s16_s8, softmax_s8
- * (neon, used by both levels).
+ * the product pr_a64_mm_<level>.c, pr_a64_mm_impl.h); add_s16, add_s16_s8,
+ * layernorm_s16_s8, softmax_s8, lut_s8, mul_s8, depthwise_conv1d_s8 (neon, used by both
+ * levels).
  *
  * Everything is exact integer arithmetic: the dot products are exact int32 sums, and
  * the requantization repeats the reference's integer steps lane by lane with

@@ -92,7 +92,7 @@ static void pr_arm_bmm_nn_row(const pr_bmm_params *p, const pr_arm_bmm_nn_q *q, 
     }
 }
 
-enum { PR_ARM_NN_T_BYTES = 4096, PR_ARM_NN_T_DEPTH = 32 };
+enum { PR_ARM_NN_T_BYTES = 2048, PR_ARM_NN_T_DEPTH = 32 };
 
 /* Every batch through a transposed copy of its values and the product of Q K^T; 0 when
  * the depth is short or the values do not fit the copy. */

@@ -250,7 +250,7 @@ static int32_t test_bmm(int32_t nn)
         p.rows = range(1, 5);
         p.cols = (rnd() & 3) ? range(1, 40) : range(60, 70);   /* one or two chunks */
         p.depth = (rnd() & 1) ? 4 * range(1, 10) : range(1, 40);
-        if (nn && c % 8 == 3) {   /* values past the transposed copy (4096 bytes) */
+        if (nn && c % 8 == 3) {   /* values past the transposed copy (2048 bytes) */
             p.batches = 1;
             p.rows = range(1, 3);
             p.cols = range(64, 70);
