@@ -5,11 +5,12 @@ compiler. The declarations given to cffi are the block of ``pyreparam.h`` betwee
 the ``cffi-begin`` and ``cffi-end`` markers, so the header stays the single source
 of truth for the API.
 
-SIMD variants (chosen at build time). ``csrc/x86/pr_<op>_<isa>.c`` defines the same
-public function as the reference ``csrc/pr_<op>.c``, with bit-identical results; a
-build with SIMD level L compiles, for each reference file, its variant of the
-highest ISA <= L instead, plus the shared kernels ``csrc/x86/pr_x86_*_<isa>.c`` of
-every ISA <= L (``select_sources``). The level comes from the environment:
+SIMD variants (chosen at build time). ``csrc/<arch>/pr_<op>_<level>.c`` (arch: x86 or
+aarch64) defines the same public function as the reference ``csrc/pr_<op>.c``, with
+bit-identical results; a build with SIMD level L compiles, for each reference file,
+its variant of the highest level <= L of L's architecture instead, plus the shared
+kernels ``csrc/x86/pr_x86_*_<level>.c`` / ``csrc/aarch64/pr_a64_*_<level>.c`` of every
+level <= L (``select_sources``). The level comes from the environment:
 
     PYREPARAM_SIMD=auto        (default) the best level that the build machine's
                                compiler builds and its CPU runs: a tiny probe is
@@ -17,12 +18,22 @@ every ISA <= L (``select_sources``). The level comes from the environment:
     PYREPARAM_SIMD=none        the portable C99 reference only (as on Cortex-M)
     PYREPARAM_SIMD=avx2        x86 AVX2 variants (no probe: the caller's choice)
     PYREPARAM_SIMD=avx512vnni  x86 AVX-512 VNNI variants, AVX2 where there is none
+    PYREPARAM_SIMD=neon        aarch64 Advanced SIMD (NEON) variants (Armv8-A: every
+                               64-bit Arm core, e.g. Cortex-A53 / A72 of the
+                               Raspberry Pi 3 / 4)
+    PYREPARAM_SIMD=neondot     aarch64 NEON with the dot-product instructions (SDOT,
+                               Armv8.2-A FEAT_DotProd: Cortex-A55 / A76 of the
+                               Raspberry Pi 5, Apple M1, Neoverse N1), NEON elsewhere
 
-The variants enable their instruction set per function (``target`` attributes),
-so no global ``-m`` flag is passed and no other file can use AVX. A module built
-with "auto" runs only on CPUs like the build machine's: build distributable wheels
-with PYREPARAM_SIMD=none (or avx2). ``pr_build_info()`` returns the level that was
-compiled, e.g. "simd=avx512vnni".
+The x86 variants enable their instruction set per function (``target`` attributes),
+so no global ``-m`` flag is passed and no other file can use AVX; likewise the
+dot-product functions of the neondot level (NEON itself is part of every aarch64
+target). A module built with "auto" runs only on CPUs like the build machine's:
+build distributable wheels with PYREPARAM_SIMD=none (or avx2, neon): the extension
+refuses to load, with a message, on a CPU without the level's instructions
+(``pr_build_cpu_ok``). ``pr_build_info()`` returns the level that was compiled, e.g.
+"simd=avx512vnni". Cross builds outside Python (tools/aarch64/) take their file lists
+from ``select_sources`` too.
 """
 from __future__ import annotations
 
@@ -42,11 +53,14 @@ HERE = Path(__file__).resolve().parent
 # setup.py runs with the project root as working directory; cffi wants source
 # paths relative to it.
 ROOT = HERE.parent
-VARIANT_DIR = HERE / "x86"
-
-# increasing order: a level may use the variants of every level before it
-SIMD_LEVELS = ("none", "avx2", "avx512vnni")
-X86_MACHINES = ("x86_64", "amd64", "i386", "i686", "x86")
+# Per architecture: its folder of variants, the prefix of its shared kernels, its
+# levels in increasing order (a level may use the variants of every level before it)
+# and the platform.machine() names of the build machines that run it.
+ARCHES = {
+    "x86": ("pr_x86_", ("avx2", "avx512vnni"), ("x86_64", "amd64", "i386", "i686", "x86")),
+    "aarch64": ("pr_a64_", ("neon", "neondot"), ("aarch64", "arm64")),
+}
+SIMD_LEVELS = ("none",) + tuple(lv for _, levels, _ in ARCHES.values() for lv in levels)
 
 # Compiled and run by the "auto" probe: exits 0 only when the compiler accepts the
 # target attribute and the intrinsics, the CPU (and OS) run them and the answer is right.
@@ -89,6 +103,44 @@ int main(void)
     return run() ? 0 : 2;
 }
 """,
+    "neon": r"""
+#include <arm_neon.h>
+int main(void)
+{
+    volatile signed char a = -128, b = 127;
+    int16x8_t p = vmull_s8(vdup_n_s8(a), vdup_n_s8(b));
+    int32x4_t s = vpaddlq_s16(p);
+    return vgetq_lane_s32(vqrdmulhq_s32(s, vdupq_n_s32(1 << 30)), 3) == -128 * 127 ? 0 : 2;
+}
+""",
+    "neondot": r"""
+#include <arm_neon.h>
+#if defined(__linux__)
+#include <sys/auxv.h>
+static int has_dot(void) { return (getauxval(AT_HWCAP) >> 20) & 1; }  /* HWCAP_ASIMDDP */
+#elif defined(__APPLE__)
+#include <sys/sysctl.h>
+static int has_dot(void)
+{
+    int v = 0;
+    size_t n = sizeof v;
+    return sysctlbyname("hw.optional.arm.FEAT_DotProd", &v, &n, NULL, 0) == 0 && v;
+}
+#else
+static int has_dot(void) { return 0; }
+#endif
+__attribute__((target("arch=armv8.2-a+dotprod"))) static int run(void)
+{
+    volatile signed char a = -128, b = -127;
+    int32x4_t s = vdotq_s32(vdupq_n_s32(0), vdupq_n_s8(a), vdupq_n_s8(b));
+    return vaddvq_s32(s) == 16 * -128 * -127;
+}
+int main(void)
+{
+    if (!has_dot()) return 1;
+    return run() ? 0 : 2;
+}
+""",
 }
 
 
@@ -100,34 +152,48 @@ def _cdef_from_header(header: Path) -> str:
     return match.group(1)
 
 
+def arch_of(level: str) -> str | None:
+    """The architecture of a SIMD level ("x86", "aarch64"), None for "none"."""
+    for arch, (_, levels, _) in ARCHES.items():
+        if level in levels:
+            return arch
+    if level == "none":
+        return None
+    raise ValueError(f"unknown SIMD level {level!r}; choose from {SIMD_LEVELS}")
+
+
 def _variant_of(path: Path) -> tuple[str, str]:
-    """``pr_linear_s8_avx2.c`` -> ("pr_linear_s8", "avx2")."""
-    for level in SIMD_LEVELS[1:]:
+    """``x86/pr_linear_s8_avx2.c`` -> ("pr_linear_s8", "avx2")."""
+    levels = ARCHES[path.parent.name][1]
+    for level in sorted(levels, key=len, reverse=True):   # "neondot" before "neon"
         suffix = "_" + level
         if path.stem.endswith(suffix):
             return path.stem[: -len(suffix)], level
     raise RuntimeError(f"{path}: a variant's name must end in one of "
-                       f"{['_' + lv for lv in SIMD_LEVELS[1:]]}")
+                       f"{['_' + lv for lv in levels]}")
 
 
 def select_sources(simd: str) -> list[Path]:
     """The C files of a build at SIMD level ``simd``: every ``csrc/*.c``, each
-    replaced by its variant of the highest level <= ``simd`` when there is one."""
-    if simd not in SIMD_LEVELS:
-        raise ValueError(f"unknown SIMD level {simd!r}; choose from {SIMD_LEVELS}")
+    replaced by its variant of the highest level <= ``simd`` (of that level's
+    architecture) when there is one."""
+    arch = arch_of(simd)
     chosen = {p.stem: p for p in HERE.glob("*.c")}
-    rank = SIMD_LEVELS.index(simd)
+    if arch is None:
+        return sorted(chosen.values())
+    shared_prefix, levels, _ = ARCHES[arch]
+    rank = levels.index(simd)
     best: dict[str, tuple[int, Path]] = {}
-    for path in sorted(VARIANT_DIR.glob("*.c")):
+    for path in sorted((HERE / arch).glob("*.c")):
         stem, level = _variant_of(path)
-        r = SIMD_LEVELS.index(level)
-        if stem.startswith("pr_x86_"):              # shared kernels of one level
+        r = levels.index(level)
+        if stem.startswith(shared_prefix):          # shared kernels of one level
             if r <= rank:
                 chosen[path.stem] = path
             continue
         if stem not in chosen:
             raise RuntimeError(f"{path}: no reference csrc/{stem}.c for this variant")
-        if r <= rank and r > best.get(stem, (0, path))[0]:
+        if r <= rank and r > best.get(stem, (-1, path))[0]:
             best[stem] = (r, path)
     for stem, (_, path) in best.items():
         chosen[stem] = path
@@ -145,7 +211,7 @@ def probe(level: str) -> bool:
     correctly on this machine; False on any failure (never raises)."""
     if level == "none":
         return True
-    if platform.machine().lower() not in X86_MACHINES:
+    if level not in SIMD_LEVELS or platform.machine().lower() not in ARCHES[arch_of(level)][2]:
         return False
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -163,7 +229,7 @@ def resolve_simd(request: str | None = None) -> str:
     """The SIMD level of a build: ``request`` (default: $PYREPARAM_SIMD or "auto");
     "auto" probes from the best level down."""
     request = (request or os.environ.get("PYREPARAM_SIMD") or "auto").strip().lower()
-    if request == "auto":
+    if request == "auto":   # the best level of this machine's architecture
         return next(lv for lv in reversed(SIMD_LEVELS) if probe(lv))
     if request not in SIMD_LEVELS:
         raise ValueError(f"PYREPARAM_SIMD={request!r}: choose auto or one of {SIMD_LEVELS}")

@@ -713,21 +713,25 @@ pr_status pr_stream_finish(const pr_stream_config *cfg, uint8_t *mem, int64_t me
  * (a constant string; "unknown status" for a code no function returns). */
 const char *pr_status_str(pr_status status);
 
-/* ==== build information (SIMD variants; csrc/x86/, csrc/build_ffi.py) ====
+/* ==== build information (SIMD variants; csrc/x86/, csrc/aarch64/, csrc/build_ffi.py) ====
  *
  * pr_build_info: a constant string naming the kernels this build compiled:
  * "simd=none" (the portable reference, every target), "simd=avx2" or
- * "simd=avx512vnni" (x86 variants of some int8 kernels, csrc/x86/, with the same
- * prototypes and bit-identical results, chosen at build time by
- * PYREPARAM_SIMD=auto|none|avx2|avx512vnni).
+ * "simd=avx512vnni" (x86 variants of some int8 kernels, csrc/x86/), "simd=neon" or
+ * "simd=neondot" (aarch64 NEON variants, csrc/aarch64/, the latter with the
+ * dot-product instructions), "simd=arm-dsp" (Cortex-M DSP variants, csrc/arm/), all
+ * with the same prototypes and bit-identical results, chosen at build time
+ * (PYREPARAM_SIMD=auto|none|avx2|avx512vnni|neon|neondot; tools/mcu/build.sh).
  */
 const char *pr_build_info(void);
 
 /*
  * pr_build_cpu_ok: 1 when this CPU (and OS) runs the instructions this build compiled,
  * else 0: an x86 SIMD build checks the CPU's features (csrc/x86/pr_cpu_check_*.c), the
- * portable build always returns 1. Calling a SIMD kernel where this returns 0 would
- * stop the process (illegal instruction); pyreparam.native refuses such a build.
+ * aarch64 dot-product build asks the OS whether the cores have it
+ * (csrc/aarch64/pr_cpu_check_neondot.c), the portable and NEON builds return 1.
+ * Calling a SIMD kernel where this returns 0 would stop the process (illegal
+ * instruction); pyreparam.native refuses such a build.
  */
 int32_t pr_build_cpu_ok(void);
 

@@ -136,14 +136,18 @@ def test_source_selection():
     assert build_ffi.select_sources("none") == reference
     public = {p.stem for p in reference}
     for level in SIMD:
+        arch = build_ffi.arch_of(level)
+        prefix, levels, _ = build_ffi.ARCHES[arch]
         chosen = build_ffi.select_sources(level)
-        ops = [build_ffi._variant_of(p)[0] if p.parent.name == "x86" else p.stem
-               for p in chosen]
+        variants = [p for p in chosen if p.parent.name != "csrc"]
+        ops = [build_ffi._variant_of(p)[0] if p in variants else p.stem for p in chosen]
         # every reference file exactly once, as itself or as one variant
-        assert sorted(op for op in ops if not op.startswith("pr_x86_")) == sorted(public)
-        variants = [p for p in chosen if p.parent.name == "x86"]
-        assert variants and all(build_ffi._variant_of(p)[1] in SIMD[:SIMD.index(level) + 1]
-                                for p in variants)
+        assert sorted(op for op in ops if not op.startswith(prefix)) == sorted(public)
+        # only this architecture's folder, levels up to this one
+        assert variants and all(p.parent.name == arch for p in variants)
+        assert all(build_ffi._variant_of(p)[1] in levels[:levels.index(level) + 1]
+                   for p in variants)
+        assert (ROOT / "csrc" / arch / f"pr_build_info_{level}.c") in chosen
     with pytest.raises(ValueError):
         build_ffi.select_sources("sse9")
     with pytest.raises(ValueError):

@@ -257,7 +257,7 @@ static int32_t pr_arm_mm_uniform_shift(const pr_mm *m)
  * reference's saturating bias add never saturates), and the requantization is
  * pr_arm_fast_rq (pr_arm_common.h).
  */
-enum { PR_ARM_MM4_DEPTH = 128, PR_ARM_MM4_COLS = 64 };
+enum { PR_ARM_MM4_DEPTH = 128, PR_ARM_MM4_COLS = 64, PR_ARM_MM4_MIN_ROWS = 3 };
 
 typedef struct {
     const int32_t *x;       /* the 4 expanded rows: K / 4 groups of 8 words */
@@ -509,7 +509,9 @@ static __attribute__((noinline)) void pr_arm_mm_nt_any(const pr_mm *m, int32_t u
 void pr_arm_mm_nt(const pr_mm *m)
 {
     const int32_t uniform = pr_arm_mm_uniform_shift(m);
-    if (!pr_arm_mm4_nt(m, uniform)) {
+    /* fewer than PR_ARM_MM4_MIN_ROWS rows: the 4-row path would mostly expand and
+     * multiply zero rows */
+    if (m->rows < PR_ARM_MM4_MIN_ROWS || !pr_arm_mm4_nt(m, uniform)) {
         pr_arm_mm_nt_any(m, uniform);
     }
 }

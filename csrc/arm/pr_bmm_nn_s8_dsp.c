@@ -7,6 +7,13 @@
  *   sum_k (a_k - za)(b_kj - zb) = sum_k (a_k - za) b_kj - zb sum_k (a_k - za),
  * exact in int32 (|a_k - za| <= 255, depth <= 2^15). The scratch is not needed but
  * its size is checked as in the reference.
+ *
+ * When the depth is at least PR_ARM_NN_T_DEPTH (global attention, not a window's few
+ * keys) and one batch's values fit PR_ARM_NN_T_BYTES, they are transposed into a stack
+ * buffer (cols x depth) and the product is that of pr_bmm_nt_s8 (pr_arm_mm_dsp.c: the
+ * 4-row path, or 2 x 2 blocks): fewer instructions per multiply-accumulate than the
+ * column loop below, which remains for short depths (where the copy does not pay and
+ * the depth trimming does) and for larger values.
  */
 #include "pr_arm_common.h"
 
@@ -85,6 +92,35 @@ static void pr_arm_bmm_nn_row(const pr_bmm_params *p, const pr_arm_bmm_nn_q *q, 
     }
 }
 
+enum { PR_ARM_NN_T_BYTES = 2048, PR_ARM_NN_T_DEPTH = 32 };
+
+/* Every batch through a transposed copy of its values and the product of Q K^T; 0 when
+ * the depth is short or the values do not fit the copy. */
+static int32_t pr_arm_bmm_nn_transposed(const pr_bmm_params *p, const int8_t *a,
+                                        const int8_t *b, int8_t *out)
+{
+    int8_t bt[PR_ARM_NN_T_BYTES];
+    const int32_t N = p->cols, K = p->depth;
+    int64_t h;
+    int32_t j, k;
+    if (K < PR_ARM_NN_T_DEPTH || (int64_t)N * K > PR_ARM_NN_T_BYTES) {
+        return 0;
+    }
+    for (h = 0; h < p->batches; ++h) {
+        pr_mm m = pr_mm_bmm(p, a, b, out, h, 0);
+        for (k = 0; k < K; ++k) {          /* bt[j, k] = b[h, k, j] */
+            const int8_t *row = m.b + (int64_t)k * p->b_row_stride;
+            for (j = 0; j < N; ++j) {
+                bt[j * K + k] = row[j];
+            }
+        }
+        m.b = bt;
+        m.b_step = K;
+        pr_arm_mm_nt(&m);
+    }
+    return 1;
+}
+
 pr_status pr_bmm_nn_s8(const pr_bmm_params *p, const int8_t *a, const int8_t *b,
                        int8_t *out, int32_t *scratch, int64_t scratch_len)
 {
@@ -93,6 +129,9 @@ pr_status pr_bmm_nn_s8(const pr_bmm_params *p, const int8_t *a, const int8_t *b,
     const pr_status st = pr_bmm_nn_check(p, a, b, out, scratch, scratch_len);
     if (st != PR_OK) {
         return st;
+    }
+    if (pr_arm_bmm_nn_transposed(p, a, b, out)) {
+        return PR_OK;
     }
     q.rq = pr_arm_rq_make(p->multiplier, p->shift, p->out_zero_point, p->act_min,
                           p->act_max);

@@ -3,7 +3,7 @@
  * csrc/pr_conv1d_s8.c (chosen at build time by csrc/build_ffi.py). The output frames
  * whose window lies inside x are the rows of one product (pr_x86_mm_avx2.c, rows
  * overlapping when stride < kernel); the few frames with padded taps are another
- * product or two (pr_x86_conv1d_edges, pr_x86_common.h).
+ * product or two (pr_mm_conv1d_edges, pr_mm_internal.h).
  */
 #include "pr_x86_common.h"
 
@@ -18,8 +18,8 @@ pr_status pr_conv1d_s8(const pr_conv1d_params *p, const int8_t *x, const int8_t 
         return st;
     }
     pr_conv1d_interior(p, T_out, &t_lo, &t_hi);
-    pr_x86_conv1d_edges(p, x, w, bias, multiplier, shift, y, 0, t_lo, pr_x86_avx2_mm);
-    pr_x86_conv1d_edges(p, x, w, bias, multiplier, shift, y, t_hi, T_out, pr_x86_avx2_mm);
+    pr_mm_conv1d_edges(p, x, w, bias, multiplier, shift, y, 0, t_lo, pr_x86_avx2_mm);
+    pr_mm_conv1d_edges(p, x, w, bias, multiplier, shift, y, t_hi, T_out, pr_x86_avx2_mm);
     if (t_hi > t_lo) {
         m = pr_mm_conv1d(p, x, w, bias, multiplier, shift, y, t_lo, t_hi);
         pr_x86_avx2_mm(&m);

@@ -14,6 +14,9 @@
 #   tools/mcu/build.sh fe TARGET LIB_DIR HEADER_DIR OUT_ELF
 #       the front-end firmware: start-up, frontend_test.c and HEADER_DIR/frontend.h
 #       (from frontend.py), linked with LIB_DIR/libpyreparam.a by link.ld
+#   tools/mcu/build.sh layers TARGET LIB_DIR MODEL_DIR OUT_ELF
+#       the layers firmware (layers.c: each product / softmax / depthwise call of one
+#       pr_model_run marked and its shape printed), the kernels wrapped with -Wl,--wrap
 #   tools/mcu/build.sh fw TARGET LIB_DIR MODEL_DIR OUT_ELF
 #       the firmware: start-up, harness (main.c), MODEL_DIR/model.h (from
 #       `pyreparam export --name pr_model_blob`) and MODEL_DIR/inputs.h, linked with
@@ -86,6 +89,21 @@ build_fw() {
         -Wl,--gc-sections -Wl,-Map="$elf.map" -L"$lib" -lpyreparam -o "$elf"
 }
 
+WRAPPED="pr_linear_s8 pr_linear_s8_s16 pr_conv1d_s8 pr_bmm_nt_s8 pr_bmm_nn_s8 pr_softmax_s8
+pr_depthwise_conv1d_s8"
+
+build_layers() {
+    local target="$1" lib="$2" model="$3" elf="$4" flags wraps=() name
+    flags="$(cpu_flags "$target")"
+    for name in $WRAPPED; do wraps+=("-Wl,--wrap=$name"); done
+    mkdir -p "$(dirname "$elf")"
+    # shellcheck disable=SC2086
+    "$CC" -std=gnu99 -Wall -Wextra -Werror $OPT $flags -ffunction-sections -fdata-sections \
+        -I"$ROOT/csrc" -I"$model" "$HERE/startup.c" "$HERE/layers.c" \
+        --specs=nano.specs --specs=rdimon.specs -nostartfiles -T "$HERE/link.ld" \
+        -Wl,--gc-sections "${wraps[@]}" -L"$lib" -lpyreparam -o "$elf"
+}
+
 build_fe() {
     local target="$1" lib="$2" header="$3" elf="$4" flags
     flags="$(cpu_flags "$target")"
@@ -136,6 +154,8 @@ case "${1:-}" in
            build_ktest "$2" "$3" ;;
     fe) [[ $# -eq 5 ]] || { echo "usage: $0 fe TARGET LIB_DIR HEADER_DIR OUT_ELF" >&2; exit 2; }
         build_fe "$2" "$3" "$4" "$5" ;;
+    layers) [[ $# -eq 5 ]] || { echo "usage: $0 layers TARGET LIB_DIR MODEL_DIR OUT_ELF" >&2; exit 2; }
+        build_layers "$2" "$3" "$4" "$5" ;;
     fw) [[ $# -eq 5 ]] || { echo "usage: $0 fw TARGET LIB_DIR MODEL_DIR OUT_ELF" >&2; exit 2; }
         build_fw "$2" "$3" "$4" "$5" ;;
     pipe) [[ $# -eq 6 ]] || { echo "usage: $0 pipe TARGET LIB_DIR MODEL_DIR REC_DIR OUT_ELF" >&2; exit 2; }

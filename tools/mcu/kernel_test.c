@@ -47,6 +47,9 @@ pr_status ref_pr_add_s16_s8(const pr_add_params *, const int16_t *, const int8_t
                             int16_t *);
 pr_status ref_pr_logmel_frame_s16(const pr_logmel_params *, const int16_t *, int16_t *,
                                   int32_t *, int64_t);
+pr_status ref_pr_depthwise_conv1d_s8(const pr_dwconv1d_params *, const int8_t *,
+                                     const int8_t *, const int32_t *, const int32_t *,
+                                     const int32_t *, int8_t *, int32_t *, int64_t);
 
 static uint32_t rng_state = 2463534242u;
 static int8_t in_a[BUF], in_b[BUF];
@@ -250,6 +253,16 @@ static int32_t test_bmm(int32_t nn)
         p.rows = range(1, 5);
         p.cols = (rnd() & 3) ? range(1, 40) : range(60, 70);   /* one or two chunks */
         p.depth = (rnd() & 1) ? 4 * range(1, 10) : range(1, 40);
+        if (nn && c % 8 == 3) {   /* values past the transposed copy (2048 bytes) */
+            p.batches = 1;
+            p.rows = range(1, 3);
+            p.cols = range(64, 70);
+            p.depth = range(65, 80);
+        } else if (nn && c % 8 == 5) {   /* deep enough for the transposed copy */
+            p.batches = range(1, 2);
+            p.depth = range(32, 100);
+            p.cols = range(1, 40);
+        }
         bmm_shape(&p, nn);
         scratch_len = p.cols;
         fill8(in_a, p.batches * p.a_batch_stride, -128);
@@ -343,6 +356,38 @@ static int32_t test_add(int32_t s8)
         bad += compare(name, c, a, b);
     }
     return report(name, CASES, bad);
+}
+
+static int32_t test_depthwise(void)
+{
+    int32_t c, bad = 0;
+    for (c = 0; c < CASES; ++c) {
+        pr_dwconv1d_params p;
+        pr_status a, b;
+        const int32_t *bp = (rnd() & 7) ? bias : NULL;
+        int64_t scratch_len;
+        p.in_len = range(1, 24);
+        p.channels = (rnd() & 1) ? range(1, 12) : range(60, 70);   /* past one chunk */
+        p.kernel = 2 * range(0, 8) + 1;
+        p.in_zero_point = pick(-128, 127);
+        out_range(-128, 127, 0, &p.out_zero_point, &p.act_min, &p.act_max);
+        fill8(in_a, p.in_len * p.channels, -128);
+        fill8(in_b, p.kernel * p.channels, -128);
+        fill_bias(p.channels, (rnd() & 7) == 0);
+        fill_requant(p.channels, 0);
+        scratch_len = p.channels;
+        if (c % 10 == 9) {   /* an even kernel, or a short scratch */
+            p.kernel = (rnd() & 1) ? 2 : p.kernel;
+            scratch_len = p.channels - 1;
+        }
+        clear_outputs();
+        a = ref_pr_depthwise_conv1d_s8(&p, in_a, in_b, bp, mult, shift, (int8_t *)out_ref,
+                                       scratch, scratch_len);
+        b = pr_depthwise_conv1d_s8(&p, in_a, in_b, bp, mult, shift, (int8_t *)out_dsp,
+                                   scratch, scratch_len);
+        bad += compare("depthwise_conv1d_s8", c, a, b);
+    }
+    return report("depthwise_conv1d_s8", CASES, bad);
 }
 
 /* pr_arm_requantize == pr_q_requantize: every shift, corner and random values. */
@@ -1051,6 +1096,7 @@ int main(void)
     failures += test_add(0);
     failures += test_add(1);
     failures += test_logmel();
+    failures += test_depthwise();
     failures += test_fast_requantize_ties();
     failures += test_layernorm_ties();
     failures += test_add_ties(0);

@@ -26,6 +26,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import firmware as fw  # noqa: E402
+import layers  # noqa: E402
 import pipeline  # noqa: E402
 import prepare  # noqa: E402
 import report  # noqa: E402
@@ -60,6 +61,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--pipeline-targets", default=pipeline.DEFAULT_TARGETS,
                    help="targets of the pipeline runs (audio in, decisions out through "
                         f"the stream API), '' for none [{pipeline.DEFAULT_TARGETS}]")
+    p.add_argument("--layers", action="store_true",
+                   help="instructions per layer shape (layers.c) on each DSP target")
+    p.add_argument("--compare-counts", type=Path, default=None, metavar="JSON",
+                   help="another library's instructions on the same shapes (records "
+                        "kernel, shape, instructions; README: CMSIS-NN), shown next to ours")
     p.add_argument("--json", type=Path, default=None, help="write the figures here")
     args = p.parse_args(argv)
     args.models = [m for m in args.models.split(",") if m]
@@ -134,6 +140,28 @@ def verify_counts(target: fw.Target, lib: Path, record: dict, args, plugin: Path
             "equal": len(plugin_calls) == len(calls) and plugin_calls == trace_calls}
 
 
+def layer_counts(target: fw.Target, lib: Path, records: list[dict], args, plugin: Path,
+                 other: dict | None) -> dict:
+    """Every product / softmax / depthwise call of one inference (the first input) of
+    each model, grouped by shape, and the whole-model sums over the compared shapes."""
+    out = {}
+    for record in records:
+        res = layers.run(target, lib, args.out / record["backbone"],
+                         args.out / "layers" / target.name / f"{record['backbone']}.elf",
+                         plugin)
+        groups = layers.group(res["calls"])
+        out[record["backbone"]] = {"frames": res["frames"], "model_instructions": res["model"],
+                                   "shapes": groups, "totals": layers.totals(groups, other)}
+        print(layers.table(record["backbone"], groups, other))
+        t = out[record["backbone"]]["totals"]
+        if other is not None and t["macs"]:
+            print(f"  {record['backbone']} ({res['frames']} frames), the compared calls: ours "
+                  f"{t['ours'] / 1e6:.2f} M instructions ({t['ours'] / t['macs']:.2f} / MAC), "
+                  f"CMSIS-NN {t['other'] / 1e6:.2f} M ({t['other'] / t['macs']:.2f} / MAC); "
+                  f"the whole pr_model_run {res['model'] / 1e6:.2f} M")
+    return out
+
+
 def run_one_safely(target: fw.Target, lib: Path, record: dict, args, plugin: Path) -> dict:
     """run_one, a failed build or a QEMU time-out becoming a failed result."""
     try:
@@ -161,6 +189,11 @@ def run_all(args) -> dict:
     plugin = fw.build_plugin(args.out)
     results: dict = {}
     kernels: dict = {}
+    layer_results: dict = {}
+    other = None
+    if args.compare_counts is not None:
+        other = {layers.shape_key(r["kernel"], r["shape"]): r["instructions"]
+                 for r in json.loads(args.compare_counts.read_text())["records"]}
     verification = None
     for name in args.targets:
         target = fw.TARGETS[name]
@@ -174,10 +207,14 @@ def run_all(args) -> dict:
             print_result(name, record, res, time.perf_counter() - t0)
         if verification is None and not args.no_verify_counts:
             verification = verify_counts(target, lib, records[0], args, plugin)
+        if args.layers and target.variant == "dsp" and target.core not in layer_results:
+            layer_results[target.core] = layer_counts(target, lib, records, args, plugin,
+                                                      other)
     piped = pipeline.run(records, args.pipeline_targets, args.out, plugin) \
         if args.pipeline_targets else []
     return {"records": records, "results": results, "verification": verification,
-            "kernel_tests": list(kernels.values()), "pipeline": piped}
+            "kernel_tests": list(kernels.values()), "layers": layer_results,
+            "pipeline": piped}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -207,7 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json is not None:
         doc = {"ok": ok, "targets": args.targets, "models": out["records"],
                "results": [r for r in results.values()], "kernel_tests": out["kernel_tests"],
-               "count_verification": verification, "pipeline": out["pipeline"],
+               "count_verification": verification, "layers": out["layers"],
+               "pipeline": out["pipeline"],
                "pipeline_recordings": {n: {"speaker": v[0], "script": list(v[1]),
                                            "push_blocks": list(v[2]), "what": v[3]}
                                        for n, v in pipeline.RECORDINGS.items()}}

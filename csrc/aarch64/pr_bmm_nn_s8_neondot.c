@@ -1,0 +1,22 @@
+/*
+ * pr_bmm_nn_s8, aarch64 neondot variant: same prototype, checks and results as
+ * csrc/pr_bmm_nn_s8.c (chosen at build time by csrc/build_ffi.py; product in
+ * pr_a64_mm_neondot.c, one product per batch). The scratch is checked as in the
+ * reference but not needed.
+ */
+#include "pr_a64_common.h"
+
+pr_status pr_bmm_nn_s8(const pr_bmm_params *p, const int8_t *a, const int8_t *b,
+                       int8_t *out, int32_t *scratch, int64_t scratch_len)
+{
+    int64_t h;
+    const pr_status st = pr_bmm_nn_check(p, a, b, out, scratch, scratch_len);
+    if (st != PR_OK) {
+        return st;
+    }
+    for (h = 0; h < p->batches; ++h) {
+        const pr_mm m = pr_mm_bmm(p, a, b, out, h, 1);
+        pr_a64_mm_neondot(&m);
+    }
+    return PR_OK;
+}

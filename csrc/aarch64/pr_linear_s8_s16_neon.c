@@ -1,0 +1,21 @@
+/*
+ * pr_linear_s8_s16, aarch64 neon variant: same prototype, checks and results as
+ * csrc/pr_linear_s8_s16.c (chosen at build time by csrc/build_ffi.py; product in
+ * pr_a64_mm_neon.c).
+ */
+#include "pr_a64_common.h"
+
+pr_status pr_linear_s8_s16(const pr_linear_params *p, const int8_t *x, const int8_t *w,
+                           const int32_t *bias, const int32_t *multiplier,
+                           const int32_t *shift, int16_t *y)
+{
+    pr_mm m;
+    const pr_status st = pr_linear_check(p, x, w, multiplier, shift, y,
+                                         -32768, 32767, 0, 0);
+    if (st != PR_OK) {
+        return st;
+    }
+    m = pr_mm_linear(p, x, w, bias, multiplier, shift, y, 2);
+    pr_a64_mm_neon(&m);
+    return PR_OK;
+}
