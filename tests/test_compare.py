@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from pyreparam.sweep.compare import Run, compare_runs, find_pairs, group_variants, hrf_text
+from pyreparam.sweep.compare import Run, compare_runs, differing_options, find_pairs, \
+    group_variants, hrf_text, run_options
 from pyreparam.sweep.stats import PairedSeed, class_recall, paired_bootstrap, \
     percentile_interval, t_interval
 from pyreparam.train.metrics import confusion_matrix, metrics_from_confusion
@@ -122,3 +123,21 @@ def test_hrf_text():
     assert hrf_text({"r": 2, "k": 2, "bias": False, "init": "identity",
                      "sites": ["ffn", "attn_in"]}) == "r=2,k=2,init=identity,no-bias," \
                                                       "sites=ffn+attn_in"
+
+
+def test_older_runs_read_with_the_behaviour_before_an_option_existed(tmp_path):
+    manifest = tmp_path / "corpus.csv"
+    manifest.write_text("path,label,speaker\n")
+    link = tmp_path / "link.csv"
+    link.symlink_to(manifest)
+    model = {"backbone": "convtransformer", "size": "light", "hrf": None, "dropout": 0.1}
+    old = {"model_config": model, "cv": "loso", "manifest": str(manifest),
+           "train_config": {"seed": 0, "lr": 5e-4}}
+    new = {"model_config": model, "cv": "loso", "manifest": str(link),
+           "train_config": {"seed": 0, "lr": 5e-4, "select": "smooth",
+                            "causal_draw": "uniform"}}
+    a, b = run_options(old), run_options(new)
+    assert a["select"] == "best" and a["causal-draw"] == "uniform" and a["ema"] == 0.0
+    assert a["model.pooling"] == "mean"
+    assert a["manifest"] == b["manifest"]               # one file through a symlink
+    assert differing_options(a, b) == ["select"]

@@ -35,6 +35,14 @@ SHARED_PREFIXES = ("features.",)
 #: Options implied by backbone and size (differences there do not count again).
 DERIVED_PREFIX = "model."
 METRICS = (("ua", "UA"), ("wa", "WA"), ("macro_f1", "macro-F1"))
+#: Training options added after runs were first recorded, with the behaviour runs had
+#: before the option existed: a results.json without the option is read with this value
+#: (so an older run pairs with a newer one that differs in one option only). These are
+#: the behaviours of the code before each option, not today's defaults (``select`` is
+#: now ``smooth``; before the option a fold kept its best validation epoch).
+LEGACY_TRAIN_OPTIONS = {"causal_draw": "uniform", "ema": 0.0, "mixup": 0.0,
+                        "select": "best", "select_window": 5, "speeds": []}
+LEGACY_MODEL_OPTIONS = {"pooling": "mean"}
 
 
 class CompareError(ValueError):
@@ -109,15 +117,22 @@ def run_options(results: dict) -> dict[str, Any]:
     """A run's options, flattened: backbone, size, hrf, dropout, model.* (derived from
     backbone and size), the train_config's options by their long names, cv, manifest,
     features.*; not the seed."""
-    model = dict(results["model_config"])
+    model = {**LEGACY_MODEL_OPTIONS, **results["model_config"]}
     options = {"backbone": model.pop("backbone"), "size": model.pop("size"),
                "hrf": hrf_text(model.pop("hrf", None)), "dropout": model.pop("dropout")}
     options.update({DERIVED_PREFIX + k: v for k, v in model.items()})
-    options.update({k.replace("_", "-"): v for k, v in results["train_config"].items()
-                    if k != "seed"})
-    options.update({"cv": results["cv"], "manifest": results["manifest"]})
+    train_config = {**LEGACY_TRAIN_OPTIONS, **results["train_config"]}
+    options.update({k.replace("_", "-"): v for k, v in train_config.items() if k != "seed"})
+    options.update({"cv": results["cv"], "manifest": _same_file(results["manifest"])})
     options.update({f"features.{k}": v for k, v in results.get("feature_config", {}).items()})
     return options
+
+
+def _same_file(path: str) -> str:
+    """The manifest's real path when it exists (one file reached through a symlink
+    is one corpus), else the path as recorded."""
+    real = Path(path).resolve()
+    return str(real) if real.exists() else path
 
 
 def hrf_text(hrf: dict | None) -> str:
