@@ -138,6 +138,14 @@ def test_older_runs_read_with_the_behaviour_before_an_option_existed(tmp_path):
                             "causal_draw": "uniform"}}
     a, b = run_options(old), run_options(new)
     assert a["select"] == "best" and a["causal-draw"] == "uniform" and a["ema"] == 0.0
-    assert a["model.pooling"] == "mean"
+    assert a["model.pooling"] == "mean" and a["features.frontend"] == "float"
     assert a["manifest"] == b["manifest"]               # one file through a symlink
     assert differing_options(a, b) == ["select"]
+
+
+def test_the_teachers_belong_to_the_distillation():
+    base = {"lr": 5e-4, "distill": 0.0, "teachers": []}
+    taught = {"lr": 5e-4, "distill": 0.5, "teachers": ["runs/a", "runs/b"]}
+    assert differing_options(base, taught) == ["distill"]
+    other = {"lr": 5e-4, "distill": 0.5, "teachers": ["runs/c"]}
+    assert differing_options(taught, other) == ["teachers"]

@@ -41,8 +41,13 @@ METRICS = (("ua", "UA"), ("wa", "WA"), ("macro_f1", "macro-F1"))
 #: the behaviours of the code before each option, not today's defaults (``select`` is
 #: now ``smooth``; before the option a fold kept its best validation epoch).
 LEGACY_TRAIN_OPTIONS = {"causal_draw": "uniform", "ema": 0.0, "mixup": 0.0,
-                        "select": "best", "select_window": 5, "speeds": []}
+                        "select": "best", "select_window": 5, "speeds": [],
+                        "teachers": [], "distill": 0.0, "temperature": 2.0}
+#: Options that only say how another option is applied: a difference in them does not
+#: count again when that option differs too (the teachers of a distillation).
+IMPLIED_BY = {"teachers": "distill"}
 LEGACY_MODEL_OPTIONS = {"pooling": "mean"}
+LEGACY_FEATURE_OPTIONS = {"frontend": "float"}
 
 
 class CompareError(ValueError):
@@ -124,7 +129,8 @@ def run_options(results: dict) -> dict[str, Any]:
     train_config = {**LEGACY_TRAIN_OPTIONS, **results["train_config"]}
     options.update({k.replace("_", "-"): v for k, v in train_config.items() if k != "seed"})
     options.update({"cv": results["cv"], "manifest": _same_file(results["manifest"])})
-    options.update({f"features.{k}": v for k, v in results.get("feature_config", {}).items()})
+    features = {**LEGACY_FEATURE_OPTIONS, **results.get("feature_config", {})}
+    options.update({f"features.{k}": v for k, v in features.items()})
     return options
 
 
@@ -168,6 +174,7 @@ def group_variants(runs: list[Run]) -> list[list[Run]]:
 def differing_options(a: dict, b: dict) -> list[str]:
     """Options whose values differ; model.* only when backbone and size agree."""
     keys = [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+    keys = [k for k in keys if IMPLIED_BY.get(k) not in keys]
     if any(k in ("backbone", "size") for k in keys):
         keys = [k for k in keys if not k.startswith(DERIVED_PREFIX)]
     return keys
