@@ -238,7 +238,8 @@ def compare_runs(runs: list[Run], *, evaluation: str = "pooled", replicates: int
         pair = _compare_pair(option, va, vb, evaluation, replicates, seed, level,
                              report["notes"])
         if pair is not None:
-            pair["context"] = {k: va[0].options.get(k) for k in varying if k != option}
+            pair["context"] = {k: va[0].options.get(k) for k in varying
+                               if option not in (k, IMPLIED_BY.get(k))}
             report["pairs"].append(pair)
     report["notes"] = list(dict.fromkeys(report["notes"]))      # once each
     return report
