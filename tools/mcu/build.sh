@@ -24,6 +24,9 @@
 #   tools/mcu/build.sh pipe TARGET LIB_DIR MODEL_DIR REC_DIR OUT_ELF
 #       the pipeline firmware: start-up, pipeline.c, MODEL_DIR/model.h (with the
 #       stream's configuration) and REC_DIR/recordings.h (from pipeline.py)
+#   tools/mcu/build.sh cflags TARGET
+#       prints the code generation flags of the runtime's build for TARGET (-O level,
+#       CPU and float ABI, -fno-strict-aliasing): cmsis_nn.py builds CMSIS-NN with them
 #
 # TARGET: m3 (mps2-an385, Cortex-M3, no FPU), m4 (mps2-an386, Cortex-M4F, DSP),
 # m7 (mps2-an500, Cortex-M7, DSP). OPT (default -O2) sets the optimization level.
@@ -158,7 +161,9 @@ case "${1:-}" in
         build_layers "$2" "$3" "$4" "$5" ;;
     fw) [[ $# -eq 5 ]] || { echo "usage: $0 fw TARGET LIB_DIR MODEL_DIR OUT_ELF" >&2; exit 2; }
         build_fw "$2" "$3" "$4" "$5" ;;
+    cflags) [[ $# -eq 2 ]] || { echo "usage: $0 cflags TARGET" >&2; exit 2; }
+            echo "$OPT $(cpu_flags "$2") -fno-strict-aliasing" ;;
     pipe) [[ $# -eq 6 ]] || { echo "usage: $0 pipe TARGET LIB_DIR MODEL_DIR REC_DIR OUT_ELF" >&2; exit 2; }
           build_pipe "$2" "$3" "$4" "$5" "$6" ;;
-    *) sed -n '2,27p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,30p' "$0" >&2; exit 2 ;;
 esac

@@ -25,6 +25,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import cmsis_nn  # noqa: E402
 import firmware as fw  # noqa: E402
 import layers  # noqa: E402
 import pipeline  # noqa: E402
@@ -66,6 +67,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--compare-counts", type=Path, default=None, metavar="JSON",
                    help="another library's instructions on the same shapes (records "
                         "kernel, shape, instructions; README: CMSIS-NN), shown next to ours")
+    p.add_argument("--cmsis-nn", type=Path, default=None, metavar="PATH",
+                   help="a CMSIS-NN checkout (source tree or bare git dir): build its s8 "
+                        "kernels and count them on the M4's layer shapes (cmsis_nn.py; "
+                        "implies --layers, needs m4-dsp)")
     p.add_argument("--json", type=Path, default=None, help="write the figures here")
     args = p.parse_args(argv)
     args.models = [m for m in args.models.split(",") if m]
@@ -75,6 +80,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
           [t for t in args.targets + args.pipeline_targets if t not in fw.TARGETS]
     if bad:
         p.error(f"unknown model or target: {', '.join(bad)}")
+    if args.cmsis_nn is not None:
+        if args.compare_counts is not None:
+            p.error("--cmsis-nn and --compare-counts: give one")
+        if "m4-dsp" not in args.targets:
+            p.error("--cmsis-nn compares on the Cortex-M4: add m4-dsp to --targets")
+        try:
+            cmsis_nn.source_tree(args.cmsis_nn, args.out / "cmsis-nn")
+        except cmsis_nn.CmsisNNError as exc:
+            p.error(str(exc))
+        args.layers = True
     return args
 
 
@@ -140,26 +155,57 @@ def verify_counts(target: fw.Target, lib: Path, record: dict, args, plugin: Path
             "equal": len(plugin_calls) == len(calls) and plugin_calls == trace_calls}
 
 
-def layer_counts(target: fw.Target, lib: Path, records: list[dict], args, plugin: Path,
-                 other: dict | None) -> dict:
+def layer_counts(target: fw.Target, lib: Path, records: list[dict], args,
+                 plugin: Path) -> dict:
     """Every product / softmax / depthwise call of one inference (the first input) of
-    each model, grouped by shape, and the whole-model sums over the compared shapes."""
+    each model, grouped by shape."""
     out = {}
     for record in records:
         res = layers.run(target, lib, args.out / record["backbone"],
                          args.out / "layers" / target.name / f"{record['backbone']}.elf",
                          plugin)
-        groups = layers.group(res["calls"])
         out[record["backbone"]] = {"frames": res["frames"], "model_instructions": res["model"],
-                                   "shapes": groups, "totals": layers.totals(groups, other)}
-        print(layers.table(record["backbone"], groups, other))
-        t = out[record["backbone"]]["totals"]
-        if other is not None and t["macs"]:
-            print(f"  {record['backbone']} ({res['frames']} frames), the compared calls: ours "
-                  f"{t['ours'] / 1e6:.2f} M instructions ({t['ours'] / t['macs']:.2f} / MAC), "
-                  f"CMSIS-NN {t['other'] / 1e6:.2f} M ({t['other'] / t['macs']:.2f} / MAC); "
-                  f"the whole pr_model_run {res['model'] / 1e6:.2f} M")
+                                   "shapes": layers.group(res["calls"])}
     return out
+
+
+def compare_layers(results: dict, other: dict | None, name: str) -> None:
+    """Per model: the shape table (next to the other library's counts when given) and
+    the whole-model sums, stored in results[model]["totals"]."""
+    for model, res in results.items():
+        groups = res["shapes"]
+        res["totals"] = t = layers.totals(groups, other)
+        print(layers.table(model, groups, other, name))
+        if other is None or not t["macs"]:
+            continue
+        rest = res["model_instructions"] - t["ours"]
+        res["totals"]["model_with_other"] = rest + t["other"]
+        print(f"  {model} ({res['frames']} frames), the compared calls ({t['macs'] / 1e6:.2f} M "
+              f"MACs): ours {t['ours'] / 1e6:.2f} M instructions ({t['ours'] / t['macs']:.2f} "
+              f"/ MAC), {name} {t['other'] / 1e6:.2f} M ({t['other'] / t['macs']:.2f} / MAC); "
+              f"the whole pr_model_run {res['model_instructions'] / 1e6:.2f} M, with {name}'s "
+              f"kernels in place of ours {(rest + t['other']) / 1e6:.2f} M")
+
+
+def other_counts(args, layer_results: dict, plugin: Path) -> dict | None:
+    """The other library's --compare-counts document: read from --compare-counts, or
+    measured now from the CMSIS-NN checkout of --cmsis-nn on the M4's shapes."""
+    if args.compare_counts is not None:
+        doc = json.loads(args.compare_counts.read_text())
+    elif args.cmsis_nn is not None and "m4" in layer_results:
+        work = args.out / "cmsis-nn"
+        try:
+            doc = cmsis_nn.measure(args.cmsis_nn,
+                                   cmsis_nn.unique_shapes(layer_results["m4"]), work, plugin)
+        except (RuntimeError, subprocess.TimeoutExpired) as exc:   # CmsisNNError too
+            print(f"CMSIS-NN comparison FAILED: {str(exc)[-2000:]}")
+            return {"library": "CMSIS-NN", "error": str(exc)[-2000:], "records": []}
+        prepare.write_text(work / "cmsis_nn.json", json.dumps(doc, indent=1) + "\n")
+        print(cmsis_nn.detail_table(doc))
+        print(f"CMSIS-NN {doc['commit']} ({doc['flags']}): {work / 'cmsis_nn.json'}\n")
+    else:
+        return None
+    return doc
 
 
 def run_one_safely(target: fw.Target, lib: Path, record: dict, args, plugin: Path) -> dict:
@@ -190,10 +236,6 @@ def run_all(args) -> dict:
     results: dict = {}
     kernels: dict = {}
     layer_results: dict = {}
-    other = None
-    if args.compare_counts is not None:
-        other = {layers.shape_key(r["kernel"], r["shape"]): r["instructions"]
-                 for r in json.loads(args.compare_counts.read_text())["records"]}
     verification = None
     for name in args.targets:
         target = fw.TARGETS[name]
@@ -208,13 +250,21 @@ def run_all(args) -> dict:
         if verification is None and not args.no_verify_counts:
             verification = verify_counts(target, lib, records[0], args, plugin)
         if args.layers and target.variant == "dsp" and target.core not in layer_results:
-            layer_results[target.core] = layer_counts(target, lib, records, args, plugin,
-                                                      other)
+            layer_results[target.core] = layer_counts(target, lib, records, args, plugin)
+    compared = other_counts(args, layer_results, plugin) if layer_results else None
+    other = None if compared is None else \
+        {layers.shape_key(r["kernel"], r["shape"]): r["instructions"]
+         for r in compared["records"]}
+    for core, res in layer_results.items():
+        # the other library's counts are the Cortex-M4's (cmsis_nn.py): next to the M4's
+        print(f"\ninstructions per layer shape, {core} (DSP kernels):")
+        compare_layers(res, other if core == "m4" else None,
+                       compared.get("library", "other") if compared else "")
     piped = pipeline.run(records, args.pipeline_targets, args.out, plugin) \
         if args.pipeline_targets else []
     return {"records": records, "results": results, "verification": verification,
             "kernel_tests": list(kernels.values()), "layers": layer_results,
-            "pipeline": piped}
+            "layers_compared": compared, "pipeline": piped}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -240,11 +290,13 @@ def main(argv: list[str] | None = None) -> int:
     ok = all(r["ok"] for r in results.values()) and \
         all(k["ok"] for k in out["kernel_tests"]) and \
         (verification is None or verification["equal"]) and \
+        "error" not in (out["layers_compared"] or {}) and \
         all(r["ok"] for r in out["pipeline"])
     if args.json is not None:
         doc = {"ok": ok, "targets": args.targets, "models": out["records"],
                "results": [r for r in results.values()], "kernel_tests": out["kernel_tests"],
                "count_verification": verification, "layers": out["layers"],
+               "layers_compared": out["layers_compared"],
                "pipeline": out["pipeline"],
                "pipeline_recordings": {n: {"speaker": v[0], "script": list(v[1]),
                                            "push_blocks": list(v[2]), "what": v[3]}

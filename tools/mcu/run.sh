@@ -6,7 +6,8 @@
 #
 #   tools/mcu/run.sh [--json PATH] [--targets m4-ref,m4-dsp,m3-ref,m7-dsp]
 #                    [--models convtransformer,conformer,speechformer] [--inputs 3]
-#                    [--profile] [--no-verify-counts] [--prq BACKBONE=PATH] ...
+#                    [--profile] [--no-verify-counts] [--prq BACKBONE=PATH]
+#                    [--layers] [--cmsis-nn CMSIS_NN_CHECKOUT] ...
 #
 # Exit status 0 only when every output matched. PYTHON selects the interpreter that
 # has pyreparam installed (default: the first of python, python3 that imports it).
