@@ -2,13 +2,14 @@
 with the paired difference of UA under each evaluation protocol.
 
     python tools/ablation_table.py RUN_OR_SWEEP_DIR ... [--evaluation pooled]
-        [--evaluation protocols.speaker] [--json PATH]
+        [--evaluation protocols.speaker] [--skip OPTION] [--json PATH]
 
 Runs are paired exactly as ``pyreparam compare`` pairs them (pyreparam.sweep.compare:
 same corpus, folds and seeds, exactly one option different). For each pair and each
 evaluation the table gives the UA of A and B (mean over the common seeds) and B - A as
 mean ± standard deviation over seeds of the per-seed paired differences (the spread
-of retraining; "±  -" with one seed). ``pooled`` is each run's own test figure: for a
+of retraining; "±  -" with one seed). Unfinished runs and sweeps are left out (a
+note says which). ``pooled`` is each run's own test figure: for a
 run trained with causal normalization, the causal protocol (each test speaker's
 utterances in 5 random orders, each normalized with only the ones before it);
 ``protocols.speaker`` the transductive figure (every test speaker normalized with all
@@ -23,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from pyreparam.atomic import write_text
-from pyreparam.sweep.compare import compare_runs, load_runs
+from pyreparam.sweep.compare import IMPLIED_BY, CompareError, compare_runs, load_runs
 
 NAMES = {"pooled": "own test protocol", "protocols.speaker": "speaker",
          "protocols.causal": "causal", "protocols.utterance": "utterance"}
@@ -42,13 +43,17 @@ def _ua(pair: dict) -> dict:
     return next(m for m in pair["metrics"] if m["metric"] == "ua")
 
 
-def pair_rows(runs, evaluations: list[str]) -> list[dict]:
-    """One row per pair: option, A, B, context, seeds, and per evaluation the UA of A
-    and B and the per-seed differences."""
+def pair_rows(runs, evaluations: list[str], skip: tuple[str, ...] = ()) -> list[dict]:
+    """One row per pair (but pairs on the options in ``skip``): option, A, B, context,
+    seeds, and per evaluation the UA of A and B and the per-seed differences."""
     rows: dict[str, dict] = {}
     for evaluation in evaluations:
         usable = [r for r in runs if r.evaluation(evaluation) is not None]
         for pair in compare_runs(usable, evaluation=evaluation, replicates=0)["pairs"]:
+            if pair["option"] in skip:
+                continue
+            pair["context"] = {k: v for k, v in pair["context"].items()
+                               if k not in IMPLIED_BY}
             key = json.dumps([pair["option"], pair["a"], pair["b"], pair["context"],
                               pair["seeds"]], sort_keys=True, default=str)
             row = rows.setdefault(key, {"option": pair["option"], "a": pair["a"],
@@ -88,12 +93,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--evaluation", action="append", default=None,
                         help="results.json evaluation (repeatable) "
                              "[pooled, protocols.speaker]")
+    parser.add_argument("--skip", action="append", default=[],
+                        help="an option whose pairs are left out (repeatable), e.g. "
+                             "normalization: runs with another normalization have "
+                             "another own test protocol")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON")
     args = parser.parse_args(argv)
     evaluations = args.evaluation or ["pooled", "protocols.speaker"]
     notes: list[str] = []
-    runs = load_runs(args.dirs, notes)
-    rows = pair_rows(runs, evaluations)
+    runs = []
+    for d in args.dirs:                  # an unfinished run or sweep is left out, said so
+        try:
+            runs += load_runs([d], notes)
+        except CompareError as e:
+            notes.append(f"left out: {e}")
+    rows = pair_rows(runs, evaluations, tuple(args.skip))
     print(markdown(rows, evaluations))
     for note in dict.fromkeys(notes):
         print(f"note: {note}")

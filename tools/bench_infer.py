@@ -63,7 +63,7 @@ and the involuntary context switches per call.
 Ratios: ratio_c_vs_ort = C int8 / ORT fp32, ratio_c_vs_ort_int8 = C int8 / ORT int8
 (dynamic), ratio_c_vs_ort_int8_qdq = C int8 / ORT QDQ, ratio_c_vs_litert = C int8 /
 LiteRT int8, the same with ``_feat`` for features included; every record also names
-the C build's SIMD level (``simd``) and the CPU (``cpu``). The goals of the issue
+the C build's SIMD level (``simd``) and the CPU (``cpu``). The goals
 (ratio_c_vs_ort_int8 < 1 and ratio_c_vs_litert < 1 everywhere; ratio_c_vs_ort <= 0.5
 and ratio_c_vs_litert <= 0.7 on the light configs) are printed as met / MISSED for
 each statistic. ONNX Runtime and LiteRT's XNNPACK pick their kernels from CPUID at
