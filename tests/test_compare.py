@@ -149,3 +149,9 @@ def test_the_teachers_belong_to_the_distillation():
     assert differing_options(base, taught) == ["distill"]
     other = {"lr": 5e-4, "distill": 0.5, "teachers": ["runs/c"]}
     assert differing_options(taught, other) == ["teachers"]
+
+
+def test_a_feature_setting_is_a_lever():
+    runs = [_run(s, **o) for s in (0, 1) for o in ({}, {"features.frontend": "int"})]
+    (pair,) = find_pairs(group_variants(runs))
+    assert pair[0] == "features.frontend"

@@ -218,7 +218,7 @@ def compare_command(dirs, evaluation, replicates, bootstrap_seed, as_json, plot_
     DIR is a sweep folder (its finished runs) or a `pyreparam train` run folder. Runs
     with the same options except the seed are one variant; two variants are paired
     when they differ in exactly one option (backbone, size, hrf, dropout, a training
-    option) and share the manifest, features and cv, on their common seeds whose
+    option, a feature setting) and share the manifest and cv, on their common seeds whose
     folds are identical. For each pair, B - A (A: the smaller value, or no HRF) of
     UA, WA, macro-F1 and each class's recall, in percentage points, pooled over the
     folds, as the mean over seeds of the per-seed paired differences d_s, with two 95 %

@@ -7,8 +7,9 @@ settings (read from results.json, so runs from anywhere can be compared); runs w
 equal options except the seed form a *variant*.
 
 Two variants are compared when they differ in exactly one option (the model's widths
-and depths count as part of backbone and size) and share the corpus (manifest and
-features) and the cv scheme; only their common seeds are used, and for each such seed
+and depths count as part of backbone and size; a feature setting such as the front
+end or the number of mels is an option too) and share the corpus (manifest) and the
+cv scheme; only their common seeds are used, and for each such seed
 the two runs must have the same folds (test, validation and training speakers). The
 difference is B - A, where A is the variant whose value sorts first (no HRF first,
 smaller numbers first). Statistics: :mod:`pyreparam.sweep.stats`.
@@ -31,7 +32,7 @@ from pyreparam.train.run import RESULTS_FILE
 
 #: Options two compared variants must share (they define the test data and folds).
 SHARED = ("manifest", "cv")
-SHARED_PREFIXES = ("features.",)
+SHARED_PREFIXES: tuple[str, ...] = ()
 #: Options implied by backbone and size (differences there do not count again).
 DERIVED_PREFIX = "model."
 METRICS = (("ua", "UA"), ("wa", "WA"), ("macro_f1", "macro-F1"))
