@@ -560,7 +560,7 @@ PR_ARM_INLINE void pr_arm_mm1_quad(const pr_arm_mm1 *g, const int8_t *a, const i
     int32_t s1 = (int32_t)((uint32_t)bias[q1] - t);
     int32_t s2 = (int32_t)((uint32_t)bias[q2] - t);
     int32_t s3 = (int32_t)((uint32_t)bias[q3] - t);
-    const int8_t *x = a, *w0 = b, *w2 = b + q2 * g->b_step;
+    const int8_t *x = a, *w0 = b, *w2 = b + (int64_t)q2 * g->b_step;
     int32_t v, ve, wv, we;
     if (g->groups & 1) {
         __asm__ volatile(PR_ARM_MM1_GROUP PR_ARM_MM1_OPERANDS);
@@ -588,7 +588,8 @@ PR_ARM_INLINE void pr_arm_mm1_row(const pr_arm_mm1 *g, const int8_t *a, uint32_t
 {
     const int8_t *end = a + 4 * g->groups, *b = g->b;
     const int32_t *bias = g->bias, *mult = g->mult;
-    const int32_t step4 = 4 * g->b_step, bias_adv = g->bias_adv, mult_adv = g->mult_adv;
+    const int64_t step4 = 4 * (int64_t)g->b_step;
+    const int32_t bias_adv = g->bias_adv, mult_adv = g->mult_adv;
     int32_t r = g->cols;
     uint8_t *yq = (uint8_t *)y;
     for (; r >= 4; r -= 4) {
