@@ -26,13 +26,15 @@
 
 /* ---- products -------------------------------------------------------------------- */
 
-/* pr_linear_s8 / pr_linear_s8_s16; out_lo / out_hi: the output type's range, zp_lo /
- * zp_hi: the allowed output zero points. */
-PR_CHECK_INLINE pr_status pr_linear_check(const pr_linear_params *p, const int8_t *x,
-                                          const int8_t *w, const int32_t *multiplier,
-                                          const int32_t *shift, const void *y,
-                                          int32_t out_lo, int32_t out_hi, int32_t zp_lo,
-                                          int32_t zp_hi)
+/* pr_linear_s8 / pr_linear_s8_s16 but its last check, the per-channel multipliers and
+ * shifts (pr_linear_check; the Arm DSP variants fuse that one with a scan of their
+ * own); out_lo / out_hi: the output type's range, zp_lo / zp_hi: the allowed output
+ * zero points. */
+PR_CHECK_INLINE pr_status pr_linear_check_args(const pr_linear_params *p, const int8_t *x,
+                                               const int8_t *w, const int32_t *multiplier,
+                                               const int32_t *shift, const void *y,
+                                               int32_t out_lo, int32_t out_hi,
+                                               int32_t zp_lo, int32_t zp_hi)
 {
     if (p == NULL || x == NULL || w == NULL || multiplier == NULL || shift == NULL ||
         y == NULL) {
@@ -48,11 +50,25 @@ PR_CHECK_INLINE pr_status pr_linear_check(const pr_linear_params *p, const int8_
         return PR_ERR_OVERFLOW;
     }
     if (!pr_q_out_range_ok(p->out_zero_point, p->act_min, p->act_max, out_lo, out_hi) ||
-        p->out_zero_point < zp_lo || p->out_zero_point > zp_hi ||
-        !pr_q_multipliers_ok(p->out_features, multiplier, shift)) {
+        p->out_zero_point < zp_lo || p->out_zero_point > zp_hi) {
         return PR_ERR_PARAM;
     }
     return PR_OK;
+}
+
+/* pr_linear_s8 / pr_linear_s8_s16 (the arguments as for pr_linear_check_args). */
+PR_CHECK_INLINE pr_status pr_linear_check(const pr_linear_params *p, const int8_t *x,
+                                          const int8_t *w, const int32_t *multiplier,
+                                          const int32_t *shift, const void *y,
+                                          int32_t out_lo, int32_t out_hi, int32_t zp_lo,
+                                          int32_t zp_hi)
+{
+    const pr_status st = pr_linear_check_args(p, x, w, multiplier, shift, y, out_lo, out_hi,
+                                              zp_lo, zp_hi);
+    if (st != PR_OK) {
+        return st;
+    }
+    return pr_q_multipliers_ok(p->out_features, multiplier, shift) ? PR_OK : PR_ERR_PARAM;
 }
 
 /* pr_conv1d_s8; *T_out receives the number of output frames (when the shape is valid). */

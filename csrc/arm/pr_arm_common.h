@@ -154,15 +154,16 @@ PR_ARM_INLINE int32_t pr_arm_smmlar(int32_t a, int32_t b, int32_t acc)
     return r;
 }
 
-/* The constant c = 2^(n-1) + zp 2^n of the fast requantization, or 0 when the shift is
- * not a right shift (n >= 1) or |c| >= 2^30 (then the general path applies). */
+/* The constant c = 2^(n-1) + zp 2^n = (2 zp + 1) 2^(n-1) of the fast requantization, or
+ * 0 when the shift is not a right shift (n >= 1) or |c| >= 2^30 (then the general path
+ * applies). One 64-bit product: no shifts of 64-bit values by a variable amount. */
 static inline int32_t pr_arm_fast_c(int32_t shift, int32_t zero_point, int32_t *c)
 {
     int64_t v;
     if (shift > -1 || shift < PR_Q_SHIFT_MIN) {
         return 0;
     }
-    v = ((int64_t)1 << (-shift - 1)) + (int64_t)zero_point * ((int64_t)1 << -shift);
+    v = ((int64_t)zero_point * 2 + 1) * (int64_t)((int32_t)1 << (-shift - 1));
     if (v <= -((int64_t)1 << 30) || v >= ((int64_t)1 << 30)) {
         return 0;
     }
@@ -196,8 +197,34 @@ PR_ARM_INLINE int32_t pr_arm_fast_rq_signed(int32_t x, int32_t m, int32_t n, int
 /* The product's descriptor pr_mm and its builders: pr_mm_internal.h (b_kn must be 0
  * here: the Arm product reads B as (cols, depth) rows). */
 
-/* pr_arm_mm_dsp.c */
+/* pr_arm_mm_dsp.c: the product m; pr_arm_mm_nt_uniform when the caller knows whether
+ * every column's shift is one value <= 0 (uniform; pr_arm_multipliers_ok). */
 void pr_arm_mm_nt(const pr_mm *m);
+void pr_arm_mm_nt_uniform(const pr_mm *m, int32_t uniform);
+
+/*
+ * pr_q_multipliers_ok(n, multiplier, shift), the last check of pr_linear_check, in one
+ * pass that also finds whether every shift equals shift[0]: then the pairs are valid
+ * iff no multiplier is negative (no sign bit in their OR) and shift[0] is in range;
+ * otherwise the reference's check decides. *uniform: every shift equal and <= 0.
+ */
+static inline int32_t pr_arm_multipliers_ok(int32_t n, const int32_t *multiplier,
+                                            const int32_t *shift, int32_t *uniform)
+{
+    const int32_t s0 = shift[0];
+    uint32_t negative = 0, differ = 0;
+    int32_t j;
+    for (j = 0; j < n; ++j) {
+        negative |= (uint32_t)multiplier[j];
+        differ |= (uint32_t)(shift[j] ^ s0);
+    }
+    if (differ != 0) {
+        *uniform = 0;
+        return pr_q_multipliers_ok(n, multiplier, shift);
+    }
+    *uniform = s0 <= 0;
+    return (negative >> 31) == 0 && s0 >= PR_Q_SHIFT_MIN && s0 <= PR_Q_SHIFT_MAX;
+}
 
 /* One per-tensor requantization with its rounding constants computed once. */
 typedef struct {

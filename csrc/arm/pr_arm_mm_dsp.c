@@ -1,6 +1,8 @@
 /*
- * The int8 matrix product of the Arm DSP variants (pr_arm_common.h, pr_mm):
- * blocks of 2 rows x 2 columns; each group of 4 depth steps takes 4 word loads, 8
+ * The int8 matrix product of the Arm DSP variants (pr_arm_common.h, pr_mm). Three
+ * paths: 4 rows expanded once (below, "fast path"), 1 to 3 rows straight through the
+ * columns four at a time ("few rows"), both under the 4-instruction requantization's
+ * conditions; otherwise the general path: blocks of 2 rows x 2 columns; each group of 4 depth steps takes 4 word loads, 8
  * SXTB16 and 8 SMLAD for 16 multiply-accumulates. Odd last rows and columns use the 1 x 2,
  * 2 x 1 and 1 x 1 forms; depth tails are scalar. Zero points: the exact identity of
  * pr_arm_common.h with the row sums of A and the column sums of B (the latter per
@@ -257,7 +259,7 @@ static int32_t pr_arm_mm_uniform_shift(const pr_mm *m)
  * reference's saturating bias add never saturates), and the requantization is
  * pr_arm_fast_rq (pr_arm_common.h).
  */
-enum { PR_ARM_MM4_DEPTH = 128, PR_ARM_MM4_COLS = 64, PR_ARM_MM4_MIN_ROWS = 3 };
+enum { PR_ARM_MM4_DEPTH = 128, PR_ARM_MM4_COLS = 64 };
 
 typedef struct {
     const int32_t *x;       /* the 4 expanded rows: K / 4 groups of 8 words */
@@ -396,25 +398,38 @@ static void pr_arm_mm4_expand(const pr_mm *m, int64_t i0, int32_t nr, int32_t *x
     }
 }
 
-/* Whether the fast path applies; then *c is its constant and *n the right shift. */
-static int32_t pr_arm_mm4_ok(const pr_mm *m, int32_t uniform, int32_t *n, int32_t *c)
+/*
+ * Whether the 4-instruction requantization serves every output of the product (the
+ * fast paths' conditions but the depth): every column has the same right shift n >= 1,
+ * the clamp range is the whole output type, and |bias| + K 255^2 < 2^30 bounds every
+ * accumulator; then *c is pr_arm_fast_c's constant and *n the right shift.
+ */
+PR_ARM_INLINE int32_t pr_arm_fast_ok(const pr_mm *m, int32_t uniform, int32_t *n, int32_t *c)
 {
-    const int64_t limit = ((int64_t)1 << 30) - (int64_t)m->depth * 255 * 255;
-    int32_t j;
+    /* 2^30 - K 255^2 > 0 iff K <= 16512; then it fits int32 */
+    const int32_t limit = m->depth <= 16512 ? (1 << 30) - m->depth * 65025 : 0;
     const int32_t type_max = m->y_bytes == 1 ? 127 : 32767;
-    if (!uniform || m->depth % 4 != 0 || m->depth > PR_ARM_MM4_DEPTH ||
-        m->act_min != -type_max - 1 || m->act_max != type_max ||
+    int32_t j;
+    if (!uniform || limit <= 0 || m->act_min != -type_max - 1 || m->act_max != type_max ||
         !pr_arm_fast_c(m->shift[0], m->out_zero_point, c)) {
         return 0;
     }
     for (j = 0; j < m->cols && m->bias != NULL; ++j) {
-        const int64_t b = m->bias[j];
-        if (b >= limit || -b >= limit) {
+        /* |b| < limit, as b + limit - 1 in [0, 2 limit - 2] (2 limit - 2 < 2^31) */
+        if ((uint32_t)m->bias[j] + (uint32_t)(limit - 1) > (uint32_t)(2 * limit - 2)) {
             return 0;
         }
     }
     *n = -m->shift[0];
     return 1;
+}
+
+/* Whether the 4-row path applies (the fast conditions, depth a multiple of 4 up to
+ * PR_ARM_MM4_DEPTH). */
+static int32_t pr_arm_mm4_ok(const pr_mm *m, int32_t uniform, int32_t *n, int32_t *c)
+{
+    return m->depth % 4 == 0 && m->depth <= PR_ARM_MM4_DEPTH &&
+           pr_arm_fast_ok(m, uniform, n, c);
 }
 
 /* Columns j0 .. j0 + nc - 1 of every row, the column terms in g->init. */
@@ -473,6 +488,173 @@ static __attribute__((noinline)) int32_t pr_arm_mm4_nt(const pr_mm *m, int32_t u
     return 1;
 }
 
+/* ---- few rows: each row straight through its columns, four at a time ---- */
+
+/*
+ * With 1 to PR_ARM_MM1_ROWS rows, the 4-row path mostly expands and multiplies idle
+ * rows, and the general path's column sums, descriptor walks and general
+ * requantization cost as much as the products; so, under the fast conditions
+ * (pr_arm_fast_ok) and a depth that is a multiple of 4, each row of A goes through the
+ * columns of B four at a time: per 4 depth steps, one word of the row with -za added
+ * to its int16 lanes (SXTAB16: a - za in [-255, 255]), then per column one word
+ * (SXTB16, SXTB16 ROR #8) and 2 SMLAD: 23 instructions for 16 multiply-accumulates.
+ * The zero point of A taken in the lanes, the identity becomes
+ *   sum (a - za)(b - zb) = sum (a - za) b - zb sum (a - za)   (mod 2^32),
+ * so no column sums: each accumulator starts at bias_j - zb (sum A_i - K za), and the
+ * exact result (|x| < 2^30 by pr_arm_fast_ok) is requantized in 4 instructions.
+ */
+enum { PR_ARM_MM1_ROWS = 3, PR_ARM_MM1_COLS3 = 16 };
+
+/* One group of 4 depth steps of the row (word at a, then a += 4) against the four
+ * columns at b, b + 4 + d, b2, b2 + 4 + d (b and b2 then += 4). */
+#define PR_ARM_MM1_COLUMN(s, w_load)                                                        \
+    w_load                                                                                  \
+    "sxtb16  %[we], %[w]\n\t"                                                               \
+    "sxtb16  %[w], %[w], ror #8\n\t"                                                        \
+    "smlad   %[" #s "], %[xe], %[we], %[" #s "]\n\t"                                        \
+    "smlad   %[" #s "], %[x], %[w], %[" #s "]\n\t"
+
+#define PR_ARM_MM1_GROUP                                                                    \
+    "ldr     %[x], [%[a]], #4\n\t"                                                          \
+    "sxtab16 %[xe], %[off], %[x]\n\t"                                                       \
+    "sxtab16 %[x], %[off], %[x], ror #8\n\t"                                                \
+    PR_ARM_MM1_COLUMN(s0, "ldr     %[w], [%[b]], #4\n\t")                                   \
+    PR_ARM_MM1_COLUMN(s1, "ldr     %[w], [%[b], %[d]]\n\t")                                 \
+    PR_ARM_MM1_COLUMN(s2, "ldr     %[w], [%[b2]], #4\n\t")                                  \
+    PR_ARM_MM1_COLUMN(s3, "ldr     %[w], [%[b2], %[d]]\n\t")
+
+/* 13 registers (the loop's end is read from memory); gcc 12 allocates them at -O2, -O3
+ * and -Os for the M4 and M7 (tools/mcu/build.sh lib). */
+#define PR_ARM_MM1_OPERANDS                                                                 \
+    : [s0] "+r"(s0), [s1] "+r"(s1), [s2] "+r"(s2), [s3] "+r"(s3), [a] "+r"(x),            \
+      [b] "+r"(w0), [b2] "+r"(w2), [x] "=&r"(v), [xe] "=&r"(ve), [w] "=&r"(wv),           \
+      [we] "=&r"(we)                                                                        \
+    : [d] "r"(d), [off] "r"(off), [end] "m"(end)                                            \
+    : "memory", "cc"
+
+/* The operands of the rows: the columns of B and the requantization. */
+typedef struct {
+    int32_t groups;         /* depth / 4 */
+    int32_t cols;
+    const int8_t *b;        /* row j of B at b + j * b_step */
+    int32_t b_step;
+    const int32_t *bias;    /* bias[j] (four zeros when bias is NULL: bias_adv 0) */
+    int32_t bias_adv;       /* 4, or 0 */
+    const int32_t *mult;    /* mult[j] (four copies when per_tensor: mult_adv 0) */
+    int32_t mult_adv;       /* 4, or 0 */
+    int32_t off;            /* -za in both int16 lanes */
+    int32_t n, c;           /* right shift and pr_arm_fast_c's constant */
+} pr_arm_mm1;
+
+/* The four columns b + q step, q = 0, q1, q2, q1 + q2, of the row a (g->groups words,
+ * ending at end): y[q] (a repeated column computes and stores the same value twice);
+ * t = zb sum_k (a_k - za) (mod 2^32); bits 8 or 16. */
+PR_ARM_INLINE void pr_arm_mm1_quad(const pr_arm_mm1 *g, const int8_t *a, const int8_t *end,
+                                   uint32_t t, const int8_t *b, const int32_t *bias,
+                                   const int32_t *mult, void *y, int32_t q1, int32_t q2,
+                                   int32_t bits)
+{
+    const int32_t q3 = q1 + q2, d = q1 * g->b_step - 4, off = g->off;
+    const int32_t n = g->n, c = g->c;   /* locals: the int8 stores may alias *g */
+    int32_t s0 = (int32_t)((uint32_t)bias[0] - t);
+    int32_t s1 = (int32_t)((uint32_t)bias[q1] - t);
+    int32_t s2 = (int32_t)((uint32_t)bias[q2] - t);
+    int32_t s3 = (int32_t)((uint32_t)bias[q3] - t);
+    const int8_t *x = a, *w0 = b, *w2 = b + (int64_t)q2 * g->b_step;
+    int32_t v, ve, wv, we;
+    if (g->groups & 1) {
+        __asm__ volatile(PR_ARM_MM1_GROUP PR_ARM_MM1_OPERANDS);
+    }
+    if (x != end) {
+        __asm__ volatile("1:\n\t" PR_ARM_MM1_GROUP PR_ARM_MM1_GROUP
+                         "ldr     %[w], %[end]\n\t"
+                         "cmp     %[a], %[w]\n\t"
+                         "bne     1b\n\t" PR_ARM_MM1_OPERANDS);
+    }
+    s0 = pr_arm_fast_rq(s0, mult[0], n, c);
+    s1 = pr_arm_fast_rq(s1, mult[q1], n, c);
+    s2 = pr_arm_fast_rq(s2, mult[q2], n, c);
+    s3 = pr_arm_fast_rq(s3, mult[q3], n, c);
+    PR_ARM_MM4_STORE(y, 0, s0);
+    PR_ARM_MM4_STORE(y, q1, s1);
+    PR_ARM_MM4_STORE(y, q2, s2);
+    PR_ARM_MM4_STORE(y, q3, s3);
+}
+
+/* One row: every column, four at a time; the r < 4 columns left at the end as the lanes
+ * (0, 0, 0, 0), (0, 1, 0, 1) or (0, 1, 1, 2) (nothing past the last column is read). */
+PR_ARM_INLINE void pr_arm_mm1_row(const pr_arm_mm1 *g, const int8_t *a, uint32_t t,
+                                  void *y, int32_t bits)
+{
+    const int8_t *end = a + 4 * g->groups, *b = g->b;
+    const int32_t *bias = g->bias, *mult = g->mult;
+    const int64_t step4 = 4 * (int64_t)g->b_step;
+    const int32_t bias_adv = g->bias_adv, mult_adv = g->mult_adv;
+    int32_t r = g->cols;
+    uint8_t *yq = (uint8_t *)y;
+    for (; r >= 4; r -= 4) {
+        pr_arm_mm1_quad(g, a, end, t, b, bias, mult, yq, 1, 2, bits);
+        b += step4;
+        bias += bias_adv;
+        mult += mult_adv;
+        yq += 4 * (bits / 8);
+    }
+    if (r > 0) {
+        pr_arm_mm1_quad(g, a, end, t, b, bias, mult, yq, r > 1, r > 2, bits);
+    }
+}
+
+static __attribute__((noinline)) void pr_arm_mm1_row8(const pr_arm_mm1 *g, const int8_t *a,
+                                                      uint32_t t, void *y)
+{
+    pr_arm_mm1_row(g, a, t, y, 8);
+}
+
+static __attribute__((noinline)) void pr_arm_mm1_row16(const pr_arm_mm1 *g,
+                                                       const int8_t *a, uint32_t t, void *y)
+{
+    pr_arm_mm1_row(g, a, t, y, 16);
+}
+
+/* The few-rows path; 0 when it does not apply. */
+static __attribute__((noinline)) int32_t pr_arm_mm1_nt(const pr_mm *m, int32_t uniform)
+{
+    int32_t zeros[4] = {0, 0, 0, 0}, mult4[4];
+    pr_arm_mm1 g;
+    int32_t i;
+    if (m->depth % 4 != 0 || !pr_arm_fast_ok(m, uniform, &g.n, &g.c)) {
+        return 0;
+    }
+    g.groups = m->depth / 4;
+    g.cols = m->cols;
+    g.b = m->b;
+    g.b_step = (int32_t)m->b_step;
+    g.bias = m->bias != NULL ? m->bias : zeros;
+    g.bias_adv = m->bias != NULL ? 4 : 0;
+    g.mult = m->multiplier;
+    g.mult_adv = 4;
+    if (m->per_tensor) {
+        mult4[0] = mult4[1] = mult4[2] = mult4[3] = m->multiplier[0];
+        g.mult = mult4;
+        g.mult_adv = 0;
+    }
+    g.off = (int32_t)(((uint32_t)-m->a_zero_point & 0xFFFFu) * 0x10001u);
+    for (i = 0; i < m->rows; ++i) {
+        const int8_t *a = m->a + i * m->a_step;
+        /* zb sum (a - za) = zb (sum A_i - K za) (mod 2^32) */
+        const uint32_t t = m->b_zero_point == 0 ? 0u :
+            (uint32_t)m->b_zero_point * ((uint32_t)pr_arm_sum_s8(m->depth, a) -
+                                         (uint32_t)m->depth * (uint32_t)m->a_zero_point);
+        void *y = (int8_t *)m->y + i * m->y_step * m->y_bytes;
+        if (m->y_bytes == 1) {
+            pr_arm_mm1_row8(&g, a, t, y);
+        } else {
+            pr_arm_mm1_row16(&g, a, t, y);
+        }
+    }
+    return 1;
+}
+
 /* The general path: 2 x 2 blocks of raw sums, then the zero points and requantization. */
 static __attribute__((noinline)) void pr_arm_mm_nt_any(const pr_mm *m, int32_t uniform)
 {
@@ -506,12 +688,17 @@ static __attribute__((noinline)) void pr_arm_mm_nt_any(const pr_mm *m, int32_t u
     }
 }
 
-void pr_arm_mm_nt(const pr_mm *m)
+void pr_arm_mm_nt_uniform(const pr_mm *m, int32_t uniform)
 {
-    const int32_t uniform = pr_arm_mm_uniform_shift(m);
-    /* fewer than PR_ARM_MM4_MIN_ROWS rows: the 4-row path would mostly expand and
-     * multiply zero rows */
-    if (m->rows < PR_ARM_MM4_MIN_ROWS || !pr_arm_mm4_nt(m, uniform)) {
+    /* 3 rows: the 4-row path is as fast from PR_ARM_MM1_COLS3 columns up */
+    const int32_t few = m->rows < PR_ARM_MM1_ROWS ||
+                        (m->rows == PR_ARM_MM1_ROWS && m->cols < PR_ARM_MM1_COLS3);
+    if (!(few ? pr_arm_mm1_nt(m, uniform) : pr_arm_mm4_nt(m, uniform))) {
         pr_arm_mm_nt_any(m, uniform);
     }
+}
+
+void pr_arm_mm_nt(const pr_mm *m)
+{
+    pr_arm_mm_nt_uniform(m, pr_arm_mm_uniform_shift(m));
 }

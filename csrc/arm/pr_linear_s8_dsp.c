@@ -9,12 +9,16 @@ pr_status pr_linear_s8(const pr_linear_params *p, const int8_t *x, const int8_t 
                        const int32_t *shift, int8_t *y)
 {
     pr_mm m;
-    const pr_status st = pr_linear_check(p, x, w, multiplier, shift, y, -128, 127,
-                                         -128, 127);
+    int32_t uniform;
+    const pr_status st = pr_linear_check_args(p, x, w, multiplier, shift, y, -128, 127,
+                                              -128, 127);
     if (st != PR_OK) {
         return st;
     }
+    if (!pr_arm_multipliers_ok(p->out_features, multiplier, shift, &uniform)) {
+        return PR_ERR_PARAM;
+    }
     m = pr_mm_linear(p, x, w, bias, multiplier, shift, y, 1);
-    pr_arm_mm_nt(&m);
+    pr_arm_mm_nt_uniform(&m, uniform);
     return PR_OK;
 }

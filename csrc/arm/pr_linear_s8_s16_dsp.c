@@ -9,12 +9,16 @@ pr_status pr_linear_s8_s16(const pr_linear_params *p, const int8_t *x, const int
                            const int32_t *shift, int16_t *y)
 {
     pr_mm m;
-    const pr_status st = pr_linear_check(p, x, w, multiplier, shift, y, -32768, 32767,
-                                         0, 0);
+    int32_t uniform;
+    const pr_status st = pr_linear_check_args(p, x, w, multiplier, shift, y, -32768, 32767,
+                                              0, 0);
     if (st != PR_OK) {
         return st;
     }
+    if (!pr_arm_multipliers_ok(p->out_features, multiplier, shift, &uniform)) {
+        return PR_ERR_PARAM;
+    }
     m = pr_mm_linear(p, x, w, bias, multiplier, shift, y, 2);
-    pr_arm_mm_nt(&m);
+    pr_arm_mm_nt_uniform(&m, uniform);
     return PR_OK;
 }
