@@ -213,7 +213,7 @@ def _execute(spec: RunSpec, out: Path, *, jobs: int, quiet: bool, log, label: st
             results[fold.index] = json.loads((fold_dir / RESULT_FILE).read_text())
         else:
             name = f"{label + ' ' if label else ''}fold {fold.index + 1:>2}/{len(folds)} " \
-                   f"({','.join(fold.test)})"
+                   f"(test: {','.join(fold.test)})"
             tasks.append((fold.to_dict(), corpus, spec.to_dict(), str(fold_dir), name, quiet))
     for result in (fold_runner or run_folds)(tasks, jobs):
         results[result["fold"]["index"]] = result
