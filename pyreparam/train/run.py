@@ -17,7 +17,6 @@ import dataclasses
 import json
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -226,7 +225,6 @@ def _execute(spec: RunSpec, out: Path, *, jobs: int, quiet: bool, log, label: st
 def summarize(spec: RunSpec, corpus: Corpus, fold_results: list[dict], *,
               wall_seconds: float, out: Path) -> dict:
     """Per-fold and pooled metrics (pooled = one confusion matrix over all folds)."""
-    n = len(corpus.classes)
     summary: dict[str, Any] = {
         "classes": corpus.classes, "cv": spec.cv, "seed": spec.train_config["seed"],
         "model_config": spec.model_config, "train_config": spec.train_config,
