@@ -64,15 +64,24 @@ def requantize_s32(x, multiplier, shift) -> np.ndarray:
 
 # ---- linear family ----------------------------------------------------------------
 
-def _linear(name, out_dtype, x, w, bias, multiplier, shift, zp, act_min, act_max):
-    if not isinstance(w, np.ndarray) or w.ndim != 2 or not isinstance(x, np.ndarray):
-        raise ValueError("w must be a 2-D numpy array (Cout, Cin)")
-    Cout, Cin = w.shape
-    w = check_array("w", w, np.int8, (Cout, Cin))
+def _weighted(x, w, bias, multiplier, shift, layout: tuple[str, ...], out_axis: int = 0):
+    """The checked arguments of a layer with int8 weights: x (T, Cin) int8, w int8 with
+    the axes ``layout`` (the last one Cin), bias (Cout,) int32 or None, and the
+    per-channel multipliers and shifts (Cout = w.shape[out_axis])."""
+    if not isinstance(w, np.ndarray) or w.ndim != len(layout) or not isinstance(x, np.ndarray):
+        raise ValueError(f"w must be a {len(layout)}-D numpy array ({', '.join(layout)})")
+    Cin, Cout = w.shape[-1], w.shape[out_axis]
+    w = check_array("w", w, np.int8, w.shape)
     x = check_array("x", x, np.int8, (x.shape[0] if x.ndim == 2 else -1, Cin))
     if bias is not None:
         bias = check_array("bias", bias, np.int32, (Cout,))
     m, e = _per_channel(Cout, multiplier, shift)
+    return x, w, bias, m, e
+
+
+def _linear(name, out_dtype, x, w, bias, multiplier, shift, zp, act_min, act_max):
+    x, w, bias, m, e = _weighted(x, w, bias, multiplier, shift, ("Cout", "Cin"))
+    Cout, Cin = w.shape
     y = np.empty((x.shape[0], Cout), dtype=out_dtype)
     p = native.ffi().new("pr_linear_params *", dict(
         rows=x.shape[0], in_features=Cin, out_features=Cout, out_zero_point=zp,
@@ -161,14 +170,8 @@ def conv1d_s8(x, w, bias, multiplier, shift, stride: int, padding: int,
               in_zero_point: int, out_zero_point: int, act_min: int = -128,
               act_max: int = 127) -> np.ndarray:
     """pr_conv1d_s8; see :func:`pyreparam.quant.qlinear.conv1d_s8`."""
-    if not isinstance(w, np.ndarray) or w.ndim != 3 or not isinstance(x, np.ndarray):
-        raise ValueError("w must be a 3-D numpy array (Cout, K, Cin)")
+    x, w, bias, m, e = _weighted(x, w, bias, multiplier, shift, ("Cout", "K", "Cin"))
     Cout, K, Cin = w.shape
-    w = check_array("w", w, np.int8, (Cout, K, Cin))
-    x = check_array("x", x, np.int8, (x.shape[0] if x.ndim == 2 else -1, Cin))
-    if bias is not None:
-        bias = check_array("bias", bias, np.int32, (Cout,))
-    m, e = _per_channel(Cout, multiplier, shift)
     T_out = (x.shape[0] + 2 * padding - K) // stride + 1 if stride >= 1 else 0
     y = np.empty((max(T_out, 1), Cout), dtype=np.int8)
     p = native.ffi().new("pr_conv1d_params *", dict(
@@ -183,14 +186,8 @@ def depthwise_conv1d_s8(x, w, bias, multiplier, shift, in_zero_point: int,
                         out_zero_point: int, act_min: int = -128,
                         act_max: int = 127) -> np.ndarray:
     """pr_depthwise_conv1d_s8; see :func:`pyreparam.quant.qlinear.depthwise_conv1d_s8`."""
-    if not isinstance(w, np.ndarray) or w.ndim != 2 or not isinstance(x, np.ndarray):
-        raise ValueError("w must be a 2-D numpy array (K, C)")
+    x, w, bias, m, e = _weighted(x, w, bias, multiplier, shift, ("K", "C"), out_axis=1)
     K, C = w.shape
-    w = check_array("w", w, np.int8, (K, C))
-    x = check_array("x", x, np.int8, (x.shape[0] if x.ndim == 2 else -1, C))
-    if bias is not None:
-        bias = check_array("bias", bias, np.int32, (C,))
-    m, e = _per_channel(C, multiplier, shift)
     y = np.empty_like(x)
     scratch = _scratch(C)
     p = native.ffi().new("pr_dwconv1d_params *", dict(
