@@ -276,58 +276,41 @@ def _import_extension(name: str, path: Path):
     return module
 
 
-def build_key(level: str) -> str:
-    """A digest of everything a build at ``level`` depends on: the csrc/ sources and
-    this script, the compile arguments, the compiler, the Python ABI and cffi."""
-    import cffi
-    import hashlib
-
-    digest = hashlib.sha256()
-    for path in sorted(HERE.rglob("*")):
-        if path.is_file() and path.suffix in (".c", ".h", ".py"):
-            digest.update(str(path.relative_to(HERE)).encode() + b"\0" + path.read_bytes())
-    digest.update(repr((level, _compile_args(), _compiler(),
-                        sysconfig.get_config_var("EXT_SUFFIX"), cffi.__version__)).encode())
-    return digest.hexdigest()[:20]
-
-
-def build_module(simd: str, tmpdir: str | os.PathLike, cache: bool = False):
-    """Compile the runtime at SIMD level ``simd`` as a separate cffi module (named
-    ``_pyreparam_native_<level>``) and import it: tests and tools/bench_kernels.py
-    compare the levels side by side, one build holding one level. Returns the module
-    (``.ffi``, ``.lib``). With ``cache``, ``tmpdir`` keeps one build per
-    :func:`build_key` and a later call with unchanged inputs only imports it."""
-    import shutil
-
+def compile_module(simd: str, tmpdir: str | os.PathLike) -> Path:
+    """Compile the runtime at SIMD level ``simd`` in ``tmpdir`` as a separate cffi
+    module named ``_pyreparam_native_<level>``; the path of the built extension."""
     level = resolve_simd(simd)
-    name = f"_pyreparam_native_{level}"
-    tmpdir = Path(tmpdir)
-    target = tmpdir / f"{level}-{build_key(level)}" if cache else tmpdir
-    built = sorted(target.glob(name + ".*.so")) + sorted(target.glob(name + ".*.pyd"))
-    if cache and built:
-        return _import_extension(name, built[0])
-    tmpdir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(dir=tmpdir)) if cache else target
-    builder, _ = make_ffibuilder(level, name, absolute_paths=True)
-    path = Path(builder.compile(tmpdir=str(work)))
-    if not cache:
-        return _import_extension(name, path)
-    try:                                     # publish atomically; a racing build may win
-        os.replace(work, target)
-    except OSError:
-        shutil.rmtree(work, ignore_errors=True)
-    for stale in tmpdir.glob(f"{level}-*"):  # earlier sources of this level
-        if stale != target:
-            shutil.rmtree(stale, ignore_errors=True)
-    built = sorted(target.glob(name + ".*.so")) + sorted(target.glob(name + ".*.pyd"))
-    return _import_extension(name, built[0])
+    Path(tmpdir).mkdir(parents=True, exist_ok=True)
+    builder, _ = make_ffibuilder(level, f"_pyreparam_native_{level}", absolute_paths=True)
+    return Path(builder.compile(tmpdir=str(tmpdir)))
 
 
-ffibuilder, SIMD = make_ffibuilder()
-if __name__ != "__main__":
-    print(f"pyreparam: C kernels built with SIMD level {SIMD!r} "
+def build_module(simd: str, tmpdir: str | os.PathLike):
+    """:func:`compile_module`, imported: tests and tools compare the levels side by
+    side, one build holding one level (tests/native_cache.py keeps the builds between
+    runs). Returns the module (``.ffi``, ``.lib``)."""
+    path = compile_module(simd, tmpdir)
+    return _import_extension(path.name.split(".")[0], path)
+
+
+def ffibuilder() -> FFI:
+    """The FFI builder of ``pyreparam._native`` for setup.py (``cffi_modules``): the
+    SIMD level is decided here, when the build asks for it (importing this file runs
+    no probe and compiles nothing).
+
+    The extension is an abi3 module (``_native.abi3.so``): cffi's API mode uses only
+    the limited C API and marks the extension ``py_limited_api`` itself, and setup.py
+    tags the wheel ``cp310-abi3``, so one build serves every CPython >= 3.10 (the
+    SIMD level, not the Python version, is what ties a build to a machine). A
+    free-threaded or debug CPython gets a regular, version-specific module instead
+    (cffi's choice)."""
+    builder, level = make_ffibuilder()
+    print(f"pyreparam: C kernels built with SIMD level {level!r} "
           f"(PYREPARAM_SIMD={os.environ.get('PYREPARAM_SIMD', 'auto')})", file=sys.stderr)
+    return builder
+
 
 if __name__ == "__main__":
-    print(f"SIMD level: {SIMD}")
-    ffibuilder.compile(verbose=True)
+    builder, level = make_ffibuilder()
+    print(f"SIMD level: {level}")
+    builder.compile(verbose=True)

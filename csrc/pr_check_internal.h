@@ -332,6 +332,24 @@ PR_CHECK_INLINE pr_status pr_softmax_check_shape(const pr_softmax_params *p,
     return PR_OK;
 }
 
+/* The keys lo .. hi - 1 that query position t may attend to: every key without a
+ * window (p->window == 0), else the window's keys; lo == hi when it misses them all. */
+PR_CHECK_INLINE void pr_softmax_window(const pr_softmax_params *p, int64_t t, int32_t *lo,
+                                       int32_t *hi)
+{
+    int64_t first = 0;
+    int64_t end = p->cols;
+    if (p->window > 0) {
+        first = t - p->window / 2 > 0 ? t - p->window / 2 : 0;
+        end = t + p->window / 2 + 1 < end ? t + p->window / 2 + 1 : end;
+        if (first > end) {
+            first = end;
+        }
+    }
+    *lo = (int32_t)first;
+    *hi = (int32_t)end;
+}
+
 /* The softmax table must hold exp values in Q16 with a non-zero entry for d = 0. */
 PR_CHECK_INLINE int pr_softmax_table_ok(const int32_t *exp_table)
 {

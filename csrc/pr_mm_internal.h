@@ -20,6 +20,7 @@
 
 #include <string.h>
 
+#include "pr_check_internal.h"
 #include "pr_q_internal.h"
 
 typedef struct {
@@ -220,6 +221,88 @@ static inline void pr_mm_conv1d_edges(const pr_conv1d_params *p, const int8_t *x
     m.a = buf;
     m.a_step = depth;
     mm(&m);
+}
+
+/*
+ * Whole kernels over one product: the checks and the products of linear, conv1d and
+ * the attention products, shared by the variants of csrc/x86/, csrc/aarch64/ and
+ * csrc/arm/; each variant's file keeps its public function and passes its product mm.
+ */
+static inline pr_status pr_mm_run_linear(const pr_linear_params *p, const int8_t *x,
+                                         const int8_t *w, const int32_t *bias,
+                                         const int32_t *multiplier, const int32_t *shift,
+                                         void *y, int32_t y_bytes,
+                                         void (*mm)(const pr_mm *))
+{
+    pr_mm m;
+    const pr_status st = y_bytes == 1
+        ? pr_linear_check(p, x, w, multiplier, shift, y, -128, 127, -128, 127)
+        : pr_linear_check(p, x, w, multiplier, shift, y, -32768, 32767, 0, 0);
+    if (st != PR_OK) {
+        return st;
+    }
+    m = pr_mm_linear(p, x, w, bias, multiplier, shift, y, y_bytes);
+    mm(&m);
+    return PR_OK;
+}
+
+/* The interior frames are the rows of one product (rows overlapping when stride <
+ * kernel); the few frames with padded taps are another product or two. */
+static inline pr_status pr_mm_run_conv1d(const pr_conv1d_params *p, const int8_t *x,
+                                         const int8_t *w, const int32_t *bias,
+                                         const int32_t *multiplier, const int32_t *shift,
+                                         int8_t *y, void (*mm)(const pr_mm *))
+{
+    int64_t T_out, t_lo, t_hi;
+    pr_mm m;
+    const pr_status st = pr_conv1d_check(p, x, w, multiplier, shift, y, &T_out);
+    if (st != PR_OK) {
+        return st;
+    }
+    pr_conv1d_interior(p, T_out, &t_lo, &t_hi);
+    pr_mm_conv1d_edges(p, x, w, bias, multiplier, shift, y, 0, t_lo, mm);
+    pr_mm_conv1d_edges(p, x, w, bias, multiplier, shift, y, t_hi, T_out, mm);
+    if (t_hi > t_lo) {
+        m = pr_mm_conv1d(p, x, w, bias, multiplier, shift, y, t_lo, t_hi);
+        mm(&m);
+    }
+    return PR_OK;
+}
+
+/* One product per batch (head); b_kn as in pr_mm_bmm (0: Q K^T, 1: A V). */
+static inline void pr_mm_run_batches(const pr_bmm_params *p, const int8_t *a,
+                                     const int8_t *b, int8_t *out, int32_t b_kn,
+                                     void (*mm)(const pr_mm *))
+{
+    int64_t h;
+    for (h = 0; h < p->batches; ++h) {
+        const pr_mm m = pr_mm_bmm(p, a, b, out, h, b_kn);
+        mm(&m);
+    }
+}
+
+static inline pr_status pr_mm_run_bmm_nt(const pr_bmm_params *p, const int8_t *a,
+                                         const int8_t *b, int8_t *out,
+                                         void (*mm)(const pr_mm *))
+{
+    const pr_status st = pr_bmm_nt_check(p, a, b, out);
+    if (st == PR_OK) {
+        pr_mm_run_batches(p, a, b, out, 0, mm);
+    }
+    return st;
+}
+
+/* The scratch is checked as in the reference but not needed. */
+static inline pr_status pr_mm_run_bmm_nn(const pr_bmm_params *p, const int8_t *a,
+                                         const int8_t *b, int8_t *out,
+                                         const int32_t *scratch, int64_t scratch_len,
+                                         void (*mm)(const pr_mm *))
+{
+    const pr_status st = pr_bmm_nn_check(p, a, b, out, scratch, scratch_len);
+    if (st == PR_OK) {
+        pr_mm_run_batches(p, a, b, out, 1, mm);
+    }
+    return st;
 }
 
 #endif /* PR_MM_INTERNAL_H */

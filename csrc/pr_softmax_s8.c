@@ -51,16 +51,9 @@ pr_status pr_softmax_s8(const pr_softmax_params *p, const int8_t *x,
     for (h = 0; h < p->batches; ++h) {
         for (t = 0; t < p->rows; ++t) {
             const int64_t off = (h * p->rows + t) * p->cols;
-            int64_t lo = 0;
-            int64_t hi = p->cols;
-            if (p->window > 0) {
-                lo = t - p->window / 2 > 0 ? t - p->window / 2 : 0;
-                hi = t + p->window / 2 + 1 < hi ? t + p->window / 2 + 1 : hi;
-                if (lo > hi) {
-                    lo = hi;
-                }
-            }
-            pr_softmax_row(p->cols, (int32_t)lo, (int32_t)hi, x + off, exp_table,
+            int32_t lo, hi;
+            pr_softmax_window(p, t, &lo, &hi);
+            pr_softmax_row(p->cols, lo, hi, x + off, exp_table,
                            key_mask, y + off);
         }
     }

@@ -6,9 +6,11 @@ example a source checkout that was not installed), the wrappers raise
 """
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -94,7 +96,16 @@ def available() -> bool:
     return _lib is not None
 
 
-def _require_lib():
+def handle():
+    """``(ffi, lib)`` of the C extension in use: the cffi FFI object (types, ``new``,
+    ``cast``, ``from_buffer``) and the library of ``pr_*`` functions.
+
+    Raises
+    ------
+    NativeUnavailableError
+        The extension is not built (with how to build it), or this CPU cannot run the
+        instructions it was compiled with.
+    """
     if _lib is None and _CPU_PROBLEM is not None:
         raise NativeUnavailableError(_CPU_PROBLEM)
     if _lib is None:
@@ -102,16 +113,53 @@ def _require_lib():
             "pyreparam's C extension (pyreparam._native) is not built; install the "
             "package with `pip install .` (needs a C compiler and cffi). "
             f"Import error: {_IMPORT_ERROR}")
-    return _lib
+    return _ffi, _lib
 
 
-def _check_array(name: str, a, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
+def ffi():
+    """The cffi FFI object of the extension in use (see :func:`handle`)."""
+    return handle()[0]
+
+
+def lib():
+    """The ``pr_*`` functions of the extension in use (see :func:`handle`)."""
+    return handle()[1]
+
+
+def bind(build):
+    """Run every wrapper through another build of the runtime from now on.
+
+    ``build`` has ``.ffi`` and ``.lib`` (a module of csrc/build_ffi.py's
+    ``build_module``, e.g. another SIMD level, for tests and benchmarks that compare
+    builds); returns the binding it replaces, to pass back to ``bind`` later.
+    """
+    global _ffi, _lib
+    previous = SimpleNamespace(ffi=_ffi, lib=_lib)
+    _ffi, _lib = build.ffi, build.lib
+    return previous
+
+
+@contextlib.contextmanager
+def using(build):
+    """``with native.using(build):`` :func:`bind` for the block, then the previous
+    build again."""
+    previous = bind(build)
+    try:
+        yield build
+    finally:
+        bind(previous)
+
+
+def check_array(name: str, a, dtype, shape) -> np.ndarray:
+    """``a`` itself when it is a C-contiguous numpy array of exactly ``dtype`` and
+    ``shape``, else TypeError (not an array, another dtype) or ValueError (another
+    shape, not contiguous) naming ``name``: what a C kernel may be given."""
     if not isinstance(a, np.ndarray):
         raise TypeError(f"{name} must be a numpy array, got {type(a).__name__}")
-    if a.dtype != dtype:
-        raise TypeError(f"{name} has dtype {a.dtype}, expected {dtype}")
-    if a.shape != shape:
-        raise ValueError(f"{name} has shape {a.shape}, expected {shape}")
+    if a.dtype != np.dtype(dtype):
+        raise TypeError(f"{name} has dtype {a.dtype}, expected {np.dtype(dtype)}")
+    if a.shape != tuple(shape):
+        raise ValueError(f"{name} has shape {a.shape}, expected {tuple(shape)}")
     if not a.flags.c_contiguous:
         raise ValueError(f"{name} must be C-contiguous (use np.ascontiguousarray)")
     return a
@@ -142,7 +190,7 @@ def hrf_fold(w1p: np.ndarray, b1: np.ndarray | None,
     W1 = W1' H_k ... H_1 and b = b1 + sum_i W1' H_k ... H_{i+1} c_i, computed by
     the cache-blocked kernel ``pr_hrf_fold_f32/_f64`` without allocation in C.
     """
-    lib = _require_lib()
+    ffi, lib = handle()
     if not isinstance(w1p, np.ndarray) or w1p.dtype not in _CTYPES:
         raise TypeError("w1p must be a float32 or float64 numpy array")
     dtype = w1p.dtype
@@ -164,15 +212,15 @@ def hrf_fold(w1p: np.ndarray, b1: np.ndarray | None,
     if w1p.shape[1] != dims[k]:
         raise ValueError(f"w1p has shape {w1p.shape}; its input width must be "
                          f"r_{k} = {dims[k]} (the last factor's output width)")
-    _check_array("w1p", w1p, dtype, (F, dims[k]))
+    check_array("w1p", w1p, dtype, (F, dims[k]))
     if b1 is not None:
-        _check_array("b1", b1, dtype, (F,))
+        check_array("b1", b1, dtype, (F,))
     Hs, cs = [], []
     for i, (H, c) in enumerate(factors, start=1):
-        Hs.append(_check_array(f"H_{i}", H, dtype, (dims[i], dims[i - 1])))
-        cs.append(None if c is None else _check_array(f"c_{i}", c, dtype, (dims[i],)))
+        Hs.append(check_array(f"H_{i}", H, dtype, (dims[i], dims[i - 1])))
+        cs.append(None if c is None else check_array(f"c_{i}", c, dtype, (dims[i],)))
 
-    c_dims = _ffi.new("int32_t[]", dims)
+    c_dims = ffi.new("int32_t[]", dims)
     need = lib.pr_hrf_fold_scratch_len(F, k, c_dims)
     if need < 0:
         raise NativeError("pr_hrf_fold_scratch_len", int(need))
@@ -181,10 +229,10 @@ def hrf_fold(w1p: np.ndarray, b1: np.ndarray | None,
     b = np.empty(F, dtype=dtype)
 
     def ptr(a):
-        return _ffi.NULL if a is None else _ffi.cast(f"{ctype} *", _ffi.from_buffer(a))
+        return ffi.NULL if a is None else ffi.cast(f"{ctype} *", ffi.from_buffer(a))
 
-    H_ptrs = _ffi.new(f"const {ctype} *[]", [ptr(H) for H in Hs])
-    c_ptrs = _ffi.new(f"const {ctype} *[]", [ptr(c) for c in cs])
+    H_ptrs = ffi.new(f"const {ctype} *[]", [ptr(H) for H in Hs])
+    c_ptrs = ffi.new(f"const {ctype} *[]", [ptr(c) for c in cs])
     fn = lib.pr_hrf_fold_f64 if dtype == np.float64 else lib.pr_hrf_fold_f32
     status = fn(F, k, c_dims, ptr(w1p), ptr(b1), H_ptrs, c_ptrs, ptr(W1), ptr(b),
                 ptr(scratch), scratch.size)

@@ -180,19 +180,19 @@ needs_c = pytest.mark.skipif(not native.available(), reason="C extension not bui
 @needs_c
 @given(seeds, st.integers(1, 70), st.integers(1, 9))
 def test_c_state_and_output_bitexact_with_numpy(seed, M, n_utt):
-    from pyreparam.quant import cops
+    from pyreparam.quant import ckernels
     rng = np.random.default_rng(seed)
     p = _random_params(rng, M)
-    c_state, ref = cops.norm_state_init(M), q.new_state(M)
+    c_state, ref = ckernels.norm_state_init(M), q.new_state(M)
     assert c_state == q.state_to_bytes(ref)
     for _ in range(n_utt):
         x = _random_features(rng, int(rng.integers(1, 200)), M)
-        y_c = cops.norm_apply_s16_s8(p, c_state, x)
+        y_c = ckernels.norm_apply_s16_s8(p, c_state, x)
         y_ref = q.apply(ref, p, x)
         bad = np.argwhere(y_c != y_ref)
         assert not bad.size, f"apply: first mismatch {bad[0]}: C {y_c[tuple(bad[0])]} " \
                              f"vs NumPy {y_ref[tuple(bad[0])]}"
-        c_state, ref = cops.norm_update_s16(c_state, x), q.update(ref, x)
+        c_state, ref = ckernels.norm_update_s16(c_state, x), q.update(ref, x)
         assert c_state == q.state_to_bytes(ref)
 
 
@@ -201,7 +201,7 @@ def test_c_apply_bitexact_at_the_extremes(rng):
     """Priors and features at their extremes (means at the int32 limits, variances 1
     and 2^31 - 1, every output shift): the normalized value saturates int32 and int8
     both ways; C (pr_ns_normalize, which the stream also normalizes with) == NumPy."""
-    from pyreparam.quant import cops
+    from pyreparam.quant import ckernels
     means = np.array([-(2**31), 2**31 - 1, 0, 2**23, -(2**23), 1, -1], dtype=np.int64)
     var = np.array([1, 2**31 - 1, 2, 2**30, 3, 1, 2**31 - 1], dtype=np.int64)
     M = len(means)
@@ -213,8 +213,8 @@ def test_c_apply_bitexact_at_the_extremes(rng):
         for multiplier in (2**30, 2**31 - 1, 0):
             p = q.NormParams(means.astype(np.int32), var.astype(np.int32), 1, 1, multiplier,
                              shift, int(rng.integers(-128, 128)))
-            state = cops.norm_state_init(M)
-            y_c, y_ref = cops.norm_apply_s16_s8(p, state, x), q.apply(q.new_state(M), p, x)
+            state = ckernels.norm_state_init(M)
+            y_c, y_ref = ckernels.norm_apply_s16_s8(p, state, x), q.apply(q.new_state(M), p, x)
             assert np.array_equal(y_c, y_ref), (shift, multiplier)
             seen |= set(np.unique(y_ref).tolist())
     assert {-128, 127} <= seen and len(seen) > 20
@@ -223,13 +223,13 @@ def test_c_apply_bitexact_at_the_extremes(rng):
 @needs_c
 def test_c_update_at_the_frame_cap_and_utterance_cap():
     """Beyond 2^24 frames old audio is down-weighted; n saturates at 65535 (both sides)."""
-    from pyreparam.quant import cops
+    from pyreparam.quant import ckernels
     rng = np.random.default_rng(7)
     M = 3
     ref = q.NormState(q.MAX_UTTERANCES, q.MAX_FRAMES + 5,
                       rng.integers(-(2**23), 2**23, M), rng.integers(0, 2**30, M))
     x = _random_features(rng, 50, M)
-    got = cops.norm_update_s16(q.state_to_bytes(ref), x)
+    got = ckernels.norm_update_s16(q.state_to_bytes(ref), x)
     expected = q.update(ref, x)
     assert got == q.state_to_bytes(expected)
     assert expected.n == q.MAX_UTTERANCES and expected.frames == q.MAX_FRAMES + 50
@@ -286,28 +286,28 @@ def test_every_corrupted_byte_of_a_state_is_refused(rng):
 @needs_c
 def test_c_refuses_corrupted_states_like_numpy(rng):
     from pyreparam.native import NativeError
-    from pyreparam.quant import cops
+    from pyreparam.quant import ckernels
     data = _some_state(rng)
-    cops.norm_state_check(data, 4)
+    ckernels.norm_state_check(data, 4)
     for i in range(len(data)):
         bad = bytearray(data)
         bad[i] ^= 0x01
         with pytest.raises(NativeError, match="status -21"):
-            cops.norm_state_check(bytes(bad), 4)
+            ckernels.norm_state_check(bytes(bad), 4)
     # a forged state (valid CRC, values out of range) is refused by both
     forged = q.NormState(2, 100, np.array([2**23 + 1, 0, 0, 0]), np.zeros(4, np.int64))
     with pytest.raises(NativeError, match="status -21"):
-        cops.norm_state_check(q.state_to_bytes(forged), 4)
+        ckernels.norm_state_check(q.state_to_bytes(forged), 4)
     with pytest.raises(q.StateError):
         q.state_from_bytes(q.state_to_bytes(forged), 4)
     with pytest.raises(NativeError, match="status -21"):
-        cops.norm_update_s16(bytes(bad), np.zeros((3, 4), np.int16))
+        ckernels.norm_update_s16(bytes(bad), np.zeros((3, 4), np.int16))
 
 
 @needs_c
 def test_c_error_statuses():
     """Every argument error of the pr_norm_* functions, in the order they are checked."""
-    from pyreparam.native import _ffi, _lib
+    _ffi, _lib = native.handle()
     NULL, SHAPE, PARAM, STATE = -1, -2, -5, -21
     M = 4
     size = _lib.pr_norm_state_bytes(M)

@@ -92,11 +92,11 @@ def assert_bitexact(c, ref, what):
 @given(seeds, st.sampled_from(range(len(CONFIGS))), st.lists(st.sampled_from(KINDS),
                                                             min_size=1, max_size=6))
 def test_c_equals_numpy_on_drawn_frames(seed, which, kinds):
-    from pyreparam.quant import cops
+    from pyreparam.quant import ckernels
     rng = np.random.default_rng(seed)
     tables = qf.frontend_tables(CONFIGS[which])
     frames = np.stack([draw_frame(rng, k, tables.win_length) for k in kinds])
-    out, power = cops.logmel_frames_s16(frames, tables, return_power=True)
+    out, power = ckernels.logmel_frames_s16(frames, tables, return_power=True)
     P, _ = qf.power_spectrum(frames, tables)
     assert_bitexact(power, P.astype(np.uint64), f"power spectrum {kinds}")
     assert_bitexact(out, qf.logmel_frames_q8(frames, tables), f"log-mel {kinds}")
@@ -104,11 +104,11 @@ def test_c_equals_numpy_on_drawn_frames(seed, which, kinds):
 
 @needs_c
 def test_c_equals_numpy_on_speech():
-    from pyreparam.quant import cops
+    from pyreparam.quant import ckernels
     s = qf.pcm16(synthesize(0, 1, "anger", 0))
     for config in CONFIGS[:2]:
         frames = np.ascontiguousarray(frame_signal(s, config))
-        assert_bitexact(cops.logmel_frames_s16(frames, qf.frontend_tables(config)),
+        assert_bitexact(ckernels.logmel_frames_s16(frames, qf.frontend_tables(config)),
                         qf.logmel_q8(s, config, trim_trailing_silence=False, use_c=False),
                         "speech")
 
@@ -137,11 +137,11 @@ def _garbage(tables: qf.FrontendTables, rng) -> qf.FrontendTables:
 def test_c_equals_numpy_for_any_table_contents(seed, which):
     """No table content makes either side overflow: both compute the same integers
     (the sanitizer driver runs such tables under UBSan too)."""
-    from pyreparam.quant import cops
+    from pyreparam.quant import ckernels
     rng = np.random.default_rng(seed)
     tables = _garbage(qf.frontend_tables(CONFIGS[which]), rng)
     frames = np.stack([draw_frame(rng, k, tables.win_length) for k in KINDS])
-    out, power = cops.logmel_frames_s16(frames, tables, return_power=True)
+    out, power = ckernels.logmel_frames_s16(frames, tables, return_power=True)
     P, _ = qf.power_spectrum(frames, tables)
     assert_bitexact(power, P.astype(np.uint64), "power, garbage tables")
     assert_bitexact(out, qf.logmel_frames_q8(frames, tables), "log-mel, garbage tables")
@@ -323,7 +323,7 @@ POINTERS = ("window", "fft_twiddles", "rfft_twiddles", "fft_order", "mel_first",
 
 @needs_c
 def test_scratch_len_query():
-    from pyreparam.native import _lib
+    _lib = native.lib()
     assert [_lib.pr_logmel_scratch_len(n) for n in (32, 128, 512)] == [66, 258, 1026]
     assert all(_lib.pr_logmel_scratch_len(n) == PR_ERR_SHAPE for n in (0, 64, 256, 1024))
 
@@ -333,16 +333,16 @@ def test_error_statuses():
     """Valid arguments give PR_OK; each NULL pointer, bad size, bad filterbank range,
     bad floor and short scratch gives its own status, one at a time, and nothing is
     written on an error."""
-    from pyreparam.native import _ffi, _lib
-    from pyreparam.quant import cops
+    _ffi, _lib = native.handle()
+    from pyreparam.quant import ckernels
     tables = qf.frontend_tables()
     samples = np.zeros(400, np.int16)
     scratch = np.zeros(1026, np.int32)
 
     def call(mutate=None, scratch_len=1026):
-        p, keep = cops._logmel_params(tables)
+        p, keep = ckernels.logmel_params(tables)
         out = np.full(64, 7, np.int16)
-        args = [p, cops._ptr(samples), cops._ptr(out), cops._ptr(scratch), scratch_len]
+        args = [p, ckernels._ptr(samples), ckernels._ptr(out), ckernels._ptr(scratch), scratch_len]
         first = _ffi.new("uint16_t[]", tables.mel_first.tolist())
         if mutate is not None:
             mutate(p, args, first)

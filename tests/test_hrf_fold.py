@@ -112,7 +112,7 @@ def test_bad_arguments_raise_clear_errors(rng, make, error):
 
 def test_c_status_codes():
     """The raw kernel rejects what the wrapper would never pass: it must not crash."""
-    ffi, lib = native._ffi, native._lib
+    ffi, lib = native.handle()
     dims = ffi.new("int32_t[]", [3, 4, 5])
     w1p = ffi.new("double[]", 2 * 5)
     H1, H2 = ffi.new("double[]", 12), ffi.new("double[]", 20)

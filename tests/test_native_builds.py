@@ -8,7 +8,6 @@ all heads) must give the NumPy reference's integers through the portable build a
 every SIMD build this machine runs (builds cached in build/simd-cache/, shared with
 tests/test_quant_simd.py).
 """
-import importlib.util
 import os
 from pathlib import Path
 from types import SimpleNamespace
@@ -22,12 +21,9 @@ from pyreparam.quant.program import OP_MHA, check_arena, mha_scratch_bytes, plan
 from pyreparam.quant.prq import write_prq
 from pyreparam.quant.qmodel import run_program
 
+from native_cache import build_ffi, cached_build
 from quant_helpers import quantized, random_int8
 
-ROOT = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("build_ffi", ROOT / "csrc" / "build_ffi.py")
-build_ffi = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(build_ffi)
 
 needs_c = pytest.mark.skipif(not native.available(), reason="C extension not built")
 LEVELS = ["none"] + [lv for lv in build_ffi.SIMD_LEVELS[1:] if build_ffi.probe(lv)]
@@ -36,14 +32,14 @@ LEVELS = ["none"] + [lv for lv in build_ffi.SIMD_LEVELS[1:] if build_ffi.probe(l
 @pytest.fixture(scope="module")
 def builds():
     """{level: cffi module} for the portable build and every level this machine runs."""
-    cache = ROOT / "build" / "simd-cache"
-    return {lv: build_ffi.build_module(lv, cache, cache=True) for lv in LEVELS}
+    return {lv: cached_build(lv) for lv in LEVELS}
 
 
 @needs_c
 def test_installed_build_runs_here():
-    assert native._lib.pr_build_cpu_ok() == 1
-    assert native._cpu_problem(native._lib, native._ffi) is None
+    ffi, lib = native.handle()
+    assert lib.pr_build_cpu_ok() == 1
+    assert native._cpu_problem(lib, ffi) is None
 
 
 def _fake_lib(ok: int, build: bytes):
@@ -68,7 +64,7 @@ def test_refuses_a_build_this_cpu_cannot_run(monkeypatch):
     monkeypatch.setattr(native, "_CPU_PROBLEM", text)
     assert not native.available()
     with pytest.raises(native.NativeUnavailableError, match="does not support"):
-        native._require_lib()
+        native.lib()
     w = np.ones((2, 3))
     with pytest.raises(ImportError, match="simd=avx512vnni"):
         native.hrf_fold(w, None, [(np.ones((3, 4)), None)])

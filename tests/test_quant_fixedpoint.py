@@ -160,9 +160,9 @@ def test_mbqm_numpy_matches_big_integers(triples):
 @pytest.mark.skipif(not native.available(), reason="C extension not built")
 @given(st.lists(st.tuples(int32s, multipliers, shifts), min_size=1, max_size=60))
 def test_mbqm_c_matches_numpy(triples):
-    from pyreparam.quant import cops
+    from pyreparam.quant import ckernels
     x, m, e = (np.array(col, dtype=np.int32) for col in zip(*triples))
-    c = cops.requantize_s32(x, m, e)
+    c = ckernels.requantize_s32(x, m, e)
     ref = fp.multiply_by_quantized_multiplier(x, m, e)
     bad = np.flatnonzero(c != ref)
     assert bad.size == 0, (f"first mismatch at {bad[0]}: x={x[bad[0]]} m={m[bad[0]]} "
@@ -172,9 +172,9 @@ def test_mbqm_c_matches_numpy(triples):
 @pytest.mark.skipif(not native.available(), reason="C extension not built")
 @pytest.mark.parametrize("m, e", [(-1, 0), (2**30, 31), (2**30, -32)])
 def test_c_rejects_bad_multiplier(m, e):
-    from pyreparam.quant import cops
+    from pyreparam.quant import ckernels
     with pytest.raises(native.NativeError) as info:
-        cops.requantize_s32(np.zeros(3, np.int32), np.full(3, m, np.int32),
+        ckernels.requantize_s32(np.zeros(3, np.int32), np.full(3, m, np.int32),
                             np.full(3, e, np.int32))
     assert info.value.status == -5
 

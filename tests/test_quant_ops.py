@@ -17,8 +17,8 @@ from quant_helpers import clamp_range, ints, per_channel
 
 pytestmark = pytest.mark.skipif(not native.available(), reason="C extension not built")
 if native.available():
-    from pyreparam.native import _ffi, _lib
-    from pyreparam.quant import cops
+    _ffi, _lib = native.handle()
+    from pyreparam.quant import ckernels
 
 PR_OK, PR_ERR_NULL, PR_ERR_SHAPE, PR_ERR_SCRATCH, PR_ERR_OVERFLOW, PR_ERR_PARAM = \
     0, -1, -2, -3, -4, -5
@@ -46,7 +46,7 @@ def both(name, **kw):
               "softmax_s8": qn.softmax_s8, "layernorm_s16_s8": qn.layernorm_s16_s8,
               "lut_s8": qe.lut_s8, "add_s16": qe.add_s16, "mul_s8": qe.mul_s8,
               "requantize_s16_s8": qe.requantize_s16_s8, "avgpool": qe.avgpool}[name]
-    c = getattr(cops, name)(**kw)
+    c = getattr(ckernels, name)(**kw)
     ref = ref_fn(**kw)
     assert_bitexact(c, ref, name)
     return c
@@ -98,12 +98,12 @@ def test_bmm_on_interleaved_heads(H, T, D, seed):
 
     kw = dict(a_zero_point=3, b_zero_point=-7, multiplier=1518500250, shift=-7,
               out_zero_point=-2)
-    scores = cops.bmm_nt_s8(heads(q), heads(k), **kw)               # (H, T, T)
+    scores = ckernels.bmm_nt_s8(heads(q), heads(k), **kw)               # (H, T, T)
     ref = ql.bmm_nt_s8(np.ascontiguousarray(heads(q)), np.ascontiguousarray(heads(k)), **kw)
     assert_bitexact(scores, ref, "bmm_nt_s8 strided")
     out = np.zeros((T, C), dtype=np.int8)
     kw["a_zero_point"] = -128                                       # softmax output
-    cops.bmm_nn_s8(scores, heads(v), out=heads(out), **kw)
+    ckernels.bmm_nn_s8(scores, heads(v), out=heads(out), **kw)
     ref = ql.bmm_nn_s8(scores, np.ascontiguousarray(heads(v)), **kw)  # (H, T, D)
     assert_bitexact(out, ref.transpose(1, 0, 2).reshape(T, C), "bmm_nn_s8 strided")
 
@@ -254,12 +254,12 @@ def test_softmax_corner_cases():
                    [127, -128, -128, -128],  # one winner: p = 1 saturates to 255/256
                    [0, 0, 0, 0]]], dtype=np.int8)
     mask = np.array([True, True, True, True])
-    y = cops.softmax_s8(x, table, mask)
+    y = ckernels.softmax_s8(x, table, mask)
     assert y[0, 0].tolist() == [-64] * 4
     assert y[0, 1].tolist() == [127, -128, -128, -128]
-    none = cops.softmax_s8(x, table, np.zeros(4, dtype=bool))      # no valid key
+    none = ckernels.softmax_s8(x, table, np.zeros(4, dtype=bool))      # no valid key
     assert np.all(none == -128)
-    win = cops.softmax_s8(np.zeros((1, 4, 4), np.int8), table, None, window=3)
+    win = ckernels.softmax_s8(np.zeros((1, 4, 4), np.int8), table, None, window=3)
     assert win[0, 0].tolist() == [0, 0, -128, -128]                # keys 0, 1: 1/2 each
     assert win[0, 1].tolist() == [-43, -43, -43, -128]             # round(256/3) = 85
 
@@ -277,9 +277,9 @@ def test_layernorm_constant_rows_give_beta():
 
 def test_avgpool_rounds_half_away_from_zero():
     x = np.array([[1], [2], [-1], [-2], [3], [-3], [5]], dtype=np.int8)
-    y = cops.avgpool(x, group=2)            # means 1.5, -1.5, 0, 5
+    y = ckernels.avgpool(x, group=2)            # means 1.5, -1.5, 0, 5
     assert y[:, 0].tolist() == [2, -2, 0, 5]
-    y = cops.avgpool(x, group=2, zero_point=-1)   # (x + 1) means 2.5, -0.5, 1, 6
+    y = ckernels.avgpool(x, group=2, zero_point=-1)   # (x + 1) means 2.5, -0.5, 1, 6
     assert y[:, 0].tolist() == [2, -2, 0, 5]
     assert qe.masked_mean_pool(x, np.arange(7) < 2).tolist() == [2]
 
@@ -307,10 +307,10 @@ def test_linear_and_conv_close_to_float(rng):
         w_deq = fp.dequantize(w, s_w.reshape((-1,) + (1,) * (len(w_shape) - 1)))
         x_deq = fp.dequantize(x, s_in, zp_in)
         if len(w_shape) == 2:
-            y = cops.linear_s8(x, w, bias, m, e, zp_out)
+            y = ckernels.linear_s8(x, w, bias, m, e, zp_out)
             y_f = x_deq @ w_deq.T + fp.dequantize(b, s_in * s_w)
         else:
-            y = cops.conv1d_s8(x, w, bias, m, e, 2, 1, zp_in, zp_out)
+            y = ckernels.conv1d_s8(x, w, bias, m, e, 2, 1, zp_in, zp_out)
             xp = np.pad(x_deq, ((1, 1), (0, 0)))                    # real zeros
             win = np.stack([xp[2 * t:2 * t + K] for t in range(y.shape[0])])
             y_f = np.einsum("tki,cki->tc", win, w_deq) + fp.dequantize(b, s_in * s_w)
@@ -333,7 +333,7 @@ def test_depthwise_and_int16_outputs_close_to_float(rng):
     b = fp.quantize(rng.standard_normal(C) * 0.3, s_in * s_w, 0, np.int32)
     M = s_in * s_w / s_out
     m, e = fp.quantize_multipliers(M)
-    y = cops.depthwise_conv1d_s8(x, w, ql.fold_zero_point_into_bias(b, w.T, zp_in), m, e,
+    y = ckernels.depthwise_conv1d_s8(x, w, ql.fold_zero_point_into_bias(b, w.T, zp_in), m, e,
                                  zp_in, zp_out)
     xp = np.pad(x_deq, ((K // 2, K // 2), (0, 0)))                  # real zeros
     y_f = sum(xp[k:k + T] * fp.dequantize(w[k], s_w) for k in range(K))
@@ -347,14 +347,14 @@ def test_depthwise_and_int16_outputs_close_to_float(rng):
     s16 = 2e-4
     M2 = np.full(7, s_in * (0.2 / 127) / s16)
     m2, e2 = fp.quantize_multipliers(M2)
-    y16 = cops.linear_s8_s16(x, w2, ql.fold_zero_point_into_bias(None, w2, zp_in), m2, e2)
+    y16 = ckernels.linear_s8_s16(x, w2, ql.fold_zero_point_into_bias(None, w2, zp_in), m2, e2)
     y_f = x_deq @ fp.dequantize(w2, 0.2 / 127).T
     bound = (0.5 + 0.5 * 2.0**-_rmax(M2)) * s16 + 1e-9
     assert np.all(np.abs(fp.dequantize(y16, s16) - y_f) <= bound)
 
     s8 = 0.01
     m3, e3 = fp.quantize_multiplier(s16 / s8)
-    y8 = cops.requantize_s16_s8(y16, 0, m3, e3, 4)
+    y8 = ckernels.requantize_s16_s8(y16, 0, m3, e3, 4)
     inside = np.abs(y_f / s8 + 4) < 127
     err = np.abs(fp.dequantize(y8, s8, 4) - fp.dequantize(y16, s16))[inside]
     assert err.max() <= (0.5 + 0.5 * 2.0**-_rmax(s16 / s8)) * s8 + 1e-9
@@ -376,17 +376,17 @@ def test_attention_close_to_float(rng):
     s_score = 0.3
     M = s_q * s_q / np.sqrt(D) / s_score
     m, e = fp.quantize_multiplier(M)
-    scores = cops.bmm_nt_s8(heads(q), heads(k), zp_q, zp_q, m, e, 0)    # (H, T, T)
+    scores = ckernels.bmm_nt_s8(heads(q), heads(k), zp_q, zp_q, m, e, 0)    # (H, T, T)
     Qf, Kf = fp.dequantize(heads(q), s_q, zp_q), fp.dequantize(heads(k), s_q, zp_q)
     sf = Qf @ Kf.transpose(0, 2, 1) / np.sqrt(D)                    # (H, T, T)
     inside = np.abs(sf / s_score) < 127
     err = np.abs(fp.dequantize(scores, s_score) - sf)[inside]
     assert inside.mean() > 0.9 and err.max() <= (0.5 + 0.5 * 2.0**-max(-e, 0)) * s_score
-    probs = cops.softmax_s8(scores, qn.build_softmax_exp_table(s_score))
+    probs = ckernels.softmax_s8(scores, qn.build_softmax_exp_table(s_score))
     s_out = 0.03
     m, e = fp.quantize_multiplier((1 / 256) * s_v / s_out)
     out = np.zeros((T, C), np.int8)
-    cops.bmm_nn_s8(probs, heads(v), -128, zp_v, m, e, 0, out=heads(out))
+    ckernels.bmm_nn_s8(probs, heads(v), -128, zp_v, m, e, 0, out=heads(out))
     A = fp.dequantize(scores, s_score)
     A = np.exp(A - A.max(axis=-1, keepdims=True))
     A /= A.sum(axis=-1, keepdims=True)                              # (H, T, T)
@@ -408,7 +408,7 @@ def test_softmax_close_to_float(rng):
     x[0, 0] = -128
     x[0, 0, 3] = 127                                                # a saturated row
     mask = np.arange(L) < 30
-    y = cops.softmax_s8(x, qn.build_softmax_exp_table(s_in), mask, window=9)
+    y = ckernels.softmax_s8(x, qn.build_softmax_exp_table(s_in), mask, window=9)
     allowed = qn.softmax_allowed(T, L, mask, 9)
     z = np.where(allowed, s_in * x.astype(np.float64), -np.inf)
     p = np.exp(z - z.max(axis=-1, keepdims=True))
@@ -431,7 +431,7 @@ def test_layernorm_close_to_float(rng):
     gamma[0] = -0.7                                                 # negative gamma
     beta = 0.2 * rng.standard_normal(C)
     p = qn.layernorm_qparams(gamma, beta, eps, s_x, s_out)
-    y = cops.layernorm_s16_s8(x, p.eps, p.multiplier, p.shift, p.offset, -3)
+    y = ckernels.layernorm_s16_s8(x, p.eps, p.multiplier, p.shift, p.offset, -3)
     xd = fp.dequantize(x, s_x)
     mu = xd.mean(axis=1, keepdims=True)
     var = xd.var(axis=1, keepdims=True)
@@ -447,7 +447,7 @@ def test_lut_add_mul_pool_close_to_float(rng):
     s_in, zp_in, s_out, zp_out = 0.05, 10, 0.03, -20
     for fn in (lambda v: v / (1 + np.exp(-v)), lambda v: 1 / (1 + np.exp(-v))):
         table = qe.build_lut(fn, s_in, zp_in, s_out, zp_out)
-        y = cops.lut_s8(x, table)
+        y = ckernels.lut_s8(x, table)
         y_f = fn(fp.dequantize(x, s_in, zp_in))
         inside = np.abs(y_f / s_out + zp_out) < 127
         err = np.abs(fp.dequantize(y, s_out, zp_out) - y_f)[inside]
@@ -456,7 +456,7 @@ def test_lut_add_mul_pool_close_to_float(rng):
     a = rng.integers(-20000, 20000, 500).astype(np.int16)
     b = rng.integers(-128, 128, 500).astype(np.int8)
     s_a, s_b, zb, s_o = 1e-3, 0.07, 4, 1.2e-3
-    y = cops.add_s16(a, b, zb, **qe.add_qparams(s_a, s_b, s_o)._asdict())
+    y = ckernels.add_s16(a, b, zb, **qe.add_qparams(s_a, s_b, s_o)._asdict())
     y_f = fp.dequantize(a, s_a) + fp.dequantize(b, s_b, zb)
     inside = np.abs(y_f / s_o) < 32767
     assert np.all(np.abs(fp.dequantize(y, s_o) - y_f)[inside] <= 0.51 * s_o)
@@ -464,13 +464,13 @@ def test_lut_add_mul_pool_close_to_float(rng):
     a8 = rng.integers(-128, 128, 500).astype(np.int8)
     s_m = 0.05 * (1 / 256) / 0.01
     m, e = fp.quantize_multiplier(0.05 * (1 / 256) / s_m)
-    y = cops.mul_s8(a8, b, 10, -128, m, e, 0)
+    y = ckernels.mul_s8(a8, b, 10, -128, m, e, 0)
     y_f = fp.dequantize(a8, 0.05, 10) * fp.dequantize(b, 1 / 256, -128)
     inside = np.abs(y_f / s_m) < 127
     assert np.all(np.abs(fp.dequantize(y, s_m) - y_f)[inside] <= 0.75 * s_m)
 
     xp = rng.integers(-128, 128, (23, 6)).astype(np.int8)
-    y = cops.avgpool(xp, 5, zero_point=-9)
+    y = ckernels.avgpool(xp, 5, zero_point=-9)
     groups = [fp.dequantize(xp[u:u + 5], 0.1, -9).mean(axis=0) for u in range(0, 23, 5)]
     assert np.all(np.abs(fp.dequantize(y, 0.1, -9) - np.stack(groups)) <= 0.05 + 1e-12)
 
@@ -697,10 +697,10 @@ def test_wrapper_raises_native_error_with_status():
     w = np.zeros((4, 3), np.int8)
     m, e = np.full(4, 2**30, np.int32), np.full(4, 31, np.int32)
     with pytest.raises(native.NativeError) as info:
-        cops.linear_s8(x, w, None, m, e, 0)
+        ckernels.linear_s8(x, w, None, m, e, 0)
     assert info.value.status == PR_ERR_PARAM
     with pytest.raises(TypeError):
-        cops.linear_s8(x.astype(np.int16), w, None, m, e, 0)
+        ckernels.linear_s8(x.astype(np.int16), w, None, m, e, 0)
 
 
 # ---- LayerNorm's inverse square root (csrc/pr_layernorm_internal.h) --------------------
@@ -736,13 +736,11 @@ def ln_inv_sqrt_reference(V: int) -> tuple[int, int]:
 def inv_sqrt_driver(tmp_path_factory):
     """pr_ln_inv_sqrt compiled into a small stdin -> stdout program (the host compiler
     of csrc/build_ffi.py, -Werror); skipped without a compiler."""
-    import importlib.util
     import subprocess
 
+    from native_cache import build_ffi
+
     root = Path(__file__).resolve().parents[1]
-    spec = importlib.util.spec_from_file_location("build_ffi", root / "csrc" / "build_ffi.py")
-    build_ffi = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(build_ffi)
     tmp = tmp_path_factory.mktemp("inv_sqrt")
     src, exe = tmp / "driver.c", tmp / "driver"
     src.write_text(_INV_SQRT_DRIVER)

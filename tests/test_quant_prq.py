@@ -20,8 +20,8 @@ from quant_helpers import quantized, random_int8
 
 pytestmark = pytest.mark.skipif(not native.available(), reason="C extension not built")
 if native.available():
-    from pyreparam.native import _ffi, _lib
-    from pyreparam.quant.runtime import PRQModel, _aligned, check_blob
+    _ffi, _lib = native.handle()
+    from pyreparam.quant.runtime import PRQModel, aligned_buffer, check_blob
 
 OK, NULL = 0, -1
 TRUNCATED, MAGIC, VERSION, CRC, BOUNDS, TENSOR, OP, ARENA, ALIGN, LENGTH = \
@@ -47,16 +47,16 @@ def small_blob(backbone: str = "conformer") -> bytes:
 
 def check(blob: bytes, offset: int = 0) -> int:
     """pr_model_check on an exact-size, 4-byte aligned copy (offset: misalign it)."""
-    buf = _aligned(len(blob) + offset)
+    buf = aligned_buffer(len(blob) + offset)
     buf[offset:] = np.frombuffer(blob, np.uint8)
     return int(_lib.pr_model_check(_ffi.cast("uint8_t *", buf.ctypes.data + offset),
                                    len(blob), _ffi.NULL))
 
 
 def run(blob: bytes, x: np.ndarray, arena_bytes: int, logits_n: int = 8) -> int:
-    buf = _aligned(len(blob))
+    buf = aligned_buffer(len(blob))
     buf[:] = np.frombuffer(blob, np.uint8)
-    arena = _aligned(max(arena_bytes, 4))
+    arena = aligned_buffer(max(arena_bytes, 4))
     logits = np.zeros(logits_n, np.int8)
     x = np.ascontiguousarray(x)
     return int(_lib.pr_model_run(_ffi.cast("uint8_t *", buf.ctypes.data), len(blob),

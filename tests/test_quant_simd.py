@@ -1,18 +1,16 @@
 """x86 SIMD variants of the int8 kernels (csrc/x86/) against the portable reference.
 
 One build holds one kernel path, so this module compiles the runtime once per SIMD
-level (csrc/build_ffi.py: build_module, cached in the git-ignored build/simd-cache/),
+level (csrc/build_ffi.py, cached in the git-ignored build/simd-cache/ by native_cache.py),
 the reference with PYREPARAM_SIMD=none and every level this machine builds and runs,
-and calls the same checked wrappers (pyreparam.quant.cops) through each build. Every
+and calls the same checked wrappers (pyreparam.quant.ckernels) through each build. Every
 result must be bit-identical to the reference build and to the NumPy integer
 reference, on hypothesis-drawn shapes (1 up, tails around 16/64 lanes and the 256-deep
 chunks) and extreme zero points, multipliers, shifts, biases and clamp ranges; error
 statuses must be identical too. Levels this machine cannot run are skipped with the
 reason.
 """
-import contextlib
 import functools
-import importlib.util
 import os
 from pathlib import Path
 
@@ -25,19 +23,17 @@ from pyreparam.quant import qelementwise as qe
 from pyreparam.quant import qlinear as ql
 from pyreparam.quant import qnorm as qn
 
+from native_cache import build_ffi, cached_build
 from quant_helpers import clamp_range, ints, per_channel
 
 ROOT = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("build_ffi", ROOT / "csrc" / "build_ffi.py")
-build_ffi = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(build_ffi)
 
 SIMD = [lv for lv in build_ffi.SIMD_LEVELS if lv != "none"]
 AVAILABLE = {lv: build_ffi.probe(lv) for lv in SIMD}
 
 pytestmark = pytest.mark.skipif(not native.available(), reason="C extension not built")
 if native.available():
-    from pyreparam.quant import cops
+    from pyreparam.quant import ckernels
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +43,7 @@ def builds():
     if not any(AVAILABLE.values()):
         pytest.skip(f"no SIMD level both builds and runs here (probes: {AVAILABLE})")
     levels = ["none"] + [lv for lv in SIMD if AVAILABLE[lv]]
-    cache = ROOT / "build" / "simd-cache"
-    return {lv: build_ffi.build_module(lv, cache, cache=True) for lv in levels}
+    return {lv: cached_build(lv) for lv in levels}
 
 
 def level_param():
@@ -59,15 +54,7 @@ def level_param():
         for lv in SIMD])
 
 
-@contextlib.contextmanager
-def through(module):
-    """Make pyreparam.quant.cops call the kernels of another build."""
-    saved = cops._ffi, cops._require_lib
-    cops._ffi, cops._require_lib = module.ffi, (lambda: module.lib)
-    try:
-        yield
-    finally:
-        cops._ffi, cops._require_lib = saved
+through = native.using    # the wrappers call the kernels of another build
 
 
 def assert_bitexact(got, ref, what):
@@ -91,9 +78,9 @@ def compare(builds, level, name, numpy_args=None, **kw):
     """SIMD build == reference build == NumPy reference (numpy_args: contiguous copies
     when the kernels get strided views)."""
     with through(builds["none"]):
-        ref = getattr(cops, name)(**kw)
+        ref = getattr(ckernels, name)(**kw)
     with through(builds[level]):
-        got = getattr(cops, name)(**kw)
+        got = getattr(ckernels, name)(**kw)
     assert_bitexact(got, ref, f"{name} {level} vs reference build")
     assert_bitexact(ref, NUMPY[name](**(numpy_args or kw)),
                     f"{name} reference build vs NumPy")
@@ -125,9 +112,9 @@ def shift_range(rng):
 def test_each_build_reports_its_level(builds):
     for level, module in builds.items():
         assert module.ffi.string(module.lib.pr_build_info()).decode() == f"simd={level}"
-    info = native._lib.pr_build_info() if hasattr(native._lib, "pr_build_info") else None
+    info = native.lib().pr_build_info() if hasattr(native.lib(), "pr_build_info") else None
     if info is not None:  # the installed extension: any level
-        assert native._ffi.string(info).decode() in {f"simd={lv}"
+        assert native.ffi().string(info).decode() in {f"simd={lv}"
                                                      for lv in build_ffi.SIMD_LEVELS}
 
 
@@ -814,9 +801,9 @@ def test_default_row_block_keeps_light_arenas(builds, backbone):
 
 def test_installed_extension_level_is_reported():
     """The installed extension names its path (printed for the record)."""
-    if not hasattr(native._lib, "pr_build_info"):
+    if not hasattr(native.lib(), "pr_build_info"):
         pytest.skip("installed extension predates pr_build_info; reinstall to rebuild")
-    info = native._ffi.string(native._lib.pr_build_info()).decode()
+    info = native.ffi().string(native.lib().pr_build_info()).decode()
     print(f"installed pyreparam._native: {info} (PYREPARAM_SIMD="
           f"{os.environ.get('PYREPARAM_SIMD', 'auto')} at build time)")
     assert info.startswith("simd=")

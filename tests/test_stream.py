@@ -61,14 +61,14 @@ def test_framing_does_not_depend_on_block_sizes(block, rng):
     """pr_logmel_push_s16 fed 1, 7, 160, 16000 or random numbers of samples at a time
     gives the frames of frame_signal, i.e. the whole signal's features, bit for bit
     (and the NumPy reference's on the same frames)."""
-    from pyreparam.quant import cops
+    from pyreparam.quant import ckernels
     tables = qf.frontend_tables(FeatureConfig())
     pcm = qf.pcm16(synthesize_recording(0, 0, ("anger",)))[:9000]
     sizes = list(rng.integers(0, 500, 200)) if block == "random" else [block]
     tail, fill, got, i, k = np.zeros(400, np.int16), 0, [], 0, 0
     while i < pcm.size:
         n = int(sizes[k % len(sizes)])
-        feats, used, fill = cops.logmel_push_s16(tables, 160, tail, fill, pcm[i:i + n], 1000)
+        feats, used, fill = ckernels.logmel_push_s16(tables, 160, tail, fill, pcm[i:i + n], 1000)
         assert used == min(n, pcm.size - i) and 0 <= fill < 400
         got.append(feats)
         i, k = i + used, k + 1
@@ -81,20 +81,20 @@ def test_framing_does_not_depend_on_block_sizes(block, rng):
 
 
 def test_framing_stops_after_max_frames_and_checks_its_arguments():
-    from pyreparam.quant import cops
+    from pyreparam.quant import ckernels
     from pyreparam.native import NativeError
     tables = qf.frontend_tables(FeatureConfig())
     pcm = np.arange(2000, dtype=np.int16)
     tail = np.zeros(400, np.int16)
-    feats, used, fill = cops.logmel_push_s16(tables, 160, tail, 0, pcm, 2)
+    feats, used, fill = ckernels.logmel_push_s16(tables, 160, tail, 0, pcm, 2)
     assert feats.shape == (2, 64) and used == 560 and fill == 240
     assert np.array_equal(tail[:240], pcm[320:560])
-    feats, used, fill = cops.logmel_push_s16(tables, 160, tail, 240, pcm[560:], 100)
+    feats, used, fill = ckernels.logmel_push_s16(tables, 160, tail, 240, pcm[560:], 100)
     assert feats.shape[0] == 1 + (2000 - 400) // 160 - 2 and used == 1440
     for hop, fill0, frames in ((0, 0, 1), (401, 0, 1), (160, 400, 1), (160, -1, 1),
                                (160, 0, 0)):
         with pytest.raises(NativeError) as err:
-            cops.logmel_push_s16(tables, hop, np.zeros(400, np.int16), fill0, pcm, frames)
+            ckernels.logmel_push_s16(tables, hop, np.zeros(400, np.int16), fill0, pcm, frames)
         assert err.value.status == -2
 
 
@@ -103,26 +103,26 @@ def test_framing_stops_after_max_frames_and_checks_its_arguments():
 def test_update_from_sums_equals_update_from_frames(rng):
     """pr_norm_update_sums == qcausal.update_sums == pr_norm_update_s16 on the frames,
     over a sequence of utterances; sums no int16 frames have are refused."""
-    from pyreparam.quant import cops
+    from pyreparam.quant import ckernels
     from pyreparam.native import NativeError
     M = 16
-    s_frames = s_sums = cops.norm_state_init(M)
+    s_frames = s_sums = ckernels.norm_state_init(M)
     ref = qcausal.new_state(M)
     for T in (7, 1, 120, 33):
         x = rng.integers(-32768, 32768, (T, M)).astype(np.int16)
         x[:, 0] = -32768                                           # the extremes
         S1, S2 = x.astype(np.int64).sum(0), (x.astype(np.int64) ** 2).sum(0)
-        s_frames = cops.norm_update_s16(s_frames, x)
-        s_sums = cops.norm_update_sums(s_sums, S1, S2, T)
+        s_frames = ckernels.norm_update_s16(s_frames, x)
+        s_sums = ckernels.norm_update_sums(s_sums, S1, S2, T)
         ref = qcausal.update_sums(ref, S1, S2, T)
         assert s_sums == s_frames == qcausal.state_to_bytes(ref)
     S1, S2 = np.zeros(M, np.int64), np.zeros(M, np.int64)
     for bad in ((S1 - 32769 * 5, S2, 5), (S1, S2 - 1, 5), (S1, S2 + (1 << 30) * 5 + 1, 5)):
         with pytest.raises(NativeError) as err:
-            cops.norm_update_sums(s_sums, *bad)
+            ckernels.norm_update_sums(s_sums, *bad)
         assert err.value.status == -5
     with pytest.raises(NativeError) as err:
-        cops.norm_update_sums(s_sums, S1, S2, 0)
+        ckernels.norm_update_sums(s_sums, S1, S2, 0)
     assert err.value.status == -2
 
 
@@ -161,7 +161,7 @@ def test_decisions_do_not_depend_on_chunking(model, sizes, rng):
 def test_push_stops_after_max_decisions(model):
     """max_out = 1: pushing 2.5 s at once returns after the first decision with the
     samples it used; the rest pushed again gives the same decisions as in one go."""
-    from pyreparam.native import _ffi, _lib
+    _ffi, _lib = native.handle()
     pcm = np.ascontiguousarray(recording()[:40000])
     s = model.open(use_c=True)
     n, used = _ffi.new("int32_t *"), _ffi.new("int32_t *")
@@ -221,7 +221,8 @@ def test_sizes_and_error_statuses(model):
     """pr_stream_bytes == qstream.stream_bytes; init refuses a window beyond T_max, a
     small arena, misaligned or short memory; a stream refuses another configuration,
     a corrupt state (consuming nothing) and any call after finish."""
-    from pyreparam.native import NativeError, _ffi, _lib
+    from pyreparam.native import NativeError
+    _ffi, _lib = native.handle()
     from pyreparam.quant.cstream import CStream
     s = model.open(use_c=True)
     arena = model.program.arena_bytes
@@ -280,7 +281,7 @@ def test_default_configuration():
 
 def test_null_arguments(model):
     """Every required pointer of the stream functions, one at a time: PR_ERR_NULL."""
-    from pyreparam.native import _ffi, _lib
+    _ffi, _lib = native.handle()
     s = model.open(use_c=True)
     pcm = np.zeros(10, np.int16)
     n, used = _ffi.new("int32_t *"), _ffi.new("int32_t *")

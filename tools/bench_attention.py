@@ -14,10 +14,11 @@ Runs are interleaved across the implementations; the table gives medians.
 """
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
-import bench_threads  # noqa: E402,F401  (BLAS threads from --threads, before NumPy)
+importlib.import_module("bench_threads")  # BLAS threads from --threads, before NumPy
 
 import argparse  # noqa: E402
 import json  # noqa: E402

@@ -89,10 +89,10 @@ def bench_logmel_int(seconds: float, runs: int) -> None:
     print(f"integer log-mel, NumPy reference:  {elapsed * 1e3:8.2f} ms for {seconds:.0f} s"
           f"  -> {seconds / elapsed:8.0f}x real time")
     if native.available():
-        from pyreparam.quant import cops
+        from pyreparam.quant import ckernels
         frames = np.ascontiguousarray(frame_signal(pcm, config))
         tables = qf.frontend_tables(config)
-        elapsed = median_seconds(lambda: cops.logmel_frames_s16(frames, tables), runs)
+        elapsed = median_seconds(lambda: ckernels.logmel_frames_s16(frames, tables), runs)
         print(f"integer log-mel, C (frame calls):  {elapsed * 1e3:8.2f} ms for "
               f"{seconds:.0f} s  -> {seconds / elapsed:8.0f}x real time "
               f"({elapsed / frames.shape[0] * 1e6:.1f} us per frame)")

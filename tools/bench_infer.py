@@ -113,7 +113,6 @@ from pyreparam.models import BACKBONES, SIZES, build_model, make_config  # noqa:
 from pyreparam.quant import workflow as wf  # noqa: E402
 from pyreparam.quant.calibrate import DEFAULT_METHOD  # noqa: E402
 from pyreparam.quant.prq import write_prq  # noqa: E402
-from pyreparam.quant import runtime as qruntime  # noqa: E402
 from pyreparam.quant.runtime import PRQModel  # noqa: E402
 
 FRAMES = 300                    # 3 s at 100 frames per second; also the .prq's T_max
@@ -318,16 +317,16 @@ def tflm_figures(path: Path, feats: np.ndarray, calls: int) -> dict:
 
 
 def use_simd(level: str) -> str:
-    """Run the C models through a build of `level` (csrc/build_ffi.py build_module,
-    cached in build/simd-cache/) instead of the installed extension; its pr_build_info."""
-    sys.path.insert(0, str(ROOT / "csrc"))
-    os.environ["PYREPARAM_SIMD"] = level      # build_ffi's import-time builder: no probe
-    import build_ffi
+    """Run the C models through a build of `level` (csrc/build_ffi.py, cached in
+    build/simd-cache/ by tests/native_cache.py) instead of the installed extension;
+    its pr_build_info."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from native_cache import cached_build
 
-    module = build_ffi.build_module(level, ROOT / "build" / "simd-cache", cache=True)
+    module = cached_build(level)
     if module.lib.pr_build_cpu_ok() != 1:
         raise SystemExit(f"--simd {level}: this CPU cannot run that build")
-    qruntime._ffi, qruntime._require_lib = module.ffi, (lambda: module.lib)
+    native.bind(module)
     return module.ffi.string(module.lib.pr_build_info()).decode()
 
 
@@ -486,7 +485,7 @@ def environment(build: str | None = None) -> dict:
     """What the figures depend on: SIMD level of the C build (`build`, default the
     installed extension's), CPU, versions."""
     if build is None:
-        build = native._ffi.string(native._lib.pr_build_info()).decode() \
+        build = native.ffi().string(native.lib().pr_build_info()).decode() \
             if native.available() else "C extension not built"
     cpu = platform.processor()
     try:

@@ -97,8 +97,9 @@ def main() -> None:
     if args.json:
         print(json.dumps(rows, indent=1))
         return
-    build = native._lib.pr_build_info() if hasattr(native._lib, "pr_build_info") else None
-    build = native._ffi.string(build).decode() if build is not None else "unknown"
+    ffi, lib = native.handle()
+    build = ffi.string(lib.pr_build_info()).decode() if hasattr(lib, "pr_build_info") \
+        else "unknown"
     print(f"int8 C runner, T_max = {T_MAX} frames (3 s), median of {args.repeats} runs "
           f"({build})")
     print("(arena KB: with the attention schedules the lowering chose; least: with the "

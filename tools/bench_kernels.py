@@ -38,14 +38,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+from native_cache import build_ffi, cached_build  # noqa: E402  (build/simd-cache/)
 T_IN, T1, T2, C, H, D = 300, 150, 75, 64, 4, 16
-
-
-def _load_build_ffi():
-    spec = importlib.util.spec_from_file_location("build_ffi", ROOT / "csrc" / "build_ffi.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 # ---- arguments of each case (NumPy arrays, shared by every build) -----------------
@@ -353,11 +348,11 @@ def time_case(modules, case, runs):
     return {lv: (statistics.median(ts), min(ts)) for lv, ts in times.items()}
 
 
-def build_modules(build_ffi, levels):
+def build_modules(levels):
     """{level: module}, cached under a digest of the sources (as in the tests)."""
     modules = {}
     for lv in levels:
-        modules[lv] = build_ffi.build_module(lv, ROOT / "build" / "simd-cache", cache=True)
+        modules[lv] = cached_build(lv)
         info = modules[lv].ffi.string(modules[lv].lib.pr_build_info()).decode()
         print(f"built {lv}: {info}", file=sys.stderr)
     return modules
@@ -457,10 +452,9 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if args.json:   # its folder now, not after the whole run
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    build_ffi = _load_build_ffi()
     levels = (args.levels.split(",") if args.levels else
               [lv for lv in build_ffi.SIMD_LEVELS if build_ffi.probe(lv)])
-    modules = build_modules(build_ffi, levels)
+    modules = build_modules(levels)
     best, base = levels[-1], None
     if args.baseline:
         base = f"{best}@{args.baseline}"

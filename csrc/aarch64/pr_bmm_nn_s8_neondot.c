@@ -9,14 +9,5 @@
 pr_status pr_bmm_nn_s8(const pr_bmm_params *p, const int8_t *a, const int8_t *b,
                        int8_t *out, int32_t *scratch, int64_t scratch_len)
 {
-    int64_t h;
-    const pr_status st = pr_bmm_nn_check(p, a, b, out, scratch, scratch_len);
-    if (st != PR_OK) {
-        return st;
-    }
-    for (h = 0; h < p->batches; ++h) {
-        const pr_mm m = pr_mm_bmm(p, a, b, out, h, 1);
-        pr_a64_mm_neondot(&m);
-    }
-    return PR_OK;
+    return pr_mm_run_bmm_nn(p, a, b, out, scratch, scratch_len, pr_a64_mm_neondot);
 }

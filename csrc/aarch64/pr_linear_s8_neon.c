@@ -9,13 +9,5 @@ pr_status pr_linear_s8(const pr_linear_params *p, const int8_t *x, const int8_t 
                        const int32_t *bias, const int32_t *multiplier,
                        const int32_t *shift, int8_t *y)
 {
-    pr_mm m;
-    const pr_status st = pr_linear_check(p, x, w, multiplier, shift, y,
-                                         -128, 127, -128, 127);
-    if (st != PR_OK) {
-        return st;
-    }
-    m = pr_mm_linear(p, x, w, bias, multiplier, shift, y, 1);
-    pr_a64_mm_neon(&m);
-    return PR_OK;
+    return pr_mm_run_linear(p, x, w, bias, multiplier, shift, y, 1, pr_a64_mm_neon);
 }

@@ -8,14 +8,5 @@
 pr_status pr_bmm_nt_s8(const pr_bmm_params *p, const int8_t *a, const int8_t *b,
                        int8_t *out)
 {
-    int64_t h;
-    const pr_status st = pr_bmm_nt_check(p, a, b, out);
-    if (st != PR_OK) {
-        return st;
-    }
-    for (h = 0; h < p->batches; ++h) {
-        const pr_mm m = pr_mm_bmm(p, a, b, out, h, 0);
-        pr_x86_avx512_mm(&m);
-    }
-    return PR_OK;
+    return pr_mm_run_bmm_nt(p, a, b, out, pr_x86_avx512_mm);
 }

@@ -11,18 +11,5 @@ pr_status pr_conv1d_s8(const pr_conv1d_params *p, const int8_t *x, const int8_t 
                        const int32_t *bias, const int32_t *multiplier,
                        const int32_t *shift, int8_t *y)
 {
-    int64_t T_out, t_lo, t_hi;
-    pr_mm m;
-    const pr_status st = pr_conv1d_check(p, x, w, multiplier, shift, y, &T_out);
-    if (st != PR_OK) {
-        return st;
-    }
-    pr_conv1d_interior(p, T_out, &t_lo, &t_hi);
-    pr_mm_conv1d_edges(p, x, w, bias, multiplier, shift, y, 0, t_lo, pr_x86_avx2_mm);
-    pr_mm_conv1d_edges(p, x, w, bias, multiplier, shift, y, t_hi, T_out, pr_x86_avx2_mm);
-    if (t_hi > t_lo) {
-        m = pr_mm_conv1d(p, x, w, bias, multiplier, shift, y, t_lo, t_hi);
-        pr_x86_avx2_mm(&m);
-    }
-    return PR_OK;
+    return pr_mm_run_conv1d(p, x, w, bias, multiplier, shift, y, pr_x86_avx2_mm);
 }

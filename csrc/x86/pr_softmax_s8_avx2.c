@@ -299,17 +299,13 @@ static PR_TARGET_AVX2 void pr256_sm_group(const pr256_sm *s, pr256_smr *rows, in
     for (h = 0; h < p->batches; ++h) {                                                 \
         for (t = 0; t < p->rows; ++t) {                                                \
             const int64_t off = (h * p->rows + t) * p->cols;                           \
-            int64_t lo = 0;                                                            \
-            int64_t hi = p->cols;                                                      \
-            if (p->window > 0) {                                                       \
-                lo = t - p->window / 2 > 0 ? t - p->window / 2 : 0;                    \
-                hi = t + p->window / 2 + 1 < hi ? t + p->window / 2 + 1 : hi;          \
-            }                                                                          \
+            int32_t lo, hi;                                                            \
+            pr_softmax_window(p, t, &lo, &hi);                                         \
             if (lo >= hi) {                                                            \
                 memset(y + off, 0x80, (size_t)p->cols);                                \
                 continue;                                                              \
             }                                                                          \
-            ROW(&s, x + off, y + off, (int32_t)lo, (int32_t)hi);                       \
+            ROW(&s, x + off, y + off, lo, hi);                                         \
         }                                                                              \
     }
 

@@ -587,12 +587,8 @@ static PR_TARGET_AVX512 void pr512_softmax_words(const pr_softmax_params *p, con
     for (g = 0; g < total; ++g) {
         const int64_t t = g % p->rows;         /* the query position of row g */
         const int64_t off = g * p->cols;
-        int64_t lo = 0;
-        int64_t hi = p->cols;
-        if (p->window > 0) {
-            lo = t - p->window / 2 > 0 ? t - p->window / 2 : 0;
-            hi = t + p->window / 2 + 1 < hi ? t + p->window / 2 + 1 : hi;
-        }
+        int32_t lo, hi;
+        pr_softmax_window(p, t, &lo, &hi);
         if (lo >= hi) { /* the window misses the keys */
             memset(y + off, 0x80, (size_t)p->cols);
             continue;
@@ -601,9 +597,9 @@ static PR_TARGET_AVX512 void pr512_softmax_words(const pr_softmax_params *p, con
         rows[n].y = y + off;
         rows[n].w = w + n * stride;
         rows[n].top = top + n * (stride / 64);
-        rows[n].lo = (int32_t)lo;
-        rows[n].hi = (int32_t)hi;
-        rows[n].j0 = (int32_t)lo & ~63;
+        rows[n].lo = lo;
+        rows[n].hi = hi;
+        rows[n].j0 = lo & ~63;
         if (++n == group) {
             pr512_softmax_group(&s, rows, n);
             n = 0;
@@ -625,16 +621,9 @@ static PR_TARGET_AVX512 void pr512_softmax_gather(const pr_softmax_params *p,
     for (h = 0; h < p->batches; ++h) {
         for (t = 0; t < p->rows; ++t) {
             const int64_t off = (h * p->rows + t) * p->cols;
-            int64_t lo = 0;
-            int64_t hi = p->cols;
-            if (p->window > 0) {
-                lo = t - p->window / 2 > 0 ? t - p->window / 2 : 0;
-                hi = t + p->window / 2 + 1 < hi ? t + p->window / 2 + 1 : hi;
-                if (lo > hi) {
-                    lo = hi;
-                }
-            }
-            pr512_softmax_row_gather(p->cols, (int32_t)lo, (int32_t)hi, x + off, exp_table,
+            int32_t lo, hi;
+            pr_softmax_window(p, t, &lo, &hi);
+            pr512_softmax_row_gather(p->cols, lo, hi, x + off, exp_table,
                                      key_ok, y + off, e);
         }
     }

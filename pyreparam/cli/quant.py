@@ -74,6 +74,7 @@ def quantize_command(model, calib_manifest, n_calib, eval_manifest, method, perc
     from pyreparam.quant import workflow as wf
     from pyreparam.quant.inspect import describe
     from pyreparam.quant.prq import save_prq
+    from pyreparam.quant.runtime import check_with_c
 
     t_max = int(round(max_seconds * FRAMES_PER_SECOND))
     log = (lambda *a, **k: None) if as_json else click.echo
@@ -104,7 +105,7 @@ def quantize_command(model, calib_manifest, n_calib, eval_manifest, method, perc
     report = {"output": str(output), "file_bytes": len(blob),
               "arena_bytes": program.arena_bytes, "t_max": t_max,
               "flash_bytes": describe(program, meta, len(blob))["flash_bytes"]}
-    check_with_c(blob, report)
+    report["c_check"] = check_with_c(blob)
     ref = evaluation.features if evaluation else picked
     report["errors"] = wf.error_table(graph, program, qparams, ref[:50])
     report["errors_on"] = ("--eval" if evaluation else "calibration") + \
@@ -120,28 +121,6 @@ def quantize_command(model, calib_manifest, n_calib, eval_manifest, method, perc
         click.echo(json.dumps(report, indent=1))
         return
     _print_quantize_report(report)
-
-
-def check_with_c(blob: bytes, report: dict) -> None:
-    """Validate the new file with the C checker when the extension is built."""
-    from pyreparam import native
-    if not native.available():
-        report["c_check"] = "skipped (C extension not built)"
-        return
-    from pyreparam.quant.runtime import check_blob
-    check_blob(blob)
-    report["c_check"] = "ok"
-
-
-def check_file_with_c(path) -> None:
-    """pr_model_check on a file before anything parses it (PRQError if invalid)."""
-    from pyreparam import native
-    if native.available() and Path(path).is_file():
-        from pyreparam.quant.runtime import check_blob
-        try:
-            check_blob(Path(path).read_bytes())
-        except PRQError as exc:
-            raise PRQError(f"{path}: {exc}") from None
 
 
 def _print_quantize_report(report: dict) -> None:
@@ -270,30 +249,17 @@ def export_command(model, header, name):
     (pr_model_check, pr_model_run) for a model without a prior."""
     from pyreparam.quant import export as ex
     from pyreparam.quant.prq import load_prq
+    from pyreparam.quant.runtime import check_file_with_c, check_with_c
     try:
         check_file_with_c(model)
         program, meta, _ = load_prq(model)
         if "model_config" not in meta or "input" not in meta:
             raise PRQError(f"{model}: no host metadata (already a device copy?)")
         blob = ex.device_blob(program, meta)
-        report = {}
-        check_with_c(blob, report)
+        check_with_c(blob)
     except MODEL_ERRORS as exc:
         raise click.ClickException(str(exc)) from None
-    from pyreparam.atomic import atomic_write, make_folder
-    header = Path(header)
-    name = ex.c_identifier(name or header.stem)
-    make_folder(header.parent)
-    text = ex.c_header(blob, meta, name, program.arena_bytes, program.t_max, Path(model).name)
-    atomic_write(header, lambda f: f.write(text.encode()))
-    main = header.parent / "main.c"
-    if main.exists() and "pyreparam export" not in main.read_text(errors="replace")[:400]:
-        main = header.parent / f"{name}_main.c"
-    example = ex.c_example_main(name, header.name, bool(meta.get("classes")),
-                                "#define " + name.upper() + "_NORM_PARAMS" in text,
-                                "#define " + name.upper() + "_STREAM_CONFIG" in text).replace(
-        "(example).", "(example; written by pyreparam export).")
-    atomic_write(main, lambda f: f.write(example.encode()))
+    header, main = ex.write_c_files(header, name, blob, meta, program, Path(model).name)
     click.echo(f"wrote {header} ({len(blob):,} bytes of model, arena "
                f"{program.arena_bytes:,} bytes) and {main}")
 
@@ -307,15 +273,15 @@ def inspect_command(model, as_json):
     """Layers (ops with shapes at T_max), flash, arena and MACs per second of a .prq."""
     from pyreparam.quant.inspect import describe
     from pyreparam.quant.prq import load_prq
+    from pyreparam.quant.runtime import check_file_with_c, check_with_c
     try:
         check_file_with_c(model)
         program, meta, blob = load_prq(model)
-        report = {}
-        check_with_c(blob, report)
+        c_check = check_with_c(blob)
     except MODEL_ERRORS as exc:
         raise click.ClickException(str(exc)) from None
     d = describe(program, meta, len(blob))
-    d["c_check"] = report["c_check"]
+    d["c_check"] = c_check
     if as_json:
         click.echo(json.dumps(d, indent=1))
         return

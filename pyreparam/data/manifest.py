@@ -6,7 +6,6 @@ folder with its manifest inside can be moved as a whole. Extra columns are ignor
 from __future__ import annotations
 
 import csv
-from collections import Counter
 import io
 import os
 import warnings

@@ -27,6 +27,17 @@ from pyreparam.ops.pooling import (
 from pyreparam.ops.position import (
     positional_encoding_backward, positional_encoding_forward, sinusoidal_table)
 
-__all__ = [name for name in dir() if not name.startswith("_") and name not in (
-    "activations", "attention", "conv", "dropout", "linear", "loss", "norm", "optim",
-    "pooling", "position")]
+__all__ = [  # the re-exports above, spelled out for readers and linters
+    "AdamWState", "adamw_init", "adamw_step", "attention_backward", "attention_forward",
+    "avgpool_merge_backward", "avgpool_merge_forward", "batchnorm_backward",
+    "batchnorm_forward", "batchnorm_update_running", "clip_grad_norm", "conv1d_backward",
+    "conv1d_forward", "conv1d_output_length", "conv1d_output_mask",
+    "cross_entropy_backward", "cross_entropy_forward", "depthwise_conv1d_backward",
+    "depthwise_conv1d_forward", "dropout_backward", "dropout_forward", "gelu_backward",
+    "gelu_forward", "glu_backward", "glu_forward", "layernorm_backward",
+    "layernorm_forward", "linear_backward", "linear_forward", "masked_mean_backward",
+    "masked_mean_forward", "merge_heads", "mha_backward", "mha_forward",
+    "positional_encoding_backward", "positional_encoding_forward", "relu_backward",
+    "relu_forward", "sigmoid_backward", "sigmoid_forward", "sinusoidal_table",
+    "softmax_backward", "softmax_forward", "split_heads", "swish_backward",
+    "swish_forward", "warmup_cosine_lr"]

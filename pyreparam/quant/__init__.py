@@ -8,7 +8,7 @@ qlinear       linear, batched matmul, conv1d, depthwise conv1d
 qnorm         softmax and LayerNorm, with their offline table/parameter builders
 qelementwise  lookup tables, residual add, requantize, multiply, pooling
 qfrontend     the integer log-mel front end (int16 PCM -> int16 Q8 log-mel) and its tables
-cops          checked cffi wrappers of the C kernels (same signatures)
+ckernels      checked cffi wrappers of the single C kernels (same signatures)
 graph         the float graph of a merged model (equal to Model.predict_logits)
 backbones     that graph for each of the three backbones
 calibrate     activation ranges from calibration utterances (MSE or percentile)

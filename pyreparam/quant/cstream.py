@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from pyreparam.native import NativeError, _ffi, _require_lib
+from pyreparam import native
+from pyreparam.native import NativeError, check_array
 from pyreparam.quant import qcausal
-from pyreparam.quant.cops import _arr, _logmel_params
+from pyreparam.quant.ckernels import logmel_params
 from pyreparam.quant.qstream import Decision, StreamConfig
-from pyreparam.quant.runtime import _aligned
+from pyreparam.quant.runtime import aligned_buffer, aligned_copy
 
 #: Decisions one pr_stream_push_s16 call may return before the wrapper calls again.
 BATCH = 16
@@ -39,43 +40,41 @@ class CStream:
 
     def __init__(self, blob: bytes, params: qcausal.NormParams, tables, cfg: StreamConfig,
                  arena_bytes: int, state: bytes | None = None):
-        lib = self._lib = _require_lib()
+        ffi, lib = self._ffi, self._lib = native.handle()
         M = tables.n_mels
         self.cfg = cfg
-        self._blob = _aligned(len(blob))
-        self._blob[:] = np.frombuffer(bytes(blob), dtype=np.uint8)
-        self._prior_mean = _arr("prior_mean", np.ascontiguousarray(params.prior_mean,
+        self._blob = aligned_copy(blob)
+        self._prior_mean = check_array("prior_mean", np.ascontiguousarray(params.prior_mean,
                                                                    np.int32), np.int32, (M,))
-        self._prior_var = _arr("prior_var", np.ascontiguousarray(params.prior_var, np.int32),
+        self._prior_var = check_array("prior_var", np.ascontiguousarray(params.prior_var, np.int32),
                                np.int32, (M,))
-        self._frontend, self._keep = _logmel_params(tables)
-        self._norm = _ffi.new("pr_norm_params *", dict(
+        self._frontend, self._keep = logmel_params(tables)
+        self._norm = ffi.new("pr_norm_params *", dict(
             bands=M, prior_weight=int(params.prior_weight), var_floor=int(params.var_floor),
             out_multiplier=int(params.multiplier), out_shift=int(params.shift),
             out_zero_point=int(params.zero_point)))
-        self._cfg = _ffi.new("pr_stream_config *", dict(
+        self._cfg = ffi.new("pr_stream_config *", dict(
             hop_samples=cfg.hop_samples, window_frames=cfg.window_frames,
             hop_frames=cfg.hop_frames, min_frames=cfg.min_frames, gate_q8=cfg.gate_q8,
             gate_min_active=cfg.gate_min_active, arena_bytes=int(arena_bytes),
-            model_bytes=len(blob), model=_ffi.cast("uint8_t *", self._blob.ctypes.data),
+            model_bytes=len(blob), model=ffi.cast("uint8_t *", self._blob.ctypes.data),
             frontend=self._frontend, norm=self._norm,
-            prior_mean=_ffi.cast("int32_t *", self._prior_mean.ctypes.data),
-            prior_var=_ffi.cast("int32_t *", self._prior_var.ctypes.data)))
+            prior_mean=ffi.cast("int32_t *", self._prior_mean.ctypes.data),
+            prior_var=ffi.cast("int32_t *", self._prior_var.ctypes.data)))
         size = int(lib.pr_stream_bytes(self._cfg))
         if size < 0:
             raise NativeError("pr_stream_bytes", size)
         self.memory_bytes = size
-        self._mem = _aligned(size, 16)
+        self._mem = aligned_buffer(size, 16)
         self._check("pr_stream_init", lib.pr_stream_init(self._cfg, self._ptr(self._mem), size))
         state = qcausal.state_to_bytes(qcausal.new_state(M)) if state is None else state
         self._state = np.frombuffer(bytes(state), dtype=np.uint8).copy()
-        self._out = _ffi.new("pr_stream_decision[]", BATCH)
-        self._n = _ffi.new("int32_t *")
-        self._consumed = _ffi.new("int32_t *")
+        self._out = ffi.new("pr_stream_decision[]", BATCH)
+        self._n = ffi.new("int32_t *")
+        self._consumed = ffi.new("int32_t *")
 
-    @staticmethod
-    def _ptr(a: np.ndarray):
-        return _ffi.cast("uint8_t *", a.ctypes.data)
+    def _ptr(self, a: np.ndarray):
+        return self._ffi.cast("uint8_t *", a.ctypes.data)
 
     @staticmethod
     def _check(name: str, status: int) -> None:
@@ -104,7 +103,7 @@ class CStream:
         used = 0
         while True:
             rest = pcm[used:]
-            ptr = _ffi.cast("int16_t *", rest.ctypes.data) if rest.size else _ffi.NULL
+            ptr = self._ffi.cast("int16_t *", rest.ctypes.data) if rest.size else self._ffi.NULL
             status = self._lib.pr_stream_push_s16(
                 self._cfg, self._ptr(self._mem), self.memory_bytes, self._ptr(self._state),
                 self._state.size, ptr, rest.size, self._consumed, self._out, BATCH, self._n)

@@ -56,11 +56,11 @@ class Int8Scorer:
         self.params = norm_params_from_meta(meta) if prior is not None and len(prior) else None
         self.min_std = float(meta["normalizer"].get("min_std", 1e-3))
         if self.use_c:
-            from pyreparam.quant import cops
+            from pyreparam.quant import ckernels
             from pyreparam.quant.runtime import PRQModel
             self._model = PRQModel(blob)
-            self._apply, self._update = cops.norm_apply_s16_s8, cops.norm_update_s16
-            self._init = cops.norm_state_init
+            self._apply, self._update = ckernels.norm_apply_s16_s8, ckernels.norm_update_s16
+            self._init = ckernels.norm_state_init
         else:
             self._apply = lambda p, s, x: qcausal.apply(qcausal.state_from_bytes(s), p, x)
             self._update = lambda s, x: qcausal.state_to_bytes(

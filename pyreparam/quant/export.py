@@ -3,10 +3,35 @@ header holding it with its sizes, scales, causal-normalization constants, front-
 tables and stream configuration, and the example main.c programs."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
+from pyreparam.atomic import atomic_write, make_folder
 from pyreparam.quant.program import Program
 from pyreparam.quant.prq import FORMAT, write_prq
+
+
+def write_c_files(header, name: str | None, blob: bytes, meta: dict, program: Program,
+                  model_name: str) -> tuple[Path, Path]:
+    """Write the firmware header of a device ``blob`` (:func:`c_header`, C identifier
+    ``name`` or the header's file name) and an example main.c next to it (another name
+    when a main.c not written by pyreparam export is there), each atomically;
+    returns both paths."""
+    header = Path(header)
+    name = c_identifier(name or header.stem)
+    make_folder(header.parent)
+    text = c_header(blob, meta, name, program.arena_bytes, program.t_max, model_name)
+    atomic_write(header, lambda f: f.write(text.encode()))
+    main = header.parent / "main.c"
+    if main.exists() and "pyreparam export" not in main.read_text(errors="replace")[:400]:
+        main = header.parent / f"{name}_main.c"
+    example = c_example_main(name, header.name, bool(meta.get("classes")),
+                             "#define " + name.upper() + "_NORM_PARAMS" in text,
+                             "#define " + name.upper() + "_STREAM_CONFIG" in text).replace(
+        "(example).", "(example; written by pyreparam export).")
+    atomic_write(main, lambda f: f.write(example.encode()))
+    return header, main
 
 
 def c_identifier(name: str) -> str:
@@ -289,8 +314,15 @@ int main(void)
 
 
 def _c_example_stream(name: str, header_file: str, has_classes: bool) -> str:
+    """The stream example main.c: its preamble, its I/O helpers, its main()."""
     N = name.upper()
     label = f"{name}_classes[d->label]" if has_classes else '"class"'
+    return (_c_stream_preamble(name, N, header_file) + _c_stream_io(N, label)
+            + _c_stream_main(N))
+
+
+def _c_stream_preamble(name: str, N: str, header_file: str) -> str:
+    """What the stream example does and how to build it, its includes and buffers."""
     return f"""/* Audio in, emotion out: the whole device loop of {name} through the pyreparam C
  * runtime (example). 16-bit PCM at {N}_SAMPLE_RATE Hz is pushed in blocks as it
  * arrives; the stream computes the log-mel frames as the samples come, normalizes them
@@ -315,7 +347,12 @@ def _c_example_stream(name: str, header_file: str, has_classes: bool) -> str:
 static uint8_t stream[{N}_STREAM_BYTES] {N}_ALIGN;  /* arena, window, rings */
 static uint8_t state[{N}_NORM_STATE_BYTES];          /* the speaker's statistics */
 
-/* Up to max little-endian 16-bit samples from stdin; 0 at the end. */
+"""
+
+
+def _c_stream_io(N: str, label: str) -> str:
+    """read_block (PCM from stdin) and print_decision (one line per decision)."""
+    return f"""/* Up to max little-endian 16-bit samples from stdin; 0 at the end. */
 static int32_t read_block(int16_t *pcm, int32_t max)
 {{
     uint8_t bytes[2 * BLOCK];
@@ -347,7 +384,12 @@ static void print_decision(const pr_stream_decision *d)
     printf("%s\\n", (d->flags & PR_STREAM_UPDATED) ? " (state updated)" : "");
 }}
 
-int main(void)
+"""
+
+
+def _c_stream_main(N: str) -> str:
+    """main(): push PCM blocks through the stream until EOF, then finish it."""
+    return f"""int main(void)
 {{
     static const pr_stream_config cfg = {N}_STREAM_CONFIG;
     pr_stream_decision out[2];

@@ -409,8 +409,8 @@ def logmel_q8(signal, config: FeatureConfig = FeatureConfig(),
         from pyreparam import native
         use_c = native.available()
     if use_c:
-        from pyreparam.quant import cops
-        return cops.logmel_frames_s16(frames, tables)
+        from pyreparam.quant import ckernels
+        return ckernels.logmel_frames_s16(frames, tables)
     return logmel_frames_q8(frames, tables)
 
 

@@ -264,7 +264,7 @@ class ReferenceStream:
         return Decision(start, end, flags, active, label, tuple(int(v) for v in logits))
 
     def _drop_hop(self) -> None:
-        h, M = self.cfg.hop_frames, self.M
+        h = self.cfg.hop_frames
         self.window[:-h] = self.window[h:].copy()
         for a in (self.S1, self.S2, self.active, self.merged):
             a[:-1] = a[1:].copy()

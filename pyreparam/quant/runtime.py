@@ -14,27 +14,59 @@ from pathlib import Path
 
 import numpy as np
 
-from pyreparam.native import _ffi, _require_lib, status_text
+from pyreparam import native
+from pyreparam.native import status_text
 from pyreparam.ops.activations import softmax_forward
 from pyreparam.quant.prq import PRQError
 
-def _aligned(nbytes: int, align: int = 16) -> np.ndarray:
+
+def aligned_buffer(nbytes: int, align: int = 16) -> np.ndarray:
     """A zeroed uint8 buffer of nbytes whose data pointer is a multiple of align."""
     raw = np.zeros(nbytes + align, dtype=np.uint8)
     start = -raw.ctypes.data % align
     return raw[start:start + nbytes]
 
 
+def aligned_copy(blob: bytes | np.ndarray) -> np.ndarray:
+    """The bytes of ``blob`` in a 16-byte aligned uint8 buffer (what the C side reads)."""
+    buf = aligned_buffer(len(blob))
+    buf[:] = np.frombuffer(bytes(blob), dtype=np.uint8)
+    return buf
+
+
+def _model_info(buf: np.ndarray, what: str = "") -> dict:
+    """pr_model_check of an aligned buffer: the info struct as a dict, or PRQError
+    (its text prefixed by ``what``)."""
+    ffi, lib = native.handle()
+    info = ffi.new("pr_model_info *")
+    status = lib.pr_model_check(ffi.cast("uint8_t *", buf.ctypes.data), len(buf), info)
+    if status != 0:
+        raise PRQError(f"{what}invalid model file: {status_text(status)} (status {status})")
+    return {f: int(getattr(info, f)) for f, _ in ffi.typeof("pr_model_info").fields}
+
+
 def check_blob(blob: bytes | np.ndarray) -> dict:
     """pr_model_check on raw bytes; returns the info struct as a dict, or raises."""
-    lib = _require_lib()
-    buf = _aligned(len(blob))
-    buf[:] = np.frombuffer(bytes(blob), dtype=np.uint8)
-    info = _ffi.new("pr_model_info *")
-    status = lib.pr_model_check(_ffi.cast("uint8_t *", buf.ctypes.data), len(buf), info)
-    if status != 0:
-        raise PRQError(f"invalid model file: {status_text(status)} (status {status})")
-    return {f: int(getattr(info, f)) for f, _ in _ffi.typeof("pr_model_info").fields}
+    return _model_info(aligned_copy(blob))
+
+
+def check_with_c(blob: bytes | np.ndarray) -> str:
+    """What the C checker says of a new model file: "ok", or "skipped (...)" when the
+    extension is not built (PRQError when it rejects the file)."""
+    if not native.available():
+        return "skipped (C extension not built)"
+    check_blob(blob)
+    return "ok"
+
+
+def check_file_with_c(path) -> None:
+    """pr_model_check on a file before anything parses it (PRQError naming the file
+    if invalid); nothing when the extension is not built or there is no such file."""
+    if native.available() and Path(path).is_file():
+        try:
+            check_blob(Path(path).read_bytes())
+        except PRQError as exc:
+            raise PRQError(f"{path}: {exc}") from None
 
 
 class PRQModel:
@@ -47,27 +79,21 @@ class PRQModel:
     """
 
     def __init__(self, blob: bytes, name: str = "model"):
-        self._lib = _require_lib()
+        self._ffi, self._lib = native.handle()
         self.name = name
-        self._blob = _aligned(len(blob))
-        self._blob[:] = np.frombuffer(bytes(blob), dtype=np.uint8)
-        info = _ffi.new("pr_model_info *")
-        status = self._lib.pr_model_check(self._ptr(self._blob), len(blob), info)
-        if status != 0:
-            raise PRQError(f"{name}: invalid model file: {status_text(status)} "
-                           f"(status {status})")
-        self.info = {f: int(getattr(info, f)) for f, _ in _ffi.typeof("pr_model_info").fields}
+        self._blob = aligned_copy(blob)
+        self.info = _model_info(self._blob, f"{name}: ")
         start, size = self.info["meta_offset"], self.info["meta_bytes"]
         try:
             self.meta = json.loads(bytes(self._blob[start:start + size]).decode())
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise PRQError(f"{name}: corrupt metadata: {exc}") from None
-        self._arena = _aligned(max(self.info["arena_bytes"], 4))
+        self._arena = aligned_buffer(max(self.info["arena_bytes"], 4))
         self._logits = np.zeros(self.info["output_cols"], dtype=np.int8)
         # the object owns these buffers: their C pointers are made once (per run they
         # would cost a few microseconds of a ~0.25 ms inference)
         self._c_args = (self._ptr(self._blob), len(self._blob),
-                        _ffi.cast("int8_t *", self._logits.ctypes.data),
+                        self._ffi.cast("int8_t *", self._logits.ctypes.data),
                         self._ptr(self._arena), len(self._arena))
 
     @classmethod
@@ -77,9 +103,8 @@ class PRQModel:
             raise PRQError(f"{path}: no such model file")
         return cls(path.read_bytes(), str(path))
 
-    @staticmethod
-    def _ptr(a: np.ndarray):
-        return _ffi.cast("uint8_t *", a.ctypes.data)
+    def _ptr(self, a: np.ndarray):
+        return self._ffi.cast("uint8_t *", a.ctypes.data)
 
     @property
     def t_max(self) -> int:
@@ -94,7 +119,7 @@ class PRQModel:
         if not 1 <= x.shape[0] <= self.t_max:
             raise ValueError(f"T = {x.shape[0]} frames is outside [1, {self.t_max}]")
         blob, blob_len, logits, arena, arena_len = self._c_args
-        status = self._lib.pr_model_run(blob, blob_len, _ffi.from_buffer("int8_t[]", x),
+        status = self._lib.pr_model_run(blob, blob_len, self._ffi.from_buffer("int8_t[]", x),
                                         x.shape[0], logits, arena, arena_len)
         if status != 0:
             raise PRQError(f"{self.name}: pr_model_run failed: {status_text(status)} "

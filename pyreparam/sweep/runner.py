@@ -29,6 +29,7 @@ from typing import Any
 
 from pyreparam.atomic import atomic_write
 from pyreparam.sweep.executors import FoldExecutor
+from pyreparam.sweep.spec import SweepRun
 from pyreparam.train.fold import RESULT_FILE
 from pyreparam.train.run import FOLDS_FILE, RESULTS_FILE, RUN_FILE, RunSpec, resume_run, \
     start_run
@@ -44,12 +45,9 @@ class SweepError(RuntimeError):
 
 
 @dataclasses.dataclass(frozen=True)
-class PlannedRun:
+class PlannedRun(SweepRun):
     """One run of the sweep: folder name, options, grid values and its RunSpec."""
 
-    name: str
-    options: dict[str, Any]
-    grid: dict[str, Any]
     spec: RunSpec
 
 

@@ -1,7 +1,9 @@
 """A one-line progress bar per fold: epoch, training loss and validation UA.
 
 On a terminal with one fold at a time the line is redrawn in place; otherwise (a log
-file, or folds running in parallel processes) one line is printed per epoch.
+file, or folds running in parallel processes) one line is printed per epoch, each
+handed to the operating system in one write (shorter than PIPE_BUF), so that the lines
+of processes sharing a terminal, pipe or file never mix within a line.
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ class FoldProgress:
             self.stream.write("\r" + line)
             self.drawn = True
         else:
+            self.stream.flush()                  # what others wrote before, on its own
             self.stream.write(line + "\n")
         self.stream.flush()
 

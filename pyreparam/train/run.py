@@ -17,7 +17,6 @@ import dataclasses
 import json
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -213,7 +212,7 @@ def _execute(spec: RunSpec, out: Path, *, jobs: int, quiet: bool, log, label: st
             results[fold.index] = json.loads((fold_dir / RESULT_FILE).read_text())
         else:
             name = f"{label + ' ' if label else ''}fold {fold.index + 1:>2}/{len(folds)} " \
-                   f"({','.join(fold.test)})"
+                   f"(test: {','.join(fold.test)})"
             tasks.append((fold.to_dict(), corpus, spec.to_dict(), str(fold_dir), name, quiet))
     for result in (fold_runner or run_folds)(tasks, jobs):
         results[result["fold"]["index"]] = result
@@ -226,7 +225,6 @@ def _execute(spec: RunSpec, out: Path, *, jobs: int, quiet: bool, log, label: st
 def summarize(spec: RunSpec, corpus: Corpus, fold_results: list[dict], *,
               wall_seconds: float, out: Path) -> dict:
     """Per-fold and pooled metrics (pooled = one confusion matrix over all folds)."""
-    n = len(corpus.classes)
     summary: dict[str, Any] = {
         "classes": corpus.classes, "cv": spec.cv, "seed": spec.train_config["seed"],
         "model_config": spec.model_config, "train_config": spec.train_config,

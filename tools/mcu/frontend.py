@@ -103,11 +103,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args(argv)
     from pyreparam import native
-    from pyreparam.quant import cops
+    from pyreparam.quant import ckernels
     tables = qf.frontend_tables(FeatureConfig())
     frames = test_frames(args.speech_frames)
     expected = qf.logmel_frames_q8(frames, tables)
-    if native.available() and not np.array_equal(cops.logmel_frames_s16(frames, tables),
+    if native.available() and not np.array_equal(ckernels.logmel_frames_s16(frames, tables),
                                                   expected):
         print("host C and NumPy reference differ: fix that first")
         return 1

@@ -1,4 +1,5 @@
-"""Checked cffi wrappers of the int8 C kernels, with the NumPy reference's signatures.
+"""Checked cffi wrappers of the single C kernels (int8 ops, causal normalization,
+log-mel front end), with the NumPy reference's signatures.
 
 Each wrapper validates dtypes, shapes and contiguity in Python, fills the kernel's
 parameter struct, calls it and raises :class:`pyreparam.native.NativeError` on a
@@ -10,23 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from pyreparam.native import NativeError, _ffi, _require_lib
+from pyreparam import native
+from pyreparam.native import NativeError, check_array
 
 _CTYPE = {np.dtype(np.int8): "int8_t", np.dtype(np.int16): "int16_t",
-          np.dtype(np.int32): "int32_t", np.dtype(np.uint8): "uint8_t"}
-
-
-def _arr(name: str, a, dtype, shape: tuple[int, ...]) -> np.ndarray:
-    """Check a C-contiguous array of an exact dtype and shape."""
-    if not isinstance(a, np.ndarray):
-        raise TypeError(f"{name} must be a numpy array, got {type(a).__name__}")
-    if a.dtype != np.dtype(dtype):
-        raise TypeError(f"{name} has dtype {a.dtype}, expected {np.dtype(dtype)}")
-    if a.shape != tuple(shape):
-        raise ValueError(f"{name} has shape {a.shape}, expected {tuple(shape)}")
-    if not a.flags.c_contiguous:
-        raise ValueError(f"{name} must be C-contiguous (use np.ascontiguousarray)")
-    return a
+          np.dtype(np.int32): "int32_t", np.dtype(np.int64): "int64_t",
+          np.dtype(np.uint8): "uint8_t", np.dtype(np.uint16): "uint16_t"}
 
 
 def _arr_shape(name: str, a, shape):
@@ -38,20 +28,22 @@ def _arr_shape(name: str, a, shape):
 
 
 def _ptr(a: np.ndarray | None):
+    """A typed C pointer to a checked array's data (NULL for None)."""
+    ffi = native.ffi()
     if a is None:
-        return _ffi.NULL
-    return _ffi.cast(_CTYPE[a.dtype] + " *", _ffi.from_buffer(a))
+        return ffi.NULL
+    return ffi.cast(_CTYPE[a.dtype] + " *", ffi.from_buffer(a))
 
 
 def _call(name: str, *args) -> None:
-    status = getattr(_require_lib(), name)(*args)
+    status = getattr(native.lib(), name)(*args)
     if status != 0:
         raise NativeError(name, int(status))
 
 
 def _per_channel(n: int, multiplier, shift) -> tuple[np.ndarray, np.ndarray]:
-    return (_arr("multiplier", multiplier, np.int32, (n,)),
-            _arr("shift", shift, np.int32, (n,)))
+    return (check_array("multiplier", multiplier, np.int32, (n,)),
+            check_array("shift", shift, np.int32, (n,)))
 
 
 def _scratch(n: int) -> np.ndarray:
@@ -63,7 +55,7 @@ def _scratch(n: int) -> np.ndarray:
 def requantize_s32(x, multiplier, shift) -> np.ndarray:
     """Element-wise MBQM of int32 arrays (pr_requantize_s32); all (n,) int32."""
     n = x.shape[0] if isinstance(x, np.ndarray) else 0
-    x = _arr("x", x, np.int32, (n,))
+    x = check_array("x", x, np.int32, (n,))
     m, e = _per_channel(n, multiplier, shift)
     y = np.empty(n, dtype=np.int32)
     _call("pr_requantize_s32", n, _ptr(x), _ptr(m), _ptr(e), _ptr(y))
@@ -72,17 +64,26 @@ def requantize_s32(x, multiplier, shift) -> np.ndarray:
 
 # ---- linear family ----------------------------------------------------------------
 
-def _linear(name, out_dtype, x, w, bias, multiplier, shift, zp, act_min, act_max):
-    if not isinstance(w, np.ndarray) or w.ndim != 2 or not isinstance(x, np.ndarray):
-        raise ValueError("w must be a 2-D numpy array (Cout, Cin)")
-    Cout, Cin = w.shape
-    w = _arr("w", w, np.int8, (Cout, Cin))
-    x = _arr("x", x, np.int8, (x.shape[0] if x.ndim == 2 else -1, Cin))
+def _weighted(x, w, bias, multiplier, shift, layout: tuple[str, ...], out_axis: int = 0):
+    """The checked arguments of a layer with int8 weights: x (T, Cin) int8, w int8 with
+    the axes ``layout`` (the last one Cin), bias (Cout,) int32 or None, and the
+    per-channel multipliers and shifts (Cout = w.shape[out_axis])."""
+    if not isinstance(w, np.ndarray) or w.ndim != len(layout) or not isinstance(x, np.ndarray):
+        raise ValueError(f"w must be a {len(layout)}-D numpy array ({', '.join(layout)})")
+    Cin, Cout = w.shape[-1], w.shape[out_axis]
+    w = check_array("w", w, np.int8, w.shape)
+    x = check_array("x", x, np.int8, (x.shape[0] if x.ndim == 2 else -1, Cin))
     if bias is not None:
-        bias = _arr("bias", bias, np.int32, (Cout,))
+        bias = check_array("bias", bias, np.int32, (Cout,))
     m, e = _per_channel(Cout, multiplier, shift)
+    return x, w, bias, m, e
+
+
+def _linear(name, out_dtype, x, w, bias, multiplier, shift, zp, act_min, act_max):
+    x, w, bias, m, e = _weighted(x, w, bias, multiplier, shift, ("Cout", "Cin"))
+    Cout, Cin = w.shape
     y = np.empty((x.shape[0], Cout), dtype=out_dtype)
-    p = _ffi.new("pr_linear_params *", dict(
+    p = native.ffi().new("pr_linear_params *", dict(
         rows=x.shape[0], in_features=Cin, out_features=Cout, out_zero_point=zp,
         act_min=act_min, act_max=act_max))
     _call(name, p, _ptr(x), _ptr(w), _ptr(bias), _ptr(m), _ptr(e), _ptr(y))
@@ -114,7 +115,7 @@ def _strided3(name: str, a, writeable: bool = False):
         raise ValueError(f"{name}: strides must be non-negative, got {a.strides}")
     if writeable and not a.flags.writeable:
         raise ValueError(f"{name} must be writeable")
-    return _ffi.cast("int8_t *", a.__array_interface__["data"][0]), s0, s1
+    return native.ffi().cast("int8_t *", a.__array_interface__["data"][0]), s0, s1
 
 
 def _bmm(name, a, b, out, rows_b_is_n, a_zero_point, b_zero_point, multiplier, shift,
@@ -131,7 +132,7 @@ def _bmm(name, a, b, out, rows_b_is_n, a_zero_point, b_zero_point, multiplier, s
     pa, a0, a1 = _strided3("a", a)
     pb, b0, b1 = _strided3("b", b)
     po, o0, o1 = _strided3("out", out, writeable=True)
-    p = _ffi.new("pr_bmm_params *", dict(
+    p = native.ffi().new("pr_bmm_params *", dict(
         batches=H, rows=M, cols=N, depth=K, a_batch_stride=a0, a_row_stride=a1,
         b_batch_stride=b0, b_row_stride=b1, out_batch_stride=o0, out_row_stride=o1,
         a_zero_point=a_zero_point, b_zero_point=b_zero_point, multiplier=multiplier,
@@ -169,17 +170,11 @@ def conv1d_s8(x, w, bias, multiplier, shift, stride: int, padding: int,
               in_zero_point: int, out_zero_point: int, act_min: int = -128,
               act_max: int = 127) -> np.ndarray:
     """pr_conv1d_s8; see :func:`pyreparam.quant.qlinear.conv1d_s8`."""
-    if not isinstance(w, np.ndarray) or w.ndim != 3 or not isinstance(x, np.ndarray):
-        raise ValueError("w must be a 3-D numpy array (Cout, K, Cin)")
+    x, w, bias, m, e = _weighted(x, w, bias, multiplier, shift, ("Cout", "K", "Cin"))
     Cout, K, Cin = w.shape
-    w = _arr("w", w, np.int8, (Cout, K, Cin))
-    x = _arr("x", x, np.int8, (x.shape[0] if x.ndim == 2 else -1, Cin))
-    if bias is not None:
-        bias = _arr("bias", bias, np.int32, (Cout,))
-    m, e = _per_channel(Cout, multiplier, shift)
     T_out = (x.shape[0] + 2 * padding - K) // stride + 1 if stride >= 1 else 0
     y = np.empty((max(T_out, 1), Cout), dtype=np.int8)
-    p = _ffi.new("pr_conv1d_params *", dict(
+    p = native.ffi().new("pr_conv1d_params *", dict(
         in_len=x.shape[0], in_channels=Cin, out_channels=Cout, kernel=K, stride=stride,
         padding=padding, in_zero_point=in_zero_point, out_zero_point=out_zero_point,
         act_min=act_min, act_max=act_max))
@@ -191,17 +186,11 @@ def depthwise_conv1d_s8(x, w, bias, multiplier, shift, in_zero_point: int,
                         out_zero_point: int, act_min: int = -128,
                         act_max: int = 127) -> np.ndarray:
     """pr_depthwise_conv1d_s8; see :func:`pyreparam.quant.qlinear.depthwise_conv1d_s8`."""
-    if not isinstance(w, np.ndarray) or w.ndim != 2 or not isinstance(x, np.ndarray):
-        raise ValueError("w must be a 2-D numpy array (K, C)")
+    x, w, bias, m, e = _weighted(x, w, bias, multiplier, shift, ("K", "C"), out_axis=1)
     K, C = w.shape
-    w = _arr("w", w, np.int8, (K, C))
-    x = _arr("x", x, np.int8, (x.shape[0] if x.ndim == 2 else -1, C))
-    if bias is not None:
-        bias = _arr("bias", bias, np.int32, (C,))
-    m, e = _per_channel(C, multiplier, shift)
     y = np.empty_like(x)
     scratch = _scratch(C)
-    p = _ffi.new("pr_dwconv1d_params *", dict(
+    p = native.ffi().new("pr_dwconv1d_params *", dict(
         in_len=x.shape[0], channels=C, kernel=K, in_zero_point=in_zero_point,
         out_zero_point=out_zero_point, act_min=act_min, act_max=act_max))
     _call("pr_depthwise_conv1d_s8", p, _ptr(x), _ptr(w), _ptr(bias), _ptr(m), _ptr(e),
@@ -216,13 +205,13 @@ def softmax_s8(x, exp_table, key_mask=None, window: int = 0) -> np.ndarray:
     if not isinstance(x, np.ndarray) or x.ndim != 3:
         raise ValueError("x must be a 3-D numpy array (H, T, L)")
     H, T, L = x.shape
-    x = _arr("x", x, np.int8, (H, T, L))
-    table = _arr("exp_table", exp_table, np.int32, (256,))
+    x = check_array("x", x, np.int8, (H, T, L))
+    table = check_array("exp_table", exp_table, np.int32, (256,))
     mask = None
     if key_mask is not None:
         mask = np.ascontiguousarray(_arr_shape("key_mask", key_mask, (L,)), np.uint8)
     y = np.empty_like(x)
-    p = _ffi.new("pr_softmax_params *", dict(batches=H, rows=T, cols=L, window=window))
+    p = native.ffi().new("pr_softmax_params *", dict(batches=H, rows=T, cols=L, window=window))
     _call("pr_softmax_s8", p, _ptr(x), _ptr(table), _ptr(mask), _ptr(y))
     return y
 
@@ -233,11 +222,11 @@ def layernorm_s16_s8(x, eps: int, multiplier, shift, offset, out_zero_point: int
     if not isinstance(x, np.ndarray) or x.ndim != 2:
         raise ValueError("x must be a 2-D numpy array (T, C)")
     T, C = x.shape
-    x = _arr("x", x, np.int16, (T, C))
+    x = check_array("x", x, np.int16, (T, C))
     m, e = _per_channel(C, multiplier, shift)
-    offset = _arr("offset", offset, np.int32, (C,))
+    offset = check_array("offset", offset, np.int32, (C,))
     y = np.empty((T, C), dtype=np.int8)
-    p = _ffi.new("pr_layernorm_params *", dict(
+    p = native.ffi().new("pr_layernorm_params *", dict(
         rows=T, channels=C, eps=int(eps), out_zero_point=out_zero_point,
         act_min=act_min, act_max=act_max))
     _call("pr_layernorm_s16_s8", p, _ptr(x), _ptr(m), _ptr(e), _ptr(offset), _ptr(y))
@@ -249,13 +238,13 @@ def layernorm_s16_s8(x, eps: int, multiplier, shift, offset, out_zero_point: int
 def _flat(name: str, a, dtype) -> np.ndarray:
     if not isinstance(a, np.ndarray):
         raise TypeError(f"{name} must be a numpy array")
-    return _arr(name, a, dtype, a.shape).reshape(-1)
+    return check_array(name, a, dtype, a.shape).reshape(-1)
 
 
 def lut_s8(x, table) -> np.ndarray:
     """pr_lut_s8; see :func:`pyreparam.quant.qelementwise.lut_s8`."""
     xf = _flat("x", x, np.int8)
-    table = _arr("table", table, np.int8, (256,))
+    table = check_array("table", table, np.int8, (256,))
     y = np.empty_like(xf)
     _call("pr_lut_s8", xf.size, _ptr(xf), _ptr(table), _ptr(y))
     return y.reshape(x.shape)
@@ -268,9 +257,9 @@ def add_s16(a, b, b_zero_point: int, a_multiplier: int, a_shift: int, b_multipli
     af = _flat("a", a, np.int16)
     if not isinstance(b, np.ndarray) or b.dtype not in (np.int8, np.int16):
         raise TypeError("b must be an int8 or int16 numpy array")
-    bf = _arr("b", b, b.dtype, a.shape).reshape(-1)
+    bf = check_array("b", b, b.dtype, a.shape).reshape(-1)
     y = np.empty_like(af)
-    p = _ffi.new("pr_add_params *", dict(
+    p = native.ffi().new("pr_add_params *", dict(
         size=af.size, a_multiplier=a_multiplier, a_shift=a_shift,
         b_multiplier=b_multiplier, b_shift=b_shift, b_zero_point=b_zero_point,
         out_multiplier=out_multiplier, out_shift=out_shift, act_min=act_min,
@@ -286,7 +275,7 @@ def requantize_s16_s8(x, in_zero_point: int, multiplier: int, shift: int,
     """pr_requantize_s16_s8; see :func:`pyreparam.quant.qelementwise.requantize_s16_s8`."""
     xf = _flat("x", x, np.int16)
     y = np.empty(xf.size, dtype=np.int8)
-    p = _ffi.new("pr_requant_params *", dict(
+    p = native.ffi().new("pr_requant_params *", dict(
         size=xf.size, in_zero_point=in_zero_point, multiplier=multiplier, shift=shift,
         out_zero_point=out_zero_point, act_min=act_min, act_max=act_max))
     _call("pr_requantize_s16_s8", p, _ptr(xf), _ptr(y))
@@ -297,9 +286,9 @@ def mul_s8(a, b, a_zero_point: int, b_zero_point: int, multiplier: int, shift: i
            out_zero_point: int, act_min: int = -128, act_max: int = 127) -> np.ndarray:
     """pr_mul_s8; see :func:`pyreparam.quant.qelementwise.mul_s8`."""
     af = _flat("a", a, np.int8)
-    bf = _arr("b", b, np.int8, a.shape).reshape(-1)
+    bf = check_array("b", b, np.int8, a.shape).reshape(-1)
     y = np.empty_like(af)
-    p = _ffi.new("pr_mul_params *", dict(
+    p = native.ffi().new("pr_mul_params *", dict(
         size=af.size, a_zero_point=a_zero_point, b_zero_point=b_zero_point,
         multiplier=multiplier, shift=shift, out_zero_point=out_zero_point,
         act_min=act_min, act_max=act_max))
@@ -312,11 +301,11 @@ def avgpool(x, group: int, zero_point: int = 0) -> np.ndarray:
     if not isinstance(x, np.ndarray) or x.ndim != 2 or x.dtype not in (np.int8, np.int16):
         raise TypeError("x must be a 2-D int8 or int16 numpy array (T, C)")
     T, C = x.shape
-    x = _arr("x", x, x.dtype, (T, C))
+    x = check_array("x", x, x.dtype, (T, C))
     T_out = -(-T // group) if group >= 1 else 1
     y = np.empty((T_out, C), dtype=x.dtype)
     scratch = _scratch(C)
-    p = _ffi.new("pr_avgpool_params *", dict(in_len=T, channels=C, group=group,
+    p = native.ffi().new("pr_avgpool_params *", dict(in_len=T, channels=C, group=group,
                                              zero_point=zero_point))
     name = "pr_avgpool_s8" if x.dtype == np.int8 else "pr_avgpool_s16"
     _call(name, p, _ptr(x), _ptr(y), _ptr(scratch), scratch.size)
@@ -332,7 +321,7 @@ def _state(state: bytes, bands: int) -> np.ndarray:
 
 def norm_state_init(bands: int) -> bytes:
     """pr_norm_state_init: the state of a device that has heard nothing."""
-    size = int(_require_lib().pr_norm_state_bytes(int(bands)))
+    size = int(native.lib().pr_norm_state_bytes(int(bands)))
     if size < 0:
         raise NativeError("pr_norm_state_bytes", size)
     state = np.zeros(size, dtype=np.uint8)
@@ -351,7 +340,7 @@ def norm_update_s16(state: bytes, x) -> bytes:
     if not isinstance(x, np.ndarray) or x.ndim != 2:
         raise ValueError("x must be a 2-D numpy array (T, M)")
     T, M = x.shape
-    x = _arr("x", x, np.int16, (T, M))
+    x = check_array("x", x, np.int16, (T, M))
     buf = _state(state, M)
     _call("pr_norm_update_s16", _ptr(buf), buf.size, M, _ptr(x), T)
     return buf.tobytes()
@@ -362,12 +351,11 @@ def norm_update_sums(state: bytes, S1, S2, frames: int) -> bytes:
     if not isinstance(S1, np.ndarray) or S1.ndim != 1:
         raise ValueError("S1 must be a 1-D numpy array (M,)")
     M = S1.shape[0]
-    S1 = _arr("S1", S1, np.int64, (M,))
-    S2 = _arr("S2", S2, np.int64, (M,))
+    S1 = check_array("S1", S1, np.int64, (M,))
+    S2 = check_array("S2", S2, np.int64, (M,))
     buf = _state(state, M)
     _call("pr_norm_update_sums", _ptr(buf), buf.size, M,
-          _ffi.cast("int64_t *", _ffi.from_buffer(S1)),
-          _ffi.cast("int64_t *", _ffi.from_buffer(S2)), int(frames))
+          _ptr(S1), _ptr(S2), int(frames))
     return buf.tobytes()
 
 
@@ -377,12 +365,12 @@ def norm_apply_s16_s8(params, state: bytes, x) -> np.ndarray:
     if not isinstance(x, np.ndarray) or x.ndim != 2:
         raise ValueError("x must be a 2-D numpy array (T, M)")
     T, M = x.shape
-    x = _arr("x", x, np.int16, (T, M))
-    mean = _arr("prior_mean", params.prior_mean, np.int32, (M,))
-    var = _arr("prior_var", params.prior_var, np.int32, (M,))
+    x = check_array("x", x, np.int16, (T, M))
+    mean = check_array("prior_mean", params.prior_mean, np.int32, (M,))
+    var = check_array("prior_var", params.prior_var, np.int32, (M,))
     buf = _state(state, M)
     y = np.empty((T, M), dtype=np.int8)
-    p = _ffi.new("pr_norm_params *", dict(
+    p = native.ffi().new("pr_norm_params *", dict(
         bands=M, prior_weight=int(params.prior_weight), var_floor=int(params.var_floor),
         out_multiplier=int(params.multiplier), out_shift=int(params.shift),
         out_zero_point=int(params.zero_point)))
@@ -393,23 +381,22 @@ def norm_apply_s16_s8(params, state: bytes, x) -> np.ndarray:
 
 # ---- integer log-mel front end ------------------------------------------------------
 
-def _logmel_params(tables):
+def logmel_params(tables):
     """A pr_logmel_params pointing into ``tables`` (a qfrontend.FrontendTables) and the
     arrays that must stay alive while it is used."""
     N, M = tables.n_fft // 2, tables.n_mels
     arrays = dict(
-        window=_arr("window", tables.window, np.int32, (tables.win_length,)),
-        fft_twiddles=_arr("fft_twiddles", tables.fft_twiddles, np.int32, (N // 4, 6)),
-        rfft_twiddles=_arr("rfft_twiddles", tables.rfft_twiddles, np.int32, (N // 2 + 1, 2)),
-        fft_order=_arr("fft_order", tables.fft_order, np.uint16, (N,)),
-        mel_first=_arr("mel_first", tables.mel_first, np.uint16, (M,)),
-        mel_count=_arr("mel_count", tables.mel_count, np.uint16, (M,)),
-        mel_weights=_arr("mel_weights", tables.mel_weights, np.int32,
+        window=check_array("window", tables.window, np.int32, (tables.win_length,)),
+        fft_twiddles=check_array("fft_twiddles", tables.fft_twiddles, np.int32, (N // 4, 6)),
+        rfft_twiddles=check_array("rfft_twiddles", tables.rfft_twiddles, np.int32, (N // 2 + 1, 2)),
+        fft_order=check_array("fft_order", tables.fft_order, np.uint16, (N,)),
+        mel_first=check_array("mel_first", tables.mel_first, np.uint16, (M,)),
+        mel_count=check_array("mel_count", tables.mel_count, np.uint16, (M,)),
+        mel_weights=check_array("mel_weights", tables.mel_weights, np.int32,
                          tables.mel_weights.shape),
-        log2_table=_arr("log2_table", tables.log2_table, np.int32, (129,)))
-    pointers = {name: _ffi.cast(("uint16_t *" if a.dtype == np.uint16 else "int32_t *"),
-                                _ffi.from_buffer(a)) for name, a in arrays.items()}
-    p = _ffi.new("pr_logmel_params *", dict(
+        log2_table=check_array("log2_table", tables.log2_table, np.int32, (129,)))
+    pointers = {name: _ptr(a) for name, a in arrays.items()}
+    p = native.ffi().new("pr_logmel_params *", dict(
         win_length=tables.win_length, n_fft=tables.n_fft, n_mels=M,
         n_weights=tables.mel_weights.shape[0], floor_q62=int(tables.floor_q62), **pointers))
     return p, (arrays, pointers)
@@ -433,9 +420,9 @@ def logmel_frames_s16(frames, tables, return_power: bool = False):
     if not isinstance(frames, np.ndarray) or frames.ndim != 2:
         raise ValueError("frames must be a 2-D numpy array (T, win_length)")
     T = frames.shape[0]
-    frames = _arr("frames", frames, np.int16, (T, tables.win_length))
-    p, keep = _logmel_params(tables)
-    n_scratch = int(_require_lib().pr_logmel_scratch_len(tables.n_fft))
+    frames = check_array("frames", frames, np.int16, (T, tables.win_length))
+    p, keep = logmel_params(tables)
+    n_scratch = int(native.lib().pr_logmel_scratch_len(tables.n_fft))
     if n_scratch < 0:
         raise NativeError("pr_logmel_scratch_len", n_scratch)
     scratch = _scratch(n_scratch)
@@ -462,16 +449,17 @@ def logmel_push_s16(tables, hop_length: int, tail: np.ndarray, tail_fill: int, p
     tail_fill : int, the tail's valid samples afterwards
     """
     pcm = np.ascontiguousarray(pcm)
-    pcm = _arr("pcm", pcm, np.int16, (pcm.shape[0] if pcm.ndim == 1 else -1,))
-    tail = _arr("tail", tail, np.int16, (tables.win_length,))
-    p, keep = _logmel_params(tables)
-    scratch = _scratch(int(_require_lib().pr_logmel_scratch_len(tables.n_fft)))
+    pcm = check_array("pcm", pcm, np.int16, (pcm.shape[0] if pcm.ndim == 1 else -1,))
+    tail = check_array("tail", tail, np.int16, (tables.win_length,))
+    p, keep = logmel_params(tables)
+    scratch = _scratch(int(native.lib().pr_logmel_scratch_len(tables.n_fft)))
     out = np.empty((max(max_frames, 1), tables.n_mels), dtype=np.int16)
-    fill = _ffi.new("int32_t *", int(tail_fill))
-    consumed = _ffi.new("int32_t *")
-    frames = _ffi.new("int32_t *")
+    ffi = native.ffi()
+    fill = ffi.new("int32_t *", int(tail_fill))
+    consumed = ffi.new("int32_t *")
+    frames = ffi.new("int32_t *")
     _call("pr_logmel_push_s16", p, int(hop_length), _ptr(tail), fill,
-          _ptr(pcm) if pcm.size else _ffi.NULL, pcm.size, consumed, _ptr(out),
+          _ptr(pcm) if pcm.size else ffi.NULL, pcm.size, consumed, _ptr(out),
           int(max_frames), frames, _ptr(scratch), scratch.size)
     del keep
     return out[:frames[0]].copy(), int(consumed[0]), int(fill[0])
