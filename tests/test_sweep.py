@@ -145,6 +145,24 @@ def test_the_example_spec_uses_train_options():
     assert spec.base["manifest"] == str(path.parents[2] / "emodb.csv")
 
 
+@pytest.mark.parametrize("path", sorted((Path(__file__).parents[1] / "tools" / "sweeps")
+                                         .glob("*.toml")), ids=lambda p: p.name)
+def test_every_committed_spec_is_a_valid_sweep(path, workspace):
+    """Each spec of tools/sweeps parses, names only train options and gives every run
+    a RunSpec through train's own parser (on the synthetic corpus instead of the
+    spec's manifest, which CI does not have; teachers left out)."""
+    from pyreparam.cli.sweep import run_spec, train_options
+    options = train_options()
+    spec = parse_sweep_spec(path.read_text(), path)
+    assert set(spec.base) | set(spec.grid) <= set(options)
+    for run in spec.runs:
+        values = {k: v for k, v in run.options.items() if k not in ("teacher", "distill")}
+        values["manifest"] = str(workspace / "corpus" / "manifest.csv")
+        built = run_spec(values, options)
+        if "ffn" in values:
+            assert built.model_config["ffn"] == values["ffn"]
+
+
 @pytest.mark.parametrize("text, message", [
     ("[grid]\nseed = 3", "must be a non-empty list"),
     ("[grid]\nseed = []", "must be a non-empty list"),
@@ -202,7 +220,8 @@ def _other_value(param):
         return next(c for c in param.type.choices if c != param.default)
     default = {"cv": "loso", "hrf_sites": "ffn", "speeds": ""}.get(param.name, param.default)
     special = {"cv": "fixed", "hrf_sites": "ffn,attn_in", "speeds": "0.9,1.1",
-               "cache_dir": "none", "n_validation": 2, "teachers": ["runs/teacher"]}
+               "cache_dir": "none", "n_validation": 2, "teachers": ["runs/teacher"],
+               "ffn": 48}
     if param.name in special:
         return special[param.name]
     if isinstance(param.type, click.types.IntParamType):

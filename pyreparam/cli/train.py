@@ -60,6 +60,12 @@ DEFAULTS = TrainConfig()
               help="Log-mel front end: float (NumPy), or int: the device's integer front "
                    "end (bit-exact with the C pr_logmel_frame_s16), so that the model "
                    "trains on exactly the features a microcontroller computes.")
+@click.option("--ffn", type=click.IntRange(1, 65536), default=None,
+              help="Inner width of every feed-forward network [default: the size's preset, "
+                   "e.g. 128 for the light ConvTransformer]. A light model widened to the "
+                   "training-time parameters of light + HRF (--ffn 448 for the "
+                   "ConvTransformer with r = 4) is the control that tells HRF's gain "
+                   "from extra capacity.")
 @click.option("--pooling", type=click.Choice(POOLINGS), default="mean", show_default=True,
               help="Utterance pooling before the classifier: the mean over valid frames, "
                    "or statistics pooling (mean and standard deviation of each channel).")
@@ -124,7 +130,7 @@ DEFAULTS = TrainConfig()
               help="Longest accepted audio file.")
 def train_command(manifest, backbone, size, hrf_r, hrf_factors, hrf_sites, hrf_init, hrf_bias,
                   cv, epochs, seed, out_dir, resume_dir, jobs, quiet, lr, batch_size,
-                  weight_decay, dropout, frontend, pooling, normalization, prior_weight,
+                  weight_decay, dropout, frontend, ffn, pooling, normalization, prior_weight,
                   causal_draw, n_validation, select, select_window, ema, mixup, speeds,
                   teachers, distill, temperature, hrf_lr_scale, hrf_weight_decay, cache_dir,
                   on_error, max_seconds):
@@ -175,7 +181,9 @@ def run_spec_from_options(o: dict) -> RunSpec:
     hrf = hrf_from_options(o["hrf_r"], o["hrf_factors"], o["hrf_sites"], o["hrf_init"],
                            o["hrf_bias"])
     return _run_spec(o["manifest"], o["backbone"], o["size"], hrf, o["cv"],
-                     dict(dropout=o["dropout"], pooling=o["pooling"]), recipe, o["cache_dir"],
+                     dict(dropout=o["dropout"], pooling=o["pooling"],
+                          **({"ffn": o["ffn"]} if o.get("ffn") is not None else {})),
+                     recipe, o["cache_dir"],
                      o["on_error"], o["max_seconds"], frontend=o["frontend"])
 
 
