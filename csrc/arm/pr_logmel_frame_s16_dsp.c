@@ -17,8 +17,10 @@
  *    every sum is a uint64 sum mod 2^64, so the order of its terms changes nothing).
  * 3. The real split and the power spectrum in one block of instructions per bin pair.
  * 4. The log on the two 32-bit words of its argument (CLZ of one word).
- * The FFT is the reference's own inline steps (its 64-bit product sums are already
- * SMULL/SMLAL pairs). tools/mcu/kernel_test.c
+ * 5. The FFT's twiddled butterflies and its last stage as asm loops: LDRD / STRD of
+ *    each complex point, every rot component in three instructions (SMULL, SMLAL and
+ *    the rounding carry as ADD hi, lo, LSR #31; argument at pr_lmd_fft's steps).
+ * tools/mcu/kernel_test.c
  * compares this function with the reference on random frames and random tables
  * (int32 extremes included), output and power spectrum word for word, statuses too.
  */
@@ -127,6 +129,170 @@ PR_LM_INLINE int32_t pr_lmd_window(const int32_t *window, const int16_t *s, int3
     *k = pr_q_max32(0, pr_q_min32(PR_LM_L1_BITS - pr_lm_bit_length(S + (uint32_t)win),
                                   emax - g));
     return g + *k;
+}
+
+/* Step 2 of the reference (pr_lm_fft), the same arithmetic per butterfly in fewer
+ * instructions: the twiddled butterflies (j >= 1 of the halving stages: 171 of 256 at
+ * n_fft 512) and the last stage (64) are asm loops; the j = 0 butterflies (21) are the
+ * reference's own.
+ *
+ * A twiddled butterfly: a_p at p + (2 p - 3) H bytes (H = 4 q: the four points
+ * q2 = 2 q int32 apart around p in their middle, so that every offset fits LDRD /
+ * STRD's +-1020 up to q = 64); in the first stage inputs times 2^k (LSL: the
+ * reference's int32 product by `scale`, bit for bit); b_p and y_p the reference's
+ * int32 sums; y0 / 2 toward zero as (v + [v < 0]) >> 1 (ASR); and each component of
+ * rot(u, W), (u_r c + u_i s + 2^31) >> 32, as SMULL + SMLAL (the exact 64-bit sum,
+ * below 2^62 in magnitude by the bounds of pr_logmel_internal.h, as hi 2^32 + lo)
+ * and ADD hi, hi, lo, LSR #31: adding 2^31 to the sum carries into its high word
+ * exactly when lo >= 2^31, so hi + (lo >> 31) is the reference's (sum + 2^31) >> 32
+ * (one instruction where the compiler spends ADDS + ADC or two MOVs). The second
+ * component's -u_r is an RSB of the int32, as the reference's int32 negation. */
+#define PR_LMD_TW_LOAD                                                                  \
+    "ldrd %[x0], %[x1], [%[p], #-%c[h3]]\n\t"                   /* a0 */                \
+    "ldrd %[x2], %[x3], [%[p], #%c[h1]]\n\t"                    /* a2 */                \
+    "ldrd %[x4], %[x5], [%[p], #-%c[h1]]\n\t"                   /* a1 */                \
+    "ldrd %[x6], %[x7], [%[p], #%c[h3]]\n\t"                    /* a3 */
+/* times 2^k: LSL by a register shifts by its bottom byte, k (cnt = count 2^8 + k) */
+#define PR_LMD_TW_SCALE                                                                 \
+    "lsl %[x0], %[x0], %[cnt]\n\t"                                                      \
+    "lsl %[x1], %[x1], %[cnt]\n\t"                                                      \
+    "lsl %[x2], %[x2], %[cnt]\n\t"                                                      \
+    "lsl %[x3], %[x3], %[cnt]\n\t"                                                      \
+    "lsl %[x4], %[x4], %[cnt]\n\t"                                                      \
+    "lsl %[x5], %[x5], %[cnt]\n\t"                                                      \
+    "lsl %[x6], %[x6], %[cnt]\n\t"                                                      \
+    "lsl %[x7], %[x7], %[cnt]\n\t"
+/* rot(UR, UI) by the twiddle pair (c, s) that TW addresses into a_p at p + AT; UR is
+ * negated in place once the real part has used it; x6..x9 are clobbered */
+#define PR_LMD_TW_ROT(UR, UI, TW, AT)                                                   \
+    "ldrd %[x6], %[x7], " TW "\n\t"                             /* c, s */              \
+    "smull %[x8], %[x9], %[" UR "], %[x6]\n\t"                                          \
+    "smlal %[x8], %[x9], %[" UI "], %[x7]\n\t"                                          \
+    "add %[x9], %[x9], %[x8], lsr #31\n\t"                      /* re */                \
+    "rsb %[" UR "], %[" UR "], #0\n\t"                                                  \
+    "smull %[x8], %[x6], %[" UI "], %[x6]\n\t"                                          \
+    "smlal %[x8], %[x6], %[" UR "], %[x7]\n\t"                                          \
+    "add %[x6], %[x6], %[x8], lsr #31\n\t"                      /* im */                \
+    "strd %[x9], %[x6], [%[p], #" AT "]\n\t"
+/* the butterfly proper; w enters at row j - 1 plus 8 bytes and leaves at row j plus 8
+ * (pre-indexed LDRD: rows are %[tw] bytes apart) */
+#define PR_LMD_TW_BODY                                                                  \
+    "add %[x8], %[x0], %[x2]\n\t"                               /* b0r */               \
+    "sub %[x0], %[x0], %[x2]\n\t"                               /* b1r */               \
+    "add %[x2], %[x1], %[x3]\n\t"                               /* b0i */               \
+    "sub %[x1], %[x1], %[x3]\n\t"                               /* b1i */               \
+    "add %[x3], %[x4], %[x6]\n\t"                               /* b2r */               \
+    "sub %[x4], %[x4], %[x6]\n\t"                               /* b3r */               \
+    "add %[x6], %[x5], %[x7]\n\t"                               /* b2i */               \
+    "sub %[x5], %[x5], %[x7]\n\t"                               /* b3i */               \
+    "add %[x7], %[x8], %[x3]\n\t"                               /* y0r */               \
+    "sub %[x3], %[x8], %[x3]\n\t"                               /* y2r */               \
+    "add %[x7], %[x7], %[x7], lsr #31\n\t"                                              \
+    "asr %[x7], %[x7], #1\n\t"                                                          \
+    "add %[x8], %[x2], %[x6]\n\t"                               /* y0i */               \
+    "sub %[x2], %[x2], %[x6]\n\t"                               /* y2i */               \
+    "add %[x8], %[x8], %[x8], lsr #31\n\t"                                              \
+    "asr %[x8], %[x8], #1\n\t"                                                          \
+    "strd %[x7], %[x8], [%[p], #-%c[h3]]\n\t"                   /* a0 <- y0 / 2 */      \
+    PR_LMD_TW_ROT("x3", "x2", "[%[w], %[tw]]!", "%c[h1]")       /* a2 <- rot(y2) */     \
+    "add %[x2], %[x0], %[x5]\n\t"                               /* y1r = b1r + b3i */   \
+    "sub %[x3], %[x1], %[x4]\n\t"                               /* y1i = b1i - b3r */   \
+    "sub %[x0], %[x0], %[x5]\n\t"                               /* y3r = b1r - b3i */   \
+    "add %[x1], %[x1], %[x4]\n\t"                               /* y3i = b1i + b3r */   \
+    PR_LMD_TW_ROT("x2", "x3", "[%[w], #-8]", "-%c[h1]")         /* a1 <- rot(y1) */     \
+    PR_LMD_TW_ROT("x0", "x1", "[%[w], #8]", "%c[h3]")           /* a3 <- rot(y3) */
+
+/* One halving stage with q = Q (groups of 4 Q points), twiddle row j STRIDE for
+ * butterfly j: per group the reference's j = 0 butterfly, then one asm loop over
+ * j = 1 .. Q - 1 (p 8 bytes, w 24 STRIDE bytes further each time; cnt = (Q - 2 - i)
+ * 2^8 + k after i of them, so that SUBS leaves a negative value after the last).
+ * SCALE: PR_LMD_TW_SCALE in the first stage (inputs times 2^k), else nothing (k = 0). */
+#define PR_LMD_DEFINE_STAGE(NAME, Q, STRIDE, SCALE)                                     \
+    static void NAME(int32_t *z, int32_t N, const int32_t *twiddles, int32_t k)         \
+    {                                                                                   \
+        int32_t g;                                                                      \
+        for (g = 0; g < N; g += 4 * (Q)) {                                              \
+            int32_t *p = z + 2 * g + 2 + 3 * (Q);                                       \
+            const int32_t *w = twiddles + 2;                                            \
+            uint32_t cnt = ((uint32_t)((Q) - 2) << 8) | (uint32_t)k;                    \
+            int32_t x0, x1, x2, x3, x4, x5, x6, x7, x8, x9;                             \
+            pr_lm_butterfly(z + 2 * g, 2 * (Q), NULL, (int32_t)1 << k, 1);              \
+            __asm__ volatile("1:\n\t" PR_LMD_TW_LOAD SCALE PR_LMD_TW_BODY               \
+                             "add %[p], %[p], #8\n\t"                                   \
+                             "subs %[cnt], %[cnt], #256\n\t"                            \
+                             "bpl 1b"                                                   \
+                             : [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2),          \
+                               [x3] "=&r"(x3), [x4] "=&r"(x4), [x5] "=&r"(x5),          \
+                               [x6] "=&r"(x6), [x7] "=&r"(x7), [x8] "=&r"(x8),          \
+                               [x9] "=&r"(x9), [p] "+r"(p), [w] "+r"(w), [cnt] "+r"(cnt) \
+                             : [h1] "i"(4 * (Q)), [h3] "i"(12 * (Q)),                   \
+                               [tw] "i"(24 * (STRIDE))                                  \
+                             : "cc", "memory");                                         \
+        }                                                                               \
+    }
+PR_LMD_DEFINE_STAGE(pr_lmd_stage_64_1, 64, 1, PR_LMD_TW_SCALE)
+PR_LMD_DEFINE_STAGE(pr_lmd_stage_16_4, 16, 4, "")
+PR_LMD_DEFINE_STAGE(pr_lmd_stage_4_16, 4, 16, "")
+PR_LMD_DEFINE_STAGE(pr_lmd_stage_16_1, 16, 1, PR_LMD_TW_SCALE)
+PR_LMD_DEFINE_STAGE(pr_lmd_stage_4_4, 4, 4, "")
+PR_LMD_DEFINE_STAGE(pr_lmd_stage_4_1, 4, 1, PR_LMD_TW_SCALE)
+
+/* The last stage (len 4, no twiddles, no halving), the reference's sums: four points
+ * 8 bytes apart, one LDRD / STRD each. */
+PR_LM_INLINE void pr_lmd_last_stage(int32_t *z, int32_t N)
+{
+    int32_t *p = z;
+    const int32_t *end = z + 2 * N;
+    int32_t x0, x1, x2, x3, x4, x5, x6, x7, x8;
+    __asm__ volatile(
+        "1:\n\t"
+        "ldrd %[x0], %[x1], [%[p]], #32\n\t"                    /* a0 */
+        "ldrd %[x2], %[x3], [%[p], #-16]\n\t"                   /* a2 */
+        "ldrd %[x4], %[x5], [%[p], #-24]\n\t"                   /* a1 */
+        "ldrd %[x6], %[x7], [%[p], #-8]\n\t"                    /* a3 */
+        "add %[x8], %[x0], %[x2]\n\t"                           /* b0r */
+        "sub %[x0], %[x0], %[x2]\n\t"                           /* b1r */
+        "add %[x2], %[x1], %[x3]\n\t"                           /* b0i */
+        "sub %[x1], %[x1], %[x3]\n\t"                           /* b1i */
+        "add %[x3], %[x4], %[x6]\n\t"                           /* b2r */
+        "sub %[x4], %[x4], %[x6]\n\t"                           /* b3r */
+        "add %[x6], %[x5], %[x7]\n\t"                           /* b2i */
+        "sub %[x5], %[x5], %[x7]\n\t"                           /* b3i */
+        "add %[x7], %[x8], %[x3]\n\t"                           /* y0r */
+        "sub %[x8], %[x8], %[x3]\n\t"                           /* y2r */
+        "add %[x3], %[x2], %[x6]\n\t"                           /* y0i */
+        "sub %[x2], %[x2], %[x6]\n\t"                           /* y2i */
+        "strd %[x7], %[x3], [%[p], #-32]\n\t"
+        "strd %[x8], %[x2], [%[p], #-16]\n\t"
+        "add %[x6], %[x0], %[x5]\n\t"                           /* y1r = b1r + b3i */
+        "sub %[x7], %[x1], %[x4]\n\t"                           /* y1i = b1i - b3r */
+        "sub %[x0], %[x0], %[x5]\n\t"                           /* y3r = b1r - b3i */
+        "add %[x1], %[x1], %[x4]\n\t"                           /* y3i = b1i + b3r */
+        "strd %[x6], %[x7], [%[p], #-24]\n\t"
+        "strd %[x0], %[x1], [%[p], #-8]\n\t"
+        "cmp %[p], %[end]\n\t"
+        "bne 1b"
+        : [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2), [x3] "=&r"(x3), [x4] "=&r"(x4),
+          [x5] "=&r"(x5), [x6] "=&r"(x6), [x7] "=&r"(x7), [x8] "=&r"(x8), [p] "+r"(p)
+        : [end] "r"(end)
+        : "cc", "memory");
+}
+
+/* Step 2: the reference's stages (pr_lm_fft) in the order and with the twiddle rows
+ * it uses. */
+PR_LM_INLINE void pr_lmd_fft(int32_t *z, int32_t N, const int32_t *twiddles, int32_t k)
+{
+    if (N == 256) {
+        pr_lmd_stage_64_1(z, 256, twiddles, k);
+        pr_lmd_stage_16_4(z, 256, twiddles, 0);
+        pr_lmd_stage_4_16(z, 256, twiddles, 0);
+    } else if (N == 64) {
+        pr_lmd_stage_16_1(z, 64, twiddles, k);
+        pr_lmd_stage_4_4(z, 64, twiddles, 0);
+    } else {
+        pr_lmd_stage_4_1(z, 16, twiddles, k);
+    }
+    pr_lmd_last_stage(z, N);
 }
 
 /* Step 3 of the reference (pr_lm_power), the same arithmetic per k: the two rotated
@@ -265,7 +431,7 @@ pr_status pr_logmel_frame_s16(const pr_logmel_params *p, const int16_t *samples,
     N = p->n_fft / 2;
     P = (uint32_t *)(scratch + p->n_fft);
     E = pr_lmd_window(p->window, samples, p->win_length, p->n_fft, scratch, &k);
-    pr_lm_fft(scratch, N, p->fft_twiddles, k);
+    pr_lmd_fft(scratch, N, p->fft_twiddles, k);
     pr_lmd_power(scratch, N, p->rfft_twiddles, p->fft_order, P);
     E = 2 * E + 30 - 2 * pr_lm_stages(N);
     F = ((uint64_t)p->floor_q62 + (((uint64_t)1 << (PR_LM_FLOOR_BITS - E)) >> 1)) >>
