@@ -296,61 +296,82 @@ PR_LM_INLINE void pr_lmd_fft(int32_t *z, int32_t N, const int32_t *twiddles, int
 }
 
 /* Step 3 of the reference (pr_lm_power), the same arithmetic per k: the two rotated
- * components as 2^31 + u_r c + u_i s and 2^31 + u_i c - u_r s accumulated by SMLAL
- * from the constant 2^31 (the reference's product sum plus 2^31, high word), the
- * halvings toward zero as (v + [v < 0]) >> 1, the powers by SMULL + SMLAL, stored with
- * STRD at P[k] (ascending) and P[N - k] (descending). */
+ * components (u_r c + u_i s + 2^31) >> 32 and (u_i c - u_r s + 2^31) >> 32 as SMULL +
+ * SMLAL + ADD hi, lo, LSR #31 (as in the FFT's butterflies), the halvings toward zero
+ * as (v + [v < 0]) >> 1, the powers by SMULL + SMLAL (exact: P < 2^63), stored with
+ * STRD at P[k] (ascending) and then P[N - k] (descending: at k = N/2 the second store
+ * wins, as in the reference). zk, zm enter as the addresses of Z[k], Z[N - k] and are
+ * reused for A_r / 2, A_i / 2. */
+#define PR_LMD_BIN                                                                      \
+    "ldrd %[a0], %[a1], [%[zk]]\n\t"                                                    \
+    "ldrd %[b0], %[b1], [%[zm]]\n\t"                                                    \
+    "add %[zk], %[a0], %[b0]\n\t"                               /* A_r */               \
+    "sub %[a0], %[a0], %[b0]\n\t"                               /* u_r */               \
+    "sub %[zm], %[a1], %[b1]\n\t"                               /* A_i */               \
+    "add %[a1], %[a1], %[b1]\n\t"                               /* u_i */               \
+    "add %[zk], %[zk], %[zk], lsr #31\n\t"                                              \
+    "asr %[zk], %[zk], #1\n\t"                                  /* A_r / 2 */           \
+    "add %[zm], %[zm], %[zm], lsr #31\n\t"                                              \
+    "asr %[zm], %[zm], #1\n\t"                                  /* A_i / 2 */           \
+    "ldrd %[b0], %[b1], [%[tw]], #8\n\t"                        /* c, s */              \
+    "smull %[lo], %[hi], %[a0], %[b0]\n\t"                                              \
+    "smlal %[lo], %[hi], %[a1], %[b1]\n\t"                                              \
+    "add %[hi], %[hi], %[lo], lsr #31\n\t"                      /* C_r */               \
+    "rsb %[a0], %[a0], #0\n\t"                                                          \
+    "smull %[lo], %[b0], %[a1], %[b0]\n\t"                                              \
+    "smlal %[lo], %[b0], %[a0], %[b1]\n\t"                                              \
+    "add %[b0], %[b0], %[lo], lsr #31\n\t"                      /* C_i */               \
+    "add %[a0], %[zk], %[b0]\n\t"                               /* X'[k] */             \
+    "sub %[a1], %[zm], %[hi]\n\t"                                                       \
+    "smull %[lo], %[b1], %[a0], %[a0]\n\t"                                              \
+    "smlal %[lo], %[b1], %[a1], %[a1]\n\t"                                              \
+    "strd %[lo], %[b1], [%[Pk]], #8\n\t"                                                \
+    "sub %[a0], %[zk], %[b0]\n\t"                               /* X'[N - k] */         \
+    "add %[a1], %[zm], %[hi]\n\t"                                                       \
+    "smull %[lo], %[b1], %[a0], %[a0]\n\t"                                              \
+    "smlal %[lo], %[b1], %[a1], %[a1]\n\t"                                              \
+    "strd %[lo], %[b1], [%[Pm]], #-8\n\t"
+#define PR_LMD_BIN_TEMPS                                                                \
+    [a0] "=&r"(a0), [a1] "=&r"(a1), [b0] "=&r"(b0), [b1] "=&r"(b1), [lo] "=&r"(lo),     \
+    [hi] "=&r"(hi), [zk] "+&r"(zk), [zm] "+&r"(zm), [tw] "+&r"(tw), [Pk] "+&r"(Pk),     \
+    [Pm] "+&r"(Pm)
+/* k = 1 .. N/2 in one loop (LOGN = log2 N): Z[k]'s address from order[k] (LDRH
+ * post-indexed) and Z[N - k]'s from order[N - k] (pre-decremented), each read mod N
+ * (UBFX) as the reference; it runs while the bin pair has not crossed (Pk <= Pm). */
+#define PR_LMD_POWER_LOOP(LOGN)                                                         \
+    __asm__ volatile("1:\n\t"                                                           \
+                     "ldrh %[zk], [%[ok]], #2\n\t"                                      \
+                     "ldrh %[zm], [%[om], #-2]!\n\t"                                    \
+                     "ubfx %[zk], %[zk], #0, %[logn]\n\t"                               \
+                     "ubfx %[zm], %[zm], #0, %[logn]\n\t"                               \
+                     "add %[zk], %[z], %[zk], lsl #3\n\t"                               \
+                     "add %[zm], %[z], %[zm], lsl #3\n\t"                               \
+                     PR_LMD_BIN                                                         \
+                     "cmp %[Pk], %[Pm]\n\t"                                             \
+                     "bls 1b"                                                           \
+                     : PR_LMD_BIN_TEMPS, [ok] "+&r"(ok), [om] "+&r"(om)                 \
+                     : [z] "r"(z), [logn] "i"(LOGN)                                     \
+                     : "cc", "memory")
+
 PR_LM_INLINE void pr_lmd_power(const int32_t *z, int32_t N, const int32_t *twiddles,
                                const uint16_t *order, uint32_t *P)
 {
-    const uint32_t mask = (uint32_t)N - 1u;
     uint32_t *Pk = P;
     uint32_t *Pm = P + 2 * N;
     const int32_t *tw = twiddles;
-    int32_t k;
-    for (k = 0; k <= N / 2; ++k) {
-        /* zk, zm: the addresses of Z[k], Z[N - k]; the block reuses their registers for
-         * A_r / 2 and A_i / 2 once it has loaded them */
-        int32_t zk = (int32_t)(intptr_t)(z + 2 * (order[k] & mask));
-        int32_t zm = (int32_t)(intptr_t)(z + 2 * (order[((uint32_t)N - (uint32_t)k) & mask] &
-                                                  mask));
-        int32_t a0, a1, b0, b1, lo, hi, hi2;
-        __asm__ volatile(
-            "ldrd %[a0], %[a1], [%[zk]]\n\t"
-            "ldrd %[b0], %[b1], [%[zm]]\n\t"
-            "add %[zk], %[a0], %[b0]\n\t"             /* A_r */
-            "sub %[a0], %[a0], %[b0]\n\t"             /* u_r */
-            "sub %[zm], %[a1], %[b1]\n\t"             /* A_i */
-            "add %[a1], %[a1], %[b1]\n\t"             /* u_i */
-            "add %[zk], %[zk], %[zk], lsr #31\n\t"
-            "asr %[zk], %[zk], #1\n\t"                /* A_r / 2 */
-            "add %[zm], %[zm], %[zm], lsr #31\n\t"
-            "asr %[zm], %[zm], #1\n\t"                /* A_i / 2 */
-            "ldrd %[b0], %[b1], [%[tw]], #8\n\t"      /* c, s */
-            "mov %[lo], #0x80000000\n\t"
-            "mov %[hi], #0\n\t"
-            "smlal %[lo], %[hi], %[a0], %[b0]\n\t"
-            "smlal %[lo], %[hi], %[a1], %[b1]\n\t"    /* hi = C_r */
-            "rsb %[a0], %[a0], #0\n\t"
-            "mov %[lo], #0x80000000\n\t"
-            "mov %[hi2], #0\n\t"
-            "smlal %[lo], %[hi2], %[a1], %[b0]\n\t"
-            "smlal %[lo], %[hi2], %[a0], %[b1]\n\t"   /* hi2 = C_i */
-            "add %[a0], %[zk], %[hi2]\n\t"            /* X'[k] */
-            "sub %[a1], %[zm], %[hi]\n\t"
-            "smull %[b0], %[b1], %[a0], %[a0]\n\t"
-            "smlal %[b0], %[b1], %[a1], %[a1]\n\t"
-            "strd %[b0], %[b1], [%[Pk]], #8\n\t"
-            "sub %[a0], %[zk], %[hi2]\n\t"            /* X'[N - k] */
-            "add %[a1], %[zm], %[hi]\n\t"
-            "smull %[b0], %[b1], %[a0], %[a0]\n\t"
-            "smlal %[b0], %[b1], %[a1], %[a1]\n\t"
-            "strd %[b0], %[b1], [%[Pm]], #-8"
-            : [a0] "=&r"(a0), [a1] "=&r"(a1), [b0] "=&r"(b0), [b1] "=&r"(b1),
-              [lo] "=&r"(lo), [hi] "=&r"(hi), [hi2] "=&r"(hi2), [zk] "+&r"(zk),
-              [zm] "+&r"(zm), [tw] "+&r"(tw), [Pk] "+&r"(Pk), [Pm] "+&r"(Pm)
-            :
-            : "memory");
+    const uint16_t *ok = order + 1;
+    const uint16_t *om = order + N;
+    int32_t a0, a1, b0, b1, lo, hi;
+    /* k = 0: Z[0] with itself (N - 0 is 0 mod N), P[0] and P[N] */
+    int32_t zk = (int32_t)(intptr_t)(z + 2 * (order[0] & (N - 1)));
+    int32_t zm = zk;
+    __asm__ volatile(PR_LMD_BIN : PR_LMD_BIN_TEMPS : : "memory");
+    if (N == 256) {
+        PR_LMD_POWER_LOOP(8);
+    } else if (N == 64) {
+        PR_LMD_POWER_LOOP(6);
+    } else {
+        PR_LMD_POWER_LOOP(4);
     }
 }
 
