@@ -91,8 +91,59 @@ PR_LM_INLINE int32_t pr_lmd_window(const int32_t *window, const int16_t *s, int3
     u = top > -bottom - 1 ? top : -bottom - 1;      /* max_n t_n, in [0, 2^15) */
     g = pr_q_min32(PR_LM_SCALED_BITS - pr_lm_bit_length((uint64_t)u), emax);
     scale = (int32_t)1 << g;
-    n = win & ~1;
-    if (n > 0) {   /* y = SMMULR(s 2^g, w), S += y XOR (y >> 31), two samples a time */
+    if (g <= 15) {
+        /* y = (SMLAWB(w, s, 2^(15-g)) >> (16 - g)): SMLAWB / SMLAWT give
+         * floor(w s / 2^16) + 2^(15-g) (the 48-bit product's top 32 bits, then the
+         * addend; |w s| / 2^16 <= 2^30: no wrap), and for integers x and d >= 1,
+         * floor((floor(x / 2^16) + m) / d) = floor((x / 2^16 + m) / d), so the shift
+         * gives floor((s w + 2^(31-g)) / 2^(32-g)) = (s 2^g w + 2^31) >> 32, the
+         * reference's y, whenever 16 - g >= 1. g >= 16 (|s| < 64 everywhere) takes the
+         * SMMULR loop below. Four samples per iteration. */
+        const int16_t *sp = s;
+        const int32_t *wp = window;
+        int32_t *yp = y;
+        const int32_t *yend = y + (win & ~3);
+        const int32_t round = (int32_t)1 << (15 - g);
+        const int32_t shift = 16 - g;
+        uint32_t x0, x1, w0, w1, w2, w3;
+        n = win & ~3;
+        if (n > 0) {
+            __asm__ volatile(
+                "1:\n\t"
+                "ldr %[x0], [%[sp]], #8\n\t"
+                "ldr %[x1], [%[sp], #-4]\n\t"
+                "ldrd %[w0], %[w1], [%[wp]], #16\n\t"
+                "ldrd %[w2], %[w3], [%[wp], #-8]\n\t"
+                "smlawb %[w0], %[w0], %[x0], %[r]\n\t"
+                "smlawt %[w1], %[w1], %[x0], %[r]\n\t"
+                "smlawb %[w2], %[w2], %[x1], %[r]\n\t"
+                "smlawt %[w3], %[w3], %[x1], %[r]\n\t"
+                "asr %[w0], %[w0], %[sh]\n\t"
+                "asr %[w1], %[w1], %[sh]\n\t"
+                "asr %[w2], %[w2], %[sh]\n\t"
+                "asr %[w3], %[w3], %[sh]\n\t"
+                "strd %[w0], %[w1], [%[yp]], #16\n\t"
+                "strd %[w2], %[w3], [%[yp], #-8]\n\t"
+                "eor %[w0], %[w0], %[w0], asr #31\n\t"
+                "eor %[w1], %[w1], %[w1], asr #31\n\t"
+                "eor %[w2], %[w2], %[w2], asr #31\n\t"
+                "eor %[w3], %[w3], %[w3], asr #31\n\t"
+                "add %[S], %[S], %[w0]\n\t"
+                "add %[S], %[S], %[w1]\n\t"
+                "add %[S], %[S], %[w2]\n\t"
+                "add %[S], %[S], %[w3]\n\t"
+                "cmp %[yp], %[yend]\n\t"
+                "bne 1b"
+                : [S] "+r"(S), [sp] "+r"(sp), [wp] "+r"(wp), [yp] "+r"(yp),
+                  [x0] "=&r"(x0), [x1] "=&r"(x1), [w0] "=&r"(w0), [w1] "=&r"(w1),
+                  [w2] "=&r"(w2), [w3] "=&r"(w3)
+                : [r] "r"(round), [sh] "r"(shift), [yend] "r"(yend)
+                : "cc", "memory");
+        }
+    } else {
+        n = win & ~1;
+    }
+    if (g > 15 && n > 0) {   /* y = SMMULR(s 2^g, w), S += y XOR (y >> 31), two samples a time */
         const int16_t *sp = s;
         const int32_t *wp = window;
         int32_t *yp = y;
@@ -120,7 +171,7 @@ PR_LM_INLINE int32_t pr_lmd_window(const int32_t *window, const int16_t *s, int3
             : [g] "r"(g), [yend] "r"(yend)
             : "cc", "memory");
     }
-    if (n < win) {
+    for (; n < win; ++n) {                          /* the last 1 to 3 samples */
         const int32_t v = pr_lmd_smmulr(s[n] * scale, window[n]);
         y[n] = v;
         S += (uint32_t)(v ^ (v >> 31));
