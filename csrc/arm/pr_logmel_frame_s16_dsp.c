@@ -24,6 +24,7 @@
  * compares this function with the reference on random frames and random tables
  * (int32 extremes included), output and power spectrum word for word, statuses too.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "pr_logmel_internal.h"
@@ -426,68 +427,114 @@ PR_LM_INLINE void pr_lmd_power(const int32_t *z, int32_t N, const int32_t *twidd
     }
 }
 
-/* Step 4 of the reference (pr_lm_mel), two bins per iteration: LDRD of two P words
- * and of two weights, four UMLAL into the two uint64 sums (mod 2^64, as in C). */
-PR_LM_INLINE uint64_t pr_lmd_mel(const uint32_t *P, int32_t count, const int32_t *w)
-{
-    const int32_t *end2 = w + (count & ~1);
-    uint32_t al = 0, ah = 0, bl = 0, bh = 0;
-    uint64_t acc_l, acc_h;
-    if (w < end2) {
-        uint32_t p0, p1, p2, p3, w0, w1;
-        __asm__ volatile(
-            "1:\n\t"
-            "ldrd %[p0], %[p1], [%[P]], #8\n\t"
-            "ldrd %[p2], %[p3], [%[P]], #8\n\t"
-            "ldrd %[w0], %[w1], [%[w]], #8\n\t"
-            "umlal %[al], %[ah], %[p0], %[w0]\n\t"
-            "umlal %[bl], %[bh], %[p1], %[w0]\n\t"
-            "umlal %[al], %[ah], %[p2], %[w1]\n\t"
-            "umlal %[bl], %[bh], %[p3], %[w1]\n\t"
-            "cmp %[w], %[end]\n\t"
-            "bne 1b"
-            : [al] "+r"(al), [ah] "+r"(ah), [bl] "+r"(bl), [bh] "+r"(bh), [P] "+r"(P),
-              [w] "+r"(w), [p0] "=&r"(p0), [p1] "=&r"(p1), [p2] "=&r"(p2),
-              [p3] "=&r"(p3), [w0] "=&r"(w0), [w1] "=&r"(w1)
-            : [end] "r"(end2)
-            : "cc", "memory");
-    }
-    acc_l = ((uint64_t)ah << 32) | al;
-    acc_h = ((uint64_t)bh << 32) | bl;
-    if (count & 1) {
-        acc_l += (uint64_t)P[0] * (uint32_t)*w;
-        acc_h += (uint64_t)P[1] * (uint32_t)*w;
-    }
-    return (acc_h << (32 - PR_LM_WEIGHT_BITS)) + (acc_l >> PR_LM_WEIGHT_BITS);
-}
+/* What every band's step 4 and 5 share (read by the asm block from memory). */
+typedef struct {
+    uint64_t F;                 /* the floor in the units of P */
+    const int32_t *t;           /* log2_table */
+    int32_t K;                  /* 63 - E */
+    int32_t ln2;                /* PR_LM_LN2_Q31 */
+} pr_lmd_band_consts;
+/* the asm block's offsets: F at 0, t and K at 8 and 12 (one LDRD), ln2 at 16 */
+typedef char pr_lmd_band_consts_layout[(offsetof(pr_lmd_band_consts, t) == 8 &&
+                                        offsetof(pr_lmd_band_consts, K) == 12 &&
+                                        offsetof(pr_lmd_band_consts, ln2) == 16) ? 1 : -1];
 
-/* Step 5 of the reference (pr_lm_log_q8) on the two words of v = hi 2^32 + lo: the
- * leading one by CLZ of one word, and top (v's 32 bits from its leading one) as
- * (hi << z) | (lo >> (32 - z)) or lo << z: the reference's v >> (n - 31) or
- * v << (31 - n) without 64-bit shifts; v = 0 counts as 1, as there. */
-PR_LM_INLINE int16_t pr_lmd_log_q8(uint64_t v, int32_t E, const int32_t *t)
+/* Steps 4 and 5 of the reference (pr_lm_mel, pr_lm_log_q8) for one band of count bins
+ * from P (two words a bin) and weights w, in one asm block; returns the feature.
+ * - Mel sums: acc_l = sum w P_lo and acc_h = sum w P_hi as uint64 (mod 2^64, so the
+ *   order of the terms is free): an odd count's first bin by UMULL (the sums'
+ *   start), then two bins per iteration (LDRD, UMLAL); LSRS of count puts count & 1
+ *   in the carry and count / 2 == 0 in Z for both branches.
+ * - mel + F = (acc_h << 12) + (acc_l >> 20) + F mod 2^64 on 32-bit words (ADDS/ADC).
+ * - The log of v = y 2^32 + x: y != 0: z = CLZ(y), n = 63 - z, top = (y << z) |
+ *   (x >> (32 - z)) (a register shift by 32 gives 0 on Arm: z = 0 is y itself), the
+ *   reference's v >> (n - 31); y == 0: v = max(x, 1) as the reference's v = 0 -> 1,
+ *   n = 31 - z, top = x << z. Then the reference's table reads (one LDRD of t[idx],
+ *   t[idx + 1], each mod 2^17 by UBFX), its int32 interpolation and
+ *   (L round(ln 2 2^31) + 2^38) >> 39 by SMLAL from 2^38 (high word 64), ASR #7. */
+PR_LM_INLINE int32_t pr_lmd_band(const uint32_t *P, int32_t count, const int32_t *w,
+                                 const pr_lmd_band_consts *c)
 {
-    const uint32_t mask = (1u << (PR_LM_LOG2_FRAC + 1)) - 1u;
-    uint32_t hi = (uint32_t)(v >> 32);
-    uint32_t lo = (uint32_t)v;
-    uint32_t top;
-    int32_t n, z, t0, t1, L;
-    if (hi != 0) {
-        z = __builtin_clz(hi);
-        n = 63 - z;
-        top = z == 0 ? hi : (hi << z) | (lo >> (32 - z));
-    } else {
-        lo = lo == 0 ? 1u : lo;
-        z = __builtin_clz(lo);
-        n = 31 - z;
-        top = lo << z;
-    }
-    t0 = (int32_t)((uint32_t)t[top >> 24 & 0x7Fu] & mask);
-    t1 = (int32_t)((uint32_t)t[(top >> 24 & 0x7Fu) + 1] & mask);
-    L = (n - E) * (1 << PR_LM_LOG2_FRAC) + t0 +
-        (((t1 - t0) * (int32_t)(top >> 10 & 0x3FFFu) + (1 << (PR_LM_INTERP_BITS - 1))) >>
-         PR_LM_INTERP_BITS);
-    return (int16_t)(((int64_t)L * PR_LM_LN2_Q31 + ((int64_t)1 << 38)) >> 39);
+    uint32_t al, ah, bl, bh, p0, p1, w0, w1;
+    uint32_t n2 = (uint32_t)count;
+    __asm__ volatile(
+        "lsrs %[n2], %[n2], #1\n\t"
+        "bcs 4f\n\t"
+        "mov %[al], #0\n\t"
+        "mov %[ah], #0\n\t"
+        "mov %[bl], #0\n\t"
+        "mov %[bh], #0\n\t"
+        "b 5f\n"
+        "4:\n\t"                                                /* an odd count */
+        "ldrd %[p0], %[p1], [%[P]], #8\n\t"
+        "ldr %[w0], [%[w]], #4\n\t"
+        "umull %[al], %[ah], %[p0], %[w0]\n\t"
+        "umull %[bl], %[bh], %[p1], %[w0]\n"
+        "5:\n\t"
+        "beq 3f\n"                                              /* no bin pair */
+        "1:\n\t"
+        "ldrd %[p0], %[p1], [%[P]], #8\n\t"
+        "ldrd %[w0], %[w1], [%[w]], #8\n\t"
+        "umlal %[al], %[ah], %[p0], %[w0]\n\t"
+        "umlal %[bl], %[bh], %[p1], %[w0]\n\t"
+        "ldrd %[p0], %[p1], [%[P]], #8\n\t"
+        "umlal %[al], %[ah], %[p0], %[w1]\n\t"
+        "umlal %[bl], %[bh], %[p1], %[w1]\n\t"
+        "subs %[n2], %[n2], #1\n\t"
+        "bne 1b\n"
+        "3:\n\t"                                                /* v = p1 2^32 + p0 */
+        "lsr %[p0], %[al], #20\n\t"
+        "orr %[p0], %[p0], %[ah], lsl #12\n\t"
+        "lsl %[p1], %[bh], #12\n\t"
+        "orr %[p1], %[p1], %[bl], lsr #20\n\t"
+        "adds %[p0], %[p0], %[bl], lsl #12\n\t"
+        "adc %[p1], %[p1], %[ah], lsr #20\n\t"
+        "ldrd %[w0], %[w1], [%[c]]\n\t"                         /* F */
+        "adds %[p0], %[p0], %[w0]\n\t"
+        "adc %[p1], %[p1], %[w1]\n\t"
+        "ldrd %[w0], %[w1], [%[c], #8]\n\t"                     /* t, K */
+        "cmp %[p1], #0\n\t"
+        "beq 6f\n\t"
+        "clz %[al], %[p1]\n\t"
+        "rsb %[ah], %[al], #32\n\t"
+        "lsl %[p1], %[p1], %[al]\n\t"
+        "lsr %[p0], %[p0], %[ah]\n\t"
+        "orr %[p1], %[p1], %[p0]\n\t"                           /* top */
+        "sub %[al], %[w1], %[al]\n\t"                           /* n - E */
+        "7:\n\t"
+        "ubfx %[p0], %[p1], #24, #7\n\t"                        /* idx */
+        "add %[p0], %[w0], %[p0], lsl #2\n\t"
+        "ldrd %[w0], %[w1], [%[p0]]\n\t"                        /* t[idx], t[idx + 1] */
+        "ubfx %[w0], %[w0], #0, #17\n\t"
+        "ubfx %[w1], %[w1], #0, #17\n\t"
+        "ubfx %[p0], %[p1], #10, #14\n\t"                       /* frac */
+        "sub %[w1], %[w1], %[w0]\n\t"
+        "mul %[w1], %[w1], %[p0]\n\t"
+        "add %[w1], %[w1], #8192\n\t"
+        "add %[w0], %[w0], %[al], lsl #16\n\t"
+        "add %[w0], %[w0], %[w1], asr #14\n\t"                  /* L */
+        "ldr %[w1], [%[c], #16]\n\t"                            /* round(ln 2 2^31) */
+        "mov %[p0], #0\n\t"
+        "mov %[p1], #64\n\t"
+        "smlal %[p0], %[p1], %[w0], %[w1]\n\t"
+        "asr %[bh], %[p1], #7\n\t"
+        "b 8f\n"
+        "6:\n\t"                                                /* v < 2^32 */
+        "cmp %[p0], #0\n\t"
+        "it eq\n\t"
+        "moveq %[p0], #1\n\t"
+        "clz %[al], %[p0]\n\t"
+        "lsl %[p1], %[p0], %[al]\n\t"                           /* top */
+        "sub %[w1], %[w1], #32\n\t"
+        "sub %[al], %[w1], %[al]\n\t"                           /* n - E = 31 - z - E */
+        "b 7b\n"
+        "8:"
+        : [al] "=&r"(al), [ah] "=&r"(ah), [bl] "=&r"(bl), [bh] "=&r"(bh), [p0] "=&r"(p0),
+          [p1] "=&r"(p1), [w0] "=&r"(w0), [w1] "=&r"(w1), [P] "+&r"(P), [w] "+&r"(w),
+          [n2] "+&r"(n2)
+        : [c] "r"(c)
+        : "cc", "memory");
+    return (int32_t)bh;
 }
 
 pr_status pr_logmel_frame_s16(const pr_logmel_params *p, const int16_t *samples,
@@ -508,15 +555,19 @@ pr_status pr_logmel_frame_s16(const pr_logmel_params *p, const int16_t *samples,
     E = 2 * E + 30 - 2 * pr_lm_stages(N);
     F = ((uint64_t)p->floor_q62 + (((uint64_t)1 << (PR_LM_FLOOR_BITS - E)) >> 1)) >>
         (PR_LM_FLOOR_BITS - E);
-    {   /* pointers walked instead of indices: fewer live values around the mel loop */
+    {   /* pointers walked instead of indices: fewer live values around the band */
         const uint16_t *first = p->mel_first;
         const uint16_t *counts = p->mel_count;
         const uint16_t *end = counts + p->n_mels;
         const int32_t *w = p->mel_weights;
-        const int32_t *t = p->log2_table;
+        pr_lmd_band_consts c;
+        c.F = F;
+        c.t = p->log2_table;
+        c.K = 63 - E;
+        c.ln2 = PR_LM_LN2_Q31;
         for (; counts < end; ++counts, ++first, ++out) {
             const int32_t count = *counts;
-            *out = pr_lmd_log_q8(pr_lmd_mel(P + 2 * *first, count, w) + F, E, t);
+            *out = (int16_t)pr_lmd_band(P + 2 * *first, count, w, &c);
             w += count;
         }
     }
