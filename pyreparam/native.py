@@ -7,6 +7,7 @@ example a source checkout that was not installed), the wrappers raise
 from __future__ import annotations
 
 import contextlib
+import platform
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -49,8 +50,13 @@ def _stale_sources(module_file: str) -> list[Path]:
     if not (csrc / "build_ffi.py").is_file():
         return []
     stamp = built.stat().st_mtime
+    machine = platform.machine().lower()
+    other = {"arm"}                         # Cortex-M variants: never in a host build
+    other |= set() if machine in ("x86_64", "amd64", "i686", "i386") else {"x86"}
+    other |= set() if machine in ("aarch64", "arm64") else {"aarch64"}
     return sorted(p for p in csrc.rglob("*")
-                  if p.suffix in (".c", ".h") and p.stat().st_mtime > stamp)
+                  if p.suffix in (".c", ".h") and p.stat().st_mtime > stamp
+                  and not other & set(p.relative_to(csrc).parts[:-1]))
 
 
 if _lib is not None:

@@ -75,21 +75,23 @@ def test_refuses_a_build_this_cpu_cannot_run(monkeypatch):
 
 def test_stale_sources_in_a_source_checkout(tmp_path):
     """An editable install's extension is older than an edited C source: that source
-    is named; an extension newer than every source, or one outside a source checkout
-    (no csrc/build_ffi.py beside the package), gives nothing."""
+    is named (not the Cortex-M variants of csrc/arm/, never in a host build); an
+    extension newer than every source, or one outside a source checkout (no
+    csrc/build_ffi.py beside the package), gives nothing."""
     package, csrc = tmp_path / "pyreparam", tmp_path / "csrc"
     package.mkdir()
-    (csrc / "x86").mkdir(parents=True)
+    (csrc / "arm").mkdir(parents=True)
     so = package / "_native.abi3.so"
-    files = [csrc / "build_ffi.py", csrc / "pr_add.c", csrc / "x86" / "pr_mm.h",
-             csrc / "notes.txt", so]
+    files = [csrc / "build_ffi.py", csrc / "pr_add.c", csrc / "pr_mm_internal.h",
+             csrc / "arm" / "pr_add_s16_dsp.c", csrc / "notes.txt", so]
     for i, path in enumerate(files):
         path.write_text("")
         os.utime(path, (1000 + i, 1000 + i))
     assert native._stale_sources(str(so)) == []
-    os.utime(csrc / "x86" / "pr_mm.h", (2000, 2000))
+    os.utime(csrc / "pr_mm_internal.h", (2000, 2000))
+    os.utime(csrc / "arm" / "pr_add_s16_dsp.c", (2000, 2000))   # a Cortex-M variant
     os.utime(csrc / "notes.txt", (2000, 2000))          # not a C source
-    assert native._stale_sources(str(so)) == [csrc / "x86" / "pr_mm.h"]
+    assert native._stale_sources(str(so)) == [csrc / "pr_mm_internal.h"]
     (csrc / "build_ffi.py").unlink()
     assert native._stale_sources(str(so)) == []
 
