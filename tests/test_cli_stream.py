@@ -83,7 +83,7 @@ def test_listen_through_a_pipe_prints_as_it_hears(setup):
     """A real pipe: the first decision is printed after 3 s of audio were written,
     before the writer closes the pipe; at EOF the rest, equal to infer --stream."""
     _, prq, wav, raw, pcm = setup
-    cmd = [sys.executable, "-c", "from pyreparam.cli import main; main()", "listen",
+    cmd = [sys.executable, "-P", "-c", "from pyreparam.cli import main; main()", "listen",
            "--json", str(prq), "-"]
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)

@@ -69,7 +69,7 @@ def test_parallel_demo_prints_whole_lines_naming_the_test_speakers(tmp_path):
     import sys
 
     out = subprocess.run(
-        [sys.executable, "-c", "from pyreparam.demo import run_demo; "
+        [sys.executable, "-P", "-c", "from pyreparam.demo import run_demo; "
          f"run_demo({str(tmp_path / 'demo')!r}, epochs=2, speakers=4, per_class=3, jobs=2)"],
         capture_output=True, text=True, timeout=600, check=True).stdout.splitlines()
     progress = re.compile(r"^(light|light\+HRF) fold  1/1 \(test: [\w,]+\) \[[#.]{20}\] "
