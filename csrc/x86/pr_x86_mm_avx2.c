@@ -16,9 +16,12 @@
  *
  * adds two depth steps of row i to the 8 columns' lanes. The rows of A are converted
  * to such pairs once per tile of rows (once per panel and chunk when the depth needs
- * several chunks), and the product runs on blocks of 4 rows x 2 vectors (8
- * accumulators; 6 rows were no faster: the multiply-adds are the bound, 16 MACs per
- * vpmaddwd and one vpaddd). Padded depth steps and columns hold 0 and add nothing.
+ * several chunks); B is packed once per tile, ~10 % of a 75 x 256 -> 1024 product,
+ * so a tile holds as many rows as PR256_ABUF allows (all 75 at depth 256). The
+ * product runs on blocks of 4 rows x 2 vectors (8 accumulators; 6 rows, 4 x 3, 2 x 4
+ * and a depth loop unrolled by 2 were no faster or slower: 4 x 2 reaches ~85 % of the
+ * multiply-add bound, 16 MACs per vpmaddwd and one vpaddd, and gcc spills 12
+ * accumulators). Padded depth steps and columns hold 0 and add nothing.
  * B stored (j, k) (weights, keys) is packed by 8 x 8 transposes of 32-bit words, B
  * stored (k, j) (the values of A V) by interleaving two rows.
  * Then bias (saturating add), MBQM, zero point and clamp run on 8 lanes with the
@@ -33,7 +36,9 @@ enum {
     PR256_NC = 16,           /* columns per panel (2 vectors of 8 lanes) */
     PR256_KC = 256,          /* depth per chunk (even) */
     PR256_GC = PR256_KC / 2, /* pair words per chunk */
-    PR256_ABUF = 8192,       /* pair words of A per tile of rows */
+    PR256_ABUF = 16384,      /* pair words of A per tile of rows (64 KB on the stack:
+                                the 75 rows of a depth-256 product, or 128 rows of one
+                                chunk, are one tile, so B is packed once per call) */
     PR256_R = 4              /* rows per block */
 };
 
