@@ -365,8 +365,8 @@ def test_the_ray_task_ships_checkpoints_and_the_fold(workspace, reference, tmp_p
 @pytest.fixture(scope="module")
 def ray_instance():
     ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING",
-             runtime_env={"env_vars": {"OMP_NUM_THREADS": "1"}})
+    executors.init_ray(ray, num_cpus=2, include_dashboard=False, logging_level="WARNING",
+                       runtime_env={"env_vars": {"OMP_NUM_THREADS": "1"}})
     yield ray
     ray.shutdown()
 

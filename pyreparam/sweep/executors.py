@@ -200,7 +200,7 @@ class RayExecutor(FoldExecutor):
             options = {"address": address} if address else \
                 {"num_cpus": int(jobs * cpus_per_fold) if jobs else None}
             try:
-                ray.init(**options, include_dashboard=False, logging_level="WARNING")
+                init_ray(ray, **options, include_dashboard=False, logging_level="WARNING")
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 raise ExecutorError(f"cannot start or reach Ray"
                                     f"{' at ' + address if address else ''}: "
@@ -275,6 +275,19 @@ class RayExecutor(FoldExecutor):
         if self._started_ray:
             self._ray.shutdown()
             self._started_ray = False
+
+
+def init_ray(ray, **options) -> None:
+    """``ray.init`` from a neutral folder: Ray puts the driver's current folder on its
+    workers' ``sys.path``, so a sweep started from a clone of this repository (the
+    README's commands are) would make the workers import the uninstalled source tree,
+    which has no compiled extension, instead of the installed package."""
+    here = os.getcwd()
+    os.chdir(tempfile.gettempdir())
+    try:
+        ray.init(**options)
+    finally:
+        os.chdir(here)
 
 
 def _check_reachable(address: str, timeout: float = 5.0) -> None:
