@@ -11,7 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import click
 import pytest
 from click.testing import CliRunner
