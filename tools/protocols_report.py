@@ -59,7 +59,7 @@ def summarize(runs: list[Path], recompute: bool) -> list[dict]:
     rows = []
     for name, rs in group_runs(loaded).items():
         rs.sort(key=lambda r: r["seed"])
-        row = {"variant": name, "seeds": [r["seed"] for r in rs]}
+        row = {"variant": name, "seeds": [r["seed"] for r in rs], "model": model_key(rs[0])}
         for p in PROTOCOL_COLUMNS:
             row[p] = [r["_protocols"][p]["ua"] for r in rs]
         keys = sorted({k for r in rs for k in r["_protocols"]["causal"]["ua_by_prior"]},
@@ -70,7 +70,15 @@ def summarize(runs: list[Path], recompute: bool) -> list[dict]:
     return rows
 
 
-def format_tables(rows: list[dict], global_ua: list[float]) -> str:
+def model_key(results: dict) -> tuple:
+    """Backbone, size and HRF of a run: a global-normalization run's UA goes in the row
+    of the same model."""
+    config = results["model_config"]
+    hrf = config.get("hrf") or {}
+    return config["backbone"], config.get("size"), hrf.get("r"), hrf.get("k", 1)
+
+
+def format_tables(rows: list[dict], global_ua: dict[tuple, list[float]]) -> str:
     head = ["variant", "seeds", "speaker UA %", "causal UA %", "utterance UA %"]
     if global_ua:
         head.append("global-normalization model UA %")
@@ -78,7 +86,7 @@ def format_tables(rows: list[dict], global_ua: list[float]) -> str:
     for r in rows:
         cells = [r["variant"], str(len(r["seeds"]))] + [cell(r[p]) for p in PROTOCOL_COLUMNS]
         if global_ua:
-            cells.append(cell(global_ua))
+            cells.append(cell(global_ua.get(r["model"], [])))
         lines.append("| " + " | ".join(cells) + " |")
     keys = sorted({k for r in rows for k in r["curve"]}, key=int)
     lines += ["", "| causal UA % after k utterances heard | " +
@@ -134,14 +142,18 @@ def main(argv=None) -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     rows = summarize(args.runs, args.recompute)
-    global_ua = [load_run(r)["pooled"]["ua"] for r in args.global_runs]
+    global_ua: dict[tuple, list[float]] = {}
+    for run in args.global_runs:
+        results = load_run(run)
+        global_ua.setdefault(model_key(results), []).append(results["pooled"]["ua"])
     print(format_tables(rows, global_ua))
     if args.plot:
         plot(rows, args.plot, args.title)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         from pyreparam.atomic import write_text
-        write_text(args.json, json.dumps({"variants": rows, "global_ua": global_ua}, indent=1))
+        write_text(args.json, json.dumps({"variants": rows, "global_ua": [
+            {"model": list(k), "ua": v} for k, v in global_ua.items()]}, indent=1))
 
 
 if __name__ == "__main__":
