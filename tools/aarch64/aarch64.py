@@ -45,23 +45,10 @@ MIN_KERNEL_TESTS = 15    # the lines kernel_test.c prints (kernels and lane arit
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", type=Path, default=ROOT / "build" / "aarch64",
-                   help="work folder (models, builds, logs) [build/aarch64]")
-    p.add_argument("--models", default=",".join(prepare.BACKBONES),
-                   help="backbones, comma-separated [all three]")
+    prepare.add_common_options(p, ROOT / "build" / "aarch64")
     p.add_argument("--variants", default=DEFAULT_VARIANTS,
                    help=f"from {', '.join(ab.VARIANTS)} [{DEFAULT_VARIANTS}]")
-    p.add_argument("--inputs", type=int, default=3, help="inputs per model [3]")
-    p.add_argument("--max-seconds", type=float, default=3.0,
-                   help="T_max of the models, seconds [3.0]")
-    p.add_argument("--prq", action="append", default=[], metavar="BACKBONE=PATH",
-                   help="use this (trained) .prq instead of a fresh one")
-    p.add_argument("--reuse", action="store_true",
-                   help="keep the models and inputs of an earlier run in --out")
-    p.add_argument("--no-verify-counts", action="store_true",
-                   help="skip the plugin-vs-trace verification of the counts")
-    p.add_argument("--profile", action="store_true",
-                   help="print instructions per function for the longest input")
+    prepare.add_run_options(p)
     p.add_argument("--json", type=Path, default=None, help="write the figures here")
     args = p.parse_args(argv)
     args.models = [m for m in args.models.split(",") if m]

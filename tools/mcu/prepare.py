@@ -50,6 +50,29 @@ BACKBONES = ("convtransformer", "conformer", "speechformer")
 MODEL_NAME = "pr_model_blob"   # C identifier of the exported array (link.ld's .model)
 
 
+def add_common_options(p, out: Path) -> None:
+    """The options tools/mcu/mcu.py and tools/aarch64/aarch64.py share (argparse)."""
+    p.add_argument("--out", type=Path, default=out,
+                   help=f"work folder (models, builds, logs) [build/{out.name}]")
+    p.add_argument("--models", default=",".join(BACKBONES),
+                   help="backbones, comma-separated [all three]")
+
+
+def add_run_options(p) -> None:
+    """The shared options after the harness's own target/variant option."""
+    p.add_argument("--inputs", type=int, default=3, help="inputs per model [3]")
+    p.add_argument("--max-seconds", type=float, default=3.0,
+                   help="T_max of the models, seconds [3.0]")
+    p.add_argument("--prq", action="append", default=[], metavar="BACKBONE=PATH",
+                   help="use this (trained) .prq instead of a fresh one")
+    p.add_argument("--reuse", action="store_true",
+                   help="keep the models and inputs of an earlier run in --out")
+    p.add_argument("--no-verify-counts", action="store_true",
+                   help="skip the plugin-vs-trace verification of the counts")
+    p.add_argument("--profile", action="store_true",
+                   help="print instructions per function for the longest input")
+
+
 def pyreparam(args: list, log: list[str]) -> str:
     """Run one `pyreparam` command in a fresh interpreter; its stdout."""
     log.append("pyreparam " + " ".join(str(a) for a in args))
