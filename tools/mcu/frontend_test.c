@@ -18,47 +18,15 @@
 #include <stdio.h>
 
 #include "pyreparam.h"
+#include "mcu_probe.h"
 #include "frontend.h"
 
-#define STACK_PAINT 0xA5A5A5A5u
-
-extern uint32_t __stack_limit;
 
 static int32_t scratch[FE_LOGMEL_SCRATCH];
 static int16_t features[FE_LOGMEL_BANDS];
 
-/* The plugin's marker: its first instruction is what it watches. */
-__attribute__((noinline, used)) void mcu_mark(int32_t k)
-{
-    __asm__ volatile("" : : "r"(k) : "memory");
-}
-
 void mcu_systick_handler(void)
 {
-}
-
-static uint32_t *mcu_sp(void)
-{
-    uint32_t *sp;
-    __asm__ volatile("mov %0, sp" : "=r"(sp));
-    return sp;
-}
-
-static void mcu_stack_paint(uint32_t *sp)
-{
-    volatile uint32_t *p;
-    for (p = &__stack_limit; p < sp - 64; ++p) {
-        *p = STACK_PAINT;
-    }
-}
-
-static uint32_t mcu_stack_used(uint32_t *sp)
-{
-    const volatile uint32_t *p = &__stack_limit;
-    while (p < sp && *p == STACK_PAINT) {
-        ++p;
-    }
-    return (uint32_t)((uintptr_t)sp - (uintptr_t)p);
 }
 
 int main(void)

@@ -27,6 +27,7 @@
 #include <stdio.h>
 
 #include "pyreparam.h"
+#include "mcu_probe.h"
 #include "model.h"
 #include "inputs.h"
 
@@ -34,21 +35,12 @@
 #define SYST_RVR (*(volatile uint32_t *)0xE000E014u)
 #define SYST_CVR (*(volatile uint32_t *)0xE000E018u)
 #define SYST_RELOAD 0x00FFFFFFu
-#define STACK_PAINT 0xA5A5A5A5u
-
-extern uint32_t __stack_limit;
 
 static uint8_t arena[PR_MODEL_BLOB_ARENA_BYTES] __attribute__((aligned(16)));
 static uint8_t norm_state[PR_MODEL_BLOB_NORM_STATE_BYTES];
 static int8_t model_input[PR_MODEL_BLOB_T_MAX * PR_MODEL_BLOB_NORM_BANDS];
 static const pr_norm_params norm_params = PR_MODEL_BLOB_NORM_PARAMS;
 static volatile uint32_t systick_wraps;
-
-/* The plugin's marker: its first instruction is what it watches. */
-__attribute__((noinline, used)) void mcu_mark(int32_t k)
-{
-    __asm__ volatile("" : : "r"(k) : "memory");
-}
 
 void mcu_systick_handler(void)
 {
@@ -73,32 +65,6 @@ static uint64_t mcu_ticks_read(void)
         value = SYST_CVR;
     } while (wraps != systick_wraps);
     return (uint64_t)wraps * (SYST_RELOAD + 1u) + (SYST_RELOAD - value);
-}
-
-static uint32_t *mcu_sp(void)
-{
-    uint32_t *sp;
-    __asm__ volatile("mov %0, sp" : "=r"(sp));
-    return sp;
-}
-
-/* Paint the free stack below `sp` (minus a margin for this function's callees). */
-static void mcu_stack_paint(uint32_t *sp)
-{
-    volatile uint32_t *p;
-    for (p = &__stack_limit; p < sp - 64; ++p) {
-        *p = STACK_PAINT;
-    }
-}
-
-/* Bytes of stack used below `sp` since mcu_stack_paint(sp). */
-static uint32_t mcu_stack_used(uint32_t *sp)
-{
-    const volatile uint32_t *p = &__stack_limit;
-    while (p < sp && *p == STACK_PAINT) {
-        ++p;
-    }
-    return (uint32_t)((uintptr_t)sp - (uintptr_t)p);
 }
 
 static int32_t run_one(int32_t i)

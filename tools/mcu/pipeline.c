@@ -29,13 +29,11 @@
 #include <stdio.h>
 
 #include "pyreparam.h"
+#include "mcu_probe.h"
 #include "model.h"
 #include "recordings.h"
 
-#define STACK_PAINT 0xA5A5A5A5u
 #define MAX_DECISIONS 128
-
-extern uint32_t __stack_limit;
 
 static uint8_t stream_mem[PR_MODEL_BLOB_STREAM_BYTES] __attribute__((aligned(8)));
 static uint8_t norm_state[PR_MODEL_BLOB_NORM_STATE_BYTES];
@@ -44,38 +42,8 @@ static const pr_stream_config pr_model_blob_stream = PR_MODEL_BLOB_STREAM_CONFIG
 static pr_stream_decision decided[MAX_DECISIONS];
 static uint32_t decided_crc[MAX_DECISIONS];
 
-/* The plugin's marker: its first instruction is what it watches. */
-__attribute__((noinline, used)) void mcu_mark(int32_t k)
-{
-    __asm__ volatile("" : : "r"(k) : "memory");
-}
-
 void mcu_systick_handler(void)
 {
-}
-
-static uint32_t *mcu_sp(void)
-{
-    uint32_t *sp;
-    __asm__ volatile("mov %0, sp" : "=r"(sp));
-    return sp;
-}
-
-static void mcu_stack_paint(uint32_t *sp)
-{
-    volatile uint32_t *p;
-    for (p = &__stack_limit; p < sp - 64; ++p) {
-        *p = STACK_PAINT;
-    }
-}
-
-static uint32_t mcu_stack_used(uint32_t *sp)
-{
-    const volatile uint32_t *p = &__stack_limit;
-    while (p < sp && *p == STACK_PAINT) {
-        ++p;
-    }
-    return (uint32_t)((uintptr_t)sp - (uintptr_t)p);
 }
 
 /* The "DMA": copy a block into the microphone buffer (volatile: gcc must not turn the
