@@ -117,6 +117,20 @@ def test_compare_uses_common_seeds_with_the_same_folds():
     assert any("no utterance bootstrap" in n for n in report["notes"])
 
 
+
+def test_a_validation_split_lever_pairs_on_the_test_speakers_alone():
+    """More validation speakers change each fold's split, not its test speakers: such a
+    pair is compared; a test speaker that differs still leaves the seed out."""
+    split = [{"fold": {**FOLDS[0]["fold"], "validation": ["s1", "s2"], "train": []}}]
+    moved = [{"fold": {**FOLDS[0]["fold"], "test": ["s9"]}}]
+    runs = [_run(0, **{"n-validation": 1}), _run(1, **{"n-validation": 1}),
+            _run(0, folds=split, **{"n-validation": 2}),
+            _run(1, folds=moved, **{"n-validation": 2})]
+    report = compare_runs(runs, replicates=0)
+    (pair,) = report["pairs"]
+    assert pair["option"] == "n-validation" and pair["seeds"] == [0]
+    assert any("seed 1 left out" in n for n in report["notes"])
+
 def test_hrf_text():
     assert hrf_text(None) == "none"
     assert hrf_text({"r": 4, "k": 1, "bias": True, "init": "xavier", "sites": ["ffn"]}) == "r=4"

@@ -48,6 +48,9 @@ LEGACY_TRAIN_OPTIONS = {"causal_draw": "uniform", "ema": 0.0, "mixup": 0.0,
 #: count again when that option differs too (the teachers of a distillation).
 IMPLIED_BY = {"teachers": "distill"}
 LEGACY_MODEL_OPTIONS = {"pooling": "mean"}
+#: Options that change how a fold's training speakers are split into train and
+#: validation: a pair on one of them shares the folds' test speakers, not the split.
+SPLIT_OPTIONS = ("n-validation",)
 LEGACY_FEATURE_OPTIONS = {"frontend": "float"}
 
 
@@ -65,8 +68,10 @@ class Run:
     results: dict
     predictions: list | None           # [path, true, predicted] of every fold, or None
 
-    def folds(self) -> list:
-        return [r["fold"] for r in self.results["folds"]]
+    def folds(self, *, test_only: bool = False) -> list:
+        """Each fold's speakers (test, validation, train), or only its test speakers."""
+        folds = [r["fold"] for r in self.results["folds"]]
+        return [f["test"] for f in folds] if test_only else folds
 
     def evaluation(self, name: str) -> dict | None:
         """An evaluation of results.json by dotted name (see runner.evaluations). A run
@@ -186,7 +191,7 @@ def _shared(option: str) -> bool:
 
 
 def _order(value: Any) -> tuple:
-    if value is None or value == "none":
+    if value is None or value == "none" or value == []:       # "off" comes first
         return (0, 0, "")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return (1, value, "")
@@ -262,7 +267,8 @@ def _compare_pair(option, va, vb, evaluation, replicates, seed, level, notes) ->
     title = f"{option}: {_text(va[0].options.get(option))} -> {_text(vb[0].options.get(option))}"
     seeds = []
     for s in sorted(set(a_by_seed) & set(b_by_seed)):
-        if a_by_seed[s].folds() == b_by_seed[s].folds():
+        test_only = option in SPLIT_OPTIONS
+        if a_by_seed[s].folds(test_only=test_only) == b_by_seed[s].folds(test_only=test_only):
             seeds.append(s)
         else:
             notes.append(f"{title}: seed {s} left out, the two runs have different folds")
