@@ -244,11 +244,9 @@ SUBSAMPLE_KERNEL, SUBSAMPLE_STRIDE, SUBSAMPLE_PAD = 3, 2, 1
 class SubsampleCache(NamedTuple):
     name: str
     conv1: Any
-    relu1: Any
-    mask1: np.ndarray | None
+    relu1: Any              # ReLU of the valid frames (padded frames zeroed in its y)
     conv2: Any
     relu2: Any
-    mask2: np.ndarray | None
 
 
 def init_subsample(p: Params, name: str, n_mels: int, width: int, rng, dtype) -> None:
@@ -264,6 +262,16 @@ def _zero_padded(x: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     return x if mask is None else x * mask[..., None]
 
 
+def _relu_zero_padded(x: np.ndarray, mask: np.ndarray | None):
+    """(y, cache): y = max(x, 0) with padded frames zeroed, in one new array. The ReLU
+    cache holds this y, so y > 0 only on valid frames with x > 0 and relu_backward
+    alone gives dx = dy [x > 0] m (no separate masking of the gradient)."""
+    y, cache = relu_forward(x)
+    if mask is not None:
+        y *= mask[..., None]                               # y is the cache's own array
+    return y, cache
+
+
 def subsample_forward(p: Params, name: str, x: np.ndarray, mask: np.ndarray | None):
     """((h, mask'), cache): conv-ReLU twice, padded frames zeroed before each conv.
 
@@ -274,23 +282,19 @@ def subsample_forward(p: Params, name: str, x: np.ndarray, mask: np.ndarray | No
     x = _zero_padded(x, mask)
     h, c1 = conv1d_forward(x, p[f"{name}.conv1.w"], p[f"{name}.conv1.b"], s, pad)  # (B, T/2, C)
     m1 = conv1d_output_mask(mask, K, s, pad)
-    h, r1 = relu_forward(h)
-    h = _zero_padded(h, m1)
+    h, r1 = _relu_zero_padded(h, m1)
     h, c2 = conv1d_forward(h, p[f"{name}.conv2.w"], p[f"{name}.conv2.b"], s, pad)  # (B, T/4, C)
     m2 = conv1d_output_mask(m1, K, s, pad)
-    h, r2 = relu_forward(h)
-    h = _zero_padded(h, m2)
-    return (h, m2), SubsampleCache(name, c1, r1, m1, c2, r2, m2)
+    h, r2 = _relu_zero_padded(h, m2)
+    return (h, m2), SubsampleCache(name, c1, r1, c2, r2)
 
 
 def subsample_backward(dh: np.ndarray, cache: SubsampleCache, grads: Params) -> None:
     """Backward of :func:`subsample_forward` (the features get no gradient: None)."""
     name = cache.name
-    dh = _zero_padded(dh, cache.mask2)                     # h = h * m2
-    dh = relu_backward(dh, cache.relu2)
+    dh = relu_backward(dh, cache.relu2)                    # h = relu(h) m2
     dh, grads[f"{name}.conv2.w"], grads[f"{name}.conv2.b"] = conv1d_backward(dh, cache.conv2)
-    dh = _zero_padded(dh, cache.mask1)                     # h = h * m1
-    dh = relu_backward(dh, cache.relu1)
+    dh = relu_backward(dh, cache.relu1)                    # h = relu(h) m1
     # the features need no gradient: skip the costliest part of the backward
     _, grads[f"{name}.conv1.w"], grads[f"{name}.conv1.b"] = conv1d_backward(
         dh, cache.conv1, need_dx=False)

@@ -38,6 +38,14 @@ def _pad_time(x: np.ndarray, padding: int) -> np.ndarray:
     return xp
 
 
+def _tap_frames(k: int, T: int, T_out: int, stride: int, padding: int) -> tuple[int, int, int]:
+    """For tap k: the output frames j0 <= j < j1 whose input frame j s + k - padding
+    lies inside [0, T), and the first of those input frames."""
+    j0 = max(0, -((k - padding) // stride))                 # ceil((padding - k) / s)
+    j1 = min(T_out, (T - 1 - k + padding) // stride + 1 if T - 1 - k + padding >= 0 else 0)
+    return j0, max(j0, j1), j0 * stride + k - padding
+
+
 def conv1d_output_length(T, K: int, stride: int, padding: int):
     """Output length of a 1-D convolution: (T + 2 padding - K) // stride + 1, >= 0.
 
@@ -134,11 +142,12 @@ def conv1d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None,
     T_out = (T + 2 * padding - K) // stride + 1
     if T_out < 1:
         raise ValueError(f"input of length {T} is too short for K={K}, padding={padding}")
-    xp = _pad_time(x, padding)                                      # (B, T+2p, Cin)
-    span = stride * (T_out - 1) + 1
     cols = np.empty((B, T_out, K, Cin), dtype=x.dtype)              # (B, T', K, Cin)
-    for k in range(K):
-        cols[:, :, k] = xp[:, k:k + span:stride]
+    for k in range(K):             # cols[:, j, k] = x[:, j s + k - padding], 0 outside x
+        j0, j1, t0 = _tap_frames(k, T, T_out, stride, padding)
+        cols[:, :j0, k] = 0
+        cols[:, j1:, k] = 0
+        cols[:, j0:j1, k] = x[:, t0:t0 + stride * (j1 - j0):stride]
     cols = cols.reshape(B * T_out, K * Cin)                         # (B T', K Cin)
     y = cols @ _tap_major(w).T                                      # (B T', Cout)
     if b is not None:
@@ -181,11 +190,10 @@ def conv1d_backward(dy: np.ndarray, cache: Conv1dCache, need_dx: bool = True):
         return None, np.ascontiguousarray(dw), db
     dcols = (dy2 @ _tap_major(w)).reshape(B, T_out, K, Cin)         # (B, T', K, Cin)
     # cols[b, j, (k, c)] = xp[b, j s + k, c]
-    dxp = np.zeros((B, T + 2 * padding, Cin), dtype=dy.dtype)       # (B, T+2p, Cin)
-    span = stride * (T_out - 1) + 1
-    for k in range(K):
-        dxp[:, k:k + span:stride] += dcols[:, :, k]
-    dx = dxp[:, padding:padding + T]                                # (B, T, Cin)
+    dx = np.zeros((B, T, Cin), dtype=dy.dtype)                      # (B, T, Cin)
+    for k in range(K):             # taps on padding frames have no input to reach
+        j0, j1, t0 = _tap_frames(k, T, T_out, stride, padding)
+        dx[:, t0:t0 + stride * (j1 - j0):stride] += dcols[:, j0:j1, k]
     return dx, np.ascontiguousarray(dw), db
 
 
