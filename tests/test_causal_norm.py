@@ -132,6 +132,46 @@ def test_harmonic_draw_hears_fewer_utterances(rng):
         CausalSampler(norm, feats, list("pppp"), draw="zipf")
 
 
+def test_held_out_prior_is_the_prior_fitted_without_the_speaker(rng):
+    train = utterances(rng, 12, 5)
+    speakers = list("aaaabbbbcccc")
+    norm = Normalizer("causal").fit(train, speakers)
+    without_b = Normalizer("causal").fit(train[:4] + train[8:], list("aaaacccc"))
+    for got, want in zip(norm.held_out_prior("b"), (without_b.prior_mean, without_b.prior_var)):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+    assert not np.allclose(norm.held_out_prior("b")[0], norm.prior_mean)
+    # a speaker the prior never saw (a test speaker) meets the whole prior
+    assert norm.held_out_prior("z")[0] is norm.prior_mean
+    alone = Normalizer("causal").fit(train[:4], list("aaaa"))
+    assert alone.held_out_prior("a")[0] is alone.prior_mean    # nobody else to hold out
+
+
+def test_held_out_sampler_blends_each_draw_with_the_prior_without_its_speaker(rng):
+    train = utterances(rng, 12, 5)
+    speakers = list("aaaabbbbcccc")
+    norm = Normalizer("causal").fit(train, speakers)
+    sampler = CausalSampler(norm, train, speakers, prior="held-out")
+    copies = CausalSampler(norm, train, [f"{s}@0.9" for s in speakers], prior="held-out",
+                           prior_speakers=speakers)        # speed-perturbed copies
+    for trial in range(30):
+        replay = np.random.default_rng(trial)
+        k = int(replay.integers(0, 4))
+        others = np.array([4, 6, 7])
+        stats = (subset_moments(sampler.counts, sampler.sums, sampler.squares,
+                                replay.choice(others, size=k, replace=False))
+                 if k else (None, None))
+        mean, std = norm.blended(k, *stats, norm.held_out_prior("b"))
+        want = (train[5] - mean) / std
+        for s in (sampler, copies):
+            np.testing.assert_allclose(s.draw(5, np.random.default_rng(trial)), want,
+                                       rtol=1e-5, atol=1e-5)
+    pooled = CausalSampler(norm, train, speakers)
+    assert not np.allclose(pooled.draw(5, np.random.default_rng(0)),
+                           sampler.draw(5, np.random.default_rng(0)))
+    with pytest.raises(ValueError, match="causal prior"):
+        CausalSampler(norm, train, speakers, prior="mine")
+
+
 # ==== the integer rule: NumPy reference vs float, C vs NumPy ==========================
 
 @given(seeds)

@@ -16,7 +16,7 @@ from pyreparam.infer import EVAL_PROTOCOLS, InferenceError, evaluate_model
 from pyreparam.quant.prq import PRQError
 from pyreparam.train.protocols import DEFAULT_ORDERS, PRIOR_BUCKETS
 from pyreparam.models import BACKBONES, SIZES, CheckpointError, make_config
-from pyreparam.data.normalize import CAUSAL_DRAWS
+from pyreparam.data.normalize import CAUSAL_DRAWS, CAUSAL_PRIORS
 from pyreparam.models.config import POOLINGS
 from pyreparam.train.fold import SELECTION_RULES, TrainConfig, TrainingError
 from pyreparam.train.run import RunError, RunSpec, format_confusion, format_summary, \
@@ -86,6 +86,11 @@ DEFAULTS = TrainConfig()
               help="How many of a speaker's other utterances a causal training example "
                    "has heard: uniform in 0..N, or harmonic (P(k) ~ 1/(k+1): more "
                    "first utterances).")
+@click.option("--causal-prior", type=click.Choice(CAUSAL_PRIORS),
+              default=DEFAULTS.causal_prior, show_default=True,
+              help="The prior a causal training example is blended with: pooled (every "
+                   "training speaker's, its own included) or held-out (the other "
+                   "training speakers', as a new speaker meets the prior on a device).")
 @click.option("--validation-speakers", "n_validation", type=click.IntRange(1),
               default=DEFAULTS.n_validation, show_default=True,
               help="Validation speakers per fold, drawn from the training speakers "
@@ -131,7 +136,7 @@ DEFAULTS = TrainConfig()
 def train_command(manifest, backbone, size, hrf_r, hrf_factors, hrf_sites, hrf_init, hrf_bias,
                   cv, epochs, seed, out_dir, resume_dir, jobs, quiet, lr, batch_size,
                   weight_decay, dropout, frontend, ffn, pooling, normalization, prior_weight,
-                  causal_draw, n_validation, select, select_window, ema, mixup, speeds,
+                  causal_draw, causal_prior, n_validation, select, select_window, ema, mixup, speeds,
                   teachers, distill, temperature, hrf_lr_scale, hrf_weight_decay, cache_dir,
                   on_error, max_seconds):
     """Speaker-independent cross-validation of a backbone on MANIFEST.
@@ -172,6 +177,7 @@ def run_spec_from_options(o: dict) -> RunSpec:
     recipe = dict(epochs=o["epochs"], seed=o["seed"], lr=o["lr"], batch_size=o["batch_size"],
                   weight_decay=o["weight_decay"], normalization=o["normalization"],
                   prior_weight=o["prior_weight"], causal_draw=o["causal_draw"],
+                  causal_prior=o["causal_prior"],
                   n_validation=o["n_validation"], select=o["select"],
                   select_window=o["select_window"], ema=o["ema"], mixup=o["mixup"],
                   speeds=_speeds(o["speeds"]),

@@ -175,6 +175,8 @@ class Normalizer:
         self.prior_mean: np.ndarray | None = None  # (M,) every mode, when fitted
         self.prior_var: np.ndarray | None = None  # (M,)
         self.speaker_stats: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        #: each training speaker's (mean, variance), from fit_prior (not saved)
+        self.prior_speakers: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     def _floored(self, mean: np.ndarray, std: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return mean, np.maximum(std, self.min_std)
@@ -215,7 +217,18 @@ class Normalizer:
         stats = [frame_stats([features[i] for i in idx]) for idx in groups.values()]
         self.prior_mean = np.mean([m for m, _ in stats], axis=0)
         self.prior_var = np.mean([s ** 2 for _, s in stats], axis=0)
+        self.prior_speakers = {speaker: (m, s ** 2) for speaker, (m, s) in zip(groups, stats)}
         return self
+
+    def held_out_prior(self, speaker: str) -> tuple[np.ndarray, np.ndarray]:
+        """The prior (mean, variance) without ``speaker``: the mean over the *other*
+        training speakers of their means and variances, what a speaker who was not
+        among the training speakers meets. The whole prior when the speaker is
+        unknown or is the only one."""
+        others = [mv for other, mv in self.prior_speakers.items() if other != str(speaker)]
+        if len(others) == len(self.prior_speakers) or not others:
+            return self.prior_mean, self.prior_var
+        return np.mean([m for m, _ in others], axis=0), np.mean([v for _, v in others], axis=0)
 
     def _speaker_stats(self, features, speakers) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         if speakers is None or len(speakers) != len(features):
@@ -229,14 +242,17 @@ class Normalizer:
     def has_prior(self) -> bool:
         return self.prior_mean is not None
 
-    def blended(self, n: float, mean: np.ndarray | None, var: np.ndarray | None
+    def blended(self, n: float, mean: np.ndarray | None, var: np.ndarray | None,
+                prior: tuple[np.ndarray, np.ndarray] | None = None
                 ) -> tuple[np.ndarray, np.ndarray]:
-        """(mean, std) of the causal rule after n utterances with running (mean, var)."""
+        """(mean, std) of the causal rule after n utterances with running (mean, var),
+        blended with the prior (or with ``prior``, a (mean, variance) in its place)."""
         if not self.has_prior:
             raise RuntimeError("this normalizer has no prior (fit it first; models "
                                "trained before causal normalization existed have none)")
-        m, v = blend_with_prior(n, mean, var, self.prior_mean, self.prior_var,
-                                self.prior_weight)
+        prior_mean, prior_var = prior if prior is not None else (self.prior_mean,
+                                                                 self.prior_var)
+        m, v = blend_with_prior(n, mean, var, prior_mean, prior_var, self.prior_weight)
         return m, np.maximum(np.sqrt(np.maximum(v, 0.0)), self.min_std)
 
     def causal_apply(self, x: np.ndarray, stats: CausalStats) -> np.ndarray:
@@ -340,6 +356,11 @@ def _standardize(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray
 #: harmonic   P(k) proportional to 1 / (k + 1): more training on a speaker's first
 #:            utterances, where the prior dominates
 CAUSAL_DRAWS = ("uniform", "harmonic")
+#: Which prior a causal training draw is blended with:
+#: pooled     the prior of every training speaker, the draw's own speaker included
+#: held-out   the prior of the other training speakers, as a new speaker meets it at
+#:            test time (the deployed prior never contains the speaker)
+CAUSAL_PRIORS = ("pooled", "held-out")
 
 
 class CausalSampler:
@@ -354,12 +375,23 @@ class CausalSampler:
     """
 
     def __init__(self, normalizer: Normalizer, features: Sequence[np.ndarray],
-                 speakers: Sequence[str], draw: str = "uniform") -> None:
+                 speakers: Sequence[str], draw: str = "uniform", prior: str = "pooled",
+                 prior_speakers: Sequence[str] | None = None) -> None:
         if not normalizer.has_prior:
             raise ValueError("the causal sampler needs a fitted normalizer (its prior)")
         if draw not in CAUSAL_DRAWS:
             raise ValueError(f"unknown causal draw {draw!r}; known: {CAUSAL_DRAWS}")
+        if prior not in CAUSAL_PRIORS:
+            raise ValueError(f"unknown causal prior {prior!r}; known: {CAUSAL_PRIORS}")
         self.draw_kind = draw
+        # the prior of each utterance's draws (held-out: without its training speaker,
+        # named by prior_speakers when the sampler's speaker ids are not the normalizer's,
+        # e.g. speed-perturbed copies)
+        self.priors: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(features)
+        if prior == "held-out":
+            owners = list(prior_speakers if prior_speakers is not None else speakers)
+            held = {s: normalizer.held_out_prior(s) for s in set(owners)}
+            self.priors = [held[s] for s in owners]
         self.normalizer = normalizer
         self.features = list(features)
         self.counts = np.array([x.shape[0] for x in self.features], dtype=np.float64)
@@ -382,9 +414,10 @@ class CausalSampler:
         others = self.others[i]
         k = self.heard(len(others), rng)
         if k == 0:
-            mean, std = self.normalizer.blended(0, None, None)
+            mean, std = self.normalizer.blended(0, None, None, self.priors[i])
         else:
             chosen = rng.choice(others, size=k, replace=False)
             mean, std = self.normalizer.blended(
-                k, *subset_moments(self.counts, self.sums, self.squares, chosen))
+                k, *subset_moments(self.counts, self.sums, self.squares, chosen),
+                self.priors[i])
         return _standardize(self.features[i], mean, std)

@@ -41,7 +41,7 @@ METRICS = (("ua", "UA"), ("wa", "WA"), ("macro_f1", "macro-F1"))
 #: (so an older run pairs with a newer one that differs in one option only). These are
 #: the behaviours of the code before each option, not today's defaults (``select`` is
 #: now ``smooth``; before the option a fold kept its best validation epoch).
-LEGACY_TRAIN_OPTIONS = {"causal_draw": "uniform", "ema": 0.0, "mixup": 0.0,
+LEGACY_TRAIN_OPTIONS = {"causal_draw": "uniform", "causal_prior": "pooled", "ema": 0.0, "mixup": 0.0,
                         "select": "best", "select_window": 5, "speeds": [],
                         "teachers": [], "distill": 0.0, "temperature": 2.0}
 #: Options that only say how another option is applied: a difference in them does not

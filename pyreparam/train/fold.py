@@ -65,6 +65,7 @@ class TrainConfig:
     normalization: str = "causal"       # causal | speaker | global | utterance
     prior_weight: float = DEFAULT_PRIOR_WEIGHT  # n0 of the causal blend (utterances)
     causal_draw: str = "uniform"        # how many utterances a training draw has heard
+    causal_prior: str = "pooled"        # the prior of a training draw: pooled or held-out
     max_frames: int = 300               # random crop length while training
     time_masks: int = 2
     max_time: int = 20
@@ -490,16 +491,21 @@ def prepare_splits(fold: Fold, features: list[np.ndarray], labels: np.ndarray,
                 copies = [variants[speed][i] for i in idx]
                 split.variants.append(_training_split(Split(
                     normalizer.apply(copies, [f"{s}@{speed}" for s in spk]), split.labels,
-                    [f"{s}@{speed}" for s in spk], split.paths, raw=copies), normalizer, tc))
+                    [f"{s}@{speed}" for s in spk], split.paths, raw=copies), normalizer, tc,
+                    prior_speakers=spk))
         splits[name] = split
     return splits, normalizer
 
 
-def _training_split(split: Split, normalizer: Normalizer, tc: TrainConfig) -> Split:
-    """Causal mode: raw features and a sampler that normalizes each draw."""
+def _training_split(split: Split, normalizer: Normalizer, tc: TrainConfig,
+                    prior_speakers: list[str] | None = None) -> Split:
+    """Causal mode: raw features and a sampler that normalizes each draw
+    (``prior_speakers``: the training speaker of each utterance, when the split's own
+    speaker ids are those of speed-perturbed copies)."""
     if tc.normalization == "causal":
         split.features = split.raw
-        split.sampler = CausalSampler(normalizer, split.raw, split.speakers, tc.causal_draw)
+        split.sampler = CausalSampler(normalizer, split.raw, split.speakers, tc.causal_draw,
+                                      tc.causal_prior, prior_speakers)
     return split
 
 
