@@ -143,12 +143,15 @@ def test_float32_merge_is_close(backbone, rng):
 # --------------------------------------------------------------------------- gradients
 
 @pytest.mark.parametrize("backbone", BACKBONES)
-@pytest.mark.parametrize("train, pooling", [(True, "mean"), (False, "mean"),
-                                            (True, "stats")])
-def test_whole_model_gradients(backbone, train, pooling):
+@pytest.mark.parametrize("train, pooling, collapse", [
+    (True, "mean", False), (False, "mean", False), (True, "stats", False),
+    (True, "mean", True)])
+def test_whole_model_gradients(backbone, train, pooling, collapse, monkeypatch):
     """Finite differences through the whole model (HRF at every site, k = 2), train mode
     with dropout and batch-statistics BatchNorm, or eval mode; mean or statistics
-    pooling."""
+    pooling; every HRF chain run factor by factor, or collapsed into one matrix (as
+    training does for long inputs)."""
+    monkeypatch.setattr(L, "_collapse_pays", lambda rows, dims: collapse)
     rng = np.random.default_rng(7)
     hrf = HRFConfig(r=2, k=2, sites=tuple(valid_sites(backbone)))
     config = make_config(backbone, "light", hrf=hrf, dropout=0.2 if train else 0.0,
@@ -168,6 +171,36 @@ def test_whole_model_gradients(backbone, train, pooling):
 
     check_gradients(forward, backward, [model.params[n] for n in names],
                     list(range(len(names))), rng=rng, n_samples=3)
+
+
+@pytest.mark.parametrize("k, factor_bias, bias", [(1, True, True), (2, False, True),
+                                                  (3, True, False), (2, False, False)])
+def test_collapsed_hrf_chain_is_the_chain(k, factor_bias, bias, rng):
+    """An HRF chain run as one matrix gives the factor-by-factor output, input gradient
+    and every parameter gradient (float64); training-sized inputs take the collapse."""
+    dims, p = [6, 12, 9, 10][:k + 1], {}
+    for i in range(k):
+        p[f"l.hrf.{i}.w"] = rng.standard_normal((dims[i + 1], dims[i]))
+        if factor_bias:
+            p[f"l.hrf.{i}.b"] = rng.standard_normal(dims[i + 1])
+    p["l.w"] = rng.standard_normal((4, dims[-1]))
+    if bias:
+        p["l.b"] = rng.standard_normal(4)
+    x, dy = rng.standard_normal((3, 17, 6)), rng.standard_normal((3, 17, 4))
+    runs = []
+    for collapse in (False, True):
+        y, cache = L.hrf_linear_forward(p, "l", x, collapse=collapse)
+        assert (cache.collapsed is not None) == collapse
+        grads = {}
+        runs.append((y, L.hrf_linear_backward(dy, cache, grads), grads))
+    (y0, dx0, g0), (y1, dx1, g1) = runs
+    np.testing.assert_allclose(y1, y0, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dx1, dx0, rtol=1e-12, atol=1e-12)
+    assert set(g1) == set(g0) == set(p)
+    for name in p:
+        np.testing.assert_allclose(g1[name], g0[name], rtol=1e-11, atol=1e-11, err_msg=name)
+    # a light model's FFN chain on a training batch collapses; the pooled classifier not
+    assert L._collapse_pays(32 * 75, [64, 256, 128]) and not L._collapse_pays(32, [64, 256, 7])
 
 
 # --------------------------------------------------------------------------- masking
@@ -256,6 +289,9 @@ def test_mac_count_matches_an_instrumented_forward(backbone, hrf, monkeypatch, r
         2 * q.shape[1] * q.shape[2] * min(window or q.shape[2], q.shape[2]) * q.shape[3]))
     monkeypatch.setattr(conformer, "depthwise_conv1d_forward", counting(
         conformer.depthwise_conv1d_forward, lambda x, w, b, p: x.shape[1] * w.size))
+    # count_macs counts an HRF chain factor by factor (the training form as written);
+    # training may run a chain collapsed into one matrix (fewer MACs), not here
+    monkeypatch.setattr(L, "_collapse_pays", lambda rows, dims: False)
     T = 300
     model.predict_logits(rng.standard_normal((1, T, config.n_mels)).astype(np.float32))
     assert sum(counted) == count_macs(config, model.params, T)

@@ -120,18 +120,76 @@ def hrf_chain_names(p: Params, name: str) -> list[str]:
 class HRFLinearCache(NamedTuple):
     name: str
     chain: list[tuple[str, Any]]      # (factor prefix, LinearCache) in forward order
-    linear: Any                       # LinearCache of the layer itself
+    linear: Any                       # LinearCache of the layer itself (collapsed: of M)
+    collapsed: "CollapsedChain | None" = None
 
 
-def hrf_linear_forward(p: Params, name: str, x: np.ndarray) -> tuple[np.ndarray, HRFLinearCache]:
-    """y = W (H_k (... (H_1 x + c_1) ...) + c_k) + b, or y = W x + b without a chain."""
+class CollapsedChain(NamedTuple):
+    """A chain run as one matrix. h_i = A_i x + e_i for i = 0 .. k (A_0 = I and e_0 = 0,
+    stored as None, as is e_i while no factor had a bias)."""
+
+    factors: list[str]
+    H: list[np.ndarray]               # the factors' weights, (d_i, d_(i-1))
+    factor_bias: list[bool]           # whether factor i has a bias c_i
+    W: np.ndarray                     # the layer's weight (out, d_k)
+    has_bias: bool                    # whether the layer has its own bias b
+    A: list[np.ndarray | None]        # (d_i, d_0)
+    e: list[np.ndarray | None]        # (d_i,)
+
+
+def _collapse_pays(rows: int, dims: list[int]) -> bool:
+    """Whether running a chain d_0 -> d_1 -> ... -> d_out as one matrix costs fewer
+    multiply-adds than running it factor by factor (rows x the chain, three times
+    for forward and backward): the matrix products of the collapse cost about
+    d_0 (sum of d_i d_(i+1)) each, four times over."""
+    chain = sum(a * b for a, b in zip(dims, dims[1:]))
+    return 3 * rows * dims[0] * dims[-1] + 4 * dims[0] * chain < 3 * rows * chain
+
+
+def hrf_linear_forward(p: Params, name: str, x: np.ndarray,
+                       collapse: bool | None = None) -> tuple[np.ndarray, HRFLinearCache]:
+    """y = W (H_k (... (H_1 x + c_1) ...) + c_k) + b, or y = W x + b without a chain.
+
+    With a chain and many rows the chain runs collapsed (``collapse`` None: when
+    :func:`_collapse_pays`; True/False force it): one matrix M = W H_k ... H_1 and one
+    bias, so forward and backward cost what the merged layer costs, and the factors'
+    gradients come from G = dy^T x (see :func:`hrf_linear_backward`). The two ways
+    are the same function; only the rounding differs."""
+    factors = hrf_chain_names(p, name)
+    if factors and collapse is None:
+        dims = [x.shape[-1]] + [p[f"{f}.w"].shape[0] for f in factors] + [p[f"{name}.w"].shape[0]]
+        collapse = _collapse_pays(x.size // max(x.shape[-1], 1), dims)
+    if factors and collapse:
+        return _collapsed_forward(p, name, factors, x)
     chain = []
     h = x
-    for factor in hrf_chain_names(p, name):
+    for factor in factors:
         h, c = linear_forward(h, p[f"{factor}.w"], p.get(f"{factor}.b"))   # (..., r C)
         chain.append((factor, c))
     y, c = linear_forward(h, p[f"{name}.w"], p.get(f"{name}.b"))          # (..., out)
     return y, HRFLinearCache(name, chain, c)
+
+
+def _collapsed_forward(p: Params, name: str, factors: list[str], x: np.ndarray):
+    A, e = None, None                                       # h_0 = x
+    As, es, Hs, cs = [A], [e], [], []
+    for factor in factors:                                  # h_i = H_i h_(i-1) + c_i
+        H, c = p[f"{factor}.w"], p.get(f"{factor}.b")
+        A = H if A is None else H @ A                       # (d_i, d_0)
+        e = None if e is None else H @ e
+        if c is not None:
+            e = c if e is None else e + c
+        As.append(A)
+        es.append(e)
+        Hs.append(H)
+        cs.append(c is not None)
+    W, b = p[f"{name}.w"], p.get(f"{name}.b")
+    bias = None if e is None else W @ e                     # y = W A_k x + W e_k + b
+    if b is not None:
+        bias = b if bias is None else bias + b
+    y, c = linear_forward(x, W @ A, bias)
+    return y, HRFLinearCache(name, [], c, CollapsedChain(factors, Hs, cs, W, b is not None,
+                                                         As, es))
 
 
 def _store(grads: Params, name: str, dw: np.ndarray, db: np.ndarray | None) -> None:
@@ -141,6 +199,8 @@ def _store(grads: Params, name: str, dw: np.ndarray, db: np.ndarray | None) -> N
 
 
 def hrf_linear_backward(dy: np.ndarray, cache: HRFLinearCache, grads: Params) -> np.ndarray:
+    if cache.collapsed is not None:
+        return _collapsed_backward(dy, cache, grads)
     # y = W h + b, h = H_k (...) + c_k
     dh, dw, db = linear_backward(dy, cache.linear)
     _store(grads, cache.name, dw, db)
@@ -148,6 +208,35 @@ def hrf_linear_backward(dy: np.ndarray, cache: HRFLinearCache, grads: Params) ->
         dh, dw, db = linear_backward(dh, c)
         _store(grads, factor, dw, db)
     return dh
+
+
+def _collapsed_backward(dy: np.ndarray, cache: HRFLinearCache, grads: Params) -> np.ndarray:
+    """y = M x + bias with M = W A_k. With G = dy^T x (out, d_0), s = the sum of dy's
+    rows and L_i = W H_k ... H_(i+1) (L_k = W):
+
+        dx   = dy M
+        dW   = dy^T h_k        = G A_k^T + s e_k^T,      db = s
+        dH_i = L_i^T dy^T h_(i-1) = L_i^T (G A_(i-1)^T + s e_(i-1)^T)
+        dc_i = L_i^T s
+    """
+    chain = cache.collapsed
+    # y = x M^T + bias: dx = dy M, G = dy^T x, s = sum of dy (None: no bias anywhere)
+    dx, G, s = linear_backward(dy, cache.linear)
+
+    def dy_h(i: int) -> np.ndarray:                         # dy^T h_i, (out, d_i)
+        A, e = chain.A[i], chain.e[i]
+        g = G if A is None else G @ A.T
+        return g if e is None else g + np.outer(s, e)
+
+    _store(grads, cache.name, dy_h(len(chain.factors)), s if chain.has_bias else None)
+    L = chain.W
+    for i in range(len(chain.factors), 0, -1):
+        factor = chain.factors[i - 1]
+        grads[f"{factor}.w"] = L.T @ dy_h(i - 1)
+        if chain.factor_bias[i - 1]:
+            grads[f"{factor}.b"] = L.T @ s
+        L = L @ chain.H[i - 1]                              # L_(i-1)
+    return dx
 
 
 # --------------------------------------------------------------------------- norm, dropout
