@@ -26,8 +26,8 @@ scaled by PAD_SCALE so that any leak of padding into valid outputs shows up.
 
 Dropout has no deterministic torch counterpart (torch draws its own mask), so its
 golden is the mask semantics: the keep-mask is drawn with numpy exactly as
-pyreparam's dropout documents it (one uint16 u per element from two bytes of
-default_rng(mask_seed), keep = u >= round(65536 p)), stored as in_keep, and torch computes
+pyreparam's dropout documents it (one uint16 u per element: default_rng(mask_seed)'s
+raw 64-bit outputs read as 16-bit words, keep = u >= round(65536 p)), stored as in_keep, and torch computes
 y = x * keep / (1 - p) and its gradient through that same mask. The test runs
 pyreparam's dropout with default_rng(mask_seed) and checks the zero pattern, the
 scale and the gradient against the file.
@@ -163,7 +163,7 @@ def case_batchnorm_eval(rng):
 def case_dropout(rng):
     p = 0.3
     mask_seed = case_seed("dropout") + 1
-    draws = np.frombuffer(np.random.default_rng(mask_seed).bytes(2 * 24), dtype="<u2")
+    draws = np.random.default_rng(mask_seed).bit_generator.random_raw(6).view(np.uint16)
     keep = draws.reshape(4, 6) >= round(p * 65536)
     inputs = {"x": rng.standard_normal((4, 6)), "keep": keep}
 
