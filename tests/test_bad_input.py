@@ -191,6 +191,16 @@ def test_train_refuses_absurd_options(work, tmp_path, option, value, fragment):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("options, fragment", [
+    (["--sample-rate", "22050", "--frontend", "int"], "integer front end needs n_fft"),
+    (["--fmax", "9000"], "need 0 <= fmin < fmax <= sample_rate / 2"),
+])
+def test_train_refuses_front_end_settings_it_cannot_run(work, tmp_path, options, fragment):
+    """Feature settings the front end cannot honour: one line, before any folder."""
+    expect(cli("train", work["corpus"], "--out", tmp_path / "run", *options), 1, fragment)
+    assert not (tmp_path / "run").exists()
+
+
 @needs_c
 def test_quantize_and_merge_refuse_absurd_options(work, tmp_path):
     expect(cli("quantize", work["model"], "--calib", work["corpus"], "--percentile", "nan",

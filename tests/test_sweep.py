@@ -220,7 +220,7 @@ def _other_value(param):
     default = {"cv": "loso", "hrf_sites": "ffn", "speeds": ""}.get(param.name, param.default)
     special = {"cv": "fixed", "hrf_sites": "ffn,attn_in", "speeds": "0.9,1.1",
                "cache_dir": "none", "n_validation": 2, "teachers": ["runs/teacher"],
-               "ffn": 48}
+               "ffn": 48, "n_mels": 40, "fmax": 7000.0, "sample_rate": 22050}
     if param.name in special:
         return special[param.name]
     if isinstance(param.type, click.types.IntParamType):

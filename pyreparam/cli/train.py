@@ -60,6 +60,14 @@ DEFAULTS = TrainConfig()
               help="Log-mel front end: float (NumPy), or int: the device's integer front "
                    "end (bit-exact with the C pr_logmel_frame_s16), so that the model "
                    "trains on exactly the features a microcontroller computes.")
+@click.option("--sample-rate", type=click.IntRange(4000, 96000), default=16000,
+              show_default=True,
+              help="Rate (Hz) every file is resampled to before the log-mel front end.")
+@click.option("--fmax", type=FiniteFloat(0, min_open=True), default=None,
+              help="Highest mel band edge in Hz [default: half the sample rate].")
+@click.option("--n-mels", type=click.IntRange(8, 256), default=None,
+              help="Mel bands of the front end (the model's input width) [default: the "
+                   "size's preset, 64].")
 @click.option("--ffn", type=click.IntRange(1, 65536), default=None,
               help="Inner width of every feed-forward network [default: the size's preset, "
                    "e.g. 128 for the light ConvTransformer]. A light model widened to the "
@@ -135,7 +143,7 @@ DEFAULTS = TrainConfig()
               help="Longest accepted audio file.")
 def train_command(manifest, backbone, size, hrf_r, hrf_factors, hrf_sites, hrf_init, hrf_bias,
                   cv, epochs, seed, out_dir, resume_dir, jobs, quiet, lr, batch_size,
-                  weight_decay, dropout, frontend, ffn, pooling, normalization, prior_weight,
+                  weight_decay, dropout, frontend, sample_rate, fmax, n_mels, ffn, pooling, normalization, prior_weight,
                   causal_draw, causal_prior, n_validation, select, select_window, ema, mixup, speeds,
                   teachers, distill, temperature, hrf_lr_scale, hrf_weight_decay, cache_dir,
                   on_error, max_seconds):
@@ -186,11 +194,14 @@ def run_spec_from_options(o: dict) -> RunSpec:
                   hrf_lr_scale=o["hrf_lr_scale"], hrf_weight_decay=o["hrf_weight_decay"])
     hrf = hrf_from_options(o["hrf_r"], o["hrf_factors"], o["hrf_sites"], o["hrf_init"],
                            o["hrf_bias"])
-    return _run_spec(o["manifest"], o["backbone"], o["size"], hrf, o["cv"],
-                     dict(dropout=o["dropout"], pooling=o["pooling"],
-                          **({"ffn": o["ffn"]} if o.get("ffn") is not None else {})),
-                     recipe, o["cache_dir"],
-                     o["on_error"], o["max_seconds"], frontend=o["frontend"])
+    model_options = dict(dropout=o["dropout"], pooling=o["pooling"])
+    for name in ("ffn", "n_mels"):
+        if o.get(name) is not None:
+            model_options[name] = o[name]
+    features = dict(frontend=o["frontend"], sample_rate=o.get("sample_rate") or 16000,
+                    fmax=o.get("fmax"))
+    return _run_spec(o["manifest"], o["backbone"], o["size"], hrf, o["cv"], model_options,
+                     recipe, o["cache_dir"], o["on_error"], o["max_seconds"], features)
 
 
 def _speeds(text: str) -> tuple[float, ...]:
@@ -202,14 +213,19 @@ def _speeds(text: str) -> tuple[float, ...]:
 
 
 def _run_spec(manifest, backbone, size, hrf, cv, model_options: dict, recipe: dict,
-              cache_dir, on_error, max_seconds, frontend: str = "float") -> RunSpec:
+              cache_dir, on_error, max_seconds, feature_options: dict | None = None
+              ) -> RunSpec:
     """The run's options; ``model_options`` override the model preset's fields,
-    ``recipe`` holds TrainConfig fields."""
+    ``recipe`` holds TrainConfig fields, ``feature_options`` FeatureConfig fields (the
+    mel bands follow the model's n_mels)."""
     from pyreparam.data.manifest import read_manifest
     classes = sorted({u.label for u in read_manifest(manifest, check_files=False)})
     config = make_config(backbone, size, hrf=hrf, n_classes=len(classes), **model_options)
     tc = TrainConfig(**recipe)
-    features = FeatureConfig(n_mels=config.n_mels, frontend=frontend)
+    features = FeatureConfig(n_mels=config.n_mels, **(feature_options or {}))
+    if features.frontend == "int":          # its limits, before any folder is written
+        from pyreparam.quant.qfrontend import frontend_tables
+        frontend_tables(features)
     return RunSpec(manifest=os.path.abspath(manifest), model_config=config.to_dict(),
                    train_config=tc.to_dict(), cv=cv, feature_config=features.to_dict(),
                    cache_dir=None if cache_dir in (None, "none") else cache_dir,
