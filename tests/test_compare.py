@@ -131,6 +131,17 @@ def test_a_validation_split_lever_pairs_on_the_test_speakers_alone():
     assert pair["option"] == "n-validation" and pair["seeds"] == [0]
     assert any("seed 1 left out" in n for n in report["notes"])
 
+
+def test_a_sample_rate_pair_carries_its_fft_size_and_band_edge():
+    """Another sample rate brings its own FFT size and, at the default, its own top band
+    edge (half the rate): still one lever; an fmax chosen apart is a second one."""
+    a = {"features.sample_rate": 16000, "features.n_fft": 512, "features.fmax": 8000.0}
+    b = {"features.sample_rate": 22050, "features.n_fft": 1024, "features.fmax": 11025.0}
+    assert differing_options(a, b) == ["features.sample_rate"]
+    assert differing_options(a, {**b, "features.fmax": 9000.0}) == [
+        "features.fmax", "features.sample_rate"]
+    assert differing_options(a, {**a, "features.fmax": 7000.0}) == ["features.fmax"]
+
 def test_hrf_text():
     assert hrf_text(None) == "none"
     assert hrf_text({"r": 4, "k": 1, "bias": True, "init": "xavier", "sites": ["ffn"]}) == "r=4"

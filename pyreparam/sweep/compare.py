@@ -178,11 +178,18 @@ def group_variants(runs: list[Run]) -> list[list[Run]]:
 
 
 def differing_options(a: dict, b: dict) -> list[str]:
-    """Options whose values differ; model.* only when backbone and size agree."""
+    """Options whose values differ; model.* only when backbone and size agree; the FFT
+    size, and the top band edge when each run has it at half its rate, only when the
+    sample rates agree (they follow the rate)."""
     keys = [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
     keys = [k for k in keys if IMPLIED_BY.get(k) not in keys]
     if any(k in ("backbone", "size") for k in keys):
         keys = [k for k in keys if not k.startswith(DERIVED_PREFIX)]
+    if "features.sample_rate" in keys:
+        nyquist = all(o.get("features.fmax") == o.get("features.sample_rate", 0) / 2
+                      for o in (a, b))
+        keys = [k for k in keys if k != "features.n_fft"
+                and not (k == "features.fmax" and nyquist)]
     return keys
 
 
