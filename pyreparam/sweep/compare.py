@@ -205,6 +205,17 @@ def _order(value: Any) -> tuple:
     return (2, 0, str(value))
 
 
+def _a_first(option: str, x: Any, y: Any) -> bool:
+    """Whether x is the A side (the reference) against y: the behaviour before the
+    option existed (LEGACY_*), else off / the smaller value."""
+    legacy = {**{k.replace("_", "-"): v for k, v in LEGACY_TRAIN_OPTIONS.items()},
+              **{f"model.{k}": v for k, v in LEGACY_MODEL_OPTIONS.items()},
+              **{f"features.{k}": v for k, v in LEGACY_FEATURE_OPTIONS.items()}}
+    if option in legacy and legacy[option] in (x, y):
+        return x == legacy[option]
+    return _order(x) < _order(y)
+
+
 def find_pairs(variants: list[list[Run]]) -> list[tuple[str, list[Run], list[Run]]]:
     """(option, A, B) for every two variants that differ in exactly one option that
     is not part of the corpus or the cv scheme."""
@@ -214,7 +225,7 @@ def find_pairs(variants: list[list[Run]]) -> list[tuple[str, list[Run], list[Run
         if len(differ) != 1 or _shared(differ[0]):
             continue
         option = differ[0]
-        if _order(vb[0].options.get(option)) < _order(va[0].options.get(option)):
+        if _a_first(option, vb[0].options.get(option), va[0].options.get(option)):
             va, vb = vb, va
         pairs.append((option, va, vb))
     return pairs
