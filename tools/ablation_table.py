@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from pyreparam.atomic import write_text
-from pyreparam.sweep.compare import IMPLIED_BY, CompareError, compare_runs, load_runs
+from pyreparam.sweep.compare import IMPLIED_BY, compare_runs, load_finished
 
 NAMES = {"pooled": "own test protocol", "protocols.speaker": "speaker",
          "protocols.causal": "causal", "protocols.utterance": "utterance"}
@@ -101,12 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     evaluations = args.evaluation or ["pooled", "protocols.speaker"]
     notes: list[str] = []
-    runs = []
-    for d in args.dirs:                  # an unfinished run or sweep is left out, said so
-        try:
-            runs += load_runs([d], notes)
-        except CompareError as e:
-            notes.append(f"left out: {e}")
+    runs = load_finished(args.dirs, notes)    # unfinished ones are left out, said so
     rows = pair_rows(runs, evaluations, tuple(args.skip))
     print(markdown(rows, evaluations))
     for note in dict.fromkeys(notes):

@@ -34,7 +34,7 @@ import numpy as np
 
 from pyreparam.atomic import write_text
 from pyreparam.models import make_config
-from pyreparam.sweep.compare import CompareError, Run, load_runs
+from pyreparam.sweep.compare import CompareError, Run, load_finished
 from pyreparam.sweep.stats import t_interval
 
 COLUMNS = ("light", "light+HRF", "widened", "large")
@@ -177,12 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plot", type=Path, help="draw the cells (matplotlib)")
     args = parser.parse_args(argv)
     notes: list[str] = []
-    runs = []
-    for d in args.dirs:                  # an unfinished run or sweep is left out, said so
-        try:
-            runs += load_runs([d], notes)
-        except CompareError as e:
-            notes.append(f"left out: {e}")
+    runs = load_finished(args.dirs, notes)    # unfinished ones are left out, said so
     if not runs:
         print("no finished run in " + ", ".join(map(str, args.dirs)), file=sys.stderr)
         return 1

@@ -111,6 +111,19 @@ def load_runs(dirs: list[str | Path], notes: list[str] | None = None) -> list[Ru
     return list(runs.values())
 
 
+def load_finished(dirs: list[str | Path], notes: list[str]) -> list[Run]:
+    """The finished runs of each folder; a folder without any (an unfinished run, a
+    sweep that has not finished one) is left out with a line in ``notes`` instead of
+    failing, for reports over sweeps that are still running."""
+    runs: list[Run] = []
+    for d in dirs:
+        try:
+            runs += load_runs([d], notes)
+        except CompareError as e:
+            notes.append(f"left out: {e}")
+    return runs
+
+
 def load_run(folder: Path) -> Run:
     results = json.loads((folder / RESULTS_FILE).read_text())
     predictions = []
