@@ -122,6 +122,7 @@ def build_kernel_test(level: str, lib: Path, out: Path) -> Path:
     elf = out / "kernel_test"
     sh([CC, "-std=gnu99", "-O2", "-Wall", "-Wextra", "-Werror", "-fno-strict-aliasing",
         "-static", f"-I{ROOT / 'csrc'}", f"-I{ROOT / 'csrc' / 'aarch64'}",
+        f"-I{ROOT / 'tools' / 'mcu'}",          # kernel_cases.h, shared with the M-profile test
         HERE / "kernel_test.c", *objects, lib, "-o", elf])
     return elf
 
