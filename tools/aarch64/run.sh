@@ -21,25 +21,6 @@ if [[ ! -f /usr/aarch64-linux-gnu/lib/libc.a ]]; then
 fi
 command -v qemu-aarch64 >/dev/null || missing+=(qemu-user)
 command -v cc >/dev/null || missing+=(gcc)
-if ((${#missing[@]})); then
-    echo "installing ${missing[*]}"
-    if [[ $(id -u) -eq 0 ]]; then
-        SUDO=()
-    elif command -v sudo >/dev/null; then
-        SUDO=(sudo)
-    else
-        echo "need root (or sudo) to install ${missing[*]}" >&2
-        exit 2
-    fi
-    export DEBIAN_FRONTEND=noninteractive
-    "${SUDO[@]}" apt-get update -qq
-    "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
-
-for candidate in "${PYTHON:-}" python python3; do
-    if [[ -n "$candidate" ]] && "$candidate" -c "import pyreparam" 2>/dev/null; then
-        exec "$candidate" "$HERE/aarch64.py" "$@"
-    fi
-done
-echo "no Python with pyreparam installed: set PYTHON (e.g. PYTHON=.venv/bin/python)" >&2
-exit 2
+source "$HERE/../mcu/run_lib.sh"
+install_missing "${missing[@]}"
+run_driver "$HERE/aarch64.py" "$@"
