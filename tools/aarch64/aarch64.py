@@ -60,17 +60,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def prepared(args: argparse.Namespace) -> list[dict]:
-    files = [args.out / m / "expected.json" for m in args.models]
-    if args.reuse and all(f.is_file() for f in files):
-        return [json.loads(f.read_text()) for f in files]
-    given = {}
-    for item in args.prq:
-        backbone, _, path = item.partition("=")
-        given[backbone] = Path(path)
-    return prepare.prepare(args.out, args.models, args.inputs, args.max_seconds, given)
-
-
 # --------------------------------------------------------------------------- judging
 
 def judge(variant: ab.Variant, record: dict, run: ab.Run) -> dict:
@@ -218,7 +207,7 @@ def model_table(records: list[dict], results: dict, variants: list[str]) -> str:
 
 
 def run_all(args) -> dict:
-    records = prepared(args)
+    records = prepare.prepared(args)
     plugin = fw.build_plugin(args.out)
     results: dict = {}
     kernels, refusal, verification = [], None, None

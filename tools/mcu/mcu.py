@@ -80,17 +80,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def prepared(args: argparse.Namespace) -> list[dict]:
-    files = [args.out / m / "expected.json" for m in args.models]
-    if args.reuse and all(f.is_file() for f in files):
-        return [json.loads(f.read_text()) for f in files]
-    given = {}
-    for item in args.prq:
-        backbone, _, path = item.partition("=")
-        given[backbone] = Path(path)
-    return prepare.prepare(args.out, args.models, args.inputs, args.max_seconds, given)
-
-
 def run_one(target: fw.Target, lib: Path, record: dict, args, plugin: Path):
     """Build, run and judge one (target, model) pair."""
     model_dir = args.out / record["backbone"]
@@ -218,7 +207,7 @@ def print_result(name: str, record: dict, res: dict, seconds: float) -> None:
 
 
 def run_all(args) -> dict:
-    records = prepared(args)
+    records = prepare.prepared(args)
     plugin = fw.build_plugin(args.out)
     results: dict = {}
     kernels: dict = {}

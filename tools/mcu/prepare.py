@@ -220,3 +220,16 @@ def prepare(out: Path, backbones: list[str], n_inputs: int = 3, max_seconds: flo
                                      (given or {}).get(backbone), log))
     write_text(out / "commands.txt", "\n".join(log) + "\n")
     return records
+
+
+def prepared(args) -> list[dict]:
+    """The records of a harness's parsed options (out, models, inputs, max_seconds, prq,
+    reuse): those of an earlier run with --reuse when all exist, else prepare()."""
+    files = [args.out / m / "expected.json" for m in args.models]
+    if args.reuse and all(f.is_file() for f in files):
+        return [json.loads(f.read_text()) for f in files]
+    given = {}
+    for item in args.prq:
+        backbone, _, path = item.partition("=")
+        given[backbone] = Path(path)
+    return prepare(args.out, args.models, args.inputs, args.max_seconds, given)
