@@ -388,3 +388,25 @@ def test_distillation_from_a_teacher_run(corpus, tmp_path):
         teacher_model_path(teacher, other)
     with pytest.raises(ValueError, match="teacher"):
         TrainConfig(distill=0.5)
+
+
+def test_front_end_settings_reach_training_and_inference(corpus, tmp_path):
+    """`train --sample-rate --fmax --n-mels`: the run records them, the model takes that
+    many bands, and `infer` on a 16 kHz file resamples to the model's rate first."""
+    out = tmp_path / "run"
+    r = CliRunner().invoke(main, [
+        "train", str(corpus), "--cv", "fixed", "--epochs", "1", "--batch-size", "8",
+        "--sample-rate", "22050", "--fmax", "9000", "--n-mels", "24",
+        "--cache", str(tmp_path / "cache"), "--out", str(out), "--quiet"])
+    assert r.exit_code == 0, r.output
+    run = json.loads((out / "run.json").read_text())
+    features = run["feature_config"]
+    assert (features["sample_rate"], features["fmax"], features["n_mels"],
+            features["n_fft"]) == (22050, 9000.0, 24, 1024)
+    assert run["model_config"]["n_mels"] == 24
+    wav = next((corpus.parent / "wav").iterdir())
+    r = CliRunner().invoke(main, ["infer", str(out / "fold_00" / "model.npz"), str(wav),
+                                  "--json"])
+    assert r.exit_code == 0, r.output
+    (record,) = json.loads(r.output)
+    assert record["emotion"] in json.loads((out / "results.json").read_text())["classes"]
