@@ -201,6 +201,14 @@ PR_ARM_INLINE int32_t pr_arm_fast_rq_signed(int32_t x, int32_t m, int32_t n, int
  * every column's shift is one value <= 0 (uniform; pr_arm_multipliers_ok). */
 void pr_arm_mm_nt(const pr_mm *m);
 void pr_arm_mm_nt_uniform(const pr_mm *m, int32_t uniform);
+/* A linear layer of one row (a classifier's), int8 (bits 8) or int16 (bits 16) out, when
+ * every channel has the right shift -shift >= 1 and the fast conditions of the few-rows
+ * path hold (whole output range, depth a multiple of 4, biases bounded): y written, 1;
+ * else 0 and nothing written. Without the general product's setup: a pooled vector's
+ * classifier is a few hundred instructions, most of them setup. */
+int32_t pr_arm_linear_row(const pr_linear_params *p, const int8_t *x, const int8_t *w,
+                          const int32_t *bias, const int32_t *multiplier, int32_t shift,
+                          void *y, int32_t bits);
 
 /*
  * pr_q_multipliers_ok(n, multiplier, shift), the last check of pr_linear_check, in one

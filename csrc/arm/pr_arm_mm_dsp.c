@@ -655,6 +655,43 @@ static __attribute__((noinline)) int32_t pr_arm_mm1_nt(const pr_mm *m, int32_t u
     return 1;
 }
 
+int32_t pr_arm_linear_row(const pr_linear_params *p, const int8_t *x, const int8_t *w,
+                          const int32_t *bias, const int32_t *multiplier, int32_t shift,
+                          void *y, int32_t bits)
+{
+    static const int32_t zeros[4] = {0, 0, 0, 0};
+    const int32_t K = p->in_features, type_max = bits == 8 ? 127 : 32767;
+    /* pr_arm_fast_ok's bound: 2^30 - K 255^2 > 0 iff K <= 16512 */
+    const int32_t limit = K <= 16512 ? (1 << 30) - K * 65025 : 0;
+    pr_arm_mm1 g;
+    int32_t j;
+    if ((K & 3) != 0 || limit <= 0 || p->act_min != -type_max - 1 ||
+        p->act_max != type_max || !pr_arm_fast_c(shift, p->out_zero_point, &g.c)) {
+        return 0;
+    }
+    for (j = 0; j < p->out_features && bias != NULL; ++j) {
+        if ((uint32_t)bias[j] + (uint32_t)(limit - 1) > (uint32_t)(2 * limit - 2)) {
+            return 0;
+        }
+    }
+    g.groups = K / 4;
+    g.cols = p->out_features;
+    g.b = w;
+    g.b_step = K;
+    g.bias = bias != NULL ? bias : zeros;
+    g.bias_adv = bias != NULL ? 4 : 0;
+    g.mult = multiplier;
+    g.mult_adv = 4;
+    g.off = 0;              /* a linear layer's input zero point is 0, as its weights' */
+    g.n = -shift;
+    if (bits == 8) {
+        pr_arm_mm1_row(&g, x, 0u, y, 8);
+    } else {
+        pr_arm_mm1_row(&g, x, 0u, y, 16);
+    }
+    return 1;
+}
+
 /* The general path: 2 x 2 blocks of raw sums, then the zero points and requantization. */
 static __attribute__((noinline)) void pr_arm_mm_nt_any(const pr_mm *m, int32_t uniform)
 {

@@ -18,6 +18,10 @@ pr_status pr_linear_s8_s16(const pr_linear_params *p, const int8_t *x, const int
     if (!pr_arm_multipliers_ok(p->out_features, multiplier, shift, &uniform)) {
         return PR_ERR_PARAM;
     }
+    if (p->rows == 1 && uniform &&
+        pr_arm_linear_row(p, x, w, bias, multiplier, shift[0], y, 16)) {
+        return PR_OK;
+    }
     m = pr_mm_linear(p, x, w, bias, multiplier, shift, y, 2);
     pr_arm_mm_nt_uniform(&m, uniform);
     return PR_OK;
