@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -74,12 +75,26 @@ def _difference(cell: dict | None) -> str:
     return f"{cell['a']:.1f} → {cell['b']:.1f}: **{d.mean():+.1f}** ± {spread}"
 
 
-def markdown(rows: list[dict], evaluations: list[str]) -> str:
-    head = ["lever", "A → B", "context", "seeds"] + [
-        f"UA % ({NAMES.get(e, e)}): A → B: B − A ± sd" for e in evaluations]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+def _usual(rows: list[dict]) -> dict[str, str]:
+    """Each context option's most frequent value over the rows (the usual setting)."""
+    counts: dict[str, Counter] = {}
     for r in rows:
-        context = ", ".join(f"{k}={_text(v)}" for k, v in r["context"].items()) or "-"
+        for k, v in r["context"].items():
+            counts.setdefault(k, Counter())[_text(v)] += 1
+    return {k: c.most_common(1)[0][0] for k, c in counts.items()}
+
+
+def markdown(rows: list[dict], evaluations: list[str]) -> str:
+    """The table; a row's context names only the options it has at other than their
+    usual setting (the first line says what is usual)."""
+    usual = _usual(rows)
+    head = ["lever", "A → B", "context (other than usual)", "seeds"] + [
+        f"UA % ({NAMES.get(e, e)}): A → B: B − A ± sd" for e in evaluations]
+    lines = ["usual: " + (", ".join(f"{k}={v}" for k, v in sorted(usual.items())) or "-"),
+             "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        context = ", ".join(f"{k}={_text(v)}" for k, v in r["context"].items()
+                            if _text(v) != usual.get(k)) or "-"
         cells = [r["option"], f"{_text(r['a'])} → {_text(r['b'])}", context,
                  ", ".join(map(str, r["seeds"]))]
         cells += [_difference(r["by"].get(e)) for e in evaluations]
