@@ -323,7 +323,14 @@ def use_simd(level: str) -> str:
     sys.path.insert(0, str(ROOT / "tests"))
     from native_cache import cached_build
 
-    module = cached_build(level)
+    # the compiler must not inherit an LD_PRELOAD such as tools/emulate_avx2_host.c's
+    # (gcc's cc1 crashes under it); this process keeps what it has loaded
+    preload = os.environ.pop("LD_PRELOAD", None)
+    try:
+        module = cached_build(level)
+    finally:
+        if preload is not None:
+            os.environ["LD_PRELOAD"] = preload
     if module.lib.pr_build_cpu_ok() != 1:
         raise SystemExit(f"--simd {level}: this CPU cannot run that build")
     native.bind(module)
