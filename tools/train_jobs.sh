@@ -2,7 +2,7 @@
 # Runs a list of `pyreparam train` runs, PARALLEL at a time (default 2), each into
 # runs/NAME; a run that exists is resumed (train --resume), a finished one skipped, so
 # the same command continues a killed list. The lever runs of the README are
-# tools/sweeps/levers_emodb.jobs (one-option changes, which a sweep's grid product
+# tools/sweeps/levers.jobs (one-option changes, which a sweep's grid product
 # does not express).
 #
 #   tools/train_jobs.sh JOBFILE [PARALLEL]
