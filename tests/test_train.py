@@ -1,6 +1,7 @@
 """Training: metrics, speaker-independent folds, runs, resume after interruption, eval."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -410,3 +411,28 @@ def test_front_end_settings_reach_training_and_inference(corpus, tmp_path):
     assert r.exit_code == 0, r.output
     (record,) = json.loads(r.output)
     assert record["emotion"] in json.loads((out / "results.json").read_text())["classes"]
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_results_name_the_source_commit_of_a_checkout(tmp_path):
+    """A run made from a git checkout records its commit (+dirty with local changes);
+    a package folder outside a checkout's top records none."""
+    from pyreparam.train.run import _source_commit
+    repo = tmp_path / "repo"
+    package = repo / "pkg"
+    package.mkdir(parents=True)
+    (package / "a.py").write_text("x = 1\n")
+    git = lambda *a: subprocess.run(["git", "-C", str(repo), *a], check=True,
+                                    capture_output=True, text=True).stdout.strip()
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
+    head = git("rev-parse", "HEAD")
+    assert _source_commit(package) == head
+    (package / "a.py").write_text("x = 2\n")
+    assert _source_commit(package) == head + "+dirty"
+    (tmp_path / "plain").mkdir()
+    assert _source_commit(tmp_path / "plain") is None
+    nested = package / "inner"                     # not the checkout's top level's child
+    nested.mkdir()
+    assert _source_commit(nested) is None

@@ -100,9 +100,33 @@ def load_corpus(spec: RunSpec, log=print) -> Corpus:
 
 
 def library_versions() -> dict[str, str]:
+    """The versions a run was made with; with the git commit of pyreparam's source when
+    it runs from a checkout (an editable install), "+dirty" when that has changes."""
     import scipy
-    return {"pyreparam": __version__, "numpy": np.__version__, "scipy": scipy.__version__,
-            "python": platform.python_version(), "platform": platform.platform()}
+    found = {"pyreparam": __version__, "numpy": np.__version__, "scipy": scipy.__version__,
+             "python": platform.python_version(), "platform": platform.platform()}
+    commit = _source_commit()
+    if commit:
+        found["pyreparam_commit"] = commit
+    return found
+
+
+def _source_commit(source: Path | None = None) -> str | None:
+    """HEAD of the git checkout whose top folder holds the package folder ``source``
+    (default: this package's), or None (an installed wheel, no git, anything
+    unexpected)."""
+    import subprocess
+    source = Path(source or Path(__file__).resolve().parents[1]).resolve()
+    try:
+        def git(*args):
+            return subprocess.run(["git", "-C", str(source), *args], capture_output=True,
+                                  text=True, timeout=10, check=True).stdout.strip()
+        if Path(git("rev-parse", "--show-toplevel")).resolve() != source.parent:
+            return None                       # another repository around an install
+        dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".")
+        return git("rev-parse", "HEAD") + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return None
 
 
 # --------------------------------------------------------------------------- folds
