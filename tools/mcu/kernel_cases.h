@@ -128,7 +128,6 @@ static int32_t report(const char *name, int32_t cases, int32_t bad)
     return bad;
 }
 
-
 /* ---- what both tests draw alike ----------------------------------------------------- */
 
 /* Random bmm strides (rows and batches apart by random gaps) and parameters. */

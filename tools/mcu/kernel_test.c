@@ -119,7 +119,6 @@ static int32_t test_conv1d(void)
     return report("conv1d_s8", CASES, bad);
 }
 
-
 static int32_t test_bmm(int32_t nn)
 {
     const char *name = nn ? "bmm_nn_s8" : "bmm_nt_s8";
@@ -195,7 +194,6 @@ static int32_t test_layernorm(void)
     }
     return report("layernorm_s16_s8", CASES, bad);
 }
-
 
 static int32_t test_depthwise(void)
 {
