@@ -191,15 +191,16 @@ class NoSpeech(ValueError):
 
 
 def raw_features(runner: Runner, path: str) -> np.ndarray:
-    """Log-mel features of one file, before normalization (NoSpeech for silence)."""
+    """Features of one file (log-mel, pitch channels if the model has them), before
+    normalization (NoSpeech for silence)."""
     from pyreparam.audio.decode import MAX_SECONDS, load_audio, loudest_frame_dbfs
-    from pyreparam.audio.features import logmel
+    from pyreparam.audio.features import frame_features
     fc = runner.frontend.feature_config
     signal = load_audio(path, sample_rate=fc.sample_rate, max_seconds=MAX_SECONDS)
     level = loudest_frame_dbfs(signal, fc.sample_rate)
     if level < NO_SPEECH_DBFS:
         raise NoSpeech(path, level)
-    return logmel(signal, fc)
+    return frame_features(signal, fc)
 
 
 def infer_files(runner: Runner, paths: Sequence[str], *, same_speaker: bool = False,

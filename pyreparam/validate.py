@@ -47,7 +47,8 @@ def classes(value, n_classes: int, where: str) -> list[str]:
 
 
 def feature_config(value, n_mels: int, where: str) -> FeatureConfig:
-    """Feature settings the model was trained with (``n_mels`` bands)."""
+    """Feature settings the model was trained with (``n_mels`` values per frame: the
+    model's input width, mel bands plus any pitch channels)."""
     if not isinstance(value, Mapping):
         raise FrontendError(f"{where}: feature_config must be a mapping, got {value!r:.80}")
     for key, v in value.items():
@@ -55,15 +56,15 @@ def feature_config(value, n_mels: int, where: str) -> FeatureConfig:
             _number(v, f"{where}: feature_config.{key}")
         elif key in ("window", "frontend") and not isinstance(v, str):
             raise FrontendError(f"{where}: feature_config.{key} is {v!r:.40}, not a name")
-        elif key == "trim_trailing_silence" and not isinstance(v, bool):
+        elif key in ("trim_trailing_silence", "pitch") and not isinstance(v, bool):
             raise FrontendError(f"{where}: feature_config.{key} is {v!r:.40}, not a boolean")
     try:
         config = FeatureConfig.from_dict(dict(value))
     except Exception as exc:  # noqa: BLE001 - wrong names or types
         raise FrontendError(f"{where}: invalid feature_config ({exc})") from None
-    if config.n_mels != n_mels:
-        raise FrontendError(f"{where}: feature_config has {config.n_mels} mel bands, the "
-                            f"model takes {n_mels}")
+    if config.channels != n_mels:
+        raise FrontendError(f"{where}: feature_config gives {config.channels} values per "
+                            f"frame, the model takes {n_mels}")
     if not 1000 <= config.sample_rate <= 384000 or config.n_fft > 65536:
         raise FrontendError(f"{where}: feature_config sample_rate {config.sample_rate} or "
                             f"n_fft {config.n_fft} out of range")

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from scipy.signal import resample_poly
 
 from pyreparam.audio import AudioError, FeatureConfig, load_audio, logmel, resample
-from pyreparam.audio.features import (empty_filters, mel_band_edges, mel_filterbank,
+from pyreparam.audio.features import (PITCH_VOICED, frame_features, pitch_track,
+                                      empty_filters, mel_band_edges, mel_filterbank,
                                       num_frames)
 from pyreparam.audio.resample import resample_ratio
 
@@ -132,6 +133,109 @@ def test_trailing_exact_zeros_are_trimmed():
     np.testing.assert_allclose(untrimmed[-1], math.log(1e-6), rtol=1e-6)
     silent = logmel(np.zeros(5000, np.float32))  # all zeros: one floor frame
     assert silent.shape == (1, 64)
+
+
+# ---------------------------------------------------------------------- pitch track
+
+def voice(f0: float, seconds: float, rate: int, amplitude: float = 0.3) -> np.ndarray:
+    """A pulse-train-like voiced sound: the first 12 harmonics of f0 below 3.5 kHz,
+    falling 6 dB per octave."""
+    t = np.arange(int(round(seconds * rate))) / rate
+    x = sum(np.sin(2 * np.pi * k * f0 * t + 0.3 * k) / k
+            for k in range(1, 13) if k * f0 < 3500)
+    return (amplitude * x / np.abs(x).max()).astype(np.float32)
+
+
+def naive_pitch(signal: np.ndarray, config: FeatureConfig) -> np.ndarray:
+    """Frame by frame, autocorrelation by direct sums (no FFT): the oracle of
+    pitch_track, written from the module docstring."""
+    from scipy.signal import resample_poly as rp
+    factor = config.sample_rate // 4000
+    rate = config.sample_rate / factor
+    low = rp(np.asarray(signal, np.float64), 1, factor)
+    width = round(rate * 0.040)
+    out = []
+    for t in range(num_frames(len(signal), config)):
+        centre = (t * config.hop_length + config.win_length / 2) / factor
+        start = int(np.round(centre - width / 2))
+        frame = np.array([low[i] if 0 <= i < low.size else 0.0
+                          for i in range(start, start + width)])
+        frame = frame - frame.mean()
+        r0 = frame @ frame
+        if r0 <= 1e-10 * width:
+            out.append((math.nan, 0.0))
+            continue
+        lags = range(int(np.floor(rate / 500)), int(np.ceil(rate / 60)) + 1)
+        r = {k: frame[:width - k] @ frame[k:] / r0 for k in range(lags.start - 1, lags.stop + 1)}
+        k = max(lags, key=lambda lag: (r[lag], -lag))
+        a, b, c = r[k - 1], r[k], r[k + 1]
+        shift = min(0.5, max(-0.5, 0.5 * (a - c) / (a - 2 * b + c))) if a - 2 * b + c < 0 else 0
+        out.append((math.log2(rate / (k + shift) / 100.0), min(1.0, max(0.0, b))))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("rate", [16000, 22050])
+@pytest.mark.parametrize("f0", [75.0, 110.0, 185.0, 290.0, 450.0])
+def test_pitch_track_finds_the_fundamental_of_a_voice(rate, f0):
+    config = FeatureConfig(sample_rate=rate, pitch=True)
+    track = pitch_track(voice(f0, 0.5, rate), config)
+    assert track.shape == (logmel(voice(f0, 0.5, rate), config).shape[0], 2)
+    inner = track[3:-3]                                       # whole windows only
+    assert (inner[:, 1] >= PITCH_VOICED).all()
+    np.testing.assert_allclose(100.0 * 2.0 ** inner[:, 0], f0, rtol=0.01)
+
+
+def test_pitch_track_matches_a_direct_sum_oracle(rng):
+    """The vectorized FFT path against frame-by-frame direct sums, on a voice with
+    noise bursts and a silent gap (voiced frames: same F0 and voicing; unvoiced ones:
+    same voicing)."""
+    config = FeatureConfig(pitch=True)
+    x = np.concatenate([voice(130.0, 0.3, SR), 0.2 * rng.standard_normal(3000),
+                        np.zeros(2000), voice(210.0, 0.3, SR)]).astype(np.float32)
+    fast = pitch_track(x, config).astype(np.float64)
+    slow = naive_pitch(x, config)
+    np.testing.assert_allclose(fast[:, 1], slow[:, 1], atol=1e-4)
+    voiced = slow[:, 1] >= PITCH_VOICED
+    assert 20 < voiced.sum() < len(voiced) - 10
+    np.testing.assert_allclose(fast[voiced, 0], slow[voiced, 0], atol=1e-4)
+    assert (fast[slow[:, 1] == 0.0, 1] == 0.0).all()          # the silent gap
+
+
+def test_pitch_is_interpolated_across_unvoiced_frames(rng):
+    """Between a 120 Hz and a 240 Hz stretch, noise: the F0 channel runs straight from
+    one octave to the other there, and holds at the ends; no voiced frame: zeros."""
+    config = FeatureConfig(pitch=True)
+    x = np.concatenate([0.3 * rng.standard_normal(1600), voice(120.0, 0.3, SR),
+                        0.3 * rng.standard_normal(4800), voice(240.0, 0.3, SR)])
+    track = pitch_track(x.astype(np.float32), config)
+    octaves, voicing = track[:, 0], track[:, 1]
+    unvoiced = np.flatnonzero(voicing < PITCH_VOICED)
+    gap = unvoiced[(unvoiced > 20) & (unvoiced < 70)]
+    assert gap.size > 20
+    assert (np.diff(octaves[gap]) >= -1e-6).all()               # a straight line up
+    assert np.log2(1.2) - 0.02 < octaves[gap].min() <= octaves[gap].max() < np.log2(2.4) + 0.02
+    first_voiced = np.flatnonzero(voicing >= PITCH_VOICED)[0]
+    assert (octaves[:first_voiced] == octaves[first_voiced]).all()  # held at the start
+    noise = pitch_track(0.3 * rng.standard_normal(8000).astype(np.float32), config)
+    assert np.median(noise[:, 1]) < PITCH_VOICED
+    if (noise[:, 1] < PITCH_VOICED).all():
+        assert (noise[:, 0] == 0).all()
+    silent = pitch_track(np.zeros(4000, np.float32), config)
+    assert (silent == 0).all() and silent.shape == (1, 2)      # trimmed to nothing
+
+
+def test_frame_features_append_the_pitch_channels():
+    x = voice(150.0, 0.4, SR)
+    plain, config = FeatureConfig(), FeatureConfig(pitch=True)
+    assert (plain.channels, config.channels) == (64, 66)
+    out = frame_features(x, config)
+    np.testing.assert_array_equal(out[:, :64], logmel(x, plain))
+    np.testing.assert_array_equal(out[:, 64:], pitch_track(x, config))
+    np.testing.assert_array_equal(frame_features(x, plain), logmel(x, plain))
+    with pytest.raises(ValueError, match="no pitch track"):
+        FeatureConfig(pitch=True, frontend="int")
+    with pytest.raises(ValueError, match="sample rate"):
+        FeatureConfig(pitch=True, sample_rate=6000)
 
 
 # ---------------------------------------------------------------------- resampling

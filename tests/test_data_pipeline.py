@@ -1,6 +1,8 @@
 """Feature cache, corpus feature loading, normalization and augmentation."""
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import shutil
 import subprocess
@@ -17,7 +19,7 @@ import pyreparam.data.cache as cache_module
 from pyreparam.audio import AudioError, FeatureConfig, load_audio, logmel
 from pyreparam.data.augment import (add_noise, apply_gain, augment_waveform,
                                     change_speed, spec_augment)
-from pyreparam.data.cache import FeatureCache, load_features
+from pyreparam.data.cache import CACHE_FORMAT, FeatureCache, load_features
 from pyreparam.data.manifest import Utterance, write_manifest
 from pyreparam.data.normalize import Normalizer, frame_stats
 
@@ -66,6 +68,25 @@ def test_cache_key_depends_on_bytes_config_and_audio_settings(tmp_path):
     fresh = cache.features(path, FeatureConfig())
     assert len(cache) == 4
     np.testing.assert_array_equal(fresh, logmel(load_audio(path)))
+    with_pitch = cache.features(path, FeatureConfig(pitch=True))
+    assert len(cache) == 5 and with_pitch.shape == (fresh.shape[0], 66)
+    np.testing.assert_array_equal(with_pitch[:, :64], fresh)
+
+
+def test_cache_keys_of_settings_from_before_an_option_existed_stay_valid():
+    """The float front end and no pitch channels are left out of the key, so entries
+    written before those options existed are still found."""
+    data = b"some bytes"
+    key = FeatureCache.key(data, FeatureConfig(), max_seconds=30.0, min_seconds=0.1)
+    legacy = {k: v for k, v in FeatureConfig().to_dict().items()
+              if k not in ("frontend", "pitch")}
+    settings = json.dumps({"format": CACHE_FORMAT, "features": legacy, "max_seconds": 30.0,
+                           "min_seconds": 0.1}, sort_keys=True)
+    digest = hashlib.sha256(hashlib.sha256(data).digest())
+    digest.update(settings.encode("utf-8"))
+    assert key == digest.hexdigest()
+    assert FeatureCache.key(data, FeatureConfig(pitch=True), max_seconds=30.0,
+                            min_seconds=0.1) != key
 
 
 def test_speed_perturbed_features_are_cached_apart(tmp_path):

@@ -413,6 +413,40 @@ def test_front_end_settings_reach_training_and_inference(corpus, tmp_path):
     assert record["emotion"] in json.loads((out / "results.json").read_text())["classes"]
 
 
+def test_pitch_channels_reach_training_inference_and_the_c_runtime(corpus, tmp_path):
+    """`train --pitch`: the model takes the mel bands + 2 pitch channels, `infer`
+    computes them from the checkpoint's feature settings, the int8 .prq runs in C
+    on host-computed features, and what needs the integer front end (the stream)
+    says plainly that it has no pitch track; --pitch with --frontend int is refused
+    before any folder is written."""
+    out = tmp_path / "run"
+    base = ["train", str(corpus), "--cv", "fixed", "--epochs", "1", "--batch-size", "8",
+            "--n-mels", "24", "--cache", str(tmp_path / "cache"), "--quiet"]
+    r = CliRunner().invoke(main, [*base, "--pitch", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    run = json.loads((out / "run.json").read_text())
+    assert run["feature_config"]["pitch"] is True and run["feature_config"]["n_mels"] == 24
+    assert run["model_config"]["n_mels"] == 26
+    wav = next((corpus.parent / "wav").iterdir())
+    model = out / "fold_00" / "model.npz"
+    r = CliRunner().invoke(main, ["infer", str(model), str(wav), "--json"])
+    assert r.exit_code == 0, r.output
+    prq = tmp_path / "m.prq"
+    r = CliRunner().invoke(main, ["quantize", str(model), "--calib", str(corpus),
+                                  "-o", str(prq)])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(main, ["infer", str(prq), str(wav), "--json"])
+    assert r.exit_code == 0, r.output
+    classes = json.loads((out / "results.json").read_text())["classes"]
+    assert json.loads(r.output)[0]["emotion"] in classes
+    r = CliRunner().invoke(main, ["infer", str(prq), str(wav), "--stream"])
+    assert r.exit_code != 0 and "no pitch track" in r.output
+    refused = tmp_path / "refused"
+    r = CliRunner().invoke(main, [*base, "--pitch", "--frontend", "int", "--out", str(refused)])
+    assert r.exit_code != 0 and "no pitch track" in r.output
+    assert not refused.exists()
+
+
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 def test_results_name_the_source_commit_of_a_checkout(tmp_path):
     """A run made from a git checkout records its commit (+dirty with local changes);

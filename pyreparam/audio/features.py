@@ -25,6 +25,25 @@ Conventions (the project's decisions)
   trained on them sees exactly what a microcontroller computes (within half an LSB
   of 1/256 of the float features, reference/frontend_int.md).
 
+Pitch channels (``pitch=True``, :func:`pitch_track`): two more values per frame after
+the M bands, for the prosody (pitch level, range and contour, voicing) that a mean
+over log-mel frames blurs:
+
+* the signal is decimated to about 4 kHz (``scipy.signal.resample_poly`` by the
+  integer factor ``sample_rate // 4000``); frame t's analysis window is the 40 ms
+  centred on the centre of log-mel frame t (zeros beyond the signal), its mean removed;
+* the biased autocorrelation r(k) / r(0) of that window over the lags of 60 ... 500
+  Hz; its maximum (refined by a parabola through the neighbouring lags) gives the
+  period, and its height the voicing strength v in [0, 1] (0 for a silent window);
+  the bias (a lag-k product has w - k terms) favours the true period over its
+  multiples;
+* channel M: log2(F0 / 100 Hz) (octaves) where v >= 0.5 (voiced), linearly
+  interpolated across unvoiced frames from the voiced ones around them (held at the
+  ends; 0 when no frame is voiced), so that normalization sees a speaker's pitch
+  range rather than the noise of unvoiced frames; channel M + 1: v.
+
+The integer front end has no pitch track yet (a configuration with both is refused).
+
 Caveat: with n_fft = 512 at 16 kHz (31.25 Hz per bin) the lowest HTK filters are
 narrower than a bin once n_mels is large: at 128 bands the lowest filters catch no
 bin at all and stay at the log floor (:func:`empty_filters` lists them). They are
@@ -41,11 +60,21 @@ from functools import lru_cache
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 import scipy.fft
+import scipy.signal
 from scipy.signal import get_window
 
 
 #: Log-mel implementations: NumPy float32, or the device's integer front end.
 FRONTENDS = ("float", "int")
+
+#: The pitch track (``FeatureConfig.pitch``): its channels, the rate it is computed
+#: at, its search range, analysis window and voicing threshold (module docstring).
+PITCH_CHANNELS = 2
+PITCH_RATE = 4000
+PITCH_FMIN, PITCH_FMAX = 60.0, 500.0
+PITCH_WIN_MS = 40.0
+PITCH_VOICED = 0.5
+PITCH_REF_HZ = 100.0
 
 
 @dataclass(frozen=True)
@@ -68,6 +97,7 @@ class FeatureConfig:
     log_floor: float = 1e-6
     trim_trailing_silence: bool = True
     frontend: str = "float"            # float (NumPy) or int (the device's integer one)
+    pitch: bool = False                # two more channels per frame: log F0, voicing
 
     def __post_init__(self) -> None:
         if self.n_fft is None:
@@ -92,6 +122,17 @@ class FeatureConfig:
         if self.frontend not in FRONTENDS:
             raise ValueError(f"frontend must be one of {FRONTENDS}, got {self.frontend!r}")
         get_window(self.window, self.win_length)  # raises on an unknown window name
+        if self.pitch and self.frontend == "int":
+            raise ValueError("the integer front end has no pitch track yet: use "
+                             "frontend='float' with pitch=True")
+        if self.pitch and self.sample_rate < 2 * PITCH_RATE:
+            raise ValueError(f"the pitch track needs a sample rate of at least "
+                             f"{2 * PITCH_RATE} Hz, got {self.sample_rate}")
+
+    @property
+    def channels(self) -> int:
+        """Values per frame: the mel bands, then 2 pitch channels when ``pitch``."""
+        return self.n_mels + (PITCH_CHANNELS if self.pitch else 0)
 
     @property
     def win_length(self) -> int:
@@ -180,6 +221,75 @@ def _window(name: str, length: int) -> np.ndarray:
     window = get_window(name, length, fftbins=True).astype(np.float32)  # (win,)
     window.setflags(write=False)
     return window
+
+
+def frame_features(signal: np.ndarray, config: FeatureConfig = FeatureConfig()) -> np.ndarray:
+    """A model's input frames: :func:`logmel`, then :func:`pitch_track` when ``pitch``.
+
+    Returns
+    -------
+    ndarray, (T, config.channels), float32
+    """
+    features = logmel(signal, config)                              # (T, M)
+    if not config.pitch:
+        return features
+    return np.concatenate([features, pitch_track(signal, config)], axis=1)
+
+
+def pitch_track(signal: np.ndarray, config: FeatureConfig = FeatureConfig()) -> np.ndarray:
+    """log2(F0 / 100 Hz) (interpolated across unvoiced frames) and voicing strength.
+
+    Parameters
+    ----------
+    signal : ndarray, (n,), float
+        Mono samples at ``config.sample_rate``.
+    config : FeatureConfig
+        Frames as :func:`logmel` (same count, trailing zeros trimmed the same way).
+
+    Returns
+    -------
+    ndarray, (T, 2), float32
+        See the module docstring ("Pitch channels").
+    """
+    signal = np.asarray(signal, dtype=np.float32)
+    if signal.ndim != 1:
+        raise ValueError(f"pitch_track expects a mono signal (n,), got shape {signal.shape}")
+    if config.trim_trailing_silence:
+        signal = trim_trailing_zeros(signal)
+    n_frames = num_frames(signal.shape[0], config)
+    factor = max(1, config.sample_rate // PITCH_RATE)
+    rate = config.sample_rate / factor
+    low = scipy.signal.resample_poly(signal.astype(np.float64), 1, factor) if factor > 1 \
+        else signal.astype(np.float64)
+    width = int(round(rate * PITCH_WIN_MS / 1000.0))
+    centres = (np.arange(n_frames) * config.hop_length + config.win_length / 2) / factor
+    starts = np.round(centres - width / 2).astype(np.int64)               # (T,)
+    pad = width + 1
+    padded = np.pad(low, (pad, pad + int(max(0, starts.max(initial=0) + width - low.size))))
+    frames = padded[starts[:, None] + pad + np.arange(width)]            # (T, w)
+    frames = frames - frames.mean(axis=1, keepdims=True)
+    lag_min = int(np.floor(rate / PITCH_FMAX))
+    lag_max = int(np.ceil(rate / PITCH_FMIN))
+    spectrum = np.fft.rfft(frames, n=1 << int(2 * width - 1).bit_length(), axis=1)
+    acf = np.fft.irfft(spectrum.real ** 2 + spectrum.imag ** 2, axis=1)[:, :lag_max + 2]
+    energy = acf[:, 0]
+    silent = energy <= 1e-10 * width
+    r = acf / np.where(silent, 1.0, energy)[:, None]                       # (T, L)
+    search = r[:, lag_min:lag_max + 1]
+    k = np.argmax(search, axis=1) + lag_min                                # (T,)
+    rows = np.arange(n_frames)
+    left, mid, right = r[rows, k - 1], r[rows, k], r[rows, k + 1]
+    curve = left - 2.0 * mid + right
+    shift = np.where(curve < 0, 0.5 * (left - right) / np.where(curve < 0, curve, -1.0), 0.0)
+    period = k + np.clip(shift, -0.5, 0.5)
+    voicing = np.where(silent, 0.0, np.clip(mid, 0.0, 1.0))
+    octaves = np.log2(rate / period / PITCH_REF_HZ)
+    voiced = voicing >= PITCH_VOICED
+    if voiced.any():
+        octaves = np.interp(rows, rows[voiced], octaves[voiced])
+    else:
+        octaves = np.zeros(n_frames)
+    return np.stack([octaves, voicing], axis=1).astype(np.float32)
 
 
 def num_frames(n_samples: int, config: FeatureConfig) -> int:

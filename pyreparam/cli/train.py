@@ -68,6 +68,11 @@ DEFAULTS = TrainConfig()
 @click.option("--n-mels", type=click.IntRange(8, 256), default=None,
               help="Mel bands of the front end (the model's input width) [default: the "
                    "size's preset, 64].")
+@click.option("--pitch/--no-pitch", default=False, show_default=True,
+              help="Two more input channels per frame after the mel bands: log2 of the "
+                   "pitch (F0, 60-500 Hz, interpolated across unvoiced frames) and the "
+                   "voicing strength, from the autocorrelation of a 4 kHz copy "
+                   "(pyreparam.audio.features.pitch_track). Float front end only.")
 @click.option("--ffn", type=click.IntRange(1, 65536), default=None,
               help="Inner width of every feed-forward network [default: the size's preset, "
                    "e.g. 128 for the light ConvTransformer]. A light model widened to the "
@@ -143,7 +148,8 @@ DEFAULTS = TrainConfig()
               help="Longest accepted audio file.")
 def train_command(manifest, backbone, size, hrf_r, hrf_factors, hrf_sites, hrf_init, hrf_bias,
                   cv, epochs, seed, out_dir, resume_dir, jobs, quiet, lr, batch_size,
-                  weight_decay, dropout, frontend, sample_rate, fmax, n_mels, ffn, pooling, normalization, prior_weight,
+                  weight_decay, dropout, frontend, sample_rate, fmax, n_mels, pitch, ffn, pooling,
+                  normalization, prior_weight,
                   causal_draw, causal_prior, n_validation, select, select_window, ema, mixup, speeds,
                   teachers, distill, temperature, hrf_lr_scale, hrf_weight_decay, cache_dir,
                   on_error, max_seconds):
@@ -199,7 +205,7 @@ def run_spec_from_options(o: dict) -> RunSpec:
         if o.get(name) is not None:
             model_options[name] = o[name]
     features = dict(frontend=o["frontend"], sample_rate=o.get("sample_rate") or 16000,
-                    fmax=o.get("fmax"))
+                    fmax=o.get("fmax"), pitch=o.get("pitch", False))
     return _run_spec(o["manifest"], o["backbone"], o["size"], hrf, o["cv"], model_options,
                      recipe, o["cache_dir"], o["on_error"], o["max_seconds"], features)
 
@@ -223,6 +229,9 @@ def _run_spec(manifest, backbone, size, hrf, cv, model_options: dict, recipe: di
     config = make_config(backbone, size, hrf=hrf, n_classes=len(classes), **model_options)
     tc = TrainConfig(**recipe)
     features = FeatureConfig(n_mels=config.n_mels, **(feature_options or {}))
+    if features.channels != config.n_mels:  # pitch channels widen the model's input
+        config = make_config(backbone, size, hrf=hrf, n_classes=len(classes),
+                             **{**model_options, "n_mels": features.channels})
     if features.frontend == "int":          # its limits, before any folder is written
         from pyreparam.quant.qfrontend import frontend_tables
         frontend_tables(features)

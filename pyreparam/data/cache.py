@@ -25,7 +25,7 @@ import numpy as np
 
 from pyreparam.atomic import atomic_write, make_folder
 from pyreparam.audio.decode import AudioError, load_audio_bytes, read_file_bytes
-from pyreparam.audio.features import FeatureConfig, logmel, trim_trailing_zeros
+from pyreparam.audio.features import FeatureConfig, frame_features, trim_trailing_zeros
 from pyreparam.data.augment import change_speed
 from pyreparam.data.manifest import Utterance
 
@@ -38,13 +38,14 @@ DEFAULT_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "pyreparam", "fe
 def compute_features(data: bytes, name: str | os.PathLike, config: FeatureConfig, *,
                      max_seconds: float | None = 30.0,
                      min_seconds: float | None = 0.1, speed: float = 1.0) -> np.ndarray:
-    """Decode a file's bytes and compute its log-mel features (``speed`` != 1: of the
+    """Decode a file's bytes and compute its features (log-mel, and the pitch channels
+    when ``config.pitch``; ``speed`` != 1: of the
     recording played that many times faster, :func:`pyreparam.data.augment.change_speed`,
     for speed perturbation).
 
     Returns
     -------
-    ndarray, (T, M), float32
+    ndarray, (T, config.channels), float32
 
     Raises
     ------
@@ -58,7 +59,7 @@ def compute_features(data: bytes, name: str | os.PathLike, config: FeatureConfig
             signal = trim_trailing_zeros(signal)
         signal = change_speed(signal, speed)
     try:
-        return logmel(signal, config)  # (T, M)
+        return frame_features(signal, config)  # (T, channels)
     except ValueError as error:
         raise AudioError(name, str(error)) from None
 
@@ -83,6 +84,8 @@ class FeatureCache:
         features = config.to_dict()
         if features.get("frontend") == "float":    # (absent before it existed: same keys)
             del features["frontend"]
+        if not features.get("pitch", True):         # (likewise)
+            del features["pitch"]
         settings = {"format": CACHE_FORMAT, "features": features,
                     "max_seconds": max_seconds, "min_seconds": min_seconds}
         if speed != 1.0:                     # (absent at 1.0: earlier keys stay valid)
@@ -97,7 +100,8 @@ class FeatureCache:
         return self.directory / key[:2] / f"{key}.npy"
 
     def get(self, key: str, n_mels: int) -> np.ndarray | None:
-        """The stored (T, n_mels) float32 features, or None (absent or unusable)."""
+        """The stored (T, n_mels) float32 features, or None (absent or unusable);
+        ``n_mels`` is the values per frame (FeatureConfig.channels)."""
         try:
             features = np.load(self.entry_path(key), allow_pickle=False)
         except (OSError, ValueError, EOFError):
@@ -124,7 +128,7 @@ class FeatureCache:
         data = read_file_bytes(path)
         key = self.key(data, config, max_seconds=max_seconds, min_seconds=min_seconds,
                        speed=speed)
-        features = self.get(key, config.n_mels)
+        features = self.get(key, config.channels)
         if features is None:
             features = compute_features(data, path, config, max_seconds=max_seconds,
                                         min_seconds=min_seconds, speed=speed)

@@ -51,7 +51,7 @@ LEGACY_MODEL_OPTIONS = {"pooling": "mean"}
 #: Options that change how a fold's training speakers are split into train and
 #: validation: a pair on one of them shares the folds' test speakers, not the split.
 SPLIT_OPTIONS = ("n-validation",)
-LEGACY_FEATURE_OPTIONS = {"frontend": "float"}
+LEGACY_FEATURE_OPTIONS = {"frontend": "float", "pitch": False}
 
 
 class CompareError(ValueError):
