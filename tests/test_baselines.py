@@ -168,3 +168,40 @@ def test_evaluate_predicts_every_test_utterance_once(rng, classifier):
     predicted = np.concatenate([r["predicted"] for r in results])
     assert np.mean(predicted == y[rows]) > 0.8
     assert all(r["C"] in baseline.CLASSIFIERS[classifier][1] for r in results)
+
+
+def test_pitch_functionals_describe_the_voice(tmp_path):
+    """The `pitch` set of a steady 200 Hz voice: mean log2 F0 of 1 octave above
+    100 Hz, no spread, every frame voiced; of white noise: few voiced frames."""
+    import io
+
+    import soundfile as sf
+    rate = baseline.SAMPLE_RATE
+    t = np.arange(rate) / rate
+    voice = sum(np.sin(2 * np.pi * k * 200.0 * t) / k for k in range(1, 10))
+    noise = np.random.default_rng(0).standard_normal(rate)
+    rows = {}
+    for name, x in (("voice", voice), ("noise", noise)):
+        buffer = io.BytesIO()
+        sf.write(buffer, (0.3 * x / np.abs(x).max()).astype(np.float32), rate,
+                 format="WAV", subtype="PCM_16")
+        rows[name] = baseline.pitch_functionals(buffer.getvalue(), f"{name}.wav", 30.0)[0]
+    assert rows["voice"].shape == (baseline.FEATURE_SETS["pitch"][1],)
+    assert abs(rows["voice"][0] - 1.0) < 0.01 and rows["voice"][1] < 0.01
+    assert rows["voice"][16] == 1.0 and abs(rows["voice"][17] - 0.98) < 0.02
+    assert rows["noise"][16] < 0.5
+
+
+def test_the_pitch_set_runs_without_opensmile(synthetic_manifest, tmp_path, monkeypatch):
+    """--features pitch needs scikit-learn only: openSMILE is never imported."""
+    pytest.importorskip("sklearn")
+    real = baseline.require
+    monkeypatch.setattr(baseline, "require", lambda module, package: (
+        pytest.fail("openSMILE imported") if module == "opensmile" else real(module, package)))
+    out = tmp_path / "pitch.json"
+    baseline.main([str(synthetic_manifest), "--features", "pitch", "--classifiers", "linear",
+                   "--json", str(out), "--cache", str(tmp_path / "cache"), "--quiet"])
+    report = json.loads(out.read_text())
+    assert report["variants"][0]["features"] == "pitch"
+    assert 0.0 <= report["variants"][0]["pooled"]["ua"] <= 1.0
+    assert report["variants"][0]["dims"] == 18

@@ -9,7 +9,13 @@ Needs the bench extra (opensmile, scikit-learn): pip install ".[bench]".
 Audio: each file is decoded by pyreparam's loader at 16 kHz (the checks of
 `pyreparam train`: --max-seconds, 0.1 s minimum), its trailing digital zeros (padding)
 are removed, and openSMILE computes the functionals of one feature set per file:
-eGeMAPSv02 (88) and ComParE_2016 (6,373). They are cached in --cache under a key of
+eGeMAPSv02 (88) and ComParE_2016 (6,373). A third set, ``pitch`` (18), needs no
+openSMILE: functionals of pyreparam's own pitch track (the channels `train --pitch`
+adds, :func:`pyreparam.audio.features.pitch_track`), i.e. what a light model could
+learn from pitch and voicing alone: mean, standard deviation, 10/50/90th percentiles,
+5-95 range, mean absolute and standard deviation of the frame-to-frame change, of
+log2 F0 over voiced frames (all frames when fewer than 3 are voiced) and of the
+voicing strength over all frames; the voiced fraction and voiced seconds. They are cached in --cache under a key of
 the file's content hash and every setting, so a rerun does not extract again.
 
 Folds: exactly the folds of `pyreparam train --cv CV --seed SEED` on the same
@@ -75,7 +81,9 @@ MIN_SECONDS = 0.1                      # the trainer's loader minimum
 #: Bump when the extraction changes in a way the cache key's settings do not capture.
 OPENSMILE_CACHE_FORMAT = 1
 #: --features name -> (openSMILE feature set, number of functionals)
-FEATURE_SETS = {"egemaps": ("eGeMAPSv02", 88), "compare": ("ComParE_2016", 6373)}
+FEATURE_SETS = {"egemaps": ("eGeMAPSv02", 88), "compare": ("ComParE_2016", 6373),
+                "pitch": ("pyreparam pitch track", 18)}
+PITCH_SET = "pitch"
 #: --classifiers name -> (SVC kernel, C grid)
 CLASSIFIERS = {"linear": ("linear", tuple(10.0 ** k for k in range(-4, 3))),
                "rbf": ("rbf", tuple(10.0 ** k for k in range(-1, 4)))}
@@ -156,6 +164,39 @@ def compute_functionals(smile, data: bytes, path: str, max_seconds: float | None
     return values
 
 
+def contour_functionals(x: np.ndarray) -> np.ndarray:
+    """Mean, std, 10/50/90th percentiles, 5-95 range, mean |change|, std of change."""
+    p5, p10, p50, p90, p95 = np.percentile(x, [5, 10, 50, 90, 95])
+    change = np.diff(x) if x.size > 1 else np.zeros(1)
+    return np.array([x.mean(), x.std(), p10, p50, p90, p95 - p5, np.abs(change).mean(),
+                     change.std()])
+
+
+def pitch_functionals(data: bytes, path: str, max_seconds: float | None) -> np.ndarray:
+    """The ``pitch`` set's 18 functionals of one file (see the module doc), (1, 18)."""
+    from pyreparam.audio.features import PITCH_VOICED, FeatureConfig, pitch_track
+    config = FeatureConfig(sample_rate=SAMPLE_RATE, pitch=True)
+    signal = load_audio_bytes(data, path, sample_rate=SAMPLE_RATE, max_seconds=max_seconds,
+                              min_seconds=MIN_SECONDS)
+    track = pitch_track(signal, config).astype(np.float64)       # (T, 2)
+    voiced = track[:, 1] >= PITCH_VOICED
+    octaves = track[voiced, 0] if voiced.sum() >= 3 else track[:, 0]
+    values = np.concatenate([contour_functionals(octaves), contour_functionals(track[:, 1]),
+                             [voiced.mean(), voiced.sum() * config.hop_ms / 1000.0]])
+    return values[None, :].astype(np.float32)
+
+
+def _functionals_of(name: str):
+    """(version, compute(data, path, max_seconds)) of one --features set."""
+    if name == PITCH_SET:
+        return __version__, pitch_functionals
+    opensmile = require("opensmile", "opensmile")
+    smile = opensmile.Smile(feature_set=getattr(opensmile.FeatureSet, FEATURE_SETS[name][0]),
+                            feature_level=opensmile.FeatureLevel.Functionals)
+    return opensmile.__version__, lambda data, path, seconds: compute_functionals(
+        smile, data, path, seconds)
+
+
 def extract(utterances: Sequence[Utterance], name: str, cache: FeatureCache | None, *,
             max_seconds: float | None, on_error: str, log) -> tuple[dict[str, np.ndarray],
                                                                     dict[str, str], dict]:
@@ -167,19 +208,17 @@ def extract(utterances: Sequence[Utterance], name: str, cache: FeatureCache | No
     failed : dict path -> reason (raises the first AudioError with on_error 'fail')
     timing : dict with seconds, computed and cached counts
     """
-    opensmile = require("opensmile", "opensmile")
     feature_set, dims = FEATURE_SETS[name]
-    smile = opensmile.Smile(feature_set=getattr(opensmile.FeatureSet, feature_set),
-                            feature_level=opensmile.FeatureLevel.Functionals)
+    version, compute = _functionals_of(name)
     started, computed = time.perf_counter(), 0
     values, failed = {}, {}
     for i, u in enumerate(utterances):
         try:
             data = read_file_bytes(u.path)
-            key = cache_key(data, feature_set, opensmile.__version__, max_seconds)
+            key = cache_key(data, feature_set, version, max_seconds)
             row = cache.get(key, dims) if cache is not None else None
             if row is None:
-                row = compute_functionals(smile, data, u.path, max_seconds)
+                row = compute(data, u.path, max_seconds)
                 computed += 1
                 if cache is not None:
                     cache.put(key, row)
@@ -397,7 +436,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--features", default="egemaps,compare",
                         type=lambda s: _names(s, FEATURE_SETS),
                         help="comma list of egemaps (eGeMAPSv02, 88), compare (ComParE_2016, "
-                             "6,373) (default both)")
+                             "6,373), pitch (pyreparam's pitch track, 18; no openSMILE needed) "
+                             "(default egemaps,compare)")
     parser.add_argument("--classifiers", default="linear,rbf",
                         type=lambda s: _names(s, CLASSIFIERS),
                         help="comma list of linear, rbf (default both)")
@@ -457,7 +497,8 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     log = (lambda *a: None) if args.quiet else \
         (lambda message: print(message, file=sys.stderr, flush=True))
-    require("opensmile", "opensmile")
+    if set(args.features) - {PITCH_SET}:
+        require("opensmile", "opensmile")
     require("sklearn", "scikit-learn")
     if args.json:   # its folder now, not after the whole run
         args.json.parent.mkdir(parents=True, exist_ok=True)
