@@ -142,6 +142,16 @@ def test_a_sample_rate_pair_carries_its_fft_size_and_band_edge():
         "features.fmax", "features.sample_rate"]
     assert differing_options(a, {**a, "features.fmax": 7000.0}) == ["features.fmax"]
 
+def test_the_models_input_width_follows_the_bands_and_the_pitch_channels():
+    """More mel bands, or the two pitch channels, widen the model's input: one lever."""
+    a = {"features.n_mels": 64, "features.pitch": False, "model.n_mels": 64}
+    assert differing_options(a, {**a, "features.pitch": True, "model.n_mels": 66}) == [
+        "features.pitch"]
+    assert differing_options(a, {**a, "features.n_mels": 32, "model.n_mels": 32}) == [
+        "features.n_mels"]
+    assert differing_options(a, {**a, "model.n_mels": 66}) == ["model.n_mels"]
+
+
 def test_hrf_text():
     assert hrf_text(None) == "none"
     assert hrf_text({"r": 4, "k": 1, "bias": True, "init": "xavier", "sites": ["ffn"]}) == "r=4"

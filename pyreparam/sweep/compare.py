@@ -46,7 +46,11 @@ LEGACY_TRAIN_OPTIONS = {"causal_draw": "uniform", "causal_prior": "pooled", "ema
                         "teachers": [], "distill": 0.0, "temperature": 2.0}
 #: Options that only say how another option is applied: a difference in them does not
 #: count again when that option differs too (the teachers of a distillation).
-IMPLIED_BY = {"teachers": "distill"}
+#: option -> the options that imply it (a pair differing in both is one lever): the
+#: teachers come with distillation, the model's input width with the front end's mel
+#: bands or its pitch channels.
+IMPLIED_BY = {"teachers": ("distill",),
+              DERIVED_PREFIX + "n_mels": ("features.n_mels", "features.pitch")}
 LEGACY_MODEL_OPTIONS = {"pooling": "mean"}
 #: Options that change how a fold's training speakers are split into train and
 #: validation: a pair on one of them shares the folds' test speakers, not the split.
@@ -195,7 +199,7 @@ def differing_options(a: dict, b: dict) -> list[str]:
     size, and the top band edge when each run has it at half its rate, only when the
     sample rates agree (they follow the rate)."""
     keys = [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
-    keys = [k for k in keys if IMPLIED_BY.get(k) not in keys]
+    keys = [k for k in keys if not set(IMPLIED_BY.get(k, ())) & set(keys)]
     if any(k in ("backbone", "size") for k in keys):
         keys = [k for k in keys if not k.startswith(DERIVED_PREFIX)]
     if "features.sample_rate" in keys:
@@ -276,7 +280,7 @@ def compare_runs(runs: list[Run], *, evaluation: str = "pooled", replicates: int
                              report["notes"])
         if pair is not None:
             pair["context"] = {k: va[0].options.get(k) for k in varying
-                               if option not in (k, IMPLIED_BY.get(k))}
+                               if k != option and option not in IMPLIED_BY.get(k, ())}
             report["pairs"].append(pair)
     report["notes"] = list(dict.fromkeys(report["notes"]))      # once each
     return report
