@@ -63,6 +63,8 @@ def variant_name(results: dict) -> str:
         name += f" + HRF r={hrf['r']}" + (f" k={hrf['k']}" if hrf["k"] != 1 else "")
         if hrf["sites"] != ["ffn"]:
             name += f" ({','.join(hrf['sites'])})"
+    if results.get("feature_config", {}).get("pitch"):
+        name += " + pitch"
     return name
 
 

@@ -1,0 +1,26 @@
+"""tools/results_table.py: how runs are named and grouped into variants."""
+import importlib.util
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[1] / "tools" / "results_table.py"
+spec = importlib.util.spec_from_file_location("results_table", SCRIPT)
+results_table = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(results_table)
+
+
+def _results(seed: int, pitch: bool | None, hrf: dict | None = None) -> dict:
+    features = {"n_mels": 64} if pitch is None else {"n_mels": 64, "pitch": pitch}
+    return {"seed": seed, "cv": "loso", "manifest": "emodb.csv",
+            "model_config": {"backbone": "convtransformer", "size": "light", "hrf": hrf,
+                             "n_mels": 66 if pitch else 64, "n_classes": 7},
+            "train_config": {"epochs": 80, "seed": seed}, "feature_config": features}
+
+
+def test_pitch_runs_are_their_own_variant_named_after_the_pitch_channels():
+    hrf = {"r": 4, "k": 1, "sites": ["ffn"]}
+    runs = [_results(s, p, hrf) for s in (0, 1) for p in (None, True)]
+    groups = results_table.group_runs(runs)
+    assert sorted(groups) == ["convtransformer light + HRF r=4",
+                              "convtransformer light + HRF r=4 + pitch"]
+    assert all(len(rs) == 2 for rs in groups.values())
+    assert results_table.variant_name(_results(0, False)) == "convtransformer light"
