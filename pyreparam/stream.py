@@ -40,6 +40,16 @@ def norm_params(meta: dict) -> qcausal.NormParams:
         raise StreamError(f"the model cannot stream: {exc}") from None
 
 
+def stream_frontend_tables(fc: FeatureConfig) -> qf.FrontendTables:
+    """The integer front end's tables for the stream; ValueError for features the
+    stream cannot compute (the pitch channels have no C port yet)."""
+    if fc.pitch:
+        raise ValueError("the device's stream has no pitch track yet (the integer pitch "
+                         "track, pyreparam.quant.qpitch, has no C port): a model trained "
+                         "with --pitch takes its features from the host")
+    return qf.frontend_tables(fc)
+
+
 def stream_config(meta: dict, params: qcausal.NormParams | None = None
                   ) -> qstream.StreamConfig:
     """The stream configuration stored in a .prq's metadata, else the defaults."""
@@ -89,7 +99,7 @@ class StreamModel:
                               "`pyreparam export`?)")
         fc = FeatureConfig.from_dict(meta["feature_config"])
         try:
-            tables = qf.frontend_tables(fc)
+            tables = stream_frontend_tables(fc)
         except ValueError as exc:
             raise StreamError(f"{name}: the integer front end cannot run its features: "
                               f"{exc}") from None

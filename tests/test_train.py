@@ -417,8 +417,8 @@ def test_pitch_channels_reach_training_inference_and_the_c_runtime(corpus, tmp_p
     """`train --pitch`: the model takes the mel bands + 2 pitch channels, `infer`
     computes them from the checkpoint's feature settings, the int8 .prq runs in C
     on host-computed features, and what needs the integer front end (the stream)
-    says plainly that it has no pitch track; --pitch with --frontend int is refused
-    before any folder is written."""
+    says plainly that it has no pitch track yet; with --frontend int the channels come
+    from the integer pitch track."""
     out = tmp_path / "run"
     base = ["train", str(corpus), "--cv", "fixed", "--epochs", "1", "--batch-size", "8",
             "--n-mels", "24", "--cache", str(tmp_path / "cache"), "--quiet"]
@@ -441,10 +441,14 @@ def test_pitch_channels_reach_training_inference_and_the_c_runtime(corpus, tmp_p
     assert json.loads(r.output)[0]["emotion"] in classes
     r = CliRunner().invoke(main, ["infer", str(prq), str(wav), "--stream"])
     assert r.exit_code != 0 and "no pitch track" in r.output
-    refused = tmp_path / "refused"
-    r = CliRunner().invoke(main, [*base, "--pitch", "--frontend", "int", "--out", str(refused)])
-    assert r.exit_code != 0 and "no pitch track" in r.output
-    assert not refused.exists()
+    r = CliRunner().invoke(main, ["export", str(prq), "--c-header", str(tmp_path / "m.h")])
+    assert r.exit_code == 0, r.output
+    assert "STREAM_CONFIG" not in (tmp_path / "m.h").read_text()   # no stream to offer
+    integer = tmp_path / "int"
+    r = CliRunner().invoke(main, [*base, "--pitch", "--frontend", "int", "--out", str(integer)])
+    assert r.exit_code == 0, r.output
+    features = json.loads((integer / "run.json").read_text())["feature_config"]
+    assert (features["frontend"], features["pitch"]) == ("int", True)
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")

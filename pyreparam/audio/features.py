@@ -42,7 +42,10 @@ over log-mel frames blurs:
   ends; 0 when no frame is voiced), so that normalization sees a speaker's pitch
   range rather than the noise of unvoiced frames; channel M + 1: v.
 
-The integer front end has no pitch track yet (a configuration with both is refused).
+With ``frontend="int"`` the channels come from the integer pitch track
+(:mod:`pyreparam.quant.qpitch`, int16 Q8 like the integer log-mel; within half a Q8
+step of these on voices). It has no C port yet, so the device's stream and firmware
+export refuse a model with pitch channels; host inference computes them.
 
 Caveat: with n_fft = 512 at 16 kHz (31.25 Hz per bin) the lowest HTK filters are
 narrower than a bin once n_mels is large: at 128 bands the lowest filters catch no
@@ -122,9 +125,6 @@ class FeatureConfig:
         if self.frontend not in FRONTENDS:
             raise ValueError(f"frontend must be one of {FRONTENDS}, got {self.frontend!r}")
         get_window(self.window, self.win_length)  # raises on an unknown window name
-        if self.pitch and self.frontend == "int":
-            raise ValueError("the integer front end has no pitch track yet: use "
-                             "frontend='float' with pitch=True")
         if self.pitch and self.sample_rate < 2 * PITCH_RATE:
             raise ValueError(f"the pitch track needs a sample rate of at least "
                              f"{2 * PITCH_RATE} Hz, got {self.sample_rate}")
@@ -233,6 +233,9 @@ def frame_features(signal: np.ndarray, config: FeatureConfig = FeatureConfig()) 
     features = logmel(signal, config)                              # (T, M)
     if not config.pitch:
         return features
+    if config.frontend == "int":
+        from pyreparam.quant.qpitch import pitch_int     # (quant imports this module)
+        return np.concatenate([features, pitch_int(signal, config)], axis=1)
     return np.concatenate([features, pitch_track(signal, config)], axis=1)
 
 

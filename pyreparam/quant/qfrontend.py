@@ -163,9 +163,6 @@ def log2_table() -> np.ndarray:
 def check_config(config: FeatureConfig) -> None:
     """Raise ValueError when the integer front end cannot run this FeatureConfig."""
     n_fft, N = config.n_fft, config.n_fft // 2
-    if config.pitch:
-        raise ValueError("the integer front end has no pitch track (a model trained with "
-                         "--pitch takes its features from the host)")
     if not (MIN_FFT <= n_fft <= MAX_FFT and N & (N - 1) == 0 and (N.bit_length() - 1) % 2 == 0):
         raise ValueError(f"the integer front end needs n_fft = 2 * 4^j in [{MIN_FFT}, "
                          f"{MAX_FFT}] (32, 128 or 512), got {n_fft}")

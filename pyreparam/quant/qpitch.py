@@ -1,0 +1,197 @@
+"""The pitch track in integers: the NumPy reference of the device's pitch channels.
+
+:func:`pyreparam.audio.features.pitch_track` defines the two channels in float (log2 of
+F0 / 100 Hz, interpolated across unvoiced frames, and the voicing strength); this
+module computes them from int16 PCM with integer arithmetic only, as a device would,
+and returns them as int16 Q8 (value * 256), the format of the integer front end's
+log-mel (:mod:`pyreparam.quant.qfrontend`) that the causal normalization consumes. It
+is the reference a C port must reproduce bit for bit; there is no C port yet, so the
+integer pitch track runs on the host only (training with ``--frontend int --pitch``).
+Steps (``>>`` is an arithmetic shift, rounding is half away from zero unless said):
+
+1. Decimation by d = sample_rate // 4000 with scipy.signal.resample_poly's own FIR
+   (firwin(20 d + 1, 1 / d, kaiser 5)) in Q15 taps h: y[j] = (sum_k h[k] s[d j + 10 d -
+   k] + 2^14) >> 15, samples outside the signal 0 (sum |h| < 2, so the sum fits int32).
+2. Frame t: the w = round(0.040 rate) decimated samples from
+   start = floor((2 t hop + win - w d + d) / (2 d)) (the window centred on log-mel
+   frame t's centre; zeros outside), minus their mean rounded to an integer.
+3. R[k] = sum_i z[i] z[i + k] in int64, for k = 0 and the lags lag_min - 1 ..
+   lag_max + 1 (60 - 500 Hz). Silent window: R[0] < w (then voicing 0, unvoiced).
+4. k = the first lag of lag_min .. lag_max with the largest R; with a = R[k-1],
+   b = R[k], c = R[k+1] and a - 2 b + c < 0, shift = round(2^14 (a - c) / (a - 2 b + c))
+   clipped to +-2^14 (else 0); period = 2^15 k + shift (Q15 lags).
+5. voicing = round(256 R[k] / R[0]) clipped to 0 .. 256; voiced when >= 128.
+6. octaves = round(256 (log2(rate / 100) - log2(period / 2^15))), the log2 by the
+   integer front end's table (:func:`log2_q16`).
+7. Unvoiced frames take octaves[a] + round((octaves[b] - octaves[a]) (t - a) / (b - a))
+   between the voiced frames a < t < b, the nearest voiced frame's value at the ends,
+   and 0 when no frame is voiced.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import NamedTuple
+
+import numpy as np
+import scipy.signal
+
+from pyreparam.audio.features import (PITCH_FMAX, PITCH_FMIN, PITCH_RATE, PITCH_REF_HZ,
+                                      PITCH_WIN_MS, FeatureConfig, num_frames,
+                                      trim_trailing_zeros)
+from pyreparam.quant.fixedpoint import round_half_away
+from pyreparam.quant.qfrontend import (INTERP_BITS, LOG2_BITS, LOG2_FRAC, bit_length,
+                                       log2_table)
+
+TAP_BITS = 15          # the decimation filter's taps, Q15
+OUT_FRAC = 8           # the channels' fraction bits (int16 Q8, as the log-mel)
+VOICED_Q8 = 128        # voicing >= 0.5
+
+
+class PitchTables(NamedTuple):
+    """The constants of the integer pitch track at one sample rate."""
+
+    factor: int              # decimation factor d
+    rate: float              # sample_rate / d (Hz)
+    width: int               # analysis window w, decimated samples
+    lag_min: int             # lags of 500 .. 60 Hz
+    lag_max: int
+    taps: np.ndarray         # int64 (20 d + 1,) Q15 decimation filter
+    log2_rate_q16: int       # round(2^16 log2(rate / 100 Hz))
+
+
+@lru_cache(maxsize=8)
+def pitch_tables(sample_rate: int) -> PitchTables:
+    """The constants of the integer pitch track at ``sample_rate``."""
+    factor = max(1, sample_rate // PITCH_RATE)
+    rate = sample_rate / factor
+    h = scipy.signal.firwin(20 * factor + 1, 1.0 / factor, window=("kaiser", 5.0)) \
+        if factor > 1 else np.ones(1)
+    taps = round_half_away(h * 2.0**TAP_BITS).astype(np.int64)
+    taps.setflags(write=False)
+    log2_rate = int(round_half_away(np.log2(rate / PITCH_REF_HZ) * 2.0**LOG2_FRAC))
+    return PitchTables(factor, rate, int(round(rate * PITCH_WIN_MS / 1000.0)),
+                       int(np.floor(rate / PITCH_FMAX)), int(np.ceil(rate / PITCH_FMIN)),
+                       taps, log2_rate)
+
+
+def decimate(s: np.ndarray, tables: PitchTables) -> np.ndarray:
+    """Step 1: the int32 decimated samples y (ceil(n / d),) of int16 PCM s."""
+    d, h = tables.factor, tables.taps
+    half = (h.size - 1) // 2
+    n_out = -(-s.size // d)
+    padded = np.concatenate([np.zeros(h.size, np.int64), s.astype(np.int64),
+                             np.zeros(h.size + d, np.int64)])
+    # y[j] = sum_k h[k] s[d j + half - k]; s[i] sits at padded[i + h.size]
+    index = d * np.arange(n_out)[:, None] + half - np.arange(h.size)[None, :] + h.size
+    acc = padded[index] @ h                                           # (n_out,) int64
+    return ((acc + (1 << (TAP_BITS - 1))) >> TAP_BITS).astype(np.int32)
+
+
+def frame_windows(y: np.ndarray, n_frames: int, config: FeatureConfig,
+                  tables: PitchTables) -> np.ndarray:
+    """Step 2: int64 (T, w) windows, each minus its rounded mean."""
+    d, w = tables.factor, tables.width
+    t = np.arange(n_frames, dtype=np.int64)
+    starts = (2 * t * config.hop_length + config.win_length - w * d + d) // (2 * d)
+    lead = int(max(0, -starts.min(initial=0)))
+    tail = int(max(0, starts.max(initial=0) + w - y.size))
+    padded = np.concatenate([np.zeros(lead, np.int64), y.astype(np.int64),
+                             np.zeros(tail, np.int64)])
+    frames = padded[(starts + lead)[:, None] + np.arange(w)[None, :]]  # (T, w)
+    total = frames.sum(axis=1, keepdims=True)
+    mean = (2 * total + w) // (2 * w)                                  # floor division
+    return frames - mean
+
+
+def log2_q16(v: np.ndarray) -> np.ndarray:
+    """round(2^16 log2 v) for positive integers v < 2^31, by the integer front end's
+    table: the leading bit, 7 table bits and 8 interpolated ones."""
+    v = np.asarray(v, dtype=np.int64)
+    n = bit_length(v.astype(np.uint64)).astype(np.int64) - 1
+    top = np.where(n >= 31, v >> np.maximum(n - 31, 0), v << np.maximum(31 - n, 0))
+    idx = (top >> (31 - LOG2_BITS)) & ((1 << LOG2_BITS) - 1)
+    frac = (top >> (31 - LOG2_BITS - INTERP_BITS)) & ((1 << INTERP_BITS) - 1)
+    table = log2_table().astype(np.int64) & ((1 << (LOG2_FRAC + 1)) - 1)  # as qfrontend
+    return (n << LOG2_FRAC) + table[idx] + \
+        (((table[idx + 1] - table[idx]) * frac + (1 << (INTERP_BITS - 1))) >> INTERP_BITS)
+
+
+def _div_round(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """round(num / den) half away from zero, den > 0, integers."""
+    q = (2 * np.abs(num) + den) // (2 * den)
+    return np.where(num < 0, -q, q)
+
+
+def frame_pitch(z: np.ndarray, tables: PitchTables) -> tuple[np.ndarray, np.ndarray]:
+    """Steps 3-6: int64 octaves Q8 and voicing Q8 (T,) of mean-free windows z (T, w)."""
+    lo, hi, w = tables.lag_min, tables.lag_max, tables.width
+    lags = np.arange(lo - 1, hi + 2)
+    R = np.stack([(z[:, :w - k] * z[:, k:]).sum(axis=1) for k in lags], axis=1)
+    R0 = (z * z).sum(axis=1)
+    rows = np.arange(z.shape[0])
+    k = np.argmax(R[:, 1:-1], axis=1) + 1                      # index into lags
+    a, b, c = R[rows, k - 1], R[rows, k], R[rows, k + 1]
+    curve = a - 2 * b + c
+    safe = np.where(curve < 0, -curve, 1)
+    shift = np.where(curve < 0, -_div_round((a - c) << 14, safe), 0)
+    shift = np.clip(shift, -(1 << 14), 1 << 14)
+    period = (lags[k].astype(np.int64) << TAP_BITS) + shift
+    silent = R0 < w
+    voicing = np.where(silent | (b <= 0), 0,
+                       np.minimum(_div_round(b << OUT_FRAC, np.maximum(R0, 1)), 256))
+    log_period = log2_q16(period) - (TAP_BITS << LOG2_FRAC)
+    shift_out = LOG2_FRAC - OUT_FRAC
+    octaves = (tables.log2_rate_q16 - log_period + (1 << (shift_out - 1))) >> shift_out
+    return octaves, voicing
+
+
+def fill_unvoiced(octaves: np.ndarray, voicing: np.ndarray) -> np.ndarray:
+    """Step 7: octaves of the unvoiced frames from the voiced ones around them."""
+    voiced = np.flatnonzero(voicing >= VOICED_Q8)
+    if voiced.size == 0:
+        return np.zeros_like(octaves)
+    t = np.arange(octaves.size)
+    right = np.clip(np.searchsorted(voiced, t), 0, voiced.size - 1)    # first voiced >= t
+    left = np.clip(right - (voiced[right] > t), 0, voiced.size - 1)      # last voiced <= t
+    a, b = voiced[left], voiced[right]
+    va, vb = octaves[a], octaves[b]
+    span = np.maximum(b - a, 1)
+    out = va + _div_round((vb - va) * (t - a), span)
+    out = np.where(t <= voiced[0], octaves[voiced[0]], out)
+    return np.where(t >= voiced[-1], octaves[voiced[-1]], out)
+
+
+def pitch_q8(signal: np.ndarray, config: FeatureConfig = FeatureConfig(pitch=True),
+             trim_trailing_silence: bool | None = None) -> np.ndarray:
+    """The integer pitch channels of a mono int16 PCM signal.
+
+    Returns
+    -------
+    ndarray, (T, 2), int16
+        Q8 log2(F0 / 100 Hz) (interpolated across unvoiced frames) and voicing; T as
+        the log-mel frames of the same signal.
+    """
+    s = np.asarray(signal)
+    if s.dtype != np.int16 or s.ndim != 1:
+        raise ValueError(f"pitch_q8 expects a mono int16 signal (n,), got {s.dtype} {s.shape}")
+    trim = config.trim_trailing_silence if trim_trailing_silence is None \
+        else trim_trailing_silence
+    if trim:
+        s = trim_trailing_zeros(s)
+    tables = pitch_tables(config.sample_rate)
+    n_frames = num_frames(s.size, config)
+    z = frame_windows(decimate(s, tables), n_frames, config, tables)
+    octaves, voicing = frame_pitch(z, tables)
+    octaves = fill_unvoiced(octaves, voicing)
+    return np.stack([octaves, voicing], axis=1).astype(np.int16)
+
+
+def pitch_int(signal: np.ndarray, config: FeatureConfig = FeatureConfig(pitch=True)
+              ) -> np.ndarray:
+    """Drop-in for :func:`pyreparam.audio.features.pitch_track` computed by the integer
+    pitch track: float samples (x = s / 32768) -> float32 (T, 2) = q / 256."""
+    from pyreparam.quant.qfrontend import pcm16
+    x = np.asarray(signal)
+    if x.ndim != 1:
+        raise ValueError(f"pitch_int expects a mono signal (n,), got shape {x.shape}")
+    return (pitch_q8(pcm16(x), config).astype(np.float32) / np.float32(2**OUT_FRAC))
