@@ -608,6 +608,60 @@ pr_status pr_logmel_push_s16(const pr_logmel_params *p, int32_t hop_length, int1
                              int32_t *consumed, int16_t *features, int32_t max_frames,
                              int32_t *frames, int32_t *scratch, int64_t scratch_len);
 
+/* ==== the pitch track (reference/frontend_int.md section 8; NumPy oracle
+ * pyreparam/quant/qpitch.py) ====
+ *
+ * Two more int16 Q8 channels per frame: log2(F0 / 100 Hz) and the voicing strength, in
+ * three steps the caller chains: pr_pitch_decimate_s16 (the signal at about 4 kHz),
+ * pr_pitch_frame_s32 (one frame's window of decimated samples -> its raw log2 F0 and
+ * voicing) and pr_pitch_fill_s16 (log2 F0 of the unvoiced frames from the voiced ones
+ * around them, once the utterance's frames are there).
+ */
+enum {
+    PR_PITCH_MAX_FACTOR = 16,       /* decimation factor d, 2 .. 16 */
+    PR_PITCH_MAX_WIDTH = 1024,      /* window, decimated samples */
+    PR_PITCH_VOICED_Q8 = 128        /* voicing >= 0.5: voiced */
+};
+
+/* Constants of one sample rate (pyreparam.quant.qpitch.PitchTables). */
+typedef struct {
+    int32_t factor;                  /* d, 2 .. PR_PITCH_MAX_FACTOR */
+    int32_t width;                   /* w, 4 .. PR_PITCH_MAX_WIDTH */
+    int32_t lag_min, lag_max;        /* 2 <= lag_min <= lag_max <= w - 2 */
+    int32_t log2_rate_q16;           /* round(2^16 log2(rate / 100 Hz)) */
+    const int16_t *taps;             /* (20 d + 1) Q15 decimation filter */
+    const int32_t *log2_table;       /* (PR_LOGMEL_LOG2_SIZE + 1), as pr_logmel_params' */
+} pr_pitch_params;
+
+/*
+ * pr_pitch_decimate_s16: y[i] = (sum_k taps[k] s[d (j0 + i) + 10 d - k] + 2^14) >> 15 for
+ * i = 0 .. count - 1, samples of s outside 0 .. n - 1 read as 0 (|y| < 2^16).
+ * Checks: NULL pointers (PR_ERR_NULL; s may be NULL when n is 0), n < 0, count < 0
+ * (PR_ERR_SHAPE), factor (PR_ERR_PARAM).
+ */
+pr_status pr_pitch_decimate_s16(const pr_pitch_params *p, const int16_t *s, int32_t n,
+                                int32_t j0, int32_t count, int32_t *y);
+
+/*
+ * pr_pitch_frame_s32: one frame from its window (width decimated samples): out[0] =
+ * round(256 (log2(rate / 100) - log2(period))), the period from the autocorrelation's
+ * first highest lag of lag_min .. lag_max refined by a parabola, out[1] = voicing =
+ * round(256 R[lag] / R[0]) in 0 .. 256 (0 for a window whose mean square is below 1).
+ * window entries must be within +-2^20. Checks: NULL (PR_ERR_NULL), the parameters
+ * (PR_ERR_PARAM), a window value out of range (PR_ERR_SHAPE).
+ */
+pr_status pr_pitch_frame_s32(const pr_pitch_params *p, const int32_t *window, int16_t *out);
+
+/*
+ * pr_pitch_fill_s16: frames (T, stride) int16 hold log2 F0 at column col and voicing at
+ * col + 1; each frame whose voicing is below PR_PITCH_VOICED_Q8 gets the log2 F0
+ * interpolated between the voiced frames around it (rounded half away from zero), the
+ * nearest voiced frame's at the ends, 0 when no frame is voiced. Checks: NULL
+ * (PR_ERR_NULL; frames may be NULL when T is 0), T < 0, col < 0 or col + 2 > stride
+ * (PR_ERR_SHAPE).
+ */
+pr_status pr_pitch_fill_s16(int16_t *frames, int32_t T, int32_t stride, int32_t col);
+
 /* ==== streaming: audio in, decisions out (reference/stream.md; NumPy oracle
  * pyreparam/quant/qstream.py) ====
  *

@@ -7,8 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.signal import firwin, resample_poly
 
+from pyreparam import native
 from pyreparam.audio.features import PITCH_VOICED, FeatureConfig, pitch_track
-from pyreparam.quant import qpitch
+from pyreparam.quant import ckernels, qpitch
 from pyreparam.quant.qfrontend import pcm16
 
 STEP = 1.0 / 256                    # one Q8 step
@@ -87,3 +88,105 @@ def test_any_pcm_gives_q8_channels_in_range_and_agrees_with_float_where_clearly_
     voiced = clear & (exact[:, 1] >= PITCH_VOICED + 0.1)
     if voiced.any():
         assert np.abs(q[voiced, 0] / 256 - exact[voiced, 0]).max() < 4 * STEP + math.ulp(1)
+
+
+# ---------------------------------------------------------------- C, bit for bit
+
+needs_c = pytest.mark.skipif(not native.available(), reason="C extension not built")
+
+
+def _pcm(seed: int, n: int, rate: int, level: float) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    f0 = float(rng.uniform(65, 490))
+    x = level * voice(f0, n / rate + 0.01, rate)[:n] + (1 - level) * 0.3 * rng.standard_normal(n)
+    x[rng.integers(0, n, 3)] = rng.choice([-1.0, 0.999], 3)      # full-scale samples
+    if rng.random() < 0.3:
+        x[: n // 3] = 0.0                                          # digital silence
+    return pcm16(x)
+
+
+@needs_c
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([8000, 16000, 22050, 44100]),
+       st.integers(0, 9000), st.floats(0.0, 1.0))
+def test_c_pitch_track_is_the_numpy_reference_bit_for_bit(seed, rate, n, level):
+    config = FeatureConfig(sample_rate=rate, pitch=True)
+    s = _pcm(seed, n, rate, level) if n else np.zeros(0, np.int16)
+    tables = qpitch.pitch_tables(rate)
+    y = qpitch.decimate(s, tables)
+    np.testing.assert_array_equal(ckernels.pitch_decimate_s16(s, tables), y)
+    frames = qpitch.num_frames(s.size, config)
+    windows = qpitch.frame_windows(y, frames, config, tables, mean_free=False)
+    octaves, voicing = qpitch.frame_pitch(
+        qpitch.frame_windows(y, frames, config, tables), tables)
+    raw = ckernels.pitch_frames_s32(windows.astype(np.int32), tables)
+    np.testing.assert_array_equal(raw[:, 0], octaves)
+    np.testing.assert_array_equal(raw[:, 1], voicing)
+    np.testing.assert_array_equal(
+        qpitch.pitch_q8(s, config, False, use_c=True), qpitch.pitch_q8(s, config, False,
+                                                                       use_c=False))
+
+
+@needs_c
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(-300, 700), st.integers(0, 256)), max_size=40),
+       st.integers(2, 5), st.integers(0, 3))
+def test_c_fill_is_the_numpy_reference_bit_for_bit(rows, stride, col):
+    col = min(col, stride - 2)
+    frames = np.zeros((len(rows), stride), np.int16)
+    if rows:
+        frames[:, col:col + 2] = np.array(rows, dtype=np.int16)
+    expected = frames.copy()
+    expected[:, col] = qpitch.fill_unvoiced(frames[:, col].astype(np.int64),
+                                            frames[:, col + 1].astype(np.int64))
+    np.testing.assert_array_equal(ckernels.pitch_fill_s16(frames, col), expected)
+
+
+@needs_c
+def test_c_pitch_functions_refuse_bad_arguments():
+    tables = qpitch.pitch_tables(16000)
+    ffi, lib = native.ffi(), native.lib()
+    p, keep = ckernels.pitch_params(tables)
+    window = np.zeros(tables.width, np.int32)
+    out = np.zeros(2, np.int16)
+    ptr = lambda a: ffi.cast(("int32_t *" if a.dtype == np.int32 else "int16_t *"),
+                             ffi.from_buffer(a))
+    assert lib.pr_pitch_frame_s32(ffi.NULL, ptr(window), ptr(out)) == lib.PR_ERR_NULL
+    window[3] = 1 << 21
+    assert lib.pr_pitch_frame_s32(p, ptr(window), ptr(out)) == lib.PR_ERR_SHAPE
+    bad = ffi.new("pr_pitch_params *", dict(factor=4, width=160, lag_min=8, lag_max=159,
+                                            log2_rate_q16=0, taps=p.taps,
+                                            log2_table=p.log2_table))
+    assert lib.pr_pitch_frame_s32(bad, ptr(np.zeros(160, np.int32)), ptr(out)) == \
+        lib.PR_ERR_PARAM
+    y = np.zeros(4, np.int32)
+    assert lib.pr_pitch_decimate_s16(p, ffi.NULL, 5, 0, 4, ptr(y)) == lib.PR_ERR_NULL
+    assert lib.pr_pitch_decimate_s16(p, ffi.NULL, 0, 0, -1, ptr(y)) == lib.PR_ERR_SHAPE
+    frames = np.zeros((3, 2), np.int16)
+    assert lib.pr_pitch_fill_s16(ptr(frames), 3, 2, 1) == lib.PR_ERR_SHAPE
+    del keep
+
+
+@needs_c
+@settings(max_examples=80, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([8000, 16000, 22050]),
+       st.integers(0, 20), st.integers(-50, 50))
+def test_c_frame_step_is_the_numpy_reference_on_any_window(seed, rate, bits, offset):
+    """Windows of any scale (quiet ones make every rounding of the mean and the ratios
+    show) with any offset, periodic or not."""
+    tables = qpitch.pitch_tables(rate)
+    rng = np.random.default_rng(seed)
+    scale = 2 ** bits
+    period = int(rng.integers(tables.lag_min, tables.lag_max + 1))
+    shape = rng.integers(-scale, scale + 1, period)
+    windows = np.stack([
+        np.resize(shape, tables.width) + rng.integers(-(scale // 4) - 1, scale // 4 + 2,
+                                                      tables.width),
+        rng.integers(-scale, scale + 1, tables.width)]) + offset
+    windows = np.clip(windows, -(1 << 20), 1 << 20).astype(np.int32)
+    mean_free = windows.astype(np.int64) - \
+        (2 * windows.sum(axis=1, keepdims=True) + tables.width) // (2 * tables.width)
+    octaves, voicing = qpitch.frame_pitch(mean_free, tables)
+    raw = ckernels.pitch_frames_s32(windows, tables)
+    np.testing.assert_array_equal(raw[:, 0], octaves)
+    np.testing.assert_array_equal(raw[:, 1], voicing)

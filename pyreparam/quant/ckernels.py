@@ -437,6 +437,60 @@ def logmel_frames_s16(frames, tables, return_power: bool = False):
     return (out, power) if return_power else out
 
 
+def pitch_params(tables):
+    """A pr_pitch_params pointing into ``tables`` (a qpitch.PitchTables) and the arrays
+    that must stay alive while it is used."""
+    from pyreparam.quant.qfrontend import log2_table
+    arrays = dict(taps=check_array("taps", np.asarray(tables.taps, dtype=np.int16), np.int16,
+                                   (20 * tables.factor + 1,)),
+                  log2_table=check_array("log2_table", log2_table(), np.int32, (129,)))
+    pointers = {name: _ptr(a) for name, a in arrays.items()}
+    p = native.ffi().new("pr_pitch_params *", dict(
+        factor=tables.factor, width=tables.width, lag_min=tables.lag_min,
+        lag_max=tables.lag_max, log2_rate_q16=tables.log2_rate_q16, **pointers))
+    return p, (arrays, pointers)
+
+
+def pitch_decimate_s16(s, tables) -> np.ndarray:
+    """pr_pitch_decimate_s16 over a whole signal: int16 (n,) -> int32 (ceil(n / d),);
+    see :func:`pyreparam.quant.qpitch.decimate`."""
+    n = s.shape[0] if isinstance(s, np.ndarray) else 0
+    s = check_array("s", s, np.int16, (n,))
+    count = -(-n // tables.factor)
+    y = np.empty(max(count, 1), dtype=np.int32)
+    p, keep = pitch_params(tables)
+    _call("pr_pitch_decimate_s16", p, _ptr(s) if n else native.ffi().NULL, n, 0, count,
+          _ptr(y))
+    del keep
+    return y[:count]
+
+
+def pitch_frames_s32(windows, tables) -> np.ndarray:
+    """pr_pitch_frame_s32 on each window: int32 (T, w) -> int16 (T, 2) raw octaves and
+    voicing; see :func:`pyreparam.quant.qpitch.frame_pitch`."""
+    if not isinstance(windows, np.ndarray) or windows.ndim != 2:
+        raise ValueError("windows must be a 2-D numpy array (T, width)")
+    T = windows.shape[0]
+    windows = check_array("windows", windows, np.int32, (T, tables.width))
+    out = np.empty((T, 2), dtype=np.int16)
+    p, keep = pitch_params(tables)
+    for t in range(T):
+        _call("pr_pitch_frame_s32", p, _ptr(windows[t]), _ptr(out[t]))
+    del keep
+    return out
+
+
+def pitch_fill_s16(frames, col: int = 0) -> np.ndarray:
+    """pr_pitch_fill_s16 on a copy of int16 frames (T, stride); see
+    :func:`pyreparam.quant.qpitch.fill_unvoiced`."""
+    if not isinstance(frames, np.ndarray) or frames.ndim != 2:
+        raise ValueError("frames must be a 2-D numpy array (T, stride)")
+    out = np.ascontiguousarray(check_array("frames", frames, np.int16, frames.shape)).copy()
+    _call("pr_pitch_fill_s16", _ptr(out) if out.size else native.ffi().NULL, out.shape[0],
+          out.shape[1], col)
+    return out
+
+
 def logmel_push_s16(tables, hop_length: int, tail: np.ndarray, tail_fill: int, pcm,
                     max_frames: int) -> tuple[np.ndarray, int, int]:
     """pr_logmel_push_s16: push ``pcm`` (int16) into the tail (int16 (win_length),

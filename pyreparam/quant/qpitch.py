@@ -5,8 +5,9 @@ F0 / 100 Hz, interpolated across unvoiced frames, and the voicing strength); thi
 module computes them from int16 PCM with integer arithmetic only, as a device would,
 and returns them as int16 Q8 (value * 256), the format of the integer front end's
 log-mel (:mod:`pyreparam.quant.qfrontend`) that the causal normalization consumes. It
-is the reference a C port must reproduce bit for bit; there is no C port yet, so the
-integer pitch track runs on the host only (training with ``--frontend int --pitch``).
+is the oracle of the C functions pr_pitch_decimate_s16, pr_pitch_frame_s32 and
+pr_pitch_fill_s16 (bit-exact, tests/test_pitch_int.py); the device's stream does not
+chain them yet, so a model with pitch channels takes its features from the host.
 Steps (``>>`` is an arithmetic shift, rounding is half away from zero unless said):
 
 1. Decimation by d = sample_rate // 4000 with scipy.signal.resample_poly's own FIR
@@ -88,8 +89,9 @@ def decimate(s: np.ndarray, tables: PitchTables) -> np.ndarray:
 
 
 def frame_windows(y: np.ndarray, n_frames: int, config: FeatureConfig,
-                  tables: PitchTables) -> np.ndarray:
-    """Step 2: int64 (T, w) windows, each minus its rounded mean."""
+                  tables: PitchTables, mean_free: bool = True) -> np.ndarray:
+    """Step 2: int64 (T, w) windows, each minus its rounded mean (``mean_free``; the
+    C step takes them with their mean and removes it itself)."""
     d, w = tables.factor, tables.width
     t = np.arange(n_frames, dtype=np.int64)
     starts = (2 * t * config.hop_length + config.win_length - w * d + d) // (2 * d)
@@ -98,6 +100,8 @@ def frame_windows(y: np.ndarray, n_frames: int, config: FeatureConfig,
     padded = np.concatenate([np.zeros(lead, np.int64), y.astype(np.int64),
                              np.zeros(tail, np.int64)])
     frames = padded[(starts + lead)[:, None] + np.arange(w)[None, :]]  # (T, w)
+    if not mean_free:
+        return frames
     total = frames.sum(axis=1, keepdims=True)
     mean = (2 * total + w) // (2 * w)                                  # floor division
     return frames - mean
@@ -162,8 +166,13 @@ def fill_unvoiced(octaves: np.ndarray, voicing: np.ndarray) -> np.ndarray:
 
 
 def pitch_q8(signal: np.ndarray, config: FeatureConfig = FeatureConfig(pitch=True),
-             trim_trailing_silence: bool | None = None) -> np.ndarray:
+             trim_trailing_silence: bool | None = None,
+             use_c: bool | None = None) -> np.ndarray:
     """The integer pitch channels of a mono int16 PCM signal.
+
+    ``use_c``: decimate, analyse and fill with the C runtime (pr_pitch_decimate_s16,
+    pr_pitch_frame_s32, pr_pitch_fill_s16) instead of this NumPy reference, bit for bit
+    the same; default: C when the extension is built.
 
     Returns
     -------
@@ -180,6 +189,15 @@ def pitch_q8(signal: np.ndarray, config: FeatureConfig = FeatureConfig(pitch=Tru
         s = trim_trailing_zeros(s)
     tables = pitch_tables(config.sample_rate)
     n_frames = num_frames(s.size, config)
+    if use_c is None:
+        from pyreparam import native
+        use_c = native.available()
+    if use_c:
+        from pyreparam.quant import ckernels
+        y = ckernels.pitch_decimate_s16(s, tables)
+        windows = frame_windows(y, n_frames, config, tables, mean_free=False)
+        return ckernels.pitch_fill_s16(ckernels.pitch_frames_s32(
+            windows.astype(np.int32), tables))
     z = frame_windows(decimate(s, tables), n_frames, config, tables)
     octaves, voicing = frame_pitch(z, tables)
     octaves = fill_unvoiced(octaves, voicing)
