@@ -1,7 +1,7 @@
 /*
  * pr_pitch_frame_s32: one frame's raw pitch from its window of decimated samples (steps
  * 2-6 of pyreparam/quant/qpitch.py): the window minus its mean (floor((2 sum + w) /
- * (2 w))), the autocorrelation R in int64 (|z| < 2^21, w <= 2^10: |R| < 2^52), the
+ * (2 w))), the autocorrelation R in int64 (|z| <= 2^18, w <= 2^10: |R| <= 2^46), the
  * first lag of lag_min .. lag_max with the largest R, a parabola through its
  * neighbours in Q15 lags, log2 by the log-mel front end's table, the voicing ratio.
  */

@@ -10,7 +10,8 @@
 enum {
     PR_PITCH_TAP_BITS = 15,
     PR_PITCH_OUT_FRAC = 8,
-    PR_PITCH_WINDOW_LIMIT = 1 << 20      /* |window| bound: R fits int64 with room */
+    PR_PITCH_WINDOW_LIMIT = 1 << 17      /* |window| bound: |z| <= 2^18, |R| <= 2^46, and
+                                            2^14 (a - c) fits int64 */
 };
 
 static inline pr_status pr_pitch_check_params(const pr_pitch_params *p)

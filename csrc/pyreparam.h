@@ -647,8 +647,9 @@ pr_status pr_pitch_decimate_s16(const pr_pitch_params *p, const int16_t *s, int3
  * round(256 (log2(rate / 100) - log2(period))), the period from the autocorrelation's
  * first highest lag of lag_min .. lag_max refined by a parabola, out[1] = voicing =
  * round(256 R[lag] / R[0]) in 0 .. 256 (0 for a window whose mean square is below 1).
- * window entries must be within +-2^20. Checks: NULL (PR_ERR_NULL), the parameters
- * (PR_ERR_PARAM), a window value out of range (PR_ERR_SHAPE).
+ * Window entries must be within +-2^17 (decimated int16 PCM is). Checks: NULL
+ * (PR_ERR_NULL), the parameters (PR_ERR_PARAM), a window value out of range
+ * (PR_ERR_SHAPE).
  */
 pr_status pr_pitch_frame_s32(const pr_pitch_params *p, const int32_t *window, int16_t *out);
 

@@ -353,6 +353,48 @@ static void run_logmel(int32_t n_fft, int32_t win, int32_t M)
     free((void *)p.mel_weights); free((void *)p.log2_table);
 }
 
+/* Pitch track: random parameters within their limits, taps and log table of any
+ * contents, signals and windows of random, extreme and constant samples (windows up
+ * to the +-2^17 limit), frames to fill of any contents; then the error statuses. */
+static void run_pitch(int32_t factor, int32_t width, int32_t n)
+{
+    const int32_t n_taps = 20 * factor + 1;
+    pr_pitch_params p;
+    int16_t *taps = rand_s16((size_t)n_taps);
+    int16_t *s = rand_s16((size_t)n);
+    int32_t *y = xmalloc((size_t)(n / factor + 2) * sizeof *y);
+    int32_t *w = rand_s32(width, -(1 << 17), 1 << 17);
+    int16_t out[2], *frames;
+    int32_t i, T = (int32_t)pick(0, 50), stride = (int32_t)pick(2, 5);
+    p.factor = factor; p.width = width;
+    p.lag_min = (int32_t)pick(2, width - 2);
+    p.lag_max = (int32_t)pick(p.lag_min, width - 2);
+    p.log2_rate_q16 = (int32_t)pick(-2147483647 - 1, 2147483647);
+    p.taps = taps;
+    p.log2_table = rand_s32(PR_LOGMEL_LOG2_SIZE + 1, -2147483647 - 1, 2147483647);
+    expect("pitch decimate", pr_pitch_decimate_s16(&p, s, n, (int32_t)pick(-5, 5),
+                                                   n / factor + 2, y), PR_OK);
+    for (i = 0; i < 4; ++i) {
+        if (i > 0) {
+            const int32_t v = i == 1 ? -(1 << 17) : (i == 2 ? (1 << 17) : 0);
+            int32_t j;
+            for (j = 0; j < width; ++j) {
+                w[j] = v;
+            }
+        }
+        expect("pitch frame", pr_pitch_frame_s32(&p, w, out), PR_OK);
+    }
+    frames = rand_s16((size_t)T * (size_t)stride);
+    expect("pitch fill", pr_pitch_fill_s16(frames, T, stride, (int32_t)pick(0, stride - 2)),
+           PR_OK);
+    w[0] = (1 << 17) + 1;
+    expect("pitch window", pr_pitch_frame_s32(&p, w, out), PR_ERR_SHAPE);
+    p.lag_max = width - 1;
+    expect("pitch lags", pr_pitch_frame_s32(&p, w, out), PR_ERR_PARAM);
+    expect("pitch fill col", pr_pitch_fill_s16(frames, T, stride, stride - 1), PR_ERR_SHAPE);
+    free(taps); free(s); free(y); free(w); free(frames); free((void *)p.log2_table);
+}
+
 int main(void)
 {
     int i, j, k;
@@ -379,6 +421,12 @@ int main(void)
         run_logmel(n_fft, (int32_t)pick(1, n_fft), (int32_t)pick(1, 80));
     }
     run_logmel(512, 400, PR_LOGMEL_MAX_BANDS);
+    for (i = 0; i < 40; ++i) {
+        run_pitch((int32_t)pick(2, PR_PITCH_MAX_FACTOR), (int32_t)pick(4, 300),
+                  (int32_t)pick(1, 3000));
+    }
+    run_pitch(PR_PITCH_MAX_FACTOR, PR_PITCH_MAX_WIDTH, 20000);
+    run_pitch(4, 160, 48000);
     run_norm(1000, 1);
     run_norm(3, PR_NORM_MAX_BANDS);
     run_layernorm(3, 4096);
