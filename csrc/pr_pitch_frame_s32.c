@@ -26,11 +26,21 @@ static int64_t pr_pitch_log2_q16(uint32_t v, const int32_t *t)
     return (int64_t)n * 65536 + t0 + (((t1 - t0) * frac + (1 << 13)) >> 14);
 }
 
+/* R[k] = sum_i z[i] z[i + k], z = window - mean, the subtraction on the fly (no copy:
+ * the stack stays small on a microcontroller). */
+static int64_t pr_pitch_acf(const int32_t *x, int32_t w, int64_t mean, int32_t k)
+{
+    int64_t acc = 0;
+    int32_t i;
+    for (i = 0; i + k < w; ++i) {
+        acc += (x[i] - mean) * (x[i + k] - mean);
+    }
+    return acc;
+}
+
 pr_status pr_pitch_frame_s32(const pr_pitch_params *p, const int32_t *window, int16_t *out)
 {
-    int64_t R[PR_PITCH_MAX_WIDTH];
-    int32_t z[PR_PITCH_MAX_WIDTH];
-    int64_t total = 0, mean, R0 = 0, a, b, c, curve, shift, period, voicing, octaves;
+    int64_t total = 0, mean, R0, prev, r, a, b, c, curve, shift, period, voicing, octaves;
     int32_t i, k, w, best;
     if (p == NULL || window == NULL || out == NULL || p->log2_table == NULL) {
         return PR_ERR_NULL;
@@ -46,26 +56,23 @@ pr_status pr_pitch_frame_s32(const pr_pitch_params *p, const int32_t *window, in
         total += window[i];
     }
     mean = pr_pitch_div_floor(2 * total + w, 2 * (int64_t)w);
-    for (i = 0; i < w; ++i) {
-        z[i] = (int32_t)(window[i] - mean);
-        R0 += (int64_t)z[i] * z[i];
-    }
-    for (k = p->lag_min - 1; k <= p->lag_max + 1; ++k) {
-        int64_t acc = 0;
-        for (i = 0; i + k < w; ++i) {
-            acc += (int64_t)z[i] * z[i + k];
-        }
-        R[k] = acc;
-    }
+    R0 = pr_pitch_acf(window, w, mean, 0);
+    /* the first lag of lag_min .. lag_max with the largest R, with its neighbours a, c */
+    prev = pr_pitch_acf(window, w, mean, p->lag_min - 1);
     best = p->lag_min;
-    for (k = p->lag_min + 1; k <= p->lag_max; ++k) {
-        if (R[k] > R[best]) {
-            best = k;
+    a = b = c = 0;
+    for (k = p->lag_min; k <= p->lag_max + 1; ++k) {
+        r = pr_pitch_acf(window, w, mean, k);
+        if (k == best + 1) {
+            c = r;
         }
+        if (k <= p->lag_max && (k == p->lag_min || r > b)) {
+            best = k;
+            a = prev;
+            b = r;
+        }
+        prev = r;
     }
-    a = R[best - 1];
-    b = R[best];
-    c = R[best + 1];
     curve = a - 2 * b + c;
     shift = 0;
     if (curve < 0) {
@@ -75,7 +82,7 @@ pr_status pr_pitch_frame_s32(const pr_pitch_params *p, const int32_t *window, in
     period = ((int64_t)best << PR_PITCH_TAP_BITS) + shift;          /* > 0 */
     voicing = 0;
     if (R0 >= w && b > 0) {
-        voicing = pr_pitch_div_round(b * 256, R0 > 1 ? R0 : 1);
+        voicing = pr_pitch_div_round(b * 256, R0);
         voicing = voicing > 256 ? 256 : voicing;
     }
     octaves = p->log2_rate_q16 -

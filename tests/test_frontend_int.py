@@ -386,8 +386,9 @@ MCU_TOOLS = [t for t in ("arm-none-eabi-gcc", "qemu-system-arm", "cc") if shutil
                                             "(tools/mcu/run.sh installs them)")
 def test_cortex_m4_frames_equal_the_host(tmp_path):
     """tools/mcu/frontend.py on the Cortex-M4, portable and DSP variant: every frame's
-    features equal the NumPy reference's; the figures land in its JSON; the DSP variant
-    takes fewer instructions."""
+    features, and the pitch track's decimation, windows and fill, equal the NumPy
+    reference's; the figures land in its JSON; the DSP variant takes fewer
+    instructions."""
     import json
     out = tmp_path / "fe.json"
     done = subprocess.run([sys.executable, str(ROOT / "tools" / "mcu" / "frontend.py"),
@@ -399,6 +400,7 @@ def test_cortex_m4_frames_equal_the_host(tmp_path):
     for result in (ref, dsp):
         assert result["ok"] and len(result["instructions"]) == doc["frames"]
         assert max(result["instructions"]) < 45000 and result["stack_bytes"] < 1024
+        assert result["pitch_stack_bytes"] < 1024 and result["pitch_decimate_instructions"] > 0
     assert max(dsp["instructions"]) < min(ref["instructions"])
 
 
