@@ -33,3 +33,24 @@ def test_jobs_run_once_and_a_second_pass_keeps_them(tmp_path):
     bad = subprocess.run(["bash", str(SCRIPT), str(tmp_path / "none.jobs")], cwd=tmp_path,
                          env=env, capture_output=True, text=True)
     assert bad.returncode == 2 and "usage" in bad.stderr
+
+
+def test_the_repositorys_job_lists_are_valid_train_commands():
+    """Every line of tools/sweeps/*.jobs parses as `pyreparam train` options (names,
+    types and choices), so a list cannot fail hours in on a typo."""
+    import shlex
+
+    import click
+
+    from pyreparam.cli.train import train_command
+    lists = sorted((SCRIPT.parent / "sweeps").glob("*.jobs"))
+    assert lists
+    for path in lists:
+        for line in path.read_text().splitlines():
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            name, manifest, *options = shlex.split(line)
+            try:
+                train_command.make_context("train", [manifest, *options, "--out", name])
+            except click.UsageError as error:
+                raise AssertionError(f"{path.name}: {line!r}: {error}") from None
