@@ -24,3 +24,15 @@ def test_pitch_runs_are_their_own_variant_named_after_the_pitch_channels():
                               "convtransformer light + HRF r=4 + pitch"]
     assert all(len(rs) == 2 for rs in groups.values())
     assert results_table.variant_name(_results(0, False)) == "convtransformer light"
+
+
+def test_a_global_normalization_run_goes_in_the_row_of_the_same_features():
+    """tools/protocols_report.py: a model with pitch channels is another row's model."""
+    spec = importlib.util.spec_from_file_location(
+        "protocols_report", SCRIPT.parent / "protocols_report.py")
+    report = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(report)
+    hrf = {"r": 4, "k": 1, "sites": ["ffn"]}
+    plain, pitch = _results(0, None, hrf), _results(0, True, hrf)
+    assert report.model_key(plain) == report.model_key(_results(1, False, hrf))
+    assert report.model_key(plain) != report.model_key(pitch)

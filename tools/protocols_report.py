@@ -71,11 +71,12 @@ def summarize(runs: list[Path], recompute: bool) -> list[dict]:
 
 
 def model_key(results: dict) -> tuple:
-    """Backbone, size and HRF of a run: a global-normalization run's UA goes in the row
-    of the same model."""
+    """Backbone, size, HRF and input channels of a run: a global-normalization run's UA
+    goes in the row of the same model on the same features."""
     config = results["model_config"]
     hrf = config.get("hrf") or {}
-    return config["backbone"], config.get("size"), hrf.get("r"), hrf.get("k", 1)
+    return (config["backbone"], config.get("size"), hrf.get("r"), hrf.get("k", 1),
+            config.get("n_mels"), bool(results.get("feature_config", {}).get("pitch")))
 
 
 def format_tables(rows: list[dict], global_ua: dict[tuple, list[float]]) -> str:
