@@ -72,7 +72,10 @@ DEFAULTS = TrainConfig()
               help="Two more input channels per frame after the mel bands: log2 of the "
                    "pitch (F0, 60-500 Hz, interpolated across unvoiced frames) and the "
                    "voicing strength, from the autocorrelation of a 4 kHz copy "
-                   "(pyreparam.audio.features.pitch_track). Float front end only.")
+                   "(pyreparam.audio.features.pitch_track; with --frontend int the "
+                   "integer track, pyreparam.quant.qpitch). Such a model runs in the C "
+                   "runtime on features the host computes; the device's stream does "
+                   "not compute pitch yet.")
 @click.option("--ffn", type=click.IntRange(1, 65536), default=None,
               help="Inner width of every feed-forward network [default: the size's preset, "
                    "e.g. 128 for the light ConvTransformer]. A light model widened to the "
