@@ -42,10 +42,10 @@ def norm_params(meta: dict) -> qcausal.NormParams:
 
 def stream_frontend_tables(fc: FeatureConfig) -> qf.FrontendTables:
     """The integer front end's tables for the stream; ValueError for features the
-    stream cannot compute (the pitch channels have no C port yet)."""
+    stream cannot compute (the pitch channels: the stream does not chain pr_pitch_* yet)."""
     if fc.pitch:
-        raise ValueError("the device's stream has no pitch track yet (the integer pitch "
-                         "track, pyreparam.quant.qpitch, has no C port): a model trained "
+        raise ValueError("the device's stream has no pitch track yet (the C functions "
+                         "pr_pitch_* exist, the stream does not chain them): a model trained "
                          "with --pitch takes its features from the host")
     return qf.frontend_tables(fc)
 

@@ -15,8 +15,9 @@ adds, :func:`pyreparam.audio.features.pitch_track`), i.e. what a light model cou
 learn from pitch and voicing alone: mean, standard deviation, 10/50/90th percentiles,
 5-95 range, mean absolute and standard deviation of the frame-to-frame change, of
 log2 F0 over voiced frames (all frames when fewer than 3 are voiced) and of the
-voicing strength over all frames; the voiced fraction and voiced seconds. They are cached in --cache under a key of
-the file's content hash and every setting, so a rerun does not extract again.
+voicing strength over all frames; the voiced fraction and voiced seconds. They are
+cached in --cache under a key of the file's content hash and every setting, so a
+rerun does not extract again.
 
 Folds: exactly the folds of `pyreparam train --cv CV --seed SEED` on the same
 manifest (pyreparam.train.splits.make_folds, called as pyreparam/train/run.py calls
