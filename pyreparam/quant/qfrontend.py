@@ -337,6 +337,23 @@ def power_exponent(e, tables: FrontendTables) -> np.ndarray:
     return 2 * np.asarray(e, dtype=np.int64) + 30 - 2 * fft_stages(tables.n_fft // 2)
 
 
+def log2_q16(v, table: np.ndarray) -> np.ndarray:
+    """2^16 log2 v for integers v >= 1 (uint64): the bit position n of v's leading 1
+    plus log2(1 + f) for the bits f below it, the table at f's top 7 bits, linear
+    interpolation on the next 14; table entries read modulo 2^17 (as the C code does),
+    so the result is below 2^23 whatever the table holds. int64."""
+    v = np.asarray(v, dtype=np.uint64)
+    n = bit_length(v) - 1  # 0 .. 63
+    top = np.where(n >= 31, v >> np.maximum(n - 31, 0).astype(np.uint64),
+                   v << np.maximum(31 - n, 0).astype(np.uint64)) & np.uint64(0xFFFFFFFF)
+    top = top.astype(np.int64)  # leading 1 at bit 31
+    idx = (top >> (31 - LOG2_BITS)) & ((1 << LOG2_BITS) - 1)
+    frac = (top >> (31 - LOG2_BITS - INTERP_BITS)) & ((1 << INTERP_BITS) - 1)
+    t = np.asarray(table).astype(np.int64) & ((1 << (LOG2_FRAC + 1)) - 1)  # mod 2^17
+    return (n << LOG2_FRAC) + t[idx] + \
+        (((t[idx + 1] - t[idx]) * frac + (1 << (INTERP_BITS - 1))) >> INTERP_BITS)
+
+
 def log_q8(mel, e, tables: FrontendTables) -> np.ndarray:
     """round(256 ln((mel + F) / 2^E)) as int16 (T, M), by the integer log."""
     mel = np.asarray(mel, dtype=np.uint64)
@@ -345,15 +362,7 @@ def log_q8(mel, e, tables: FrontendTables) -> np.ndarray:
     half = ((np.int64(1) << shift) >> 1).astype(np.uint64)
     F = (np.uint64(tables.floor_q62) + half) >> shift.astype(np.uint64)  # (T, 1)
     v = np.maximum(mel + F, np.uint64(1))  # (T, M), mod 2^64
-    n = bit_length(v) - 1  # (T, M) 0 .. 63
-    top = np.where(n >= 31, v >> np.maximum(n - 31, 0).astype(np.uint64),
-                   v << np.maximum(31 - n, 0).astype(np.uint64)) & np.uint64(0xFFFFFFFF)
-    top = top.astype(np.int64)  # leading 1 at bit 31
-    idx = (top >> (31 - LOG2_BITS)) & ((1 << LOG2_BITS) - 1)
-    frac = (top >> (31 - LOG2_BITS - INTERP_BITS)) & ((1 << INTERP_BITS) - 1)
-    t = tables.log2_table.astype(np.int64) & ((1 << (LOG2_FRAC + 1)) - 1)  # mod 2^17
-    L = ((n - E) << LOG2_FRAC) + t[idx] + \
-        (((t[idx + 1] - t[idx]) * frac + (1 << (INTERP_BITS - 1))) >> INTERP_BITS)
+    L = log2_q16(v, tables.log2_table) - (E << LOG2_FRAC)
     out_shift = LOG2_FRAC + 31 - OUT_FRAC
     return ((L * LN2_Q31 + (np.int64(1) << (out_shift - 1))) >> out_shift).astype(np.int16)
 
@@ -371,6 +380,24 @@ def pcm16(x) -> np.ndarray:
     (exact for audio decoded from 16-bit PCM, which is s / 32768)."""
     q = round_half_away(np.asarray(x, dtype=np.float64) * 32768.0)
     return np.clip(q, -32768, 32767).astype(np.int16)
+
+
+def pcm_input(signal, config: FeatureConfig, trim_trailing_silence: bool | None,
+              use_c: bool | None, name: str) -> tuple[np.ndarray, bool]:
+    """The checked int16 signal of an integer front-end function, its trailing zeros
+    dropped when asked (default: ``config``'s setting), and whether to run the C code
+    (default: when the extension is built)."""
+    s = np.asarray(signal)
+    if s.dtype != np.int16 or s.ndim != 1:
+        raise ValueError(f"{name} expects a mono int16 signal (n,), got {s.dtype} {s.shape}")
+    trim = config.trim_trailing_silence if trim_trailing_silence is None \
+        else trim_trailing_silence
+    if trim:
+        s = trim_trailing_zeros(s)
+    if use_c is None:
+        from pyreparam import native
+        use_c = native.available()
+    return s, bool(use_c)
 
 
 def logmel_q8(signal, config: FeatureConfig = FeatureConfig(),
@@ -396,18 +423,9 @@ def logmel_q8(signal, config: FeatureConfig = FeatureConfig(),
     ndarray, (T, M), int16
         Q8 natural log of mel power + log_floor, ``T = 1 + max(0, n' - win) // hop``.
     """
-    s = np.asarray(signal)
-    if s.dtype != np.int16 or s.ndim != 1:
-        raise ValueError(f"logmel_q8 expects a mono int16 signal (n,), got {s.dtype} {s.shape}")
-    trim = config.trim_trailing_silence if trim_trailing_silence is None \
-        else trim_trailing_silence
-    if trim:
-        s = trim_trailing_zeros(s)
+    s, use_c = pcm_input(signal, config, trim_trailing_silence, use_c, "logmel_q8")
     frames = np.ascontiguousarray(frame_signal(s, config))  # (T, win)
     tables = frontend_tables(config)
-    if use_c is None:
-        from pyreparam import native
-        use_c = native.available()
     if use_c:
         from pyreparam.quant import ckernels
         return ckernels.logmel_frames_s16(frames, tables)

@@ -37,11 +37,10 @@ import numpy as np
 import scipy.signal
 
 from pyreparam.audio.features import (PITCH_FMAX, PITCH_FMIN, PITCH_RATE, PITCH_REF_HZ,
-                                      PITCH_WIN_MS, FeatureConfig, num_frames,
-                                      trim_trailing_zeros)
+                                      PITCH_WIN_MS, FeatureConfig, num_frames)
 from pyreparam.quant.fixedpoint import round_half_away
-from pyreparam.quant.qfrontend import (INTERP_BITS, LOG2_BITS, LOG2_FRAC, bit_length,
-                                       log2_table)
+from pyreparam.quant import qfrontend
+from pyreparam.quant.qfrontend import LOG2_FRAC, log2_table, pcm_input
 
 TAP_BITS = 15          # the decimation filter's taps, Q15
 OUT_FRAC = 8           # the channels' fraction bits (int16 Q8, as the log-mel)
@@ -100,24 +99,21 @@ def frame_windows(y: np.ndarray, n_frames: int, config: FeatureConfig,
     padded = np.concatenate([np.zeros(lead, np.int64), y.astype(np.int64),
                              np.zeros(tail, np.int64)])
     frames = padded[(starts + lead)[:, None] + np.arange(w)[None, :]]  # (T, w)
-    if not mean_free:
-        return frames
-    total = frames.sum(axis=1, keepdims=True)
-    mean = (2 * total + w) // (2 * w)                                  # floor division
-    return frames - mean
+    return remove_mean(frames) if mean_free else frames
+
+
+def remove_mean(windows: np.ndarray) -> np.ndarray:
+    """int64 windows (T, w) minus their means rounded to integers (floor((2 sum + w) /
+    (2 w))), as pr_pitch_frame_s32 removes them."""
+    windows = np.asarray(windows, dtype=np.int64)
+    w = windows.shape[1]
+    return windows - (2 * windows.sum(axis=1, keepdims=True) + w) // (2 * w)
 
 
 def log2_q16(v: np.ndarray) -> np.ndarray:
-    """round(2^16 log2 v) for positive integers v < 2^31, by the integer front end's
-    table: the leading bit, 7 table bits and 8 interpolated ones."""
-    v = np.asarray(v, dtype=np.int64)
-    n = bit_length(v.astype(np.uint64)).astype(np.int64) - 1
-    top = np.where(n >= 31, v >> np.maximum(n - 31, 0), v << np.maximum(31 - n, 0))
-    idx = (top >> (31 - LOG2_BITS)) & ((1 << LOG2_BITS) - 1)
-    frac = (top >> (31 - LOG2_BITS - INTERP_BITS)) & ((1 << INTERP_BITS) - 1)
-    table = log2_table().astype(np.int64) & ((1 << (LOG2_FRAC + 1)) - 1)  # as qfrontend
-    return (n << LOG2_FRAC) + table[idx] + \
-        (((table[idx + 1] - table[idx]) * frac + (1 << (INTERP_BITS - 1))) >> INTERP_BITS)
+    """2^16 log2 v of positive integers by the integer front end's table
+    (:func:`pyreparam.quant.qfrontend.log2_q16`), int64."""
+    return qfrontend.log2_q16(np.asarray(v, dtype=np.int64).astype(np.uint64), log2_table())
 
 
 def _div_round(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -180,18 +176,9 @@ def pitch_q8(signal: np.ndarray, config: FeatureConfig = FeatureConfig(pitch=Tru
         Q8 log2(F0 / 100 Hz) (interpolated across unvoiced frames) and voicing; T as
         the log-mel frames of the same signal.
     """
-    s = np.asarray(signal)
-    if s.dtype != np.int16 or s.ndim != 1:
-        raise ValueError(f"pitch_q8 expects a mono int16 signal (n,), got {s.dtype} {s.shape}")
-    trim = config.trim_trailing_silence if trim_trailing_silence is None \
-        else trim_trailing_silence
-    if trim:
-        s = trim_trailing_zeros(s)
+    s, use_c = pcm_input(signal, config, trim_trailing_silence, use_c, "pitch_q8")
     tables = pitch_tables(config.sample_rate)
     n_frames = num_frames(s.size, config)
-    if use_c is None:
-        from pyreparam import native
-        use_c = native.available()
     if use_c:
         from pyreparam.quant import ckernels
         y = ckernels.pitch_decimate_s16(s, tables)

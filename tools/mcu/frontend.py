@@ -69,9 +69,8 @@ def pitch_case(n_speech: int, seed: int = 0) -> PitchCase:
                         np.where(np.arange(w) % 2 == 0, 1 << 17, -(1 << 17))])
     pick = np.linspace(0, T - 1, n_speech).round().astype(int)
     windows = np.concatenate([all_windows[pick], special]).astype(np.int32)
-    mean_free = lambda x: x - (2 * x.sum(axis=1, keepdims=True) + w) // (2 * w)
-    raw = np.stack(qpitch.frame_pitch(mean_free(windows.astype(np.int64)), tables), 1)
-    frames = np.stack(qpitch.frame_pitch(mean_free(all_windows), tables), 1)
+    raw = np.stack(qpitch.frame_pitch(qpitch.remove_mean(windows), tables), 1)
+    frames = np.stack(qpitch.frame_pitch(qpitch.remove_mean(all_windows), tables), 1)
     filled = frames.copy()
     filled[:, 0] = qpitch.fill_unvoiced(frames[:, 0], frames[:, 1])
     return PitchCase(tables, signal, y, windows, raw.astype(np.int16),
