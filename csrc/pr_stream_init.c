@@ -9,14 +9,18 @@ static pr_status pr_si_check(const pr_stream_config *cfg, uint8_t *mem,
                              const pr_st_layout *L, pr_model_info *info)
 {
     const int32_t M = cfg->frontend->n_mels;
+    const int32_t C = M + (cfg->pitch != NULL ? 2 : 0);   /* input cols, state bands */
     int16_t *samples = (int16_t *)(void *)(mem + L->tail);
     int32_t *scratch = (int32_t *)(void *)(mem + L->work);
     const int32_t n_scratch = pr_logmel_scratch_len(cfg->frontend->n_fft);
     int16_t *features = (int16_t *)(scratch + n_scratch);
     pr_status st;
     int32_t i;
-    if (cfg->norm->bands != M) {
+    if (cfg->norm->bands != C) {
         return PR_ERR_SHAPE;
+    }
+    if (cfg->pitch != NULL && (cfg->pitch->taps == NULL || cfg->pitch->log2_table == NULL)) {
+        return PR_ERR_NULL;
     }
     st = pr_ns_params_check(cfg->norm, cfg->prior_var);
     if (st != PR_OK) {
@@ -33,7 +37,7 @@ static pr_status pr_si_check(const pr_stream_config *cfg, uint8_t *mem,
     if (st != PR_OK) {
         return st;
     }
-    if (info->input_cols != M || info->t_max < cfg->window_frames || info->output_cols < 1 ||
+    if (info->input_cols != C || info->t_max < cfg->window_frames || info->output_cols < 1 ||
         info->output_cols > PR_STREAM_MAX_CLASSES) {
         return PR_ERR_SHAPE;
     }
@@ -84,6 +88,15 @@ pr_status pr_stream_init(const pr_stream_config *cfg, uint8_t *mem, int64_t mem_
     h->gate_q8 = cfg->gate_q8;
     h->gate_min_active = cfg->gate_min_active;
     h->model_bytes = cfg->model_bytes;
-    h->magic = PR_STREAM_MAGIC;
+    if (cfg->pitch != NULL) {       /* zeros before the stream's first sample */
+        pr_st_pitch *P = (pr_st_pitch *)(void *)(mem + L.pitch);
+        const int64_t start = pr_st_pitch_start(cfg->pitch, 0, h->win_length,
+                                                h->hop_samples);
+        P->lag = pr_st_pitch_lag(cfg->pitch, h->win_length, h->hop_samples);
+        P->dec_fill = 10 * cfg->pitch->factor;
+        P->y_fill = start < 0 ? (int32_t)-start : 0;
+        P->y_skip = start > 0 ? (int32_t)start : 0;
+    }
+    h->magic = cfg->pitch != NULL ? PR_STREAM_MAGIC_PITCH : PR_STREAM_MAGIC;
     return PR_OK;
 }

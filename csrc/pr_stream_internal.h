@@ -14,9 +14,16 @@
  *            state's update; |S1| <= 2^15 hop_frames < 2^31 as hop_frames <= 65535)
  *   window   int8 (window_frames, M): the model inputs of the frames held, oldest
  *            first; after a regular decision the oldest hop is dropped (the rows move)
+ *   pitch    with cfg->pitch only (C = M + 2 columns and bands, reference/stream.md
+ *            section 9): pr_st_pitch (counters, the decision's pitch sums), then
+ *            int16 raw (window_frames, 2): each window row's raw log2 F0 and voicing;
+ *            int16 (lag, M) log-mel rows and int16 (lag, 2) pitch frames waiting for
+ *            the other track; int16 (20 d + 1) samples of the decimation filter; int32
+ *            (w) the decimated samples from the next pitch frame's window start
  *   work     the model's arena; between model runs it holds the front end's scratch
- *            and the current frame's int16 features, and at a merge the summed
- *            moments: max(arena_bytes, 4 scratch_len + 2 M, 16 M) bytes
+ *            and the current frame's int16 features, at a decision with pitch the
+ *            window's filled pitch (4 window_frames bytes), and at a merge the summed
+ *            moments: max(arena_bytes, 4 scratch_len + 2 M, 16 C[, 4 window]) bytes
  */
 #ifndef PR_STREAM_INTERNAL_H
 #define PR_STREAM_INTERNAL_H
@@ -24,8 +31,10 @@
 #include <string.h>
 
 #include "pr_norm_internal.h"
+#include "pr_pitch_internal.h"
 
-#define PR_STREAM_MAGIC 0x53545250u /* "PRTS" */
+#define PR_STREAM_MAGIC 0x53545250u       /* "PRTS" */
+#define PR_STREAM_MAGIC_PITCH 0x50545250u /* "PRTP": a stream with the pitch channels */
 
 enum {
     PR_ST_RUNNING = 0,
@@ -55,8 +64,28 @@ typedef struct {
     int32_t block_merged[PR_ST_MAX_BLOCKS];   /* 1: merged into the state already */
 } pr_st_head;
 
+/* The pitch track's running part (cfg->pitch only). */
+typedef struct {
+    int64_t sum[2], sum_sq[2];      /* a decision's fresh pitch sums (before the run) */
+    int64_t dec_next;               /* index of the next decimated sample j */
+    int32_t dec_fill;               /* filter samples held, from sample d j - 10 d */
+    int32_t y_fill;                 /* decimated samples held, from the next pitch
+                                       frame's window start */
+    int32_t y_skip;                 /* decimated samples to drop before holding more */
+    int32_t mel_count;              /* log-mel rows waiting for their pitch */
+    int32_t pitch_count;            /* pitch frames waiting for their log-mel */
+    int32_t lag;                    /* the queues' capacity (pr_st_pitch_lag) */
+} pr_st_pitch;
+
+/* Model input columns = state bands: the log-mel bands, + 2 with the pitch channels. */
+static inline int32_t pr_st_cols(const pr_st_head *h)
+{
+    return h->bands + (h->magic == PR_STREAM_MAGIC_PITCH ? 2 : 0);
+}
+
 typedef struct {
     int64_t tail, coeffs, sums, window, work, work_bytes, total;
+    int64_t pitch, raw, mel_queue, pitch_queue, dec, ybuf;   /* with cfg->pitch */
 } pr_st_layout;
 
 /* One band's normalization (pr_ns_band_coeffs). */
@@ -71,12 +100,29 @@ static inline int64_t pr_st_round(int64_t v)
     return (v + PR_ST_ALIGN - 1) / PR_ST_ALIGN * PR_ST_ALIGN;
 }
 
-/* Check the configuration's sizes (not its pointers but cfg->frontend) and lay the
- * memory out. PR_ERR_NULL, PR_ERR_SHAPE or PR_OK. */
+/* Frames one track (log-mel, pitch) can be ahead of the other, at most: the queues'
+ * capacity (qstream.pitch_lag_frames). */
+static inline int32_t pr_st_pitch_lag(const pr_pitch_params *p, int32_t win, int32_t hop)
+{
+    int64_t v = (int64_t)p->width * p->factor - win + 19 * (int64_t)p->factor + 2;
+    v = v < 0 ? -v : v;
+    return (int32_t)((v + 2 * (int64_t)p->factor) / (2 * (int64_t)hop) + 3);
+}
+
+/* The first decimated sample of frame t's pitch window (qstream.pitch_start). */
+static inline int64_t pr_st_pitch_start(const pr_pitch_params *p, int64_t t, int32_t win,
+                                        int32_t hop)
+{
+    return pr_pitch_div_floor(2 * t * hop + win - (int64_t)p->width * p->factor + p->factor,
+                              2 * (int64_t)p->factor);
+}
+
+/* Check the configuration's sizes (not its pointers but cfg->frontend and cfg->pitch)
+ * and lay the memory out. PR_ERR_NULL, PR_ERR_SHAPE, PR_ERR_PARAM or PR_OK. */
 static inline pr_status pr_st_layout_of(const pr_stream_config *cfg, pr_st_layout *L)
 {
     const pr_logmel_params *fe;
-    int32_t scratch, M, blocks;
+    int32_t scratch, M, C, blocks, lag = 0;
     int64_t work;
     if (cfg == NULL || cfg->frontend == NULL) {
         return PR_ERR_NULL;
@@ -96,15 +142,39 @@ static inline pr_status pr_st_layout_of(const pr_stream_config *cfg, pr_st_layou
         cfg->arena_bytes > PR_MODEL_MAX_ARENA) {
         return PR_ERR_SHAPE;
     }
+    C = M + (cfg->pitch != NULL ? 2 : 0);
+    if (cfg->pitch != NULL) {
+        if (pr_pitch_check_params(cfg->pitch) != PR_OK) {
+            return PR_ERR_PARAM;
+        }
+        lag = pr_st_pitch_lag(cfg->pitch, fe->win_length, cfg->hop_samples);
+        if (cfg->hop_frames <= lag || C > PR_NORM_MAX_BANDS ||
+            -pr_st_pitch_start(cfg->pitch, 0, fe->win_length, cfg->hop_samples) >=
+                cfg->pitch->width) {
+            return PR_ERR_SHAPE;
+        }
+    }
     blocks = cfg->window_frames / cfg->hop_frames;
     work = (int64_t)cfg->arena_bytes;
     work = work > 4 * (int64_t)scratch + 2 * M ? work : 4 * (int64_t)scratch + 2 * M;
-    work = work > 16 * (int64_t)M ? work : 16 * (int64_t)M;
+    work = work > 16 * (int64_t)C ? work : 16 * (int64_t)C;
+    if (cfg->pitch != NULL) {
+        work = work > 4 * (int64_t)cfg->window_frames ? work : 4 * (int64_t)cfg->window_frames;
+    }
     L->tail = pr_st_round((int64_t)sizeof(pr_st_head));
     L->coeffs = L->tail + pr_st_round(2 * (int64_t)fe->win_length);
-    L->sums = L->coeffs + pr_st_round(12 * (int64_t)M);
+    L->sums = L->coeffs + pr_st_round(12 * (int64_t)C);
     L->window = L->sums + pr_st_round(12 * (int64_t)blocks * M);
-    L->work = L->window + pr_st_round((int64_t)cfg->window_frames * M);
+    L->pitch = L->window + pr_st_round((int64_t)cfg->window_frames * C);
+    L->raw = L->mel_queue = L->pitch_queue = L->dec = L->ybuf = L->work = L->pitch;
+    if (cfg->pitch != NULL) {
+        L->raw = L->pitch + pr_st_round((int64_t)sizeof(pr_st_pitch));
+        L->mel_queue = L->raw + pr_st_round(4 * (int64_t)cfg->window_frames);
+        L->pitch_queue = L->mel_queue + pr_st_round(2 * (int64_t)lag * M);
+        L->dec = L->pitch_queue + pr_st_round(4 * (int64_t)lag);
+        L->ybuf = L->dec + pr_st_round(2 * (20 * (int64_t)cfg->pitch->factor + 1));
+        L->work = L->ybuf + pr_st_round(4 * (int64_t)cfg->pitch->width);
+    }
     L->work_bytes = pr_st_round(work);
     L->total = L->work + L->work_bytes;                 /* < 2^31 + 2^30 + small */
     return PR_OK;
@@ -132,7 +202,8 @@ static inline pr_status pr_st_open(const pr_stream_config *cfg, uint8_t *mem,
         return PR_ERR_SCRATCH;
     }
     h = (pr_st_head *)(void *)mem;
-    if (h->magic != PR_STREAM_MAGIC || h->status != PR_ST_RUNNING ||
+    if (h->magic != (cfg->pitch != NULL ? PR_STREAM_MAGIC_PITCH : PR_STREAM_MAGIC) ||
+        h->status != PR_ST_RUNNING ||
         h->win_length != cfg->frontend->win_length || h->n_fft != cfg->frontend->n_fft ||
         h->bands != cfg->frontend->n_mels || h->hop_samples != cfg->hop_samples ||
         h->window_frames != cfg->window_frames || h->hop_frames != cfg->hop_frames ||
@@ -144,6 +215,17 @@ static inline pr_status pr_st_open(const pr_stream_config *cfg, uint8_t *mem,
         h->classes > PR_STREAM_MAX_CLASSES || h->frames < h->fill ||
         h->last_end > h->frames) {
         return PR_ERR_STREAM;
+    }
+    if (cfg->pitch != NULL) {
+        const pr_st_pitch *P = (const pr_st_pitch *)(const void *)(mem + L->pitch);
+        if (P->lag != pr_st_pitch_lag(cfg->pitch, h->win_length, h->hop_samples) ||
+            P->dec_fill < 0 || P->dec_fill > 20 * cfg->pitch->factor ||
+            P->y_fill < 0 || P->y_fill >= cfg->pitch->width || P->y_skip < 0 ||
+            P->y_skip > h->win_length + h->hop_samples || P->mel_count < 0 || P->mel_count > P->lag ||
+            P->pitch_count < 0 || P->pitch_count > P->lag ||
+            (P->mel_count > 0 && P->pitch_count > 0)) {
+            return PR_ERR_STREAM;
+        }
     }
     *head = h;
     return PR_OK;
@@ -164,7 +246,7 @@ static inline pr_status pr_st_coeffs(const pr_stream_config *cfg, pr_st_head *h,
                                      uint8_t *mem, const pr_st_layout *L,
                                      const uint8_t *state, int32_t state_bytes)
 {
-    const int32_t M = h->bands;
+    const int32_t M = pr_st_cols(h);                     /* every band of the state */
     pr_st_coeff *c = (pr_st_coeff *)(void *)(mem + L->coeffs);
     pr_status st;
     int64_t b;
@@ -196,10 +278,11 @@ static inline pr_status pr_st_coeffs(const pr_stream_config *cfg, pr_st_head *h,
     return PR_OK;
 }
 
-/* Add the frame x (M int16) to the window: normalize it, add it to its block's sums and
- * activity. */
+/* Add the frame x (M int16 log-mel; with pitch, raw = its raw log2 F0 and voicing) to
+ * the window: normalize its log-mel, add it to its block's sums and activity. */
 static inline void pr_st_add_frame(const pr_stream_config *cfg, pr_st_head *h, uint8_t *mem,
-                                   const pr_st_layout *L, const int16_t *x)
+                                   const pr_st_layout *L, const int16_t *x,
+                                   const int16_t *raw)
 {
     const int32_t M = h->bands;
     const int32_t b = h->fill / h->hop_frames;
@@ -207,7 +290,7 @@ static inline void pr_st_add_frame(const pr_stream_config *cfg, pr_st_head *h, u
     int64_t *S2 = (int64_t *)(void *)(mem + L->sums) + (int64_t)b * M;
     int32_t *S1 = (int32_t *)(void *)(mem + L->sums + 8 * (int64_t)h->blocks * M) +
                   (int64_t)b * M;
-    int8_t *y = (int8_t *)(mem + L->window) + (int64_t)h->fill * M;
+    int8_t *y = (int8_t *)(mem + L->window) + (int64_t)h->fill * pr_st_cols(h);
     const int32_t multiplier = cfg->norm->out_multiplier;   /* locals: the int8 stores */
     const int32_t out_shift = cfg->norm->out_shift;         /* below may alias anything */
     const int32_t zp = cfg->norm->out_zero_point;
@@ -224,10 +307,54 @@ static inline void pr_st_add_frame(const pr_stream_config *cfg, pr_st_head *h, u
         S2[m] = (int64_t)((uint64_t)S2[m] + (uint64_t)(v * v));  /* exact: v^2 <= 2^30 */
         energy += v;
     }
+    if (raw != NULL) {
+        int16_t *r = (int16_t *)(void *)(mem + L->raw) + 2 * (int64_t)h->fill;
+        r[0] = raw[0];
+        r[1] = raw[1];
+    }
     h->block_active[b] = pr_ns_get_i32_u((uint32_t)h->block_active[b] +
                                          ((int64_t)energy >= (int64_t)h->gate_q8 * M));
     h->fill += 1;
     h->frames += 1;
+}
+
+/* With pitch, before the model runs: the window's raw pitch filled across unvoiced
+ * frames (into the work area), normalized into the window's last two columns with the
+ * current coefficients, and the fresh blocks' sums of the filled values. */
+static inline pr_status pr_st_pitch_columns(const pr_stream_config *cfg, pr_st_head *h,
+                                            uint8_t *mem, const pr_st_layout *L)
+{
+    const int32_t M = h->bands, C = pr_st_cols(h), T = h->fill;
+    const pr_st_coeff *c = (const pr_st_coeff *)(const void *)(mem + L->coeffs);
+    pr_st_pitch *P = (pr_st_pitch *)(void *)(mem + L->pitch);
+    int16_t *pv = (int16_t *)(void *)(mem + L->work);
+    int8_t *y = (int8_t *)(mem + L->window);
+    const int32_t multiplier = cfg->norm->out_multiplier;
+    const int32_t out_shift = cfg->norm->out_shift;
+    const int32_t zp = cfg->norm->out_zero_point;
+    pr_status st;
+    int32_t t, j;
+    memcpy(pv, mem + L->raw, 4 * (size_t)T);
+    st = pr_pitch_fill_s16(pv, T, 2, 0);
+    if (st != PR_OK) {
+        return st;
+    }
+    for (j = 0; j < 2; ++j) {
+        const uint32_t inv = c[M + j].inv <= 0x80000000u ? c[M + j].inv : 0x80000000u;
+        const int32_t shift = 15 + ((c[M + j].shift - 15) & 15);
+        P->sum[j] = 0;
+        P->sum_sq[j] = 0;
+        for (t = 0; t < T; ++t) {
+            const int32_t v = pv[2 * t + j];
+            y[(int64_t)t * C + M + j] = pr_ns_normalize(v, c[M + j].mean, inv, shift,
+                                                        multiplier, out_shift, zp);
+            if (!h->block_merged[t / h->hop_frames]) {
+                P->sum[j] += v;
+                P->sum_sq[j] += (int64_t)v * v;
+            }
+        }
+    }
+    return PR_OK;
 }
 
 /* Decide the window of the h->fill frames held (blocks 0 .. nb - 1, the last one
@@ -265,6 +392,12 @@ static inline pr_status pr_st_decide(const pr_stream_config *cfg, pr_st_head *h,
         return PR_OK;
     }
     d->flags = flags;
+    if (cfg->pitch != NULL) {
+        st = pr_st_pitch_columns(cfg, h, mem, L);
+        if (st != PR_OK) {
+            return st;
+        }
+    }
     st = pr_model_run(cfg->model, cfg->model_bytes, (const int8_t *)(mem + L->window), T,
                       d->logits, mem + L->work, L->work_bytes);
     if (st != PR_OK) {
@@ -275,10 +408,18 @@ static inline pr_status pr_st_decide(const pr_stream_config *cfg, pr_st_head *h,
         d->label = d->logits[m] > d->logits[d->label] ? m : d->label;
     }
     {   /* merge the blocks no decided window merged before, as one utterance */
+        const int32_t C = pr_st_cols(h);
         int64_t *sum = (int64_t *)(void *)(mem + L->work);
-        int64_t *sum_sq = sum + M;
-        for (m = 0; m < 2 * M; ++m) {
+        int64_t *sum_sq = sum + C;
+        for (m = 0; m < 2 * C; ++m) {
             sum[m] = 0;
+        }
+        if (cfg->pitch != NULL) {
+            const pr_st_pitch *P = (const pr_st_pitch *)(const void *)(mem + L->pitch);
+            for (m = 0; m < 2; ++m) {
+                sum[M + m] = P->sum[m];
+                sum_sq[M + m] = P->sum_sq[m];
+            }
         }
         for (b = 0; b < nb; ++b) {
             if (h->block_merged[b]) {
@@ -294,7 +435,7 @@ static inline pr_status pr_st_decide(const pr_stream_config *cfg, pr_st_head *h,
         if (fresh == 0) {
             return PR_OK;
         }
-        st = pr_norm_update_sums(state, state_bytes, M, sum, sum_sq, fresh);
+        st = pr_norm_update_sums(state, state_bytes, C, sum, sum_sq, fresh);
         if (st != PR_OK) {
             return st;
         }
@@ -307,13 +448,18 @@ static inline pr_status pr_st_decide(const pr_stream_config *cfg, pr_st_head *h,
 static inline void pr_st_drop_hop(pr_st_head *h, uint8_t *mem, const pr_st_layout *L)
 {
     const int64_t M = h->bands;
-    const int64_t keep = (int64_t)(h->window_frames - h->hop_frames) * M;
+    const int64_t keep = (int64_t)(h->window_frames - h->hop_frames) * pr_st_cols(h);
     int8_t *y = (int8_t *)(mem + L->window);
     int64_t *S2 = (int64_t *)(void *)(mem + L->sums);
     int32_t *S1 = (int32_t *)(void *)(mem + L->sums + 8 * (int64_t)h->blocks * M);
     const int64_t rest = (int64_t)(h->blocks - 1) * M;
     int32_t b;
-    memmove(y, y + (int64_t)h->hop_frames * M, (size_t)keep);
+    memmove(y, y + (int64_t)h->hop_frames * pr_st_cols(h), (size_t)keep);
+    if (L->raw != L->pitch) {                       /* with pitch: the raw pitch rows */
+        int16_t *r = (int16_t *)(void *)(mem + L->raw);
+        memmove(r, r + 2 * (int64_t)h->hop_frames,
+                4 * (size_t)(h->window_frames - h->hop_frames));
+    }
     memmove(S1, S1 + M, (size_t)rest * sizeof *S1);
     memmove(S2, S2 + M, (size_t)rest * sizeof *S2);
     memset(S1 + rest, 0, (size_t)M * sizeof *S1);

@@ -680,6 +680,12 @@ pr_status pr_pitch_fill_s16(int16_t *frames, int32_t T, int32_t stride, int32_t 
  * utterances). pr_stream_finish decides the frames after the last window at the end.
  * The stream memory holds no pointers: the same configuration is passed to every call
  * and checked against the sizes stored by pr_stream_init.
+ * With `pitch` (a model trained with the pitch channels: input and normalization state
+ * have n_mels + 2 bands) the stream also runs the pitch track (pr_pitch_decimate_s16,
+ * pr_pitch_frame_s32) on the samples; a frame enters the window once its log-mel and
+ * its raw pitch are both known, and at each decision the window's pitch is filled
+ * across unvoiced frames (pr_pitch_fill_s16) and normalized with the state as it is
+ * then (reference/stream.md section 9).
  */
 enum pr_stream_status_code {
     PR_ERR_STREAM = -22           /* the memory is not a stream of this configuration
@@ -708,9 +714,13 @@ typedef struct {
     int64_t model_bytes;            /* the model blob (4-byte aligned) */
     const uint8_t *model;
     const pr_logmel_params *frontend;
-    const pr_norm_params *norm;     /* bands = frontend->n_mels = the model's input cols */
+    const pr_norm_params *norm;     /* bands = frontend->n_mels (+ 2 with pitch) = the
+                                       model's input cols */
     const int32_t *prior_mean;      /* (bands) Q16, as for pr_norm_apply_s16_s8 */
     const int32_t *prior_var;
+    const pr_pitch_params *pitch;   /* NULL, or the pitch track's constants at the front
+                                       end's rate; then bands = n_mels + 2, hop_frames >
+                                       the tracks' lag (a few frames) */
 } pr_stream_config;
 
 /* One decided (or gated) window. Frames are counted from pr_stream_init; frame t covers

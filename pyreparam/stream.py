@@ -24,6 +24,7 @@ import numpy as np
 from pyreparam.audio.features import FeatureConfig
 from pyreparam.quant import qcausal
 from pyreparam.quant import qfrontend as qf
+from pyreparam.quant import qpitch
 from pyreparam.quant import qstream
 
 
@@ -42,12 +43,13 @@ def norm_params(meta: dict) -> qcausal.NormParams:
 
 def stream_frontend_tables(fc: FeatureConfig) -> qf.FrontendTables:
     """The integer front end's tables for the stream; ValueError for features the
-    stream cannot compute (the pitch channels: the stream does not chain pr_pitch_* yet)."""
-    if fc.pitch:
-        raise ValueError("the device's stream has no pitch track yet (the C functions "
-                         "pr_pitch_* exist, the stream does not chain them): a model trained "
-                         "with --pitch takes its features from the host")
+    integer front end cannot compute."""
     return qf.frontend_tables(fc)
+
+
+def stream_pitch_tables(fc: FeatureConfig) -> qpitch.PitchTables | None:
+    """The pitch track's constants for a model with the pitch channels, else None."""
+    return qpitch.pitch_tables(fc.sample_rate) if fc.pitch else None
 
 
 def stream_config(meta: dict, params: qcausal.NormParams | None = None
@@ -58,8 +60,9 @@ def stream_config(meta: dict, params: qcausal.NormParams | None = None
         return qstream.StreamConfig(**{k: int(stored[k]) for k in qstream.StreamConfig._fields})
     fc = FeatureConfig.from_dict(meta["feature_config"])
     params = norm_params(meta) if params is None else params
+    # the gate follows the log-mel bands' prior (not the pitch channels after them)
     return qstream.default_config(int(meta["t_max"]), fc.hop_length, fc.sample_rate,
-                                  params.prior_mean)
+                                  params.prior_mean[:fc.n_mels])
 
 
 def stream_meta(meta: dict) -> dict | None:
@@ -81,6 +84,12 @@ class StreamModel:
     tables: qf.FrontendTables
     config: qstream.StreamConfig
     feature_config: FeatureConfig
+    pitch: qpitch.PitchTables | None = None   # the pitch channels' constants
+
+    @property
+    def bands(self) -> int:
+        """Columns of the model's input = bands of the normalization state."""
+        return self.tables.n_mels + (2 if self.pitch is not None else 0)
 
     @classmethod
     def from_file(cls, path: str | os.PathLike) -> "StreamModel":
@@ -103,13 +112,14 @@ class StreamModel:
         except ValueError as exc:
             raise StreamError(f"{name}: the integer front end cannot run its features: "
                               f"{exc}") from None
+        pitch = stream_pitch_tables(fc)
         params = norm_params(meta)
         config = stream_config(meta, params)
         try:
-            qstream.check_config(config, tables, program.t_max)
+            qstream.check_config(config, tables, program.t_max, pitch)
         except ValueError as exc:
             raise StreamError(f"{name}: {exc}") from None
-        return cls(program, meta, blob, params, tables, config, fc)
+        return cls(program, meta, blob, params, tables, config, fc, pitch)
 
     @property
     def classes(self) -> list[str]:
@@ -128,15 +138,15 @@ class StreamModel:
             use_c = native.available()
         if state is not None:
             try:
-                qcausal.state_from_bytes(bytes(state), self.tables.n_mels)
+                qcausal.state_from_bytes(bytes(state), self.bands)
             except qcausal.StateError as exc:
                 raise StreamError(str(exc)) from None
         if use_c:
             from pyreparam.quant.cstream import CStream
             return CStream(self.blob, self.params, self.tables, self.config,
-                           self.program.arena_bytes, state)
+                           self.program.arena_bytes, state, self.pitch)
         return qstream.ReferenceStream(self.program, self.params, self.tables, self.config,
-                                       state)
+                                       state, self.pitch)
 
     def frame_span(self, start: int, end: int) -> tuple[float, float]:
         """Seconds of audio that frames [start, end) cover."""
@@ -227,7 +237,7 @@ def load_state(path: str | os.PathLike | None, model: StreamModel) -> bytes | No
         return None
     data = Path(path).read_bytes()
     try:
-        qcausal.state_from_bytes(data, model.tables.n_mels)
+        qcausal.state_from_bytes(data, model.bands)
     except qcausal.StateError as exc:
         raise StreamError(f"{path}: {exc}") from None
     return data

@@ -416,9 +416,9 @@ def test_front_end_settings_reach_training_and_inference(corpus, tmp_path):
 def test_pitch_channels_reach_training_inference_and_the_c_runtime(corpus, tmp_path):
     """`train --pitch`: the model takes the mel bands + 2 pitch channels, `infer`
     computes them from the checkpoint's feature settings, the int8 .prq runs in C
-    on host-computed features, and what needs the integer front end (the stream)
-    says plainly that it has no pitch track yet; with --frontend int the channels come
-    from the integer pitch track."""
+    on host-computed features and in the stream (the integer front end and pitch
+    track, tests/test_stream_pitch.py), whose configuration export writes; with
+    --frontend int the channels come from the integer pitch track."""
     out = tmp_path / "run"
     base = ["train", str(corpus), "--cv", "fixed", "--epochs", "1", "--batch-size", "8",
             "--n-mels", "24", "--cache", str(tmp_path / "cache"), "--quiet"]
@@ -439,11 +439,13 @@ def test_pitch_channels_reach_training_inference_and_the_c_runtime(corpus, tmp_p
     assert r.exit_code == 0, r.output
     classes = json.loads((out / "results.json").read_text())["classes"]
     assert json.loads(r.output)[0]["emotion"] in classes
-    r = CliRunner().invoke(main, ["infer", str(prq), str(wav), "--stream"])
-    assert r.exit_code != 0 and "no pitch track" in r.output
+    r = CliRunner().invoke(main, ["infer", str(prq), str(wav), "--stream", "--json"])
+    assert r.exit_code == 0, r.output
+    decisions = json.loads(r.output)[0]["decisions"]       # none for a short file
+    assert all(d["emotion"] in classes + [None] for d in decisions)
     r = CliRunner().invoke(main, ["export", str(prq), "--c-header", str(tmp_path / "m.h")])
     assert r.exit_code == 0, r.output
-    assert "STREAM_CONFIG" not in (tmp_path / "m.h").read_text()   # no stream to offer
+    assert ".pitch = &m_pitch" in (tmp_path / "m.h").read_text()
     integer = tmp_path / "int"
     r = CliRunner().invoke(main, [*base, "--pitch", "--frontend", "int", "--out", str(integer)])
     assert r.exit_code == 0, r.output

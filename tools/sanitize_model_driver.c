@@ -20,6 +20,8 @@
  *                 finish; the stream memory, the state and the tables exactly sized;
  *                 then damaged copies of the stream memory (random bytes flipped) and
  *                 of the state: every call returns a status, nothing else happens.
+ *                 Every other round runs the pitch channels too (the model's last two
+ *                 input columns; random pitch tables within their documented ranges).
  *
  * Usage: sanitize_model_driver FILE.prq...   (exit 0 only when nothing failed)
  */
@@ -253,15 +255,21 @@ static void test_stream(const char *file, const uint8_t *blob, size_t len,
     int r;
     for (r = 0; r < rounds; ++r) {
         static const int32_t ffts[3] = {32, 128, 512};
-        const int32_t M = info->input_cols, n_fft = ffts[rnd() % 3], N = n_fft / 2;
+        /* every other round with the pitch channels (the last two input columns) */
+        const int with_pitch = (r & 1) && info->input_cols > 2;
+        const int32_t C = info->input_cols, M = C - (with_pitch ? 2 : 0);
+        const int32_t n_fft = with_pitch ? 512 : ffts[rnd() % 3], N = n_fft / 2;
         pr_logmel_params fe;
         pr_norm_params norm;
+        pr_pitch_params pp;
         pr_stream_config cfg;
+        int16_t *taps = NULL;
+        int32_t *pitch_log2 = NULL;
         uint16_t *first = xmalloc((size_t)M * sizeof *first);
         uint16_t *count = xmalloc((size_t)M * sizeof *count);
         uint16_t *order = xmalloc((size_t)N * sizeof *order);
-        int32_t *prior_mean = rand_words(M), *prior_var = rand_words(M);
-        const int32_t state_bytes = pr_norm_state_bytes(M);
+        int32_t *prior_mean = rand_words(C), *prior_var = rand_words(C);
+        const int32_t state_bytes = pr_norm_state_bytes(C);
         uint8_t *state = xmalloc((size_t)state_bytes), *mem, *copy;
         const int32_t n = 400 + (int32_t)(rnd() % 20000);
         int16_t *pcm = xmalloc((size_t)n * sizeof *pcm);
@@ -272,25 +280,53 @@ static void test_stream(const char *file, const uint8_t *blob, size_t len,
             first[m] = (uint16_t)(rnd() % (uint32_t)(N + 2));
             count[m] = (uint16_t)(rnd() % (uint32_t)(N + 2 - first[m]));
             total += count[m];
+        }
+        for (m = 0; m < C; ++m) {
             prior_var[m] = prior_var[m] < 1 ? 1 : prior_var[m];
         }
         for (m = 0; m < N; ++m) {
             order[m] = (uint16_t)rnd();
         }
-        fe.win_length = 1 + (int32_t)(rnd() % (uint32_t)n_fft); fe.n_fft = n_fft;
+        fe.win_length = with_pitch ? 256 + (int32_t)(rnd() % 257)    /* a lag of few */
+                                   : 1 + (int32_t)(rnd() % (uint32_t)n_fft); /* frames */
+        fe.n_fft = n_fft;
         fe.n_mels = M; fe.n_weights = total;
         fe.floor_q62 = 1 + (int64_t)((((uint64_t)rnd() << 32) | rnd()) >> 2);
         fe.window = rand_words(fe.win_length); fe.fft_twiddles = rand_words(6 * (N / 4));
         fe.rfft_twiddles = rand_words(2 * (N / 2 + 1)); fe.fft_order = order;
         fe.mel_first = first; fe.mel_count = count; fe.mel_weights = rand_words(total);
         fe.log2_table = rand_words(PR_LOGMEL_LOG2_SIZE + 1);
-        norm.bands = M; norm.prior_weight = 1 + (int32_t)(rnd() % 0x7FFFFFFEu);
+        norm.bands = C; norm.prior_weight = 1 + (int32_t)(rnd() % 0x7FFFFFFEu);
         norm.var_floor = 1 + (int32_t)(rnd() % 0x7FFFFFFEu);
         norm.out_multiplier = (int32_t)(0x40000000u + rnd() % 0x40000000u);
         norm.out_shift = -31 + (int32_t)(rnd() % 62); norm.out_zero_point = -128 + (int32_t)(rnd() % 256);
         hop = 1 + (int32_t)(rnd() % (uint32_t)(info->t_max < 40 ? info->t_max : 40));
-        blocks = 1 + (int32_t)(rnd() % (uint32_t)(info->t_max / hop < 6 ? info->t_max / hop : 6));
         cfg.hop_samples = 1 + (int32_t)(rnd() % (uint32_t)fe.win_length);
+        cfg.pitch = NULL;
+        if (with_pitch) {           /* random tables within the documented ranges */
+            const int32_t n_taps = 20 * (pp.factor = 2 + (int32_t)(rnd() % 7)) + 1;
+            pp.width = 4 + (int32_t)(rnd() % (uint32_t)(2 * fe.win_length / pp.factor - 4));
+            pp.lag_min = 2 + (int32_t)(rnd() % (uint32_t)(pp.width - 4));
+            pp.lag_max = pp.lag_min + (int32_t)(rnd() % (uint32_t)(pp.width - 1 - pp.lag_min));
+            pp.log2_rate_q16 = (int32_t)(rnd() % 0x80000u);
+            taps = xmalloc((size_t)n_taps * sizeof *taps);
+            for (m = 0; m < n_taps; ++m) {          /* sum |taps| < 2^16 */
+                taps[m] = (int16_t)((int32_t)(rnd() % (uint32_t)(2 * (65535 / n_taps) + 1)) -
+                                    65535 / n_taps);
+            }
+            pitch_log2 = rand_words(PR_LOGMEL_LOG2_SIZE + 1);
+            pp.taps = taps;
+            pp.log2_table = pitch_log2;
+            cfg.pitch = &pp;
+            cfg.hop_samples = fe.win_length;        /* a short lag: hops of few frames */
+            {
+                int64_t v = (int64_t)pp.width * pp.factor - fe.win_length + 19 * pp.factor + 2;
+                const int32_t lag = (int32_t)(((v < 0 ? -v : v) + 2 * pp.factor) /
+                                              (2 * (int64_t)cfg.hop_samples) + 3);
+                hop = lag + 1 + (int32_t)(rnd() % 8);   /* <= 13 */
+            }
+        }
+        blocks = 1 + (int32_t)(rnd() % (uint32_t)(info->t_max / hop < 6 ? info->t_max / hop : 6));
         cfg.window_frames = hop * blocks; cfg.hop_frames = hop;
         cfg.min_frames = 1 + (int32_t)(rnd() % (uint32_t)cfg.window_frames);
         cfg.gate_q8 = (rnd() & 1) ? -(int32_t)(rnd() % 8000) : (int32_t)rnd();
@@ -305,7 +341,7 @@ static void test_stream(const char *file, const uint8_t *blob, size_t len,
         bytes = pr_stream_bytes(&cfg);
         mem = xmalloc((size_t)bytes);
         copy = xmalloc((size_t)bytes);
-        if (bytes < 0 || pr_norm_state_init(state, state_bytes, M) != PR_OK ||
+        if (bytes < 0 || pr_norm_state_init(state, state_bytes, C) != PR_OK ||
             (st = pr_stream_init(&cfg, mem, bytes)) != PR_OK) {
             fail(file, "stream init", (long)bytes, st);
         } else {
@@ -331,6 +367,7 @@ static void test_stream(const char *file, const uint8_t *blob, size_t len,
         free((void *)fe.window); free((void *)fe.fft_twiddles);
         free((void *)fe.rfft_twiddles); free((void *)fe.mel_weights);
         free((void *)fe.log2_table);
+        free(taps); free(pitch_log2);
     }
 }
 

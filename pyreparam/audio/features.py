@@ -45,8 +45,8 @@ over log-mel frames blurs:
 With ``frontend="int"`` the channels come from the integer pitch track
 (:mod:`pyreparam.quant.qpitch`, int16 Q8 like the integer log-mel; within half a Q8
 step of these on voices; its C functions pr_pitch_* are bit-exact with it). The device's
-stream does not chain them yet, so it and the firmware export refuse a model with
-pitch channels; host inference computes them.
+stream (pr_stream_* with a pitch configuration, reference/stream.md section 9) runs
+them on the samples as they arrive; host inference computes them per utterance.
 
 Caveat: with n_fft = 512 at 16 kHz (31.25 Hz per bin) the lowest HTK filters are
 narrower than a bin once n_mels is large: at 128 bands the lowest filters catch no

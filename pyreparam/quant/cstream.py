@@ -17,7 +17,7 @@ import numpy as np
 from pyreparam import native
 from pyreparam.native import NativeError, check_array
 from pyreparam.quant import qcausal
-from pyreparam.quant.ckernels import logmel_params
+from pyreparam.quant.ckernels import logmel_params, pitch_params
 from pyreparam.quant.qstream import Decision, StreamConfig
 from pyreparam.quant.runtime import aligned_buffer, aligned_copy
 
@@ -36,12 +36,14 @@ class CStream:
     cfg : qstream.StreamConfig
     arena_bytes : the model's arena (Program.arena_bytes)
     state : bytes, optional: a serialized normalization state (default: empty)
+    pitch : qpitch.PitchTables, optional: the pitch channels' constants (their model's
+        input and state have n_mels + 2 bands)
     """
 
     def __init__(self, blob: bytes, params: qcausal.NormParams, tables, cfg: StreamConfig,
-                 arena_bytes: int, state: bytes | None = None):
+                 arena_bytes: int, state: bytes | None = None, pitch=None):
         ffi, lib = self._ffi, self._lib = native.handle()
-        M = tables.n_mels
+        M = tables.n_mels + (2 if pitch is not None else 0)
         self.cfg = cfg
         self._blob = aligned_copy(blob)
         self._prior_mean = check_array("prior_mean", np.ascontiguousarray(params.prior_mean,
@@ -49,6 +51,8 @@ class CStream:
         self._prior_var = check_array("prior_var", np.ascontiguousarray(params.prior_var, np.int32),
                                np.int32, (M,))
         self._frontend, self._keep = logmel_params(tables)
+        self._pitch, self._keep_pitch = pitch_params(pitch) if pitch is not None else \
+            (ffi.NULL, None)
         self._norm = ffi.new("pr_norm_params *", dict(
             bands=M, prior_weight=int(params.prior_weight), var_floor=int(params.var_floor),
             out_multiplier=int(params.multiplier), out_shift=int(params.shift),
@@ -60,7 +64,7 @@ class CStream:
             model_bytes=len(blob), model=ffi.cast("uint8_t *", self._blob.ctypes.data),
             frontend=self._frontend, norm=self._norm,
             prior_mean=ffi.cast("int32_t *", self._prior_mean.ctypes.data),
-            prior_var=ffi.cast("int32_t *", self._prior_var.ctypes.data)))
+            prior_var=ffi.cast("int32_t *", self._prior_var.ctypes.data), pitch=self._pitch))
         size = int(lib.pr_stream_bytes(self._cfg))
         if size < 0:
             raise NativeError("pr_stream_bytes", size)

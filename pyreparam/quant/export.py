@@ -116,17 +116,20 @@ def _stream_header_lines(meta: dict, name: str, arena_bytes: int, t_max: int) ->
     from pyreparam.audio.features import FeatureConfig
     from pyreparam.quant import qfrontend as qf
     from pyreparam.quant import qstream
-    from pyreparam.stream import StreamError, stream_config, stream_frontend_tables
+    from pyreparam.stream import (StreamError, stream_config, stream_frontend_tables,
+                                  stream_pitch_tables)
     try:
         fc = FeatureConfig.from_dict(meta["feature_config"])
         tables = stream_frontend_tables(fc)
+        pitch = stream_pitch_tables(fc)
         cfg = stream_config(meta)
-        qstream.check_config(cfg, tables, t_max)
+        qstream.check_config(cfg, tables, t_max, pitch)
     except (KeyError, TypeError, ValueError, StreamError):
         return []               # features the integer front end cannot compute
     N = name.upper()
-    size = qstream.stream_bytes(cfg, tables, arena_bytes)
-    lines = ["", *qf.c_header_lines(tables, name), "",
+    size = qstream.stream_bytes(cfg, tables, arena_bytes, pitch)
+    pitch_lines = [] if pitch is None else _pitch_header_lines(pitch, tables, name)
+    lines = ["", *qf.c_header_lines(tables, name), *pitch_lines, "",
              "/* The stream (pr_stream_*): PCM at NAME_SAMPLE_RATE in blocks of any length,"
              .replace("NAME", N),
              f" * a decision over the last {N}_STREAM_WINDOW_FRAMES frames every "
@@ -156,8 +159,27 @@ def _stream_header_lines(meta: dict, name: str, arena_bytes: int, t_max: int) ->
              f"    .model_bytes = {N}_BYTES, .model = {name}, .frontend = &{name}_frontend, "
              f"\\",
              f"    .norm = &{name}_norm, .prior_mean = {name}_norm_prior_mean, \\",
-             f"    .prior_var = {name}_norm_prior_var}}", ""]
+             f"    .prior_var = {name}_norm_prior_var"
+             + (f", .pitch = &{name}_pitch}}" if pitch is not None else "}"), ""]
     return lines
+
+
+def _pitch_header_lines(pitch, tables, name: str) -> list[str]:
+    """The pitch track's constants (pr_pitch_params) for a model with the pitch
+    channels: the decimation filter's Q15 taps; the log2 table is the front end's."""
+    from pyreparam.quant.qfrontend import log2_table
+    N = name.upper()
+    if not np.array_equal(np.asarray(tables.log2_table), log2_table()):
+        raise ValueError("the front end's log2 table is not the pitch track's")
+    taps = ", ".join(str(int(v)) for v in pitch.taps)
+    return ["", f"/* The pitch track (pr_pitch_*, run by the stream): decimation by "
+                f"{pitch.factor} to {pitch.rate:g} Hz, windows of {pitch.width} samples, "
+                f"lags {pitch.lag_min} .. {pitch.lag_max}. */",
+            f"static const int16_t {name}_pitch_taps[{pitch.taps.size}] = {{{taps}}};",
+            f"#define {N}_PITCH_PARAMS {{{pitch.factor}, {pitch.width}, {pitch.lag_min}, "
+            f"{pitch.lag_max}, {pitch.log2_rate_q16}, {name}_pitch_taps, "
+            f"{name}_logmel_log2_table}}",
+            f"static const pr_pitch_params {name}_pitch = {N}_PITCH_PARAMS;"]
 
 
 def c_example_main(name: str, header_file: str, has_classes: bool,

@@ -6,8 +6,9 @@ module computes them from int16 PCM with integer arithmetic only, as a device wo
 and returns them as int16 Q8 (value * 256), the format of the integer front end's
 log-mel (:mod:`pyreparam.quant.qfrontend`) that the causal normalization consumes. It
 is the oracle of the C functions pr_pitch_decimate_s16, pr_pitch_frame_s32 and
-pr_pitch_fill_s16 (bit-exact, tests/test_pitch_int.py); the device's stream does not
-chain them yet, so a model with pitch channels takes its features from the host.
+pr_pitch_fill_s16 (bit-exact, tests/test_pitch_int.py), which the device's stream
+chains on the samples as they arrive (pyreparam/quant/qstream.py, reference/stream.md
+section 9).
 Steps (``>>`` is an arithmetic shift, rounding is half away from zero unless said):
 
 1. Decimation by d = sample_rate // 4000 with scipy.signal.resample_poly's own FIR

@@ -32,6 +32,17 @@ Finish
     At the end, when frames arrived after the last window and at least min_frames are
     held, one last window over the frames held (the last blocks - 1 hops and the
     partial one) is decided the same way.
+Pitch channels (a model trained with ``--pitch``; reference/stream.md section 9)
+    Columns M and M + 1 of the window (the model's input is M + 2 wide, the state has
+    M + 2 bands): frame t's raw log2 F0 and voicing
+    (:func:`pyreparam.quant.qpitch.frame_pitch` of its window of the stream's decimated
+    signal, exactly the batch track's before the fill). Its window reaches past the
+    log-mel frame's last sample (by about one hop), so a frame enters the window when
+    both are known (at the end, frames whose pitch window is incomplete are dropped).
+    At a decision the pitch of the window's frames is filled across unvoiced frames
+    (:func:`~pyreparam.quant.qpitch.fill_unvoiced` over the window's frames) and
+    normalized with the state as it is then; the merge adds the filled values of the
+    fresh blocks. The gate looks at the log-mel bands only.
 """
 from __future__ import annotations
 
@@ -42,6 +53,7 @@ import numpy as np
 
 from pyreparam.quant import qcausal
 from pyreparam.quant import qfrontend as qf
+from pyreparam.quant import qpitch
 from pyreparam.quant.fixedpoint import INT32_MAX, divide_round_half_away
 
 #: The defaults: a decision every second over the last three seconds.
@@ -58,6 +70,7 @@ MIN_SECONDS = 1.0
 MAX_CLASSES = 32            # PR_STREAM_MAX_CLASSES
 MAX_BLOCKS = 32             # window_frames / hop_frames (the head tracks 32 blocks)
 HEAD_BYTES = 352            # sizeof(pr_st_head), csrc/pr_stream_internal.h
+PITCH_HEAD_BYTES = 64       # sizeof(pr_st_pitch)
 GATED, UPDATED, FINAL = 1, 2, 4   # decision flags
 
 
@@ -127,7 +140,25 @@ def default_config(t_max: int, hop_samples: int, sample_rate: int, prior_mean_q1
                         int(math.ceil(min_active * window)))
 
 
-def check_config(cfg: StreamConfig, tables: qf.FrontendTables, t_max: int) -> None:
+def pitch_lag_frames(pitch: qpitch.PitchTables, tables: qf.FrontendTables,
+                     hop_samples: int) -> int:
+    """How many frames one of the two tracks (log-mel, pitch) can be ahead of the other,
+    at most (the capacity of each track's queue; pr_st_pitch_lag). Frame t's log-mel is
+    complete at sample t hop + win, its pitch at d (start_t + w - 1) + 10 d + 1, with
+    d start_t within d of t hop + (win - w d + d) / 2: the two differ by less than
+    |w d - win + 19 d + 2| / 2 + d samples."""
+    d, w, win = pitch.factor, pitch.width, tables.win_length
+    return (abs(w * d - win + 19 * d + 2) + 2 * d) // (2 * hop_samples) + 3
+
+
+def pitch_start(t, pitch: qpitch.PitchTables, win_length: int, hop_samples: int):
+    """The first decimated sample of frame t's pitch window (qpitch.frame_windows)."""
+    d, w = pitch.factor, pitch.width
+    return (2 * t * hop_samples + win_length - w * d + d) // (2 * d)
+
+
+def check_config(cfg: StreamConfig, tables: qf.FrontendTables, t_max: int,
+                 pitch: qpitch.PitchTables | None = None) -> None:
     """ValueError for a configuration pr_stream_init refuses (sizes only)."""
     if not 1 <= cfg.hop_samples <= tables.win_length:
         raise ValueError(f"hop_samples {cfg.hop_samples} outside 1..{tables.win_length}")
@@ -140,21 +171,36 @@ def check_config(cfg: StreamConfig, tables: qf.FrontendTables, t_max: int) -> No
     if not 1 <= cfg.min_frames <= cfg.window_frames or \
             not 0 <= cfg.gate_min_active <= cfg.window_frames:
         raise ValueError(f"min_frames / gate_min_active out of range: {cfg}")
+    if pitch is not None:
+        lag = pitch_lag_frames(pitch, tables, cfg.hop_samples)
+        if cfg.hop_frames <= lag:
+            raise ValueError(f"with the pitch channels a hop must be more than {lag} "
+                             f"frames (the tracks' lag), got {cfg.hop_frames}")
+        if -pitch_start(0, pitch, tables.win_length, cfg.hop_samples) >= pitch.width:
+            raise ValueError("the first frame's pitch window lies before the stream")
 
 
 def _round8(v: int) -> int:
     return (v + 7) // 8 * 8
 
 
-def stream_bytes(cfg: StreamConfig, tables: qf.FrontendTables, arena_bytes: int) -> int:
+def stream_bytes(cfg: StreamConfig, tables: qf.FrontendTables, arena_bytes: int,
+                 pitch: qpitch.PitchTables | None = None) -> int:
     """Bytes of stream memory (pr_stream_bytes): head, PCM tail, normalization
     coefficients, per-block sums, the int8 window and the work area (the model's arena,
-    shared with the front end's scratch)."""
+    shared with the front end's scratch); with pitch, its regions (pr_st_layout_of)."""
     M = tables.n_mels
+    C = M + (2 if pitch is not None else 0)
     scratch = 2 * tables.n_fft + 2
-    work = max(arena_bytes, 4 * scratch + 2 * M, 16 * M)
-    return (_round8(HEAD_BYTES) + _round8(2 * tables.win_length) + _round8(12 * M) +
-            _round8(12 * cfg.blocks * M) + _round8(cfg.window_frames * M) + _round8(work))
+    work = max(arena_bytes, 4 * scratch + 2 * M, 16 * C)
+    total = (_round8(HEAD_BYTES) + _round8(2 * tables.win_length) + _round8(12 * C) +
+             _round8(12 * cfg.blocks * M) + _round8(cfg.window_frames * C))
+    if pitch is not None:
+        lag = pitch_lag_frames(pitch, tables, cfg.hop_samples)
+        work = max(work, 4 * cfg.window_frames)
+        total += (_round8(PITCH_HEAD_BYTES) + _round8(4 * cfg.window_frames) + _round8(2 * lag * M) + _round8(4 * lag)
+                  + _round8(2 * (20 * pitch.factor + 1)) + _round8(4 * pitch.width))
+    return total + _round8(work)
 
 
 def stream_params(params: qcausal.NormParams, cfg: StreamConfig) -> qcausal.NormParams:
@@ -176,22 +222,26 @@ class ReferenceStream:
     cfg : StreamConfig
     state : bytes, optional
         A serialized normalization state (default: a device that heard nothing).
+    pitch : qpitch.PitchTables, optional
+        The pitch track's constants, for a model with the two pitch channels.
     """
 
     def __init__(self, program, params: qcausal.NormParams, tables: qf.FrontendTables,
-                 cfg: StreamConfig, state: bytes | None = None):
+                 cfg: StreamConfig, state: bytes | None = None,
+                 pitch: qpitch.PitchTables | None = None):
         from pyreparam.quant.qmodel import run_program
-        check_config(cfg, tables, program.t_max)
+        check_config(cfg, tables, program.t_max, pitch)
         self._run = lambda x: run_program(program, x)
-        self.cfg, self.tables = cfg, tables
+        self.cfg, self.tables, self.pitch = cfg, tables, pitch
         self.params = stream_params(params, cfg)
         M = tables.n_mels
         self.M = M
+        self.C = M + (2 if pitch is not None else 0)        # model input, state bands
         self.n_classes = program.tensors[program.output].cols
-        self._state = qcausal.new_state(M) if state is None else \
-            qcausal.state_from_bytes(bytes(state), M)
+        self._state = qcausal.new_state(self.C) if state is None else \
+            qcausal.state_from_bytes(bytes(state), self.C)
         self.tail = np.zeros(0, dtype=np.int16)
-        self.window = np.zeros((cfg.window_frames, M), dtype=np.int8)
+        self.window = np.zeros((cfg.window_frames, self.C), dtype=np.int8)
         self.S1 = np.zeros((cfg.blocks, M), dtype=np.int64)
         self.S2 = np.zeros((cfg.blocks, M), dtype=np.int64)
         self.active = np.zeros(cfg.blocks, dtype=np.int64)
@@ -200,6 +250,16 @@ class ReferenceStream:
         self.frames = 0
         self.last_end = 0
         self.finished = False
+        if pitch is not None:
+            d = pitch.factor
+            self.raw_pitch = np.zeros((cfg.window_frames, 2), dtype=np.int64)
+            self.mel_queue = np.zeros((0, M), dtype=np.int16)    # log-mel awaiting pitch
+            self.pitch_queue = np.zeros((0, 2), dtype=np.int64)  # pitch awaiting log-mel
+            self.dec = np.zeros(10 * d, dtype=np.int64)          # samples from d j - 10 d
+            start = pitch_start(0, pitch, tables.win_length, cfg.hop_samples)
+            self.y = np.zeros(max(0, -start), dtype=np.int64)    # from frame t's start
+            self.y_skip = max(0, start)
+            self.pitch_frames = 0
 
     @property
     def state(self) -> bytes:
@@ -220,15 +280,56 @@ class ReferenceStream:
         starts = hop * np.arange(n_frames)
         frames = self.tail[starts[:, None] + np.arange(win)[None, :]]  # (F, win)
         self.tail = self.tail[n_frames * hop:]
-        return self._add(qf.logmel_frames_q8(frames, self.tables))   # (F, M) int16
+        X = qf.logmel_frames_q8(frames, self.tables)                     # (F, M) int16
+        if self.pitch is None:
+            return self._add(X)
+        return self._pair(X, pcm)
 
-    def _add(self, X: np.ndarray) -> list[Decision]:
+    def _pair(self, X: np.ndarray, pcm: np.ndarray) -> list[Decision]:
+        """Queue the new log-mel frames and pitch frames; add the frames both know."""
+        self.mel_queue = np.concatenate([self.mel_queue, X])
+        self.pitch_queue = np.concatenate([self.pitch_queue, self._pitch_frames(pcm)])
+        k = min(len(self.mel_queue), len(self.pitch_queue))
+        X, P = self.mel_queue[:k], self.pitch_queue[:k]
+        self.mel_queue, self.pitch_queue = self.mel_queue[k:], self.pitch_queue[k:]
+        return self._add(X, P)
+
+    def _pitch_frames(self, pcm: np.ndarray) -> np.ndarray:
+        """Raw (octaves, voicing) of every pitch frame the new samples complete."""
+        pt, d = self.pitch, self.pitch.factor
+        n_taps = pt.taps.size                                            # 20 d + 1
+        self.dec = np.concatenate([self.dec, pcm.astype(np.int64)])
+        count = max(0, (self.dec.size - n_taps) // d + 1)
+        # y[j] = sum_k h[k] s[d j + 10 d - k], dec[0] being s[d j - 10 d]
+        index = d * np.arange(count)[:, None] + n_taps - 1 - np.arange(n_taps)[None, :]
+        acc = self.dec[index] @ pt.taps if count else np.zeros(0, np.int64)
+        y = (acc + (1 << (qpitch.TAP_BITS - 1))) >> qpitch.TAP_BITS
+        self.dec = self.dec[count * d:]
+        drop = min(self.y_skip, y.size)
+        self.y_skip -= drop
+        self.y = np.concatenate([self.y, y[drop:]])
+        out = []
+        while self.y.size >= pt.width:
+            z = qpitch.remove_mean(self.y[None, :pt.width])
+            octaves, voicing = qpitch.frame_pitch(z, pt)
+            out.append((int(octaves[0]), int(voicing[0])))
+            t = self.pitch_frames
+            self.pitch_frames += 1
+            win, hop = self.tables.win_length, self.cfg.hop_samples
+            adv = int(pitch_start(t + 1, pt, win, hop) - pitch_start(t, pt, win, hop))
+            self.y_skip = max(0, adv - self.y.size)
+            self.y = self.y[adv:]
+        return np.array(out, dtype=np.int64).reshape(-1, 2)
+
+    def _add(self, X: np.ndarray, P: np.ndarray | None = None) -> list[Decision]:
         cfg, out, i = self.cfg, [], 0
         while i < X.shape[0]:
             chunk = X[i:i + cfg.window_frames - self.fill]              # one state
             T = chunk.shape[0]
             rows = np.arange(self.fill, self.fill + T)
-            self.window[rows] = qcausal.apply(self._state, self.params, chunk)
+            self.window[rows, :self.M] = self._normalize(chunk, 0)
+            if P is not None:
+                self.raw_pitch[rows] = P[i:i + T]
             x = chunk.astype(np.int64)
             blocks = rows // cfg.hop_frames
             np.add.at(self.S1, blocks, x)
@@ -242,6 +343,13 @@ class ReferenceStream:
                 self._drop_hop()
         return out
 
+    def _normalize(self, x: np.ndarray, first: int) -> np.ndarray:
+        """int8 of the columns first .. first + x.shape[1] of the C bands (each band is
+        normalized on its own)."""
+        full = np.zeros((x.shape[0], self.C), dtype=np.int64)
+        full[:, first:first + x.shape[1]] = x
+        return qcausal.apply(self._state, self.params, full)[:, first:first + x.shape[1]]
+
     def _decide(self, flags: int) -> Decision:
         cfg, T = self.cfg, self.fill
         nb = -(-T // cfg.hop_frames)
@@ -251,14 +359,21 @@ class ReferenceStream:
         zeros = (0,) * self.n_classes
         if active * cfg.window_frames < cfg.gate_min_active * T:
             return Decision(start, end, flags | GATED, active, -1, zeros)
+        rows_of = lambda b: np.arange(b * cfg.hop_frames, min((b + 1) * cfg.hop_frames, T))
+        fresh = [b for b in range(nb) if not self.merged[b]]
+        if self.pitch is not None:              # fill over the window, normalize now
+            raw = self.raw_pitch[:T]
+            pv = np.stack([qpitch.fill_unvoiced(raw[:, 0], raw[:, 1]), raw[:, 1]], axis=1)
+            self.window[:T, self.M:] = self._normalize(pv, self.M)
         logits = self._run(np.ascontiguousarray(self.window[:T]))
         label = int(np.argmax(logits))
-        fresh = [b for b in range(nb) if not self.merged[b]]
-        count = sum(cfg.hop_frames if b < nb - 1 else T - (nb - 1) * cfg.hop_frames
-                    for b in fresh)
+        count = sum(rows_of(b).size for b in fresh)
         if count:
-            self._state = qcausal.update_sums(self._state, self.S1[fresh].sum(axis=0),
-                                              self.S2[fresh].sum(axis=0), count)
+            S1, S2 = self.S1[fresh].sum(axis=0), self.S2[fresh].sum(axis=0)
+            if self.pitch is not None:
+                v = pv[np.concatenate([rows_of(b) for b in fresh])]
+                S1, S2 = np.concatenate([S1, v.sum(axis=0)]), np.concatenate([S2, (v * v).sum(axis=0)])
+            self._state = qcausal.update_sums(self._state, S1, S2, count)
             self.merged[fresh] = True
             flags |= UPDATED
         return Decision(start, end, flags, active, label, tuple(int(v) for v in logits))
@@ -266,6 +381,8 @@ class ReferenceStream:
     def _drop_hop(self) -> None:
         h = self.cfg.hop_frames
         self.window[:-h] = self.window[h:].copy()
+        if self.pitch is not None:
+            self.raw_pitch[:-h] = self.raw_pitch[h:].copy()
         for a in (self.S1, self.S2, self.active, self.merged):
             a[:-1] = a[1:].copy()
             a[-1] = 0
@@ -283,4 +400,5 @@ class ReferenceStream:
 
 __all__ = ["Decision", "FINAL", "GATED", "GATE_DB", "GATE_MIN_ACTIVE", "HOP_SECONDS",
            "MIN_SECONDS", "ReferenceStream", "StreamConfig", "UPDATED", "WINDOW_SECONDS",
-           "check_config", "default_config", "gate_q8", "stream_bytes", "stream_params"]
+           "check_config", "default_config", "gate_q8", "pitch_lag_frames", "pitch_start",
+           "stream_bytes", "stream_params"]
