@@ -1,7 +1,8 @@
 /*
  * pr_pitch_frame_s32: one frame's raw pitch from its window of decimated samples (steps
  * 2-6 of pyreparam/quant/qpitch.py): the window minus its mean (floor((2 sum + w) /
- * (2 w))), the autocorrelation R in int64 (|z| <= 2^18, w <= 2^10: |R| <= 2^46), the
+ * (2 w))), the autocorrelation R in int64 (|z| <= 2^18, w <= 2^10: |R| <= 2^46; the
+ * mean taken out of the products exactly, see pr_pitch_acf), the
  * first lag of lag_min .. lag_max with the largest R, a parabola through its
  * neighbours in Q15 lags, log2 by the log-mel front end's table, the voicing ratio.
  */
@@ -26,21 +27,39 @@ static int64_t pr_pitch_log2_q16(uint32_t v, const int32_t *t)
     return (int64_t)n * 65536 + t0 + (((t1 - t0) * frac + (1 << 13)) >> 14);
 }
 
-/* R[k] = sum_i z[i] z[i + k], z = window - mean, the subtraction on the fly (no copy:
- * the stack stays small on a microcontroller). */
-static int64_t pr_pitch_acf(const int32_t *x, int32_t w, int64_t mean, int32_t k)
+/* p[0] = sum_{i < w - k} x[i] x[i + k] and p[1] = the same at lag k + 1, in one pass
+ * (each x[i] loaded once for both): int32 operands, int64 products (one
+ * multiply-accumulate instruction on Cortex-M3/M4/M7: |x| <= 2^17, so each product
+ * fits 2^34). 1 <= k + 1 < w. */
+static void pr_pitch_lag_products(const int32_t *x, int32_t w, int32_t k, int64_t *p)
 {
-    int64_t acc = 0;
+    int64_t acc0 = 0, acc1 = 0;
     int32_t i;
-    for (i = 0; i + k < w; ++i) {
-        acc += (x[i] - mean) * (x[i + k] - mean);
+    for (i = 0; i + k + 1 < w; ++i) {
+        const int64_t xi = x[i];
+        acc0 += xi * x[i + k];
+        acc1 += xi * x[i + k + 1];
     }
-    return acc;
+    p[0] = acc0 + (int64_t)x[w - 1 - k] * x[w - 1];
+    p[1] = acc1;
+}
+
+/* R[k] = sum_i z[i] z[i + k], z = x - m, from sum x[i] x[i + k] without a copy of z (the
+ * stack stays small on a microcontroller) and with the mean out of the inner loop:
+ * expanded exactly,
+ *   R[k] = sum x[i] x[i + k] - m (head + tail) + (w - k) m^2,
+ * head = sum_{i < w - k} x[i], tail = sum_{i >= k} x[i] (integers, every term exact in
+ * int64: |products| <= 2^44, |m (head + tail)| <= 2^45, (w - k) m^2 <= 2^44). */
+static int64_t pr_pitch_acf(int64_t products, int32_t w, int64_t m, int32_t k, int64_t head,
+                            int64_t tail)
+{
+    return products - m * (head + tail) + (int64_t)(w - k) * m * m;
 }
 
 pr_status pr_pitch_frame_s32(const pr_pitch_params *p, const int32_t *window, int16_t *out)
 {
     int64_t total = 0, mean, R0, prev, r, a, b, c, curve, shift, period, voicing, octaves;
+    int64_t head, tail, pair[2];
     int32_t i, k, w, best;
     if (p == NULL || window == NULL || out == NULL || p->log2_table == NULL) {
         return PR_ERR_NULL;
@@ -56,17 +75,35 @@ pr_status pr_pitch_frame_s32(const pr_pitch_params *p, const int32_t *window, in
         total += window[i];
     }
     mean = pr_pitch_div_floor(2 * total + w, 2 * (int64_t)w);
-    R0 = pr_pitch_acf(window, w, mean, 0);
-    /* the first lag of lag_min .. lag_max with the largest R, with its neighbours a, c */
-    prev = pr_pitch_acf(window, w, mean, p->lag_min - 1);
+    pr_pitch_lag_products(window, w, 0, pair);
+    R0 = pr_pitch_acf(pair[0], w, mean, 0, total, total);
+    /* head: the sum of x[0 .. w - k), tail: of x[k .. w), kept for the lag k */
+    head = total;
+    tail = total;
+    for (i = 0; i < p->lag_min - 1; ++i) {
+        head -= window[w - 1 - i];
+        tail -= window[i];
+    }
+    /* the first lag of lag_min .. lag_max with the largest R, with its neighbours a, c;
+     * the lags lag_min - 1 .. lag_max + 1 (<= w - 1) in pairs */
     best = p->lag_min;
-    a = b = c = 0;
-    for (k = p->lag_min; k <= p->lag_max + 1; ++k) {
-        r = pr_pitch_acf(window, w, mean, k);
+    prev = a = b = c = 0;
+    for (k = p->lag_min - 1; k <= p->lag_max + 1; ++k) {
+        if ((k - (p->lag_min - 1)) % 2 == 0) {
+            pr_pitch_lag_products(window, w, k < w - 1 ? k : w - 2, pair);
+            if (k == w - 1) {
+                pair[0] = pair[1];                  /* a last lone lag w - 1 */
+            }
+        }
+        if (k >= p->lag_min) {
+            head -= window[w - k];
+            tail -= window[k - 1];
+        }
+        r = pr_pitch_acf(pair[(k - (p->lag_min - 1)) % 2], w, mean, k, head, tail);
         if (k == best + 1) {
             c = r;
         }
-        if (k <= p->lag_max && (k == p->lag_min || r > b)) {
+        if (k >= p->lag_min && k <= p->lag_max && (k == p->lag_min || r > b)) {
             best = k;
             a = prev;
             b = r;

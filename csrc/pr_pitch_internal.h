@@ -32,6 +32,13 @@ static inline int64_t pr_pitch_div_round(int64_t num, int64_t den)
     return num < 0 ? -q : q;
 }
 
+/* The int32 of an unsigned word's bits (two's complement, without implementation-
+ * defined conversions). */
+static inline int32_t pr_pitch_i32_u(uint32_t v)
+{
+    return v <= 0x7FFFFFFFu ? (int32_t)v : -(int32_t)(~v) - 1;
+}
+
 /* floor(num / den), den > 0 */
 static inline int64_t pr_pitch_div_floor(int64_t num, int64_t den)
 {

@@ -190,3 +190,25 @@ def test_c_frame_step_is_the_numpy_reference_on_any_window(seed, rate, bits, off
     raw = ckernels.pitch_frames_s32(windows, tables)
     np.testing.assert_array_equal(raw[:, 0], octaves)
     np.testing.assert_array_equal(raw[:, 1], voicing)
+
+
+@needs_c
+@settings(max_examples=120, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(4, 80), st.data())
+def test_c_frame_step_is_the_numpy_reference_for_any_lag_range(seed, width, data):
+    """Any window width and lag range (2 <= lag_min <= lag_max <= width - 2), so that
+    the C step's lags in pairs meet every parity and the last lag width - 1 alone;
+    windows up to the +-2^17 limit with any offset."""
+    base = qpitch.pitch_tables(16000)
+    lag_min = data.draw(st.integers(2, width - 2))
+    lag_max = data.draw(st.integers(lag_min, width - 2))
+    tables = base._replace(width=width, lag_min=lag_min, lag_max=lag_max)
+    rng = np.random.default_rng(seed)
+    scale = 2 ** int(rng.integers(0, 18))
+    offset = int(rng.integers(-scale, scale + 1))
+    windows = np.clip(rng.integers(-scale, scale + 1, (3, width)) + offset,
+                      -(1 << 17), 1 << 17).astype(np.int32)
+    octaves, voicing = qpitch.frame_pitch(qpitch.remove_mean(windows), tables)
+    raw = ckernels.pitch_frames_s32(windows, tables)
+    np.testing.assert_array_equal(raw[:, 0], octaves)
+    np.testing.assert_array_equal(raw[:, 1], voicing)
