@@ -274,13 +274,12 @@ class ReferenceStream:
             raise ValueError(f"pcm must be int16 (n,), got {pcm.dtype} {pcm.shape}")
         win, hop = self.tables.win_length, self.cfg.hop_samples
         self.tail = np.concatenate([self.tail, pcm])
-        if self.tail.size < win:
-            return []
-        n_frames = 1 + (self.tail.size - win) // hop
+        n_frames = 1 + (self.tail.size - win) // hop if self.tail.size >= win else 0
         starts = hop * np.arange(n_frames)
         frames = self.tail[starts[:, None] + np.arange(win)[None, :]]  # (F, win)
         self.tail = self.tail[n_frames * hop:]
-        X = qf.logmel_frames_q8(frames, self.tables)                     # (F, M) int16
+        X = qf.logmel_frames_q8(frames, self.tables) if n_frames else \
+            np.zeros((0, self.M), dtype=np.int16)                        # (F, M) int16
         if self.pitch is None:
             return self._add(X)
         return self._pair(X, pcm)

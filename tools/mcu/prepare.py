@@ -37,7 +37,7 @@ import numpy as np
 
 from pyreparam.atomic import write_text
 from pyreparam.audio.decode import load_audio
-from pyreparam.audio.features import logmel
+from pyreparam.audio.features import frame_features
 from pyreparam.data.manifest import read_manifest
 from pyreparam.quant import workflow as wf
 from pyreparam.quant.inspect import op_macs
@@ -114,10 +114,11 @@ def pick_utterances(manifest: Path, n: int) -> list[Path]:
 
 
 def input_features(meta: dict, wav: Path, t_max: int) -> np.ndarray:
-    """int16 Q8 (T, M) log-mel features of one file (cut to t_max frames), before
-    normalization: what the device's front end hands to pr_norm_apply_s16_s8."""
+    """int16 Q8 (T, M) log-mel features of one file (cut to t_max frames; with the
+    model's pitch channels after them), before normalization: what the device's front
+    end hands to pr_norm_apply_s16_s8."""
     fc = wf.frontend_from_meta(meta).feature_config
-    feats = logmel(load_audio(wav, sample_rate=fc.sample_rate), fc)[:t_max]
+    feats = frame_features(load_audio(wav, sample_rate=fc.sample_rate), fc)[:t_max]
     return quantize_features(feats)
 
 
