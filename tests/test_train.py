@@ -476,3 +476,16 @@ def test_results_name_the_source_commit_of_a_checkout(tmp_path):
     nested = package / "inner"                     # not the checkout's top level's child
     nested.mkdir()
     assert _source_commit(nested) is None
+
+
+def test_spec_augment_options_reach_the_recipe(corpus, tmp_path):
+    """--time-masks/--max-time/--freq-masks/--max-freq set the recipe's SpecAugment
+    (recorded in run.json, so `compare` pairs runs on them); 0 masks train too."""
+    out = tmp_path / "run"
+    r = CliRunner().invoke(main, ["train", str(corpus), "--cv", "fixed", "--epochs", "1",
+                                  "--batch-size", "8", "--n-mels", "24", "--cache",
+                                  str(tmp_path / "cache"), "--quiet", "--time-masks", "0",
+                                  "--freq-masks", "4", "--max-freq", "3", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    tc = json.loads((out / "run.json").read_text())["train_config"]
+    assert (tc["time_masks"], tc["max_time"], tc["freq_masks"], tc["max_freq"]) == (0, 20, 4, 3)

@@ -124,6 +124,16 @@ DEFAULTS = TrainConfig()
                    "validation and the saved model use the average (0: off).")
 @click.option("--mixup", type=FiniteFloat(0), default=DEFAULTS.mixup,
               show_default=True, help="Mixup alpha (0: off).")
+@click.option("--time-masks", type=click.IntRange(0), default=DEFAULTS.time_masks,
+              show_default=True,
+              help="SpecAugment: time masks per training example (0: none).")
+@click.option("--max-time", type=click.IntRange(0), default=DEFAULTS.max_time,
+              show_default=True, help="SpecAugment: widest time mask, frames.")
+@click.option("--freq-masks", type=click.IntRange(0), default=DEFAULTS.freq_masks,
+              show_default=True,
+              help="SpecAugment: frequency masks per training example (0: none).")
+@click.option("--max-freq", type=click.IntRange(0), default=DEFAULTS.max_freq,
+              show_default=True, help="SpecAugment: widest frequency mask, input channels.")
 @click.option("--speed-perturb", "speeds", default="", show_default=False,
               help="Speed perturbation factors besides 1, comma-separated, e.g. 0.9,1.1 "
                    "(each training example plays at one of the speeds, uniformly).")
@@ -153,8 +163,8 @@ def train_command(manifest, backbone, size, hrf_r, hrf_factors, hrf_sites, hrf_i
                   cv, epochs, seed, out_dir, resume_dir, jobs, quiet, lr, batch_size,
                   weight_decay, dropout, frontend, sample_rate, fmax, n_mels, pitch, ffn, pooling,
                   normalization, prior_weight,
-                  causal_draw, causal_prior, n_validation, select, select_window, ema, mixup, speeds,
-                  teachers, distill, temperature, hrf_lr_scale, hrf_weight_decay, cache_dir,
+                  causal_draw, causal_prior, n_validation, select, select_window, ema, mixup,
+                  time_masks, max_time, freq_masks, max_freq, speeds, teachers, distill, temperature, hrf_lr_scale, hrf_weight_decay, cache_dir,
                   on_error, max_seconds):
     """Speaker-independent cross-validation of a backbone on MANIFEST.
 
@@ -198,6 +208,8 @@ def run_spec_from_options(o: dict) -> RunSpec:
                   n_validation=o["n_validation"], select=o["select"],
                   select_window=o["select_window"], ema=o["ema"], mixup=o["mixup"],
                   speeds=_speeds(o["speeds"]),
+                  **{k: o[k] for k in ("time_masks", "max_time", "freq_masks", "max_freq")
+                     if o.get(k) is not None},
                   teachers=tuple(os.path.abspath(t) for t in o["teachers"]),
                   distill=o["distill"], temperature=o["temperature"],
                   hrf_lr_scale=o["hrf_lr_scale"], hrf_weight_decay=o["hrf_weight_decay"])
