@@ -45,6 +45,10 @@ enum {
     PR_ST_MAX_HOP = 65535           /* hop_frames: int32 S1 sums */
 };
 
+/* Frames a stream counts at most (348 years at 100 per second): keeps the frame
+ * arithmetic of a damaged memory inside int64. */
+#define PR_ST_MAX_FRAMES ((int64_t)1 << 40)
+
 typedef struct {
     uint32_t magic;
     int32_t status;
@@ -67,7 +71,6 @@ typedef struct {
 /* The pitch track's running part (cfg->pitch only). */
 typedef struct {
     int64_t sum[2], sum_sq[2];      /* a decision's fresh pitch sums (before the run) */
-    int64_t dec_next;               /* index of the next decimated sample j */
     int32_t dec_fill;               /* filter samples held, from sample d j - 10 d */
     int32_t y_fill;                 /* decimated samples held, from the next pitch
                                        frame's window start */
@@ -213,7 +216,7 @@ static inline pr_status pr_st_open(const pr_stream_config *cfg, uint8_t *mem,
         cfg->hop_frames || h->tail_fill < 0 || h->tail_fill >= h->win_length ||
         h->fill < 0 || h->fill >= h->window_frames || h->classes < 1 ||
         h->classes > PR_STREAM_MAX_CLASSES || h->frames < h->fill ||
-        h->last_end > h->frames) {
+        h->frames > PR_ST_MAX_FRAMES || h->last_end > h->frames) {
         return PR_ERR_STREAM;
     }
     if (cfg->pitch != NULL) {

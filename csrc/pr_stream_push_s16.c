@@ -32,7 +32,6 @@ static pr_status pr_sp_pitch_feed(const pr_stream_config *cfg, pr_st_head *h, ui
         }
         memmove(dec, dec + d, (size_t)(n_taps - d) * sizeof *dec);
         P->dec_fill = n_taps - d;
-        P->dec_next += 1;
         if (P->y_skip > 0) {
             P->y_skip -= 1;
             continue;

@@ -70,7 +70,7 @@ MIN_SECONDS = 1.0
 MAX_CLASSES = 32            # PR_STREAM_MAX_CLASSES
 MAX_BLOCKS = 32             # window_frames / hop_frames (the head tracks 32 blocks)
 HEAD_BYTES = 352            # sizeof(pr_st_head), csrc/pr_stream_internal.h
-PITCH_HEAD_BYTES = 64       # sizeof(pr_st_pitch)
+PITCH_HEAD_BYTES = 56       # sizeof(pr_st_pitch)
 GATED, UPDATED, FINAL = 1, 2, 4   # decision flags
 
 
