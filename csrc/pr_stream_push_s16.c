@@ -5,6 +5,26 @@
  */
 #include "pr_stream_internal.h"
 
+/* Add one frame to the window and decide it when it is full (the one place of push
+ * that decides: a second inlined copy of pr_st_decide would cost flash). */
+static pr_status pr_sp_add(const pr_stream_config *cfg, pr_st_head *h, uint8_t *mem,
+                           const pr_st_layout *L, uint8_t *state, int32_t state_bytes,
+                           const int16_t *x, const int16_t *raw, pr_stream_decision *out,
+                           int32_t *decided)
+{
+    pr_st_add_frame(cfg, h, mem, L, x, raw);
+    if (h->fill == h->window_frames) {
+        const pr_status st = pr_st_decide(cfg, h, mem, L, state, state_bytes, 0,
+                                          &out[*decided]);
+        if (st != PR_OK) {
+            return st;
+        }
+        *decided += 1;
+        pr_st_drop_hop(h, mem, L);
+    }
+    return PR_OK;
+}
+
 /* The pitch track over the samples s[0 .. n) that the log-mel framing just took: each
  * through the decimation filter's window; every d-th completes a decimated sample,
  * held from the next pitch frame's window start; a full window gives that frame's raw
@@ -75,15 +95,11 @@ static pr_status pr_sp_pitch_pair(const pr_stream_config *cfg, pr_st_head *h, ui
     const int32_t M = h->bands;
     int32_t k = P->mel_count < P->pitch_count ? P->mel_count : P->pitch_count, i;
     for (i = 0; i < k; ++i) {
-        pr_st_add_frame(cfg, h, mem, L, mels + (int64_t)i * M, pitch + 2 * (int64_t)i);
-        if (h->fill == h->window_frames) {
-            const pr_status st = pr_st_decide(cfg, h, mem, L, state, state_bytes, 0,
-                                              &out[*decided]);
-            if (st != PR_OK) {
-                return st;
-            }
-            *decided += 1;
-            pr_st_drop_hop(h, mem, L);
+        const pr_status st = pr_sp_add(cfg, h, mem, L, state, state_bytes,
+                                       mels + (int64_t)i * M, pitch + 2 * (int64_t)i, out,
+                                       decided);
+        if (st != PR_OK) {
+            return st;
         }
     }
     memmove(mels, mels + (int64_t)k * M, (size_t)(P->mel_count - k) * M * sizeof *mels);
@@ -158,14 +174,9 @@ pr_status pr_stream_push_s16(const pr_stream_config *cfg, uint8_t *mem, int64_t 
         if (frames == 0) {
             break;                                  /* every sample is in the tail */
         }
-        pr_st_add_frame(cfg, h, mem, &L, features, NULL);
-        if (h->fill == h->window_frames) {
-            st = pr_st_decide(cfg, h, mem, &L, state, state_bytes, 0, &out[decided]);
-            if (st != PR_OK) {
-                break;
-            }
-            ++decided;
-            pr_st_drop_hop(h, mem, &L);
+        st = pr_sp_add(cfg, h, mem, &L, state, state_bytes, features, NULL, out, &decided);
+        if (st != PR_OK) {
+            break;
         }
     }
     *consumed = used;
