@@ -1,6 +1,7 @@
 /*
  * Internal: the stream object's layout in the caller's memory and the steps shared by
- * pr_stream_*.c (not public API). NumPy oracle: pyreparam/quant/qstream.py; the design
+ * pr_stream_*.c (not public API): the per-frame ones inline here, the larger ones
+ * compiled once in pr_stream_steps.c. NumPy oracle: pyreparam/quant/qstream.py; the design
  * and its reasons in reference/stream.md.
  *
  * Memory (every region 8-byte aligned, offsets from the start of mem):
