@@ -113,7 +113,7 @@ static inline int32_t pr_st_pitch_lag(const pr_pitch_params *p, int32_t win, int
     return (int32_t)((v + 2 * (int64_t)p->factor) / (2 * (int64_t)hop) + 3);
 }
 
-/* The first decimated sample of frame t's pitch window (qstream.pitch_start). */
+/* The first decimated sample of frame t's pitch window (qpitch.window_start). */
 static inline int64_t pr_st_pitch_start(const pr_pitch_params *p, int64_t t, int32_t win,
                                         int32_t hop)
 {

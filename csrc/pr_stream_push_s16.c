@@ -5,8 +5,8 @@
  */
 #include "pr_stream_internal.h"
 
-/* Add one frame to the window and decide it when it is full (the one place of push
- * that decides: a second inlined copy of pr_st_decide would cost flash). */
+/* Add one frame to the window and decide it when it is full (both of push's paths:
+ * log-mel only, and the frames paired with their pitch). */
 static pr_status pr_sp_add(const pr_stream_config *cfg, pr_st_head *h, uint8_t *mem,
                            const pr_st_layout *L, uint8_t *state, int32_t state_bytes,
                            const int16_t *x, const int16_t *raw, pr_stream_decision *out,

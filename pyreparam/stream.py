@@ -41,12 +41,6 @@ def norm_params(meta: dict) -> qcausal.NormParams:
         raise StreamError(f"the model cannot stream: {exc}") from None
 
 
-def stream_frontend_tables(fc: FeatureConfig) -> qf.FrontendTables:
-    """The integer front end's tables for the stream; ValueError for features the
-    integer front end cannot compute."""
-    return qf.frontend_tables(fc)
-
-
 def stream_pitch_tables(fc: FeatureConfig) -> qpitch.PitchTables | None:
     """The pitch track's constants for a model with the pitch channels, else None."""
     return qpitch.pitch_tables(fc.sample_rate) if fc.pitch else None
@@ -89,7 +83,7 @@ class StreamModel:
     @property
     def bands(self) -> int:
         """Columns of the model's input = bands of the normalization state."""
-        return self.tables.n_mels + (2 if self.pitch is not None else 0)
+        return self.feature_config.channels
 
     @classmethod
     def from_file(cls, path: str | os.PathLike) -> "StreamModel":
@@ -108,7 +102,7 @@ class StreamModel:
                               "`pyreparam export`?)")
         fc = FeatureConfig.from_dict(meta["feature_config"])
         try:
-            tables = stream_frontend_tables(fc)
+            tables = qf.frontend_tables(fc)
         except ValueError as exc:
             raise StreamError(f"{name}: the integer front end cannot run its features: "
                               f"{exc}") from None

@@ -13,13 +13,9 @@ from pyreparam.data.synth import synthesize_recording, write_synthetic_corpus
 from pyreparam.quant import qcausal, qstream
 from pyreparam.quant import qfrontend as qf
 
+from stream_helpers import CONFIG, check_chunking, recording, run
+
 pytestmark = pytest.mark.skipif(not native.available(), reason="C extension not built")
-
-# a small window of 4 hops keeps the NumPy reference quick and exercises the blocks
-CONFIG = qstream.StreamConfig(hop_samples=160, window_frames=40, hop_frames=10,
-                              min_frames=15, gate_q8=0, gate_min_active=10)
-SCRIPT = ("anger", 1.2, "sadness", 0.3, "happiness", 2.5, "neutral")
-
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
@@ -37,21 +33,6 @@ def model(tmp_path_factory):
     m = StreamModel.from_file(prq)
     m.config = CONFIG._replace(gate_q8=qstream.gate_q8(m.params.prior_mean))
     return m
-
-
-def recording(seconds_of_pause: float = 1.2) -> np.ndarray:
-    script = tuple(seconds_of_pause if isinstance(s, float) and s == 1.2 else s
-                   for s in SCRIPT)
-    return qf.pcm16(synthesize_recording(0, 1, script))
-
-
-def run(stream, pcm, sizes) -> list:
-    out, i, k = [], 0, 0
-    while i < pcm.size:
-        n = sizes[k % len(sizes)]
-        out += stream.push(pcm[i:i + n])
-        i, k = i + n, k + 1
-    return out + stream.finish()
 
 
 # ---- the front end on a stream -------------------------------------------------------
@@ -149,13 +130,7 @@ def test_c_stream_equals_numpy_reference(model):
 
 @pytest.mark.parametrize("sizes", [[1], [7], [160], [16000], "random"])
 def test_decisions_do_not_depend_on_chunking(model, sizes, rng):
-    pcm = recording(0.4)[:40000]
-    whole = model.open(use_c=True)
-    expected = whole.push(pcm) + whole.finish()
-    stream = model.open(use_c=True)
-    sizes = [int(v) for v in rng.integers(0, 3000, 50)] if sizes == "random" else sizes
-    assert run(stream, pcm, sizes) == expected and stream.state == whole.state
-    assert len(expected) >= 5
+    check_chunking(model, sizes, rng)
 
 
 def test_push_stops_after_max_decisions(model):

@@ -15,16 +15,15 @@ from click.testing import CliRunner
 from pyreparam import native
 from pyreparam.audio.features import FeatureConfig, num_frames
 from pyreparam.cli import main
-from pyreparam.data.synth import synthesize_recording, write_synthetic_corpus
+from pyreparam.data.synth import write_synthetic_corpus
 from pyreparam.quant import qcausal, qpitch, qstream
 from pyreparam.quant import qfrontend as qf
+
+from stream_helpers import CONFIG, check_chunking, recording, run
 
 pytestmark = pytest.mark.skipif(not native.available(), reason="C extension not built")
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIG = qstream.StreamConfig(hop_samples=160, window_frames=40, hop_frames=10,
-                              min_frames=15, gate_q8=0, gate_min_active=10)
-SCRIPT = ("anger", 1.2, "sadness", 0.3, "happiness", 2.5, "neutral")
 
 
 def cli(*args):
@@ -61,26 +60,11 @@ def model(prq):
     return m
 
 
-def recording(seconds_of_pause: float = 1.2, sample_rate: int = 16000) -> np.ndarray:
-    script = tuple(seconds_of_pause if isinstance(s, float) and s == 1.2 else s
-                   for s in SCRIPT)
-    return qf.pcm16(synthesize_recording(0, 1, script, sample_rate=sample_rate))
-
-
-def run(stream, pcm, sizes) -> list:
-    out, i, k = [], 0, 0
-    while i < pcm.size:
-        n = sizes[k % len(sizes)]
-        out += stream.push(pcm[i:i + n])
-        i, k = i + n, k + 1
-    return out + stream.finish()
-
-
 def frames_with_pitch(n: int, fc: FeatureConfig, pitch: qpitch.PitchTables) -> int:
     """Frames of n samples whose log-mel and pitch windows are both complete."""
     T, d, w = num_frames(n, fc), pitch.factor, pitch.width
     t = np.arange(T)
-    need = d * (qstream.pitch_start(t, pitch, fc.win_length, fc.hop_length) + w - 1) \
+    need = d * (qpitch.window_start(t, pitch, fc.win_length, fc.hop_length) + w - 1) \
         + 10 * d + 1
     return int(np.count_nonzero(need <= n))
 
@@ -104,16 +88,9 @@ def test_c_stream_equals_numpy_reference(model):
 
 @pytest.mark.parametrize("sizes", [[1], [7], [160], [16000], "random"])
 def test_decisions_do_not_depend_on_chunking(model, sizes, rng):
-    pcm = recording(0.4)[:40000]
-    whole = model.open(use_c=True)
-    expected = whole.push(pcm) + whole.finish()
-    stream = model.open(use_c=True)
-    sizes = [int(v) for v in rng.integers(0, 3000, 50)] if sizes == "random" else sizes
-    assert run(stream, pcm, sizes) == expected and stream.state == whole.state
-    assert len(expected) >= 5
-    if min(sizes) >= 160 or len(sizes) > 1:          # the reference too (it is slower)
-        ref = model.open(use_c=False)
-        assert run(ref, pcm, sizes) == expected and ref.state == whole.state
+    """C, and the reference for blocks of 160 samples or more or of mixed sizes (it
+    once dropped the samples before the first complete log-mel frame)."""
+    check_chunking(model, sizes, rng, reference=sizes == "random" or min(sizes) >= 160)
 
 
 FRAMINGS = [(8000, 25.0, 10.0), (16000, 25.0, 10.0), (22050, 20.0, 10.0),

@@ -318,13 +318,10 @@ static void test_stream(const char *file, const uint8_t *blob, size_t len,
             pp.taps = taps;
             pp.log2_table = pitch_log2;
             cfg.pitch = &pp;
-            cfg.hop_samples = fe.win_length;        /* a short lag: hops of few frames */
-            {
-                int64_t v = (int64_t)pp.width * pp.factor - fe.win_length + 19 * pp.factor + 2;
-                const int32_t lag = (int32_t)(((v < 0 ? -v : v) + 2 * pp.factor) /
-                                              (2 * (int64_t)cfg.hop_samples) + 3);
-                hop = lag + 1 + (int32_t)(rnd() % 8);   /* <= 13 */
-            }
+            /* hops of a window: with win >= 256, w d <= 2 win and d <= 8 the tracks'
+             * lag is 3 frames (pr_st_pitch_lag), so 4 or more frames per hop */
+            cfg.hop_samples = fe.win_length;
+            hop = 4 + (int32_t)(rnd() % 8);
         }
         blocks = 1 + (int32_t)(rnd() % (uint32_t)(info->t_max / hop < 6 ? info->t_max / hop : 6));
         cfg.window_frames = hop * blocks; cfg.hop_frames = hop;

@@ -207,9 +207,8 @@ def run_spec_from_options(o: dict) -> RunSpec:
                   causal_prior=o["causal_prior"],
                   n_validation=o["n_validation"], select=o["select"],
                   select_window=o["select_window"], ema=o["ema"], mixup=o["mixup"],
-                  speeds=_speeds(o["speeds"]),
-                  **{k: o[k] for k in ("time_masks", "max_time", "freq_masks", "max_freq")
-                     if o.get(k) is not None},
+                  speeds=_speeds(o["speeds"]), time_masks=o["time_masks"],
+                  max_time=o["max_time"], freq_masks=o["freq_masks"], max_freq=o["max_freq"],
                   teachers=tuple(os.path.abspath(t) for t in o["teachers"]),
                   distill=o["distill"], temperature=o["temperature"],
                   hrf_lr_scale=o["hrf_lr_scale"], hrf_weight_decay=o["hrf_weight_decay"])

@@ -116,11 +116,10 @@ def _stream_header_lines(meta: dict, name: str, arena_bytes: int, t_max: int) ->
     from pyreparam.audio.features import FeatureConfig
     from pyreparam.quant import qfrontend as qf
     from pyreparam.quant import qstream
-    from pyreparam.stream import (StreamError, stream_config, stream_frontend_tables,
-                                  stream_pitch_tables)
+    from pyreparam.stream import StreamError, stream_config, stream_pitch_tables
     try:
         fc = FeatureConfig.from_dict(meta["feature_config"])
-        tables = stream_frontend_tables(fc)
+        tables = qf.frontend_tables(fc)
         pitch = stream_pitch_tables(fc)
         cfg = stream_config(meta)
         qstream.check_config(cfg, tables, t_max, pitch)

@@ -77,30 +77,42 @@ def pitch_tables(sample_rate: int) -> PitchTables:
 
 def decimate(s: np.ndarray, tables: PitchTables) -> np.ndarray:
     """Step 1: the int32 decimated samples y (ceil(n / d),) of int16 PCM s."""
+    d, half = tables.factor, 10 * tables.factor
+    padded = np.concatenate([np.zeros(half, np.int64), s.astype(np.int64),
+                             np.zeros(half + d, np.int64)])
+    return decimate_from(padded, -(-s.size // d), tables).astype(np.int32)
+
+
+def decimate_from(x: np.ndarray, count: int, tables: PitchTables) -> np.ndarray:
+    """int64 y[i] = (sum_k h[k] x[d i + 20 d - k] + 2^14) >> 15, i < count: the filter's
+    outputs from samples x that begin 10 d samples before the first output's own
+    (pr_pitch_decimate_s16 with j0 = 10; the stream keeps such a window of samples)."""
     d, h = tables.factor, tables.taps
-    half = (h.size - 1) // 2
-    n_out = -(-s.size // d)
-    padded = np.concatenate([np.zeros(h.size, np.int64), s.astype(np.int64),
-                             np.zeros(h.size + d, np.int64)])
-    # y[j] = sum_k h[k] s[d j + half - k]; s[i] sits at padded[i + h.size]
-    index = d * np.arange(n_out)[:, None] + half - np.arange(h.size)[None, :] + h.size
-    acc = padded[index] @ h                                           # (n_out,) int64
-    return ((acc + (1 << (TAP_BITS - 1))) >> TAP_BITS).astype(np.int32)
+    index = d * np.arange(count)[:, None] + (h.size - 1) - np.arange(h.size)[None, :]
+    acc = np.asarray(x, dtype=np.int64)[index] @ h if count else np.zeros(0, np.int64)
+    return (acc + (1 << (TAP_BITS - 1))) >> TAP_BITS
 
 
 def frame_windows(y: np.ndarray, n_frames: int, config: FeatureConfig,
                   tables: PitchTables, mean_free: bool = True) -> np.ndarray:
     """Step 2: int64 (T, w) windows, each minus its rounded mean (``mean_free``; the
     C step takes them with their mean and removes it itself)."""
-    d, w = tables.factor, tables.width
-    t = np.arange(n_frames, dtype=np.int64)
-    starts = (2 * t * config.hop_length + config.win_length - w * d + d) // (2 * d)
+    w = tables.width
+    starts = window_start(np.arange(n_frames, dtype=np.int64), tables, config.win_length,
+                          config.hop_length)
     lead = int(max(0, -starts.min(initial=0)))
     tail = int(max(0, starts.max(initial=0) + w - y.size))
     padded = np.concatenate([np.zeros(lead, np.int64), y.astype(np.int64),
                              np.zeros(tail, np.int64)])
     frames = padded[(starts + lead)[:, None] + np.arange(w)[None, :]]  # (T, w)
     return remove_mean(frames) if mean_free else frames
+
+
+def window_start(t, tables: PitchTables, win_length: int, hop_length: int):
+    """The first decimated sample of frame t's window (step 2): the w samples centred on
+    the log-mel frame's centre, floor((2 t hop + win - w d + d) / (2 d))."""
+    d = tables.factor
+    return (2 * t * hop_length + win_length - tables.width * d + d) // (2 * d)
 
 
 def remove_mean(windows: np.ndarray) -> np.ndarray:

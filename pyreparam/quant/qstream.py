@@ -151,12 +151,6 @@ def pitch_lag_frames(pitch: qpitch.PitchTables, tables: qf.FrontendTables,
     return (abs(w * d - win + 19 * d + 2) + 2 * d) // (2 * hop_samples) + 3
 
 
-def pitch_start(t, pitch: qpitch.PitchTables, win_length: int, hop_samples: int):
-    """The first decimated sample of frame t's pitch window (qpitch.frame_windows)."""
-    d, w = pitch.factor, pitch.width
-    return (2 * t * hop_samples + win_length - w * d + d) // (2 * d)
-
-
 def check_config(cfg: StreamConfig, tables: qf.FrontendTables, t_max: int,
                  pitch: qpitch.PitchTables | None = None) -> None:
     """ValueError for a configuration pr_stream_init refuses (sizes only)."""
@@ -176,7 +170,7 @@ def check_config(cfg: StreamConfig, tables: qf.FrontendTables, t_max: int,
         if cfg.hop_frames <= lag:
             raise ValueError(f"with the pitch channels a hop must be more than {lag} "
                              f"frames (the tracks' lag), got {cfg.hop_frames}")
-        if -pitch_start(0, pitch, tables.win_length, cfg.hop_samples) >= pitch.width:
+        if -qpitch.window_start(0, pitch, tables.win_length, cfg.hop_samples) >= pitch.width:
             raise ValueError("the first frame's pitch window lies before the stream")
 
 
@@ -256,7 +250,7 @@ class ReferenceStream:
             self.mel_queue = np.zeros((0, M), dtype=np.int16)    # log-mel awaiting pitch
             self.pitch_queue = np.zeros((0, 2), dtype=np.int64)  # pitch awaiting log-mel
             self.dec = np.zeros(10 * d, dtype=np.int64)          # samples from d j - 10 d
-            start = pitch_start(0, pitch, tables.win_length, cfg.hop_samples)
+            start = qpitch.window_start(0, pitch, tables.win_length, cfg.hop_samples)
             self.y = np.zeros(max(0, -start), dtype=np.int64)    # from frame t's start
             self.y_skip = max(0, start)
             self.pitch_frames = 0
@@ -299,10 +293,7 @@ class ReferenceStream:
         n_taps = pt.taps.size                                            # 20 d + 1
         self.dec = np.concatenate([self.dec, pcm.astype(np.int64)])
         count = max(0, (self.dec.size - n_taps) // d + 1)
-        # y[j] = sum_k h[k] s[d j + 10 d - k], dec[0] being s[d j - 10 d]
-        index = d * np.arange(count)[:, None] + n_taps - 1 - np.arange(n_taps)[None, :]
-        acc = self.dec[index] @ pt.taps if count else np.zeros(0, np.int64)
-        y = (acc + (1 << (qpitch.TAP_BITS - 1))) >> qpitch.TAP_BITS
+        y = qpitch.decimate_from(self.dec, count, pt)      # dec[0] is s[d j - 10 d]
         self.dec = self.dec[count * d:]
         drop = min(self.y_skip, y.size)
         self.y_skip -= drop
@@ -315,7 +306,8 @@ class ReferenceStream:
             t = self.pitch_frames
             self.pitch_frames += 1
             win, hop = self.tables.win_length, self.cfg.hop_samples
-            adv = int(pitch_start(t + 1, pt, win, hop) - pitch_start(t, pt, win, hop))
+            adv = int(qpitch.window_start(t + 1, pt, win, hop) -
+                      qpitch.window_start(t, pt, win, hop))
             self.y_skip = max(0, adv - self.y.size)
             self.y = self.y[adv:]
         return np.array(out, dtype=np.int64).reshape(-1, 2)
@@ -399,5 +391,5 @@ class ReferenceStream:
 
 __all__ = ["Decision", "FINAL", "GATED", "GATE_DB", "GATE_MIN_ACTIVE", "HOP_SECONDS",
            "MIN_SECONDS", "ReferenceStream", "StreamConfig", "UPDATED", "WINDOW_SECONDS",
-           "check_config", "default_config", "gate_q8", "pitch_lag_frames", "pitch_start",
+           "check_config", "default_config", "gate_q8", "pitch_lag_frames",
            "stream_bytes", "stream_params"]
