@@ -22,6 +22,11 @@ imported (from --threads), and torch.set_num_threads(--threads). On a machine sh
 with other jobs, wall times with 2 threads on 2 cores swing by 10x (each library's
 threads wait for a descheduled partner); --threads 1 --clock cpu measures the
 process's CPU time instead, which other jobs barely disturb.
+
+Memory: by default the process keeps freed memory as `pyreparam train` does
+(pyreparam.train.memory.keep_freed_memory: glibc's mmap and trim thresholds raised, so
+a step's temporaries are not page-faulted in again every step); it applies to the whole
+process, the twin included. --malloc glibc keeps glibc's defaults instead.
 """
 from __future__ import annotations
 
@@ -45,6 +50,7 @@ import torch.nn.functional as F  # noqa: E402
 from pyreparam.models import BACKBONES, HRFConfig, build_model, make_config  # noqa: E402
 from pyreparam.ops.loss import cross_entropy_backward, cross_entropy_forward  # noqa: E402
 from pyreparam.ops.optim import adamw_init, adamw_step, clip_grad_norm  # noqa: E402
+from pyreparam.train.memory import keep_freed_memory  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from torch_twin import build_twin, load_from_numpy  # noqa: E402
@@ -139,7 +145,7 @@ def alternating_blocks(a: Callable[[], float], b: Callable[[], float], steps: in
 
 
 def run(steps: int, warmup: int, block: int, threads: int, backbones,
-        clock: str = "wall") -> list[dict]:
+        clock: str = "wall", malloc: str = "train") -> list[dict]:
     torch.set_num_threads(threads)
     records = []
     for label, config in bench_configs(backbones):
@@ -152,7 +158,7 @@ def run(steps: int, warmup: int, block: int, threads: int, backbones,
         m_ours, m_theirs = statistics.median(t_ours), statistics.median(t_theirs)
         records.append(dict(config=label, pyreparam_s=m_ours, torch_s=m_theirs,
                             ratio=m_ours / m_theirs, steps=steps, threads=threads, clock=clock,
-                            n_params=model.n_params()))
+                            malloc=malloc, n_params=model.n_params()))
         print(f"{label:36s} {m_ours * 1e3:9.1f} {m_theirs * 1e3:9.1f} {m_ours / m_theirs:7.2f}"
               f"   (iqr {_iqr(t_ours) * 1e3:.1f} / {_iqr(t_theirs) * 1e3:.1f} ms)", flush=True)
     return records
@@ -226,12 +232,17 @@ def main(argv: list[str] | None = None) -> None:
                         help="wall time (default) or this process's CPU time; with "
                              "--threads 1 the CPU time is robust to other jobs' load")
     parser.add_argument("--backbones", nargs="+", default=list(BACKBONES), choices=BACKBONES)
+    parser.add_argument("--malloc", choices=("train", "glibc"), default="train",
+                        help="train (default): keep freed memory as `pyreparam train` does "
+                             "(the whole process, twin included); glibc: glibc's defaults")
     parser.add_argument("--profile", choices=("pyreparam", "torch"),
                         help="instead of comparing, profile one implementation's steps")
     parser.add_argument("--top", type=int, default=20, help="rows of the profile")
     args = parser.parse_args(argv)
     if args.json:   # its folder now, not after the whole run
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    if args.malloc == "train" and not keep_freed_memory():
+        print("note: could not keep freed memory (not glibc, or MALLOC_*_THRESHOLD_ set)")
     if args.profile:
         if args.profile == "pyreparam":
             profile_pyreparam(args.steps, args.warmup, args.threads, args.backbones, args.top,
@@ -241,10 +252,11 @@ def main(argv: list[str] | None = None) -> None:
         return
     print(f"batch {BATCH} x {FRAMES} frames x 64 mels (lengths {MIN_FRAMES}..{FRAMES}), "
           f"float32, train mode, dropout 0.1, {args.threads} threads, {args.clock} time, "
-          f"medians of {args.steps} steps; load average {os.getloadavg()[0]:.2f}")
+          f"malloc {args.malloc}, medians of {args.steps} steps; "
+          f"load average {os.getloadavg()[0]:.2f}")
     print(f"{'config':36s} {'pyreparam':>9s} {'torch':>9s} {'ratio':>7s}   (ms per step)")
     records = run(args.steps, args.warmup, args.block, args.threads, args.backbones,
-                  args.clock)
+                  args.clock, args.malloc)
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
     if args.json:
         from pyreparam.atomic import write_text

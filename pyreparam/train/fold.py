@@ -32,6 +32,7 @@ from pyreparam.ops.loss import (cross_entropy_backward, cross_entropy_forward,
 from pyreparam.ops.optim import AdamWState, adamw_init, adamw_step, clip_grad_norm, warmup_cosine_lr
 from pyreparam.reparam import merge
 from pyreparam.train.batching import pad_batch, predict_logits, random_crop
+from pyreparam.train.memory import keep_freed_memory
 from pyreparam.train.metrics import classification_report
 from pyreparam.train.protocols import FloatScorer, evaluate_protocols, speaker_order
 from pyreparam.train.splits import Fold
@@ -367,6 +368,7 @@ def train_fold(fold: Fold, splits: dict[str, Split], model_config, tc: TrainConf
     Returns the fold's result (also written to ``fold_dir/result.json``).
     """
     started = time.time()
+    keep_freed_memory()        # no page faults for the steps' temporaries (train/memory.py)
     fold_dir.mkdir(parents=True, exist_ok=True)
     n_classes = model_config.n_classes
     model = build_model(model_config, np.random.default_rng([tc.seed, fold.index, 0]))
