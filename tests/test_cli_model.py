@@ -37,6 +37,26 @@ def test_init_merge_round_trip(tmp_path):
     assert r.exit_code != 0 and "already merged" in r.output and not again.exists()
 
 
+def test_init_with_pitch_records_its_front_end(tmp_path):
+    """`init --pitch`: the model reads the mel bands and the 2 pitch channels, and the
+    checkpoint carries the front end that computes them (kept by merge)."""
+    from pyreparam.audio.features import FeatureConfig
+    from pyreparam.models.checkpoint import load_checkpoint_with_meta
+    src, dst = tmp_path / "pitch.npz", tmp_path / "merged.npz"
+    r = run("init", "--backbone", "speechformer", "--hrf", "4", "--mels", "40", "--pitch",
+            "--classes", "5", "-o", src)
+    assert r.exit_code == 0 and "pitch channels" in r.output, r.output
+    assert run("merge", src, dst).exit_code == 0
+    for path in (src, dst):
+        model, meta, _ = load_checkpoint_with_meta(path)
+        fc = FeatureConfig.from_dict(meta["feature_config"])
+        assert fc.pitch and fc.n_mels == 40 and model.config.n_mels == fc.channels == 42
+        assert meta["classes"] == [f"class{i}" for i in range(5)]
+    plain = tmp_path / "plain.npz"               # without --pitch: the mel bands only
+    assert run("init", "--backbone", "speechformer", "--mels", "40", "-o", plain).exit_code == 0
+    assert load_checkpoint(plain).config.n_mels == 40
+
+
 def test_merge_fails_when_tolerance_is_exceeded(tmp_path):
     src = tmp_path / "hrf.npz"
     run("init", "--backbone", "convtransformer", "--hrf", "4", "-o", src)

@@ -32,19 +32,14 @@ def cli(*args):
 
 @pytest.fixture(scope="module")
 def prq(tmp_path_factory):
-    """A light ConvTransformer over 64 mels + the 2 pitch channels (random weights),
-    its checkpoint given a pitch front end, quantized with a fitted prior (T_max 60)."""
-    from pyreparam.models.checkpoint import load_checkpoint_with_meta, save_checkpoint
+    """A light ConvTransformer over 64 mels + the 2 pitch channels (random weights,
+    `init --pitch`), quantized with a fitted prior (T_max 60)."""
     tmp = tmp_path_factory.mktemp("pitch_stream")
     manifest = write_synthetic_corpus(tmp / "corpus", speakers=2, per_class=1)
-    raw, ckpt, out = tmp / "raw.npz", tmp / "pitch.npz", tmp / "pitch.prq"
-    result = cli("init", "--backbone", "convtransformer", "--classes", "4", "--mels", "66",
-                 "-o", raw)
+    ckpt, out = tmp / "pitch.npz", tmp / "pitch.prq"
+    result = cli("init", "--backbone", "convtransformer", "--classes", "4", "--pitch",
+                 "-o", ckpt)
     assert result.exit_code == 0, result.output
-    model, meta, extra = load_checkpoint_with_meta(raw)
-    meta = dict(meta, classes=["anger", "happiness", "neutral", "sadness"],
-                feature_config=FeatureConfig(pitch=True).to_dict())
-    save_checkpoint(ckpt, model, meta=meta, extra=extra)
     result = cli("quantize", ckpt, "--calib", manifest, "--n", "8", "--max-seconds", "0.6",
                  "--cache", "none", "-o", out)
     assert result.exit_code == 0, result.output

@@ -54,26 +54,40 @@ def hrf_from_options(hrf_r, hrf_factors, hrf_sites, hrf_init, hrf_bias) -> HRFCo
               help="Number of emotion classes N.")
 @click.option("--mels", type=click.IntRange(1), default=None,
               help="Mel bands M (default: the preset's, 64; 128 for the large SpeechFormer).")
+@click.option("--pitch/--no-pitch", default=False, show_default=True,
+              help="Two more input channels after the mel bands (log2 pitch and voicing, "
+                   "as `train --pitch`). The checkpoint then records its front end (the "
+                   "default features with pitch; classes class0..) so that quantize, "
+                   "export and the device's stream compute the pitch channels.")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
               help="Seed of the random initialization.")
 @click.option("-o", "--out", "--output", "output", type=click.Path(dir_okay=False),
               required=True,
               help="Checkpoint to write (.npz).")
 def init_command(backbone, size, hrf_r, hrf_factors, hrf_sites, hrf_init, hrf_bias, classes,
-                 mels, seed, output):
+                 mels, pitch, seed, output):
     """Write a randomly initialized checkpoint (for audits, tests and benchmarks)."""
+    from pyreparam.audio.features import FeatureConfig
     hrf = hrf_from_options(hrf_r, hrf_factors, hrf_sites, hrf_init, hrf_bias)
     overrides = {"n_classes": classes}
     if mels is not None:
         overrides["n_mels"] = mels
+    meta = {"created_by": "pyreparam init", "seed": seed}
     try:
         config = make_config(backbone, size, hrf=hrf, **overrides)
+        if pitch:          # the model's input: the mel bands, then the pitch channels
+            features = FeatureConfig(n_mels=config.n_mels, pitch=True)
+            config = make_config(backbone, size, hrf=hrf,
+                                 **{**overrides, "n_mels": features.channels})
+            meta.update(feature_config=features.to_dict(),
+                        classes=[f"class{i}" for i in range(classes)])
         model = build_model(config, seed)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    save_checkpoint(output, model, meta={"created_by": "pyreparam init", "seed": seed})
+    save_checkpoint(output, model, meta=meta)
     click.echo(f"wrote {output}: {backbone} {size}, {model.n_params():,} parameters"
-               + (f", HRF r={hrf.r} k={hrf.k} sites={','.join(hrf.sites)}" if hrf else ""))
+               + (f", HRF r={hrf.r} k={hrf.k} sites={','.join(hrf.sites)}" if hrf else "")
+               + (", pitch channels" if pitch else ""))
 
 
 @click.command("merge")

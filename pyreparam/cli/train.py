@@ -74,8 +74,8 @@ DEFAULTS = TrainConfig()
                    "voicing strength, from the autocorrelation of a 4 kHz copy "
                    "(pyreparam.audio.features.pitch_track; with --frontend int the "
                    "integer track, pyreparam.quant.qpitch). Such a model runs in the C "
-                   "runtime on features the host computes; the device's stream does "
-                   "not compute pitch yet.")
+                   "runtime, and the device's stream (infer --stream, listen, the "
+                   "exported firmware) computes the pitch channels as samples arrive.")
 @click.option("--ffn", type=click.IntRange(1, 65536), default=None,
               help="Inner width of every feed-forward network [default: the size's preset, "
                    "e.g. 128 for the light ConvTransformer]. A light model widened to the "

@@ -65,6 +65,10 @@ def add_run_options(p) -> None:
                    help="T_max of the models, seconds [3.0]")
     p.add_argument("--prq", action="append", default=[], metavar="BACKBONE=PATH",
                    help="use this (trained) .prq instead of a fresh one")
+    p.add_argument("--pitch", default="", metavar="BACKBONES",
+                   help="backbones (comma-separated) whose fresh model has the two pitch "
+                        "channels (pyreparam init --pitch): the inputs and the stream then "
+                        "carry the integer pitch track")
     p.add_argument("--reuse", action="store_true",
                    help="keep the models and inputs of an earlier run in --out")
     p.add_argument("--no-verify-counts", action="store_true",
@@ -92,11 +96,12 @@ def synth_corpus(out: Path, log: list[str]) -> Path:
 
 
 def make_model(backbone: str, folder: Path, manifest: Path, max_seconds: float,
-               log: list[str]) -> Path:
-    """init (HRF r = 4) -> merge -> quantize; the .prq path."""
+               log: list[str], pitch: bool = False) -> Path:
+    """init (HRF r = 4, with --pitch the pitch channels) -> merge -> quantize; the .prq
+    path."""
     folder.mkdir(parents=True, exist_ok=True)
     pyreparam(["init", "--backbone", backbone, "--hrf", 4, "--classes", 4, "--seed", 0,
-               "-o", folder / "init.npz"], log)
+               *(["--pitch"] if pitch else []), "-o", folder / "init.npz"], log)
     pyreparam(["merge", folder / "init.npz", folder / "merged.npz"], log)
     prq = folder / "model.prq"
     pyreparam(["quantize", folder / "merged.npz", "--calib", manifest, "--n", 32,
@@ -179,14 +184,16 @@ def write_inputs_h(path: Path, inputs: list[np.ndarray], sources: list[str]) -> 
 
 
 def prepare_model(backbone: str, out: Path, manifest: Path, n_inputs: int,
-                  max_seconds: float, prq: Path | None, log: list[str]) -> dict:
+                  max_seconds: float, prq: Path | None, log: list[str],
+                  pitch: bool = False) -> dict:
     """Model, export, inputs and expected logits of one backbone in OUT/backbone."""
     folder = out / backbone
     folder.mkdir(parents=True, exist_ok=True)
     weights = f"given: {prq}" if prq is not None else \
-        "pyreparam init (HRF r=4) + merge; MSE calibration on 32 synthetic utterances"
+        ("pyreparam init (HRF r=4" + (", pitch channels" if pitch else "")
+         + ") + merge; MSE calibration on 32 synthetic utterances")
     if prq is None:
-        prq = make_model(backbone, folder, manifest, max_seconds, log)
+        prq = make_model(backbone, folder, manifest, max_seconds, log, pitch)
     elif prq.resolve() != (folder / "model.prq").resolve():
         shutil.copyfile(prq, folder / "model.prq")
         prq = folder / "model.prq"
@@ -199,7 +206,7 @@ def prepare_model(backbone: str, out: Path, manifest: Path, n_inputs: int,
     inputs = [input_features(meta, w, program.t_max) for w in wavs]
     write_inputs_h(folder / "inputs.h", inputs, [w.name for w in wavs])
     record = {"backbone": backbone, "prq": str(prq), "t_max": program.t_max,
-              "weights": weights,
+              "weights": weights, "pitch": bool(meta["feature_config"].get("pitch", False)),
               "inputs": [{"source": w.name, "frames": int(x.shape[0]),
                           "macs": macs_at(program, x.shape[0])}
                          for w, x in zip(wavs, inputs)],
@@ -210,27 +217,37 @@ def prepare_model(backbone: str, out: Path, manifest: Path, n_inputs: int,
 
 
 def prepare(out: Path, backbones: list[str], n_inputs: int = 3, max_seconds: float = 3.0,
-            given: dict[str, Path] | None = None) -> list[dict]:
-    """Everything the firmware builds need, for each backbone; the records."""
+            given: dict[str, Path] | None = None, pitch: frozenset = frozenset()
+            ) -> list[dict]:
+    """Everything the firmware builds need, for each backbone (fresh models of those in
+    ``pitch`` with the pitch channels); the records."""
     out.mkdir(parents=True, exist_ok=True)
     log: list[str] = []
     manifest = synth_corpus(out, log)
     records = []
     for backbone in backbones:
         records.append(prepare_model(backbone, out, manifest, n_inputs, max_seconds,
-                                     (given or {}).get(backbone), log))
+                                     (given or {}).get(backbone), log, backbone in pitch))
     write_text(out / "commands.txt", "\n".join(log) + "\n")
     return records
 
 
 def prepared(args) -> list[dict]:
     """The records of a harness's parsed options (out, models, inputs, max_seconds, prq,
-    reuse): those of an earlier run with --reuse when all exist, else prepare()."""
-    files = [args.out / m / "expected.json" for m in args.models]
-    if args.reuse and all(f.is_file() for f in files):
-        return [json.loads(f.read_text()) for f in files]
+    pitch, reuse): those of an earlier run with --reuse when all exist (fresh models
+    with the pitch channels asked for), else prepare()."""
+    pitch = frozenset(b for b in args.pitch.split(",") if b)
+    unknown = pitch - set(BACKBONES)
+    if unknown:
+        raise SystemExit(f"--pitch: unknown backbone(s) {', '.join(sorted(unknown))}")
     given = {}
     for item in args.prq:
         backbone, _, path = item.partition("=")
         given[backbone] = Path(path)
-    return prepare(args.out, args.models, args.inputs, args.max_seconds, given)
+    files = [args.out / m / "expected.json" for m in args.models]
+    if args.reuse and all(f.is_file() for f in files):
+        records = [json.loads(f.read_text()) for f in files]
+        if all(r.get("pitch", False) == (r["backbone"] in pitch) or r["backbone"] in given
+               for r in records):
+            return records
+    return prepare(args.out, args.models, args.inputs, args.max_seconds, given, pitch)
