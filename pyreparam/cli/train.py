@@ -45,7 +45,11 @@ DEFAULTS = TrainConfig()
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False),
               help="Continue the interrupted run in this directory (other options ignored).")
 @click.option("--jobs", type=click.IntRange(1), default=1, show_default=True,
-              help="Folds trained in parallel processes.")
+              help="Folds trained in parallel processes, each with cores / N BLAS "
+                   "threads. With 1 the BLAS library's own default applies (a thread per "
+                   "core): running several trainings side by side, set "
+                   "OPENBLAS_NUM_THREADS=1 (or use `pyreparam sweep`), or they crowd each "
+                   "other out (measured: 20x slower on 2 cores).")
 @click.option("--quiet", is_flag=True, help="No progress bars; only the final summary.")
 @click.option("--lr", type=FiniteFloat(0, min_open=True), default=DEFAULTS.lr,
               show_default=True, help="Peak learning rate of AdamW (warmup, then cosine decay).")
