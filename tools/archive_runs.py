@@ -37,7 +37,8 @@ def _absolute(path: Path) -> Path:
 def archive(src: Path, dest_root: Path, base: Path, partial: bool) -> list[Path]:
     """Copy the report files of every run folder under ``src``; returns the runs copied."""
     copied = []
-    for sweep in [src / "sweep.json"] if (src / "sweep.json").exists() else []:
+    sweep = src / "sweep.json"
+    if sweep.exists():
         out = dest_root / _absolute(sweep).relative_to(base)
         out.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(sweep, out)
