@@ -192,16 +192,46 @@ def test_pitch_functionals_describe_the_voice(tmp_path):
     assert rows["noise"][16] < 0.5
 
 
-def test_the_pitch_set_runs_without_opensmile(synthetic_manifest, tmp_path, monkeypatch):
-    """--features pitch needs scikit-learn only: openSMILE is never imported."""
+def test_logmel_functionals_describe_the_spectrum(tmp_path):
+    """The `logmel` set: a steady tone has the same spectrum in every frame (no change,
+    no slope, percentiles equal to the mean), a tone that rises in level has a positive
+    slope of the first cepstral coefficient (the overall level), noise has spread."""
+    import io
+
+    import soundfile as sf
+    rate = baseline.SAMPLE_RATE
+    t = np.arange(rate) / rate
+    tone = np.sin(2 * np.pi * 440.0 * t)
+    rows = {}
+    for name, x in (("tone", tone), ("rising", tone * np.linspace(0.05, 1.0, rate)),
+                    ("noise", np.random.default_rng(0).standard_normal(rate))):
+        buffer = io.BytesIO()
+        sf.write(buffer, (0.3 * x / np.abs(x).max()).astype(np.float32), rate,
+                 format="WAV", subtype="PCM_16")
+        rows[name] = baseline.logmel_functionals(buffer.getvalue(), f"{name}.wav", 30.0)[0]
+    M, C = 64, baseline.CEPSTRA
+    assert rows["tone"].shape == (baseline.FEATURE_SETS["logmel"][1],) == (6 * M + 12 * C,)
+    mean, std, p50 = (rows["tone"][k * M:(k + 1) * M] for k in (0, 1, 3))
+    loud = mean > mean.max() - 1                   # the bands the tone fills
+    assert loud.sum() >= 1 and (std[loud] < 0.05).all()
+    assert np.allclose(p50[loud], mean[loud], atol=0.05)
+    slope = lambda row: row[6 * M + 9 * C]          # c0's slope per frame
+    assert abs(slope(rows["tone"])) < 0.02 and slope(rows["rising"]) > 0.2
+    assert rows["noise"][M:2 * M].mean() > 10 * std[loud].mean()
+
+
+@pytest.mark.parametrize("features,dims", [("pitch", 18), ("logmel", 672)])
+def test_own_sets_run_without_opensmile(synthetic_manifest, tmp_path, monkeypatch,
+                                        features, dims):
+    """--features pitch / logmel need scikit-learn only: openSMILE is never imported."""
     pytest.importorskip("sklearn")
     real = baseline.require
     monkeypatch.setattr(baseline, "require", lambda module, package: (
         pytest.fail("openSMILE imported") if module == "opensmile" else real(module, package)))
-    out = tmp_path / "pitch.json"
-    baseline.main([str(synthetic_manifest), "--features", "pitch", "--classifiers", "linear",
+    out = tmp_path / f"{features}.json"
+    baseline.main([str(synthetic_manifest), "--features", features, "--classifiers", "linear",
                    "--json", str(out), "--cache", str(tmp_path / "cache"), "--quiet"])
     report = json.loads(out.read_text())
-    assert report["variants"][0]["features"] == "pitch"
+    assert report["variants"][0]["features"] == features
     assert 0.0 <= report["variants"][0]["pooled"]["ua"] <= 1.0
-    assert report["variants"][0]["dims"] == 18
+    assert report["variants"][0]["dims"] == dims

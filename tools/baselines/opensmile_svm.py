@@ -15,7 +15,14 @@ adds, :func:`pyreparam.audio.features.pitch_track`), i.e. what a light model cou
 learn from pitch and voicing alone: mean, standard deviation, 10/50/90th percentiles,
 5-95 range, mean absolute and standard deviation of the frame-to-frame change, of
 log2 F0 over voiced frames (all frames when fewer than 3 are voiced) and of the
-voicing strength over all frames; the voiced fraction and voiced seconds. They are
+voicing strength over all frames; the voiced fraction and voiced seconds. A fourth,
+``logmel`` (672), needs no openSMILE either: functionals of pyreparam's own front end,
+what a device already computes (the 64 log-mel bands of ``pyreparam train``'s
+default features and their first 24 cepstral coefficients, a DCT-II of the bands):
+per band mean, standard deviation, 10/50/90th percentiles and standard deviation of
+the frame-to-frame change; per coefficient mean, standard deviation, 1/25/50/75/99th
+percentiles, interquartile and 1-99 range, slope of a least-squares line over the
+frames, standard deviation and mean absolute value of the change. All are
 cached in --cache under a key of the file's content hash and every setting, so a
 rerun does not extract again.
 
@@ -83,8 +90,13 @@ MIN_SECONDS = 0.1                      # the trainer's loader minimum
 OPENSMILE_CACHE_FORMAT = 1
 #: --features name -> (openSMILE feature set, number of functionals)
 FEATURE_SETS = {"egemaps": ("eGeMAPSv02", 88), "compare": ("ComParE_2016", 6373),
-                "pitch": ("pyreparam pitch track", 18)}
+                "pitch": ("pyreparam pitch track", 18),
+                "logmel": ("pyreparam log-mel + cepstra", 672)}
 PITCH_SET = "pitch"
+LOGMEL_SET = "logmel"
+#: sets computed by pyreparam's own front end (no openSMILE)
+OWN_SETS = (PITCH_SET, LOGMEL_SET)
+CEPSTRA = 24
 #: --classifiers name -> (SVC kernel, C grid)
 CLASSIFIERS = {"linear": ("linear", tuple(10.0 ** k for k in range(-4, 3))),
                "rbf": ("rbf", tuple(10.0 ** k for k in range(-1, 4)))}
@@ -187,10 +199,32 @@ def pitch_functionals(data: bytes, path: str, max_seconds: float | None) -> np.n
     return values[None, :].astype(np.float32)
 
 
+def logmel_functionals(data: bytes, path: str, max_seconds: float | None) -> np.ndarray:
+    """The ``logmel`` set's 672 functionals of one file (see the module doc), (1, 672)."""
+    import scipy.fft
+    from pyreparam.audio.features import FeatureConfig, logmel
+    signal = load_audio_bytes(data, path, sample_rate=SAMPLE_RATE, max_seconds=max_seconds,
+                              min_seconds=MIN_SECONDS)
+    x = logmel(signal, FeatureConfig(sample_rate=SAMPLE_RATE)).astype(np.float64)  # (T, 64)
+    if x.shape[0] < 2:
+        raise AudioError(path, "fewer than 2 frames of audio")
+    c = scipy.fft.dct(x, type=2, norm="ortho", axis=1)[:, :CEPSTRA]          # (T, 24)
+    p10, p50, p90 = np.percentile(x, [10, 50, 90], axis=0)
+    bands = [x.mean(0), x.std(0), p10, p50, p90, np.diff(x, axis=0).std(0)]
+    q1, q25, q50, q75, q99 = np.percentile(c, [1, 25, 50, 75, 99], axis=0)
+    t = np.arange(c.shape[0]) - (c.shape[0] - 1) / 2.0
+    change = np.diff(c, axis=0)
+    cepstra = [c.mean(0), c.std(0), q1, q25, q50, q75, q99, q75 - q25, q99 - q1,
+               t @ c / (t @ t), change.std(0), np.abs(change).mean(0)]
+    return np.concatenate(bands + cepstra)[None, :].astype(np.float32)
+
+
 def _functionals_of(name: str):
     """(version, compute(data, path, max_seconds)) of one --features set."""
     if name == PITCH_SET:
         return __version__, pitch_functionals
+    if name == LOGMEL_SET:
+        return __version__, logmel_functionals
     opensmile = require("opensmile", "opensmile")
     smile = opensmile.Smile(feature_set=getattr(opensmile.FeatureSet, FEATURE_SETS[name][0]),
                             feature_level=opensmile.FeatureLevel.Functionals)
@@ -437,8 +471,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--features", default="egemaps,compare",
                         type=lambda s: _names(s, FEATURE_SETS),
                         help="comma list of egemaps (eGeMAPSv02, 88), compare (ComParE_2016, "
-                             "6,373), pitch (pyreparam's pitch track, 18; no openSMILE needed) "
-                             "(default egemaps,compare)")
+                             "6,373), pitch (pyreparam's pitch track, 18) and logmel "
+                             "(pyreparam's log-mel bands and cepstra, 672; these two need no "
+                             "openSMILE) (default egemaps,compare)")
     parser.add_argument("--classifiers", default="linear,rbf",
                         type=lambda s: _names(s, CLASSIFIERS),
                         help="comma list of linear, rbf (default both)")
@@ -498,7 +533,7 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     log = (lambda *a: None) if args.quiet else \
         (lambda message: print(message, file=sys.stderr, flush=True))
-    if set(args.features) - {PITCH_SET}:
+    if set(args.features) - set(OWN_SETS):
         require("opensmile", "opensmile")
     require("sklearn", "scikit-learn")
     if args.json:   # its folder now, not after the whole run
