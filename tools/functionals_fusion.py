@@ -153,8 +153,8 @@ class FusionScorer:
         return [x for x, _ in items], np.array([f for _, f in items])
 
     def speaker(self, items):
-        frames, F = self._split(items)
-        Z = (F - F.mean(axis=0)) / np.maximum(F.std(axis=0), MIN_STD)
+        frames, F = self._split(items)              # one speaker's items
+        Z = speaker_z(F, np.zeros(len(F)))          # as the regression was trained
         return self._mix(self.model_scorer.speaker(frames), self.lr_speaker.predict_proba(Z))
 
     def utterance(self, items):
