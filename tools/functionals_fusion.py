@@ -54,10 +54,14 @@ import opensmile_svm as baseline  # noqa: E402
 from pyreparam.atomic import write_text  # noqa: E402
 from pyreparam.data.cache import load_features  # noqa: E402
 from pyreparam.data.manifest import read_manifest  # noqa: E402
+from pyreparam.data.normalize import blend_with_prior  # noqa: E402
 from pyreparam.infer import load_for_inference  # noqa: E402
 from pyreparam.train.metrics import confusion_matrix, metrics_from_confusion  # noqa: E402
-from pyreparam.train.protocols import (FloatScorer, evaluate_protocols,  # noqa: E402
-                                       pool_protocols)
+from pyreparam.train.protocols import (PRIOR_BUCKETS, FloatScorer,  # noqa: E402
+                                       evaluate_protocols, pool_protocols)
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from protocols_report import PROTOCOL_COLUMNS, cell  # noqa: E402
 
 PRIOR_WEIGHT = 2.0          # n0, as the frames' causal rule
 MIN_STD = 1e-3
@@ -84,13 +88,12 @@ class FunctionalStats:
         return cls(np.mean(means, axis=0), np.mean(vars_, axis=0))
 
     def zscore(self, f: np.ndarray, heard: np.ndarray) -> np.ndarray:
-        """z-scores of rows f with the blend of the heard rows' statistics and the prior."""
+        """z-scores of rows f with the blend of the heard rows' statistics and the prior
+        (pyreparam.data.normalize.blend_with_prior, the frames' rule)."""
         n = len(heard)
-        mean, var = self.prior_mean, self.prior_var
-        if n:
-            w = n / (n + PRIOR_WEIGHT)
-            mean = mean + w * (heard.mean(axis=0) - mean)
-            var = var + w * (heard.var(axis=0) - var)
+        mean, var = blend_with_prior(n, heard.mean(axis=0) if n else None,
+                                     heard.var(axis=0) if n else None,
+                                     self.prior_mean, self.prior_var, PRIOR_WEIGHT)
         return (f - mean) / np.maximum(np.sqrt(np.maximum(var, 0.0)), MIN_STD)
 
 
@@ -129,6 +132,32 @@ def causal_draws(F: np.ndarray, y: np.ndarray, speakers: np.ndarray,
             Z.append(stats.zscore(F[i], heard))
             Y.append(y[i])
     return np.array(Z), np.array(Y)
+
+
+class MemoScorer:
+    """A Scorer that answers a repeated call (same method, same arrays) from memory:
+    the three parts of a fold ask the model the same questions."""
+
+    def __init__(self, scorer) -> None:
+        self.scorer, self.memo = scorer, {}
+
+    def _ask(self, method: str, key: tuple, *args) -> np.ndarray:
+        if (method, key) not in self.memo:
+            self.memo[method, key] = getattr(self.scorer, method)(*args)
+        return self.memo[method, key]
+
+    def speaker(self, frames):
+        return self._ask("speaker", tuple(map(id, frames)), frames)
+
+    def utterance(self, frames):
+        return self._ask("utterance", tuple(map(id, frames)), frames)
+
+    def causal(self, frames):
+        return self._ask("causal", tuple(map(id, frames)), frames)
+
+    def after(self, heard, frames):
+        key = (tuple(tuple(map(id, h)) for h in heard), tuple(map(id, frames)))
+        return self._ask("after", key, heard, frames)
 
 
 class FusionScorer:
@@ -195,7 +224,7 @@ def fold_reports(run: Path, fold: dict, spec: dict, utts, F, y, speakers, n_clas
                           np.random.default_rng([fold["index"], 7]))
     lr_causal = logistic(C).fit(Zc, Yc)
     items = list(zip(raw, F[test]))
-    scorer = FloatScorer(model, frontend.normalizer)
+    scorer = MemoScorer(FloatScorer(model, frontend.normalizer))  # items keep raw alive
     out = {"C": C}
     for part in ("model", "functionals", "fusion"):
         fusion = FusionScorer(scorer, stats, lr_speaker, lr_causal, weight, part)
@@ -225,14 +254,7 @@ def fuse_run(run: Path, weight: float, orders: int) -> dict:
 
 PARTS = {"model": "the run's model alone", "functionals": "logistic regression on the functionals",
          "fusion": "fusion (mean of the two probabilities)"}
-BUCKETS = ("0", "1", "2", "4", "8", "16", "32")
-
-
-def _cell(values: list[float]) -> str:
-    values = [100 * v for v in values]
-    if len(values) == 1:
-        return f"{values[0]:.1f}"
-    return f"{np.mean(values):.1f} ± {np.std(values, ddof=1):.1f}"
+BUCKETS = tuple(map(str, PRIOR_BUCKETS))
 
 
 def format_tables(results: list[dict]) -> str:
@@ -242,14 +264,13 @@ def format_tables(results: list[dict]) -> str:
              "| decision | speaker UA % | causal UA % | utterance UA % |", "|---|---|---|---|"]
     for part, name in PARTS.items():
         lines.append(f"| {name} | " + " | ".join(
-            _cell([r[part][p]["ua"] for r in results])
-            for p in ("speaker", "causal", "utterance")) + " |")
+            cell([r[part][p]["ua"] for r in results]) for p in PROTOCOL_COLUMNS) + " |")
     lines += ["", "| causal UA % after k utterances heard | "
               + " | ".join(f"k = {k}" for k in BUCKETS) + " |",
               "|---" * (len(BUCKETS) + 1) + "|"]
     for part, name in PARTS.items():
         lines.append(f"| {name} | " + " | ".join(
-            _cell([r[part]["causal"]["ua_by_prior"][k] for r in results])
+            cell([r[part]["causal"]["ua_by_prior"][k] for r in results])
             if all(k in r[part]["causal"]["ua_by_prior"] for r in results) else "-"
             for k in BUCKETS) + " |")
     return "\n".join(lines)

@@ -221,10 +221,9 @@ def logmel_functionals(data: bytes, path: str, max_seconds: float | None) -> np.
 
 def _functionals_of(name: str):
     """(version, compute(data, path, max_seconds)) of one --features set."""
-    if name == PITCH_SET:
-        return __version__, pitch_functionals
-    if name == LOGMEL_SET:
-        return __version__, logmel_functionals
+    own = {PITCH_SET: pitch_functionals, LOGMEL_SET: logmel_functionals}
+    if name in own:                               # computed by pyreparam itself
+        return __version__, own[name]
     opensmile = require("opensmile", "opensmile")
     smile = opensmile.Smile(feature_set=getattr(opensmile.FeatureSet, FEATURE_SETS[name][0]),
                             feature_level=opensmile.FeatureLevel.Functionals)
