@@ -25,6 +25,7 @@ from pyreparam.data.cache import load_features
 from pyreparam.data.manifest import read_manifest
 from pyreparam.data.normalize import Normalizer
 from pyreparam.models import Model, load_checkpoint_with_meta
+from pyreparam.models.stats_head import StatsHead
 from pyreparam.ops.activations import softmax_forward
 from pyreparam.train.metrics import classification_report
 from pyreparam.train.protocols import (DEFAULT_ORDERS, PROTOCOLS, evaluate_protocols)
@@ -53,6 +54,8 @@ class Frontend:
     classes: list[str]
     #: the speakers the model was trained or validated on (a fold model's), if known
     training_speakers: tuple[str, ...] = ()
+    #: the statistics head that decides with the network (``train --stats-head``)
+    head: StatsHead | None = None
 
     @classmethod
     def from_checkpoint(cls, meta: dict, extra: dict[str, np.ndarray], path) -> "Frontend":
@@ -64,8 +67,9 @@ class Frontend:
         normalizer = Normalizer.from_dict(state) if state else Normalizer("utterance")
         fold = meta.get("fold") or {}
         seen = tuple(fold.get("train", ())) + tuple(fold.get("validation", ()))
-        return cls(FeatureConfig.from_dict(meta["feature_config"]), normalizer,
-                   list(meta["classes"]), seen)
+        features = FeatureConfig.from_dict(meta["feature_config"])
+        head = StatsHead.from_extra(extra, len(meta["classes"]), features.channels)
+        return cls(features, normalizer, list(meta["classes"]), seen, head)
 
     def normalize(self, features: list[np.ndarray], speakers: Sequence[str]) -> list[np.ndarray]:
         if self.normalizer.mode == "utterance":
@@ -113,12 +117,15 @@ def load_runner(path: str | os.PathLike) -> Runner:
         return Runner(scorer, frontend, "int8 (C runtime)" if scorer.use_c
                       else "int8 (NumPy reference)", program.t_max, True)
     from pyreparam.quant.workflow import load_float
-    from pyreparam.train.protocols import FloatScorer
+    from pyreparam.train.protocols import FloatScorer, HeadScorer
     loaded = load_float(path)
     model, frontend = loaded.model, loaded.frontend
     merged = model.config.hrf is None and model.merged_from is not None
-    return Runner(FloatScorer(model, frontend.normalizer), frontend, "float (NumPy)", None,
-                  merged, loaded.note)
+    scorer = FloatScorer(model, frontend.normalizer)
+    kind = "float (NumPy)"
+    if frontend.head is not None:
+        scorer, kind = HeadScorer(scorer, frontend.head), "float (NumPy) + statistics head"
+    return Runner(scorer, frontend, kind, None, merged, loaded.note)
 
 
 #: ``eval --protocol``: the evaluation protocols, and "model" for the normalization the
@@ -297,7 +304,10 @@ def _load_state(runner: Runner, path: str | os.PathLike):
 
 
 def _heard(state) -> int:
-    """Utterances a state has heard (float or int8 state)."""
+    """Utterances a state has heard (float or int8 state; with a statistics head, a
+    pair of the frames' and the functionals' statistics)."""
+    if isinstance(state, tuple):
+        state = state[0]
     if isinstance(state, (bytes, bytearray)):
         from pyreparam.quant.qcausal import state_from_bytes
         return state_from_bytes(bytes(state)).n

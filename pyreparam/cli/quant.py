@@ -82,6 +82,10 @@ def quantize_command(model, calib_manifest, n_calib, eval_manifest, method, perc
         loaded = wf.load_merged(model)
         if loaded.note:
             log(f"note: {loaded.note}")
+        if loaded.frontend.head is not None:
+            log("note: the model's statistics head (train --stats-head) has no int8 path "
+                "yet: the .prq holds the network alone, which decides as the run's "
+                "protocols_parts['network'] figures say, not as the fused ones")
         cache = _cache(cache_dir)
         prior_note = wf.ensure_prior(loaded, calib_manifest, cache, on_error)
         if prior_note:

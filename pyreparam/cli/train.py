@@ -152,6 +152,15 @@ DEFAULTS = TrainConfig()
 @click.option("--temperature", type=FiniteFloat(0, min_open=True),
               default=DEFAULTS.temperature, show_default=True,
               help="Distillation temperature T.")
+@click.option("--stats-head", type=FiniteFloat(0, 1), default=DEFAULTS.stats_head,
+              show_default=True,
+              help="Weight of a statistics head's vote (0: no head). After each fold's "
+                   "network, a linear classifier on 6 C + 12 L statistics of the "
+                   "utterance's log-mel bands and cepstra (672 for 64 bands), z-scored "
+                   "per speaker like the frames, is fitted on the fold's training and "
+                   "validation speakers; the decision is (1 - w) p_network + w "
+                   "p_head. Float models only for now (the int8 runtime runs the "
+                   "network alone).")
 @click.option("--hrf-lr-scale", type=FiniteFloat(0), default=1.0, show_default=True,
               help="Learning-rate multiplier of the HRF factors.")
 @click.option("--hrf-weight-decay", type=FiniteFloat(0), default=None,
@@ -168,7 +177,7 @@ def train_command(manifest, backbone, size, hrf_r, hrf_factors, hrf_sites, hrf_i
                   weight_decay, dropout, frontend, sample_rate, fmax, n_mels, pitch, ffn, pooling,
                   normalization, prior_weight,
                   causal_draw, causal_prior, n_validation, select, select_window, ema, mixup,
-                  time_masks, max_time, freq_masks, max_freq, speeds, teachers, distill, temperature, hrf_lr_scale, hrf_weight_decay, cache_dir,
+                  time_masks, max_time, freq_masks, max_freq, speeds, teachers, distill, temperature, stats_head, hrf_lr_scale, hrf_weight_decay, cache_dir,
                   on_error, max_seconds):
     """Speaker-independent cross-validation of a backbone on MANIFEST.
 
@@ -215,6 +224,7 @@ def run_spec_from_options(o: dict) -> RunSpec:
                   max_time=o["max_time"], freq_masks=o["freq_masks"], max_freq=o["max_freq"],
                   teachers=tuple(os.path.abspath(t) for t in o["teachers"]),
                   distill=o["distill"], temperature=o["temperature"],
+                  stats_head=o.get("stats_head", DEFAULTS.stats_head),
                   hrf_lr_scale=o["hrf_lr_scale"], hrf_weight_decay=o["hrf_weight_decay"])
     hrf = hrf_from_options(o["hrf_r"], o["hrf_factors"], o["hrf_sites"], o["hrf_init"],
                            o["hrf_bias"])

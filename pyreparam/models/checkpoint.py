@@ -28,6 +28,7 @@ from pyreparam.atomic import atomic_write  # noqa: F401  (re-exported: older imp
 from pyreparam.models.archive import ArchiveError, read_npz
 from pyreparam.models.config import config_from_dict
 from pyreparam.models.model import Model, build_model
+from pyreparam.models.stats_head import StatsHead, StatsHeadError
 
 FORMAT = "pyreparam-checkpoint"
 FORMAT_VERSION = 1
@@ -191,12 +192,13 @@ def _check_frontend(path: Path, config, meta: dict, extra: dict[str, np.ndarray]
                  if k.startswith("normalizer.")}
         if state:
             validate.normalizer(state, config.n_mels, "normalizer")
+        StatsHead.from_extra(extra, config.n_classes, config.n_mels)
         fold = meta.get("fold", {})
         parts = [fold.get(k, []) for k in ("train", "validation", "test")] \
             if isinstance(fold, dict) else [None]
         if not all(isinstance(p, list) and all(isinstance(s, str) for s in p) for p in parts):
             raise validate.FrontendError("fold must list the speakers of each part")
-    except validate.FrontendError as exc:
+    except (validate.FrontendError, StatsHeadError) as exc:
         raise CheckpointError(f"{path}: invalid front end: {exc}") from None
 
 

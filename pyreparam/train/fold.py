@@ -22,9 +22,11 @@ from typing import Any, Callable
 
 import numpy as np
 
+from pyreparam.audio.features import FeatureConfig
 from pyreparam.data.augment import spec_augment
 from pyreparam.data.normalize import DEFAULT_PRIOR_WEIGHT, CausalSampler, Normalizer
 from pyreparam.models import Model, build_model, save_checkpoint
+from pyreparam.models.stats_head import StatsHead
 from pyreparam.models.archive import read_npz
 from pyreparam.models.checkpoint import atomic_write
 from pyreparam.ops.loss import (cross_entropy_backward, cross_entropy_forward,
@@ -33,8 +35,9 @@ from pyreparam.ops.optim import AdamWState, adamw_init, adamw_step, clip_grad_no
 from pyreparam.reparam import merge
 from pyreparam.train.batching import pad_batch, predict_logits, random_crop
 from pyreparam.train.memory import keep_freed_memory
-from pyreparam.train.metrics import classification_report
-from pyreparam.train.protocols import FloatScorer, evaluate_protocols, speaker_order
+from pyreparam.train.metrics import class_weights, classification_report
+from pyreparam.train.protocols import FloatScorer, HeadScorer, evaluate_protocols, speaker_order
+from pyreparam.train.stats_head import fit_stats_head
 from pyreparam.train.splits import Fold
 
 STATE_FILE = "state.npz"
@@ -86,6 +89,7 @@ class TrainConfig:
     teachers: tuple[str, ...] = ()      # runs whose fold models teach (distillation)
     distill: float = 0.0                # weight A of the teachers' soft targets
     temperature: float = 2.0            # of the distillation
+    stats_head: float = 0.0             # weight of the statistics head's vote; 0 none
     seed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -115,6 +119,13 @@ class TrainConfig:
         if bad or self.lr == 0:
             raise ValueError(f"training settings must be finite and non-negative (lr "
                              f"positive): {bad or {'lr': self.lr}}")
+        if not 0.0 <= self.stats_head <= 1.0:
+            raise ValueError(f"stats_head (the head's weight) must lie in [0, 1]: "
+                             f"{self.stats_head}")
+        if self.stats_head > 0 and self.normalization not in ("causal", "speaker"):
+            raise ValueError("a statistics head z-scores its functionals per speaker: it "
+                             "needs causal or speaker normalization, not "
+                             f"{self.normalization!r}")
         if any(not 0.5 <= v <= 2.0 or v == 1.0 for v in self.speeds):
             raise ValueError(f"speed factors must lie in [0.5, 2] and differ from 1: "
                              f"{self.speeds}")
@@ -192,15 +203,6 @@ def optimizer_groups(model: Model, tc: TrainConfig) -> dict[str, tuple[float, fl
         else:
             groups[name] = (1.0, tc.weight_decay)
     return groups
-
-
-def class_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:
-    """Inverse-frequency weights, mean 1 over the classes present: n / (K n_c)."""
-    counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
-    present = counts > 0
-    w = np.zeros(n_classes)
-    w[present] = counts.sum() / (present.sum() * counts[present])
-    return w
 
 
 # --------------------------------------------------------------------------- state
@@ -405,19 +407,44 @@ def train_fold(fold: Fold, splits: dict[str, Split], model_config, tc: TrainConf
 
 
 def test_report(model: Model, test: Split, normalizer: Normalizer, tc: TrainConfig,
-                n_classes: int) -> tuple[dict, list[list]]:
+                n_classes: int, head: StatsHead | None = None) -> tuple[dict, list[list]]:
     """The test metrics under the training normalization and the decisions
     ([path, label, prediction] each). Causal mode: the causal protocol (each test
     speaker's utterances in random orders, :mod:`pyreparam.train.protocols`), so the
-    figure is the one `pyreparam eval --protocol causal` reproduces."""
-    if tc.normalization != "causal":
+    figure is the one `pyreparam eval --protocol causal` reproduces. With a statistics
+    ``head``: the decision of network and head, under the causal or speaker protocol."""
+    if tc.normalization != "causal" and head is None:
         report, pred = evaluate_split(model, test, n_classes)
         return report, [[p, int(t), int(y)] for p, t, y in zip(test.paths, test.labels, pred)]
-    report = evaluate_protocols(FloatScorer(model, normalizer), test.raw, test.labels,
-                                test.speakers, n_classes, ["causal"], curve=False,
-                                decisions=True)["causal"]
+    protocol = "causal" if tc.normalization == "causal" else "speaker"
+    report = evaluate_protocols(scorer_of(model, normalizer, head), test.raw, test.labels,
+                                test.speakers, n_classes, [protocol], curve=False,
+                                decisions=True)[protocol]
     decisions = report.pop("decisions")
     return report, [[test.paths[i], int(test.labels[i]), p] for i, p in decisions]
+
+
+def scorer_of(model: Model, normalizer: Normalizer, head: StatsHead | None = None,
+              part: str = "fused"):
+    """The protocols' scorer of a float model, with its statistics head if any."""
+    network = FloatScorer(model, normalizer)
+    return network if head is None else HeadScorer(network, head, part)
+
+
+def fit_head(splits: dict[str, Split], n_mels: int, tc: TrainConfig, n_classes: int,
+             fold: Fold) -> tuple[StatsHead, dict]:
+    """The statistics head of a fold, fitted on its training and validation speakers
+    (each utterance once; the validation split repeats them in several orders)."""
+    raw, labels, speakers, seen = [], [], [], set()
+    for name in ("train", "validation"):
+        split = splits[name]
+        for x, y, s, path in zip(split.raw, split.labels, split.speakers, split.paths):
+            if path not in seen:
+                seen.add(path)
+                raw.append(x), labels.append(y), speakers.append(s)
+    return fit_stats_head(raw, np.array(labels), speakers, n_classes, n_mels,
+                          mix=tc.stats_head, seed=tc.seed * 1000 + fold.index,
+                          prior_weight=tc.prior_weight)
 
 
 def finish_fold(fold: Fold, splits: dict[str, Split], state: FoldState, fold_dir: Path,
@@ -431,7 +458,12 @@ def finish_fold(fold: Fold, splits: dict[str, Split], state: FoldState, fold_dir
     n_classes = state.model.config.n_classes
     best = dataclasses.replace(state.model, params=state.best_params,
                                buffers=state.best_buffers)
-    test, predictions = test_report(best, splits["test"], normalizer, tc, n_classes)
+    head, head_record = None, None
+    if tc.stats_head > 0:
+        n_mels = FeatureConfig.from_dict(meta["feature_config"]).n_mels
+        head, head_record = fit_head(splits, n_mels, tc, n_classes, fold)
+        extra = {**extra, **head.to_extra()}
+    test, predictions = test_report(best, splits["test"], normalizer, tc, n_classes, head)
     fold_meta = {**meta, "fold": fold.to_dict(), "best_epoch": state.best_epoch}
     save_checkpoint(fold_dir / "model.npz", best, meta=fold_meta, extra=extra)
     selection = {"rule": tc.select, "epoch": state.best_epoch, "criterion": state.best_val_ua,
@@ -447,7 +479,8 @@ def finish_fold(fold: Fold, splits: dict[str, Split], state: FoldState, fold_dir
         merged = merge(best)
         save_checkpoint(fold_dir / "model_merged.npz", merged, meta=fold_meta, extra=extra)
         result["test_merged"], merged_predictions = test_report(merged, splits["test"],
-                                                                normalizer, tc, n_classes)
+                                                                normalizer, tc, n_classes,
+                                                                head)
         result["params_merged"] = merged.n_params()
         result["merged_prediction_changes"] = sum(
             a[2] != b[2] for a, b in zip(predictions, merged_predictions))
@@ -455,8 +488,13 @@ def finish_fold(fold: Fold, splits: dict[str, Split], state: FoldState, fold_dir
         merged = best
     test_split = splits["test"]
     result["protocols"] = evaluate_protocols(
-        FloatScorer(merged, normalizer), test_split.raw, test_split.labels,
+        scorer_of(merged, normalizer, head), test_split.raw, test_split.labels,
         test_split.speakers, n_classes)
+    if head is not None:        # what each part decides alone
+        result["stats_head"] = {**head_record, "mix": head.mix}
+        result["protocols_parts"] = {part: evaluate_protocols(
+            scorer_of(merged, normalizer, head, part), test_split.raw, test_split.labels,
+            test_split.speakers, n_classes) for part in ("network", "head")}
     atomic_write(fold_dir / RESULT_FILE, lambda f: f.write(json.dumps(result, indent=1).encode()))
     (fold_dir / STATE_FILE).unlink(missing_ok=True)
     return result

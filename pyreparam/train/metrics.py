@@ -53,3 +53,12 @@ def classification_report(y_true, y_pred, n_classes: int) -> dict:
     """WA, UA, macro-F1, n and the confusion matrix (as nested lists) in one dict."""
     cm = confusion_matrix(y_true, y_pred, n_classes)
     return {**metrics_from_confusion(cm), "confusion": cm.tolist()}
+
+
+def class_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """Inverse-frequency weights, mean 1 over the classes present: n / (K n_c)."""
+    counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
+    present = counts > 0
+    w = np.zeros(n_classes)
+    w[present] = counts.sum() / (present.sum() * counts[present])
+    return w

@@ -37,12 +37,15 @@ from typing import Protocol as TypingProtocol
 
 import numpy as np
 
+from pyreparam.audio.functionals import utterance_functionals
 from pyreparam.data.normalize import CausalStats, Normalizer, frame_stats
+from pyreparam.models.stats_head import mix_logits
 from pyreparam.train.batching import predict_logits
 from pyreparam.train.metrics import classification_report, metrics_from_confusion
 
 PROTOCOLS = ("speaker", "utterance", "causal")
 FLOAT_STATE_FORMAT = "pyreparam-causal-state-float-1"
+HEAD_STATE_FORMAT = "pyreparam-causal-state-float-head-1"
 PRIOR_BUCKETS = (0, 1, 2, 4, 8, 16, 32)
 DEFAULT_ORDERS = 5
 
@@ -130,6 +133,123 @@ class FloatScorer:
         return state
 
 
+class HeadScorer:
+    """A :class:`FloatScorer` and a statistics head (:mod:`pyreparam.models.stats_head`)
+    deciding together: each protocol normalizes the frames for the network and the
+    utterance functionals for the head the same way (speaker: all of the speaker's
+    utterances; causal: the ones heard before, blended with each part's prior;
+    utterance: the frames by their own statistics, the functionals -- one row, no
+    statistics of their own -- by the prior alone), and the decision's logits are
+    log((1 - mix) p_network + mix p_head). ``part`` "network" or "head" scores one
+    part alone (a report of what each contributes)."""
+
+    PARTS = ("fused", "network", "head")
+
+    def __init__(self, network: FloatScorer, head, part: str = "fused") -> None:
+        if part not in self.PARTS:
+            raise ValueError(f"unknown part {part!r}; known: {self.PARTS}")
+        self.network, self.head, self.part = network, head, part
+        self.model, self.normalizer = network.model, network.normalizer
+        self._functionals: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def functionals(self, x: np.ndarray) -> np.ndarray:
+        """The functionals of raw frames x (remembered while x is alive here)."""
+        hit = self._functionals.get(id(x))
+        if hit is None or hit[0] is not x:
+            hit = (x, utterance_functionals(x, self.head.n_mels))
+            self._functionals[id(x)] = hit
+        return hit[1]
+
+    def _decide(self, network_logits, z: np.ndarray) -> np.ndarray:
+        head_logits = self.head.logits(z)
+        if self.part == "head":
+            return head_logits
+        if self.part == "network":
+            return network_logits
+        return mix_logits(network_logits, head_logits, self.head.mix)
+
+    def _network(self, method: str, *args):
+        return getattr(self.network, method)(*args) if self.part != "head" else None
+
+    def _after(self, heard_rows: np.ndarray, f: np.ndarray) -> np.ndarray:
+        hn = self.head.normalizer
+        k = len(heard_rows)
+        mean, std = hn.blended(k, heard_rows.mean(axis=0) if k else None,
+                               heard_rows.var(axis=0) if k else None)
+        return (f - mean) / std
+
+    def normalized(self, features):
+        raise TypeError("a model with a statistics head needs raw features (its head "
+                        "z-scores their functionals): use speaker, utterance or causal")
+
+    def speaker(self, raw):
+        F = np.stack([self.functionals(x) for x in raw])                    # (n, D)
+        z = (F - F.mean(axis=0)) / np.maximum(F.std(axis=0), self.head.normalizer.min_std)
+        return self._decide(self._network("speaker", raw), z)
+
+    def utterance(self, raw):
+        F = np.stack([self.functionals(x) for x in raw])
+        return self._decide(self._network("utterance", raw),
+                            np.stack([self._after(F[:0], f) for f in F]))
+
+    def causal(self, raw):
+        F = np.stack([self.functionals(x) for x in raw])
+        return self._decide(self._network("causal", raw),
+                            np.stack([self._after(F[:i], F[i]) for i in range(len(F))]))
+
+    def after(self, heard, raw):
+        D = self.head.weight.shape[1]
+        z = [self._after(np.array([self.functionals(h) for h in before]).reshape(-1, D),
+                         self.functionals(x)) for before, x in zip(heard, raw)]
+        return self._decide(self._network("after", heard, raw), np.stack(z))
+
+    # a device's running state: the frames' and the functionals' statistics
+
+    def new_state(self) -> tuple[CausalStats, CausalStats]:
+        return CausalStats(), CausalStats()
+
+    def step(self, state, raw: np.ndarray):
+        frames, functionals = state
+        logits, frames_after = self.network.step(frames, raw)
+        f = self.functionals(raw)
+        heard = functionals
+        mean, std = self.head.normalizer.blended(heard.n_utterances, heard.mean, heard.var)
+        decided = mix_logits(logits[None], self.head.logits(((f - mean) / std)[None]),
+                             self.head.mix)[0]
+        after = CausalStats(heard.n_utterances, heard.frames, heard.mean, heard.var)
+        after.update(f[None, :])
+        return decided, (frames_after, after)
+
+    @staticmethod
+    def state_to_bytes(state) -> bytes:
+        frames, functionals = state
+        return json.dumps({"format": HEAD_STATE_FORMAT, "frames": frames.to_dict(),
+                           "functionals": functionals.to_dict()}).encode()
+
+    def state_from_bytes(self, data: bytes):
+        """Parse a state file of a model with a head; ValueError when it is not one."""
+        try:
+            d = json.loads(data.decode())
+            if d.pop("format") != HEAD_STATE_FORMAT:
+                raise ValueError
+            frames = self.network.state_from_bytes(json.dumps(
+                {"format": FLOAT_STATE_FORMAT, **d["frames"]}).encode())
+            functionals = CausalStats.from_dict(d["functionals"])
+        except (UnicodeDecodeError, json.JSONDecodeError, ValueError, KeyError,
+                TypeError, AttributeError):
+            raise ValueError("not a normalization state of a float model with a "
+                             "statistics head") from None
+        D = self.head.weight.shape[1]
+        m, v = functionals.mean, functionals.var
+        if (functionals.n_utterances == 0) != (m is None) or (m is not None and (
+                m.shape != (D,) or v.shape != (D,) or not np.isfinite(m).all()
+                or not (np.isfinite(v) & (v >= 0)).all())) \
+                or functionals.n_utterances != frames.n_utterances:
+            raise ValueError(f"the state's functionals are not {D} finite values heard "
+                             "with its frames")
+        return frames, functionals
+
+
 def speaker_order(speaker: str, n: int, n_orders: int, seed: int) -> list[np.ndarray]:
     """The random orders of one speaker's n utterances (depend only on the speaker's
     id, n and the seed, so a fold and a whole-corpus evaluation agree)."""
@@ -143,8 +263,8 @@ def evaluate_protocols(scorer: Scorer, raw: Sequence[np.ndarray], labels: np.nda
                        n_orders: int = DEFAULT_ORDERS, seed: int = 0,
                        curve: bool = True, decisions: bool = False) -> dict[str, dict]:
     """Reports (WA, UA, macro-F1, confusion; causal: the curve over utterances heard
-    too, unless ``curve`` is False) per protocol. ``decisions``: the causal report also
-    lists every decision of its orders as [utterance index, prediction]."""
+    too, unless ``curve`` is False) per protocol. ``decisions``: each report also lists
+    every decision as [utterance index, prediction] (causal: of all its orders)."""
     unknown = sorted(set(protocols) - set(PROTOCOLS))
     if unknown:
         raise ValueError(f"unknown protocol(s) {unknown}; known: {PROTOCOLS}")
@@ -166,6 +286,8 @@ def evaluate_protocols(scorer: Scorer, raw: Sequence[np.ndarray], labels: np.nda
                 logits = scorer.utterance([raw[i] for i in idx])
             pred[idx] = np.argmax(logits, axis=1)
         out[protocol] = classification_report(labels, pred, n_classes)
+        if decisions:
+            out[protocol]["decisions"] = [[i, int(p)] for i, p in enumerate(pred)]
     return out
 
 

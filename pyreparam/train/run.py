@@ -270,6 +270,10 @@ def summarize(spec: RunSpec, corpus: Corpus, fold_results: list[dict], *,
                 "fold_std": {m: float(np.std(v)) for m, v in per_fold.items()}}
     if all("protocols" in r for r in fold_results):
         summary["protocols"] = pool_protocols([r["protocols"] for r in fold_results])
+    if all("protocols_parts" in r for r in fold_results):
+        summary["protocols_parts"] = {
+            part: pool_protocols([r["protocols_parts"][part] for r in fold_results])
+            for part in fold_results[0]["protocols_parts"]}
     summary["params"] = fold_results[0]["params"]
     if "params_merged" in fold_results[0]:
         summary["params_merged"] = fold_results[0]["params_merged"]
@@ -308,6 +312,8 @@ def format_summary(summary: dict) -> str:
         lines.append(f"{'pooled, merged model (deHRF)':<35}{'':>7}{100 * pm['wa']:>8.1f}"
                      f"{100 * pm['ua']:>8.1f}{100 * pm['macro_f1']:>8.1f}")
     lines += format_protocols(summary.get("protocols", {}))
+    for part, protocols in summary.get("protocols_parts", {}).items():
+        lines += format_protocols(protocols, f"the {part} alone")
     params = f"parameters: {summary['params']:,}"
     if "params_merged" in summary:
         params += f" (training form) -> {summary['params_merged']:,} (merged)"
@@ -317,11 +323,12 @@ def format_summary(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def format_protocols(protocols: dict) -> list[str]:
+def format_protocols(protocols: dict, title: str | None = None) -> list[str]:
     """Pooled UA / WA / F1 of each evaluation protocol and the causal UA-by-prior curve."""
     if not protocols:
         return []
-    lines = ["", "deployed model under the evaluation protocols (pooled; speaker: all of a "
+    lines = ["", f"{title}:" if title else
+             "deployed model under the evaluation protocols (pooled; speaker: all of a "
              "test speaker's utterances at once; utterance: each file alone; causal: "
              "only the utterances heard before)"]
     for name, p in protocols.items():

@@ -1,0 +1,141 @@
+"""Fitting the statistics head (:mod:`pyreparam.models.stats_head`) after the network.
+
+A multinomial logistic regression on z-scored utterance functionals, in NumPy with
+SciPy's L-BFGS:
+
+    minimize over W (N, D), b (N,):
+        L = sum_i s_i CE(softmax(W z_i + b), y_i) + ||W||^2 / (2 C)
+    with s_i = n / (K n_{y_i}) (balanced class weights, as the network's loss) and the
+    bias not penalized (the objective of scikit-learn's LogisticRegression with
+    class_weight='balanced', up to the factor C, so the same minimum; the tests use it
+    as the oracle).
+
+    gradient:  P = softmax(Z W^T + b),  G = s (P - onehot(y))      # (n, N)
+               dL/dW = G^T Z + W / C,   dL/db = sum_i G_i
+
+What it is trained on: the fit speakers' functionals z-scored as a device will see
+them, :data:`DRAWS` causal draws per utterance (k uniform in 0..N of the speaker's other
+utterances heard, blended with the prior exactly as the frames' rule; the network's
+training draws frames the same way) plus each utterance z-scored with all of its
+speaker's utterances (the transductive protocol). C is chosen from :data:`C_GRID` by
+leave-one-speaker-out UA over the fit speakers (each held-out speaker z-scored with its
+own statistics, the rest refitted); ties go to the smaller C (stronger penalty).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import scipy.optimize
+
+from pyreparam.audio.functionals import utterance_functionals
+from pyreparam.data.normalize import Normalizer
+from pyreparam.models.stats_head import StatsHead, log_softmax
+from pyreparam.train.metrics import class_weights, confusion_matrix, metrics_from_confusion
+
+C_GRID = (1e-3, 1e-2, 1e-1, 1.0)
+DRAWS = 3
+MIN_STD = 1e-3
+MAX_ITER = 3000
+
+
+def logistic_objective(theta: np.ndarray, Z: np.ndarray, Y: np.ndarray, s: np.ndarray,
+                       C: float) -> tuple[float, np.ndarray]:
+    """L and dL/dtheta of the module's objective; theta = [W.ravel(), b], Y one-hot (n, N)."""
+    n, D = Z.shape
+    N = Y.shape[1]
+    W, b = theta[:N * D].reshape(N, D), theta[N * D:]
+    logp = log_softmax(Z @ W.T + b)                                            # (n, N)
+    loss = -np.sum(s * np.sum(Y * logp, axis=1)) + 0.5 * np.sum(W * W) / C
+    G = s[:, None] * (np.exp(logp) - Y)                                        # (n, N)
+    dW = G.T @ Z + W / C                                                       # (N, D)
+    return float(loss), np.concatenate([dW.ravel(), G.sum(axis=0)])
+
+
+def fit_logistic(Z: np.ndarray, y: np.ndarray, n_classes: int, C: float
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """(W (N, D), b (N,)) minimizing the module's objective from zero weights."""
+    Z = np.asarray(Z, dtype=np.float64)
+    Y = np.eye(n_classes)[np.asarray(y)]
+    s = class_weights(np.asarray(y), n_classes)[np.asarray(y)]
+    theta0 = np.zeros(n_classes * (Z.shape[1] + 1))
+    result = scipy.optimize.minimize(logistic_objective, theta0, args=(Z, Y, s, C),
+                                     jac=True, method="L-BFGS-B",
+                                     options={"maxiter": MAX_ITER, "gtol": 1e-6})
+    theta = result.x
+    D = Z.shape[1]
+    return theta[:n_classes * D].reshape(n_classes, D), theta[n_classes * D:]
+
+
+def speaker_zscores(F: np.ndarray, speakers: np.ndarray, normalizer: Normalizer
+                    ) -> np.ndarray:
+    """Each row z-scored with its speaker's mean and standard deviation (all rows)."""
+    Z = np.empty_like(F)
+    for s in np.unique(speakers):
+        rows = speakers == s
+        Z[rows] = (F[rows] - F[rows].mean(axis=0)) / np.maximum(F[rows].std(axis=0),
+                                                                normalizer.min_std)
+    return Z
+
+
+def causal_zscore(f: np.ndarray, heard: np.ndarray, normalizer: Normalizer) -> np.ndarray:
+    """Row f z-scored after the rows ``heard`` (k, D) of its speaker, blended with the
+    prior (the frames' causal rule, each utterance one sample)."""
+    k = len(heard)
+    mean, std = normalizer.blended(k, heard.mean(axis=0) if k else None,
+                                   heard.var(axis=0) if k else None)
+    return (f - mean) / std
+
+
+def training_rows(F: np.ndarray, y: np.ndarray, speakers: np.ndarray, normalizer: Normalizer,
+                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The head's training rows: DRAWS causal draws and the speaker z-score of each row."""
+    Z, Y = [speaker_zscores(F, speakers, normalizer)], [y]
+    for _ in range(DRAWS):
+        rows = []
+        for i in range(len(F)):
+            others = np.flatnonzero((speakers == speakers[i]) & (np.arange(len(F)) != i))
+            k = int(rng.integers(0, len(others) + 1))
+            rows.append(causal_zscore(F[i], F[rng.choice(others, size=k, replace=False)],
+                                      normalizer))
+        Z.append(np.array(rows))
+        Y.append(y)
+    return np.concatenate(Z), np.concatenate(Y)
+
+
+def choose_c(F: np.ndarray, y: np.ndarray, speakers: np.ndarray, n_classes: int,
+             normalizer: Normalizer) -> tuple[float, dict[float, float]]:
+    """The C of C_GRID with the best leave-one-speaker-out UA (ties: the smaller C),
+    and the UA of every C."""
+    Z = speaker_zscores(F, speakers, normalizer)
+    scores = {}
+    for C in C_GRID:
+        pred = np.empty(len(y), dtype=np.int64)
+        for s in np.unique(speakers):
+            held = speakers == s
+            W, b = fit_logistic(Z[~held], y[~held], n_classes, C)
+            pred[held] = np.argmax(Z[held] @ W.T + b, axis=1)
+        scores[C] = metrics_from_confusion(confusion_matrix(y, pred, n_classes))["ua"]
+    best = max(scores.values())
+    return min(C for C in C_GRID if scores[C] == best), scores
+
+
+def fit_stats_head(raw: Sequence[np.ndarray], labels: np.ndarray, speakers: Sequence[str],
+                   n_classes: int, n_mels: int, *, mix: float = 0.5, seed: int = 0,
+                   prior_weight: float = 2.0) -> tuple[StatsHead, dict]:
+    """Fit a head on the raw frames of the fit speakers (one utterance each, no repeats).
+
+    Returns the head and a record: the chosen C and the inner UA of every C.
+    """
+    if len({str(s) for s in speakers}) < 2:
+        raise ValueError("the statistics head needs at least 2 speakers to choose its C")
+    F = np.stack([utterance_functionals(x, n_mels) for x in raw])             # (n, D)
+    y = np.asarray(labels, dtype=np.int64)
+    spk = np.array([str(s) for s in speakers])
+    normalizer = Normalizer("causal", min_std=MIN_STD, prior_weight=prior_weight).fit(
+        [f[None, :] for f in F], list(spk))
+    C, scores = choose_c(F, y, spk, n_classes, normalizer)
+    Z, Y = training_rows(F, y, spk, normalizer, np.random.default_rng([seed, 7]))
+    W, b = fit_logistic(Z, Y, n_classes, C)
+    return (StatsHead(W, b, normalizer, float(mix), int(n_mels), C),
+            {"C": C, "inner_ua": {str(k): v for k, v in scores.items()}})

@@ -1,0 +1,230 @@
+"""The statistics head: functionals, its logistic regression, its protocols, its runs."""
+from __future__ import annotations
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from pyreparam.audio.functionals import functional_names, n_functionals, utterance_functionals
+from pyreparam.cli import main
+from pyreparam.data.normalize import Normalizer
+from pyreparam.models.checkpoint import CheckpointError, load_checkpoint_with_meta
+from pyreparam.models.stats_head import StatsHead, mix_logits
+from pyreparam.train.protocols import FloatScorer, HeadScorer, evaluate_protocols
+from pyreparam.train.run import start_run
+from pyreparam.train.stats_head import (fit_logistic, fit_stats_head, logistic_objective)
+from tests.test_train import _spec, corpus  # noqa: F401  (the tiny corpus fixture)
+
+
+# --------------------------------------------------------------------------- functionals
+
+def test_functionals_match_an_independent_computation(rng):
+    T, M = 37, 10
+    x = rng.standard_normal((T, M + 2))                       # 10 bands + 2 other channels
+    f = utterance_functionals(x, n_mels=M)
+    assert f.shape == (n_functionals(M + 2, M),) == (len(functional_names(M + 2, M)),)
+    named = dict(zip(functional_names(M + 2, M), f))
+    # per channel, from sorted values and plain sums
+    j = 11
+    col = np.sort(x[:, j])
+    pos = 0.9 * (T - 1)
+    p90 = col[int(pos)] + (pos - int(pos)) * (col[int(pos) + 1] - col[int(pos)])
+    assert named[f"extra1.p90"] == pytest.approx(p90, abs=1e-12)
+    assert named["band3.std"] == pytest.approx(np.sqrt(np.mean((x[:, 3] - x[:, 3].mean()) ** 2)))
+    d = x[1:, 5] - x[:-1, 5]
+    assert named["band5.change_std"] == pytest.approx(np.sqrt(np.mean((d - d.mean()) ** 2)))
+    # cepstra: the orthonormal DCT-II written out
+    k = np.arange(M)[:, None]
+    n = np.arange(M)[None, :]
+    basis = np.sqrt(2.0 / M) * np.cos(np.pi * k * (2 * n + 1) / (2 * M))
+    basis[0] /= np.sqrt(2.0)
+    c = x[:, :M] @ basis.T                                    # (T, M)
+    t = np.arange(T, dtype=float)
+    slope = np.polyfit(t, c[:, 2], 1)[0]
+    assert named["cep2.slope"] == pytest.approx(slope, rel=1e-9, abs=1e-12)
+    assert named["cep4.mean"] == pytest.approx(c[:, 4].mean(), abs=1e-12)
+    assert named["cep1.change_mean_abs"] == pytest.approx(np.abs(np.diff(c[:, 1])).mean())
+
+
+def test_functionals_of_a_single_frame_and_bad_shapes():
+    f = utterance_functionals(np.ones((1, 8)))
+    assert np.isfinite(f).all() and f.shape == (n_functionals(8, 8),)
+    for bad in (np.ones((0, 8)), np.ones(8)):
+        with pytest.raises(ValueError, match="frames"):
+            utterance_functionals(bad)
+    with pytest.raises(ValueError, match="n_mels"):
+        utterance_functionals(np.ones((4, 8)), n_mels=9)
+
+
+# --------------------------------------------------------------------------- regression
+
+def test_logistic_gradient_by_finite_differences(rng):
+    n, D, N = 12, 5, 3
+    Z, y = rng.standard_normal((n, D)), rng.integers(0, N, n)
+    Y, s = np.eye(N)[y], rng.uniform(0.5, 2.0, n)
+    theta = rng.standard_normal(N * (D + 1))
+    _, grad = logistic_objective(theta, Z, Y, s, C=0.7)
+    eps = 1e-6
+    for i in rng.choice(theta.size, 8, replace=False):
+        e = np.zeros_like(theta)
+        e[i] = eps
+        numeric = (logistic_objective(theta + e, Z, Y, s, 0.7)[0]
+                   - logistic_objective(theta - e, Z, Y, s, 0.7)[0]) / (2 * eps)
+        assert grad[i] == pytest.approx(numeric, rel=1e-6, abs=1e-8)
+
+
+def test_logistic_regression_matches_scikit_learn(rng):
+    sklearn = pytest.importorskip("sklearn.linear_model")
+    n, D, N = 90, 6, 3
+    y = rng.integers(0, N, n)
+    y[:5] = 0                                                  # unbalanced classes
+    Z = rng.standard_normal((n, D)) + 0.8 * np.eye(N, D)[y]
+    W, b = fit_logistic(Z, y, N, C=0.3)
+    ref = sklearn.LogisticRegression(C=0.3, class_weight="balanced", max_iter=5000,
+                                     tol=1e-10).fit(Z, y)
+    np.testing.assert_allclose(W, ref.coef_, atol=1e-4)
+    np.testing.assert_allclose(b, ref.intercept_, atol=1e-4)
+
+
+def test_mix_logits_are_the_log_of_the_mixed_probabilities(rng):
+    a, b = rng.standard_normal((4, 5)), rng.standard_normal((4, 5))
+    p = lambda z: np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(p(mix_logits(a, b, 0.3)), 0.7 * p(a) + 0.3 * p(b), rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- protocols
+
+def _head(rng, channels=6, n_mels=4, N=3, speakers=("a", "b", "c")) -> StatsHead:
+    D = n_functionals(channels, n_mels)
+    F = rng.standard_normal((12, D))
+    normalizer = Normalizer("causal", min_std=1e-3).fit([f[None] for f in F],
+                                                        [speakers[i % 3] for i in range(12)])
+    return StatsHead(rng.standard_normal((N, D)), rng.standard_normal(N), normalizer, 1.0,
+                     n_mels)
+
+
+class _NoNetwork:
+    """The network part of a head-only scorer (never asked)."""
+    model = normalizer = None
+
+
+def test_head_protocols_follow_the_frames_rule(rng):
+    """The head's causal z-scores are the frames' causal rule applied to functionals."""
+    head = _head(rng)
+    raw = [rng.standard_normal((int(rng.integers(3, 9)), 6)) for _ in range(7)]
+    scorer = HeadScorer(_NoNetwork(), head, part="head")
+    F = [utterance_functionals(x, 4)[None] for x in raw]
+    causal = head.normalizer.apply(F, ["s"] * len(F))           # Normalizer's own walk
+    np.testing.assert_allclose(scorer.causal(raw),
+                               head.logits(np.concatenate(causal)), rtol=1e-10)
+    speaker = Normalizer("speaker", min_std=1e-3).apply(F, ["t"] * len(F))
+    np.testing.assert_allclose(scorer.speaker(raw), head.logits(np.concatenate(speaker)),
+                               rtol=1e-10, atol=1e-12)
+    # after(k heard) with a fresh state == the k-th step of the causal walk
+    after = scorer.after([raw[:3]], [raw[3]])
+    np.testing.assert_allclose(after[0], scorer.causal(raw[:4])[3], rtol=1e-12)
+
+
+def test_the_device_state_steps_like_the_causal_protocol(rng):
+    from pyreparam.models import build_model, make_config
+    config = make_config("convtransformer", "light", width=8, layers=1, heads=2, ffn=16,
+                         n_mels=6, n_classes=3)
+    model = build_model(config, rng)
+    raw = [rng.standard_normal((int(rng.integers(4, 12)), 6)).astype(np.float32)
+           for _ in range(5)]
+    frames = Normalizer("causal").fit(raw, ["a", "a", "b", "b", "c"])
+    head = _head(rng)
+    head.mix = 0.4
+    scorer = HeadScorer(FloatScorer(model, frames), head)
+    state, stepped = scorer.new_state(), []
+    for x in raw:
+        logits, state = scorer.step(state, x)
+        state = scorer.state_from_bytes(scorer.state_to_bytes(state))   # a reboot each time
+        stepped.append(logits)
+    np.testing.assert_allclose(np.array(stepped), scorer.causal(raw), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="statistics head"):
+        scorer.state_from_bytes(FloatScorer.state_to_bytes(state[0]))
+
+
+def test_a_head_learns_what_the_functionals_say(rng):
+    """Two classes told apart by one band's level, six speakers with their own offsets:
+    fitted on four speakers, the head recognizes the other two."""
+    raw, labels, speakers = [], [], []
+    for s in range(6):
+        offset = rng.normal(0, 3, 8)
+        for i in range(12):
+            c = i % 2
+            x = rng.standard_normal((20, 8)) + offset
+            x[:, 2] += 1.5 * c
+            raw.append(x), labels.append(c), speakers.append(f"s{s}")
+    labels = np.array(labels)
+    fit = [i for i, s in enumerate(speakers) if s not in ("s4", "s5")]
+    head, record = fit_stats_head([raw[i] for i in fit], labels[fit],
+                                  [speakers[i] for i in fit], 2, 8, mix=1.0)
+    assert record["C"] in (1e-3, 1e-2, 1e-1, 1.0)
+    test = [i for i in range(len(raw)) if i not in fit]
+    report = evaluate_protocols(HeadScorer(_NoNetwork(), head, "head"),
+                                [raw[i] for i in test], labels[test],
+                                [speakers[i] for i in test], 2)
+    # causal: a first utterance meets its speaker's offset (sd 3 against a 1.5 signal)
+    assert report["speaker"]["ua"] >= 0.9 and report["causal"]["ua"] >= 0.65
+
+
+# --------------------------------------------------------------------------- runs
+
+def test_a_run_with_a_head_reports_stores_and_reloads_it(corpus, tmp_path):  # noqa: F811
+    out = tmp_path / "run"
+    summary = start_run(_spec(corpus, tmp_path, epochs=2, cv="fixed", stats_head=0.5),
+                        out, quiet=True)
+    assert set(summary["protocols_parts"]) == {"network", "head"}
+    result = json.loads((out / "fold_00/result.json").read_text())
+    assert result["stats_head"]["mix"] == 0.5 and result["stats_head"]["C"] > 0
+    model_path = out / "fold_00/model.npz"
+    _, meta, extra = load_checkpoint_with_meta(model_path)
+    assert extra["head.weight"].shape == (4, n_functionals(16, 16))
+    # `eval` of the fold model reproduces the fold's (fused) test figure
+    lines = corpus.read_text().splitlines()
+    test = set(result["fold"]["test"])
+    subset = tmp_path / "test.csv"
+    subset.write_text("\n".join([lines[0]] + [
+        f"{corpus.parent / line.split(',')[0]},{line.split(',', 1)[1]}"
+        for line in lines[1:] if line.split(",")[2] in test]) + "\n")
+    r = CliRunner().invoke(main, ["eval", str(model_path), str(subset), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["confusion"] == result["test"]["confusion"]
+    # infer keeps both states in one file
+    wavs = [str(corpus.parent / line.split(",")[0]) for line in lines[1:3]]
+    state = tmp_path / "device.state"
+    for wav in wavs:
+        r = CliRunner().invoke(main, ["infer", str(model_path), wav, "--state", str(state),
+                                      "--json"])
+        assert r.exit_code == 0, r.output
+    saved = json.loads(state.read_text())
+    assert saved["functionals"]["n_utterances"] == saved["frames"]["n_utterances"] == 2
+
+
+def test_a_broken_head_is_refused_when_loading(corpus, tmp_path):  # noqa: F811
+    out = tmp_path / "run"
+    start_run(_spec(corpus, tmp_path, epochs=1, cv="fixed", stats_head=0.5), out, quiet=True)
+    good = out / "fold_00/model.npz"
+    with zipfile.ZipFile(good) as z:
+        arrays = {name[:-4]: np.load(z.open(name)) for name in z.namelist()}
+    for key, value, match in (("extra/head.bias", np.zeros(3), "expected"),
+                              ("extra/head.weight", np.full_like(arrays["extra/head.weight"],
+                                                                 np.nan), "non-finite"),
+                              ("extra/head.mix", np.array(1.5), "out-of-range")):
+        bad = tmp_path / f"bad_{key.split('.')[-1]}.npz"
+        np.savez(bad, **{**arrays, key: value})
+        with pytest.raises(CheckpointError, match=match):
+            load_checkpoint_with_meta(bad)
+
+
+def test_a_head_needs_per_speaker_normalization():
+    from pyreparam.train.fold import TrainConfig
+    with pytest.raises(ValueError, match="causal or speaker"):
+        TrainConfig(stats_head=0.5, normalization="global")
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        TrainConfig(stats_head=1.5)
