@@ -49,6 +49,23 @@ def test_functionals_match_an_independent_computation(rng):
     assert named["cep1.change_mean_abs"] == pytest.approx(np.abs(np.diff(c[:, 1])).mean())
 
 
+def test_the_second_half_describes_the_speech_frames_alone(rng):
+    M = 8
+    speech = rng.standard_normal((30, M))
+    silence = rng.standard_normal((50, M)) - 12.0             # 52 dB below: left out
+    x = np.concatenate([silence[:20], speech, silence[20:]])
+    f = utterance_functionals(x)
+    half = f.size // 2
+    np.testing.assert_array_equal(f[half:], utterance_functionals(speech)[:half])
+    np.testing.assert_array_equal(f[:half], utterance_functionals(x)[:half])
+    named = dict(zip(functional_names(M, M), f))
+    assert named["speech.band2.p50"] == pytest.approx(np.median(speech[:, 2]))
+    # a near-silent utterance keeps all of its frames
+    quiet = np.concatenate([speech[:2], silence])
+    g = utterance_functionals(quiet)
+    np.testing.assert_array_equal(g[:half], g[half:])
+
+
 def test_functionals_of_a_single_frame_and_bad_shapes():
     f = utterance_functionals(np.ones((1, 8)))
     assert np.isfinite(f).all() and f.shape == (n_functionals(8, 8),)

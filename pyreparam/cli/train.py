@@ -155,9 +155,10 @@ DEFAULTS = TrainConfig()
 @click.option("--stats-head", type=FiniteFloat(0, 1), default=DEFAULTS.stats_head,
               show_default=True,
               help="Weight of a statistics head's vote (0: no head). After each fold's "
-                   "network, a linear classifier on 6 C + 12 L statistics of the "
-                   "utterance's log-mel bands and cepstra (672 for 64 bands), z-scored "
-                   "per speaker like the frames, is fitted on the fold's training and "
+                   "network, a linear classifier on statistics of the utterance's "
+                   "log-mel bands and cepstra, over all frames and over the speech "
+                   "frames (1,344 for 64 bands), z-scored per speaker like the frames, "
+                   "is fitted on the fold's training and "
                    "validation speakers; the decision is (1 - w) p_network + w "
                    "p_head. Float models only for now (the int8 runtime runs the "
                    "network alone).")
