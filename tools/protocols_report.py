@@ -1,7 +1,7 @@
 """Deployed accuracy: the evaluation protocols side by side, and the causal curve.
 
     python tools/protocols_report.py RUN_DIR [RUN_DIR ...] [--global RUN_DIR ...]
-                                     [--recompute] [--plot PNG] [--json PATH]
+                                     [--recompute] [--parts] [--plot PNG] [--json PATH]
 
 RUN_DIRs are finished `pyreparam train` runs, grouped into variants as
 tools/results_table.py groups them (everything but the seed). For each variant, the
@@ -16,7 +16,9 @@ and the causal UA after k = 0, 1, 2, 4, 8, 16, 32 heard utterances (a table, and
 line plot with --plot, which needs matplotlib: the `plot` extra). ``--global`` adds
 runs trained with `--normalization global` as one more column (their own fixed
 statistics, the pooled UA). ``--recompute`` scores the protocols again from each
-fold's model (runs made before the protocols' current definition).
+fold's model (runs made before the protocols' current definition). ``--parts``: runs
+with a statistics head (`train --stats-head`) get two more rows, the network alone
+and the head alone (results.json["protocols_parts"]).
 """
 from __future__ import annotations
 
@@ -50,7 +52,9 @@ def cell(values: list[float]) -> str:
     return f"{m:.1f}" if len(values) < 2 else f"{m:.1f} ± {s:.1f}"
 
 
-def summarize(runs: list[Path], recompute: bool) -> list[dict]:
+def summarize(runs: list[Path], recompute: bool, parts: bool = False) -> list[dict]:
+    """One row per variant; with ``parts``, runs with a statistics head (train
+    --stats-head) also get a row for the network alone and one for the head alone."""
     loaded = []
     for run in runs:
         results = load_run(run)
@@ -59,15 +63,23 @@ def summarize(runs: list[Path], recompute: bool) -> list[dict]:
     rows = []
     for name, rs in group_runs(loaded).items():
         rs.sort(key=lambda r: r["seed"])
-        row = {"variant": name, "seeds": [r["seed"] for r in rs], "model": model_key(rs[0])}
-        for p in PROTOCOL_COLUMNS:
-            row[p] = [r["_protocols"][p]["ua"] for r in rs]
-        keys = sorted({k for r in rs for k in r["_protocols"]["causal"]["ua_by_prior"]},
-                      key=int)
-        row["curve"] = {k: [r["_protocols"]["causal"]["ua_by_prior"][k] for r in rs
-                            if k in r["_protocols"]["causal"]["ua_by_prior"]] for k in keys}
-        rows.append(row)
+        rows.append(variant_row(name, rs, [r["_protocols"] for r in rs]))
+        if parts and all("protocols_parts" in r for r in rs):
+            for part in rs[0]["protocols_parts"]:
+                rows.append(variant_row(f"{name} [{part} alone]", rs,
+                                        [r["protocols_parts"][part] for r in rs]))
     return rows
+
+
+def variant_row(name: str, rs: list[dict], protocols: list[dict]) -> dict:
+    """A table row: the runs' UA under each protocol and their causal curves."""
+    row = {"variant": name, "seeds": [r["seed"] for r in rs], "model": model_key(rs[0])}
+    for p in PROTOCOL_COLUMNS:
+        row[p] = [q[p]["ua"] for q in protocols]
+    curves = [q["causal"]["ua_by_prior"] for q in protocols]
+    keys = sorted({k for c in curves for k in c}, key=int)
+    row["curve"] = {k: [c[k] for c in curves if k in c] for k in keys}
+    return row
 
 
 def model_key(results: dict) -> tuple:
@@ -138,11 +150,14 @@ def main(argv=None) -> None:
     parser.add_argument("--global", dest="global_runs", nargs="*", type=Path, default=[],
                         help="runs trained with --normalization global")
     parser.add_argument("--recompute", action="store_true")
+    parser.add_argument("--parts", action="store_true",
+                        help="runs with a statistics head: rows for the network alone "
+                             "and the head alone too")
     parser.add_argument("--plot", type=Path)
     parser.add_argument("--title", default="Causal normalization: UA by utterances heard")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    rows = summarize(args.runs, args.recompute)
+    rows = summarize(args.runs, args.recompute, args.parts)
     global_ua: dict[tuple, list[float]] = {}
     for run in args.global_runs:
         results = load_run(run)

@@ -96,7 +96,9 @@ PITCH_SET = "pitch"
 LOGMEL_SET = "logmel"
 #: sets computed by pyreparam's own front end (no openSMILE)
 OWN_SETS = (PITCH_SET, LOGMEL_SET)
-CEPSTRA = 24
+#: Bump an own set's number when its computation changes (its cached values go stale:
+#: the number is part of the cache key, next to pyreparam's version).
+OWN_SET_FORMAT = {PITCH_SET: 1, LOGMEL_SET: 1}
 #: --classifiers name -> (SVC kernel, C grid)
 CLASSIFIERS = {"linear": ("linear", tuple(10.0 ** k for k in range(-4, 3))),
                "rbf": ("rbf", tuple(10.0 ** k for k in range(-1, 4)))}
@@ -200,30 +202,25 @@ def pitch_functionals(data: bytes, path: str, max_seconds: float | None) -> np.n
 
 
 def logmel_functionals(data: bytes, path: str, max_seconds: float | None) -> np.ndarray:
-    """The ``logmel`` set's 672 functionals of one file (see the module doc), (1, 672)."""
-    import scipy.fft
+    """The ``logmel`` set's 672 functionals of one file (see the module doc), (1, 672):
+    the all-frames half of the statistics head's functionals
+    (:func:`pyreparam.audio.functionals.frame_functionals`)."""
     from pyreparam.audio.features import FeatureConfig, logmel
+    from pyreparam.audio.functionals import frame_functionals
     signal = load_audio_bytes(data, path, sample_rate=SAMPLE_RATE, max_seconds=max_seconds,
                               min_seconds=MIN_SECONDS)
     x = logmel(signal, FeatureConfig(sample_rate=SAMPLE_RATE)).astype(np.float64)  # (T, 64)
     if x.shape[0] < 2:
         raise AudioError(path, "fewer than 2 frames of audio")
-    c = scipy.fft.dct(x, type=2, norm="ortho", axis=1)[:, :CEPSTRA]          # (T, 24)
-    p10, p50, p90 = np.percentile(x, [10, 50, 90], axis=0)
-    bands = [x.mean(0), x.std(0), p10, p50, p90, np.diff(x, axis=0).std(0)]
-    q1, q25, q50, q75, q99 = np.percentile(c, [1, 25, 50, 75, 99], axis=0)
-    t = np.arange(c.shape[0]) - (c.shape[0] - 1) / 2.0
-    change = np.diff(c, axis=0)
-    cepstra = [c.mean(0), c.std(0), q1, q25, q50, q75, q99, q75 - q25, q99 - q1,
-               t @ c / (t @ t), change.std(0), np.abs(change).mean(0)]
-    return np.concatenate(bands + cepstra)[None, :].astype(np.float32)
+    return frame_functionals(x, x.shape[1])[None, :].astype(np.float32)
 
 
 def _functionals_of(name: str):
-    """(version, compute(data, path, max_seconds)) of one --features set."""
+    """(version, compute(data, path, max_seconds)) of one --features set; the version
+    of an own set names pyreparam's and the set's OWN_SET_FORMAT (its cache key)."""
     own = {PITCH_SET: pitch_functionals, LOGMEL_SET: logmel_functionals}
     if name in own:                               # computed by pyreparam itself
-        return __version__, own[name]
+        return f"{__version__}+{name}.{OWN_SET_FORMAT[name]}", own[name]
     opensmile = require("opensmile", "opensmile")
     smile = opensmile.Smile(feature_set=getattr(opensmile.FeatureSet, FEATURE_SETS[name][0]),
                             feature_level=opensmile.FeatureLevel.Functionals)
