@@ -65,6 +65,8 @@ def variant_name(results: dict) -> str:
             name += f" ({','.join(hrf['sites'])})"
     if results.get("feature_config", {}).get("pitch"):
         name += " + pitch"
+    if results.get("train_config", {}).get("stats_head"):
+        name += f" + stats head {results['train_config']['stats_head']:g}"
     return name
 
 
