@@ -85,7 +85,8 @@ class StatsHead:
                 {k[len("normalizer."):]: v for k, v in part.items()
                  if k.startswith("normalizer.")})
             C = float(part.get("C", np.nan))
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError,
+                OverflowError) as exc:
             raise StatsHeadError(f"the statistics head is incomplete or malformed: "
                                  f"{exc}") from None
         if not 1 <= n_mels <= channels:
