@@ -6,7 +6,7 @@ format change). Deterministic: the same files every time.
                      T_max)
     corpus/python/   one seed per target of fuzz_loaders.py, its first byte the
                      target: a .prq with host metadata, its metadata JSON, a tiny
-                     checkpoint, its header.json, one of its parameters as .npy, a
+                     checkpoint (and one with a statistics head), its header.json, one of its parameters as .npy, a
                      manifest, a WAV and a FLAC
 
 Usage: python tools/fuzz/make_seeds.py [OUT_DIR]   (default tools/fuzz/corpus)
@@ -28,7 +28,9 @@ sys.path.insert(0, str(HERE.parent))
 from make_prq_samples import TINY, sample  # noqa: E402
 
 from pyreparam.atomic import make_folder, write_bytes  # noqa: E402
+from pyreparam.audio.functionals import n_functionals  # noqa: E402
 from pyreparam.data.normalize import Normalizer  # noqa: E402
+from pyreparam.models.stats_head import StatsHead  # noqa: E402
 from pyreparam.models import build_model, make_config, save_checkpoint  # noqa: E402
 from pyreparam.quant.prq import write_prq  # noqa: E402
 
@@ -55,6 +57,16 @@ def front_end() -> tuple[list[str], dict, Normalizer]:
     return classes, features, normalizer
 
 
+def stats_head(n_classes: int) -> StatsHead:
+    """A statistics head (train --stats-head) for the tiny checkpoint's front end."""
+    rng = np.random.default_rng(1)
+    D = n_functionals(N_MELS, N_MELS)
+    rows = [rng.normal(size=(1, D)) for _ in range(4)]
+    normalizer = Normalizer("causal", min_std=1e-3).fit(rows, ["a", "a", "b", "b"])
+    return StatsHead(rng.normal(size=(n_classes, D)), rng.normal(size=n_classes),
+                     normalizer, 0.5, N_MELS, 0.1)
+
+
 def python_seeds(out: Path) -> None:
     classes, features, normalizer = front_end()
     program, meta = sample("convtransformer", dict(TINY["convtransformer"], n_mels=N_MELS),
@@ -79,6 +91,10 @@ def python_seeds(out: Path) -> None:
     data = tmp.read_bytes()
     tmp.unlink()
     write_bytes(out / "2_model.npz", b"\x02" + data)
+    save_checkpoint(tmp, model, meta={"classes": classes, "feature_config": features},
+                    extra={**extra, **stats_head(len(classes)).to_extra()})
+    write_bytes(out / "2_model_head.npz", b"\x02" + tmp.read_bytes())
+    tmp.unlink()
     with zipfile.ZipFile(io.BytesIO(data)) as z:
         header = str(np.load(io.BytesIO(z.read("header.json.npy"))))
         param = z.read(sorted(n for n in z.namelist() if n.startswith("param/"))[0])
