@@ -156,7 +156,11 @@ def test_two_processes_fill_one_cache_at_once(tmp_path):
     for u in utterances:
         key = cache.key(Path(u.path).read_bytes(), FeatureConfig(), max_seconds=30.0,
                         min_seconds=0.1)
-        np.testing.assert_array_equal(cache.get(key, 64), logmel(load_audio(u.path)))
+        # each entry is one whole, uncorrupted array of the right file; not bit-equal to
+        # a recomputation here: float32 log-mel differed by one ulp in 24 of 6,272
+        # values between processes once (a full test run under load, session 10)
+        np.testing.assert_allclose(cache.get(key, 64), logmel(load_audio(u.path)),
+                                   rtol=1e-6, atol=1e-6)
 
 
 # ------------------------------------------------------------------- load_features
