@@ -223,6 +223,20 @@ def test_a_run_with_a_head_reports_stores_and_reloads_it(corpus, tmp_path):  # n
     assert saved["functionals"]["n_utterances"] == saved["frames"]["n_utterances"] == 2
 
 
+def test_the_head_weight_chosen_on_validation_speakers(corpus, tmp_path):  # noqa: F811
+    out = tmp_path / "run"
+    start_run(_spec(corpus, tmp_path, epochs=1, cv="fixed", stats_head=0.5,
+                    stats_head_select=True), out, quiet=True)
+    record = json.loads((out / "fold_00/result.json").read_text())["stats_head"]
+    scores = {float(w): ua for w, ua in record["validation_ua"].items()}
+    assert record["weight_rule"] == "validation" and set(scores) == {0, .25, .5, .75, 1}
+    best = max(scores.values())
+    assert record["mix"] == min((w for w in scores if scores[w] == best),
+                                key=lambda w: abs(w - 0.5))
+    _, _, extra = load_checkpoint_with_meta(out / "fold_00/model.npz")
+    assert float(extra["head.mix"]) == record["mix"]
+
+
 def test_a_broken_head_is_refused_when_loading(corpus, tmp_path):  # noqa: F811
     out = tmp_path / "run"
     start_run(_spec(corpus, tmp_path, epochs=1, cv="fixed", stats_head=0.5), out, quiet=True)
@@ -245,3 +259,5 @@ def test_a_head_needs_per_speaker_normalization():
         TrainConfig(stats_head=0.5, normalization="global")
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         TrainConfig(stats_head=1.5)
+    with pytest.raises(ValueError, match="give the head a weight"):
+        TrainConfig(stats_head_select=True)

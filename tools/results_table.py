@@ -65,8 +65,10 @@ def variant_name(results: dict) -> str:
             name += f" ({','.join(hrf['sites'])})"
     if results.get("feature_config", {}).get("pitch"):
         name += " + pitch"
-    if results.get("train_config", {}).get("stats_head"):
-        name += f" + stats head {results['train_config']['stats_head']:g}"
+    train = results.get("train_config", {})
+    if train.get("stats_head"):
+        name += (" + stats head (weight chosen on validation)" if train.get("stats_head_select")
+                 else f" + stats head {train['stats_head']:g}")
     return name
 
 

@@ -162,6 +162,11 @@ DEFAULTS = TrainConfig()
                    "validation speakers; the decision is (1 - w) p_network + w "
                    "p_head. Float models only for now (the int8 runtime runs the "
                    "network alone).")
+@click.option("--stats-head-select", is_flag=True, default=DEFAULTS.stats_head_select,
+              help="Choose the statistics head's weight on each fold's validation "
+                   "speakers (0, 0.25, 0.5, 0.75 or 1; ties: the one closest to "
+                   "--stats-head), with a head fitted on the training speakers alone; "
+                   "the final head is then fitted on training and validation speakers.")
 @click.option("--hrf-lr-scale", type=FiniteFloat(0), default=1.0, show_default=True,
               help="Learning-rate multiplier of the HRF factors.")
 @click.option("--hrf-weight-decay", type=FiniteFloat(0), default=None,
@@ -178,7 +183,7 @@ def train_command(manifest, backbone, size, hrf_r, hrf_factors, hrf_sites, hrf_i
                   weight_decay, dropout, frontend, sample_rate, fmax, n_mels, pitch, ffn, pooling,
                   normalization, prior_weight,
                   causal_draw, causal_prior, n_validation, select, select_window, ema, mixup,
-                  time_masks, max_time, freq_masks, max_freq, speeds, teachers, distill, temperature, stats_head, hrf_lr_scale, hrf_weight_decay, cache_dir,
+                  time_masks, max_time, freq_masks, max_freq, speeds, teachers, distill, temperature, stats_head, stats_head_select, hrf_lr_scale, hrf_weight_decay, cache_dir,
                   on_error, max_seconds):
     """Speaker-independent cross-validation of a backbone on MANIFEST.
 
@@ -226,6 +231,7 @@ def run_spec_from_options(o: dict) -> RunSpec:
                   teachers=tuple(os.path.abspath(t) for t in o["teachers"]),
                   distill=o["distill"], temperature=o["temperature"],
                   stats_head=o.get("stats_head", DEFAULTS.stats_head),
+                  stats_head_select=o.get("stats_head_select", DEFAULTS.stats_head_select),
                   hrf_lr_scale=o["hrf_lr_scale"], hrf_weight_decay=o["hrf_weight_decay"])
     hrf = hrf_from_options(o["hrf_r"], o["hrf_factors"], o["hrf_sites"], o["hrf_init"],
                            o["hrf_bias"])

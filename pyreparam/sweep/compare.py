@@ -44,7 +44,7 @@ METRICS = (("ua", "UA"), ("wa", "WA"), ("macro_f1", "macro-F1"))
 LEGACY_TRAIN_OPTIONS = {"causal_draw": "uniform", "causal_prior": "pooled", "ema": 0.0, "mixup": 0.0,
                         "select": "best", "select_window": 5, "speeds": [],
                         "teachers": [], "distill": 0.0, "temperature": 2.0,
-                        "stats_head": 0.0}
+                        "stats_head": 0.0, "stats_head_select": False}
 #: Options that only say how another option is applied: a difference in them does not
 #: count again when that option differs too (the teachers of a distillation).
 #: option -> the options that imply it (a pair differing in both is one lever): the

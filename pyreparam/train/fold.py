@@ -90,6 +90,7 @@ class TrainConfig:
     distill: float = 0.0                # weight A of the teachers' soft targets
     temperature: float = 2.0            # of the distillation
     stats_head: float = 0.0             # weight of the statistics head's vote; 0 none
+    stats_head_select: bool = False     # choose that weight on the validation speakers
     seed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -122,6 +123,9 @@ class TrainConfig:
         if not 0.0 <= self.stats_head <= 1.0:
             raise ValueError(f"stats_head (the head's weight) must lie in [0, 1]: "
                              f"{self.stats_head}")
+        if self.stats_head_select and self.stats_head == 0:
+            raise ValueError("stats_head_select chooses the statistics head's weight: "
+                             "give the head a weight (stats_head > 0) to start from")
         if self.stats_head > 0 and self.normalization not in ("causal", "speaker"):
             raise ValueError("a statistics head z-scores its functionals per speaker: it "
                              "needs causal or speaker normalization, not "
@@ -431,20 +435,54 @@ def scorer_of(model: Model, normalizer: Normalizer, head: StatsHead | None = Non
     return network if head is None else HeadScorer(network, head, part)
 
 
-def fit_head(splits: dict[str, Split], n_mels: int, tc: TrainConfig, n_classes: int,
-             fold: Fold) -> tuple[StatsHead, dict]:
-    """The statistics head of a fold, fitted on its training and validation speakers
-    (each utterance once; the validation split repeats them in several orders)."""
+#: the head's weights ``--stats-head-select`` chooses from
+HEAD_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def _unique(splits: dict[str, Split], names: tuple[str, ...]):
+    """Raw frames, labels and speakers of the parts ``names``, each utterance once (the
+    causal validation split repeats its utterances in several orders)."""
     raw, labels, speakers, seen = [], [], [], set()
-    for name in ("train", "validation"):
+    for name in names:
         split = splits[name]
         for x, y, s, path in zip(split.raw, split.labels, split.speakers, split.paths):
             if path not in seen:
                 seen.add(path)
                 raw.append(x), labels.append(y), speakers.append(s)
-    return fit_stats_head(raw, np.array(labels), speakers, n_classes, n_mels,
-                          mix=tc.stats_head, seed=tc.seed * 1000 + fold.index,
-                          prior_weight=tc.prior_weight)
+    return raw, np.array(labels, dtype=np.int64), speakers
+
+
+def fit_head(splits: dict[str, Split], n_mels: int, tc: TrainConfig, n_classes: int,
+             fold: Fold, model: Model, normalizer: Normalizer) -> tuple[StatsHead, dict]:
+    """The statistics head of a fold, fitted on its training and validation speakers.
+
+    With ``tc.stats_head_select`` the head's weight is chosen first: a head fitted on
+    the training speakers alone decides with ``model`` on the validation speakers
+    under the training protocol, for every weight of HEAD_WEIGHTS; the best UA wins
+    (ties: the weight closest to ``tc.stats_head``)."""
+    seed = tc.seed * 1000 + fold.index
+    mix, record = tc.stats_head, {"weight_rule": "fixed"}
+    if tc.stats_head_select:
+        raw, labels, speakers = _unique(splits, ("train",))
+        trial, _ = fit_stats_head(raw, labels, speakers, n_classes, n_mels, seed=seed,
+                                  prior_weight=tc.prior_weight)
+        raw, labels, speakers = _unique(splits, ("validation",))
+        protocol = "causal" if tc.normalization == "causal" else "speaker"
+        scores = {}
+        for w in HEAD_WEIGHTS:
+            trial.mix = w
+            scores[w] = evaluate_protocols(scorer_of(model, normalizer, trial), raw, labels,
+                                           speakers, n_classes, [protocol], curve=False,
+                                           seed=tc.seed)[protocol]["ua"]
+        best = max(scores.values())
+        mix = min((w for w in HEAD_WEIGHTS if scores[w] == best),
+                  key=lambda w: abs(w - tc.stats_head))
+        record = {"weight_rule": "validation", "validation_ua": {str(w): v for w, v
+                                                                 in scores.items()}}
+    raw, labels, speakers = _unique(splits, ("train", "validation"))
+    head, fitted = fit_stats_head(raw, labels, speakers, n_classes, n_mels, mix=mix,
+                                  seed=seed, prior_weight=tc.prior_weight)
+    return head, {**fitted, **record}
 
 
 def finish_fold(fold: Fold, splits: dict[str, Split], state: FoldState, fold_dir: Path,
@@ -461,7 +499,7 @@ def finish_fold(fold: Fold, splits: dict[str, Split], state: FoldState, fold_dir
     head, head_record = None, None
     if tc.stats_head > 0:
         n_mels = FeatureConfig.from_dict(meta["feature_config"]).n_mels
-        head, head_record = fit_head(splits, n_mels, tc, n_classes, fold)
+        head, head_record = fit_head(splits, n_mels, tc, n_classes, fold, best, normalizer)
         extra = {**extra, **head.to_extra()}
     test, predictions = test_report(best, splits["test"], normalizer, tc, n_classes, head)
     fold_meta = {**meta, "fold": fold.to_dict(), "best_epoch": state.best_epoch}
