@@ -1,0 +1,138 @@
+r"""NumPy integer reference of the statistics head's utterance functionals.
+
+The integer twin of :func:`pyreparam.audio.functionals.utterance_functionals`, the
+first piece of the head's device path (reference/stats_head.md, section 5): the
+oracle a C kernel will match bit for bit. Every step is integer arithmetic in int64;
+``rdiv`` is division rounded half away from zero
+(:func:`~pyreparam.quant.fixedpoint.divide_round_half_away`), ``rdbp`` the rounding
+shift of :mod:`pyreparam.quant.fixedpoint`, ``isqrt`` the integer square root
+(floor).
+
+Units
+-----
+Input: log-mel frames X (T, C) int16 in Q8 (x_q = round(x 2^8), as
+:func:`pyreparam.quant.qcausal.quantize_features`), T >= 1, the first M channels mel
+bands. Output: D int64 values in Q16 (2^16 per natural-log unit), in the order of the
+float functionals.
+
+Cepstra
+-------
+B (L, M) = round(2^14 DCT-II orthonormal basis), c = rdbp(X[:, :M] B^T, 14)  (Q8).
+
+Statistics of a column v (n values, Q8)
+----------------------------------------
+    mean     = rdiv(2^8 sum v, n)
+    var      = max(0, rdiv(sum v^2, n) - rdbp(mean^2, 16))                (Q16)
+    std      = isqrt(2^16 var)
+    p_q      = with s = sorted v, P = q (n - 1) (q in percent), i = P div 100,
+               f = P mod 100:  rdiv(2^8 (100 s[i] + f (s[i+1] - s[i])), 100)
+               (s[i] alone when f = 0): NumPy's linear interpolation, exact
+    slope    = rdiv(2^9 sum u_t v_t, sum u_t^2),  u_t = 2 t - (n - 1)   (0 when n = 1)
+    change   = d_t = v_{t+1} - v_t (n - 1 values; none when n = 1: both statistics 0):
+               std as above over d, mean |d| = rdiv(2^8 sum |d|, n - 1)
+
+Speech frames: level_t = sum over the M bands of X[t] (no division); keep the frames
+with level_t >= max level - M round(2^8 ln 100); all when fewer than 3 qualify.
+
+Agreement with the float functionals of X / 2^8: the statistics are exact up to their
+final rounding (2^-16) except through the cepstra, whose basis is rounded to 2^-14 and
+whose values to 2^-8; the speech threshold is 1179 / 2^8 = 4.6055 instead of ln 100 =
+4.6052, so a frame within 3e-4 of it may fall on the other side.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from pyreparam.audio.functionals import CEPSTRA, MIN_SPEECH_FRAMES, SPEECH_RANGE
+from pyreparam.quant.fixedpoint import divide_round_half_away as rdiv
+from pyreparam.quant.fixedpoint import rdbp, round_half_away
+
+DCT_FRAC_BITS = 14
+OUT_FRAC_BITS = 16
+#: the speech range in Q8 (per band; the threshold is M times this on the band sum)
+SPEECH_RANGE_Q8 = int(round_half_away(SPEECH_RANGE * 2**8))
+
+
+def dct_basis_q14(n_mels: int) -> np.ndarray:
+    """B (L, M) int64: the orthonormal DCT-II basis in Q14, L = min(CEPSTRA, M)."""
+    k = np.arange(min(CEPSTRA, n_mels))[:, None]
+    m = np.arange(n_mels)[None, :]
+    basis = np.sqrt(2.0 / n_mels) * np.cos(np.pi * k * (2 * m + 1) / (2 * n_mels))
+    basis[0] /= np.sqrt(2.0)
+    return round_half_away(basis * 2**DCT_FRAC_BITS).astype(np.int64)
+
+
+def _isqrt(v: np.ndarray) -> np.ndarray:
+    return np.array([math.isqrt(int(a)) for a in v.ravel()], dtype=np.int64).reshape(v.shape)
+
+
+def _mean_std(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std (Q16) of the columns of v (n, K) Q8."""
+    n = v.shape[0]
+    mean = rdiv(v.sum(axis=0) << 8, n)
+    var = np.maximum(rdiv((v * v).sum(axis=0), n) - rdbp(mean * mean, 16), 0)
+    return mean, _isqrt(var << 16)
+
+
+def _percentiles(v: np.ndarray, qs: tuple[int, ...]) -> list[np.ndarray]:
+    s = np.sort(v, axis=0)
+    n = v.shape[0]
+    out = []
+    for q in qs:
+        i, f = divmod(q * (n - 1), 100)
+        upper = s[min(i + 1, n - 1)]
+        out.append(rdiv((100 * s[i] + f * (upper - s[i])) << 8, 100))
+    return out
+
+
+def _change(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Std and mean |.| (Q16) of the frame-to-frame change of the columns of v."""
+    if v.shape[0] < 2:
+        zero = np.zeros(v.shape[1], dtype=np.int64)
+        return zero, zero
+    d = v[1:] - v[:-1]
+    return _mean_std(d)[1], rdiv(np.abs(d).sum(axis=0) << 8, d.shape[0])
+
+
+def _slope(v: np.ndarray) -> np.ndarray:
+    n = v.shape[0]
+    if n < 2:
+        return np.zeros(v.shape[1], dtype=np.int64)
+    u = 2 * np.arange(n, dtype=np.int64) - (n - 1)
+    return rdiv((u @ v) << 9, int(u @ u))
+
+
+def frame_functionals_q(X: np.ndarray, M: int) -> np.ndarray:
+    """The 6 C + 12 L functionals (Q16 int64) of frames X (T, C) int Q8."""
+    X = np.asarray(X, dtype=np.int64)
+    c = rdbp(X[:, :M] @ dct_basis_q14(M).T, DCT_FRAC_BITS)                  # (T, L) Q8
+    mean, std = _mean_std(X)
+    p10, p50, p90 = _percentiles(X, (10, 50, 90))
+    channel = [mean, std, p10, p50, p90, _change(X)[0]]
+    cmean, cstd = _mean_std(c)
+    q1, q25, q50, q75, q99 = _percentiles(c, (1, 25, 50, 75, 99))
+    change_std, change_abs = _change(c)
+    cepstrum = [cmean, cstd, q1, q25, q50, q75, q99, q75 - q25, q99 - q1, _slope(c),
+                change_std, change_abs]
+    return np.concatenate(channel + cepstrum)
+
+
+def speech_frames_q(X: np.ndarray, M: int) -> np.ndarray:
+    """The frames of X within the speech range of the loudest (all when too few)."""
+    level = np.asarray(X, dtype=np.int64)[:, :M].sum(axis=1)                  # (T,)
+    keep = level >= level.max() - M * SPEECH_RANGE_Q8
+    return X[keep] if keep.sum() >= MIN_SPEECH_FRAMES else X
+
+
+def utterance_functionals_q(X: np.ndarray, n_mels: int | None = None) -> np.ndarray:
+    """All functionals (Q16 int64, (D,)) of an utterance X (T, C) int16 Q8."""
+    X = np.asarray(X)
+    if X.ndim != 2 or X.shape[0] < 1 or not np.issubdtype(X.dtype, np.integer):
+        raise ValueError(f"expected integer frames (T >= 1, C), got {X.dtype} {X.shape}")
+    M = X.shape[1] if n_mels is None else int(n_mels)
+    if not 1 <= M <= X.shape[1]:
+        raise ValueError(f"n_mels must be in 1..{X.shape[1]}, got {M}")
+    return np.concatenate([frame_functionals_q(X, M),
+                           frame_functionals_q(speech_frames_q(X, M), M)])

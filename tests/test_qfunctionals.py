@@ -1,0 +1,79 @@
+"""The integer functionals (pyreparam/quant/qfunctionals.py): exact by their definition,
+close to the float functionals of the same frames."""
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pyreparam.audio.functionals import functional_names, n_functionals, utterance_functionals
+from pyreparam.quant.qfunctionals import (_change, _mean_std, _percentiles, _slope,
+                                          utterance_functionals_q)
+
+
+def rdiv(num: Fraction) -> int:
+    """Round half away from zero, exactly."""
+    return int(math.copysign(math.floor(abs(num) + Fraction(1, 2)), num))
+
+
+def column_oracle(v: list[int]) -> dict[str, int]:
+    """The module doc's formulas in exact rational arithmetic."""
+    n = len(v)
+    mean = rdiv(Fraction(256 * sum(v), n))
+    var = max(0, rdiv(Fraction(sum(a * a for a in v), n)) - rdiv(Fraction(mean * mean, 2**16)))
+    out = {"mean": mean, "std": math.isqrt(var << 16)}
+    s = sorted(v)
+    for q in (10, 50, 90):
+        i, f = divmod(q * (n - 1), 100)
+        hi = s[min(i + 1, n - 1)]
+        out[f"p{q}"] = rdiv(Fraction(256 * (100 * s[i] + f * (hi - s[i])), 100))
+    u = [2 * t - (n - 1) for t in range(n)]
+    out["slope"] = 0 if n < 2 else rdiv(Fraction(512 * sum(a * b for a, b in zip(u, v)),
+                                                 sum(a * a for a in u)))
+    d = [b - a for a, b in zip(v, v[1:])]
+    out["change_abs"] = 0 if n < 2 else rdiv(Fraction(256 * sum(map(abs, d)), len(d)))
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(-32768, 32767), min_size=1, max_size=40))
+def test_column_statistics_are_exactly_the_documented_integers(values):
+    v = np.array(values, dtype=np.int64)[:, None]
+    want = column_oracle(values)
+    mean, std = _mean_std(v)
+    got = {"mean": mean[0], "std": std[0], "slope": _slope(v)[0],
+           "change_abs": _change(v)[1][0],
+           **{f"p{q}": p[0] for q, p in zip((10, 50, 90), _percentiles(v, (10, 50, 90)))}}
+    assert {k: int(a) for k, a in got.items()} == want
+
+
+def test_close_to_the_float_functionals_of_the_same_frames(rng):
+    """Q8 frames with speech 40 dB above the silence (no frame near the speech
+    threshold): within 2^-14 of the float functionals except through the rounded
+    cepstra (within 0.02)."""
+    T, M = 120, 16
+    X = np.round(rng.normal(0.0, 2.0, (T, M)) * 256)
+    X[:30] -= 10 * 256                                         # leading silence
+    X = X.astype(np.int16)
+    got = utterance_functionals_q(X) / 2.0**16
+    want = utterance_functionals(X / 256.0)
+    assert got.shape == want.shape == (n_functionals(M, M),)
+    names = functional_names(M, M)
+    cepstral = np.array(["cep" in n for n in names])
+    np.testing.assert_allclose(got[~cepstral], want[~cepstral], rtol=0, atol=2.0**-14)
+    np.testing.assert_allclose(got[cepstral], want[cepstral], rtol=0, atol=0.02)
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="integer frames"):
+        utterance_functionals_q(np.zeros((3, 4)))
+    with pytest.raises(ValueError, match="integer frames"):
+        utterance_functionals_q(np.zeros((0, 4), dtype=np.int16))
+    with pytest.raises(ValueError, match="n_mels"):
+        utterance_functionals_q(np.zeros((3, 4), dtype=np.int16), n_mels=5)
+    one = utterance_functionals_q(np.full((1, 4), 300, dtype=np.int16))
+    assert one.shape == (n_functionals(4, 4),) and np.isfinite(one).all()
