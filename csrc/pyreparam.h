@@ -778,6 +778,39 @@ pr_status pr_stream_finish(const pr_stream_config *cfg, uint8_t *mem, int64_t me
  * (a constant string; "unknown status" for a code no function returns). */
 const char *pr_status_str(pr_status status);
 
+/* ==== statistics head: utterance functionals (reference/stats_head.md; NumPy oracle
+ * pyreparam/quant/qfunctionals.py) ====
+ *
+ * x (frames, channels) int16 Q8 log-mel frames, the first `bands` channels mel bands;
+ * dct (cepstra, bands) int16 Q14 (qfunctionals.dct_basis_q14, or any int16 table).
+ * out: pr_functionals_count(channels, cepstra) int32 Q16 values (saturated): the
+ * statistics of every channel and cepstral coefficient over all frames, then over
+ * the speech frames (within 1179 / 2^8 natural-log units of the loudest frame's mean
+ * over the bands; all frames when fewer than 3). scratch: pr_functionals_scratch_len
+ * (frames) int32. Limits: 1 <= frames <= PR_FUNC_MAX_FRAMES, 1 <= bands <=
+ * min(channels, PR_FUNC_MAX_BANDS), channels <= PR_FUNC_MAX_CHANNELS, 1 <= cepstra <=
+ * bands (else PR_ERR_SHAPE); no table content can overflow a signed integer.
+ */
+enum {
+    PR_FUNC_MAX_FRAMES = 16384,
+    PR_FUNC_MAX_CHANNELS = 1024,
+    PR_FUNC_MAX_BANDS = 64,
+    PR_FUNC_SPEECH_RANGE_Q8 = 1179,  /* round(2^8 ln 100): 20 dB */
+    PR_FUNC_MIN_SPEECH_FRAMES = 3
+};
+
+/* pr_functionals_count: the number of outputs, 2 (6 channels + 12 cepstra), or
+ * PR_ERR_SHAPE for counts out of range. */
+int32_t pr_functionals_count(int32_t channels, int32_t cepstra);
+
+/* pr_functionals_scratch_len: int32 scratch of pr_functionals_s16 (3 frames), or
+ * PR_ERR_SHAPE. */
+int32_t pr_functionals_scratch_len(int32_t frames);
+
+pr_status pr_functionals_s16(const int16_t *x, int32_t frames, int32_t channels,
+                             int32_t bands, const int16_t *dct, int32_t cepstra,
+                             int32_t *out, int32_t *scratch, int32_t scratch_len);
+
 /* ==== build information (SIMD variants; csrc/x86/, csrc/aarch64/, csrc/build_ffi.py) ====
  *
  * pr_build_info: a constant string naming the kernels this build compiled:

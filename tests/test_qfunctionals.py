@@ -69,11 +69,64 @@ def test_close_to_the_float_functionals_of_the_same_frames(rng):
 
 
 def test_bad_input():
-    with pytest.raises(ValueError, match="integer frames"):
+    with pytest.raises(ValueError, match="int16 frames"):
         utterance_functionals_q(np.zeros((3, 4)))
-    with pytest.raises(ValueError, match="integer frames"):
+    with pytest.raises(ValueError, match="int16 frames"):
         utterance_functionals_q(np.zeros((0, 4), dtype=np.int16))
     with pytest.raises(ValueError, match="n_mels"):
         utterance_functionals_q(np.zeros((3, 4), dtype=np.int16), n_mels=5)
     one = utterance_functionals_q(np.full((1, 4), 300, dtype=np.int16))
     assert one.shape == (n_functionals(4, 4),) and np.isfinite(one).all()
+
+
+# --------------------------------------------------------------------------- C twin
+
+needs_c = pytest.mark.skipif(not __import__("pyreparam.native").native.available(),
+                             reason="C extension not built")
+
+
+@needs_c
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 60), st.integers(1, 12), st.data())
+def test_c_kernel_is_bit_exact_for_any_frames_and_table(T, C, data):
+    """pr_functionals_s16 == the NumPy reference, bit for bit, on full-range int16
+    frames and any int16 basis (adversarial tables included)."""
+    from pyreparam.quant.ckernels import functionals_s16
+    M = data.draw(st.integers(1, C))
+    L = data.draw(st.integers(1, M))
+    seed = data.draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    X = rng.integers(-32768, 32768, (T, C)).astype(np.int16)
+    if data.draw(st.booleans()):                              # quiet frames: a speech part
+        X[: T // 2] = np.clip(X[: T // 2] // 4 - 8000, -32768, 32767)
+    B = rng.integers(-32768, 32768, (L, M)).astype(np.int16)
+    np.testing.assert_array_equal(functionals_s16(X, M, B), utterance_functionals_q(X, M, B))
+
+
+@needs_c
+def test_c_kernel_on_speech_like_frames_and_its_limits(rng):
+    from pyreparam.native import NativeError
+    from pyreparam.quant.ckernels import functionals_s16
+    from pyreparam.quant.qfunctionals import dct_basis_q14
+    X = np.round(rng.normal(-2.0, 3.0, (300, 66)) * 256).astype(np.int16)
+    X[:80, :64] -= 12 * 256
+    B = dct_basis_q14(64)
+    np.testing.assert_array_equal(functionals_s16(X, 64, B), utterance_functionals_q(X, 64, B))
+    with pytest.raises(NativeError, match="pr_functionals_scratch_len"):
+        functionals_s16(np.zeros((2**14 + 1, 4), np.int16), 4, dct_basis_q14(4))
+    with pytest.raises(NativeError, match="pr_functionals_s16"):
+        functionals_s16(np.zeros((3, 200), np.int16), 65, np.zeros((2, 65), np.int16))
+
+
+@needs_c
+@pytest.mark.parametrize("T", [2, 3, 4096])
+def test_c_kernel_at_the_extremes_of_its_range(T):
+    """64 bands of -32768 / 32767 and a basis of -32768: the cepstra and their changes
+    at their bounds (2^22, 2^23), still bit-exact (tools/sanitize_driver.c runs the
+    same extremes under UBSan)."""
+    from pyreparam.quant.ckernels import functionals_s16
+    X = np.full((T, 64), -32768, dtype=np.int16)
+    X[1::2] = 32767
+    for B in (np.full((64, 64), -32768, np.int16), np.full((1, 64), 32767, np.int16)):
+        np.testing.assert_array_equal(functionals_s16(X, 64, B),
+                                      utterance_functionals_q(X, 64, B))

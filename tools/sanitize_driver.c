@@ -302,6 +302,33 @@ static void run_norm(int32_t T, int32_t M)
  * (any int32 twiddle, window, weight and log table entry: no overflow whatever they
  * hold), a random filterbank layout, frames of random, extreme and constant samples,
  * every buffer of its exact size; then the error statuses. */
+/* pr_functionals_s16 on random frames and tables, or (extreme) on alternating
+ * -32768 / 32767 frames with a basis of -32768: the bounds of its arithmetic. */
+static void run_functionals(int32_t T, int32_t C, int32_t M, int32_t L, int extreme)
+{
+    int16_t *x = rand_s16((size_t)T * (size_t)C), *dct = rand_s16((size_t)L * (size_t)M);
+    const int32_t n = pr_functionals_count(C, L), len = pr_functionals_scratch_len(T);
+    int32_t *out = rand_s32((size_t)n, 0, 1), *scratch = rand_s32((size_t)len, 0, 1);
+    int32_t i;
+    if (extreme) {
+        for (i = 0; i < T * C; ++i) {
+            x[i] = (int16_t)((i / C) % 2 ? 32767 : -32768);
+        }
+        for (i = 0; i < L * M; ++i) {
+            dct[i] = -32768;
+        }
+    }
+    expect("functionals", pr_functionals_s16(x, T, C, M, dct, L, out, scratch, len), PR_OK);
+    expect("functionals scratch",
+           pr_functionals_s16(x, T, C, M, dct, L, out, scratch, len - 1), PR_ERR_SCRATCH);
+    expect("functionals bands",
+           pr_functionals_s16(x, T, C, C + 1, dct, L, out, scratch, len), PR_ERR_SHAPE);
+    free(x);
+    free(dct);
+    free(out);
+    free(scratch);
+}
+
 static void run_logmel(int32_t n_fft, int32_t win, int32_t M)
 {
     const int32_t N = n_fft / 2, bins = N + 1;
@@ -429,6 +456,12 @@ int main(void)
     run_pitch(4, 160, 48000);
     run_norm(1000, 1);
     run_norm(3, PR_NORM_MAX_BANDS);
+    for (i = 0; i < 30; ++i) {
+        const int32_t C = (int32_t)pick(1, 80), M = (int32_t)pick(1, C < 64 ? C : 64);
+        run_functionals((int32_t)pick(1, 400), C, M, (int32_t)pick(1, M), 0);
+    }
+    run_functionals(2, 64, 64, 64, 1);
+    run_functionals(PR_FUNC_MAX_FRAMES, 66, 64, 24, 1);
     run_layernorm(3, 4096);
     run_softmax(1, 2, 8192);
     /* beyond the small sizes: depths of several 256-deep chunks, tiles of rows, the

@@ -306,7 +306,7 @@ static void test_stream(const char *file, const uint8_t *blob, size_t len,
         if (with_pitch) {           /* random tables within the documented ranges */
             const int32_t n_taps = 20 * (pp.factor = 2 + (int32_t)(rnd() % 7)) + 1;
             pp.width = 4 + (int32_t)(rnd() % (uint32_t)(2 * fe.win_length / pp.factor - 4));
-            pp.lag_min = 2 + (int32_t)(rnd() % (uint32_t)(pp.width - 4));
+            pp.lag_min = 2 + (int32_t)(rnd() % (uint32_t)(pp.width - 3));   /* w = 4 too */
             pp.lag_max = pp.lag_min + (int32_t)(rnd() % (uint32_t)(pp.width - 1 - pp.lag_min));
             pp.log2_rate_q16 = (int32_t)(rnd() % 0x80000u);
             taps = xmalloc((size_t)n_taps * sizeof *taps);

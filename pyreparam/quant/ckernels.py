@@ -517,3 +517,38 @@ def logmel_push_s16(tables, hop_length: int, tail: np.ndarray, tail_fill: int, p
           int(max_frames), frames, _ptr(scratch), scratch.size)
     del keep
     return out[:frames[0]].copy(), int(consumed[0]), int(fill[0])
+
+
+# ---- statistics head ---------------------------------------------------------------
+
+def functionals_s16(x, n_mels: int, basis) -> np.ndarray:
+    """pr_functionals_s16; see :func:`pyreparam.quant.qfunctionals.utterance_functionals_q`.
+
+    Parameters
+    ----------
+    x : ndarray, (T, C) int16, Q8 log-mel frames (the first ``n_mels`` channels bands)
+    basis : ndarray, (L, n_mels) int16, the Q14 DCT basis
+
+    Returns
+    -------
+    ndarray, (2 (6 C + 12 L),) int32, Q16
+    """
+    if not isinstance(x, np.ndarray) or x.ndim != 2:
+        raise ValueError("x must be a 2-D numpy array (T, channels)")
+    T, C = x.shape
+    x = check_array("x", x, np.int16, (T, C))
+    basis = np.asarray(basis)
+    if basis.ndim != 2:
+        raise ValueError("basis must be 2-D (cepstra, n_mels)")
+    basis = check_array("basis", basis, np.int16, (basis.shape[0], n_mels))
+    count = int(native.lib().pr_functionals_count(C, basis.shape[0]))
+    n_scratch = int(native.lib().pr_functionals_scratch_len(T))
+    for name, value in (("pr_functionals_count", count),
+                        ("pr_functionals_scratch_len", n_scratch)):
+        if value < 0:
+            raise NativeError(name, value)
+    out = np.empty(count, dtype=np.int32)
+    scratch = _scratch(n_scratch)
+    _call("pr_functionals_s16", _ptr(x), T, C, n_mels, _ptr(basis), basis.shape[0],
+          _ptr(out), _ptr(scratch), scratch.size)
+    return out

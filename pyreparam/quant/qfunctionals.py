@@ -8,16 +8,18 @@ oracle a C kernel will match bit for bit. Every step is integer arithmetic in in
 shift of :mod:`pyreparam.quant.fixedpoint`, ``isqrt`` the integer square root
 (floor).
 
-Units
------
+Units and limits
+----------------
 Input: log-mel frames X (T, C) int16 in Q8 (x_q = round(x 2^8), as
-:func:`pyreparam.quant.qcausal.quantize_features`), T >= 1, the first M channels mel
-bands. Output: D int64 values in Q16 (2^16 per natural-log unit), in the order of the
-float functionals.
+:func:`pyreparam.quant.qcausal.quantize_features`), 1 <= T <= 2^14, C <= 1024, the
+first M <= 64 channels mel bands. Output: D int32 values in Q16 (2^16 per
+natural-log unit, saturated to int32), in the order of the float functionals. Within
+these limits no intermediate leaves int64, whatever the basis (C: pr_functionals_s16).
 
 Cepstra
 -------
-B (L, M) = round(2^14 DCT-II orthonormal basis), c = rdbp(X[:, :M] B^T, 14)  (Q8).
+B (L, M) int16 = round(2^14 DCT-II orthonormal basis) (:func:`dct_basis_q14`; any
+int16 table is accepted), c = rdbp(X[:, :M] B^T, 14) (Q8, |c| <= 2^22).
 
 Statistics of a column v (n values, Q8)
 ----------------------------------------
@@ -51,21 +53,26 @@ from pyreparam.quant.fixedpoint import rdbp, round_half_away
 
 DCT_FRAC_BITS = 14
 OUT_FRAC_BITS = 16
+MAX_FRAMES = 1 << 14
+MAX_CHANNELS = 1024
+MAX_BANDS = 64
 #: the speech range in Q8 (per band; the threshold is M times this on the band sum)
 SPEECH_RANGE_Q8 = int(round_half_away(SPEECH_RANGE * 2**8))
 
 
 def dct_basis_q14(n_mels: int) -> np.ndarray:
-    """B (L, M) int64: the orthonormal DCT-II basis in Q14, L = min(CEPSTRA, M)."""
+    """B (L, M) int16: the orthonormal DCT-II basis in Q14, L = min(CEPSTRA, M)."""
     k = np.arange(min(CEPSTRA, n_mels))[:, None]
     m = np.arange(n_mels)[None, :]
     basis = np.sqrt(2.0 / n_mels) * np.cos(np.pi * k * (2 * m + 1) / (2 * n_mels))
     basis[0] /= np.sqrt(2.0)
-    return round_half_away(basis * 2**DCT_FRAC_BITS).astype(np.int64)
+    return round_half_away(basis * 2**DCT_FRAC_BITS).astype(np.int16)
 
 
-def _isqrt(v: np.ndarray) -> np.ndarray:
-    return np.array([math.isqrt(int(a)) for a in v.ravel()], dtype=np.int64).reshape(v.shape)
+def _sqrt_q16(var: np.ndarray) -> np.ndarray:
+    """isqrt(2^16 var) (var < 2^48: the product needs 64 unsigned bits)."""
+    return np.array([math.isqrt(int(a) << 16) for a in var.ravel()],
+                    dtype=np.int64).reshape(var.shape)
 
 
 def _mean_std(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -73,7 +80,7 @@ def _mean_std(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     n = v.shape[0]
     mean = rdiv(v.sum(axis=0) << 8, n)
     var = np.maximum(rdiv((v * v).sum(axis=0), n) - rdbp(mean * mean, 16), 0)
-    return mean, _isqrt(var << 16)
+    return mean, _sqrt_q16(var)
 
 
 def _percentiles(v: np.ndarray, qs: tuple[int, ...]) -> list[np.ndarray]:
@@ -104,10 +111,10 @@ def _slope(v: np.ndarray) -> np.ndarray:
     return rdiv((u @ v) << 9, int(u @ u))
 
 
-def frame_functionals_q(X: np.ndarray, M: int) -> np.ndarray:
-    """The 6 C + 12 L functionals (Q16 int64) of frames X (T, C) int Q8."""
+def frame_functionals_q(X: np.ndarray, M: int, basis: np.ndarray) -> np.ndarray:
+    """The 6 C + 12 L functionals (Q16 int64, unsaturated) of frames X (T, C) int Q8."""
     X = np.asarray(X, dtype=np.int64)
-    c = rdbp(X[:, :M] @ dct_basis_q14(M).T, DCT_FRAC_BITS)                  # (T, L) Q8
+    c = rdbp(X[:, :M] @ np.asarray(basis, dtype=np.int64).T, DCT_FRAC_BITS)   # (T, L) Q8
     mean, std = _mean_std(X)
     p10, p50, p90 = _percentiles(X, (10, 50, 90))
     channel = [mean, std, p10, p50, p90, _change(X)[0]]
@@ -126,13 +133,22 @@ def speech_frames_q(X: np.ndarray, M: int) -> np.ndarray:
     return X[keep] if keep.sum() >= MIN_SPEECH_FRAMES else X
 
 
-def utterance_functionals_q(X: np.ndarray, n_mels: int | None = None) -> np.ndarray:
-    """All functionals (Q16 int64, (D,)) of an utterance X (T, C) int16 Q8."""
+def utterance_functionals_q(X: np.ndarray, n_mels: int | None = None,
+                            basis: np.ndarray | None = None) -> np.ndarray:
+    """All functionals (Q16 int32, (D,)) of an utterance X (T, C) int16 Q8; ``basis``
+    (L, M) int16, default :func:`dct_basis_q14`."""
     X = np.asarray(X)
-    if X.ndim != 2 or X.shape[0] < 1 or not np.issubdtype(X.dtype, np.integer):
-        raise ValueError(f"expected integer frames (T >= 1, C), got {X.dtype} {X.shape}")
+    if X.ndim != 2 or X.shape[0] < 1 or X.dtype != np.int16:
+        raise ValueError(f"expected int16 frames (T >= 1, C), got {X.dtype} {X.shape}")
     M = X.shape[1] if n_mels is None else int(n_mels)
-    if not 1 <= M <= X.shape[1]:
-        raise ValueError(f"n_mels must be in 1..{X.shape[1]}, got {M}")
-    return np.concatenate([frame_functionals_q(X, M),
-                           frame_functionals_q(speech_frames_q(X, M), M)])
+    if not 1 <= M <= min(X.shape[1], MAX_BANDS) or X.shape[0] > MAX_FRAMES \
+            or X.shape[1] > MAX_CHANNELS:
+        raise ValueError(f"need 1 <= n_mels <= min(channels, {MAX_BANDS}), frames <= "
+                         f"{MAX_FRAMES}, channels <= {MAX_CHANNELS}: got n_mels {M}, "
+                         f"frames {X.shape[0]}, channels {X.shape[1]}")
+    B = dct_basis_q14(M) if basis is None else np.asarray(basis)
+    if B.ndim != 2 or B.shape[1] != M or not 1 <= B.shape[0] <= M or B.dtype != np.int16:
+        raise ValueError(f"the basis must be int16 (L, {M}), 1 <= L <= {M}")
+    out = np.concatenate([frame_functionals_q(X, M, B),
+                          frame_functionals_q(speech_frames_q(X, M), M, B)])
+    return np.clip(out, -2**31, 2**31 - 1).astype(np.int32)
