@@ -16,7 +16,7 @@ from pyreparam.models.stats_head import StatsHead, mix_logits
 from pyreparam.train.protocols import FloatScorer, HeadScorer, evaluate_protocols
 from pyreparam.train.run import start_run
 from pyreparam.train.stats_head import (fit_logistic, fit_stats_head, logistic_objective)
-from tests.test_train import _spec, corpus  # noqa: F401  (the tiny corpus fixture)
+from test_train import _spec, corpus  # noqa: F401  (the tiny corpus fixture)
 
 
 # --------------------------------------------------------------------------- functionals
