@@ -130,3 +130,28 @@ def test_c_kernel_at_the_extremes_of_its_range(T):
     for B in (np.full((64, 64), -32768, np.int16), np.full((1, 64), 32767, np.int16)):
         np.testing.assert_array_equal(functionals_s16(X, 64, B),
                                       utterance_functionals_q(X, 64, B))
+
+
+@needs_c
+def test_c_kernel_error_statuses():
+    """Each NULL pointer, shape out of range and short scratch gets its status."""
+    from pyreparam import native
+    ffi, lib = native.ffi(), native.lib()
+    T, C, M, L = 5, 6, 4, 3
+    x, dct = ffi.new("int16_t[]", T * C), ffi.new("int16_t[]", L * M)
+    n, k = lib.pr_functionals_count(C, L), lib.pr_functionals_scratch_len(T)
+    out, scratch = ffi.new("int32_t[]", n), ffi.new("int32_t[]", k)
+    args = [x, T, C, M, dct, L, out, scratch, k]
+    assert lib.pr_functionals_s16(*args) == 0 and n == 2 * (6 * C + 12 * L) and k == 3 * T
+    for i in (0, 4, 6, 7):
+        bad = list(args)
+        bad[i] = ffi.NULL
+        assert lib.pr_functionals_s16(*bad) == -1, i                       # PR_ERR_NULL
+    for i, value in ((1, 0), (1, 2**14 + 1), (2, 0), (2, 1025), (3, 0), (3, C + 1),
+                     (5, 0), (5, M + 1)):
+        bad = list(args)
+        bad[i] = value
+        assert lib.pr_functionals_s16(*bad) == -2, (i, value)              # PR_ERR_SHAPE
+    assert lib.pr_functionals_s16(*args[:8], k - 1) == -3                  # PR_ERR_SCRATCH
+    assert lib.pr_functionals_count(0, 1) == -2 and lib.pr_functionals_count(1, 65) == -2
+    assert lib.pr_functionals_scratch_len(0) == -2
