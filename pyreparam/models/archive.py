@@ -96,7 +96,7 @@ def read_npz(path: str | os.PathLike, *, max_array_bytes: int, max_total_bytes: 
     where = str(path)
     try:
         archive = zipfile.ZipFile(path)
-    except zipfile.BadZipFile:
+    except (zipfile.BadZipFile, NotImplementedError):   # e.g. "zip file version 8.2"
         raise ArchiveError(f"{where}: not a .npz archive (truncated, or another kind of "
                            "file)") from None
     except OSError as exc:
@@ -139,7 +139,8 @@ def read_npz(path: str | os.PathLike, *, max_array_bytes: int, max_total_bytes: 
                 with archive.open(info) as handle:
                     handle.read(offset)
                     data = handle.read(nbytes)
-            except (zipfile.BadZipFile, EOFError, OSError, RuntimeError) as exc:
+            except (zipfile.BadZipFile, EOFError, OSError, RuntimeError,
+                    NotImplementedError) as exc:
                 raise ArchiveError(f"{where}: member {name} is corrupt ({exc})") from None
             if len(data) != nbytes:
                 raise ArchiveError(f"{where}: member {name} is truncated")
