@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import os
+import struct
 import zipfile
 from typing import Callable
 
@@ -74,6 +75,12 @@ def _count(shape: tuple[int, ...], limit: int) -> int:
     return total
 
 
+#: What zipfile raises on damaged archives besides BadZipFile: unsupported versions
+#: or methods (NotImplementedError), member names that are not UTF-8
+#: (UnicodeDecodeError, a ValueError), short reads (EOFError, struct.error).
+ZIP_ERRORS = (zipfile.BadZipFile, NotImplementedError, ValueError, EOFError, struct.error)
+
+
 def read_npz(path: str | os.PathLike, *, max_array_bytes: int, max_total_bytes: int,
              check: Callable[[str, tuple[int, ...], np.dtype], None] | None = None,
              only: Callable[[str], bool] | None = None) -> dict[str, np.ndarray]:
@@ -96,7 +103,7 @@ def read_npz(path: str | os.PathLike, *, max_array_bytes: int, max_total_bytes: 
     where = str(path)
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, NotImplementedError):   # e.g. "zip file version 8.2"
+    except ZIP_ERRORS:      # e.g. "zip file version 8.2", a member name not UTF-8
         raise ArchiveError(f"{where}: not a .npz archive (truncated, or another kind of "
                            "file)") from None
     except OSError as exc:
@@ -116,8 +123,9 @@ def read_npz(path: str | os.PathLike, *, max_array_bytes: int, max_total_bytes: 
             try:
                 with archive.open(info) as handle:
                     shape, dtype, fortran, offset = _header(handle, name, where)
-            except (zipfile.BadZipFile, EOFError, OSError, RuntimeError,
-                    NotImplementedError) as exc:
+            except ArchiveError:
+                raise
+            except ZIP_ERRORS + (OSError, RuntimeError) as exc:
                 raise ArchiveError(f"{where}: member {name} is corrupt ({exc})") from None
             count = _count(shape, max_array_bytes // max(dtype.itemsize, 1))
             nbytes = count * dtype.itemsize
@@ -139,8 +147,7 @@ def read_npz(path: str | os.PathLike, *, max_array_bytes: int, max_total_bytes: 
                 with archive.open(info) as handle:
                     handle.read(offset)
                     data = handle.read(nbytes)
-            except (zipfile.BadZipFile, EOFError, OSError, RuntimeError,
-                    NotImplementedError) as exc:
+            except ZIP_ERRORS + (OSError, RuntimeError) as exc:
                 raise ArchiveError(f"{where}: member {name} is corrupt ({exc})") from None
             if len(data) != nbytes:
                 raise ArchiveError(f"{where}: member {name} is truncated")
