@@ -340,10 +340,10 @@ class Normalizer:
         if "prior_mean" in state and np.asarray(state["prior_mean"]).size:
             normalizer.prior_mean, normalizer.prior_var = as_f64("prior_mean"), \
                 as_f64("prior_var")
-        normalizer.speaker_stats = {
+        normalizer.speaker_stats = {     # absent: no stored speakers (as validate reads it)
             str(s): (np.asarray(m, dtype=np.float64), np.asarray(d, dtype=np.float64))
-            for s, m, d in zip(state["speakers"], state["speaker_mean"],
-                               state["speaker_std"])}
+            for s, m, d in zip(state.get("speakers", ()), state.get("speaker_mean", ()),
+                               state.get("speaker_std", ()))}
         return normalizer
 
 
