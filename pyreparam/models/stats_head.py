@@ -55,6 +55,11 @@ class StatsHead:
         """Head logits (n, N) of z-scored functionals z (n, D)."""
         return z @ self.weight.T + self.bias                                   # (n, N)
 
+    def zscore_after(self, heard: np.ndarray, f: np.ndarray) -> np.ndarray:
+        """f (D,) z-scored after the rows ``heard`` (k, D) of its speaker, blended with
+        the prior: the frames' causal rule, each utterance one sample."""
+        return zscore_after(self.normalizer, heard, f)
+
     def to_extra(self) -> dict[str, np.ndarray]:
         """Arrays for a checkpoint's ``extra/`` (prefixed ``head.``)."""
         out = {"weight": self.weight, "bias": self.bias, "mix": np.array(self.mix),
@@ -106,6 +111,19 @@ class StatsHead:
             raise StatsHeadError("the statistics head holds non-finite or out-of-range "
                                  "values")
         return cls(weight, bias, normalizer, mix, n_mels, C)
+
+
+def zscore_after(normalizer: Normalizer, heard: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """f z-scored with ``normalizer``'s causal rule after the rows ``heard`` (k, D)."""
+    k = len(heard)
+    mean, std = normalizer.blended(k, heard.mean(axis=0) if k else None,
+                                   heard.var(axis=0) if k else None)
+    return (f - mean) / std
+
+
+def zscore_speaker(F: np.ndarray, min_std: float) -> np.ndarray:
+    """Rows F (n, D) of one speaker z-scored with their own mean and std."""
+    return (F - F.mean(axis=0)) / np.maximum(F.std(axis=0), min_std)
 
 
 def log_softmax(z: np.ndarray) -> np.ndarray:

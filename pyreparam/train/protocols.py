@@ -39,7 +39,7 @@ import numpy as np
 
 from pyreparam.audio.functionals import utterance_functionals
 from pyreparam.data.normalize import CausalStats, Normalizer, frame_stats
-from pyreparam.models.stats_head import mix_logits
+from pyreparam.models.stats_head import mix_logits, zscore_speaker
 from pyreparam.train.batching import predict_logits
 from pyreparam.train.metrics import classification_report, metrics_from_confusion
 
@@ -171,36 +171,31 @@ class HeadScorer:
     def _network(self, method: str, *args):
         return getattr(self.network, method)(*args) if self.part != "head" else None
 
-    def _after(self, heard_rows: np.ndarray, f: np.ndarray) -> np.ndarray:
-        hn = self.head.normalizer
-        k = len(heard_rows)
-        mean, std = hn.blended(k, heard_rows.mean(axis=0) if k else None,
-                               heard_rows.var(axis=0) if k else None)
-        return (f - mean) / std
-
     def normalized(self, features):
         raise TypeError("a model with a statistics head needs raw features (its head "
                         "z-scores their functionals): use speaker, utterance or causal")
 
     def speaker(self, raw):
         F = np.stack([self.functionals(x) for x in raw])                    # (n, D)
-        z = (F - F.mean(axis=0)) / np.maximum(F.std(axis=0), self.head.normalizer.min_std)
-        return self._decide(self._network("speaker", raw), z)
+        return self._decide(self._network("speaker", raw),
+                            zscore_speaker(F, self.head.normalizer.min_std))
 
     def utterance(self, raw):
         F = np.stack([self.functionals(x) for x in raw])
         return self._decide(self._network("utterance", raw),
-                            np.stack([self._after(F[:0], f) for f in F]))
+                            np.stack([self.head.zscore_after(F[:0], f) for f in F]))
 
     def causal(self, raw):
         F = np.stack([self.functionals(x) for x in raw])
         return self._decide(self._network("causal", raw),
-                            np.stack([self._after(F[:i], F[i]) for i in range(len(F))]))
+                            np.stack([self.head.zscore_after(F[:i], F[i])
+                                      for i in range(len(F))]))
 
     def after(self, heard, raw):
         D = self.head.weight.shape[1]
-        z = [self._after(np.array([self.functionals(h) for h in before]).reshape(-1, D),
-                         self.functionals(x)) for before, x in zip(heard, raw)]
+        z = [self.head.zscore_after(np.array([self.functionals(h) for h in before])
+                                    .reshape(-1, D), self.functionals(x))
+             for before, x in zip(heard, raw)]
         return self._decide(self._network("after", heard, raw), np.stack(z))
 
     # a device's running state: the frames' and the functionals' statistics

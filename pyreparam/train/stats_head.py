@@ -30,7 +30,7 @@ import scipy.optimize
 
 from pyreparam.audio.functionals import utterance_functionals
 from pyreparam.data.normalize import Normalizer
-from pyreparam.models.stats_head import StatsHead, log_softmax
+from pyreparam.models.stats_head import StatsHead, log_softmax, zscore_after, zscore_speaker
 from pyreparam.train.metrics import class_weights, confusion_matrix, metrics_from_confusion
 
 C_GRID = (1e-3, 1e-2, 1e-1, 1.0)
@@ -73,18 +73,8 @@ def speaker_zscores(F: np.ndarray, speakers: np.ndarray, normalizer: Normalizer
     Z = np.empty_like(F)
     for s in np.unique(speakers):
         rows = speakers == s
-        Z[rows] = (F[rows] - F[rows].mean(axis=0)) / np.maximum(F[rows].std(axis=0),
-                                                                normalizer.min_std)
+        Z[rows] = zscore_speaker(F[rows], normalizer.min_std)
     return Z
-
-
-def causal_zscore(f: np.ndarray, heard: np.ndarray, normalizer: Normalizer) -> np.ndarray:
-    """Row f z-scored after the rows ``heard`` (k, D) of its speaker, blended with the
-    prior (the frames' causal rule, each utterance one sample)."""
-    k = len(heard)
-    mean, std = normalizer.blended(k, heard.mean(axis=0) if k else None,
-                                   heard.var(axis=0) if k else None)
-    return (f - mean) / std
 
 
 def training_rows(F: np.ndarray, y: np.ndarray, speakers: np.ndarray, normalizer: Normalizer,
@@ -96,8 +86,8 @@ def training_rows(F: np.ndarray, y: np.ndarray, speakers: np.ndarray, normalizer
         for i in range(len(F)):
             others = np.flatnonzero((speakers == speakers[i]) & (np.arange(len(F)) != i))
             k = int(rng.integers(0, len(others) + 1))
-            rows.append(causal_zscore(F[i], F[rng.choice(others, size=k, replace=False)],
-                                      normalizer))
+            rows.append(zscore_after(normalizer, F[rng.choice(others, size=k,
+                                                               replace=False)], F[i]))
         Z.append(np.array(rows))
         Y.append(y)
     return np.concatenate(Z), np.concatenate(Y)
