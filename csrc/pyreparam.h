@@ -474,7 +474,7 @@ enum pr_norm_status_code {
 };
 
 enum {
-    PR_NORM_MAX_BANDS = 1024,
+    PR_NORM_MAX_BANDS = 2048,          /* the statistics head: D = 1,344 functionals */
     PR_NORM_MAX_FRAMES = 1048576,      /* frames of one utterance */
     PR_NORM_STATE_HEADER_BYTES = 24
 };
@@ -810,6 +810,66 @@ int32_t pr_functionals_scratch_len(int32_t frames);
 pr_status pr_functionals_s16(const int16_t *x, int32_t frames, int32_t channels,
                              int32_t bands, const int16_t *dct, int32_t cepstra,
                              int32_t *out, int32_t *scratch, int32_t scratch_len);
+
+/* ==== the statistics head (reference/stats_head.md, section 5; NumPy oracle
+ * pyreparam/quant/qhead.py) ====
+ *
+ * A linear classifier on the utterance's functionals, deciding with the network. For
+ * each heard utterance x (frames, channels) int16 Q8, after the network ran:
+ *   pr_head_features_s16   g (D) int16: the functionals, each in Q8 of f 2^-e[j]
+ *   pr_norm_apply_s16_s8   bands = D, frames = 1: z (D) int8, g z-scored with the
+ *                          head's own causal state (a pr_norm state of D bands) and prior
+ *   pr_head_decide_s8      p (N) int32 = (2^15 - w) (softmax(network logits) + 128)
+ *                                         + w (softmax(W z + b) + 128)   (Q23 of p);
+ *                          the class is the first c with the largest p[c]
+ *   pr_norm_update_s16     bands = D, frames = 1: the state hears g
+ * Every array is the caller's (flash: a generated header or a model's host metadata).
+ */
+enum {
+    PR_HEAD_MAX_CLASSES = 64,
+    PR_HEAD_MIX_ONE = 32768,          /* w = PR_HEAD_MIX_ONE: the head alone */
+    PR_HEAD_MIN_EXPONENT = -23,
+    PR_HEAD_MAX_EXPONENT = 23
+};
+
+typedef struct {
+    int32_t channels;              /* C of the frames, 1 .. PR_FUNC_MAX_CHANNELS */
+    int32_t bands;                 /* M mel bands first, 1 .. min(C, PR_FUNC_MAX_BANDS) */
+    int32_t cepstra;               /* L, 1 .. M */
+    int32_t classes;               /* N, 1 .. PR_HEAD_MAX_CLASSES */
+    int32_t logit_zero_point;      /* of the head's int8 logits, -128 .. 127 */
+    int32_t mix;                   /* w, the head's weight in Q15, 0 .. PR_HEAD_MIX_ONE */
+    const int16_t *dct;            /* (L, M) Q14 (pr_functionals_s16) */
+    const int8_t *exponent;        /* (D) e[j] in PR_HEAD_MIN_EXPONENT .. _MAX_EXPONENT */
+    const int8_t *weight;          /* (N, D) int8 */
+    const int32_t *bias;           /* (N) at s_z s_w[c] */
+    const int32_t *multiplier;     /* (N) M[c] = s_z s_w[c] / s_l, as pr_linear_s8 */
+    const int32_t *shift;          /* (N) */
+    const int32_t *head_exp_table; /* (256) pr_softmax_s8 table of the head's logits */
+    const int32_t *net_exp_table;  /* (256) the same for the network's logits */
+} pr_head;
+
+/* pr_head_count: D = pr_functionals_count(channels, cepstra) of a valid head, or a
+ * negative status (PR_ERR_NULL, PR_ERR_SHAPE, PR_ERR_PARAM for a field or an exponent
+ * out of range). */
+int32_t pr_head_count(const pr_head *head);
+
+/* pr_head_scratch_len: int32 scratch of pr_head_features_s16 for `frames` frames
+ * (D + pr_functionals_scratch_len(frames)), or a negative status. */
+int32_t pr_head_scratch_len(const pr_head *head, int32_t frames);
+
+/* pr_head_features_s16: f = pr_functionals_s16(x) (Q16), then for each j, with
+ * s = 8 + e[j]: g[j] = sat16(rdbp(f[j], s)) when s >= 0, else sat16(f[j] 2^-s).
+ *   x (frames, channels) int16 Q8; g (D) int16. */
+pr_status pr_head_features_s16(const pr_head *head, const int16_t *x, int32_t frames,
+                               int16_t *g, int32_t *scratch, int32_t scratch_len);
+
+/* pr_head_decide_s8: l = pr_linear_s8(z) with the head's weights (int8, zero point
+ * logit_zero_point), p_head = pr_softmax_s8(l), p_net = pr_softmax_s8(net_logits) (one
+ * row each), p[c] = (PR_HEAD_MIX_ONE - w) (p_net[c] + 128) + w (p_head[c] + 128).
+ *   z (D) int8 (pr_norm_apply_s16_s8's output); net_logits (N) int8; p (N) int32. */
+pr_status pr_head_decide_s8(const pr_head *head, const int8_t *z, const int8_t *net_logits,
+                            int32_t *p);
 
 /* ==== build information (SIMD variants; csrc/x86/, csrc/aarch64/, csrc/build_ffi.py) ====
  *

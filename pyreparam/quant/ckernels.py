@@ -552,3 +552,53 @@ def functionals_s16(x, n_mels: int, basis) -> np.ndarray:
     _call("pr_functionals_s16", _ptr(x), T, C, n_mels, _ptr(basis), basis.shape[0],
           _ptr(out), _ptr(scratch), scratch.size)
     return out
+
+
+# ---- the statistics head ------------------------------------------------------------
+
+def _head(h):
+    """(pr_head *, arrays kept alive) of :class:`pyreparam.quant.qhead.HeadConstants`."""
+    N, D = h.weight.shape
+    arrays = dict(
+        dct=check_array("dct", h.dct, np.int16, h.dct.shape),
+        exponent=check_array("exponent", h.exponent, np.int8, (D,)),
+        weight=check_array("weight", h.weight, np.int8, (N, D)),
+        bias=check_array("bias", h.bias, np.int32, (N,)),
+        multiplier=check_array("multiplier", h.multiplier, np.int32, (N,)),
+        shift=check_array("shift", h.shift, np.int32, (N,)),
+        head_exp_table=check_array("head_exp_table", h.head_exp_table, np.int32, (256,)),
+        net_exp_table=check_array("net_exp_table", h.net_exp_table, np.int32, (256,)))
+    fields = dict(channels=h.channels, bands=h.bands, cepstra=h.dct.shape[0], classes=N,
+                  logit_zero_point=h.logit_zero_point, mix=h.mix)
+    fields.update({k: _ptr(v) for k, v in arrays.items()})
+    return native.ffi().new("pr_head *", fields), arrays
+
+
+def head_features_s16(h, x) -> np.ndarray:
+    """pr_head_features_s16; see :func:`pyreparam.quant.qhead.features`: g (D,) int16
+    of int16 Q8 frames x (T, C)."""
+    if not isinstance(x, np.ndarray) or x.ndim != 2:
+        raise ValueError("x must be a 2-D numpy array (T, channels)")
+    x = check_array("x", x, np.int16, x.shape)
+    head, keep = _head(h)
+    n_scratch = int(native.lib().pr_head_scratch_len(head, x.shape[0]))
+    if n_scratch < 0:
+        raise NativeError("pr_head_scratch_len", n_scratch)
+    g = np.empty(h.exponent.shape[0], dtype=np.int16)
+    scratch = _scratch(n_scratch)
+    _call("pr_head_features_s16", head, _ptr(x), x.shape[0], _ptr(g), _ptr(scratch),
+          scratch.size)
+    del keep
+    return g
+
+
+def head_decide_s8(h, z, net_logits) -> np.ndarray:
+    """pr_head_decide_s8; see :func:`pyreparam.quant.qhead.decide`: p (N,) int32."""
+    N, D = h.weight.shape
+    z = check_array("z", z, np.int8, (D,))
+    net_logits = check_array("net_logits", net_logits, np.int8, (N,))
+    head, keep = _head(h)
+    p = np.empty(N, dtype=np.int32)
+    _call("pr_head_decide_s8", head, _ptr(z), _ptr(net_logits), _ptr(p))
+    del keep
+    return p

@@ -52,7 +52,7 @@ STAT_FRAC_BITS = 16            # mean, variance, n0
 WEIGHT_BITS = 30
 MAX_FRAMES = 1 << 24           # as pyreparam.data.normalize.MAX_FRAMES
 MAX_UTTERANCES = 65535         # n saturates here (the blend weight is then ~1)
-MAX_BANDS = 1024
+MAX_BANDS = 2048            # the statistics head: D = 1,344 functionals
 MAX_T = 1 << 20                # frames of one utterance
 MAX_MEAN = 1 << 23             # |mean| of int16 Q8 data, in Q16
 MAX_VAR = 1 << 30              # variance of int16 Q8 data, in Q16

@@ -1,0 +1,227 @@
+"""The statistics head's integer path (pyreparam/quant/qhead.py, csrc/pr_head_*.c):
+C bit-exact with the NumPy reference, the reference close to the float head, the .prq
+metadata validated."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pyreparam.audio.functionals import n_functionals, utterance_functionals
+from pyreparam.data.normalize import Normalizer
+from pyreparam.models.stats_head import StatsHead
+from pyreparam.quant import qcausal, qhead
+from pyreparam.quant.qfunctionals import utterance_functionals_q
+
+needs_c = pytest.mark.skipif(not __import__("pyreparam.native").native.available(),
+                             reason="C extension not built")
+
+
+def random_constants(rng, C: int, M: int, L: int, N: int) -> qhead.HeadConstants:
+    """Constants anywhere in the ranges the kernels accept (not only a builder's)."""
+    D = n_functionals(C, M) if L == min(24, M) else 2 * (6 * C + 12 * L)
+    norm = qcausal.NormParams(
+        rng.integers(-2**23, 2**23, D).astype(np.int32),
+        rng.integers(1, 2**24, D).astype(np.int32), int(rng.integers(1, 2**20)),
+        int(rng.integers(1, 2**10)), int(rng.integers(2**30, 2**31)),
+        int(rng.integers(-20, 5)), 0)
+    return qhead.HeadConstants(
+        channels=C, bands=M, dct=rng.integers(-32768, 32768, (L, M)).astype(np.int16),
+        exponent=rng.integers(qhead.MIN_EXPONENT, qhead.MAX_EXPONENT + 1, D).astype(np.int8),
+        norm=norm, weight=rng.integers(-128, 128, (N, D)).astype(np.int8),
+        bias=rng.integers(-2**31, 2**31, N).astype(np.int32),
+        multiplier=rng.integers(0, 2**31, N).astype(np.int32),
+        shift=rng.integers(-31, 31, N).astype(np.int32),
+        logit_zero_point=int(rng.integers(-128, 128)),
+        head_exp_table=np.concatenate([[rng.integers(1, 2**16 + 1)],
+                                       rng.integers(0, 2**16 + 1, 255)]).astype(np.int32),
+        net_exp_table=np.concatenate([[rng.integers(1, 2**16 + 1)],
+                                      rng.integers(0, 2**16 + 1, 255)]).astype(np.int32),
+        mix=int(rng.integers(0, 2**15 + 1)), z_scale=0.0625)
+
+
+# --------------------------------------------------------------------------- reference
+
+def test_scaling_is_rounded_half_away_and_saturated():
+    f = np.array([3 << 7, -(3 << 7), 1 << 7, -(1 << 7), 2**31 - 1, -2**31, 5, -5],
+                 dtype=np.int32)
+    e = np.array([-7, -7, -8, -8, 0, 0, -20, -23], dtype=np.int8)
+    # s = 8 + e: 1, 1, 0, 0, 8, 8, -12, -15
+    np.testing.assert_array_equal(qhead.scale_functionals(f, e),
+                                  [192, -192, 128, -128, 32767, -32768, 20480, -32768])
+
+
+def synthetic_head(rng, C=6, M=6, N=4, n_speakers=5, per=12):
+    """A float head fitted to nothing in particular, its functionals and speakers."""
+    raw = [rng.normal(-3.0, 1.5, (int(rng.integers(40, 90)), C)) + rng.normal(0, 1, C)
+           for _ in range(n_speakers * per)]
+    speakers = [f"s{i // per}" for i in range(len(raw))]
+    F = np.stack([utterance_functionals(x, M) for x in raw])
+    normalizer = Normalizer("speaker")
+    normalizer.fit_prior(list(F[:, None, :]), speakers)
+    D = F.shape[1]
+    head = StatsHead(rng.normal(0, 0.05, (N, D)), rng.normal(0, 0.3, N), normalizer,
+                     0.5, M)
+    return head, raw, F, speakers
+
+
+def test_the_integer_head_follows_the_float_head(rng):
+    """Causal z-scores within a few LSB of the float ones (below the int8 range's
+    edge), and the integer decision agrees with the float one on nearly every
+    utterance (ties of 1/256 probabilities aside)."""
+    head, raw, F, speakers = synthetic_head(rng)
+    h = qhead.quantize_head(head, F, raw[0].shape[1], 0.05)
+    state, agree, n = qcausal.new_state(h.n_features), 0, 0
+    for i in range(12):                                       # one speaker, in order
+        g = qhead.features(h, qcausal.quantize_features(raw[i]))
+        z = qhead.zscores(h, state, g)
+        zf = head.zscore_after(F[:i], F[i])
+        inside = np.abs(zf) < 7.5
+        assert np.abs(z[inside] * h.z_scale - zf[inside]).max() < 4 * h.z_scale
+        net = rng.integers(-40, 40, head.weight.shape[0]).astype(np.int8)
+        p = qhead.decide(h, z, net)
+        want = np.argmax(0.5 * _softmax(0.05 * net) + 0.5 * _softmax(head.logits(zf[None])[0]))
+        agree += int(np.argmax(p) == want)
+        n += 1
+        state = qcausal.update(state, g[None, :])
+    assert agree >= n - 1
+
+
+def _softmax(v):
+    e = np.exp(v - v.max())
+    return e / e.sum()
+
+
+def test_decision_mixes_the_two_probabilities():
+    """mix 0: the network's softmax alone; mix 2^15: the head's alone."""
+    rng = np.random.default_rng(3)
+    h = random_constants(rng, 3, 3, 2, 5)
+    z = rng.integers(-128, 128, h.n_features).astype(np.int8)
+    net = np.array([5, -3, 100, 7, -100], dtype=np.int8)
+    from pyreparam.quant.qnorm import softmax_s8
+    p_net = softmax_s8(net[None, None], h.net_exp_table)[0, 0].astype(np.int64) + 128
+    np.testing.assert_array_equal(qhead.decide(h._replace(mix=0), z, net), p_net << 15)
+    alone = qhead.decide(h._replace(mix=1 << 15), z, net)
+    assert (alone % (1 << 15) == 0).all() and alone.sum() >> 15 in range(250, 262)
+    assert np.argmax(qhead.decision_logits(alone)) == np.argmax(alone)
+
+
+def test_meta_round_trip_and_refusals(rng):
+    h = random_constants(rng, 4, 3, 2, 3)
+    meta = qhead.to_meta(h)
+    back = qhead.from_meta(meta, 3)
+    for a, b in zip(h, back):
+        if isinstance(a, np.ndarray):
+            np.testing.assert_array_equal(a, b)
+        elif isinstance(a, tuple):
+            for x, y in zip(a, b):
+                np.testing.assert_array_equal(x, y)
+        else:
+            assert a == b
+    bad = [("weight", meta["weight"][:-1]), ("exponent", [99] * len(meta["exponent"])),
+           ("mix", 40000), ("mix", 0.5), ("channels", 0), ("bands", 5),
+           ("z_scale", -1.0), ("prior_var", [0] * len(meta["prior_var"])),
+           ("shift", [31] * 3), ("head_exp_table", [0] * 256), ("dct", "x")]
+    for key, value in bad:
+        with pytest.raises(qhead.HeadMetaError):
+            qhead.from_meta({**meta, key: value}, 3)
+    with pytest.raises(qhead.HeadMetaError, match="missing"):
+        qhead.from_meta({k: v for k, v in meta.items() if k != "bias"}, 3)
+    with pytest.raises(qhead.HeadMetaError):
+        qhead.from_meta(meta, 4)                                 # another class count
+    with pytest.raises(qhead.HeadMetaError):
+        qhead.from_meta([1, 2], 3)
+
+
+# --------------------------------------------------------------------------- C twin
+
+@needs_c
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 50), st.integers(1, 8), st.integers(1, 9), st.data())
+def test_c_head_is_bit_exact_for_any_constants(T, C, N, data):
+    """pr_head_features_s16 and pr_head_decide_s8 == the NumPy reference, bit for bit,
+    for full-range frames and any constants the kernels accept."""
+    from pyreparam.quant.ckernels import head_decide_s8, head_features_s16
+    M = data.draw(st.integers(1, C))
+    L = data.draw(st.integers(1, M))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    h = random_constants(rng, C, M, L, N)
+    X = rng.integers(-32768, 32768, (T, C)).astype(np.int16)
+    np.testing.assert_array_equal(head_features_s16(h, X), qhead.features(h, X))
+    z = rng.integers(-128, 128, h.n_features).astype(np.int8)
+    net = rng.integers(-128, 128, N).astype(np.int8)
+    np.testing.assert_array_equal(head_decide_s8(h, z, net), qhead.decide(h, z, net))
+
+
+@needs_c
+def test_c_head_on_a_fitted_head_with_its_causal_state(rng):
+    """The whole device step (features, pr_norm apply with D bands, decide, update) in C
+    == NumPy over one speaker's utterances, state bytes included."""
+    from pyreparam.quant import ckernels
+    head, raw, F, _ = synthetic_head(rng, C=8, M=8)
+    h = qhead.quantize_head(head, F, 8, 0.1)
+    D = h.n_features
+    state_c = ckernels.norm_state_init(D)
+    state_np = qcausal.new_state(D)
+    for x in raw[:10]:
+        X = qcausal.quantize_features(x)
+        g = ckernels.head_features_s16(h, X)
+        np.testing.assert_array_equal(g, qhead.features(h, X))
+        z = ckernels.norm_apply_s16_s8(h.norm, state_c, g[None, :])[0]
+        np.testing.assert_array_equal(z, qhead.zscores(h, state_np, g))
+        net = rng.integers(-128, 128, h.n_classes).astype(np.int8)
+        np.testing.assert_array_equal(ckernels.head_decide_s8(h, z, net),
+                                      qhead.decide(h, z, net))
+        state_c = ckernels.norm_update_s16(state_c, g[None, :])
+        state_np = qcausal.update(state_np, g[None, :])
+        assert state_c == qcausal.state_to_bytes(state_np)
+
+
+@needs_c
+def test_c_head_refuses_bad_heads():
+    from pyreparam import native
+    ffi, lib = native.ffi(), native.lib()
+    rng = np.random.default_rng(0)
+    h = random_constants(rng, 3, 2, 2, 4)
+    from pyreparam.quant.ckernels import _head
+    head, keep = _head(h)
+    D = int(lib.pr_head_count(head))
+    assert D == 2 * (6 * 3 + 12 * 2)
+    assert lib.pr_head_scratch_len(head, 10) == D + 30
+    assert lib.pr_head_count(ffi.NULL) == -1
+    for field, value, status in (("classes", 65, -2), ("classes", 0, -2), ("bands", 4, -2),
+                                 ("cepstra", 3, -2), ("mix", 32769, -5), ("mix", -1, -5),
+                                 ("logit_zero_point", 128, -5), ("weight", ffi.NULL, -1)):
+        old = getattr(head, field)
+        setattr(head, field, value)
+        assert lib.pr_head_count(head) == status, field
+        setattr(head, field, old)
+    exponents = np.array(keep["exponent"])
+    keep["exponent"][5] = 24                                        # out of range
+    assert lib.pr_head_count(head) == -5
+    keep["exponent"][:] = exponents
+    x = ffi.new("int16_t[]", 10 * 3)
+    g = ffi.new("int16_t[]", D)
+    scratch = ffi.new("int32_t[]", D + 30)
+    assert lib.pr_head_features_s16(head, x, 10, g, scratch, D + 30) == 0
+    assert lib.pr_head_features_s16(head, x, 10, g, scratch, D + 29) == -3
+    assert lib.pr_head_features_s16(head, x, 0, g, scratch, D + 30) == -2
+    assert lib.pr_head_features_s16(head, ffi.NULL, 10, g, scratch, D + 30) == -1
+    z, net, p = ffi.new("int8_t[]", D), ffi.new("int8_t[]", 4), ffi.new("int32_t[]", 4)
+    assert lib.pr_head_decide_s8(head, z, net, p) == 0
+    assert lib.pr_head_decide_s8(head, z, ffi.NULL, p) == -1
+    keep["shift"][0] = 31                                          # pr_linear_s8 refuses
+    assert lib.pr_head_decide_s8(head, z, net, p) == -5
+
+
+def test_functionals_of_the_reference_are_the_kernels_input():
+    """features() is utterance_functionals_q then the scaling (no other input path)."""
+    rng = np.random.default_rng(1)
+    h = random_constants(rng, 5, 4, 3, 2)
+    X = rng.integers(-3000, 3000, (30, 5)).astype(np.int16)
+    np.testing.assert_array_equal(
+        qhead.features(h, X),
+        qhead.scale_functionals(utterance_functionals_q(X, 4, h.dct), h.exponent))
+    with pytest.raises(ValueError):
+        qhead.features(h, X[:, :4])
