@@ -308,7 +308,10 @@ def _heard(state) -> int:
     pair of the frames' and the functionals' statistics)."""
     if isinstance(state, tuple):
         state = state[0]
-    if isinstance(state, (bytes, bytearray)):
-        from pyreparam.quant.qcausal import state_from_bytes
-        return state_from_bytes(bytes(state)).n
+    if isinstance(state, (bytes, bytearray)):    # int8: the frames' state comes first
+        import struct
+
+        from pyreparam.quant.qcausal import state_bytes, state_from_bytes
+        bands = struct.unpack_from("<I", state, 8)[0]
+        return state_from_bytes(bytes(state[:state_bytes(bands)])).n
     return state.n_utterances

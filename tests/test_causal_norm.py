@@ -352,14 +352,14 @@ def test_c_error_statuses():
     M = 4
     size = _lib.pr_norm_state_bytes(M)
     assert size == 24 + 8 * M and _lib.pr_norm_state_bytes(0) == SHAPE
-    assert _lib.pr_norm_state_bytes(1025) == SHAPE
+    assert _lib.pr_norm_state_bytes(2049) == SHAPE
     state = _ffi.new("uint8_t[]", size)
     assert _lib.pr_norm_state_init(_ffi.NULL, size, M) == NULL
     assert _lib.pr_norm_state_init(state, size, 0) == SHAPE
     assert _lib.pr_norm_state_init(state, size - 1, M) == STATE
     assert _lib.pr_norm_state_init(state, size, M) == 0
     assert _lib.pr_norm_state_check(_ffi.NULL, size, M) == NULL
-    assert _lib.pr_norm_state_check(state, size, 1025) == SHAPE
+    assert _lib.pr_norm_state_check(state, size, 2049) == SHAPE
     assert _lib.pr_norm_state_check(state, size, M + 1) == STATE   # another size
     x = _ffi.new("int16_t[]", 3 * M)
     assert _lib.pr_norm_update_s16(state, size, M, _ffi.NULL, 3) == NULL

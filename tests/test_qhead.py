@@ -225,3 +225,61 @@ def test_functionals_of_the_reference_are_the_kernels_input():
         qhead.scale_functionals(utterance_functionals_q(X, 4, h.dct), h.exponent))
     with pytest.raises(ValueError):
         qhead.features(h, X[:, :4])
+
+
+# --------------------------------------------------------------------------- end to end
+
+from test_train import _spec, corpus  # noqa: E402,F401  (the tiny corpus fixture)
+
+
+def test_a_quantized_model_decides_with_its_head(corpus, tmp_path):  # noqa: F811
+    """`quantize` of a run's model with a head writes the head into the .prq; eval
+    and infer --state use it; C and the NumPy reference agree on every causal logit;
+    the int8 decisions mostly agree with the float model's."""
+    import json
+
+    from click.testing import CliRunner
+
+    from pyreparam.cli import main
+    from pyreparam.quant.deploy import Int8Scorer
+    from pyreparam.quant.prq import load_prq
+    from pyreparam.train.run import start_run
+    out = tmp_path / "run"
+    start_run(_spec(corpus, tmp_path, epochs=2, cv="fixed", stats_head=0.5), out,
+              quiet=True)
+    prq = tmp_path / "model.prq"
+    r = CliRunner().invoke(main, ["quantize", str(out / "fold_00/model.npz"), "--calib",
+                                  str(corpus), "-o", str(prq)])
+    assert r.exit_code == 0, r.output
+    assert "statistics head: " in r.output
+    program, meta, blob = load_prq(prq)
+    assert meta["head"]["mix"] == 1 << 14
+    from pyreparam.data.cache import load_features
+    from pyreparam.data.manifest import read_manifest
+    from pyreparam.infer import load_runner
+    runner = load_runner(prq)
+    raw, kept, _ = load_features(read_manifest(corpus)[:12], runner.frontend.feature_config,
+                                 tmp_path / "cache")
+    scorer_c = runner.scorer
+    if scorer_c.use_c:
+        scorer_np = Int8Scorer(program, meta, blob, use_c=False)
+        np.testing.assert_array_equal(scorer_c.causal(raw), scorer_np.causal(raw))
+    assert scorer_c.head is not None
+    for protocol in ("speaker", "utterance", "causal"):
+        r = CliRunner().invoke(main, ["eval", str(prq), str(corpus), "--protocol", protocol,
+                                      "--json"])
+        assert r.exit_code == 0, r.output
+        assert json.loads(r.stdout)["kind"].startswith("int8")
+    state = tmp_path / "device.state"
+    wavs = [str(corpus.parent / u.path) if not u.path.startswith("/") else u.path
+            for u in read_manifest(corpus)[:3]]
+    for wav in wavs:
+        r = CliRunner().invoke(main, ["infer", str(prq), wav, "--state", str(state),
+                                      "--json"])
+        assert r.exit_code == 0, r.output
+    data = state.read_bytes()
+    n_frames = qcausal.state_bytes(16)
+    assert len(data) == n_frames + qcausal.state_bytes(scorer_c.head.n_features)
+    assert qcausal.state_from_bytes(data[n_frames:]).n == 3
+    with pytest.raises(ValueError):
+        scorer_c.state_from_bytes(data[:n_frames])          # the head's part missing

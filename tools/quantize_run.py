@@ -32,7 +32,8 @@ from pyreparam.quant import workflow as wf
 from pyreparam.quant.deploy import Int8Scorer
 from pyreparam.quant.prq import read_prq, write_prq
 from pyreparam.train.metrics import metrics_from_confusion
-from pyreparam.train.protocols import FloatScorer, evaluate_protocols, pool_protocols
+from pyreparam.train.protocols import (FloatScorer, HeadScorer, evaluate_protocols,
+                                      pool_protocols)
 
 
 def subset(utts: wf.Utterances, keep: np.ndarray) -> wf.Utterances:
@@ -55,7 +56,13 @@ def quantize_fold(fold_dir: Path, fold: dict, manifest: str, cache, args) -> dic
     test = subset(utts, np.isin(speakers, fold["test"]))
     picked = wf.pick(calib, args.n_calib, args.seed)
     _, qparams, program = wf.quantize_model(loaded.model, picked, t_max, args.method)
-    meta = wf.host_meta(loaded, qparams, t_max, {"method": args.method, "n": len(picked)})
+    head = None
+    if loaded.frontend.head is not None:            # the statistics head, int8 too
+        utts_train = [u for u in read_manifest(manifest) if u.speaker in fold["train"]]
+        raw, _, _ = load_features(utts_train, loaded.frontend.feature_config, cache)
+        head = wf.quantize_head(loaded, raw, t_max, float(qparams["logits"][0]))
+    meta = wf.host_meta(loaded, qparams, t_max, {"method": args.method, "n": len(picked)},
+                        head)
     blob = write_prq(program, meta)
     report = wf.evaluate(loaded.model, program, blob, qparams, test)
     report.update(model=str(path), arena_bytes=program.arena_bytes)
@@ -74,6 +81,8 @@ def fold_protocols(loaded, blob: bytes, manifest: str, fold: dict, cache, args) 
     program, meta = read_prq(blob)
     scorers = {"float": FloatScorer(loaded.model, frontend.normalizer),
                "int8": Int8Scorer(program, meta, blob)}
+    if frontend.head is not None:                   # both decide with their head
+        scorers["float"] = HeadScorer(scorers["float"], frontend.head)
     return {kind: evaluate_protocols(scorer, raw, labels, speakers, len(frontend.classes),
                                      args.protocols)
             for kind, scorer in scorers.items()}

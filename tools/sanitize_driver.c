@@ -329,6 +329,52 @@ static void run_functionals(int32_t T, int32_t C, int32_t M, int32_t L, int extr
     free(scratch);
 }
 
+/* The statistics head: features (functionals + per-functional scale, extreme
+ * exponents) and the decision (linear, two softmaxes, the mix at its extremes). */
+static void run_head(int32_t T, int32_t C, int32_t M, int32_t L, int32_t N, int extreme)
+{
+    pr_head h;
+    const int32_t D = pr_functionals_count(C, L);
+    int16_t *x = rand_s16((size_t)T * (size_t)C), *dct = rand_s16((size_t)L * (size_t)M);
+    int16_t *g = rand_s16((size_t)D);
+    int8_t *exponent = rand_s8((size_t)D), *weight = rand_s8((size_t)N * (size_t)D);
+    int8_t *z = rand_s8((size_t)D), *net = rand_s8((size_t)N);
+    int32_t *bias = rand_s32((size_t)N, INT32_MIN, INT32_MAX), *mult = rand_mult((size_t)N);
+    int32_t *shift = rand_shift((size_t)N), *p = rand_s32((size_t)N, 0, 1);
+    int32_t *table_h = rand_s32(256, 0, 65536), *table_n = rand_s32(256, 0, 65536);
+    int32_t len, *scratch, j;
+    for (j = 0; j < D; ++j) {
+        exponent[j] = (int8_t)(extreme ? (j % 2 ? PR_HEAD_MAX_EXPONENT : PR_HEAD_MIN_EXPONENT)
+                                       : pick(PR_HEAD_MIN_EXPONENT, PR_HEAD_MAX_EXPONENT));
+    }
+    table_h[0] = table_n[0] = 65536;
+    h.channels = C; h.bands = M; h.cepstra = L; h.classes = N;
+    h.logit_zero_point = (int32_t)pick(-128, 127);
+    h.mix = extreme ? PR_HEAD_MIX_ONE : (int32_t)pick(0, PR_HEAD_MIX_ONE);
+    h.dct = dct; h.exponent = exponent; h.weight = weight; h.bias = bias;
+    h.multiplier = mult; h.shift = shift; h.head_exp_table = table_h;
+    h.net_exp_table = table_n;
+    len = pr_head_scratch_len(&h, T);
+    scratch = rand_s32((size_t)len, 0, 1);
+    if (extreme) {
+        for (j = 0; j < T * C; ++j) {
+            x[j] = (int16_t)((j / C) % 2 ? 32767 : -32768);
+        }
+    }
+    expect("head count", pr_head_count(&h), D);
+    expect("head features", pr_head_features_s16(&h, x, T, g, scratch, len), PR_OK);
+    expect("head features scratch",
+           pr_head_features_s16(&h, x, T, g, scratch, len - 1), PR_ERR_SCRATCH);
+    expect("head decide", pr_head_decide_s8(&h, z, net, p), PR_OK);
+    h.mix = 0;
+    expect("head decide, network alone", pr_head_decide_s8(&h, z, net, p), PR_OK);
+    h.classes = PR_HEAD_MAX_CLASSES + 1;
+    expect("head classes", pr_head_decide_s8(&h, z, net, p), PR_ERR_SHAPE);
+    free(x); free(dct); free(g); free(exponent); free(weight); free(z); free(net);
+    free(bias); free(mult); free(shift); free(p); free(table_h); free(table_n);
+    free(scratch);
+}
+
 static void run_logmel(int32_t n_fft, int32_t win, int32_t M)
 {
     const int32_t N = n_fft / 2, bins = N + 1;
@@ -462,6 +508,13 @@ int main(void)
     }
     run_functionals(2, 64, 64, 64, 1);
     run_functionals(PR_FUNC_MAX_FRAMES, 66, 64, 24, 1);
+    for (i = 0; i < 20; ++i) {
+        const int32_t C = (int32_t)pick(1, 70), M = (int32_t)pick(1, C < 64 ? C : 64);
+        run_head((int32_t)pick(1, 300), C, M, (int32_t)pick(1, M),
+                 (int32_t)pick(1, PR_HEAD_MAX_CLASSES), 0);
+    }
+    run_head(300, 64, 64, 24, 7, 1);
+    run_head(PR_FUNC_MAX_FRAMES, 66, 64, 24, PR_HEAD_MAX_CLASSES, 1);
     run_layernorm(3, 4096);
     run_softmax(1, 2, 8192);
     /* beyond the small sizes: depths of several 256-deep chunks, tiles of rows, the

@@ -82,10 +82,6 @@ def quantize_command(model, calib_manifest, n_calib, eval_manifest, method, perc
         loaded = wf.load_merged(model)
         if loaded.note:
             log(f"note: {loaded.note}")
-        if loaded.frontend.head is not None:
-            log("note: the model's statistics head (train --stats-head) has no int8 path "
-                "yet: the .prq holds the network alone, which decides as the run's "
-                "protocols_parts['network'] figures say, not as the fused ones")
         cache = _cache(cache_dir)
         prior_note = wf.ensure_prior(loaded, calib_manifest, cache, on_error)
         if prior_note:
@@ -102,9 +98,23 @@ def quantize_command(model, calib_manifest, n_calib, eval_manifest, method, perc
         f"T_max = {t_max} frames")
     graph, qparams, program = wf.quantize_model(loaded.model, picked, t_max, method,
                                                 percentile, block, arena_budget * 1024)
+    head = None
+    if loaded.frontend.head is not None:
+        from pyreparam.data.cache import load_features
+        from pyreparam.data.manifest import read_manifest
+        try:
+            raw, _, _ = load_features(read_manifest(calib_manifest),
+                                      loaded.frontend.feature_config, cache, on_error)
+        except (ManifestError, AudioError) as exc:
+            raise click.ClickException(str(exc)) from None
+        head = wf.quantize_head(loaded, raw, t_max, float(qparams["logits"][0]))
+        log(f"statistics head: {head.n_features} functionals, int8 weights "
+            f"({head.n_classes} x {head.n_features}), calibrated on {len(raw)} utterances; "
+            "the .prq decides with it (`pyreparam eval` / `infer` on the .prq; the "
+            "evaluation below is the network alone)")
     meta = wf.host_meta(loaded, qparams, t_max, {
         "method": method, "percentile": percentile if method == "percentile" else None,
-        "n": len(picked), "manifest": str(calib_manifest), "seed": seed})
+        "n": len(picked), "manifest": str(calib_manifest), "seed": seed}, head)
     blob = save_prq(output, program, meta)
     report = {"output": str(output), "file_bytes": len(blob),
               "arena_bytes": program.arena_bytes, "t_max": t_max,
@@ -266,6 +276,9 @@ def export_command(model, header, name):
     header, main = ex.write_c_files(header, name, blob, meta, program, Path(model).name)
     click.echo(f"wrote {header} ({len(blob):,} bytes of model, arena "
                f"{program.arena_bytes:,} bytes) and {main}")
+    if "head" in meta:
+        click.echo("note: the firmware holds the network alone: the statistics head "
+                   "(pr_head_*) is not exported yet", err=True)
 
 
 # --------------------------------------------------------------------------- inspect

@@ -13,6 +13,11 @@ from pyreparam.quant.prq import PRQError
 from pyreparam.stream import StreamError
 
 
+HEAD_NOTE = ("note: this model's statistics head needs a whole utterance: the stream "
+             "decides with the network alone (`pyreparam infer MODEL FILE` without "
+             "--stream decides with both)")
+
+
 @click.command("listen")
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.argument("source", type=click.Path(dir_okay=False, allow_dash=True))
@@ -37,6 +42,8 @@ def listen_command(model, source, state_path, as_json):
         state = load_state(state_path, stream_model)
     except (StreamError, PRQError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
+    if "head" in stream_model.meta:
+        click.echo(HEAD_NOTE, err=True)
 
     def emit(rec: dict) -> None:
         click.echo(json.dumps(rec) if as_json else format_record(rec))
@@ -64,6 +71,8 @@ def infer_stream(model: str, audio: list[str], state_path: str | None,
         state = load_state(state_path, stream_model)
     except (StreamError, PRQError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
+    if "head" in stream_model.meta:
+        click.echo(HEAD_NOTE, err=True)
     out, failed = [], 0
     for path in audio:
         try:

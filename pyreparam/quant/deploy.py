@@ -9,15 +9,25 @@ It also scores the lab protocols (``speaker``, ``utterance``) by normalizing in 
 and quantizing the input, as ``pyreparam quantize --eval`` does.
 
 A device's state is the serialized state bytes (the same bytes the C state holds).
+
+A .prq whose host metadata carries a statistics head (``meta["head"]``,
+:mod:`pyreparam.quant.qhead`; ``pyreparam quantize`` of a model trained with
+``--stats-head``) decides as the device would with it: the integer functionals of the
+utterance's int16 frames (the first T_max, as the network's), z-scored with the head's
+own causal state, the int8 head and the mix of the two softmaxes (``pr_head_*``). Its
+state is the frames' state bytes followed by the head's (both self-describing).
 """
 from __future__ import annotations
 
+import struct
 from collections.abc import Sequence
 
 import numpy as np
 
 from pyreparam.data.normalize import Normalizer
-from pyreparam.quant import qcausal
+from pyreparam.quant import qcausal, qhead
+from pyreparam.models.stats_head import zscore_speaker
+from pyreparam.quant.fixedpoint import quantize
 from pyreparam.quant.qmodel import quantize_input, run_program
 
 
@@ -55,17 +65,26 @@ class Int8Scorer:
         prior = meta["normalizer"].get("prior_mean")
         self.params = norm_params_from_meta(meta) if prior is not None and len(prior) else None
         self.min_std = float(meta["normalizer"].get("min_std", 1e-3))
+        self.head = None
+        if "head" in meta:
+            try:
+                self.head = qhead.from_meta(meta["head"], len(meta["classes"]))
+            except qhead.HeadMetaError as exc:
+                raise DeployError(str(exc)) from None
         if self.use_c:
             from pyreparam.quant import ckernels
             from pyreparam.quant.runtime import PRQModel
             self._model = PRQModel(blob)
             self._apply, self._update = ckernels.norm_apply_s16_s8, ckernels.norm_update_s16
             self._init = ckernels.norm_state_init
+            self._features = ckernels.head_features_s16
+            self._decide = ckernels.head_decide_s8
         else:
             self._apply = lambda p, s, x: qcausal.apply(qcausal.state_from_bytes(s), p, x)
             self._update = lambda s, x: qcausal.state_to_bytes(
                 qcausal.update(qcausal.state_from_bytes(s), x))
             self._init = lambda M: qcausal.state_to_bytes(qcausal.new_state(M))
+            self._features, self._decide = qhead.features, qhead.decide
         q = meta["input"]
         self.input_scale, self.input_zero_point = q["scale"], q["zero_point"]
         o = meta["output"]
@@ -75,25 +94,59 @@ class Int8Scorer:
     def n_bands(self) -> int:
         return int(self.meta["model_config"]["n_mels"])
 
+    def run_q(self, x: np.ndarray) -> np.ndarray:
+        """int8 logits (N,) of int8 model input (T, M), cut to T_max frames."""
+        x = np.ascontiguousarray(x[:self.t_max])
+        return self._model.run(x) if self.use_c else run_program(self.program, x)
+
     def run_int8(self, x: np.ndarray) -> np.ndarray:
         """Float logits (N,) of int8 model input (T, M), cut to T_max frames."""
-        x = np.ascontiguousarray(x[:self.t_max])
-        q = self._model.run(x) if self.use_c else run_program(self.program, x)
-        return self.output_scale * (q.astype(np.float64) - self.output_zero_point)
+        return self.output_scale * (self.run_q(x).astype(np.float64)
+                                    - self.output_zero_point)
+
+    # ------------------------------------------------------------------ the head
+
+    def head_features(self, raw: np.ndarray) -> np.ndarray:
+        """g (D,) int16: the head's input from the first T_max raw frames."""
+        return self._features(self.head, qcausal.quantize_features(raw[:self.t_max]))
+
+    def _decision(self, q: np.ndarray, z: np.ndarray | None) -> np.ndarray:
+        """Float logits of int8 network logits q, decided with the head's int8 z."""
+        if self.head is None:
+            return self.output_scale * (q.astype(np.float64) - self.output_zero_point)
+        return qhead.decision_logits(self._decide(self.head, z, q))
 
     # ------------------------------------------------------------------ causal
 
     def new_state(self) -> bytes:
-        return self._init(self.n_bands)
+        state = self._init(self.n_bands)
+        return state if self.head is None else state + self._init(self.head.n_features)
+
+    def _split(self, state: bytes) -> tuple[bytes, bytes]:
+        n = qcausal.state_bytes(self.n_bands)
+        return state[:n], state[n:]
+
+    def _hear(self, state: bytes, raw: np.ndarray, g: np.ndarray | None = None) -> bytes:
+        """The state after hearing raw (its head features g when already computed)."""
+        frames, functionals = self._split(state)
+        frames = self._update(frames, qcausal.quantize_features(raw))
+        if self.head is None:
+            return frames
+        g = self.head_features(raw) if g is None else g
+        return frames + self._update(functionals, g[None, :])
 
     def step(self, state: bytes, raw: np.ndarray) -> tuple[np.ndarray, bytes]:
         """One heard utterance: (logits, the state after it)."""
         if self.params is None:
             raise DeployError("the model has no normalization prior: causal "
                               "normalization needs a model trained with this version")
-        xq = qcausal.quantize_features(raw)
-        logits = self.run_int8(self._apply(self.params, state, xq))
-        return logits, self._update(state, xq)
+        frames, functionals = self._split(state)
+        q = self.run_q(self._apply(self.params, frames, qcausal.quantize_features(raw)))
+        g = z = None
+        if self.head is not None:
+            g = self.head_features(raw)
+            z = self._apply(self.head.norm, functionals, g[None, :])[0]
+        return self._decision(q, z), self._hear(state, raw, g)
 
     @staticmethod
     def state_to_bytes(state: bytes) -> bytes:
@@ -101,8 +154,17 @@ class Int8Scorer:
 
     def state_from_bytes(self, data: bytes) -> bytes:
         """Validate a stored state; ValueError when it is not one of this model's."""
+        frames, functionals = self._split(data)
         try:
-            qcausal.state_from_bytes(data, self.n_bands)
+            qcausal.state_from_bytes(frames, self.n_bands)
+            if self.head is not None:
+                qcausal.state_from_bytes(functionals, self.head.n_features)
+                if struct.unpack_from("<I", frames, 12) != struct.unpack_from(
+                        "<I", functionals, 12):
+                    raise qcausal.StateError("the head's state has heard another number "
+                                             "of utterances than the frames' state")
+            elif functionals:
+                raise qcausal.StateError("normalization state has a bad size")
         except qcausal.StateError as exc:
             raise ValueError(str(exc)) from None
         return data
@@ -113,7 +175,7 @@ class Int8Scorer:
         for before, x in zip(heard, raw):
             state = self.new_state()
             for h in before:
-                state = self._update(state, qcausal.quantize_features(h))
+                state = self._hear(state, h)
             out.append(self.step(state, x)[0])
         return np.array(out)
 
@@ -127,14 +189,40 @@ class Int8Scorer:
     # ------------------------------------------------------------------ lab protocols
 
     def normalized(self, features: Sequence[np.ndarray]) -> np.ndarray:
-        """Logits (n, N) of utterances already normalized in float."""
+        """Logits (n, N) of utterances already normalized in float (the network alone)."""
+        if self.head is not None:
+            raise TypeError("a model with a statistics head needs raw features (its head "
+                            "z-scores their functionals): use speaker, utterance or causal")
         return np.array([self.run_int8(quantize_input(f, self.input_scale,
                                                       self.input_zero_point))
                          for f in features])
 
+    def _lab(self, features, Z) -> np.ndarray:
+        """Logits of float-normalized frames and (head) float z-scores Z (n, D)."""
+        q = [self.run_q(quantize_input(f, self.input_scale, self.input_zero_point))
+             for f in features]
+        if self.head is None:
+            return np.array([self._decision(x, None) for x in q])
+        Zq = quantize(Z, self.head.z_scale, 0)
+        return np.array([self._decision(x, z) for x, z in zip(q, Zq)])
+
+    def _head_values(self, raw) -> np.ndarray | None:
+        """The head's features of each utterance as float values g / 2^8 (n, D)."""
+        if self.head is None:
+            return None
+        return np.stack([self.head_features(x) for x in raw]).astype(np.float64) / 256
+
     def speaker(self, raw):
-        return self.normalized(Normalizer("speaker", self.min_std).apply(
-            list(raw), ["speaker"] * len(raw)))
+        G = self._head_values(raw)
+        Z = None if G is None else zscore_speaker(G, 2.0**-8)
+        return self._lab(Normalizer("speaker", self.min_std).apply(
+            list(raw), ["speaker"] * len(raw)), Z)
 
     def utterance(self, raw):
-        return self.normalized(Normalizer("utterance", self.min_std).apply(list(raw)))
+        G = self._head_values(raw)
+        Z = None
+        if G is not None:                  # the prior alone, as the integer rule at n = 0
+            n = self.head.norm
+            std = np.sqrt(np.maximum(n.prior_var, n.var_floor) / 2.0**16)
+            Z = (G - n.prior_mean / 2.0**16) / std
+        return self._lab(Normalizer("utterance", self.min_std).apply(list(raw)), Z)

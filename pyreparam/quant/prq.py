@@ -229,6 +229,15 @@ def check_meta(meta, program: Program) -> None:
         if meta["t_max"] != program.t_max:
             raise validate.FrontendError(f"t_max {meta['t_max']!r} differs from the "
                                          f"program's {program.t_max}")
+        if "head" in meta:
+            from pyreparam.quant.qhead import HeadMetaError, from_meta
+            try:
+                head = from_meta(meta["head"], n_out)
+            except HeadMetaError as exc:
+                raise validate.FrontendError(str(exc)) from None
+            if head.channels != n_in:
+                raise validate.FrontendError(f"head.channels {head.channels} differs from "
+                                             f"the program's {n_in} input channels")
         speakers = meta.get("training_speakers", [])
         if not isinstance(speakers, list) or not all(isinstance(x, str) for x in speakers):
             raise validate.FrontendError("training_speakers must be a list of names")

@@ -138,8 +138,22 @@ def quantize_model(model: Model, calib: list[np.ndarray], t_max: int,
     return graph, qparams, lower(graph, qparams, t_max, block, arena_budget)
 
 
-def host_meta(loaded: LoadedModel, qparams: dict, t_max: int, calibration: dict) -> dict:
-    """The JSON metadata a .prq carries for the host."""
+def quantize_head(loaded: LoadedModel, raw: Sequence[np.ndarray], t_max: int,
+                  output_scale: float):
+    """Integer constants (:mod:`pyreparam.quant.qhead`) of the model's statistics head,
+    calibrated on the float functionals of the raw frames ``raw`` (the calibration
+    speakers' utterances, each cut to t_max frames as the device sees them)."""
+    from pyreparam.audio.functionals import utterance_functionals
+    from pyreparam.quant.qhead import quantize_head as quantize_constants
+    head = loaded.frontend.head
+    F = np.stack([utterance_functionals(x[:t_max], head.n_mels) for x in raw])
+    return quantize_constants(head, F, loaded.model.config.n_mels, output_scale)
+
+
+def host_meta(loaded: LoadedModel, qparams: dict, t_max: int, calibration: dict,
+              head=None) -> dict:
+    """The JSON metadata a .prq carries for the host (``head``: the statistics head's
+    integer constants, :class:`pyreparam.quant.qhead.HeadConstants`)."""
     fe = loaded.frontend
     normalizer = {k: np.asarray(v).tolist() for k, v in fe.normalizer.to_dict().items()}
     meta = {
@@ -156,6 +170,9 @@ def host_meta(loaded: LoadedModel, qparams: dict, t_max: int, calibration: dict)
         "calibration": calibration,
         "training_speakers": list(fe.training_speakers),
     }
+    if head is not None:
+        from pyreparam.quant.qhead import to_meta
+        meta["head"] = to_meta(head)
     from pyreparam.stream import stream_meta
     stream = stream_meta(meta)              # window, hop, gate (models with a prior)
     if stream is not None:

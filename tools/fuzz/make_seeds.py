@@ -33,6 +33,7 @@ from pyreparam.data.normalize import Normalizer  # noqa: E402
 from pyreparam.models.stats_head import StatsHead  # noqa: E402
 from pyreparam.models import build_model, make_config, save_checkpoint  # noqa: E402
 from pyreparam.quant.prq import write_prq  # noqa: E402
+from pyreparam.quant.qhead import quantize_head, to_meta  # noqa: E402
 
 T_MAX = 24
 N_MELS = 8
@@ -80,6 +81,10 @@ def python_seeds(out: Path) -> None:
     write_bytes(out / "0_model.prq", b"\x00" + blob)
     words = struct.unpack_from("<24I", blob)
     write_bytes(out / "1_meta.json", b"\x01" + blob[words[18]:words[18] + words[19]])
+    rows = np.random.default_rng(2).normal(size=(6, n_functionals(N_MELS, N_MELS)))
+    head = quantize_head(stats_head(len(classes)), rows, N_MELS, meta["output"]["scale"])
+    write_bytes(out / "0_model_head.prq", b"\x00" + write_prq(program, dict(
+        meta, head=to_meta(head))))
 
     model = build_model(make_config("convtransformer", "light", n_classes=4, width=8,
                                     heads=2, ffn=6, layers=1, n_mels=N_MELS), 0)
