@@ -283,3 +283,34 @@ def test_a_quantized_model_decides_with_its_head(corpus, tmp_path):  # noqa: F81
     assert qcausal.state_from_bytes(data[n_frames:]).n == 3
     with pytest.raises(ValueError):
         scorer_c.state_from_bytes(data[:n_frames])          # the head's part missing
+
+
+# --------------------------------------------------------------------------- Cortex-M
+
+def _mcu_missing() -> list[str]:
+    import shutil
+    return [t for t in ("arm-none-eabi-gcc", "qemu-system-arm", "cc")
+            if shutil.which(t) is None]
+
+
+@pytest.mark.slow
+@needs_c
+@pytest.mark.skipif(bool(_mcu_missing()), reason="the Arm toolchain or qemu-system-arm is "
+                                                 "not installed (tools/mcu/run.sh installs them)")
+def test_cortex_m4_head_equals_the_host(tmp_path):
+    """tools/mcu/head.py on the Cortex-M4 (DSP build): features, causal z, decision and
+    state CRC of every utterance equal the NumPy reference's; figures in its JSON."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "head.json"
+    done = subprocess.run([sys.executable, str(root / "tools" / "mcu" / "head.py"),
+                           "--targets", "m4-dsp", "--utterances", "2", "--out",
+                           str(tmp_path), "--json", str(out)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    doc = json.loads(out.read_text())
+    (m4,) = doc["results"]
+    assert m4["ok"] and doc["functionals"] == 1344 and len(m4["instructions"]["features"]) == 2
+    assert all(n > 0 for step in m4["instructions"].values() for n in step)

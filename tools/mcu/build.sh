@@ -14,6 +14,9 @@
 #   tools/mcu/build.sh fe TARGET LIB_DIR HEADER_DIR OUT_ELF
 #       the front-end firmware: start-up, frontend_test.c and HEADER_DIR/frontend.h
 #       (from frontend.py), linked with LIB_DIR/libpyreparam.a by link.ld
+#   tools/mcu/build.sh head TARGET LIB_DIR HEADER_DIR OUT_ELF
+#       the statistics head's firmware: start-up, head_test.c and HEADER_DIR/head.h
+#       (from head.py), linked with LIB_DIR/libpyreparam.a by link.ld
 #   tools/mcu/build.sh layers TARGET LIB_DIR MODEL_DIR OUT_ELF
 #       the layers firmware (layers.c: each product / softmax / depthwise call of one
 #       pr_model_run marked and its shape printed), the kernels wrapped with -Wl,--wrap
@@ -118,6 +121,17 @@ build_fe() {
         -Wl,--gc-sections -Wl,-Map="$elf.map" -L"$lib" -lpyreparam -o "$elf"
 }
 
+build_head() {
+    local target="$1" lib="$2" header="$3" elf="$4" flags
+    flags="$(cpu_flags "$target")"
+    mkdir -p "$(dirname "$elf")"
+    # shellcheck disable=SC2086
+    "$CC" -std=gnu99 -Wall -Wextra -Werror $OPT $flags -ffunction-sections -fdata-sections \
+        -I"$ROOT/csrc" -I"$header" "$HERE/startup.c" "$HERE/head_test.c" \
+        --specs=nano.specs --specs=rdimon.specs -nostartfiles -T "$HERE/link.ld" \
+        -Wl,--gc-sections -Wl,-Map="$elf.map" -L"$lib" -lpyreparam -o "$elf"
+}
+
 build_pipe() {
     local target="$1" lib="$2" model="$3" recs="$4" elf="$5" flags cpu
     flags="$(cpu_flags "$target")"
@@ -157,6 +171,8 @@ case "${1:-}" in
            build_ktest "$2" "$3" ;;
     fe) [[ $# -eq 5 ]] || { echo "usage: $0 fe TARGET LIB_DIR HEADER_DIR OUT_ELF" >&2; exit 2; }
         build_fe "$2" "$3" "$4" "$5" ;;
+    head) [[ $# -eq 5 ]] || { echo "usage: $0 head TARGET LIB_DIR HEADER_DIR OUT_ELF" >&2; exit 2; }
+        build_head "$2" "$3" "$4" "$5" ;;
     layers) [[ $# -eq 5 ]] || { echo "usage: $0 layers TARGET LIB_DIR MODEL_DIR OUT_ELF" >&2; exit 2; }
         build_layers "$2" "$3" "$4" "$5" ;;
     fw) [[ $# -eq 5 ]] || { echo "usage: $0 fw TARGET LIB_DIR MODEL_DIR OUT_ELF" >&2; exit 2; }

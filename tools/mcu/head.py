@@ -1,0 +1,228 @@
+"""The statistics head on emulated Cortex-M cores: bit for bit, counted and sized.
+
+    python tools/mcu/head.py [--targets m4-dsp,m3-ref,m7-dsp] [--json out.json]
+
+Writes head.h: a head of the deployed shape (64 log-mel channels, 24 cepstra, D =
+1,344 functionals, 7 classes) fitted by pyreparam's own fit
+(pyreparam.train.stats_head.fit_logistic) to the synthetic corpus' 4 emotions (3 more
+classes with random weights give EmoDB's shape), quantized as
+`pyreparam quantize` does (pyreparam.quant.qhead.quantize_head); utterances of a
+synthetic speaker as the device's front end hands them over (int16 Q8 log-mel, up to
+T_max = 300 frames), int8 network logits for each, and every output of the NumPy
+reference (the head's features g, the causal z, the decision p, the state's CRC after
+each utterance), checked equal to the host C runtime's first. Builds
+tools/mcu/head_test.c against the runtime of each target (build.sh head), runs it
+under qemu-system-arm with the counting plugin and reports per target whether every
+output matched, the instructions of each step, the stack, the runtime code of the head
+and what the head adds to flash and RAM. Exit status 0 only when everything matched
+and the code has no floating point.
+Needs the tools of tools/mcu/run.sh (arm-none-eabi-gcc, qemu-system-arm, cc).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import struct
+import sys
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import firmware as fw  # noqa: E402
+from frontend import code_bytes  # noqa: E402
+from pyreparam.atomic import write_text  # noqa: E402
+from pyreparam.audio.features import FeatureConfig, logmel  # noqa: E402
+from pyreparam.audio.functionals import utterance_functionals  # noqa: E402
+from pyreparam.data.normalize import Normalizer  # noqa: E402
+from pyreparam.data.synth import EMOTIONS, synthesize  # noqa: E402
+from pyreparam.models.stats_head import StatsHead, zscore_speaker  # noqa: E402
+from pyreparam.quant import qcausal, qhead  # noqa: E402
+
+ROOT = HERE.parents[1]
+DEFAULT_TARGETS = "m4-dsp,m3-ref,m7-dsp"
+T_MAX = 300
+N_CLASSES = 7
+HEAD_OBJECTS = ("pr_head_features_s16.o", "pr_head_decide_s8.o", "pr_functionals_s16.o",
+                "pr_functionals_count.o", "pr_functionals_scratch_len.o",
+                "pr_head_scratch_len.o")
+
+
+def synthetic_case(n_utterances: int, seed: int = 0):
+    """(head constants, frames list (T, 64) int16, network logits (n, N) int8): a head
+    fitted on 4 synthetic speakers, the utterances of a fifth."""
+    from pyreparam.train.stats_head import fit_logistic
+    config = FeatureConfig()
+    emotions = list(EMOTIONS)
+    raw, labels, speakers = [], [], []
+    for s in range(5):
+        for k, emotion in enumerate(emotions):
+            for j in range(3 if s < 4 else 1):
+                raw.append(logmel(synthesize(seed, s, emotion, j), config)[:T_MAX])
+                labels.append(k)
+                speakers.append(s)
+    speakers, labels = np.array(speakers), np.array(labels)
+    F = np.stack([utterance_functionals(x, config.n_mels) for x in raw])
+    fit = speakers < 4
+    normalizer = Normalizer("speaker")
+    normalizer.fit_prior(list(F[fit][:, None, :]), list(speakers[fit]))
+    Z = np.concatenate([zscore_speaker(F[speakers == s], 1e-3) for s in range(4)])
+    W, b = fit_logistic(Z, np.concatenate([labels[speakers == s] for s in range(4)]),
+                        len(emotions), 0.01)
+    rng = np.random.default_rng(seed)            # EmoDB's 7 classes: 3 more, random
+    W = np.concatenate([W, rng.normal(0, W.std(), (N_CLASSES - len(W), W.shape[1]))])
+    b = np.concatenate([b, np.full(N_CLASSES - len(b), b.min())])
+    head = StatsHead(W, b, normalizer, 0.5, config.n_mels)
+    h = qhead.quantize_head(head, F[fit], config.n_mels, 0.08)
+    test = [qcausal.quantize_features(x) for x in np.array(raw, dtype=object)[~fit]]
+    net = rng.integers(-60, 60, (len(test), N_CLASSES)).astype(np.int8)
+    return h, test[:n_utterances], net[:n_utterances]
+
+
+def reference(h, frames, net):
+    """Per utterance: g, z, p, the state's CRC word after it (NumPy integer path)."""
+    state = qcausal.new_state(h.n_features)
+    out = []
+    for X, q in zip(frames, net):
+        g = qhead.features(h, X)
+        z = qhead.zscores(h, state, g)
+        p = qhead.decide(h, z, q)
+        state = qcausal.update(state, g[None, :])
+        crc = struct.unpack_from("<I", qcausal.state_to_bytes(state), 20)[0]
+        out.append((g, z, p, crc))
+    return out
+
+
+def host_c_agrees(h, frames, net, expected) -> bool:
+    from pyreparam import native
+    if not native.available():
+        return True
+    from pyreparam.quant import ckernels
+    state = ckernels.norm_state_init(h.n_features)
+    for X, q, (g, z, p, crc) in zip(frames, net, expected):
+        gc = ckernels.head_features_s16(h, X)
+        zc = ckernels.norm_apply_s16_s8(h.norm, state, gc[None, :])[0]
+        pc = ckernels.head_decide_s8(h, zc, q)
+        state = ckernels.norm_update_s16(state, gc[None, :])
+        if not (np.array_equal(gc, g) and np.array_equal(zc, z) and np.array_equal(pc, p)
+                and struct.unpack_from("<I", state, 20)[0] == crc):
+            return False
+    return True
+
+
+def write_header(path: Path, h, frames, net, expected) -> None:
+    row = lambda a: "{" + ", ".join(str(int(v)) for v in np.ravel(a)) + "}"
+    rows = lambda a: ["    " + row(r) + "," for r in a]
+    n, N, D, C = len(frames), h.n_classes, h.n_features, h.channels
+    padded = np.zeros((n, T_MAX, C), dtype=np.int16)
+    for i, X in enumerate(frames):
+        padded[i, :X.shape[0]] = X
+    nz = h.norm
+    lines = ["/* Generated by tools/mcu/head.py: a statistics head's integer constants,",
+             " * test utterances and the NumPy reference's outputs. */",
+             "#ifndef HEAD_H", "#define HEAD_H", "", "#include <stdint.h>", "",
+             f"#define HD_UTTERANCES {n}", f"#define HD_N {N}", f"#define HD_D {D}",
+             f"#define HD_T_MAX {T_MAX}",
+             f"#define HD_SCRATCH {D + 3 * T_MAX}",
+             f"#define HD_STATE_BYTES {qcausal.state_bytes(D)}",
+             f"static const int16_t hd_dct[{h.dct.size}] = {row(h.dct)};",
+             f"static const int8_t hd_exponent[{D}] = {row(h.exponent)};",
+             f"static const int8_t hd_weight[{N * D}] = {row(h.weight)};",
+             f"static const int32_t hd_bias[{N}] = {row(h.bias)};",
+             f"static const int32_t hd_multiplier[{N}] = {row(h.multiplier)};",
+             f"static const int32_t hd_shift[{N}] = {row(h.shift)};",
+             f"static const int32_t hd_head_exp[256] = {row(h.head_exp_table)};",
+             f"static const int32_t hd_net_exp[256] = {row(h.net_exp_table)};",
+             f"static const int32_t hd_prior_mean[{D}] = {row(nz.prior_mean)};",
+             f"static const int32_t hd_prior_var[{D}] = {row(nz.prior_var)};",
+             "#define HD_HEAD {" + f"{C}, {h.bands}, {h.dct.shape[0]}, {N}, "
+             f"{h.logit_zero_point}, {h.mix}, hd_dct, hd_exponent, hd_weight, hd_bias, "
+             "hd_multiplier, hd_shift, hd_head_exp, hd_net_exp}",
+             "#define HD_NORM {" + f"{D}, {nz.prior_weight}, {nz.var_floor}, "
+             f"{nz.multiplier}, {nz.shift}, {nz.zero_point}" + "}",
+             f"static const int32_t hd_lengths[{n}] = {row([X.shape[0] for X in frames])};",
+             f"static const int16_t hd_frames[{n}][{T_MAX * C}] = {{", *rows(padded), "};",
+             f"static const int8_t hd_net_logits[{n}][{N}] = {{", *rows(net), "};",
+             f"static const int16_t hd_g[{n}][{D}] = {{", *rows([e[0] for e in expected]),
+             "};", f"static const int8_t hd_z[{n}][{D}] = {{",
+             *rows([e[1] for e in expected]), "};",
+             f"static const int32_t hd_p[{n}][{N}] = {{", *rows([e[2] for e in expected]),
+             "};", f"static const uint32_t hd_state_crc[{n}] = "
+             f"{row([e[3] for e in expected])};", "", "#endif", ""]
+    write_text(path, "\n".join(lines))
+
+
+def sizes(h) -> dict:
+    """Bytes the head adds: constants in flash, working memory and state in RAM."""
+    D, N = h.n_features, h.n_classes
+    flash = (h.dct.size * 2 + D + N * D + 3 * 4 * N + 2 * 256 * 4 + 2 * 4 * D)
+    return {"flash_constants_bytes": flash,
+            "frames_bytes": T_MAX * h.channels * 2,
+            "scratch_bytes": 4 * (D + 3 * T_MAX), "g_z_bytes": 3 * D,
+            "state_bytes": qcausal.state_bytes(D)}
+
+
+def run_target(name: str, out: Path, header_dir: Path, plugin: Path, n: int) -> dict:
+    target = fw.TARGETS[name]
+    lib = fw.build_lib(target, out)
+    elf = out / "runs" / f"head_{name}.elf"
+    fw.sh([HERE / "build.sh", "head", target.core, lib, header_dir, elf])
+    run = fw.run_counted(target, elf, plugin, out / "runs" / f"head_{name}.counts")
+    records = [line.split() for line in run.stdout.splitlines() if line.startswith("utt ")]
+    counts = [b - a for a, b in zip(run.marks[::2], run.marks[1::2])]
+    problems, _ = fw.float_check(elf)
+    ok = (run.returncode == 0 and len(records) == n and len(counts) == 4 * n
+          and all(r[3] == "0" and r[7] == "0" for r in records) and not problems)
+    steps = {name: counts[k::4] for k, name in enumerate(("features", "apply", "decide",
+                                                             "update"))}
+    return {"target": name, "ok": ok, "instructions": steps,
+            "stack_bytes": max((int(r[5]) for r in records), default=0),
+            "code_bytes": code_bytes(lib, HEAD_OBJECTS),
+            "float_problems": problems, "output": run.stdout[-2000:] if not ok else ""}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--targets", default=DEFAULT_TARGETS)
+    p.add_argument("--utterances", type=int, default=4)
+    p.add_argument("--out", type=Path, default=ROOT / "build" / "mcu-head")
+    p.add_argument("--json", type=Path, default=None)
+    args = p.parse_args(argv)
+    h, frames, net = synthetic_case(args.utterances)
+    expected = reference(h, frames, net)
+    if not host_c_agrees(h, frames, net, expected):
+        print("host C and NumPy reference differ: fix that first")
+        return 1
+    header_dir = args.out / "header"
+    header_dir.mkdir(parents=True, exist_ok=True)
+    write_header(header_dir / "head.h", h, frames, net, expected)
+    plugin = fw.build_plugin(args.out)
+    results = [run_target(t, args.out, header_dir, plugin, len(frames))
+               for t in args.targets.split(",") if t]
+    size = sizes(h)
+    print(f"head: {h.n_features} functionals, {h.n_classes} classes, utterances of "
+          f"{', '.join(str(x.shape[0]) for x in frames)} frames; flash (constants) "
+          f"{size['flash_constants_bytes']:,} B; RAM: frames {size['frames_bytes']:,} B at "
+          f"T_max {T_MAX}, scratch {size['scratch_bytes']:,} B, g + z "
+          f"{size['g_z_bytes']:,} B, state {size['state_bytes']:,} B")
+    for r in results:
+        mean = {k: float(np.mean(v)) if v else 0.0 for k, v in r["instructions"].items()}
+        print(f"{r['target']:<8} {'ok' if r['ok'] else 'FAILED':<7} instructions per "
+              f"utterance: features {mean['features']:,.0f}, causal z {mean['apply']:,.0f}, "
+              f"decision {mean['decide']:,.0f}, state update {mean['update']:,.0f}; stack "
+              f"{r['stack_bytes']} B, code {r['code_bytes']:,} B")
+        if not r["ok"]:
+            print(r["output"], *r["float_problems"], sep="\n")
+    ok = bool(results) and all(r["ok"] for r in results)
+    if args.json is not None:
+        write_text(args.json, json.dumps({
+            "ok": ok, "functionals": h.n_features, "classes": h.n_classes,
+            "frames": [int(x.shape[0]) for x in frames], **size, "results": results},
+            indent=1))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
