@@ -254,6 +254,9 @@ def test_a_quantized_model_decides_with_its_head(corpus, tmp_path):  # noqa: F81
     assert "statistics head: " in r.output
     program, meta, blob = load_prq(prq)
     assert meta["head"]["mix"] == 1 << 14
+    r = CliRunner().invoke(main, ["inspect", str(prq), "--json"])
+    assert r.exit_code == 0 and json.loads(r.output)["head"]["functionals"] == \
+        n_functionals(16, 16)
     from pyreparam.data.cache import load_features
     from pyreparam.data.manifest import read_manifest
     from pyreparam.infer import load_runner

@@ -314,6 +314,12 @@ def inspect_command(model, as_json):
                f"{d['file_bytes']:,} bytes with host metadata")
     click.echo(f"arena {d['arena_bytes']:,} bytes; {d['macs_per_second'] / 1e6:.2f} M MACs "
                f"per second of audio ({d['macs'] / 1e6:.2f} M over {d['seconds']:.2f} s)")
+    if d["head"]:
+        h = d["head"]
+        click.echo(f"statistics head: {h['functionals']:,} functionals x {h['classes']} "
+                   f"classes, weight {h['mix']:g}; {h['constant_bytes']:,} bytes of "
+                   "constants in the host metadata (eval, infer; not in the device copy "
+                   "of `export`)")
     click.echo(f"  {'#':>3} {'op':<10}{'value':<34}{'output':<18}{'MACs':>12}")
     for op in d["ops"]:
         out = op["tensors"].get("y")

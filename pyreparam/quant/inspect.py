@@ -64,7 +64,14 @@ def describe(program: Program, meta: dict, blob_bytes: int) -> dict:
     const = sum(t.nbytes for t in program.tensors if t.kind == KIND_CONST)
     macs = sum(o["macs"] for o in ops)
     seconds = program.t_max / FRAMES_PER_SECOND
+    head = None
+    if "head" in meta:                   # the statistics head (host metadata, qhead)
+        h = meta["head"]
+        D, N = len(h["exponent"]), len(h["bias"])
+        head = {"functionals": D, "classes": N, "mix": h["mix"] / 2**15,
+                "constant_bytes": len(h["dct"]) * 2 + D + N * D + 12 * N + 2048 + 8 * D}
     return {"t_max": program.t_max, "seconds": seconds, "n_ops": len(program.ops),
+            "head": head,
             "n_tensors": len(program.tensors), "arena_bytes": program.arena_bytes,
             "arena_tensors": sum(t.kind == KIND_ARENA for t in program.tensors),
             "const_bytes": const, "const_breakdown": flash,
