@@ -317,3 +317,100 @@ def test_cortex_m4_head_equals_the_host(tmp_path):
     (m4,) = doc["results"]
     assert m4["ok"] and doc["functionals"] == 1344 and len(m4["instructions"]["features"]) == 2
     assert all(n > 0 for step in m4["instructions"].values() for n in step)
+
+
+HEAD_MAIN = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include "model.h"
+
+int main(void)
+{
+    static const pr_head head = SER_HEAD;
+    static const pr_norm_params norm = SER_HEAD_NORM;
+    static int16_t x[SER_T_MAX * SER_INPUT_COLS], g[SER_HEAD_FEATURES];
+    static int8_t z[SER_HEAD_FEATURES], net[SER_HEAD_CLASSES];
+    static int32_t scratch[SER_HEAD_SCRATCH_LEN], p[SER_HEAD_CLASSES];
+    static uint8_t state[SER_HEAD_STATE_BYTES];
+    int32_t T, c, u;
+    pr_status st = pr_norm_state_init(state, SER_HEAD_STATE_BYTES, SER_HEAD_FEATURES);
+    for (u = 0; st == PR_OK && fread(&T, 4, 1, stdin) == 1; ++u) {
+        if (T < 1 || T > SER_T_MAX ||
+            fread(x, 2, (size_t)(T * SER_INPUT_COLS), stdin) != (size_t)(T * SER_INPUT_COLS) ||
+            fread(net, 1, SER_HEAD_CLASSES, stdin) != SER_HEAD_CLASSES) {
+            return 2;
+        }
+        st = pr_head_features_s16(&head, x, T, g, scratch, SER_HEAD_SCRATCH_LEN);
+        if (st == PR_OK) {
+            st = pr_norm_apply_s16_s8(&norm, ser_head_prior_mean, ser_head_prior_var, state,
+                                      SER_HEAD_STATE_BYTES, g, 1, z);
+        }
+        if (st == PR_OK) {
+            st = pr_head_decide_s8(&head, z, net, p);
+        }
+        if (st == PR_OK) {
+            st = pr_norm_update_s16(state, SER_HEAD_STATE_BYTES, SER_HEAD_FEATURES, g, 1);
+        }
+        for (c = 0; c < SER_HEAD_CLASSES; ++c) {
+            printf("%ld ", (long)p[c]);
+        }
+        printf("\n");
+    }
+    return st != PR_OK;
+}
+"""
+
+
+def test_the_exported_header_runs_the_head(corpus, tmp_path):  # noqa: F811
+    """`export` of a .prq with a head writes SER_HEAD / SER_HEAD_NORM and the head's
+    arrays; a firmware-like program compiled against it (host gcc) decides as the NumPy
+    reference does, utterance after utterance with the head's causal state."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from pyreparam.audio.features import FeatureConfig
+    from pyreparam.cli import main
+    from pyreparam.data.cache import load_features
+    from pyreparam.data.manifest import read_manifest
+    from pyreparam.quant.prq import load_prq
+    from pyreparam.train.run import start_run
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc not installed")
+    out = tmp_path / "run"
+    start_run(_spec(corpus, tmp_path, epochs=1, cv="fixed", stats_head=0.5), out, quiet=True)
+    prq = tmp_path / "model.prq"
+    assert CliRunner().invoke(main, ["quantize", str(out / "fold_00/model.npz"), "--calib",
+                                     str(corpus), "-o", str(prq)]).exit_code == 0
+    header = tmp_path / "fw" / "model.h"
+    r = CliRunner().invoke(main, ["export", str(prq), "--c-header", str(header), "--name",
+                                  "ser"])
+    assert r.exit_code == 0, r.output
+    assert "SER_HEAD" in r.output and "#define SER_HEAD_NORM" in header.read_text()
+    (header.parent / "head_main.c").write_text(HEAD_MAIN)
+    root = Path(__file__).resolve().parents[1]
+    exe = tmp_path / "head_demo"
+    subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-O1",
+                    f"-I{root / 'csrc'}", f"-I{header.parent}",
+                    str(header.parent / "head_main.c"),
+                    *sorted(str(p) for p in (root / "csrc").glob("*.c")), "-o", str(exe)],
+                   check=True, capture_output=True)
+    program, meta, _ = load_prq(prq)
+    h = qhead.from_meta(meta["head"], len(meta["classes"]))
+    raw, _, _ = load_features(read_manifest(corpus)[:4],
+                              FeatureConfig.from_dict(meta["feature_config"]),
+                              tmp_path / "cache")
+    rng = np.random.default_rng(0)
+    stdin, want, state = b"", [], qcausal.new_state(h.n_features)
+    for x in raw:
+        X = qcausal.quantize_features(x[:program.t_max])
+        net = rng.integers(-128, 128, h.n_classes).astype(np.int8)
+        stdin += np.int32(X.shape[0]).tobytes() + X.astype("<i2").tobytes() + net.tobytes()
+        g = qhead.features(h, X)
+        want.append(qhead.decide(h, qhead.zscores(h, state, g), net).tolist())
+        state = qcausal.update(state, g[None, :])
+    done = subprocess.run([str(exe)], input=stdin, capture_output=True, check=True)
+    got = [[int(v) for v in line.split()] for line in done.stdout.decode().splitlines()]
+    assert got == want

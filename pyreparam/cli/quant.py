@@ -277,8 +277,11 @@ def export_command(model, header, name):
     click.echo(f"wrote {header} ({len(blob):,} bytes of model, arena "
                f"{program.arena_bytes:,} bytes) and {main}")
     if "head" in meta:
-        click.echo("note: the firmware holds the network alone: the statistics head "
-                   "(pr_head_*) is not exported yet", err=True)
+        ident = ex.c_identifier(name or Path(header).stem).upper()
+        click.echo(f"note: {header} also holds the statistics head ({ident}_HEAD, "
+                   f"{ident}_HEAD_NORM: pr_head_* and pr_norm_* per utterance, "
+                   "reference/stats_head.md); the example main.c decides with the "
+                   "network alone", err=True)
 
 
 # --------------------------------------------------------------------------- inspect

@@ -74,6 +74,9 @@ def c_header(blob: bytes, meta: dict, name: str, arena_bytes: int, t_max: int,
     lines += norm
     if norm:
         lines += _stream_header_lines(meta, name, arena_bytes, t_max)
+    if "head" in meta:
+        from pyreparam.quant.qhead import c_header_lines, from_meta
+        lines += c_header_lines(from_meta(meta["head"], len(classes)), name, t_max)
     if classes:
         quoted = ", ".join('"' + c.replace('"', "'") + '"' for c in classes)
         lines.append(f"static const char *const {name}_classes[{N}_OUTPUT_COLS] = "

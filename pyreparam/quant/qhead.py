@@ -243,6 +243,43 @@ def from_meta(d, n_classes: int) -> HeadConstants:
     return h
 
 
+# ---- the constants in a firmware header (pyreparam export, tools/mcu/head.py) --------
+
+def c_header_lines(h: HeadConstants, name: str, t_max: int) -> list[str]:
+    """C lines defining one head for a firmware: its arrays (``name``_head_*), NAME_HEAD
+    (a pr_head initializer), NAME_HEAD_NORM (the pr_norm_params of its causal state)
+    and the sizes a firmware allocates (features, state bytes, int32 scratch at
+    t_max frames)."""
+    N, D, n = name.upper(), h.n_features, h.norm
+    row = lambda a: "{" + ", ".join(str(int(v)) for v in np.ravel(a)) + "}"
+    p = f"{name}_head"
+    return [
+        "/* The statistics head (reference/stats_head.md, section 5): per utterance",
+        " * pr_head_features_s16, pr_norm_apply_s16_s8 (bands = "
+        f"{N}_HEAD_FEATURES, frames = 1)",
+        " * with the head's own state, pr_head_decide_s8 with the network's int8 logits,",
+        " * then pr_norm_update_s16 of the head's state. */",
+        f"#define {N}_HEAD_FEATURES {D}",
+        f"#define {N}_HEAD_CLASSES {h.n_classes}",
+        f"#define {N}_HEAD_STATE_BYTES {qcausal.state_bytes(D)}",
+        f"#define {N}_HEAD_SCRATCH_LEN {D + 3 * t_max}      /* int32, at T_max frames */",
+        f"static const int16_t {p}_dct[{h.dct.size}] = {row(h.dct)};",
+        f"static const int8_t {p}_exponent[{D}] = {row(h.exponent)};",
+        f"static const int8_t {p}_weight[{h.weight.size}] = {row(h.weight)};",
+        f"static const int32_t {p}_bias[{h.n_classes}] = {row(h.bias)};",
+        f"static const int32_t {p}_multiplier[{h.n_classes}] = {row(h.multiplier)};",
+        f"static const int32_t {p}_shift[{h.n_classes}] = {row(h.shift)};",
+        f"static const int32_t {p}_exp_table[256] = {row(h.head_exp_table)};",
+        f"static const int32_t {p}_net_exp_table[256] = {row(h.net_exp_table)};",
+        f"static const int32_t {p}_prior_mean[{D}] = {row(n.prior_mean)};",
+        f"static const int32_t {p}_prior_var[{D}] = {row(n.prior_var)};",
+        f"#define {N}_HEAD {{{h.channels}, {h.bands}, {h.dct.shape[0]}, {h.n_classes}, "
+        f"{h.logit_zero_point}, {h.mix}, {p}_dct, {p}_exponent, {p}_weight, {p}_bias, "
+        f"{p}_multiplier, {p}_shift, {p}_exp_table, {p}_net_exp_table}}",
+        f"#define {N}_HEAD_NORM {{{D}, {n.prior_weight}, {n.var_floor}, {n.multiplier}, "
+        f"{n.shift}, {n.zero_point}}}", ""]
+
+
 __all__ = ["HeadConstants", "HeadMetaError", "decide", "decision_logits", "exponents",
            "features", "from_meta", "quantize_head", "scale_functionals", "to_meta",
-           "zscores"]
+           "zscores", "c_header_lines"]

@@ -25,11 +25,11 @@
 #include "mcu_probe.h"
 #include "head.h"
 
-static int32_t scratch[HD_SCRATCH];
-static int16_t g[HD_D];
-static int8_t z[HD_D];
-static int32_t p[HD_N];
-static uint8_t state[HD_STATE_BYTES];
+static int32_t scratch[HD_HEAD_SCRATCH_LEN];
+static int16_t g[HD_HEAD_FEATURES];
+static int8_t z[HD_HEAD_FEATURES];
+static int32_t p[HD_HEAD_CLASSES];
+static uint8_t state[HD_HEAD_STATE_BYTES];
 
 void mcu_systick_handler(void)
 {
@@ -39,10 +39,10 @@ static int32_t count_mismatches(int32_t i)
 {
     int32_t j, bad = 0;
     uint32_t crc;
-    for (j = 0; j < HD_D; ++j) {
+    for (j = 0; j < HD_HEAD_FEATURES; ++j) {
         bad += (g[j] != hd_g[i][j]) + (z[j] != hd_z[i][j]);
     }
-    for (j = 0; j < HD_N; ++j) {
+    for (j = 0; j < HD_HEAD_CLASSES; ++j) {
         bad += p[j] != hd_p[i][j];
     }
     memcpy(&crc, state + 20, sizeof crc);                 /* the state's CRC-32 word */
@@ -52,21 +52,21 @@ static int32_t count_mismatches(int32_t i)
 int main(void)
 {
     static const pr_head head = HD_HEAD;
-    static const pr_norm_params norm = HD_NORM;
+    static const pr_norm_params norm = HD_HEAD_NORM;
     int32_t i, failures = 0;
-    pr_status st = pr_norm_state_init(state, HD_STATE_BYTES, HD_D);
+    pr_status st = pr_norm_state_init(state, HD_HEAD_STATE_BYTES, HD_HEAD_FEATURES);
     for (i = 0; i < HD_UTTERANCES && st == PR_OK; ++i) {
         uint32_t *sp = mcu_sp();
         int32_t bad, c, best = 0;
         mcu_stack_paint(sp);
         mcu_mark(8 * i);
         st = pr_head_features_s16(&head, hd_frames[i], hd_lengths[i], g, scratch,
-                                  HD_SCRATCH);
+                                  HD_HEAD_SCRATCH_LEN);
         mcu_mark(8 * i + 1);
         if (st == PR_OK) {
             mcu_mark(8 * i + 2);
-            st = pr_norm_apply_s16_s8(&norm, hd_prior_mean, hd_prior_var, state,
-                                      HD_STATE_BYTES, g, 1, z);
+            st = pr_norm_apply_s16_s8(&norm, hd_head_prior_mean, hd_head_prior_var, state,
+                                      HD_HEAD_STATE_BYTES, g, 1, z);
             mcu_mark(8 * i + 3);
         }
         if (st == PR_OK) {
@@ -76,11 +76,11 @@ int main(void)
         }
         if (st == PR_OK) {
             mcu_mark(8 * i + 6);
-            st = pr_norm_update_s16(state, HD_STATE_BYTES, HD_D, g, 1);
+            st = pr_norm_update_s16(state, HD_HEAD_STATE_BYTES, HD_HEAD_FEATURES, g, 1);
             mcu_mark(8 * i + 7);
         }
         bad = count_mismatches(i);
-        for (c = 1; c < HD_N; ++c) {
+        for (c = 1; c < HD_HEAD_CLASSES; ++c) {
             best = p[c] > p[best] ? c : best;
         }
         printf("utt %ld status %ld stack %lu mismatches %ld class %ld\n", (long)i, (long)st,
