@@ -525,6 +525,17 @@ pr_status pr_norm_apply_s16_s8(const pr_norm_params *params, const int32_t *prio
                                int32_t state_bytes, const int16_t *x, int32_t frames,
                                int8_t *y);
 
+/* pr_norm_apply_inplace_s16_s8: the same values, written over the input: on return
+ * the first frames * bands bytes at x hold the int8 output y (frames, bands), the rest
+ * of the buffer is undefined. For a device that keeps one buffer per utterance (the
+ * statistics head reads the int16 frames before the network needs its int8 input).
+ * scratch: 3 bands int32 (the band coefficients; else PR_ERR_SCRATCH). */
+pr_status pr_norm_apply_inplace_s16_s8(const pr_norm_params *params,
+                                       const int32_t *prior_mean, const int32_t *prior_var,
+                                       const uint8_t *state, int32_t state_bytes,
+                                       int16_t *x, int32_t frames, int32_t *scratch,
+                                       int32_t scratch_len);
+
 /* ==== integer log-mel front end (reference/frontend_int.md; NumPy oracle
  * pyreparam/quant/qfrontend.py) ====
  *

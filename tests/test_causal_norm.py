@@ -237,6 +237,45 @@ def test_c_state_and_output_bitexact_with_numpy(seed, M, n_utt):
 
 
 @needs_c
+@given(seeds, st.integers(1, 70), st.integers(1, 5))
+def test_c_apply_in_place_equals_numpy(seed, M, n_utt):
+    """pr_norm_apply_inplace_s16_s8 (the int8 output over the int16 input) gives
+    pr_norm_apply_s16_s8's values, bit for bit, states of any history included."""
+    from pyreparam.quant import ckernels
+    rng = np.random.default_rng(seed)
+    p = _random_params(rng, M)
+    state = q.new_state(M)
+    for _ in range(n_utt):
+        x = _random_features(rng, int(rng.integers(1, 200)), M)
+        got = ckernels.norm_apply_inplace_s16_s8(p, q.state_to_bytes(state), x)
+        want = q.apply(state, p, x)
+        bad = np.argwhere(got != want)
+        assert not bad.size, f"first mismatch {bad[0]}"
+        state = q.update(state, x)
+
+
+@needs_c
+def test_c_apply_in_place_errors():
+    from pyreparam.native import NativeError
+    from pyreparam.quant import ckernels
+    rng = np.random.default_rng(0)
+    p = _random_params(rng, 4)
+    x = _random_features(rng, 10, 4)
+    with pytest.raises(NativeError) as info:
+        ckernels.norm_apply_inplace_s16_s8(p, ckernels.norm_state_init(4), x, scratch_len=11)
+    assert info.value.status == -3                                  # PR_ERR_SCRATCH
+    state = bytearray(ckernels.norm_state_init(4))
+    state[30] ^= 1                                                  # CRC mismatch
+    with pytest.raises(NativeError) as info:
+        ckernels.norm_apply_inplace_s16_s8(p, bytes(state), x)
+    assert info.value.status == -21                                 # PR_ERR_STATE
+    bad = p._replace(prior_var=np.zeros(4, np.int32))
+    with pytest.raises(NativeError) as info:
+        ckernels.norm_apply_inplace_s16_s8(bad, ckernels.norm_state_init(4), x)
+    assert info.value.status == -5                                  # PR_ERR_PARAM
+
+
+@needs_c
 def test_c_apply_bitexact_at_the_extremes(rng):
     """Priors and features at their extremes (means at the int32 limits, variances 1
     and 2^31 - 1, every output shift): the normalized value saturates int32 and int8
@@ -256,6 +295,7 @@ def test_c_apply_bitexact_at_the_extremes(rng):
             state = ckernels.norm_state_init(M)
             y_c, y_ref = ckernels.norm_apply_s16_s8(p, state, x), q.apply(q.new_state(M), p, x)
             assert np.array_equal(y_c, y_ref), (shift, multiplier)
+            assert np.array_equal(ckernels.norm_apply_inplace_s16_s8(p, state, x), y_ref)
             seen |= set(np.unique(y_ref).tolist())
     assert {-128, 127} <= seen and len(seen) > 20
 

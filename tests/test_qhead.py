@@ -302,7 +302,9 @@ def _mcu_missing() -> list[str]:
                                                  "not installed (tools/mcu/run.sh installs them)")
 def test_cortex_m4_head_equals_the_host(tmp_path):
     """tools/mcu/head.py on the Cortex-M4 (DSP build): features, causal z, decision and
-    state CRC of every utterance equal the NumPy reference's; figures in its JSON."""
+    state CRC of every utterance equal the NumPy reference's; then a light model and
+    its head on whole utterances in one working buffer (head_loop.c): logits, decision
+    and both states equal the host's; figures in its JSON."""
     import json
     import subprocess
     import sys
@@ -317,6 +319,10 @@ def test_cortex_m4_head_equals_the_host(tmp_path):
     (m4,) = doc["results"]
     assert m4["ok"] and doc["functionals"] == 1344 and len(m4["instructions"]["features"]) == 2
     assert all(n > 0 for step in m4["instructions"].values() for n in step)
+    # a whole utterance, model and head, in one working buffer: bit-exact, and its
+    # working memory within the microcontroller budget (the states are persistent)
+    (loop,) = doc["loop"]
+    assert loop["ok"] and loop["work_bytes"] + loop["other_bytes"] <= 64 * 1024
 
 
 HEAD_MAIN = r"""

@@ -276,6 +276,8 @@ static void run_norm(int32_t T, int32_t M)
     int32_t *mean = rand_s32(M, -2147483647 - 1, 2147483647);
     int32_t *var = rand_s32(M, 1, 2147483647);
     int8_t *y = xmalloc((size_t)T * M);
+    int16_t *in_place = xmalloc((size_t)T * M * sizeof *in_place);
+    int32_t *scratch = xmalloc((size_t)3 * M * sizeof *scratch);
     int u;
     p.bands = M; p.prior_weight = (int32_t)pick(1, 2147483647);
     p.var_floor = (int32_t)pick(1, 2147483647);
@@ -284,9 +286,18 @@ static void run_norm(int32_t T, int32_t M)
     expect("norm_state_init", pr_norm_state_init(state, bytes, M), PR_OK);
     for (u = 0; u < 4; ++u) {
         expect("norm_apply", pr_norm_apply_s16_s8(&p, mean, var, state, bytes, x, T, y), PR_OK);
+        memcpy(in_place, x, (size_t)T * M * sizeof *x);
+        expect("norm_apply_inplace", pr_norm_apply_inplace_s16_s8(
+                   &p, mean, var, state, bytes, in_place, T, scratch, 3 * M), PR_OK);
+        if (memcmp(in_place, y, (size_t)T * M) != 0) {
+            fprintf(stderr, "FAIL norm_apply_inplace differs from norm_apply\n");
+            ++failures;
+        }
         expect("norm_update", pr_norm_update_s16(state, bytes, M, x, T), PR_OK);
         memset(x, u % 2 ? 0x7F : 0x80, (size_t)T * M * sizeof *x);   /* constant bands */
     }
+    expect("norm_apply_inplace scratch", pr_norm_apply_inplace_s16_s8(
+               &p, mean, var, state, bytes, in_place, T, scratch, 3 * M - 1), PR_ERR_SCRATCH);
     expect("norm_state_check", pr_norm_state_check(state, bytes, M), PR_OK);
     memcpy(bad, state, (size_t)bytes);
     bad[pick(0, bytes - 1)] ^= (uint8_t)(1u << pick(0, 7));
@@ -295,7 +306,8 @@ static void run_norm(int32_t T, int32_t M)
     expect("norm_apply corrupt",
            pr_norm_apply_s16_s8(&p, mean, var, bad, bytes, x, T, y), PR_ERR_STATE);
     expect("norm_state_check short", pr_norm_state_check(state, bytes - 1, M), PR_ERR_STATE);
-    free(state); free(bad); free(x); free(mean); free(var); free(y);
+    free(state); free(bad); free(x); free(mean); free(var); free(y); free(in_place);
+    free(scratch);
 }
 
 /* Log-mel front end: tables of random contents with their extremes over-represented

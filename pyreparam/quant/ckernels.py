@@ -602,3 +602,26 @@ def head_decide_s8(h, z, net_logits) -> np.ndarray:
     _call("pr_head_decide_s8", head, _ptr(z), _ptr(net_logits), _ptr(p))
     del keep
     return p
+
+
+def norm_apply_inplace_s16_s8(params, state: bytes, x, scratch_len: int | None = None
+                              ) -> np.ndarray:
+    """pr_norm_apply_inplace_s16_s8 on a copy of x (T, M) int16: the int8 output
+    (T, M) read back from the first T M bytes of the buffer (``qcausal.apply``'s
+    values). ``scratch_len`` (int32 words) defaults to the 3 M the kernel needs."""
+    if not isinstance(x, np.ndarray) or x.ndim != 2:
+        raise ValueError("x must be a 2-D numpy array (T, M)")
+    T, M = x.shape
+    buf = np.array(check_array("x", x, np.int16, (T, M)), copy=True)
+    mean = check_array("prior_mean", params.prior_mean, np.int32, (M,))
+    var = check_array("prior_var", params.prior_var, np.int32, (M,))
+    state_buf = _state(state, M)
+    scratch = _scratch(3 * M if scratch_len is None else scratch_len)
+    p = native.ffi().new("pr_norm_params *", dict(
+        bands=M, prior_weight=int(params.prior_weight), var_floor=int(params.var_floor),
+        out_multiplier=int(params.multiplier), out_shift=int(params.shift),
+        out_zero_point=int(params.zero_point)))
+    _call("pr_norm_apply_inplace_s16_s8", p, _ptr(mean), _ptr(var), _ptr(state_buf),
+          state_buf.size, _ptr(buf), T, _ptr(scratch),
+          3 * M if scratch_len is None else scratch_len)
+    return buf.view(np.int8).ravel()[:T * M].reshape(T, M).copy()

@@ -17,6 +17,9 @@
 #   tools/mcu/build.sh head TARGET LIB_DIR HEADER_DIR OUT_ELF
 #       the statistics head's firmware: start-up, head_test.c and HEADER_DIR/head.h
 #       (from head.py), linked with LIB_DIR/libpyreparam.a by link.ld
+#   tools/mcu/build.sh loop TARGET LIB_DIR HEADER_DIR OUT_ELF
+#       a whole utterance with the head: head_loop.c, HEADER_DIR/model.h (export) and
+#       HEADER_DIR/loop.h (head.py)
 #   tools/mcu/build.sh layers TARGET LIB_DIR MODEL_DIR OUT_ELF
 #       the layers firmware (layers.c: each product / softmax / depthwise call of one
 #       pr_model_run marked and its shape printed), the kernels wrapped with -Wl,--wrap
@@ -132,6 +135,17 @@ build_head() {
         -Wl,--gc-sections -Wl,-Map="$elf.map" -L"$lib" -lpyreparam -o "$elf"
 }
 
+build_loop() {
+    local target="$1" lib="$2" header="$3" elf="$4" flags
+    flags="$(cpu_flags "$target")"
+    mkdir -p "$(dirname "$elf")"
+    # shellcheck disable=SC2086
+    "$CC" -std=gnu99 -Wall -Wextra -Werror $OPT $flags -ffunction-sections -fdata-sections \
+        -I"$ROOT/csrc" -I"$header" "$HERE/startup.c" "$HERE/head_loop.c" \
+        --specs=nano.specs --specs=rdimon.specs -nostartfiles -T "$HERE/link.ld" \
+        -Wl,--gc-sections -Wl,-Map="$elf.map" -L"$lib" -lpyreparam -o "$elf"
+}
+
 build_pipe() {
     local target="$1" lib="$2" model="$3" recs="$4" elf="$5" flags cpu
     flags="$(cpu_flags "$target")"
@@ -173,6 +187,8 @@ case "${1:-}" in
         build_fe "$2" "$3" "$4" "$5" ;;
     head) [[ $# -eq 5 ]] || { echo "usage: $0 head TARGET LIB_DIR HEADER_DIR OUT_ELF" >&2; exit 2; }
         build_head "$2" "$3" "$4" "$5" ;;
+    loop) [[ $# -eq 5 ]] || { echo "usage: $0 loop TARGET LIB_DIR HEADER_DIR OUT_ELF" >&2; exit 2; }
+        build_loop "$2" "$3" "$4" "$5" ;;
     layers) [[ $# -eq 5 ]] || { echo "usage: $0 layers TARGET LIB_DIR MODEL_DIR OUT_ELF" >&2; exit 2; }
         build_layers "$2" "$3" "$4" "$5" ;;
     fw) [[ $# -eq 5 ]] || { echo "usage: $0 fw TARGET LIB_DIR MODEL_DIR OUT_ELF" >&2; exit 2; }
