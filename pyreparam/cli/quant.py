@@ -69,7 +69,10 @@ def quantize_command(model, calib_manifest, n_calib, eval_manifest, method, perc
 
     Calibrates activation ranges on --calib (normalized as in training, cut to
     --max-seconds), prints the per-layer error (float vs dequantized int8) and, with
-    --eval, WA/UA of the float and the int8 model on the same utterances.
+    --eval, WA/UA of the float and the int8 model on the same utterances. A model
+    trained with --stats-head takes its statistics head along, in integers
+    (reference/stats_head.md), calibrated on all of --calib's utterances: `eval` and
+    `infer` on the .prq decide with it.
     """
     from pyreparam.quant import workflow as wf
     from pyreparam.quant.inspect import describe
