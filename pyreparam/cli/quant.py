@@ -113,8 +113,8 @@ def quantize_command(model, calib_manifest, n_calib, eval_manifest, method, perc
         head = wf.quantize_head(loaded, raw, t_max, float(qparams["logits"][0]))
         log(f"statistics head: {head.n_features} functionals, int8 weights "
             f"({head.n_classes} x {head.n_features}), calibrated on {len(raw)} utterances; "
-            "the .prq decides with it (`pyreparam eval` / `infer` on the .prq; the "
-            "evaluation below is the network alone)")
+            "the .prq decides with it (`pyreparam eval` / `infer` on the .prq"
+            + ("; the evaluation below is the network alone)" if eval_manifest else ")"))
     meta = wf.host_meta(loaded, qparams, t_max, {
         "method": method, "percentile": percentile if method == "percentile" else None,
         "n": len(picked), "manifest": str(calib_manifest), "seed": seed}, head)
@@ -324,8 +324,8 @@ def inspect_command(model, as_json):
         h = d["head"]
         click.echo(f"statistics head: {h['functionals']:,} functionals x {h['classes']} "
                    f"classes, weight {h['mix']:g}; {h['constant_bytes']:,} bytes of "
-                   "constants in the host metadata (eval, infer; not in the device copy "
-                   "of `export`)")
+                   "constants in the host metadata (eval, infer; `export` writes them "
+                   "into the firmware header)")
     click.echo(f"  {'#':>3} {'op':<10}{'value':<34}{'output':<18}{'MACs':>12}")
     for op in d["ops"]:
         out = op["tensors"].get("y")
