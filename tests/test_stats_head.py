@@ -145,6 +145,42 @@ def test_head_protocols_follow_the_frames_rule(rng):
     np.testing.assert_allclose(after[0], scorer.causal(raw[:4])[3], rtol=1e-12)
 
 
+def test_memo_scorer_passes_the_network_once_and_changes_nothing(rng):
+    """The fused decision and the network's report share one network pass per protocol
+    call (MemoScorer), with the same reports as without it."""
+    from pyreparam.models import build_model, make_config
+    from pyreparam.train.protocols import FloatScorer, MemoScorer
+    model = build_model(make_config("convtransformer", "light", width=8, layers=1, heads=2,
+                                    ffn=16, n_mels=6, n_classes=3), 0)
+    frames = [rng.standard_normal((int(rng.integers(5, 12)), 6)) for _ in range(12)]
+    speakers = ["a"] * 6 + ["b"] * 6
+    normalizer = Normalizer("causal").fit_prior(frames, speakers)
+    head = _head(rng, channels=6, n_mels=4, N=3)
+    labels = rng.integers(0, 3, 12)
+
+    class Counting(FloatScorer):
+        calls = 0
+
+        def normalized(self, features):
+            Counting.calls += 1
+            return super().normalized(features)
+
+    plain = {part: evaluate_protocols(HeadScorer(FloatScorer(model, normalizer), head, part),
+                                      frames, labels, speakers, 3)
+             for part in ("fused", "network")}
+    shared = MemoScorer(Counting(model, normalizer))
+    memo = {part: evaluate_protocols(HeadScorer(shared, head, part), frames, labels,
+                                     speakers, 3) for part in ("fused", "network")}
+    assert json.dumps(memo, sort_keys=True) == json.dumps(plain, sort_keys=True)
+    once = Counting.calls
+    Counting.calls = 0
+    evaluate_protocols(HeadScorer(Counting(model, normalizer), head, "fused"), frames, labels,
+                       speakers, 3)
+    evaluate_protocols(HeadScorer(Counting(model, normalizer), head, "network"), frames,
+                       labels, speakers, 3)
+    assert 0 < once and 2 * once == Counting.calls
+
+
 def test_the_device_state_steps_like_the_causal_protocol(rng):
     from pyreparam.models import build_model, make_config
     config = make_config("convtransformer", "light", width=8, layers=1, heads=2, ffn=16,

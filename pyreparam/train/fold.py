@@ -36,7 +36,8 @@ from pyreparam.reparam import merge
 from pyreparam.train.batching import pad_batch, predict_logits, random_crop
 from pyreparam.train.memory import keep_freed_memory
 from pyreparam.train.metrics import class_weights, classification_report
-from pyreparam.train.protocols import FloatScorer, HeadScorer, evaluate_protocols, speaker_order
+from pyreparam.train.protocols import (FloatScorer, HeadScorer, MemoScorer, evaluate_protocols,
+                                      speaker_order)
 from pyreparam.train.stats_head import fit_stats_head
 from pyreparam.train.splits import Fold
 
@@ -429,9 +430,10 @@ def test_report(model: Model, test: Split, normalizer: Normalizer, tc: TrainConf
 
 
 def scorer_of(model: Model, normalizer: Normalizer, head: StatsHead | None = None,
-              part: str = "fused"):
-    """The protocols' scorer of a float model, with its statistics head if any."""
-    network = FloatScorer(model, normalizer)
+              part: str = "fused", network=None):
+    """The protocols' scorer of a float model, with its statistics head if any
+    (``network``: the model's scorer to reuse, e.g. a MemoScorer shared by the parts)."""
+    network = FloatScorer(model, normalizer) if network is None else network
     return network if head is None else HeadScorer(network, head, part)
 
 
@@ -525,14 +527,16 @@ def finish_fold(fold: Fold, splits: dict[str, Split], state: FoldState, fold_dir
     else:
         merged = best
     test_split = splits["test"]
+    network = MemoScorer(FloatScorer(merged, normalizer))   # one pass for every part
     result["protocols"] = evaluate_protocols(
-        scorer_of(merged, normalizer, head), test_split.raw, test_split.labels,
-        test_split.speakers, n_classes)
+        scorer_of(merged, normalizer, head, network=network), test_split.raw,
+        test_split.labels, test_split.speakers, n_classes)
     if head is not None:        # what each part decides alone
         result["stats_head"] = {**head_record, "mix": head.mix}
         result["protocols_parts"] = {part: evaluate_protocols(
-            scorer_of(merged, normalizer, head, part), test_split.raw, test_split.labels,
-            test_split.speakers, n_classes) for part in ("network", "head")}
+            scorer_of(merged, normalizer, head, part, network), test_split.raw,
+            test_split.labels, test_split.speakers, n_classes)
+            for part in ("network", "head")}
     atomic_write(fold_dir / RESULT_FILE, lambda f: f.write(json.dumps(result, indent=1).encode()))
     (fold_dir / STATE_FILE).unlink(missing_ok=True)
     return result

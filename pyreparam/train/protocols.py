@@ -133,6 +133,42 @@ class FloatScorer:
         return state
 
 
+class MemoScorer:
+    """A scorer whose protocol results are remembered, keyed by the identity of the
+    utterance arrays (which it keeps alive, so an identity is never reused): the fused
+    decision of a model with a statistics head and the network's own report share one
+    pass of the network. Everything else is the wrapped scorer's."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self._memo: dict[tuple, tuple] = {}
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+    def _remembered(self, name: str, arrays: list, *args, shape: tuple = ()):
+        key = (name, shape, tuple(id(a) for a in arrays))
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = (arrays, getattr(self.inner, name)(*args))
+            self._memo[key] = hit
+        return hit[1]
+
+    def speaker(self, raw):
+        return self._remembered("speaker", list(raw), raw)
+
+    def utterance(self, raw):
+        return self._remembered("utterance", list(raw), raw)
+
+    def causal(self, raw):
+        return self._remembered("causal", list(raw), raw)
+
+    def after(self, heard, raw):
+        arrays = [h for before in heard for h in before] + list(raw)
+        return self._remembered("after", arrays, heard, raw,
+                                shape=tuple(len(before) for before in heard))
+
+
 class HeadScorer:
     """A :class:`FloatScorer` and a statistics head (:mod:`pyreparam.models.stats_head`)
     deciding together: each protocol normalizes the frames for the network and the
