@@ -17,10 +17,11 @@ pr_status pr_head_features_s16(const pr_head *head, const int16_t *x, int32_t fr
     if (x == NULL || g == NULL || scratch == NULL) {
         return PR_ERR_NULL;
     }
-    need = pr_head_scratch_len(head, frames);
+    need = pr_functionals_scratch_len(frames);      /* the head is checked already */
     if (need < 0) {
         return need;
     }
+    need += D;
     if (scratch_len < need) {
         return PR_ERR_SCRATCH;
     }

@@ -106,9 +106,9 @@ class Int8Scorer:
 
     # ------------------------------------------------------------------ the head
 
-    def head_features(self, raw: np.ndarray) -> np.ndarray:
-        """g (D,) int16: the head's input from the first T_max raw frames."""
-        return self._features(self.head, qcausal.quantize_features(raw[:self.t_max]))
+    def head_features(self, xq: np.ndarray) -> np.ndarray:
+        """g (D,) int16: the head's input from the first T_max int16 Q8 frames."""
+        return self._features(self.head, np.ascontiguousarray(xq[:self.t_max]))
 
     def _decision(self, q: np.ndarray, z: np.ndarray | None) -> np.ndarray:
         """Float logits of int8 network logits q, decided with the head's int8 z."""
@@ -126,13 +126,14 @@ class Int8Scorer:
         n = qcausal.state_bytes(self.n_bands)
         return state[:n], state[n:]
 
-    def _hear(self, state: bytes, raw: np.ndarray, g: np.ndarray | None = None) -> bytes:
-        """The state after hearing raw (its head features g when already computed)."""
+    def _hear(self, state: bytes, xq: np.ndarray, g: np.ndarray | None = None) -> bytes:
+        """The state after hearing int16 Q8 frames xq (its head features g when already
+        computed)."""
         frames, functionals = self._split(state)
-        frames = self._update(frames, qcausal.quantize_features(raw))
+        frames = self._update(frames, xq)
         if self.head is None:
             return frames
-        g = self.head_features(raw) if g is None else g
+        g = self.head_features(xq) if g is None else g
         return frames + self._update(functionals, g[None, :])
 
     def step(self, state: bytes, raw: np.ndarray) -> tuple[np.ndarray, bytes]:
@@ -141,12 +142,13 @@ class Int8Scorer:
             raise DeployError("the model has no normalization prior: causal "
                               "normalization needs a model trained with this version")
         frames, functionals = self._split(state)
-        q = self.run_q(self._apply(self.params, frames, qcausal.quantize_features(raw)))
+        xq = qcausal.quantize_features(raw)
+        q = self.run_q(self._apply(self.params, frames, xq))
         g = z = None
         if self.head is not None:
-            g = self.head_features(raw)
+            g = self.head_features(xq)
             z = self._apply(self.head.norm, functionals, g[None, :])[0]
-        return self._decision(q, z), self._hear(state, raw, g)
+        return self._decision(q, z), self._hear(state, xq, g)
 
     @staticmethod
     def state_to_bytes(state: bytes) -> bytes:
@@ -175,7 +177,7 @@ class Int8Scorer:
         for before, x in zip(heard, raw):
             state = self.new_state()
             for h in before:
-                state = self._hear(state, h)
+                state = self._hear(state, qcausal.quantize_features(h))
             out.append(self.step(state, x)[0])
         return np.array(out)
 
@@ -210,7 +212,8 @@ class Int8Scorer:
         """The head's features of each utterance as float values g / 2^8 (n, D)."""
         if self.head is None:
             return None
-        return np.stack([self.head_features(x) for x in raw]).astype(np.float64) / 256
+        return np.stack([self.head_features(qcausal.quantize_features(x))
+                         for x in raw]).astype(np.float64) / 256
 
     def speaker(self, raw):
         G = self._head_values(raw)

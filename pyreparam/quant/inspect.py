@@ -66,10 +66,10 @@ def describe(program: Program, meta: dict, blob_bytes: int) -> dict:
     seconds = program.t_max / FRAMES_PER_SECOND
     head = None
     if "head" in meta:                   # the statistics head (host metadata, qhead)
-        h = meta["head"]
-        D, N = len(h["exponent"]), len(h["bias"])
-        head = {"functionals": D, "classes": N, "mix": h["mix"] / 2**15,
-                "constant_bytes": len(h["dct"]) * 2 + D + N * D + 12 * N + 2048 + 8 * D}
+        from pyreparam.quant.qhead import from_meta
+        h = from_meta(meta["head"], len(meta["classes"]))
+        head = {"functionals": h.n_features, "classes": h.n_classes, "mix": h.mix / 2**15,
+                "constant_bytes": h.constant_bytes}
     return {"t_max": program.t_max, "seconds": seconds, "n_ops": len(program.ops),
             "head": head,
             "n_tensors": len(program.tensors), "arena_bytes": program.arena_bytes,

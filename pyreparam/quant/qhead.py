@@ -73,6 +73,13 @@ class HeadConstants(NamedTuple):
     def n_classes(self) -> int:
         return int(self.weight.shape[0])
 
+    @property
+    def constant_bytes(self) -> int:
+        """Flash of the constants: DCT (int16), exponents and weights (int8), bias,
+        multipliers and shifts (int32 per class), two softmax tables, the prior."""
+        D, N = self.n_features, self.n_classes
+        return 2 * self.dct.size + D + N * D + 12 * N + 2 * 256 * 4 + 8 * D
+
 
 # ---- the three steps ---------------------------------------------------------------
 

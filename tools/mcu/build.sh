@@ -113,35 +113,15 @@ build_layers() {
         -Wl,--gc-sections "${wraps[@]}" -L"$lib" -lpyreparam -o "$elf"
 }
 
-build_fe() {
-    local target="$1" lib="$2" header="$3" elf="$4" flags
+# A harness firmware: start-up, one harness source (frontend_test.c, head_test.c,
+# head_loop.c) and the generated headers of HEADER_DIR, linked with the runtime.
+build_harness() {
+    local target="$1" lib="$2" header="$3" elf="$4" source="$5" flags
     flags="$(cpu_flags "$target")"
     mkdir -p "$(dirname "$elf")"
     # shellcheck disable=SC2086
     "$CC" -std=gnu99 -Wall -Wextra -Werror $OPT $flags -ffunction-sections -fdata-sections \
-        -I"$ROOT/csrc" -I"$header" "$HERE/startup.c" "$HERE/frontend_test.c" \
-        --specs=nano.specs --specs=rdimon.specs -nostartfiles -T "$HERE/link.ld" \
-        -Wl,--gc-sections -Wl,-Map="$elf.map" -L"$lib" -lpyreparam -o "$elf"
-}
-
-build_head() {
-    local target="$1" lib="$2" header="$3" elf="$4" flags
-    flags="$(cpu_flags "$target")"
-    mkdir -p "$(dirname "$elf")"
-    # shellcheck disable=SC2086
-    "$CC" -std=gnu99 -Wall -Wextra -Werror $OPT $flags -ffunction-sections -fdata-sections \
-        -I"$ROOT/csrc" -I"$header" "$HERE/startup.c" "$HERE/head_test.c" \
-        --specs=nano.specs --specs=rdimon.specs -nostartfiles -T "$HERE/link.ld" \
-        -Wl,--gc-sections -Wl,-Map="$elf.map" -L"$lib" -lpyreparam -o "$elf"
-}
-
-build_loop() {
-    local target="$1" lib="$2" header="$3" elf="$4" flags
-    flags="$(cpu_flags "$target")"
-    mkdir -p "$(dirname "$elf")"
-    # shellcheck disable=SC2086
-    "$CC" -std=gnu99 -Wall -Wextra -Werror $OPT $flags -ffunction-sections -fdata-sections \
-        -I"$ROOT/csrc" -I"$header" "$HERE/startup.c" "$HERE/head_loop.c" \
+        -I"$ROOT/csrc" -I"$header" "$HERE/startup.c" "$HERE/$source" \
         --specs=nano.specs --specs=rdimon.specs -nostartfiles -T "$HERE/link.ld" \
         -Wl,--gc-sections -Wl,-Map="$elf.map" -L"$lib" -lpyreparam -o "$elf"
 }
@@ -184,11 +164,11 @@ case "${1:-}" in
     ktest) [[ $# -eq 3 ]] || { echo "usage: $0 ktest TARGET OUT_DIR" >&2; exit 2; }
            build_ktest "$2" "$3" ;;
     fe) [[ $# -eq 5 ]] || { echo "usage: $0 fe TARGET LIB_DIR HEADER_DIR OUT_ELF" >&2; exit 2; }
-        build_fe "$2" "$3" "$4" "$5" ;;
+        build_harness "$2" "$3" "$4" "$5" frontend_test.c ;;
     head) [[ $# -eq 5 ]] || { echo "usage: $0 head TARGET LIB_DIR HEADER_DIR OUT_ELF" >&2; exit 2; }
-        build_head "$2" "$3" "$4" "$5" ;;
+        build_harness "$2" "$3" "$4" "$5" head_test.c ;;
     loop) [[ $# -eq 5 ]] || { echo "usage: $0 loop TARGET LIB_DIR HEADER_DIR OUT_ELF" >&2; exit 2; }
-        build_loop "$2" "$3" "$4" "$5" ;;
+        build_harness "$2" "$3" "$4" "$5" head_loop.c ;;
     layers) [[ $# -eq 5 ]] || { echo "usage: $0 layers TARGET LIB_DIR MODEL_DIR OUT_ELF" >&2; exit 2; }
         build_layers "$2" "$3" "$4" "$5" ;;
     fw) [[ $# -eq 5 ]] || { echo "usage: $0 fw TARGET LIB_DIR MODEL_DIR OUT_ELF" >&2; exit 2; }

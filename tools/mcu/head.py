@@ -140,22 +140,30 @@ def write_header(path: Path, h, frames, net, expected) -> None:
 
 def sizes(h) -> dict:
     """Bytes the head adds: constants in flash, working memory and state in RAM."""
-    D, N = h.n_features, h.n_classes
-    flash = (h.dct.size * 2 + D + N * D + 3 * 4 * N + 2 * 256 * 4 + 2 * 4 * D)
-    return {"flash_constants_bytes": flash,
+    D = h.n_features
+    return {"flash_constants_bytes": h.constant_bytes,
             "frames_bytes": T_MAX * h.channels * 2,
             "scratch_bytes": 4 * (D + 3 * T_MAX), "g_z_bytes": 3 * D,
             "state_bytes": qcausal.state_bytes(D)}
 
 
-def run_target(name: str, out: Path, header_dir: Path, plugin: Path, n: int) -> dict:
+def build_and_run(kind: str, name: str, out: Path, header_dir: Path, plugin: Path):
+    """Build the `kind` harness (build.sh head / loop) for target `name`, run it with
+    the counting plugin: (library folder, elf, run, its "utt" records, the instructions
+    between each pair of marks)."""
     target = fw.TARGETS[name]
     lib = fw.build_lib(target, out)
-    elf = out / "runs" / f"head_{name}.elf"
-    fw.sh([HERE / "build.sh", "head", target.core, lib, header_dir, elf])
-    run = fw.run_counted(target, elf, plugin, out / "runs" / f"head_{name}.counts")
+    stem = out / "runs" / f"{'head' if kind == 'head' else 'head_loop'}_{name}"
+    elf = stem.with_suffix(".elf")
+    fw.sh([HERE / "build.sh", kind, target.core, lib, header_dir, elf])
+    run = fw.run_counted(target, elf, plugin, stem.with_suffix(".counts"))
     records = [line.split() for line in run.stdout.splitlines() if line.startswith("utt ")]
     counts = [b - a for a, b in zip(run.marks[::2], run.marks[1::2])]
+    return lib, elf, run, records, counts
+
+
+def run_target(name: str, out: Path, header_dir: Path, plugin: Path, n: int) -> dict:
+    lib, elf, run, records, counts = build_and_run("head", name, out, header_dir, plugin)
     problems, _ = fw.float_check(elf)
     ok = (run.returncode == 0 and len(records) == n and len(counts) == 4 * n
           and all(r[3] == "0" and r[7] == "0" for r in records) and not problems)
@@ -225,15 +233,9 @@ def loop_case(out: Path, n_utterances: int):
 
 
 def run_loop(name: str, out: Path, header_dir: Path, plugin: Path, n: int) -> dict:
-    target = fw.TARGETS[name]
-    lib = fw.build_lib(target, out)
-    elf = out / "runs" / f"head_loop_{name}.elf"
-    fw.sh([HERE / "build.sh", "loop", target.core, lib, header_dir, elf])
-    run = fw.run_counted(target, elf, plugin, out / "runs" / f"head_loop_{name}.counts")
-    lines = run.stdout.splitlines()
-    records = [line.split() for line in lines if line.startswith("utt ")]
-    ram = next((line.split() for line in lines if line.startswith("ram ")), None)
-    counts = [b - a for a, b in zip(run.marks[::2], run.marks[1::2])]
+    _, _, run, records, counts = build_and_run("loop", name, out, header_dir, plugin)
+    ram = next((line.split() for line in run.stdout.splitlines()
+                if line.startswith("ram ")), None)
     ok = (run.returncode == 0 and len(records) == n and ram is not None
           and all(r[3] == "0" and r[5] == "0" for r in records) and len(counts) == 3 * n)
     steps = {k: counts[j::3] for j, k in enumerate(("head_features", "network",
