@@ -12,10 +12,11 @@ from pyreparam.audio.functionals import functional_names, n_functionals, utteran
 from pyreparam.cli import main
 from pyreparam.data.normalize import Normalizer
 from pyreparam.models.checkpoint import CheckpointError, load_checkpoint_with_meta
-from pyreparam.models.stats_head import StatsHead, mix_logits
+from pyreparam.models.stats_head import StatsHead, StatsHeadError, mix_logits
 from pyreparam.train.protocols import FloatScorer, HeadScorer, evaluate_protocols
 from pyreparam.train.run import start_run
-from pyreparam.train.stats_head import (fit_logistic, fit_stats_head, logistic_objective)
+from pyreparam.train.stats_head import (C_GRID, PROSODY_WEIGHTS, fit_logistic, fit_stats_head,
+                                        logistic_objective)
 from test_train import _spec, corpus  # noqa: F401  (the tiny corpus fixture)
 
 
@@ -74,6 +75,41 @@ def test_functionals_of_a_single_frame_and_bad_shapes():
             utterance_functionals(bad)
     with pytest.raises(ValueError, match="n_mels"):
         utterance_functionals(np.ones((4, 8)), n_mels=9)
+
+
+def test_the_prosody_block_describes_the_voiced_speech_frames(rng):
+    """With pitch, 7 values of the log2 F0 channel over the voiced speech frames, after
+    the unchanged spectral functionals; written out here from their definition."""
+    M = 6
+    T = 60
+    x = rng.standard_normal((T, M + 2))
+    x[:40, :M] += 10.0                                        # speech: frames 0..39
+    x[:, M] = np.linspace(-0.5, 1.0, T)                       # log2 F0
+    voicing = rng.uniform(0, 1, T)
+    x[:, M + 1] = voicing
+    f = utterance_functionals(x, M, pitch=True)
+    names = functional_names(M + 2, M, pitch=True)
+    assert f.shape == (n_functionals(M + 2, M, True),) == (len(names),)
+    assert n_functionals(M + 2, M, True) == n_functionals(M + 2, M) + 7
+    np.testing.assert_array_equal(f[:-7], utterance_functionals(x, M))
+    named = dict(zip(names, f))
+    keep = np.arange(40)[voicing[:40] >= 0.5]
+    assert len(keep) >= 3
+    f0 = x[keep, M]
+    d = np.diff(f0)
+    assert named["voiced.f0.mean"] == pytest.approx(f0.mean())
+    assert named["voiced.f0.std"] == pytest.approx(f0.std())
+    assert named["voiced.f0.p50"] == pytest.approx(np.median(f0))
+    assert named["voiced.f0.change_std"] == pytest.approx(d.std())
+    assert named["voiced.f0.voiced_share"] == pytest.approx(len(keep) / 40)
+    # fewer than 3 voiced speech frames: the speech frames' F0 instead
+    x[:, M + 1] = 0.0
+    x[5, M + 1] = 1.0
+    named = dict(zip(names, utterance_functionals(x, M, pitch=True)))
+    assert named["voiced.f0.mean"] == pytest.approx(x[:40, M].mean())
+    assert named["voiced.f0.voiced_share"] == pytest.approx(1 / 40)
+    with pytest.raises(ValueError, match="pitch channels"):
+        utterance_functionals(x[:, :M + 1], M, pitch=True)
 
 
 # --------------------------------------------------------------------------- regression
@@ -224,6 +260,41 @@ def test_a_head_learns_what_the_functionals_say(rng):
                                 [speakers[i] for i in test], 2)
     # causal: a first utterance meets its speaker's offset (sd 3 against a 1.5 signal)
     assert report["speaker"]["ua"] >= 0.9 and report["causal"]["ua"] >= 0.65
+
+
+def test_a_pitch_head_weighs_its_prosody_block_as_chosen(rng):
+    """Two classes told apart by the pitch alone, among many uninformative bands: the
+    choice of C and prosody weight is recorded, W carries the weight, and the head
+    recognizes held-out speakers from plain z-scores."""
+    M = 40
+    raw, labels, speakers = [], [], []
+    for s in range(5):
+        for i in range(12):
+            c = i % 2
+            x = rng.standard_normal((30, M + 2))
+            x[:, M] = 0.3 * c + rng.normal(0, 0.1) + 0.05 * rng.standard_normal(30)
+            x[:, M + 1] = 0.9
+            raw.append(x), labels.append(c), speakers.append(f"s{s}")
+    labels = np.array(labels)
+    fit = [i for i, s in enumerate(speakers) if s != "s4"]
+    head, record = fit_stats_head([raw[i] for i in fit], labels[fit],
+                                  [speakers[i] for i in fit], 2, M, mix=1.0, pitch=True)
+    assert head.pitch and record["prosody_weight"] in PROSODY_WEIGHTS
+    assert set(record["inner_ua"]) == {f"{c:g},{w:g}" for c in C_GRID
+                                       for w in PROSODY_WEIGHTS}
+    best = max(record["inner_ua"].values())
+    assert record["inner_ua"][f"{record['C']:g},{record['prosody_weight']:g}"] == best
+    assert head.weight.shape == (2, n_functionals(M + 2, M, True))
+    test = [i for i in range(len(raw)) if i not in fit]
+    report = evaluate_protocols(HeadScorer(_NoNetwork(), head, "head"),
+                                [raw[i] for i in test], labels[test],
+                                [speakers[i] for i in test], 2)
+    assert report["speaker"]["ua"] >= 0.9
+    # stored and reloaded with its flag; a model without the pitch channels refuses it
+    again = StatsHead.from_extra(head.to_extra(), 2, M + 2)
+    assert again.pitch and np.array_equal(again.weight, head.weight)
+    with pytest.raises(StatsHeadError, match="pitch channels"):
+        StatsHead.from_extra(head.to_extra(), 2, M + 1)
 
 
 # --------------------------------------------------------------------------- runs

@@ -29,11 +29,29 @@ and from 33.2 to 37.2 % (causal), on EmoDB's 2 s clips from 78.4 to 79.1 and 76.
 the network; the speech half alone scored 40.0 on EMOVO but lost 2.2 points causal on
 EmoDB). Percentiles interpolate linearly between order statistics (NumPy's default).
 An utterance of one frame has zero change and zero slope.
+
+Prosody (``pitch``, frames with the two pitch channels of ``--pitch`` right after the
+bands: log2 F0 at channel M, voicing strength at M + 1): 7 more values at the end,
+of the log2 F0 channel over the *voiced speech frames*, the speech frames whose voicing
+is at least :data:`~pyreparam.audio.features.PITCH_VOICED` (all speech frames when
+fewer than MIN_SPEECH_FRAMES are voiced):
+
+    mean, standard deviation, 10/50/90th percentiles, standard deviation of the
+    frame-to-frame change (between consecutive voiced speech frames), and the voiced
+    share of the speech frames.
+
+The pitch channel's statistics over all frames and all speech frames (above) mix in
+the pitch interpolated across pauses and the background's periodicity (EMOVO's
+silences read as "voiced" hum): on EMOVO an SVM on the track's functionals scores
+35.7 % UA over all frames and 41.8 % over the voiced speech frames
+(results/probes/README.md).
 """
 from __future__ import annotations
 
 import numpy as np
 import scipy.fft
+
+from pyreparam.audio.features import PITCH_VOICED
 
 #: cepstral coefficients kept (at most; fewer when there are fewer bands)
 CEPSTRA = 24
@@ -44,21 +62,32 @@ MIN_SPEECH_FRAMES = 3
 CHANNEL_STATS = ("mean", "std", "p10", "p50", "p90", "change_std")
 CEPSTRUM_STATS = ("mean", "std", "p1", "p25", "p50", "p75", "p99", "iqr", "range_1_99",
                   "slope", "change_std", "change_mean_abs")
+PITCH_STATS = ("mean", "std", "p10", "p50", "p90", "change_std", "voiced_share")
 
 
-def n_functionals(channels: int, n_mels: int) -> int:
+def n_functionals(channels: int, n_mels: int, pitch: bool = False) -> int:
     """The number of functionals of an utterance with ``channels`` channels per frame,
-    the first ``n_mels`` of them log-mel bands."""
-    return 2 * (len(CHANNEL_STATS) * channels + len(CEPSTRUM_STATS) * min(CEPSTRA, n_mels))
+    the first ``n_mels`` of them log-mel bands (``pitch``: with the prosody block)."""
+    return (2 * (len(CHANNEL_STATS) * channels + len(CEPSTRUM_STATS) * min(CEPSTRA, n_mels))
+            + (len(PITCH_STATS) if pitch else 0))
 
 
-def functional_names(channels: int, n_mels: int) -> list[str]:
+def functional_names(channels: int, n_mels: int, pitch: bool = False) -> list[str]:
     """One name per functional, in order (``band3.p50``, ``cep0.slope``, then the same
-    of the speech frames: ``speech.band3.p50``, ...)."""
+    of the speech frames: ``speech.band3.p50``, ..., then ``voiced.f0.mean``, ...)."""
     band = [f"band{j}" if j < n_mels else f"extra{j - n_mels}" for j in range(channels)]
     names = ([f"{b}.{s}" for s in CHANNEL_STATS for b in band]
              + [f"cep{j}.{s}" for s in CEPSTRUM_STATS for j in range(min(CEPSTRA, n_mels))])
-    return names + [f"speech.{name}" for name in names]
+    prosody = [f"voiced.f0.{s}" for s in PITCH_STATS] if pitch else []
+    return names + [f"speech.{name}" for name in names] + prosody
+
+
+def check_pitch(channels: int, n_mels: int, pitch: bool) -> None:
+    """ValueError unless frames of ``channels`` channels can carry the pitch channels
+    after ``n_mels`` bands (when ``pitch``)."""
+    if pitch and channels < n_mels + 2:
+        raise ValueError(f"the prosody functionals need the two pitch channels after the "
+                         f"{n_mels} bands: the frames have {channels} channels")
 
 
 def speech_frames(x: np.ndarray, n_mels: int) -> np.ndarray:
@@ -68,7 +97,8 @@ def speech_frames(x: np.ndarray, n_mels: int) -> np.ndarray:
     return x[keep] if keep.sum() >= MIN_SPEECH_FRAMES else x
 
 
-def utterance_functionals(x: np.ndarray, n_mels: int | None = None) -> np.ndarray:
+def utterance_functionals(x: np.ndarray, n_mels: int | None = None,
+                          pitch: bool = False) -> np.ndarray:
     """The functionals of one utterance (see the module doc).
 
     Parameters
@@ -77,10 +107,12 @@ def utterance_functionals(x: np.ndarray, n_mels: int | None = None) -> np.ndarra
         Raw (un-normalized) frames, T >= 1.
     n_mels : int, optional
         How many of the C channels are log-mel bands (default: all).
+    pitch : bool
+        Append the prosody block (channels M and M + 1 are log2 F0 and voicing).
 
     Returns
     -------
-    ndarray, (n_functionals(C, n_mels),) float64
+    ndarray, (n_functionals(C, n_mels, pitch),) float64
     """
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 2 or x.shape[0] < 1:
@@ -88,7 +120,23 @@ def utterance_functionals(x: np.ndarray, n_mels: int | None = None) -> np.ndarra
     M = x.shape[1] if n_mels is None else int(n_mels)
     if not 1 <= M <= x.shape[1]:
         raise ValueError(f"n_mels must be in 1..{x.shape[1]}, got {M}")
-    return np.concatenate([frame_functionals(x, M), frame_functionals(speech_frames(x, M), M)])
+    check_pitch(x.shape[1], M, pitch)
+    speech = speech_frames(x, M)
+    parts = [frame_functionals(x, M), frame_functionals(speech, M)]
+    if pitch:
+        parts.append(prosody_functionals(speech, M))
+    return np.concatenate(parts)
+
+
+def prosody_functionals(speech: np.ndarray, M: int) -> np.ndarray:
+    """The 7 prosody values (PITCH_STATS) of speech frames (n, C) whose channels M and
+    M + 1 are log2 F0 and voicing."""
+    voiced = speech[:, M + 1] >= PITCH_VOICED
+    f0 = speech[voiced, M] if voiced.sum() >= MIN_SPEECH_FRAMES else speech[:, M]
+    d = np.diff(f0) if f0.size > 1 else np.zeros(1)
+    p10, p50, p90 = np.percentile(f0, [10, 50, 90])
+    return np.array([f0.mean(), f0.std(), p10, p50, p90, d.std(),
+                     voiced.sum() / speech.shape[0]])
 
 
 def frame_functionals(x: np.ndarray, M: int) -> np.ndarray:

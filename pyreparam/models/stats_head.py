@@ -28,7 +28,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from pyreparam.audio.functionals import n_functionals
+from pyreparam.audio.functionals import check_pitch, n_functionals, utterance_functionals
 from pyreparam.data.normalize import Normalizer
 
 PREFIX = "head."
@@ -42,7 +42,8 @@ class StatsHeadError(ValueError):
 class StatsHead:
     """W (N, D), b (N,), the functionals' normalizer (its causal prior), the decision's
     weight on the head (``mix`` in [0, 1]), the number of log-mel bands among the
-    channels, and the L2 strength C it was fitted with (a record)."""
+    channels, the L2 strength C it was fitted with (a record), and whether the
+    functionals end with the prosody block of the pitch channels (``pitch``)."""
 
     weight: np.ndarray
     bias: np.ndarray
@@ -50,6 +51,11 @@ class StatsHead:
     mix: float
     n_mels: int
     C: float = float("nan")
+    pitch: bool = False
+
+    def functionals(self, x: np.ndarray) -> np.ndarray:
+        """The head's functionals (D,) of raw frames x (T, C)."""
+        return utterance_functionals(x, self.n_mels, self.pitch)
 
     def logits(self, z: np.ndarray) -> np.ndarray:
         """Head logits (n, N) of z-scored functionals z (n, D)."""
@@ -64,6 +70,8 @@ class StatsHead:
         """Arrays for a checkpoint's ``extra/`` (prefixed ``head.``)."""
         out = {"weight": self.weight, "bias": self.bias, "mix": np.array(self.mix),
                "n_mels": np.array(self.n_mels), "C": np.array(self.C)}
+        if self.pitch:      # absent: a head without the prosody block (older files too)
+            out["pitch"] = np.array(1)
         out.update({f"normalizer.{k}": v for k, v in self.normalizer.to_dict().items()})
         return {PREFIX + k: v for k, v in out.items()}
 
@@ -90,6 +98,7 @@ class StatsHead:
                 {k[len("normalizer."):]: v for k, v in part.items()
                  if k.startswith("normalizer.")})
             C = float(part.get("C", np.nan))
+            pitch = int(part.get("pitch", 0))
         except (KeyError, TypeError, ValueError, IndexError, AttributeError,
                 OverflowError) as exc:
             raise StatsHeadError(f"the statistics head is incomplete or malformed: "
@@ -97,7 +106,13 @@ class StatsHead:
         if not 1 <= n_mels <= channels:
             raise StatsHeadError(f"the statistics head names {n_mels} mel bands of "
                                  f"{channels} channels")
-        D = n_functionals(channels, n_mels)
+        if pitch not in (0, 1):
+            raise StatsHeadError(f"the statistics head's pitch flag is {pitch}, not 0 or 1")
+        try:
+            check_pitch(channels, n_mels, bool(pitch))
+        except ValueError as exc:
+            raise StatsHeadError(f"the statistics head: {exc}") from None
+        D = n_functionals(channels, n_mels, bool(pitch))
         if weight.shape != (n_classes, D) or bias.shape != (n_classes,):
             raise StatsHeadError(f"the statistics head has weights {weight.shape} and bias "
                                  f"{bias.shape}, expected ({n_classes}, {D}) and "
@@ -110,7 +125,7 @@ class StatsHead:
                 and (np.isfinite(normalizer.prior_var) & (normalizer.prior_var >= 0)).all()):
             raise StatsHeadError("the statistics head holds non-finite or out-of-range "
                                  "values")
-        return cls(weight, bias, normalizer, mix, n_mels, C)
+        return cls(weight, bias, normalizer, mix, n_mels, C, bool(pitch))
 
 
 def zscore_after(normalizer: Normalizer, heard: np.ndarray, f: np.ndarray) -> np.ndarray:

@@ -455,8 +455,10 @@ def _unique(splits: dict[str, Split], names: tuple[str, ...]):
 
 
 def fit_head(splits: dict[str, Split], n_mels: int, tc: TrainConfig, n_classes: int,
-             fold: Fold, model: Model, normalizer: Normalizer) -> tuple[StatsHead, dict]:
-    """The statistics head of a fold, fitted on its training and validation speakers.
+             fold: Fold, model: Model, normalizer: Normalizer, pitch: bool = False
+             ) -> tuple[StatsHead, dict]:
+    """The statistics head of a fold, fitted on its training and validation speakers
+    (with the prosody block when the frames carry the pitch channels, ``pitch``).
 
     With ``tc.stats_head_select`` the head's weight is chosen first: a head fitted on
     the training speakers alone decides with ``model`` on the validation speakers
@@ -467,7 +469,7 @@ def fit_head(splits: dict[str, Split], n_mels: int, tc: TrainConfig, n_classes: 
     if tc.stats_head_select:
         raw, labels, speakers = _unique(splits, ("train",))
         trial, _ = fit_stats_head(raw, labels, speakers, n_classes, n_mels, seed=seed,
-                                  prior_weight=tc.prior_weight)
+                                  prior_weight=tc.prior_weight, pitch=pitch)
         raw, labels, speakers = _unique(splits, ("validation",))
         protocol = "causal" if tc.normalization == "causal" else "speaker"
         scores = {}
@@ -483,7 +485,7 @@ def fit_head(splits: dict[str, Split], n_mels: int, tc: TrainConfig, n_classes: 
                                                                  in scores.items()}}
     raw, labels, speakers = _unique(splits, ("train", "validation"))
     head, fitted = fit_stats_head(raw, labels, speakers, n_classes, n_mels, mix=mix,
-                                  seed=seed, prior_weight=tc.prior_weight)
+                                  seed=seed, prior_weight=tc.prior_weight, pitch=pitch)
     return head, {**fitted, **record}
 
 
@@ -500,8 +502,9 @@ def finish_fold(fold: Fold, splits: dict[str, Split], state: FoldState, fold_dir
                                buffers=state.best_buffers)
     head, head_record = None, None
     if tc.stats_head > 0:
-        n_mels = FeatureConfig.from_dict(meta["feature_config"]).n_mels
-        head, head_record = fit_head(splits, n_mels, tc, n_classes, fold, best, normalizer)
+        features = FeatureConfig.from_dict(meta["feature_config"])
+        head, head_record = fit_head(splits, features.n_mels, tc, n_classes, fold, best,
+                                     normalizer, pitch=features.pitch)
         extra = {**extra, **head.to_extra()}
     test, predictions = test_report(best, splits["test"], normalizer, tc, n_classes, head)
     fold_meta = {**meta, "fold": fold.to_dict(), "best_epoch": state.best_epoch}

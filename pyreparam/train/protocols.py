@@ -37,7 +37,6 @@ from typing import Protocol as TypingProtocol
 
 import numpy as np
 
-from pyreparam.audio.functionals import utterance_functionals
 from pyreparam.data.normalize import CausalStats, Normalizer, frame_stats
 from pyreparam.models.stats_head import mix_logits, zscore_speaker
 from pyreparam.train.batching import predict_logits
@@ -192,7 +191,7 @@ class HeadScorer:
         """The functionals of raw frames x (remembered while x is alive here)."""
         hit = self._functionals.get(id(x))
         if hit is None or hit[0] is not x:
-            hit = (x, utterance_functionals(x, self.head.n_mels))
+            hit = (x, self.head.functionals(x))
             self._functionals[id(x)] = hit
         return hit[1]
 
