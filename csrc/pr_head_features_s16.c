@@ -1,6 +1,7 @@
 /*
  * pr_head_features_s16: the statistics head's input, the utterance functionals each
- * brought into int16 Q8 by its own power of two (pyreparam.quant.qhead.features).
+ * brought into int16 Q8 by its own power of two (pyreparam.quant.qhead.features); a
+ * head with pitch appends the prosody block (pr_prosody_s16).
  */
 #include "pr_head_internal.h"
 #include "pr_q_internal.h"
@@ -27,6 +28,10 @@ pr_status pr_head_features_s16(const pr_head *head, const int16_t *x, int32_t fr
     }
     st = pr_functionals_s16(x, frames, head->channels, head->bands, head->dct,
                             head->cepstra, scratch, scratch + D, scratch_len - D);
+    if (st == PR_OK && head->pitch) { /* the last PR_PROSODY_COUNT of the D values */
+        st = pr_prosody_s16(x, frames, head->channels, head->bands,
+                            scratch + D - PR_PROSODY_COUNT, scratch + D, scratch_len - D);
+    }
     if (st != PR_OK) {
         return st;
     }

@@ -22,13 +22,17 @@ static inline int32_t pr_head_check(const pr_head *h)
         return PR_ERR_SHAPE;
     }
     if (h->logit_zero_point < -128 || h->logit_zero_point > 127 || h->mix < 0 ||
-        h->mix > PR_HEAD_MIX_ONE) {
+        h->mix > PR_HEAD_MIX_ONE || (h->pitch != 0 && h->pitch != 1)) {
         return PR_ERR_PARAM;
+    }
+    if (h->pitch && h->channels < h->bands + 2) {
+        return PR_ERR_SHAPE;
     }
     D = pr_functionals_count(h->channels, h->cepstra);
     if (D < 0) {
         return D;
     }
+    D += h->pitch ? PR_PROSODY_COUNT : 0;
     for (j = 0; j < D; ++j) {
         if (h->exponent[j] < PR_HEAD_MIN_EXPONENT || h->exponent[j] > PR_HEAD_MAX_EXPONENT) {
             return PR_ERR_PARAM;

@@ -822,6 +822,22 @@ pr_status pr_functionals_s16(const int16_t *x, int32_t frames, int32_t channels,
                              int32_t bands, const int16_t *dct, int32_t cepstra,
                              int32_t *out, int32_t *scratch, int32_t scratch_len);
 
+/* pr_prosody_s16: the prosody block of a head on frames with the two pitch channels
+ * after the bands (log2 F0 at channel `bands`, voicing at `bands` + 1, Q8):
+ * PR_PROSODY_COUNT int32 Q16 values of the pitch channel over the voiced speech frames
+ * (the speech frames above whose voicing is >= PR_PROSODY_VOICED_Q8, in time order;
+ * all speech frames when fewer than 3 are voiced): mean, std, 10/50/90th percentiles,
+ * std of the frame-to-frame change, and the voiced share of the speech frames.
+ * scratch: pr_functionals_scratch_len(frames) int32. PR_ERR_SHAPE unless
+ * channels >= bands + 2 and the limits of pr_functionals_s16 hold. */
+enum {
+    PR_PROSODY_COUNT = 7,
+    PR_PROSODY_VOICED_Q8 = 128       /* voicing 0.5 */
+};
+
+pr_status pr_prosody_s16(const int16_t *x, int32_t frames, int32_t channels, int32_t bands,
+                         int32_t *out, int32_t *scratch, int32_t scratch_len);
+
 /* ==== the statistics head (reference/stats_head.md, section 5; NumPy oracle
  * pyreparam/quant/qhead.py) ====
  *
@@ -858,9 +874,12 @@ typedef struct {
     const int32_t *shift;          /* (N) */
     const int32_t *head_exp_table; /* (256) pr_softmax_s8 table of the head's logits */
     const int32_t *net_exp_table;  /* (256) the same for the network's logits */
+    int32_t pitch;                 /* 1: the functionals end with pr_prosody_s16's block
+                                    * (channels >= bands + 2); 0: none */
 } pr_head;
 
-/* pr_head_count: D = pr_functionals_count(channels, cepstra) of a valid head, or a
+/* pr_head_count: D = pr_functionals_count(channels, cepstra) (+ PR_PROSODY_COUNT with
+ * pitch) of a valid head, or a
  * negative status (PR_ERR_NULL, PR_ERR_SHAPE, PR_ERR_PARAM for a field or an exponent
  * out of range). */
 int32_t pr_head_count(const pr_head *head);
@@ -869,7 +888,8 @@ int32_t pr_head_count(const pr_head *head);
  * (D + pr_functionals_scratch_len(frames)), or a negative status. */
 int32_t pr_head_scratch_len(const pr_head *head, int32_t frames);
 
-/* pr_head_features_s16: f = pr_functionals_s16(x) (Q16), then for each j, with
+/* pr_head_features_s16: f = pr_functionals_s16(x) (Q16), followed with pitch by
+ * pr_prosody_s16(x), then for each j, with
  * s = 8 + e[j]: g[j] = sat16(rdbp(f[j], s)) when s >= 0, else sat16(f[j] 2^-s).
  *   x (frames, channels) int16 Q8; g (D) int16. */
 pr_status pr_head_features_s16(const pr_head *head, const int16_t *x, int32_t frames,

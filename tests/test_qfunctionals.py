@@ -155,3 +155,95 @@ def test_c_kernel_error_statuses():
     assert lib.pr_functionals_s16(*args[:8], k - 1) == -3                  # PR_ERR_SCRATCH
     assert lib.pr_functionals_count(0, 1) == -2 and lib.pr_functionals_count(1, 65) == -2
     assert lib.pr_functionals_scratch_len(0) == -2
+
+
+# --------------------------------------------------------------------------- prosody block
+
+def _pitched_frames(rng, T, M, C):
+    """Q8 frames: speech after a quiet start, log2 F0 at M, voicing around 0.5 at M + 1."""
+    X = np.round(rng.normal(0.0, 2.0, (T, C)) * 256)
+    X[: T // 4, :M] -= 10 * 256
+    X[:, M] = np.round(rng.normal(0.5, 0.3, T) * 256)
+    X[:, M + 1] = rng.integers(100, 160, T)                   # both sides of 128
+    return X.astype(np.int16)
+
+
+def test_prosody_block_by_its_definition(rng):
+    """The 7 values from the speech frames, voiced ones kept in time order, written out
+    with the column oracle; the fallback to all speech frames below 3 voiced."""
+    from pyreparam.quant.qfunctionals import prosody_functionals_q, speech_frames_q
+    T, M = 50, 6
+    X = _pitched_frames(rng, T, M, M + 2)
+    S = speech_frames_q(X, M)
+    keep = S[:, M + 1] >= 128
+    v = [int(a) for a in S[keep, M]]
+    want = column_oracle(v)
+    d = np.diff(np.array(v, dtype=np.int64))[:, None]
+    got = prosody_functionals_q(X, M)
+    assert [int(a) for a in got[:5]] == [want[k] for k in ("mean", "std", "p10", "p50",
+                                                           "p90")]
+    assert int(got[5]) == int(_mean_std(d)[1][0])
+    assert int(got[6]) == rdiv(Fraction(int(keep.sum()) << 16, len(S)))
+    full = utterance_functionals_q(X, M, pitch=True)
+    np.testing.assert_array_equal(full[:-7], utterance_functionals_q(X, M))
+    np.testing.assert_array_equal(full[-7:], got)
+    X[:, M + 1] = 0
+    X[-1, M + 1] = 200                                         # one voiced frame
+    low = prosody_functionals_q(X, M)
+    assert int(low[0]) == column_oracle([int(a) for a in speech_frames_q(X, M)[:, M]])["mean"]
+    assert int(low[6]) == rdiv(Fraction(1 << 16, len(speech_frames_q(X, M))))
+
+
+def test_prosody_block_close_to_the_float_one(rng):
+    """Voicing away from the threshold: the float block of X / 2^8 within 2^-14."""
+    T, M = 80, 8
+    X = _pitched_frames(rng, T, M, M + 2)
+    X[:, M + 1] = np.where(rng.random(T) < 0.6, 200, 40)
+    got = utterance_functionals_q(X, M, pitch=True)[-7:] / 2.0**16
+    want = utterance_functionals(X / 256.0, M, pitch=True)[-7:]
+    np.testing.assert_allclose(got, want, rtol=0, atol=2.0**-14)
+    with pytest.raises(ValueError, match="pitch channels"):
+        utterance_functionals_q(X[:, :M + 1], M, pitch=True)
+
+
+@needs_c
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 60), st.integers(1, 10), st.integers(0, 3), st.data())
+def test_c_prosody_is_bit_exact_for_any_frames(T, M, extra, data):
+    """pr_prosody_s16 == the NumPy reference on full-range int16 frames, voicing at
+    random, near the threshold, or nowhere voiced."""
+    from pyreparam.quant.ckernels import prosody_s16
+    from pyreparam.quant.qfunctionals import prosody_functionals_q
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    X = rng.integers(-32768, 32768, (T, M + 2 + extra)).astype(np.int16)
+    mode = data.draw(st.sampled_from(["any", "threshold", "none"]))
+    if mode == "threshold":
+        X[:, M + 1] = rng.integers(126, 131, T)
+    elif mode == "none":
+        X[:, M + 1] = 127
+    if data.draw(st.booleans()):
+        X[: T // 2, :M] = np.clip(X[: T // 2, :M] // 4 - 8000, -32768, 32767)
+    want = np.clip(prosody_functionals_q(X, M), -2**31, 2**31 - 1)
+    np.testing.assert_array_equal(prosody_s16(X, M), want)
+
+
+@needs_c
+def test_c_prosody_error_statuses():
+    from pyreparam import native
+    ffi, lib = native.ffi(), native.lib()
+    T, M = 5, 4
+    C = M + 2
+    x = ffi.new("int16_t[]", T * C)
+    k = lib.pr_functionals_scratch_len(T)
+    out, scratch = ffi.new("int32_t[]", 7), ffi.new("int32_t[]", k)
+    args = [x, T, C, M, out, scratch, k]
+    assert lib.pr_prosody_s16(*args) == 0
+    for i in (0, 4, 5):
+        bad = list(args)
+        bad[i] = ffi.NULL
+        assert lib.pr_prosody_s16(*bad) == -1, i                           # PR_ERR_NULL
+    for i, value in ((1, 0), (1, 2**14 + 1), (2, M + 1), (2, 1025), (3, 0), (3, 65)):
+        bad = list(args)
+        bad[i] = value
+        assert lib.pr_prosody_s16(*bad) == -2, (i, value)                  # PR_ERR_SHAPE
+    assert lib.pr_prosody_s16(*args[:6], k - 1) == -3                      # PR_ERR_SCRATCH

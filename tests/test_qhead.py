@@ -18,9 +18,10 @@ needs_c = pytest.mark.skipif(not __import__("pyreparam.native").native.available
                              reason="C extension not built")
 
 
-def random_constants(rng, C: int, M: int, L: int, N: int) -> qhead.HeadConstants:
+def random_constants(rng, C: int, M: int, L: int, N: int,
+                     pitch: bool = False) -> qhead.HeadConstants:
     """Constants anywhere in the ranges the kernels accept (not only a builder's)."""
-    D = n_functionals(C, M) if L == min(24, M) else 2 * (6 * C + 12 * L)
+    D = 2 * (6 * C + 12 * L) + (7 if pitch else 0)
     norm = qcausal.NormParams(
         rng.integers(-2**23, 2**23, D).astype(np.int32),
         rng.integers(1, 2**24, D).astype(np.int32), int(rng.integers(1, 2**20)),
@@ -38,7 +39,7 @@ def random_constants(rng, C: int, M: int, L: int, N: int) -> qhead.HeadConstants
                                        rng.integers(0, 2**16 + 1, 255)]).astype(np.int32),
         net_exp_table=np.concatenate([[rng.integers(1, 2**16 + 1)],
                                       rng.integers(0, 2**16 + 1, 255)]).astype(np.int32),
-        mix=int(rng.integers(0, 2**15 + 1)), z_scale=0.0625)
+        mix=int(rng.integers(0, 2**15 + 1)), z_scale=0.0625, pitch=pitch)
 
 
 # --------------------------------------------------------------------------- reference
@@ -52,17 +53,22 @@ def test_scaling_is_rounded_half_away_and_saturated():
                                   [192, -192, 128, -128, 32767, -32768, 20480, -32768])
 
 
-def synthetic_head(rng, C=6, M=6, N=4, n_speakers=5, per=12):
-    """A float head fitted to nothing in particular, its functionals and speakers."""
+def synthetic_head(rng, C=6, M=6, N=4, n_speakers=5, per=12, pitch=False):
+    """A float head fitted to nothing in particular, its functionals and speakers
+    (``pitch``: channels M, M + 1 are a log2 F0 and a voicing in [0, 1])."""
     raw = [rng.normal(-3.0, 1.5, (int(rng.integers(40, 90)), C)) + rng.normal(0, 1, C)
            for _ in range(n_speakers * per)]
+    if pitch:
+        for x in raw:
+            x[:, M] = rng.normal(0.5, 0.3, len(x))
+            x[:, M + 1] = rng.uniform(0, 1, len(x))
     speakers = [f"s{i // per}" for i in range(len(raw))]
-    F = np.stack([utterance_functionals(x, M) for x in raw])
+    F = np.stack([utterance_functionals(x, M, pitch) for x in raw])
     normalizer = Normalizer("speaker")
     normalizer.fit_prior(list(F[:, None, :]), speakers)
     D = F.shape[1]
     head = StatsHead(rng.normal(0, 0.05, (N, D)), rng.normal(0, 0.3, N), normalizer,
-                     0.5, M)
+                     0.5, M, pitch=pitch)
     return head, raw, F, speakers
 
 
@@ -107,9 +113,11 @@ def test_decision_mixes_the_two_probabilities():
     assert np.argmax(qhead.decision_logits(alone)) == np.argmax(alone)
 
 
-def test_meta_round_trip_and_refusals(rng):
-    h = random_constants(rng, 4, 3, 2, 3)
+@pytest.mark.parametrize("pitch", [False, True])
+def test_meta_round_trip_and_refusals(rng, pitch):
+    h = random_constants(rng, 6, 3, 2, 3, pitch)
     meta = qhead.to_meta(h)
+    assert ("pitch" in meta) == pitch
     back = qhead.from_meta(meta, 3)
     for a, b in zip(h, back):
         if isinstance(a, np.ndarray):
@@ -120,7 +128,8 @@ def test_meta_round_trip_and_refusals(rng):
         else:
             assert a == b
     bad = [("weight", meta["weight"][:-1]), ("exponent", [99] * len(meta["exponent"])),
-           ("mix", 40000), ("mix", 0.5), ("channels", 0), ("bands", 5),
+           ("mix", 40000), ("mix", 0.5), ("channels", 0), ("bands", 7), ("pitch", 2),
+           ("pitch", True), ("pitch", int(not pitch)),
            ("z_scale", -1.0), ("prior_var", [0] * len(meta["prior_var"])),
            ("shift", [31] * 3), ("head_exp_table", [0] * 256), ("dct", "x")]
     for key, value in bad:
@@ -132,6 +141,9 @@ def test_meta_round_trip_and_refusals(rng):
         qhead.from_meta(meta, 4)                                 # another class count
     with pytest.raises(qhead.HeadMetaError):
         qhead.from_meta([1, 2], 3)
+    if pitch:       # the prosody block needs the two pitch channels after the bands
+        with pytest.raises(qhead.HeadMetaError, match="pitch channels"):
+            qhead.from_meta({**meta, "bands": 5}, 3)
 
 
 # --------------------------------------------------------------------------- C twin
@@ -145,9 +157,12 @@ def test_c_head_is_bit_exact_for_any_constants(T, C, N, data):
     from pyreparam.quant.ckernels import head_decide_s8, head_features_s16
     M = data.draw(st.integers(1, C))
     L = data.draw(st.integers(1, M))
+    pitch = C >= M + 2 and data.draw(st.booleans())
     rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
-    h = random_constants(rng, C, M, L, N)
+    h = random_constants(rng, C, M, L, N, pitch)
     X = rng.integers(-32768, 32768, (T, C)).astype(np.int16)
+    if pitch and data.draw(st.booleans()):                    # voicing near 0.5
+        X[:, M + 1] = rng.integers(100, 160, T)
     np.testing.assert_array_equal(head_features_s16(h, X), qhead.features(h, X))
     z = rng.integers(-128, 128, h.n_features).astype(np.int8)
     net = rng.integers(-128, 128, N).astype(np.int8)
@@ -155,12 +170,14 @@ def test_c_head_is_bit_exact_for_any_constants(T, C, N, data):
 
 
 @needs_c
-def test_c_head_on_a_fitted_head_with_its_causal_state(rng):
+@pytest.mark.parametrize("pitch", [False, True])
+def test_c_head_on_a_fitted_head_with_its_causal_state(rng, pitch):
     """The whole device step (features, pr_norm apply with D bands, decide, update) in C
     == NumPy over one speaker's utterances, state bytes included."""
     from pyreparam.quant import ckernels
-    head, raw, F, _ = synthetic_head(rng, C=8, M=8)
+    head, raw, F, _ = synthetic_head(rng, C=8, M=6 if pitch else 8, pitch=pitch)
     h = qhead.quantize_head(head, F, 8, 0.1)
+    assert h.pitch == pitch
     D = h.n_features
     state_c = ckernels.norm_state_init(D)
     state_np = qcausal.new_state(D)
@@ -192,7 +209,8 @@ def test_c_head_refuses_bad_heads():
     assert lib.pr_head_count(ffi.NULL) == -1
     for field, value, status in (("classes", 65, -2), ("classes", 0, -2), ("bands", 4, -2),
                                  ("cepstra", 3, -2), ("mix", 32769, -5), ("mix", -1, -5),
-                                 ("logit_zero_point", 128, -5), ("weight", ffi.NULL, -1)):
+                                 ("logit_zero_point", 128, -5), ("weight", ffi.NULL, -1),
+                                 ("pitch", 2, -5), ("pitch", 1, -2)):  # 3 channels, 2 bands
         old = getattr(head, field)
         setattr(head, field, value)
         assert lib.pr_head_count(head) == status, field

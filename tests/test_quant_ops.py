@@ -691,7 +691,8 @@ def test_every_public_int8_kernel_has_error_tests():
               "pr_norm_update_sums",
               "pr_logmel_push_s16", "pr_stream_init", "pr_stream_push_s16",
               "pr_stream_finish", "pr_pitch_decimate_s16", "pr_pitch_frame_s32",
-              "pr_pitch_fill_s16", "pr_functionals_s16", "pr_head_features_s16",
+              "pr_pitch_fill_s16", "pr_functionals_s16", "pr_prosody_s16",
+              "pr_head_features_s16",
               "pr_head_decide_s8"}
     declared = set(re.findall(r"pr_status (pr_\w+)\(", header)) - others
     assert declared == set(SPEC_NAMES)

@@ -335,6 +335,13 @@ static void run_functionals(int32_t T, int32_t C, int32_t M, int32_t L, int extr
            pr_functionals_s16(x, T, C, M, dct, L, out, scratch, len - 1), PR_ERR_SCRATCH);
     expect("functionals bands",
            pr_functionals_s16(x, T, C, C + 1, dct, L, out, scratch, len), PR_ERR_SHAPE);
+    if (C >= M + 2) { /* the prosody block of the same frames (7 values fit in out) */
+        expect("prosody", pr_prosody_s16(x, T, C, M, out, scratch, len), PR_OK);
+        expect("prosody scratch", pr_prosody_s16(x, T, C, M, out, scratch, len - 1),
+               PR_ERR_SCRATCH);
+    }
+    expect("prosody channels", pr_prosody_s16(x, T, M + 1, M, out, scratch, len),
+           PR_ERR_SHAPE);
     free(x);
     free(dct);
     free(out);
@@ -342,11 +349,14 @@ static void run_functionals(int32_t T, int32_t C, int32_t M, int32_t L, int extr
 }
 
 /* The statistics head: features (functionals + per-functional scale, extreme
- * exponents) and the decision (linear, two softmaxes, the mix at its extremes). */
+ * exponents; the prosody block when C >= M + 2, on every other call) and the decision
+ * (linear, two softmaxes, the mix at its extremes). */
 static void run_head(int32_t T, int32_t C, int32_t M, int32_t L, int32_t N, int extreme)
 {
+    static int32_t calls = 0;
     pr_head h;
-    const int32_t D = pr_functionals_count(C, L);
+    const int32_t pitch = C >= M + 2 && (++calls % 2 == 0 || extreme);
+    const int32_t D = pr_functionals_count(C, L) + (pitch ? PR_PROSODY_COUNT : 0);
     int16_t *x = rand_s16((size_t)T * (size_t)C), *dct = rand_s16((size_t)L * (size_t)M);
     int16_t *g = rand_s16((size_t)D);
     int8_t *exponent = rand_s8((size_t)D), *weight = rand_s8((size_t)N * (size_t)D);
@@ -366,6 +376,7 @@ static void run_head(int32_t T, int32_t C, int32_t M, int32_t L, int32_t N, int 
     h.dct = dct; h.exponent = exponent; h.weight = weight; h.bias = bias;
     h.multiplier = mult; h.shift = shift; h.head_exp_table = table_h;
     h.net_exp_table = table_n;
+    h.pitch = pitch;
     len = pr_head_scratch_len(&h, T);
     scratch = rand_s32((size_t)len, 0, 1);
     if (extreme) {

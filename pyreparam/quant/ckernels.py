@@ -554,6 +554,23 @@ def functionals_s16(x, n_mels: int, basis) -> np.ndarray:
     return out
 
 
+def prosody_s16(x, n_mels: int) -> np.ndarray:
+    """pr_prosody_s16; see :func:`pyreparam.quant.qfunctionals.prosody_functionals_q`:
+    x (T, C) int16 Q8 frames with the pitch channels at n_mels, n_mels + 1; (7,) int32
+    Q16."""
+    if not isinstance(x, np.ndarray) or x.ndim != 2:
+        raise ValueError("x must be a 2-D numpy array (T, channels)")
+    T, C = x.shape
+    x = check_array("x", x, np.int16, (T, C))
+    n_scratch = int(native.lib().pr_functionals_scratch_len(T))
+    if n_scratch < 0:
+        raise NativeError("pr_functionals_scratch_len", n_scratch)
+    out = np.empty(int(native.lib().PR_PROSODY_COUNT), dtype=np.int32)
+    scratch = _scratch(n_scratch)
+    _call("pr_prosody_s16", _ptr(x), T, C, n_mels, _ptr(out), _ptr(scratch), scratch.size)
+    return out
+
+
 # ---- the statistics head ------------------------------------------------------------
 
 def _head(h):
@@ -569,7 +586,7 @@ def _head(h):
         head_exp_table=check_array("head_exp_table", h.head_exp_table, np.int32, (256,)),
         net_exp_table=check_array("net_exp_table", h.net_exp_table, np.int32, (256,)))
     fields = dict(channels=h.channels, bands=h.bands, cepstra=h.dct.shape[0], classes=N,
-                  logit_zero_point=h.logit_zero_point, mix=h.mix)
+                  logit_zero_point=h.logit_zero_point, mix=h.mix, pitch=int(h.pitch))
     fields.update({k: _ptr(v) for k, v in arrays.items()})
     return native.ffi().new("pr_head *", fields), arrays
 

@@ -36,6 +36,13 @@ Statistics of a column v (n values, Q8)
 Speech frames: level_t = sum over the M bands of X[t] (no division); keep the frames
 with level_t >= max level - M round(2^8 ln 100); all when fewer than 3 qualify.
 
+Prosody block (``pitch``; channels M and M + 1 log2 F0 and voicing, Q8): of the speech
+frames, those with voicing >= VOICED_Q8 = 128 (0.5), in time order (all speech frames
+when fewer than 3), the pitch channel's mean, std, p10, p50, p90 and change std as
+above, and the voiced share rdiv(2^16 n_voiced, n_speech) (Q16). C: pr_prosody_s16.
+The float rule's threshold is voicing >= 0.5 on unrounded values, so a frame whose
+voicing rounds up to 128 may count here and not there.
+
 Agreement with the float functionals of X / 2^8: the statistics are exact up to their
 final rounding (2^-16) except through the cepstra, whose basis is rounded to 2^-14 and
 whose values to 2^-8; the speech threshold is 1179 / 2^8 = 4.6055 instead of ln 100 =
@@ -47,7 +54,8 @@ import math
 
 import numpy as np
 
-from pyreparam.audio.functionals import CEPSTRA, MIN_SPEECH_FRAMES, SPEECH_RANGE
+from pyreparam.audio.features import PITCH_VOICED
+from pyreparam.audio.functionals import CEPSTRA, MIN_SPEECH_FRAMES, SPEECH_RANGE, check_pitch
 from pyreparam.quant.fixedpoint import divide_round_half_away as rdiv
 from pyreparam.quant.fixedpoint import rdbp, round_half_away
 
@@ -58,6 +66,8 @@ MAX_CHANNELS = 1024
 MAX_BANDS = 64
 #: the speech range in Q8 (per band; the threshold is M times this on the band sum)
 SPEECH_RANGE_Q8 = int(round_half_away(SPEECH_RANGE * 2**8))
+#: the prosody block's voicing threshold in Q8
+VOICED_Q8 = int(round_half_away(PITCH_VOICED * 2**8))
 
 
 def dct_basis_q14(n_mels: int) -> np.ndarray:
@@ -133,10 +143,23 @@ def speech_frames_q(X: np.ndarray, M: int) -> np.ndarray:
     return X[keep] if keep.sum() >= MIN_SPEECH_FRAMES else X
 
 
+def prosody_functionals_q(X: np.ndarray, M: int) -> np.ndarray:
+    """The prosody block (Q16 int64, (7,)) of X (T, C) int Q8, C >= M + 2."""
+    S = np.asarray(speech_frames_q(X, M), dtype=np.int64)
+    voiced = S[:, M + 1] >= VOICED_Q8
+    n_voiced = int(voiced.sum())
+    v = (S[voiced, M] if n_voiced >= MIN_SPEECH_FRAMES else S[:, M])[:, None]   # (n, 1)
+    mean, std = _mean_std(v)
+    p10, p50, p90 = _percentiles(v, (10, 50, 90))
+    share = rdiv(np.array([n_voiced << 16]), S.shape[0])
+    return np.concatenate([mean, std, p10, p50, p90, _change(v)[0], share])
+
+
 def utterance_functionals_q(X: np.ndarray, n_mels: int | None = None,
-                            basis: np.ndarray | None = None) -> np.ndarray:
+                            basis: np.ndarray | None = None, pitch: bool = False
+                            ) -> np.ndarray:
     """All functionals (Q16 int32, (D,)) of an utterance X (T, C) int16 Q8; ``basis``
-    (L, M) int16, default :func:`dct_basis_q14`."""
+    (L, M) int16, default :func:`dct_basis_q14`; ``pitch``: with the prosody block."""
     X = np.asarray(X)
     if X.ndim != 2 or X.shape[0] < 1 or X.dtype != np.int16:
         raise ValueError(f"expected int16 frames (T >= 1, C), got {X.dtype} {X.shape}")
@@ -149,6 +172,9 @@ def utterance_functionals_q(X: np.ndarray, n_mels: int | None = None,
     B = dct_basis_q14(M) if basis is None else np.asarray(basis)
     if B.ndim != 2 or B.shape[1] != M or not 1 <= B.shape[0] <= M or B.dtype != np.int16:
         raise ValueError(f"the basis must be int16 (L, {M}), 1 <= L <= {M}")
-    out = np.concatenate([frame_functionals_q(X, M, B),
-                          frame_functionals_q(speech_frames_q(X, M), M, B)])
+    check_pitch(X.shape[1], M, pitch)
+    parts = [frame_functionals_q(X, M, B), frame_functionals_q(speech_frames_q(X, M), M, B)]
+    if pitch:
+        parts.append(prosody_functionals_q(X, M))
+    out = np.concatenate(parts)
     return np.clip(out, -2**31, 2**31 - 1).astype(np.int32)

@@ -32,6 +32,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from pyreparam.audio.functionals import PITCH_STATS
 from pyreparam.quant import qcausal
 from pyreparam.quant.fixedpoint import (INT32_MAX, SHIFT_MAX, SHIFT_MIN, quantize, quantize_multipliers, rdbp,
                                         round_half_away, saturate)
@@ -64,6 +65,7 @@ class HeadConstants(NamedTuple):
     net_exp_table: np.ndarray   # (256,) int32, softmax of the network's logits
     mix: int                   # w, Q15, 0 .. 2^15
     z_scale: float             # s_z (the lab protocols quantize float z-scores with it)
+    pitch: bool = False        # the functionals end with the prosody block
 
     @property
     def n_features(self) -> int:
@@ -97,7 +99,8 @@ def features(h: HeadConstants, X) -> np.ndarray:
     X = np.asarray(X)
     if X.ndim != 2 or X.shape[1] != h.channels:
         raise ValueError(f"expected int16 frames (T, {h.channels}), got {X.shape}")
-    return scale_functionals(utterance_functionals_q(X, h.bands, h.dct), h.exponent)
+    return scale_functionals(utterance_functionals_q(X, h.bands, h.dct, h.pitch),
+                             h.exponent)
 
 
 def zscores(h: HeadConstants, state: qcausal.NormState, g) -> np.ndarray:
@@ -172,7 +175,8 @@ def quantize_head(head, F: np.ndarray, channels: int, net_output_scale: float
         shift=shift, logit_zero_point=0,
         head_exp_table=build_softmax_exp_table(s_l),
         net_exp_table=build_softmax_exp_table(net_output_scale),
-        mix=int(round_half_away(head.mix * 2**MIX_BITS)), z_scale=z_scale)
+        mix=int(round_half_away(head.mix * 2**MIX_BITS)), z_scale=z_scale,
+        pitch=bool(head.pitch))
 
 
 # ---- the constants in a .prq's host metadata (JSON) ---------------------------------
@@ -188,7 +192,8 @@ def to_meta(h: HeadConstants) -> dict:
             "multiplier": h.multiplier.tolist(), "shift": h.shift.tolist(),
             "logit_zero_point": h.logit_zero_point,
             "head_exp_table": h.head_exp_table.tolist(),
-            "net_exp_table": h.net_exp_table.tolist(), "mix": h.mix}
+            "net_exp_table": h.net_exp_table.tolist(), "mix": h.mix,
+            **({"pitch": 1} if h.pitch else {})}
 
 
 class HeadMetaError(ValueError):
@@ -220,7 +225,11 @@ def from_meta(d, n_classes: int) -> HeadConstants:
         C = _int(d, "channels", 1, MAX_CHANNELS)
         M = _int(d, "bands", 1, min(C, MAX_BANDS))
         L = _int(d, "cepstra", 1, M)
-        D = 2 * (6 * C + 12 * L)
+        pitch = bool(_int(d, "pitch", 0, 1)) if "pitch" in d else False
+        if pitch and C < M + 2:
+            raise HeadMetaError(f"head: the prosody block needs the two pitch channels "
+                                f"after the {M} bands; the frames have {C} channels")
+        D = 2 * (6 * C + 12 * L) + (len(PITCH_STATS) if pitch else 0)
         if D > qcausal.MAX_BANDS:
             raise HeadMetaError(f"head: {D} functionals exceed {qcausal.MAX_BANDS}")
         i32 = (-(1 << 31), (1 << 31) - 1)
@@ -242,7 +251,7 @@ def from_meta(d, n_classes: int) -> HeadConstants:
             _int(d, "logit_zero_point", -128, 127),
             _ints(d, "head_exp_table", 256, 0, 1 << 16, np.int32),
             _ints(d, "net_exp_table", 256, 0, 1 << 16, np.int32),
-            _int(d, "mix", 0, 1 << MIX_BITS), float(z_scale))
+            _int(d, "mix", 0, 1 << MIX_BITS), float(z_scale), pitch)
     except KeyError as exc:
         raise HeadMetaError(f"head: missing {exc}") from None
     if h.head_exp_table[0] < 1 or h.net_exp_table[0] < 1:
@@ -282,7 +291,7 @@ def c_header_lines(h: HeadConstants, name: str, t_max: int) -> list[str]:
         f"static const int32_t {p}_prior_var[{D}] = {row(n.prior_var)};",
         f"#define {N}_HEAD {{{h.channels}, {h.bands}, {h.dct.shape[0]}, {h.n_classes}, "
         f"{h.logit_zero_point}, {h.mix}, {p}_dct, {p}_exponent, {p}_weight, {p}_bias, "
-        f"{p}_multiplier, {p}_shift, {p}_exp_table, {p}_net_exp_table}}",
+        f"{p}_multiplier, {p}_shift, {p}_exp_table, {p}_net_exp_table, {int(h.pitch)}}}",
         f"#define {N}_HEAD_NORM {{{D}, {n.prior_weight}, {n.var_floor}, {n.multiplier}, "
         f"{n.shift}, {n.zero_point}}}", ""]
 

@@ -145,10 +145,6 @@ def quantize_head(loaded: LoadedModel, raw: Sequence[np.ndarray], t_max: int,
     speakers' utterances, each cut to t_max frames as the device sees them)."""
     from pyreparam.quant.qhead import quantize_head as quantize_constants
     head = loaded.frontend.head
-    if head.pitch:
-        raise QuantizeError("the statistics head's prosody block (a --pitch model's head) "
-                            "has no integer path yet: quantize this model without its "
-                            "head is not offered either, as its decision would change")
     F = np.stack([head.functionals(x[:t_max]) for x in raw])
     return quantize_constants(head, F, loaded.model.config.n_mels, output_scale)
 

@@ -46,6 +46,7 @@ DEFAULT_TARGETS = "m4-dsp,m3-ref,m7-dsp"
 T_MAX = 300
 N_CLASSES = 7
 HEAD_OBJECTS = ("pr_head_features_s16.o", "pr_head_decide_s8.o", "pr_functionals_s16.o",
+                "pr_prosody_s16.o",
                 "pr_functionals_count.o", "pr_functionals_scratch_len.o",
                 "pr_head_scratch_len.o")
 
