@@ -34,7 +34,7 @@ sys.path.insert(0, str(HERE))
 import firmware as fw  # noqa: E402
 from frontend import code_bytes  # noqa: E402
 from pyreparam.atomic import write_text  # noqa: E402
-from pyreparam.audio.features import FeatureConfig, logmel  # noqa: E402
+from pyreparam.audio.features import FeatureConfig, frame_features  # noqa: E402
 from pyreparam.audio.functionals import utterance_functionals  # noqa: E402
 from pyreparam.data.normalize import Normalizer  # noqa: E402
 from pyreparam.data.synth import EMOTIONS, synthesize  # noqa: E402
@@ -52,22 +52,23 @@ HEAD_OBJECTS = ("pr_head_features_s16.o", "pr_head_decide_s8.o", "pr_functionals
 
 
 def synthetic_case(n_utterances: int, seed: int = 0, n_classes: int = N_CLASSES,
-                   net_output_scale: float = 0.08):
-    """(head constants, frames list (T, 64) int16, network logits (n, N) int8): a head
+                   net_output_scale: float = 0.08, pitch: bool = False):
+    """(head constants, frames list (T, C) int16, network logits (n, N) int8): a head
     fitted on 4 synthetic speakers, the utterances of a fifth (classes beyond the
-    corpus' 4 emotions get random weights)."""
+    corpus' 4 emotions get random weights); ``pitch``: frames with the two pitch
+    channels (C = 66) and a head with the prosody block."""
     from pyreparam.train.stats_head import fit_logistic
-    config = FeatureConfig()
+    config = FeatureConfig(pitch=pitch)
     emotions = list(EMOTIONS)
     raw, labels, speakers = [], [], []
     for s in range(5):
         for k, emotion in enumerate(emotions):
             for j in range(3 if s < 4 else 1):
-                raw.append(logmel(synthesize(seed, s, emotion, j), config)[:T_MAX])
+                raw.append(frame_features(synthesize(seed, s, emotion, j), config)[:T_MAX])
                 labels.append(k)
                 speakers.append(s)
     speakers, labels = np.array(speakers), np.array(labels)
-    F = np.stack([utterance_functionals(x, config.n_mels) for x in raw])
+    F = np.stack([utterance_functionals(x, config.n_mels, pitch) for x in raw])
     fit = speakers < 4
     normalizer = Normalizer("speaker")
     normalizer.fit_prior(list(F[fit][:, None, :]), list(speakers[fit]))
@@ -77,8 +78,8 @@ def synthetic_case(n_utterances: int, seed: int = 0, n_classes: int = N_CLASSES,
     rng = np.random.default_rng(seed)            # EmoDB's 7 classes: 3 more, random
     W = np.concatenate([W, rng.normal(0, W.std(), (n_classes - len(W), W.shape[1]))])
     b = np.concatenate([b, np.full(n_classes - len(b), b.min())])
-    head = StatsHead(W, b, normalizer, 0.5, config.n_mels)
-    h = qhead.quantize_head(head, F[fit], config.n_mels, net_output_scale)
+    head = StatsHead(W, b, normalizer, 0.5, config.n_mels, pitch=pitch)
+    h = qhead.quantize_head(head, F[fit], config.channels, net_output_scale)
     test = [qcausal.quantize_features(x) for x in np.array(raw, dtype=object)[~fit]]
     net = rng.integers(-60, 60, (len(test), n_classes)).astype(np.int8)
     return h, test[:n_utterances], net[:n_utterances]
@@ -253,13 +254,16 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--targets", default=DEFAULT_TARGETS)
     p.add_argument("--utterances", type=int, default=4)
+    p.add_argument("--pitch", action=argparse.BooleanOptionalAction, default=True,
+                   help="the head runs on frames with the pitch channels, with its prosody "
+                        "block (the whole-utterance loop's model has none) [on]")
     p.add_argument("--loop-targets", default="m4-dsp",
                    help="targets of the whole-utterance run (model + head in one working "
                         "buffer, head_loop.c); '' for none [m4-dsp]")
     p.add_argument("--out", type=Path, default=ROOT / "build" / "mcu-head")
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args(argv)
-    h, frames, net = synthetic_case(args.utterances)
+    h, frames, net = synthetic_case(args.utterances, pitch=args.pitch)
     expected = reference(h, frames, net)
     if not host_c_agrees(h, frames, net, expected):
         print("host C and NumPy reference differ: fix that first")
@@ -271,7 +275,8 @@ def main(argv: list[str] | None = None) -> int:
     results = [run_target(t, args.out, header_dir, plugin, len(frames))
                for t in args.targets.split(",") if t]
     size = sizes(h)
-    print(f"head: {h.n_features} functionals, {h.n_classes} classes, utterances of "
+    print(f"head: {h.n_features} functionals ({h.channels} channels"
+          f"{', prosody block' if h.pitch else ''}), {h.n_classes} classes, utterances of "
           f"{', '.join(str(x.shape[0]) for x in frames)} frames; flash (constants) "
           f"{size['flash_constants_bytes']:,} B; RAM: frames {size['frames_bytes']:,} B at "
           f"T_max {T_MAX}, scratch {size['scratch_bytes']:,} B, g + z "
