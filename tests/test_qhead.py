@@ -319,8 +319,9 @@ def _mcu_missing() -> list[str]:
 @pytest.mark.skipif(bool(_mcu_missing()), reason="the Arm toolchain or qemu-system-arm is "
                                                  "not installed (tools/mcu/run.sh installs them)")
 def test_cortex_m4_head_equals_the_host(tmp_path):
-    """tools/mcu/head.py on the Cortex-M4 (DSP build): features, causal z, decision and
-    state CRC of every utterance equal the NumPy reference's; then a light model and
+    """tools/mcu/head.py on the Cortex-M4 (DSP build): features (with the pitch
+    channels and the prosody block), causal z, decision and state CRC of every
+    utterance equal the NumPy reference's; then a light model and
     its head on whole utterances in one working buffer (head_loop.c): logits, decision
     and both states equal the host's; figures in its JSON."""
     import json
@@ -335,7 +336,9 @@ def test_cortex_m4_head_equals_the_host(tmp_path):
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     doc = json.loads(out.read_text())
     (m4,) = doc["results"]
-    assert m4["ok"] and doc["functionals"] == 1344 and len(m4["instructions"]["features"]) == 2
+    # the default head reads the pitch channels: 1,344 functionals + the prosody block
+    assert m4["ok"] and doc["prosody_block"] and doc["functionals"] == 1344 + 31
+    assert len(m4["instructions"]["features"]) == 2
     assert all(n > 0 for step in m4["instructions"].values() for n in step)
     # a whole utterance, model and head, in one working buffer: bit-exact, and its
     # working memory within the microcontroller budget (the states are persistent)

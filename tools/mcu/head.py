@@ -310,7 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     ok = bool(results) and all(r["ok"] for r in results + loops)
     if args.json is not None:
         write_text(args.json, json.dumps({
-            "ok": ok, "functionals": h.n_features, "classes": h.n_classes,
+            "ok": ok, "functionals": h.n_features, "prosody_block": h.pitch,
+            "classes": h.n_classes,
             "frames": [int(x.shape[0]) for x in frames], **size, "results": results,
             "loop": loops}, indent=1))
     return 0 if ok else 1
