@@ -2,7 +2,10 @@
 prosody head of a --pitch run of the same seed and folds (its frames carry the pitch
 channels; the network sees the mel bands alone), against each run's own figures.
 
-    python results/probes/pitch_head_only.py MANIFEST NETWORK_RUN PITCH_RUN
+    python results/probes/pitch_head_only.py MANIFEST NETWORK_RUN PITCH_RUN \
+        [NETWORK_RUN PITCH_RUN ...]
+
+Each pair is one seed; with several, a table of mean +- std over the pairs follows.
 """
 from __future__ import annotations
 
@@ -44,13 +47,14 @@ class Bands:
         return self.inner.after([self._cut(h) for h in heard], self._cut(raw))
 
 
-def main(manifest, net_run, pitch_run):
+def main(manifest, net_run, pitch_run) -> dict:
     utts = read_manifest(manifest)
     by_path = {u.path: u for u in utts}
     reports, heads, cache = [], [], {}
     for fold_dir in sorted(Path(pitch_run).glob("fold_*")):
         result = json.loads((fold_dir / "result.json").read_text())
-        net_model, net_front = load_for_inference(Path(net_run) / fold_dir.name / "model_merged.npz")
+        net_model, net_front = load_for_inference(
+            Path(net_run) / fold_dir.name / "model_merged.npz")
         _, pitch_front = load_for_inference(fold_dir / "model_merged.npz")
         fc = pitch_front.feature_config
         test = [u for u in utts if u.speaker in result["fold"]["test"]]
@@ -75,7 +79,24 @@ def main(manifest, net_run, pitch_run):
     pooled = pool_protocols(reports)
     print("pooled", {p: round(100 * r["ua"], 1) for p, r in pooled.items()},
           "k:", {k: round(100 * v, 1) for k, v in pooled["causal"]["ua_by_prior"].items()})
+    return pooled
+
+
+def table(pooled: list[dict]) -> str:
+    sd = lambda v: np.std(v, ddof=1) if len(v) > 1 else 0.0
+    cell = lambda v: f"{100 * np.mean(v):.1f} ± {100 * sd(v):.1f}"
+    keys = list(pooled[0]["causal"]["ua_by_prior"])
+    return "\n".join([
+        "| seeds | speaker UA % | causal UA % | utterance UA % |", "|---|---|---|---|",
+        f"| {len(pooled)} | " + " | ".join(cell([p[k]["ua"] for p in pooled])
+                                         for k in ("speaker", "causal", "utterance")) + " |",
+        "", "| " + " | ".join(f"k = {k}" for k in keys) + " |",
+        "|" + "---|" * len(keys),
+        "| " + " | ".join(cell([p["causal"]["ua_by_prior"][k] for p in pooled])
+                         for k in keys) + " |"])
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    args = sys.argv[2:]
+    runs = [main(sys.argv[1], a, b) for a, b in zip(args[::2], args[1::2])]
+    print(table(runs))
