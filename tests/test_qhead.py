@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from pyreparam.audio.functionals import n_functionals, utterance_functionals
 from pyreparam.data.normalize import Normalizer
 from pyreparam.models.stats_head import StatsHead
-from pyreparam.quant import qcausal, qhead
+from pyreparam.quant import qcausal, qfunctionals, qhead
 from pyreparam.quant.qfunctionals import utterance_functionals_q
 
 needs_c = pytest.mark.skipif(not __import__("pyreparam.native").native.available(),
@@ -21,7 +21,7 @@ needs_c = pytest.mark.skipif(not __import__("pyreparam.native").native.available
 def random_constants(rng, C: int, M: int, L: int, N: int,
                      pitch: bool = False) -> qhead.HeadConstants:
     """Constants anywhere in the ranges the kernels accept (not only a builder's)."""
-    D = 2 * (6 * C + 12 * L) + (7 if pitch else 0)
+    D = qfunctionals.count(C, L, pitch)
     norm = qcausal.NormParams(
         rng.integers(-2**23, 2**23, D).astype(np.int32),
         rng.integers(1, 2**24, D).astype(np.int32), int(rng.integers(1, 2**20)),

@@ -55,7 +55,8 @@ import math
 import numpy as np
 
 from pyreparam.audio.features import PITCH_VOICED
-from pyreparam.audio.functionals import CEPSTRA, MIN_SPEECH_FRAMES, SPEECH_RANGE, check_pitch
+from pyreparam.audio.functionals import (CEPSTRA, MIN_SPEECH_FRAMES, PITCH_STATS, SPEECH_RANGE,
+                                         check_pitch)
 from pyreparam.quant.fixedpoint import divide_round_half_away as rdiv
 from pyreparam.quant.fixedpoint import rdbp, round_half_away
 
@@ -68,6 +69,12 @@ MAX_BANDS = 64
 SPEECH_RANGE_Q8 = int(round_half_away(SPEECH_RANGE * 2**8))
 #: the prosody block's voicing threshold in Q8
 VOICED_Q8 = int(round_half_away(PITCH_VOICED * 2**8))
+
+
+def count(channels: int, cepstra: int, pitch: bool = False) -> int:
+    """D of frames with ``channels`` channels and ``cepstra`` cepstral coefficients
+    (pr_functionals_count, + PR_PROSODY_COUNT with the prosody block)."""
+    return 2 * (6 * channels + 12 * cepstra) + (len(PITCH_STATS) if pitch else 0)
 
 
 def dct_basis_q14(n_mels: int) -> np.ndarray:

@@ -32,8 +32,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from pyreparam.audio.functionals import PITCH_STATS
-from pyreparam.quant import qcausal
+from pyreparam.quant import qcausal, qfunctionals
 from pyreparam.quant.fixedpoint import (INT32_MAX, SHIFT_MAX, SHIFT_MIN, quantize, quantize_multipliers, rdbp,
                                         round_half_away, saturate)
 from pyreparam.quant.qfunctionals import dct_basis_q14, utterance_functionals_q
@@ -229,7 +228,7 @@ def from_meta(d, n_classes: int) -> HeadConstants:
         if pitch and C < M + 2:
             raise HeadMetaError(f"head: the prosody block needs the two pitch channels "
                                 f"after the {M} bands; the frames have {C} channels")
-        D = 2 * (6 * C + 12 * L) + (len(PITCH_STATS) if pitch else 0)
+        D = qfunctionals.count(C, L, pitch)
         if D > qcausal.MAX_BANDS:
             raise HeadMetaError(f"head: {D} functionals exceed {qcausal.MAX_BANDS}")
         i32 = (-(1 << 31), (1 << 31) - 1)
