@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from pyreparam.audio.decode import NO_SPEECH_DBFS, AudioError
-from pyreparam.audio.features import FeatureConfig
+from pyreparam.audio.features import FeatureConfig, network_input
 from pyreparam.data.cache import load_features
 from pyreparam.data.manifest import read_manifest
 from pyreparam.data.normalize import Normalizer
@@ -56,9 +56,13 @@ class Frontend:
     training_speakers: tuple[str, ...] = ()
     #: the statistics head that decides with the network (``train --stats-head``)
     head: StatsHead | None = None
+    #: values per frame the network reads, the first of the features' channels (None:
+    #: all; the mel bands alone when the pitch channels feed the head only)
+    n_in: int | None = None
 
     @classmethod
-    def from_checkpoint(cls, meta: dict, extra: dict[str, np.ndarray], path) -> "Frontend":
+    def from_checkpoint(cls, meta: dict, extra: dict[str, np.ndarray], path,
+                        n_in: int | None = None) -> "Frontend":
         if "classes" not in meta or "feature_config" not in meta:
             raise InferenceError(f"{path}: the checkpoint has no front end (feature settings "
                                  "and class names); it was not written by `pyreparam train`")
@@ -69,9 +73,15 @@ class Frontend:
         seen = tuple(fold.get("train", ())) + tuple(fold.get("validation", ()))
         features = FeatureConfig.from_dict(meta["feature_config"])
         head = StatsHead.from_extra(extra, len(meta["classes"]), features.channels)
-        return cls(features, normalizer, list(meta["classes"]), seen, head)
+        return cls(features, normalizer, list(meta["classes"]), seen, head, n_in)
+
+    def network(self, features: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """The network's channels of each utterance's features."""
+        return [x if self.n_in is None else network_input(x, self.n_in) for x in features]
 
     def normalize(self, features: list[np.ndarray], speakers: Sequence[str]) -> list[np.ndarray]:
+        """The network's input: its channels of the features, normalized."""
+        features = self.network(features)
         if self.normalizer.mode == "utterance":
             return self.normalizer.apply(features)
         return self.normalizer.apply(features, list(speakers))
@@ -79,7 +89,7 @@ class Frontend:
 
 def load_for_inference(path: str | os.PathLike) -> tuple[Model, Frontend]:
     model, meta, extra = load_checkpoint_with_meta(path)
-    return model, Frontend.from_checkpoint(meta, extra, path)
+    return model, Frontend.from_checkpoint(meta, extra, path, model.config.n_mels)
 
 
 @dataclasses.dataclass

@@ -48,11 +48,18 @@ def stream_pitch_tables(fc: FeatureConfig) -> qpitch.PitchTables | None:
 
 def stream_config(meta: dict, params: qcausal.NormParams | None = None
                   ) -> qstream.StreamConfig:
-    """The stream configuration stored in a .prq's metadata, else the defaults."""
+    """The stream configuration stored in a .prq's metadata, else the defaults;
+    StreamError for a model whose pitch channels feed only its statistics head (the
+    stream runs the network alone)."""
+    fc = FeatureConfig.from_dict(meta["feature_config"])
+    if int(meta["model_config"]["n_mels"]) != fc.channels:
+        raise StreamError("the model cannot stream: its pitch channels feed only its "
+                          "statistics head, which needs "
+                          "whole utterances (trained with --pitch-head-only): use "
+                          "`pyreparam infer MODEL FILE... --state STATE`")
     stored = meta.get("stream")
     if stored:
         return qstream.StreamConfig(**{k: int(stored[k]) for k in qstream.StreamConfig._fields})
-    fc = FeatureConfig.from_dict(meta["feature_config"])
     params = norm_params(meta) if params is None else params
     # the gate follows the log-mel bands' prior (not the pitch channels after them)
     return qstream.default_config(int(meta["t_max"]), fc.hop_length, fc.sample_rate,

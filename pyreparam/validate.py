@@ -46,9 +46,12 @@ def classes(value, n_classes: int, where: str) -> list[str]:
     return list(value)
 
 
-def feature_config(value, n_mels: int, where: str) -> FeatureConfig:
+def feature_config(value, n_mels: int, where: str, head_pitch: bool = False
+                   ) -> FeatureConfig:
     """Feature settings the model was trained with (``n_mels`` values per frame: the
-    model's input width, mel bands plus any pitch channels)."""
+    model's input width, mel bands plus any pitch channels; with ``head_pitch``, a
+    statistics head with the prosody block, the network may read the mel bands alone,
+    the pitch channels feeding the head: ``train --pitch-head-only``)."""
     if not isinstance(value, Mapping):
         raise FrontendError(f"{where}: feature_config must be a mapping, got {value!r:.80}")
     for key, v in value.items():
@@ -62,7 +65,8 @@ def feature_config(value, n_mels: int, where: str) -> FeatureConfig:
         config = FeatureConfig.from_dict(dict(value))
     except Exception as exc:  # noqa: BLE001 - wrong names or types
         raise FrontendError(f"{where}: invalid feature_config ({exc})") from None
-    if config.channels != n_mels:
+    head_only = head_pitch and config.pitch and config.n_mels == n_mels
+    if config.channels != n_mels and not head_only:
         raise FrontendError(f"{where}: feature_config gives {config.channels} values per "
                             f"frame, the model takes {n_mels}")
     if not 1000 <= config.sample_rate <= 384000 or config.n_fft > 65536:

@@ -368,3 +368,67 @@ def test_a_head_needs_per_speaker_normalization():
         TrainConfig(stats_head=1.5)
     with pytest.raises(ValueError, match="give the head a weight"):
         TrainConfig(stats_head_select=True)
+
+
+def test_pitch_channels_can_feed_the_head_alone(corpus, tmp_path):  # noqa: F811
+    """`--pitch-head-only`: the frames carry the pitch channels, the head reads its
+    prosody block from them, the network reads the mel bands exactly as a run without
+    --pitch (the same parameters, the same decisions); the model quantizes, decides
+    through the int8 path with its state, and the stream refuses it."""
+    from pyreparam.audio.features import FeatureConfig
+    runs = {}
+    for name, pitch in (("bands", False), ("head_pitch", True)):
+        spec = _spec(corpus, tmp_path, epochs=1, cv="fixed", stats_head=0.5)
+        spec.feature_config = FeatureConfig(n_mels=16, pitch=pitch).to_dict()
+        start_run(spec, tmp_path / name, quiet=True)
+        runs[name] = tmp_path / name / "fold_00"
+    (a, _, a_extra), (b, meta, b_extra) = (load_checkpoint_with_meta(runs[n] / "model.npz")
+                                            for n in ("bands", "head_pitch"))
+    assert b.config.n_mels == 16 and meta["feature_config"]["pitch"] is True
+    assert all(np.array_equal(a.params[k], b.params[k]) for k in a.params)
+    assert b_extra["normalizer.prior_mean"].shape == (16,)
+    assert b_extra["head.weight"].shape == (4, n_functionals(18, 16, True))
+    assert a_extra["head.weight"].shape == (4, n_functionals(16, 16))
+    parts = [json.loads((runs[n] / "result.json").read_text())["protocols_parts"]
+             for n in ("bands", "head_pitch")]
+    assert parts[0]["network"] == parts[1]["network"]
+    # the whole chain: eval reproduces the fold's figure, int8 decides with its state
+    result = json.loads((runs["head_pitch"] / "result.json").read_text())
+    lines = corpus.read_text().splitlines()
+    test = set(result["fold"]["test"])
+    subset = tmp_path / "test.csv"
+    subset.write_text("\n".join([lines[0]] + [
+        f"{corpus.parent / line.split(',')[0]},{line.split(',', 1)[1]}"
+        for line in lines[1:] if line.split(",")[2] in test]) + "\n")
+    model = runs["head_pitch"] / "model.npz"
+    r = CliRunner().invoke(main, ["eval", str(model), str(subset), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["confusion"] == result["test"]["confusion"]
+    prq = tmp_path / "m.prq"
+    r = CliRunner().invoke(main, ["quantize", str(model), "--calib", str(corpus),
+                                  "-o", str(prq)])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(main, ["eval", str(prq), str(subset), "--protocol", "causal",
+                                  "--orders", "1", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["n"] == len(test) * 3 * 4
+    wav = str(corpus.parent / lines[1].split(",")[0])
+    state = tmp_path / "device.state"
+    for _ in range(2):
+        r = CliRunner().invoke(main, ["infer", str(prq), wav, "--state", str(state)])
+        assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(main, ["infer", str(prq), wav, "--stream"])
+    assert r.exit_code != 0 and "feed only its statistics head" in r.output
+    r = CliRunner().invoke(main, ["export", str(prq), "--c-header", str(tmp_path / "m.h")])
+    assert r.exit_code == 0, r.output
+    assert "_STREAM_CONFIG" not in (tmp_path / "m.h").read_text()
+
+
+def test_pitch_head_only_needs_pitch_and_a_head(corpus, tmp_path):  # noqa: F811
+    base = ["train", str(corpus), "--cv", "fixed", "--epochs", "1", "--out",
+            str(tmp_path / "run"), "--quiet"]
+    for extra in (["--pitch-head-only", "--stats-head", "0.5"],
+                  ["--pitch-head-only", "--pitch"]):
+        r = CliRunner().invoke(main, [*base, *extra])
+        assert r.exit_code != 0 and "needs --pitch and --stats-head" in r.output
+    assert not (tmp_path / "run").exists()

@@ -224,6 +224,13 @@ def _window(name: str, length: int) -> np.ndarray:
     return window
 
 
+def network_input(frames: np.ndarray, n_in: int) -> np.ndarray:
+    """The channels a network reads of frames (T, C): the first ``n_in`` (frames itself
+    when C = n_in). A model trained with ``--pitch-head-only`` reads the mel bands
+    alone; the pitch channels after them feed its statistics head."""
+    return frames if frames.shape[-1] == n_in else frames[..., :n_in]
+
+
 def frame_features(signal: np.ndarray, config: FeatureConfig = FeatureConfig()) -> np.ndarray:
     """A model's input frames: :func:`logmel`, then :func:`pitch_track` when ``pitch``.
 

@@ -80,6 +80,12 @@ DEFAULTS = TrainConfig()
                    "integer track, pyreparam.quant.qpitch). Such a model runs in the C "
                    "runtime, and the device's stream (infer --stream, listen, the "
                    "exported firmware) computes the pitch channels as samples arrive.")
+@click.option("--pitch-head-only", is_flag=True, default=False,
+              help="With --pitch and --stats-head: the pitch channels feed only the "
+                   "statistics head's prosody block; the network reads the mel bands "
+                   "(its input, normalization and state as without --pitch). Such a "
+                   "model decides whole utterances (train, eval, infer, the .prq); the "
+                   "stream refuses it.")
 @click.option("--ffn", type=click.IntRange(1, 65536), default=None,
               help="Inner width of every feed-forward network [default: the size's preset, "
                    "e.g. 128 for the light ConvTransformer]. A light model widened to the "
@@ -180,7 +186,8 @@ DEFAULTS = TrainConfig()
               help="Longest accepted audio file.")
 def train_command(manifest, backbone, size, hrf_r, hrf_factors, hrf_sites, hrf_init, hrf_bias,
                   cv, epochs, seed, out_dir, resume_dir, jobs, quiet, lr, batch_size,
-                  weight_decay, dropout, frontend, sample_rate, fmax, n_mels, pitch, ffn, pooling,
+                  weight_decay, dropout, frontend, sample_rate, fmax, n_mels, pitch, pitch_head_only, ffn,
+                  pooling,
                   normalization, prior_weight,
                   causal_draw, causal_prior, n_validation, select, select_window, ema, mixup,
                   time_masks, max_time, freq_masks, max_freq, speeds, teachers, distill, temperature, stats_head, stats_head_select, hrf_lr_scale, hrf_weight_decay, cache_dir,
@@ -241,8 +248,13 @@ def run_spec_from_options(o: dict) -> RunSpec:
             model_options[name] = o[name]
     features = dict(frontend=o["frontend"], sample_rate=o.get("sample_rate") or 16000,
                     fmax=o.get("fmax"), pitch=o.get("pitch", False))
+    if o.get("pitch_head_only") and not (features["pitch"] and recipe["stats_head"] > 0):
+        raise click.BadParameter("needs --pitch and --stats-head above 0 (the pitch "
+                                 "channels then feed the statistics head only)",
+                                 param_hint="--pitch-head-only")
     return _run_spec(o["manifest"], o["backbone"], o["size"], hrf, o["cv"], model_options,
-                     recipe, o["cache_dir"], o["on_error"], o["max_seconds"], features)
+                     recipe, o["cache_dir"], o["on_error"], o["max_seconds"], features,
+                     network_pitch=not o.get("pitch_head_only", False))
 
 
 def _speeds(text: str) -> tuple[float, ...]:
@@ -254,17 +266,18 @@ def _speeds(text: str) -> tuple[float, ...]:
 
 
 def _run_spec(manifest, backbone, size, hrf, cv, model_options: dict, recipe: dict,
-              cache_dir, on_error, max_seconds, feature_options: dict | None = None
-              ) -> RunSpec:
+              cache_dir, on_error, max_seconds, feature_options: dict | None = None,
+              network_pitch: bool = True) -> RunSpec:
     """The run's options; ``model_options`` override the model preset's fields,
     ``recipe`` holds TrainConfig fields, ``feature_options`` FeatureConfig fields (the
-    mel bands follow the model's n_mels)."""
+    mel bands follow the model's n_mels; the pitch channels widen the model's input
+    unless ``network_pitch`` is false: then they feed the statistics head only)."""
     from pyreparam.data.manifest import read_manifest
     classes = sorted({u.label for u in read_manifest(manifest, check_files=False)})
     config = make_config(backbone, size, hrf=hrf, n_classes=len(classes), **model_options)
     tc = TrainConfig(**recipe)
     features = FeatureConfig(n_mels=config.n_mels, **(feature_options or {}))
-    if features.channels != config.n_mels:  # pitch channels widen the model's input
+    if features.channels != config.n_mels and network_pitch:  # they widen its input
         config = make_config(backbone, size, hrf=hrf, n_classes=len(classes),
                              **{**model_options, "n_mels": features.channels})
     if features.frontend == "int":          # its limits, before any folder is written

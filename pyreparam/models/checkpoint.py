@@ -28,7 +28,7 @@ from pyreparam.atomic import atomic_write  # noqa: F401  (re-exported: older imp
 from pyreparam.models.archive import ArchiveError, read_npz
 from pyreparam.models.config import config_from_dict
 from pyreparam.models.model import Model, build_model
-from pyreparam.models.stats_head import StatsHead, StatsHeadError
+from pyreparam.models.stats_head import PREFIX as HEAD_PREFIX, StatsHead, StatsHeadError
 
 FORMAT = "pyreparam-checkpoint"
 FORMAT_VERSION = 1
@@ -182,17 +182,21 @@ def _check_frontend(path: Path, config, meta: dict, extra: dict[str, np.ndarray]
     try:
         if "classes" in meta:
             validate.classes(meta["classes"], config.n_classes, "classes")
+        channels = config.n_mels           # the head's: the network's, or more
         if "feature_config" in meta:
             defaults = {"n_mels": config.n_mels}
-            validate.feature_config({**defaults, **meta["feature_config"]}
-                                    if isinstance(meta["feature_config"], dict)
-                                    else meta["feature_config"], config.n_mels,
-                                    "feature_config")
+            flag = np.asarray(extra.get(HEAD_PREFIX + "pitch", 0))  # checked by the head
+            head_pitch = flag.size == 1 and flag.dtype.kind in "biuf" and flag.item() == 1
+            features = validate.feature_config(
+                {**defaults, **meta["feature_config"]}
+                if isinstance(meta["feature_config"], dict) else meta["feature_config"],
+                config.n_mels, "feature_config", head_pitch)
+            channels = features.channels
         state = {k[len("normalizer."):]: v for k, v in extra.items()
                  if k.startswith("normalizer.")}
         if state:
             validate.normalizer(state, config.n_mels, "normalizer")
-        StatsHead.from_extra(extra, config.n_classes, config.n_mels)
+        StatsHead.from_extra(extra, config.n_classes, channels)
         fold = meta.get("fold", {})
         parts = [fold.get(k, []) for k in ("train", "validation", "test")] \
             if isinstance(fold, dict) else [None]

@@ -15,7 +15,9 @@ A .prq whose host metadata carries a statistics head (``meta["head"]``,
 ``--stats-head``) decides as the device would with it: the integer functionals of the
 utterance's int16 frames (the first T_max, as the network's), z-scored with the head's
 own causal state, the int8 head and the mix of the two softmaxes (``pr_head_*``). Its
-state is the frames' state bytes followed by the head's (both self-describing).
+state is the frames' state bytes followed by the head's (both self-describing). When
+the head reads more channels than the network (``--pitch-head-only``: the pitch
+channels feed the head alone), the network and its state see the mel bands.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from pyreparam.audio.features import network_input
 from pyreparam.data.normalize import Normalizer
 from pyreparam.quant import qcausal, qhead
 from pyreparam.models.stats_head import zscore_speaker
@@ -94,6 +97,10 @@ class Int8Scorer:
     def n_bands(self) -> int:
         return int(self.meta["model_config"]["n_mels"])
 
+    def _bands(self, x: np.ndarray) -> np.ndarray:
+        """The network's channels of frames x (contiguous, for the C kernels)."""
+        return np.ascontiguousarray(network_input(x, self.n_bands))
+
     def run_q(self, x: np.ndarray) -> np.ndarray:
         """int8 logits (N,) of int8 model input (T, M), cut to T_max frames."""
         x = np.ascontiguousarray(x[:self.t_max])
@@ -130,7 +137,7 @@ class Int8Scorer:
         """The state after hearing int16 Q8 frames xq (its head features g when already
         computed)."""
         frames, functionals = self._split(state)
-        frames = self._update(frames, xq)
+        frames = self._update(frames, self._bands(xq))
         if self.head is None:
             return frames
         g = self.head_features(xq) if g is None else g
@@ -143,7 +150,7 @@ class Int8Scorer:
                               "normalization needs a model trained with this version")
         frames, functionals = self._split(state)
         xq = qcausal.quantize_features(raw)
-        q = self.run_q(self._apply(self.params, frames, xq))
+        q = self.run_q(self._apply(self.params, frames, self._bands(xq)))
         g = z = None
         if self.head is not None:
             g = self.head_features(xq)
@@ -195,14 +202,15 @@ class Int8Scorer:
         if self.head is not None:
             raise TypeError("a model with a statistics head needs raw features (its head "
                             "z-scores their functionals): use speaker, utterance or causal")
-        return np.array([self.run_int8(quantize_input(f, self.input_scale,
+        return np.array([self.run_int8(quantize_input(self._bands(f),
+                                                      self.input_scale,
                                                       self.input_zero_point))
                          for f in features])
 
     def _lab(self, features, Z) -> np.ndarray:
         """Logits of float-normalized frames and (head) float z-scores Z (n, D)."""
-        q = [self.run_q(quantize_input(f, self.input_scale, self.input_zero_point))
-             for f in features]
+        q = [self.run_q(quantize_input(self._bands(f), self.input_scale,
+                                       self.input_zero_point)) for f in features]
         if self.head is None:
             return np.array([self._decision(x, None) for x in q])
         Zq = quantize(Z, self.head.z_scale, 0)
@@ -219,7 +227,7 @@ class Int8Scorer:
         G = self._head_values(raw)
         Z = None if G is None else zscore_speaker(G, 2.0**-8)
         return self._lab(Normalizer("speaker", self.min_std).apply(
-            list(raw), ["speaker"] * len(raw)), Z)
+            [self._bands(x) for x in raw], ["speaker"] * len(raw)), Z)
 
     def utterance(self, raw):
         G = self._head_values(raw)
@@ -228,4 +236,5 @@ class Int8Scorer:
             n = self.head.norm
             std = np.sqrt(np.maximum(n.prior_var, n.var_floor) / 2.0**16)
             Z = (G - n.prior_mean / 2.0**16) / std
-        return self._lab(Normalizer("utterance", self.min_std).apply(list(raw)), Z)
+        return self._lab(Normalizer("utterance", self.min_std).apply(
+            [self._bands(x) for x in raw]), Z)

@@ -224,20 +224,22 @@ def check_meta(meta, program: Program) -> None:
             raise validate.FrontendError(f"model_config {config!r:.80} does not match the "
                                          f"program ({n_in} mel bands, {n_out} classes)")
         validate.classes(meta["classes"], n_out, "classes")
-        validate.feature_config(meta["feature_config"], n_in, "feature_config")
-        validate.normalizer(meta["normalizer"], n_in, "normalizer")
-        if meta["t_max"] != program.t_max:
-            raise validate.FrontendError(f"t_max {meta['t_max']!r} differs from the "
-                                         f"program's {program.t_max}")
+        head = None
         if "head" in meta:
             from pyreparam.quant.qhead import HeadMetaError, from_meta
             try:
                 head = from_meta(meta["head"], n_out)
             except HeadMetaError as exc:
                 raise validate.FrontendError(str(exc)) from None
-            if head.channels != n_in:
-                raise validate.FrontendError(f"head.channels {head.channels} differs from "
-                                             f"the program's {n_in} input channels")
+        features = validate.feature_config(meta["feature_config"], n_in, "feature_config",
+                                           head is not None and head.pitch)
+        validate.normalizer(meta["normalizer"], n_in, "normalizer")
+        if meta["t_max"] != program.t_max:
+            raise validate.FrontendError(f"t_max {meta['t_max']!r} differs from the "
+                                         f"program's {program.t_max}")
+        if head is not None and head.channels != features.channels:
+            raise validate.FrontendError(f"head.channels {head.channels} differs from "
+                                         f"the features' {features.channels} channels")
         speakers = meta.get("training_speakers", [])
         if not isinstance(speakers, list) or not all(isinstance(x, str) for x in speakers):
             raise validate.FrontendError("training_speakers must be a list of names")

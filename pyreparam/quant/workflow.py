@@ -45,7 +45,8 @@ def load_float(path) -> LoadedModel:
     normalization when the checkpoint has none, e.g. from ``pyreparam init``)."""
     model, meta, extra = load_checkpoint_with_meta(path)
     if "classes" in meta and "feature_config" in meta:
-        return LoadedModel(model, Frontend.from_checkpoint(meta, extra, path), None)
+        return LoadedModel(model, Frontend.from_checkpoint(meta, extra, path,
+                                                           model.config.n_mels), None)
     frontend = Frontend(FeatureConfig(n_mels=model.config.n_mels), Normalizer("utterance"),
                         [f"class{i}" for i in range(model.config.n_classes)])
     note = (f"{path} has no front end (not written by `pyreparam train`): using the "
@@ -74,7 +75,7 @@ def ensure_prior(loaded: LoadedModel, manifest, cache=None, on_error: str = "fai
     raw, kept, _ = load_features(utterances, loaded.frontend.feature_config, cache, on_error)
     if not raw:
         return None
-    normalizer.fit_prior(raw, [u.speaker for u in kept])
+    normalizer.fit_prior(loaded.frontend.network(raw), [u.speaker for u in kept])
     return (f"the model has no causal-normalization prior; fitted one on the "
             f"{len(raw)} calibration utterances of {len({u.speaker for u in kept})} "
             "speaker(s) (unlabelled audio)")
@@ -146,7 +147,7 @@ def quantize_head(loaded: LoadedModel, raw: Sequence[np.ndarray], t_max: int,
     from pyreparam.quant.qhead import quantize_head as quantize_constants
     head = loaded.frontend.head
     F = np.stack([head.functionals(x[:t_max]) for x in raw])
-    return quantize_constants(head, F, loaded.model.config.n_mels, output_scale)
+    return quantize_constants(head, F, loaded.frontend.feature_config.channels, output_scale)
 
 
 def host_meta(loaded: LoadedModel, qparams: dict, t_max: int, calibration: dict,
@@ -184,7 +185,8 @@ def frontend_from_meta(meta: dict) -> Frontend:
     state = {k: np.asarray(v) for k, v in meta["normalizer"].items()}
     return Frontend(FeatureConfig.from_dict(meta["feature_config"]),
                     Normalizer.from_dict(state), list(meta["classes"]),
-                    tuple(meta.get("training_speakers", ())))
+                    tuple(meta.get("training_speakers", ())),
+                    n_in=int(meta["model_config"]["n_mels"]))
 
 
 # --------------------------------------------------------------------------- reports

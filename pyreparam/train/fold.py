@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from pyreparam.audio.features import FeatureConfig
+from pyreparam.audio.features import FeatureConfig, network_input
 from pyreparam.data.augment import spec_augment
 from pyreparam.data.normalize import DEFAULT_PRIOR_WEIGHT, CausalSampler, Normalizer
 from pyreparam.models import Model, build_model, save_checkpoint
@@ -547,8 +547,8 @@ def finish_fold(fold: Fold, splits: dict[str, Split], state: FoldState, fold_dir
 
 def prepare_splits(fold: Fold, features: list[np.ndarray], labels: np.ndarray,
                    speakers: list[str], paths: list[str], tc: TrainConfig,
-                   variants: dict[float, list[np.ndarray]] | None = None
-                   ) -> tuple[dict[str, Split], Normalizer]:
+                   variants: dict[float, list[np.ndarray]] | None = None,
+                   n_in: int | None = None) -> tuple[dict[str, Split], Normalizer]:
     """Fit the normalization on the training speakers and normalize every part.
 
     Causal mode: training examples are normalized per draw (:class:`CausalSampler`);
@@ -558,42 +558,52 @@ def prepare_splits(fold: Fold, features: list[np.ndarray], labels: np.ndarray,
 
     Speed variants (speed perturbation) are training examples only: each speed's
     versions of a speaker count as a speaker of their own for normalization, as
-    speed-perturbed copies do in speech recognition recipes."""
+    speed-perturbed copies do in speech recognition recipes.
+
+    ``n_in``: the values per frame the network reads, the first of the features'
+    channels (None: all). The network's features, normalization and draws use those;
+    each split's ``raw`` keeps every channel (the statistics head's functionals read
+    the pitch channels of a ``--pitch-head-only`` model)."""
+    if n_in is not None and features and features[0].shape[1] != n_in:
+        net = lambda xs: [network_input(x, n_in) for x in xs]
+    else:
+        net = lambda xs: xs
     parts = {"train": fold.train, "validation": fold.validation, "test": fold.test}
     index = {name: [i for i, s in enumerate(speakers) if s in set(group)]
              for name, group in parts.items()}
     take = lambda idx: ([features[i] for i in idx], [speakers[i] for i in idx])
+    feats, spk = take(index["train"])
     normalizer = Normalizer(tc.normalization, prior_weight=tc.prior_weight).fit(
-        *take(index["train"]))
+        net(feats), spk)
     splits = {}
     for name, idx in index.items():
         keys = None
         if name == "validation" and tc.normalization == "causal":
             idx, keys = _causal_orders(idx, speakers, tc.seed)
         feats, spk = take(idx)
-        split = Split(normalizer.apply(feats, keys or spk), labels[idx], spk,
+        split = Split(normalizer.apply(net(feats), keys or spk), labels[idx], spk,
                       [paths[i] for i in idx], raw=feats)
         if name == "train":
-            split = _training_split(split, normalizer, tc)
+            split = _training_split(split, normalizer, tc, net=net)
             for speed in tc.speeds:
                 copies = [variants[speed][i] for i in idx]
                 split.variants.append(_training_split(Split(
-                    normalizer.apply(copies, [f"{s}@{speed}" for s in spk]), split.labels,
-                    [f"{s}@{speed}" for s in spk], split.paths, raw=copies), normalizer, tc,
-                    prior_speakers=spk))
+                    normalizer.apply(net(copies), [f"{s}@{speed}" for s in spk]),
+                    split.labels, [f"{s}@{speed}" for s in spk], split.paths, raw=copies),
+                    normalizer, tc, prior_speakers=spk, net=net))
         splits[name] = split
     return splits, normalizer
 
 
 def _training_split(split: Split, normalizer: Normalizer, tc: TrainConfig,
-                    prior_speakers: list[str] | None = None) -> Split:
-    """Causal mode: raw features and a sampler that normalizes each draw
-    (``prior_speakers``: the training speaker of each utterance, when the split's own
-    speaker ids are those of speed-perturbed copies)."""
+                    prior_speakers: list[str] | None = None, net=lambda xs: xs) -> Split:
+    """Causal mode: the network's raw features (``net`` of the split's raw) and a
+    sampler that normalizes each draw (``prior_speakers``: the training speaker of each
+    utterance, when the split's own speaker ids are those of speed-perturbed copies)."""
     if tc.normalization == "causal":
-        split.features = split.raw
-        split.sampler = CausalSampler(normalizer, split.raw, split.speakers, tc.causal_draw,
-                                      tc.causal_prior, prior_speakers)
+        split.features = net(split.raw)
+        split.sampler = CausalSampler(normalizer, split.features, split.speakers,
+                                      tc.causal_draw, tc.causal_prior, prior_speakers)
     return split
 
 

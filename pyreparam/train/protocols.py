@@ -37,6 +37,7 @@ from typing import Protocol as TypingProtocol
 
 import numpy as np
 
+from pyreparam.audio.features import network_input
 from pyreparam.data.normalize import CausalStats, Normalizer, frame_stats
 from pyreparam.models.stats_head import mix_logits, zscore_speaker
 from pyreparam.train.batching import predict_logits
@@ -61,26 +62,35 @@ class Scorer(TypingProtocol):
 
 
 class FloatScorer:
-    """A float model (NumPy) with its :class:`Normalizer` (the prior of the causal rule)."""
+    """A float model (NumPy) with its :class:`Normalizer` (the prior of the causal rule).
+
+    Raw frames may carry more channels than the model reads (the pitch channels of a
+    ``--pitch-head-only`` model feed its statistics head): the network, its
+    normalization and its state see the first ``model.config.n_mels``."""
 
     def __init__(self, model, normalizer: Normalizer, batch_size: int = 64) -> None:
         self.model, self.normalizer, self.batch_size = model, normalizer, batch_size
 
+    def _in(self, raw):
+        return [network_input(x, self.model.config.n_mels) for x in raw]
+
     def normalized(self, features: Sequence[np.ndarray]) -> np.ndarray:
         """Logits (n, N) of utterances already normalized."""
-        return predict_logits(self.model, list(features), self.batch_size)
+        return predict_logits(self.model, self._in(features), self.batch_size)
 
     def speaker(self, raw):
-        mean, std = frame_stats(list(raw))
+        raw = self._in(raw)
+        mean, std = frame_stats(raw)
         std = np.maximum(std, self.normalizer.min_std)
         return self.normalized([((x - mean) / std).astype(x.dtype) for x in raw])
 
     def utterance(self, raw):
-        return self.normalized(Normalizer("utterance", self.normalizer.min_std).apply(raw))
+        return self.normalized(Normalizer("utterance", self.normalizer.min_std)
+                               .apply(self._in(raw)))
 
     def causal(self, raw):
         stats, features = CausalStats(), []
-        for x in raw:
+        for x in self._in(raw):
             features.append(self.normalizer.causal_apply(x, stats))
             stats.update(x)
         return self.normalized(features)
@@ -88,9 +98,9 @@ class FloatScorer:
     def after(self, heard, raw):
         """Logits of raw[i] once the utterances heard[i] were heard (a fresh state)."""
         features = []
-        for before, x in zip(heard, raw):
+        for before, x in zip(heard, self._in(raw)):
             stats = CausalStats()
-            for h in before:
+            for h in self._in(before):
                 stats.update(h)
             features.append(self.normalizer.causal_apply(x, stats))
         return self.normalized(features)
@@ -102,6 +112,7 @@ class FloatScorer:
 
     def step(self, state: CausalStats, raw: np.ndarray) -> tuple[np.ndarray, CausalStats]:
         """One heard utterance: (logits, the state after it); ``state`` is unchanged."""
+        raw = network_input(raw, self.model.config.n_mels)
         logits = self.normalized([self.normalizer.causal_apply(raw, state)])[0]
         after = CausalStats(state.n_utterances, state.frames, state.mean, state.var)
         after.update(raw)

@@ -138,7 +138,8 @@ def _fold_task(fold: dict, corpus: Corpus, spec: dict, fold_dir: str, label: str
     tc = TrainConfig.from_dict(spec["train_config"])
     model_config = config_from_dict(spec["model_config"])
     splits, normalizer = prepare_splits(fold, corpus.features, corpus.labels, corpus.speakers,
-                                        corpus.paths, tc, corpus.variants)
+                                        corpus.paths, tc, corpus.variants,
+                                        n_in=model_config.n_mels)
     if tc.distill > 0:
         train = splits["train"]
         train.soft = soft_targets(tc.teachers, fold, train.raw, train.speakers, corpus.classes,
