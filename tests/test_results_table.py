@@ -24,6 +24,9 @@ def test_pitch_runs_are_their_own_variant_named_after_the_pitch_channels():
                               "convtransformer light + HRF r=4 + pitch"]
     assert all(len(rs) == 2 for rs in groups.values())
     assert results_table.variant_name(_results(0, False)) == "convtransformer light"
+    head_only = _results(0, True)                     # --pitch-head-only
+    head_only["model_config"]["n_mels"] = 64
+    assert results_table.variant_name(head_only) == "convtransformer light + pitch (head only)"
 
 
 def test_a_global_normalization_run_goes_in_the_row_of_the_same_features():

@@ -63,8 +63,10 @@ def variant_name(results: dict) -> str:
         name += f" + HRF r={hrf['r']}" + (f" k={hrf['k']}" if hrf["k"] != 1 else "")
         if hrf["sites"] != ["ffn"]:
             name += f" ({','.join(hrf['sites'])})"
-    if results.get("feature_config", {}).get("pitch"):
-        name += " + pitch"
+    features = results.get("feature_config", {})
+    if features.get("pitch"):
+        head_only = config.get("n_mels") == features.get("n_mels")   # --pitch-head-only
+        name += " + pitch (head only)" if head_only else " + pitch"
     train = results.get("train_config", {})
     if train.get("stats_head"):
         name += (" + stats head (weight chosen on validation)" if train.get("stats_head_select")
