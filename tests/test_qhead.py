@@ -322,8 +322,9 @@ def test_cortex_m4_head_equals_the_host(tmp_path):
     """tools/mcu/head.py on the Cortex-M4 (DSP build): features (with the pitch
     channels and the prosody block), causal z, decision and state CRC of every
     utterance equal the NumPy reference's; then a light model and
-    its head on whole utterances in one working buffer (head_loop.c): logits, decision
-    and both states equal the host's; figures in its JSON."""
+    its head on whole utterances in one working buffer (head_loop.c; the frames' pitch
+    channels for the head alone, as --pitch-head-only): logits, decision and both
+    states equal the host's; figures in its JSON."""
     import json
     import subprocess
     import sys
@@ -341,9 +342,11 @@ def test_cortex_m4_head_equals_the_host(tmp_path):
     assert len(m4["instructions"]["features"]) == 2
     assert all(n > 0 for step in m4["instructions"].values() for n in step)
     # a whole utterance, model and head, in one working buffer: bit-exact, and its
-    # working memory within the microcontroller budget (the states are persistent)
+    # working memory within the microcontroller budget (the states are persistent);
+    # the pitch channels feed the head alone, the network reads the mel bands
     (loop,) = doc["loop"]
     assert loop["ok"] and loop["work_bytes"] + loop["other_bytes"] <= 64 * 1024
+    assert (loop["head_channels"], loop["network_columns"]) == (66, 64)
 
 
 HEAD_MAIN = r"""

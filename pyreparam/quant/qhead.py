@@ -274,6 +274,8 @@ def c_header_lines(h: HeadConstants, name: str, t_max: int) -> list[str]:
         f"{N}_HEAD_FEATURES, frames = 1)",
         " * with the head's own state, pr_head_decide_s8 with the network's int8 logits,",
         " * then pr_norm_update_s16 of the head's state. */",
+        f"#define {N}_HEAD_CHANNELS {h.channels}      /* values per frame it reads "
+        "(the network: the first _INPUT_COLS) */",
         f"#define {N}_HEAD_FEATURES {D}",
         f"#define {N}_HEAD_CLASSES {h.n_classes}",
         f"#define {N}_HEAD_STATE_BYTES {qcausal.state_bytes(D)}",

@@ -179,11 +179,13 @@ def run_target(name: str, out: Path, header_dir: Path, plugin: Path, n: int) -> 
 
 # ---- a whole utterance with the head, in one working buffer (head_loop.c) -----------
 
-def loop_case(out: Path, n_utterances: int):
+def loop_case(out: Path, n_utterances: int, pitch: bool = False):
     """A light ConvTransformer as tools/mcu/prepare.py makes it (init, merge, quantize
     on the synthetic corpus) with a head of its 4 classes added to its .prq, exported
-    (model.h); its test utterances and the NumPy path's outputs. Returns (header
-    folder, frames, expected: per utterance (logits, p, frames CRC, head CRC))."""
+    (model.h); its test utterances and the NumPy path's outputs. ``pitch``: the frames
+    carry the two pitch channels, read by the head's prosody block alone, the network
+    reading the mel bands (``train --pitch-head-only``). Returns (header folder,
+    frames, expected: per utterance (logits, p, frames CRC, head CRC))."""
     import prepare
     from pyreparam.quant.deploy import norm_params_from_meta
     from pyreparam.quant.prq import load_prq, write_prq
@@ -194,9 +196,11 @@ def loop_case(out: Path, n_utterances: int):
                              T_MAX / 100, log)
     program, meta, _ = load_prq(prq)
     h, frames, _ = synthetic_case(n_utterances, n_classes=meta["model_config"]["n_classes"],
-                                  net_output_scale=meta["output"]["scale"])
+                                  net_output_scale=meta["output"]["scale"], pitch=pitch)
+    features = dict(meta["feature_config"], pitch=pitch)
     with_head = folder / "model_head.prq"
-    with_head.write_bytes(write_prq(program, dict(meta, head=qhead.to_meta(h))))
+    with_head.write_bytes(write_prq(program, dict(meta, head=qhead.to_meta(h),
+                                                  feature_config=features)))
     header_dir = folder / "header"
     prepare.pyreparam(["export", with_head, "--c-header", header_dir / "model.h", "--name",
                        "ser"], log)
@@ -204,11 +208,13 @@ def loop_case(out: Path, n_utterances: int):
     frames_state = qcausal.new_state(params.prior_mean.shape[0])
     head_state = qcausal.new_state(h.n_features)
     expected = []
+    M = meta["model_config"]["n_mels"]            # the network's columns of the frames
     for X in frames:
-        q = run_program(program, qcausal.apply(frames_state, params, X))
+        bands = np.ascontiguousarray(X[:, :M])
+        q = run_program(program, qcausal.apply(frames_state, params, bands))
         g = qhead.features(h, X)
         p = qhead.decide(h, qhead.zscores(h, head_state, g), q)
-        frames_state = qcausal.update(frames_state, X)
+        frames_state = qcausal.update(frames_state, bands)
         head_state = qcausal.update(head_state, g[None, :])
         crc = lambda st: struct.unpack_from("<I", qcausal.state_to_bytes(st), 20)[0]
         expected.append((q, p, crc(frames_state), crc(head_state)))
@@ -256,7 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--utterances", type=int, default=4)
     p.add_argument("--pitch", action=argparse.BooleanOptionalAction, default=True,
                    help="the head runs on frames with the pitch channels, with its prosody "
-                        "block (the whole-utterance loop's model has none) [on]")
+                        "block; in the whole-utterance loop the network reads the mel "
+                        "bands alone (train --pitch-head-only) [on]")
     p.add_argument("--loop-targets", default="m4-dsp",
                    help="targets of the whole-utterance run (model + head in one working "
                         "buffer, head_loop.c); '' for none [m4-dsp]")
@@ -291,8 +298,10 @@ def main(argv: list[str] | None = None) -> int:
             print(r["output"], *r["float_problems"], sep="\n")
     loops = []
     if args.loop_targets:
-        loop_dir, loop_frames, meta = loop_case(args.out, args.utterances)
-        loops = [run_loop(t, args.out, loop_dir, plugin, len(loop_frames))
+        loop_dir, loop_frames, meta = loop_case(args.out, args.utterances, args.pitch)
+        loops = [dict(run_loop(t, args.out, loop_dir, plugin, len(loop_frames)),
+                      head_channels=int(loop_frames[0].shape[1]),
+                      network_columns=int(meta["model_config"]["n_mels"]))
                  for t in args.loop_targets.split(",") if t]
         for r in loops:
             work, other = r["work_bytes"] or 0, r["other_bytes"] or 0

@@ -6,6 +6,9 @@
  *
  *   work = [ int16 frames (T_max x C) | head scratch ]          the front end's output
  *   pr_head_features_s16        g, scratch after the frames
+ *   the network's columns       C = SER_HEAD_CHANNELS > M = SER_INPUT_COLS (pitch
+ *                               channels for the head alone): each frame's first M
+ *                               values moved to the front, in place (T_max x M)
  *   sums of the frames          for the frames' state update (pr_norm_update_sums)
  *   pr_norm_apply_inplace_s16_s8  the frames become the int8 model input, in place
  *   work = [ int8 input (T_max x C) | model arena ... ]         the freed half reused
@@ -27,7 +30,7 @@
 #include "model.h"
 #include "loop.h"
 
-#define FRAME_BYTES (SER_T_MAX * SER_INPUT_COLS * 2)
+#define FRAME_BYTES (SER_T_MAX * SER_HEAD_CHANNELS * 2)
 #define HEAD_SCRATCH_BYTES (SER_HEAD_SCRATCH_LEN * 4)
 #define INPUT_BYTES (SER_T_MAX * SER_INPUT_COLS)
 #define MAX2(a, b) ((a) > (b) ? (a) : (b))
@@ -62,10 +65,16 @@ static pr_status utterance(int32_t i)
     const int32_t T = lp_lengths[i];
     int32_t t, m;
     pr_status st;
-    memcpy(frames, lp_frames[i], (size_t)T * SER_INPUT_COLS * 2);   /* the front end */
+    memcpy(frames, lp_frames[i], (size_t)T * SER_HEAD_CHANNELS * 2);   /* the front end */
     mcu_mark(6 * i);
     st = pr_head_features_s16(&head, frames, T, g, scratch, SER_HEAD_SCRATCH_LEN);
     mcu_mark(6 * i + 1);
+    if (SER_HEAD_CHANNELS > SER_INPUT_COLS) { /* t M + m <= t C + m: forward is safe */
+        for (t = 1; t < T; ++t) {
+            memmove(frames + t * SER_INPUT_COLS, frames + t * SER_HEAD_CHANNELS,
+                    SER_INPUT_COLS * 2);
+        }
+    }
     for (m = 0; m < SER_INPUT_COLS; ++m) {
         sum[m] = 0;
         sum_sq[m] = 0;
