@@ -254,7 +254,8 @@ def test_every_train_option_reaches_the_run_spec(workspace):
         if key in ("manifest", "hrf"):
             continue
         needs = {"distill": {"teacher": ["runs/teacher"]},                 # valid alone
-                 "stats-head-select": {"stats-head": 0.5}}.get(key, {})
+                 "stats-head-select": {"stats-head": 0.5},
+                 "pitch-head-only": {"pitch": True, "stats-head": 0.5}}.get(key, {})
         changed = run_spec({**base, **needs, key: _other_value(param)}, options).to_dict()
         assert changed != reference, key
         if needs:
