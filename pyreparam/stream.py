@@ -54,9 +54,9 @@ def stream_config(meta: dict, params: qcausal.NormParams | None = None
     fc = FeatureConfig.from_dict(meta["feature_config"])
     if int(meta["model_config"]["n_mels"]) != fc.channels:
         raise StreamError("the model cannot stream: its pitch channels feed only its "
-                          "statistics head, which needs "
-                          "whole utterances (trained with --pitch-head-only): use "
-                          "`pyreparam infer MODEL FILE... --state STATE`")
+                          "statistics head, which needs whole utterances (trained with "
+                          "--pitch-head-only): use `pyreparam infer MODEL FILE... "
+                          "--state STATE`")
     stored = meta.get("stream")
     if stored:
         return qstream.StreamConfig(**{k: int(stored[k]) for k in qstream.StreamConfig._fields})

@@ -184,14 +184,7 @@ DEFAULTS = TrainConfig()
 @click.option("--max-seconds", type=FiniteFloat(0, min_open=True), default=30.0,
               show_default=True,
               help="Longest accepted audio file.")
-def train_command(manifest, backbone, size, hrf_r, hrf_factors, hrf_sites, hrf_init, hrf_bias,
-                  cv, epochs, seed, out_dir, resume_dir, jobs, quiet, lr, batch_size,
-                  weight_decay, dropout, frontend, sample_rate, fmax, n_mels, pitch, pitch_head_only, ffn,
-                  pooling,
-                  normalization, prior_weight,
-                  causal_draw, causal_prior, n_validation, select, select_window, ema, mixup,
-                  time_masks, max_time, freq_masks, max_freq, speeds, teachers, distill, temperature, stats_head, stats_head_select, hrf_lr_scale, hrf_weight_decay, cache_dir,
-                  on_error, max_seconds):
+def train_command(**options):
     """Speaker-independent cross-validation of a backbone on MANIFEST.
 
     MANIFEST is a CSV (path,label,speaker[,session,gender]), e.g. from `pyreparam data
@@ -206,13 +199,16 @@ def train_command(manifest, backbone, size, hrf_r, hrf_factors, hrf_sites, hrf_i
     speaker's utterances normalized together; utterance: each file alone; causal: one
     utterance at a time with what was heard before, as a device does).
     """
+    manifest, out_dir, resume_dir = (options[k] for k in ("manifest", "out_dir",
+                                                           "resume_dir"))
+    jobs, quiet = options["jobs"], options["quiet"]
     try:
         if resume_dir:
             summary = resume_run(resume_dir, jobs=jobs, quiet=quiet, log=click.echo)
         else:
             if not manifest or not out_dir:
                 raise click.UsageError("give MANIFEST and --out RUN_DIR (or --resume RUN_DIR)")
-            spec = run_spec_from_options(click.get_current_context().params)
+            spec = run_spec_from_options(options)
             summary = start_run(spec, out_dir, jobs=jobs, quiet=quiet, log=click.echo)
     except (RunError, ManifestError, AudioError, TrainingError, CheckpointError,
             ValueError) as exc:
