@@ -299,6 +299,15 @@ def test_a_pitch_head_weighs_its_prosody_block_as_chosen(rng):
 
 # --------------------------------------------------------------------------- runs
 
+def _test_manifest(corpus, speakers, path):
+    """A manifest of the corpus' utterances of ``speakers`` (absolute paths)."""
+    lines = corpus.read_text().splitlines()
+    path.write_text("\n".join([lines[0]] + [
+        f"{corpus.parent / line.split(',')[0]},{line.split(',', 1)[1]}"
+        for line in lines[1:] if line.split(",")[2] in set(speakers)]) + "\n")
+    return path
+
+
 def test_a_run_with_a_head_reports_stores_and_reloads_it(corpus, tmp_path):  # noqa: F811
     out = tmp_path / "run"
     summary = start_run(_spec(corpus, tmp_path, epochs=2, cv="fixed", stats_head=0.5),
@@ -310,16 +319,12 @@ def test_a_run_with_a_head_reports_stores_and_reloads_it(corpus, tmp_path):  # n
     _, meta, extra = load_checkpoint_with_meta(model_path)
     assert extra["head.weight"].shape == (4, n_functionals(16, 16))
     # `eval` of the fold model reproduces the fold's (fused) test figure
-    lines = corpus.read_text().splitlines()
-    test = set(result["fold"]["test"])
-    subset = tmp_path / "test.csv"
-    subset.write_text("\n".join([lines[0]] + [
-        f"{corpus.parent / line.split(',')[0]},{line.split(',', 1)[1]}"
-        for line in lines[1:] if line.split(",")[2] in test]) + "\n")
+    subset = _test_manifest(corpus, result["fold"]["test"], tmp_path / "test.csv")
     r = CliRunner().invoke(main, ["eval", str(model_path), str(subset), "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["confusion"] == result["test"]["confusion"]
     # infer keeps both states in one file
+    lines = corpus.read_text().splitlines()
     wavs = [str(corpus.parent / line.split(",")[0]) for line in lines[1:3]]
     state = tmp_path / "device.state"
     for wav in wavs:
@@ -394,12 +399,7 @@ def test_pitch_channels_can_feed_the_head_alone(corpus, tmp_path):  # noqa: F811
     assert parts[0]["network"] == parts[1]["network"]
     # the whole chain: eval reproduces the fold's figure, int8 decides with its state
     result = json.loads((runs["head_pitch"] / "result.json").read_text())
-    lines = corpus.read_text().splitlines()
-    test = set(result["fold"]["test"])
-    subset = tmp_path / "test.csv"
-    subset.write_text("\n".join([lines[0]] + [
-        f"{corpus.parent / line.split(',')[0]},{line.split(',', 1)[1]}"
-        for line in lines[1:] if line.split(",")[2] in test]) + "\n")
+    subset = _test_manifest(corpus, result["fold"]["test"], tmp_path / "test.csv")
     model = runs["head_pitch"] / "model.npz"
     r = CliRunner().invoke(main, ["eval", str(model), str(subset), "--json"])
     assert r.exit_code == 0, r.output
@@ -411,8 +411,8 @@ def test_pitch_channels_can_feed_the_head_alone(corpus, tmp_path):  # noqa: F811
     r = CliRunner().invoke(main, ["eval", str(prq), str(subset), "--protocol", "causal",
                                   "--orders", "1", "--json"])
     assert r.exit_code == 0, r.output
-    assert json.loads(r.output)["n"] == len(test) * 3 * 4
-    wav = str(corpus.parent / lines[1].split(",")[0])
+    assert json.loads(r.output)["n"] == len(result["fold"]["test"]) * 3 * 4
+    wav = str(corpus.parent / corpus.read_text().splitlines()[1].split(",")[0])
     state = tmp_path / "device.state"
     for _ in range(2):
         r = CliRunner().invoke(main, ["infer", str(prq), wav, "--state", str(state)])
