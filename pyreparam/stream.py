@@ -41,22 +41,27 @@ def norm_params(meta: dict) -> qcausal.NormParams:
         raise StreamError(f"the model cannot stream: {exc}") from None
 
 
-def stream_pitch_tables(fc: FeatureConfig) -> qpitch.PitchTables | None:
-    """The pitch track's constants for a model with the pitch channels, else None."""
-    return qpitch.pitch_tables(fc.sample_rate) if fc.pitch else None
+def network_reads_pitch(meta: dict) -> bool:
+    """Whether a .prq's network reads the pitch channels (trained with --pitch): false
+    without them and for a model whose pitch channels feed only its statistics head
+    (--pitch-head-only: the network reads the mel bands)."""
+    fc = FeatureConfig.from_dict(meta["feature_config"])
+    return fc.pitch and int(meta["model_config"]["n_mels"]) == fc.channels
+
+
+def stream_pitch_tables(meta: dict) -> qpitch.PitchTables | None:
+    """The pitch track's constants for a model whose network reads the pitch channels,
+    else None (the stream then computes the log-mel bands alone)."""
+    fc = FeatureConfig.from_dict(meta["feature_config"])
+    return qpitch.pitch_tables(fc.sample_rate) if network_reads_pitch(meta) else None
 
 
 def stream_config(meta: dict, params: qcausal.NormParams | None = None
                   ) -> qstream.StreamConfig:
-    """The stream configuration stored in a .prq's metadata, else the defaults;
-    StreamError for a model whose pitch channels feed only its statistics head (the
-    stream runs the network alone)."""
+    """The stream configuration stored in a .prq's metadata, else the defaults. The
+    stream runs the network alone: a statistics head needs whole utterances, and a
+    model whose pitch channels feed only that head streams its mel bands."""
     fc = FeatureConfig.from_dict(meta["feature_config"])
-    if int(meta["model_config"]["n_mels"]) != fc.channels:
-        raise StreamError("the model cannot stream: its pitch channels feed only its "
-                          "statistics head, which needs whole utterances (trained with "
-                          "--pitch-head-only): use `pyreparam infer MODEL FILE... "
-                          "--state STATE`")
     stored = meta.get("stream")
     if stored:
         return qstream.StreamConfig(**{k: int(stored[k]) for k in qstream.StreamConfig._fields})
@@ -89,8 +94,9 @@ class StreamModel:
 
     @property
     def bands(self) -> int:
-        """Columns of the model's input = bands of the normalization state."""
-        return self.feature_config.channels
+        """Columns of the model's input = bands of the normalization state (the mel
+        bands, and the pitch channels when the network reads them)."""
+        return int(self.meta["model_config"]["n_mels"])
 
     @classmethod
     def from_file(cls, path: str | os.PathLike) -> "StreamModel":
@@ -113,7 +119,7 @@ class StreamModel:
         except ValueError as exc:
             raise StreamError(f"{name}: the integer front end cannot run its features: "
                               f"{exc}") from None
-        pitch = stream_pitch_tables(fc)
+        pitch = stream_pitch_tables(meta)
         params = norm_params(meta)
         config = stream_config(meta, params)
         try:

@@ -379,7 +379,7 @@ def test_pitch_channels_can_feed_the_head_alone(corpus, tmp_path):  # noqa: F811
     """`--pitch-head-only`: the frames carry the pitch channels, the head reads its
     prosody block from them, the network reads the mel bands exactly as a run without
     --pitch (the same parameters, the same decisions); the model quantizes, decides
-    through the int8 path with its state, and the stream refuses it."""
+    through the int8 path with its state, and the stream runs its network alone."""
     from pyreparam.audio.features import FeatureConfig
     runs = {}
     for name, pitch in (("bands", False), ("head_pitch", True)):
@@ -417,18 +417,56 @@ def test_pitch_channels_can_feed_the_head_alone(corpus, tmp_path):  # noqa: F811
     for _ in range(2):
         r = CliRunner().invoke(main, ["infer", str(prq), wav, "--state", str(state)])
         assert r.exit_code == 0, r.output
-    r = CliRunner().invoke(main, ["infer", str(prq), wav, "--stream"])
-    assert r.exit_code != 0 and "feed only its statistics head" in r.output
+    # the stream runs the network alone on the mel bands: the decisions of the run
+    # without --pitch (the same network, calibrated on the same bands)
+    prq_bands = tmp_path / "bands.prq"
+    r = CliRunner().invoke(main, ["quantize", str(runs["bands"] / "model.npz"), "--calib",
+                                  str(corpus), "-o", str(prq_bands)])
+    assert r.exit_code == 0, r.output
+    import soundfile as sf
+    rows = [line.split(",")[0] for line in corpus.read_text().splitlines()[1:9]]
+    long_wav = tmp_path / "long.wav"
+    sf.write(long_wav, np.concatenate([sf.read(corpus.parent / f, dtype="int16")[0]
+                                       for f in rows]), 16000, subtype="PCM_16")
+    timelines = []
+    for m in (prq, prq_bands):
+        r = CliRunner().invoke(main, ["infer", str(m), str(long_wav), "--stream", "--json"])
+        assert r.exit_code == 0, r.output
+        timelines.append(json.loads(r.stdout))
+    assert timelines[0] == timelines[1] and timelines[0][0]["decisions"]
+    assert "decides with the network alone" in r.stderr
     r = CliRunner().invoke(main, ["export", str(prq), "--c-header", str(tmp_path / "m.h")])
     assert r.exit_code == 0, r.output
-    assert "_STREAM_CONFIG" not in (tmp_path / "m.h").read_text()
+    header = (tmp_path / "m.h").read_text()
+    assert "_STREAM_CONFIG" in header and "_PITCH_PARAMS" not in header
+    assert "_HEAD_CHANNELS 18" in header
 
 
-def test_pitch_head_only_needs_pitch_and_a_head(corpus, tmp_path):  # noqa: F811
+def test_pitch_follows_the_head_unless_told(corpus, tmp_path):  # noqa: F811
+    """train's recipe: a statistics head (0.5) with per-speaker normalization, the pitch
+    channels feeding it alone; each part can be set apart, contradictions are refused
+    before any folder is written."""
+    from pyreparam.cli.sweep import run_spec, train_options
+    options = train_options()
+
+    def spec(**o):
+        s = run_spec({"manifest": str(corpus), **o}, options)
+        return (s.train_config["stats_head"], s.feature_config["pitch"],
+                s.model_config["n_mels"])
+    assert spec() == (0.5, True, 64)                          # head, pitch for the head
+    assert spec(**{"stats-head": 0}) == (0.0, False, 64)
+    assert spec(normalization="global") == (0.0, False, 64)
+    assert spec(pitch=False) == (0.5, False, 64)
+    assert spec(**{"pitch-head-only": False}) == (0.5, True, 66)
+    assert spec(pitch=True, **{"stats-head": 0}) == (0.0, True, 66)
+    assert spec(**{"pitch-head-only": False, "stats-head": 0}) == (0.0, True, 66)
     base = ["train", str(corpus), "--cv", "fixed", "--epochs", "1", "--out",
             str(tmp_path / "run"), "--quiet"]
-    for extra in (["--pitch-head-only", "--stats-head", "0.5"],
-                  ["--pitch-head-only", "--pitch"]):
+    for extra, message in ((["--pitch-head-only", "--stats-head", "0"], "needs a statistics head"),
+                           (["--pitch-head-only", "--no-pitch"], "not with --no-pitch"),
+                           (["--pitch-network", "--no-pitch"], "not with --no-pitch"),
+                           (["--pitch-head-only", "--normalization", "global"],
+                            "needs a statistics head")):
         r = CliRunner().invoke(main, [*base, *extra])
-        assert r.exit_code != 0 and "needs --pitch and --stats-head" in r.output
+        assert r.exit_code != 0 and message in r.output, extra
     assert not (tmp_path / "run").exists()

@@ -30,6 +30,7 @@ cv = "groupkfold:2"
 epochs = 4
 batch_size = 8
 cache = "cache"
+stats-head = 0
 
 [grid]
 hrf = [0, 2]
@@ -213,6 +214,8 @@ def test_missing_manifest_and_spec(tmp_path):
 
 def _other_value(param):
     """A valid value of a train option other than its default."""
+    if param.name in ("pitch", "pitch_head_only"):     # unset: on, for the head alone
+        return False
     if param.is_flag:
         return not param.default
     if isinstance(param.type, click.Choice):
@@ -220,7 +223,8 @@ def _other_value(param):
     default = {"cv": "loso", "hrf_sites": "ffn", "speeds": ""}.get(param.name, param.default)
     special = {"cv": "fixed", "hrf_sites": "ffn,attn_in", "speeds": "0.9,1.1",
                "cache_dir": "none", "n_validation": 2, "teachers": ["runs/teacher"],
-               "ffn": 48, "n_mels": 40, "fmax": 7000.0, "sample_rate": 22050}
+               "ffn": 48, "n_mels": 40, "fmax": 7000.0, "sample_rate": 22050,
+               "stats_head": 0.25}
     if param.name in special:
         return special[param.name]
     if isinstance(param.type, click.types.IntParamType):
@@ -254,8 +258,7 @@ def test_every_train_option_reaches_the_run_spec(workspace):
         if key in ("manifest", "hrf"):
             continue
         needs = {"distill": {"teacher": ["runs/teacher"]},                 # valid alone
-                 "stats-head-select": {"stats-head": 0.5},
-                 "pitch-head-only": {"pitch": True, "stats-head": 0.5}}.get(key, {})
+                 "stats-head-select": {"stats-head": 0.5}}.get(key, {})
         changed = run_spec({**base, **needs, key: _other_value(param)}, options).to_dict()
         assert changed != reference, key
         if needs:
@@ -272,7 +275,7 @@ def test_runs_are_planned_exactly_as_train_builds_them(workspace, tmp_path):
     r = CliRunner().invoke(main, [
         "train", str(workspace / "corpus" / "manifest.csv"), "--cv", "groupkfold:2",
         "--epochs", "1", "--batch-size", "8", "--cache", str(workspace / "cache"),
-        "--hrf", "2", "--seed", "1", "--out", str(out), "--quiet"])
+        "--hrf", "2", "--seed", "1", "--stats-head", "0", "--out", str(out), "--quiet"])
     assert r.exit_code == 0, r.output
     assert json.loads((out / "run.json").read_text()) == \
         json.loads(json.dumps(planned[3].spec.to_dict()))

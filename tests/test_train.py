@@ -422,7 +422,7 @@ def test_pitch_channels_reach_training_inference_and_the_c_runtime(corpus, tmp_p
     out = tmp_path / "run"
     base = ["train", str(corpus), "--cv", "fixed", "--epochs", "1", "--batch-size", "8",
             "--n-mels", "24", "--cache", str(tmp_path / "cache"), "--quiet"]
-    r = CliRunner().invoke(main, [*base, "--pitch", "--out", str(out)])
+    r = CliRunner().invoke(main, [*base, "--pitch-network", "--out", str(out)])
     assert r.exit_code == 0, r.output
     run = json.loads((out / "run.json").read_text())
     assert run["feature_config"]["pitch"] is True and run["feature_config"]["n_mels"] == 24
@@ -441,13 +441,13 @@ def test_pitch_channels_reach_training_inference_and_the_c_runtime(corpus, tmp_p
     assert json.loads(r.output)[0]["emotion"] in classes
     r = CliRunner().invoke(main, ["infer", str(prq), str(wav), "--stream", "--json"])
     assert r.exit_code == 0, r.output
-    decisions = json.loads(r.output)[0]["decisions"]       # none for a short file
+    decisions = json.loads(r.stdout)[0]["decisions"]       # none for a short file
     assert all(d["emotion"] in classes + [None] for d in decisions)
     r = CliRunner().invoke(main, ["export", str(prq), "--c-header", str(tmp_path / "m.h")])
     assert r.exit_code == 0, r.output
     assert ".pitch = &m_pitch" in (tmp_path / "m.h").read_text()
     integer = tmp_path / "int"
-    r = CliRunner().invoke(main, [*base, "--pitch", "--frontend", "int", "--out", str(integer)])
+    r = CliRunner().invoke(main, [*base, "--pitch-network", "--frontend", "int", "--out", str(integer)])
     assert r.exit_code == 0, r.output
     features = json.loads((integer / "run.json").read_text())["feature_config"]
     assert (features["frontend"], features["pitch"]) == ("int", True)

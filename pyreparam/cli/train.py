@@ -23,6 +23,10 @@ from pyreparam.train.run import RunError, RunSpec, format_confusion, format_summ
     resume_run, start_run
 
 DEFAULTS = TrainConfig()
+# train's recipe (README, "The recipe"): a statistics head voting with weight 0.5 when
+# the frames are normalized per speaker (causal or speaker), the pitch channels feeding
+# that head alone. TrainConfig's own defaults (no head) stay the library's plain setting.
+RECIPE_STATS_HEAD = 0.5
 
 
 @click.command("train")
@@ -72,20 +76,23 @@ DEFAULTS = TrainConfig()
 @click.option("--n-mels", type=click.IntRange(8, 256), default=None,
               help="Mel bands of the front end (the model's input width) [default: the "
                    "size's preset, 64].")
-@click.option("--pitch/--no-pitch", default=False, show_default=True,
-              help="Two more input channels per frame after the mel bands: log2 of the "
-                   "pitch (F0, 60-500 Hz, interpolated across unvoiced frames) and the "
-                   "voicing strength, from the autocorrelation of a 4 kHz copy "
+@click.option("--pitch/--no-pitch", default=None,
+              help="Two more channels per frame after the mel bands: log2 of the pitch "
+                   "(F0, 60-500 Hz, interpolated across unvoiced frames) and the voicing "
+                   "strength, from the autocorrelation of a 4 kHz copy "
                    "(pyreparam.audio.features.pitch_track; with --frontend int the "
-                   "integer track, pyreparam.quant.qpitch). Such a model runs in the C "
-                   "runtime, and the device's stream (infer --stream, listen, the "
-                   "exported firmware) computes the pitch channels as samples arrive.")
-@click.option("--pitch-head-only", is_flag=True, default=False,
-              help="With --pitch and --stats-head: the pitch channels feed only the "
-                   "statistics head's prosody block; the network reads the mel bands "
-                   "(its input, normalization and state as without --pitch). Such a "
-                   "model decides whole utterances (train, eval, infer, the .prq); the "
-                   "stream refuses it.")
+                   "integer track, pyreparam.quant.qpitch) [default: on with a "
+                   "statistics head, which reads them (see --pitch-head-only), else "
+                   "off].")
+@click.option("--pitch-head-only/--pitch-network", default=None,
+              help="Where the pitch channels go: only to the statistics head's prosody "
+                   "block (the network reads the mel bands: its input, normalization and "
+                   "state as without --pitch), or also into the network's input. "
+                   "[default: the head only when there is a head (it scored higher on "
+                   "EmoDB and EMOVO, README), else the network]. The stream "
+                   "(infer --stream, listen, the exported firmware) runs the network "
+                   "alone and computes the pitch channels only when the network reads "
+                   "them; whole utterances (eval, infer, infer --state) get both.")
 @click.option("--ffn", type=click.IntRange(1, 65536), default=None,
               help="Inner width of every feed-forward network [default: the size's preset, "
                    "e.g. 128 for the light ConvTransformer]. A light model widened to the "
@@ -158,16 +165,17 @@ DEFAULTS = TrainConfig()
 @click.option("--temperature", type=FiniteFloat(0, min_open=True),
               default=DEFAULTS.temperature, show_default=True,
               help="Distillation temperature T.")
-@click.option("--stats-head", type=FiniteFloat(0, 1), default=DEFAULTS.stats_head,
-              show_default=True,
-              help="Weight of a statistics head's vote (0: no head). After each fold's "
-                   "network, a linear classifier on statistics of the utterance's "
-                   "log-mel bands and cepstra, over all frames and over the speech "
-                   "frames (1,344 for 64 bands), z-scored per speaker like the frames, "
-                   "is fitted on the fold's training and "
-                   "validation speakers; the decision is (1 - w) p_network + w "
-                   "p_head. Float models only for now (the int8 runtime runs the "
-                   "network alone).")
+@click.option("--stats-head", type=FiniteFloat(0, 1), default=None,
+              help="Weight of a statistics head's vote (0: no head) [default: "
+                   f"{RECIPE_STATS_HEAD} with causal or speaker normalization, else 0]. "
+                   "After each fold's network, a linear classifier on statistics of the "
+                   "utterance's log-mel bands and cepstra, over all frames and over the "
+                   "speech frames (1,344 for 64 bands; with the pitch channels 7 more "
+                   "of the F0 over the voiced speech frames), z-scored per speaker like "
+                   "the frames, is fitted on the fold's training and validation "
+                   "speakers; the decision is (1 - w) p_network + w p_head, for whole "
+                   "utterances, in float and in the int8 runtime (reference/"
+                   "stats_head.md).")
 @click.option("--stats-head-select", is_flag=True, default=DEFAULTS.stats_head_select,
               help="Choose the statistics head's weight on each fold's validation "
                    "speakers (0, 0.25, 0.5, 0.75 or 1; ties: the one closest to "
@@ -191,6 +199,10 @@ def train_command(**options):
     manifest` or `pyreparam data synth`. In every fold a validation speaker drawn from
     the training speakers selects the epoch; the test speakers are only used for the
     final evaluation. Interrupted runs continue with --resume RUN_DIR.
+
+    The defaults are the recipe that scored best on both corpora (README): causal
+    normalization, a statistics head voting with weight 0.5 and the pitch track's
+    prosody functionals for that head alone; --stats-head 0 trains the network alone.
 
     Reported: WA (weighted accuracy: correct / all test utterances), UA (unweighted
     accuracy: the mean of the per-class recalls) and macro-F1 (the mean of the
@@ -233,7 +245,7 @@ def run_spec_from_options(o: dict) -> RunSpec:
                   max_time=o["max_time"], freq_masks=o["freq_masks"], max_freq=o["max_freq"],
                   teachers=tuple(os.path.abspath(t) for t in o["teachers"]),
                   distill=o["distill"], temperature=o["temperature"],
-                  stats_head=o.get("stats_head", DEFAULTS.stats_head),
+                  stats_head=_stats_head(o),
                   stats_head_select=o.get("stats_head_select", DEFAULTS.stats_head_select),
                   hrf_lr_scale=o["hrf_lr_scale"], hrf_weight_decay=o["hrf_weight_decay"])
     hrf = hrf_from_options(o["hrf_r"], o["hrf_factors"], o["hrf_sites"], o["hrf_init"],
@@ -242,15 +254,39 @@ def run_spec_from_options(o: dict) -> RunSpec:
     for name in ("ffn", "n_mels"):
         if o.get(name) is not None:
             model_options[name] = o[name]
+    pitch, network_pitch = _pitch(o, recipe["stats_head"] > 0)
     features = dict(frontend=o["frontend"], sample_rate=o.get("sample_rate") or 16000,
-                    fmax=o.get("fmax"), pitch=o.get("pitch", False))
-    if o.get("pitch_head_only") and not (features["pitch"] and recipe["stats_head"] > 0):
-        raise click.BadParameter("needs --pitch and --stats-head above 0 (the pitch "
-                                 "channels then feed the statistics head only)",
-                                 param_hint="--pitch-head-only")
+                    fmax=o.get("fmax"), pitch=pitch)
     return _run_spec(o["manifest"], o["backbone"], o["size"], hrf, o["cv"], model_options,
                      recipe, o["cache_dir"], o["on_error"], o["max_seconds"], features,
-                     network_pitch=not o.get("pitch_head_only", False))
+                     network_pitch=network_pitch)
+
+
+def _stats_head(o: dict) -> float:
+    """--stats-head, or the recipe's weight where per-speaker normalization allows a
+    head (a head z-scores its functionals per speaker)."""
+    if o.get("stats_head") is not None:
+        return o["stats_head"]
+    return RECIPE_STATS_HEAD if o["normalization"] in ("causal", "speaker") else 0.0
+
+
+def _pitch(o: dict, head: bool) -> tuple[bool, bool]:
+    """(pitch channels in the frames, the network reads them) from --pitch and
+    --pitch-head-only / --pitch-network, unset meaning the recipe: pitch with a head,
+    for the head alone."""
+    pitch, head_only = o.get("pitch"), o.get("pitch_head_only")
+    if head_only is not None and pitch is False:
+        raise click.BadParameter("--pitch-head-only / --pitch-network say where the pitch "
+                                 "channels go: not with --no-pitch",
+                                 param_hint="--pitch-head-only")
+    if head_only and not head:
+        raise click.BadParameter("needs a statistics head (--stats-head above 0): the "
+                                 "pitch channels would feed nothing",
+                                 param_hint="--pitch-head-only")
+    pitch = pitch if pitch is not None else (head or head_only is False)
+    if head_only is None:
+        head_only = pitch and head
+    return pitch, not head_only
 
 
 def _speeds(text: str) -> tuple[float, ...]:

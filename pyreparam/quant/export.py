@@ -123,7 +123,7 @@ def _stream_header_lines(meta: dict, name: str, arena_bytes: int, t_max: int) ->
     try:
         fc = FeatureConfig.from_dict(meta["feature_config"])
         tables = qf.frontend_tables(fc)
-        pitch = stream_pitch_tables(fc)
+        pitch = stream_pitch_tables(meta)
         cfg = stream_config(meta)
         qstream.check_config(cfg, tables, t_max, pitch)
     except (KeyError, TypeError, ValueError, StreamError):
