@@ -406,8 +406,13 @@ def test_pitch_channels_can_feed_the_head_alone(corpus, tmp_path):  # noqa: F811
     assert json.loads(r.output)["confusion"] == result["test"]["confusion"]
     prq = tmp_path / "m.prq"
     r = CliRunner().invoke(main, ["quantize", str(model), "--calib", str(corpus),
-                                  "-o", str(prq)])
+                                  "--eval", str(subset), "--json", "-o", str(prq)])
     assert r.exit_code == 0, r.output
+    with_head = json.loads(r.stdout)["eval"]["with_head"]    # what eval gives on each
+    for kind, path in (("float", model), ("int8", prq)):
+        r = CliRunner().invoke(main, ["eval", str(path), str(subset), "--json"])
+        assert r.exit_code == 0, r.output
+        assert with_head[kind]["ua"] == json.loads(r.stdout)["ua"]
     r = CliRunner().invoke(main, ["eval", str(prq), str(subset), "--protocol", "causal",
                                   "--orders", "1", "--json"])
     assert r.exit_code == 0, r.output

@@ -114,7 +114,8 @@ def quantize_command(model, calib_manifest, n_calib, eval_manifest, method, perc
         log(f"statistics head: {head.n_features} functionals, int8 weights "
             f"({head.n_classes} x {head.n_features}), calibrated on {len(raw)} utterances; "
             "the .prq decides with it (`pyreparam eval` / `infer` on the .prq"
-            + ("; the evaluation below is the network alone)" if eval_manifest else ")"))
+            + ("; the evaluation below is the network alone, then with the head)"
+               if eval_manifest else ")"))
     meta = wf.host_meta(loaded, qparams, t_max, {
         "method": method, "percentile": percentile if method == "percentile" else None,
         "n": len(picked), "manifest": str(calib_manifest), "seed": seed}, head)
@@ -134,10 +135,27 @@ def quantize_command(model, calib_manifest, n_calib, eval_manifest, method, perc
         report["eval"] = wf.evaluate(loaded.model, program, blob, qparams, evaluation)
         report["eval"]["cut"] = evaluation.n_cut
         report["eval"]["cut_files"] = [[p, n] for p, n in evaluation.cut_files(t_max)]
+        if head is not None:
+            report["eval"]["with_head"] = _eval_with_head(model, output, eval_manifest,
+                                                          cache, on_error)
     if as_json:
         click.echo(json.dumps(report, indent=1))
         return
     _print_quantize_report(report)
+
+
+def _eval_with_head(model, prq, manifest, cache, on_error) -> dict:
+    """The decisions a user gets from `eval` on the float model and on the .prq (network
+    and statistics head, the model's own normalization): WA, UA, macro-F1 of each."""
+    import warnings
+    from pyreparam.infer import evaluate_model
+    out = {}
+    for kind, path in (("float", model), ("int8", prq)):
+        with warnings.catch_warnings():     # training speakers in --eval: the user's choice
+            warnings.simplefilter("ignore")
+            r = evaluate_model(path, manifest, cache_dir=cache, on_error=on_error)
+        out[kind] = {k: r[k] for k in ("wa", "ua", "macro_f1", "n", "protocol")}
+    return out
 
 
 def _print_quantize_report(report: dict) -> None:
@@ -150,7 +168,8 @@ def _print_quantize_report(report: dict) -> None:
     if "eval" in report:
         ev = report["eval"]
         click.echo(f"evaluation on {ev['n']} utterances"
-                   + (f" ({ev['cut']} cut to T_max)" if ev["cut"] else "") + ":")
+                   + (f" ({ev['cut']} cut to T_max)" if ev["cut"] else "")
+                   + (", the network alone" if "with_head" in ev else "") + ":")
         names = {"float": "float, whole files (as training and eval)" if "float_cut" in ev
                  else "float", "float_cut": "float, cut to T_max",
                  "int8": "int8, cut to T_max" if "float_cut" in ev else "int8"}
@@ -162,6 +181,14 @@ def _print_quantize_report(report: dict) -> None:
                            f"{100 * r['ua']:.1f} %  macro-F1 {100 * r['macro_f1']:.1f} %")
         click.echo(f"  int8 and float predictions agree on {100 * ev['agreement']:.1f} %"
                    + (" (both cut)" if "float_cut" in ev else ""))
+        if "with_head" in ev:
+            h = ev["with_head"]
+            click.echo(f"with the statistics head (as `eval` decides; {h['float']['protocol']} "
+                       "normalization, whole files):")
+            for kind in ("float", "int8"):
+                r = h[kind]
+                click.echo(f"  {kind:<{width}}  WA {100 * r['wa']:.1f} %  UA "
+                           f"{100 * r['ua']:.1f} %  macro-F1 {100 * r['macro_f1']:.1f} %")
         if ev["cut"]:
             longest = max(n for _, n in ev["cut_files"])
             click.echo(f"note: {ev['cut']} of {ev['n']} evaluation files are longer than "
