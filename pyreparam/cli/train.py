@@ -23,7 +23,7 @@ from pyreparam.train.run import RunError, RunSpec, format_confusion, format_summ
     resume_run, start_run
 
 DEFAULTS = TrainConfig()
-# train's recipe (README, "The recipe"): a statistics head voting with weight 0.5 when
+# train's recipe (README, "Using it"): a statistics head voting with weight 0.5 when
 # the frames are normalized per speaker (causal or speaker), the pitch channels feeding
 # that head alone. TrainConfig's own defaults (no head) stay the library's plain setting.
 RECIPE_STATS_HEAD = 0.5
