@@ -167,7 +167,23 @@ def evaluate_model(model_path: str | os.PathLike, manifest_path: str | os.PathLi
     raw, kept, skipped = load_features(utterances, frontend.feature_config, cache_dir,
                                        on_error)
     labels = np.array([frontend.classes.index(u.label) for u in kept])
-    speakers = [u.speaker for u in kept]
+    report = score_features(runner, raw, labels, [u.speaker for u in kept], protocol,
+                            n_orders=n_orders, seed=seed)
+    cut = 0 if runner.t_max is None else sum(x.shape[0] > runner.t_max for x in raw)
+    report.update(classes=frontend.classes, model=str(model_path),
+                  manifest=str(manifest_path), kind=runner.kind, merged=runner.merged,
+                  skipped=[[u.path, r] for u, r in skipped], cut_to_t_max=int(cut),
+                  training_speakers_in_manifest=seen)
+    return report
+
+
+def score_features(runner: Runner, raw: Sequence[np.ndarray], labels: np.ndarray,
+                   speakers: Sequence[str], protocol: str = "model", *,
+                   n_orders: int = DEFAULT_ORDERS, seed: int = 0) -> dict:
+    """WA, UA, macro-F1 and the confusion matrix of a runner's decisions on features
+    already computed (``raw``, before normalization) under one protocol ("model": the
+    normalization the model was trained with); ``protocol`` in the report says which."""
+    frontend = runner.frontend
     used = frontend.normalizer.mode if protocol == "model" else protocol
     if used in PROTOCOLS:
         report = evaluate_protocols(runner.scorer, raw, labels, speakers,
@@ -176,12 +192,8 @@ def evaluate_model(model_path: str | os.PathLike, manifest_path: str | os.PathLi
     else:                                   # 'global': the model's fixed statistics
         logits = runner.scorer.normalized(frontend.normalize(raw, speakers))
         report = classification_report(labels, np.argmax(logits, axis=1),
-                                       len(frontend.classes))
-    cut = 0 if runner.t_max is None else sum(x.shape[0] > runner.t_max for x in raw)
-    report.update(protocol=used, classes=frontend.classes, model=str(model_path),
-                  manifest=str(manifest_path), kind=runner.kind, merged=runner.merged,
-                  skipped=[[u.path, r] for u, r in skipped], cut_to_t_max=int(cut),
-                  training_speakers_in_manifest=seen)
+                                        len(frontend.classes))
+    report["protocol"] = used
     return report
 
 

@@ -103,16 +103,10 @@ def quantize_command(model, calib_manifest, n_calib, eval_manifest, method, perc
                                                 percentile, block, arena_budget * 1024)
     head = None
     if loaded.frontend.head is not None:
-        from pyreparam.data.cache import load_features
-        from pyreparam.data.manifest import read_manifest
-        try:
-            raw, _, _ = load_features(read_manifest(calib_manifest),
-                                      loaded.frontend.feature_config, cache, on_error)
-        except (ManifestError, AudioError) as exc:
-            raise click.ClickException(str(exc)) from None
-        head = wf.quantize_head(loaded, raw, t_max, float(qparams["logits"][0]))
+        head = wf.quantize_head(loaded, calib.raw, t_max, float(qparams["logits"][0]))
         log(f"statistics head: {head.n_features} functionals, int8 weights "
-            f"({head.n_classes} x {head.n_features}), calibrated on {len(raw)} utterances; "
+            f"({head.n_classes} x {head.n_features}), calibrated on {len(calib.raw)} "
+            "utterances; "
             "the .prq decides with it (`pyreparam eval` / `infer` on the .prq"
             + ("; the evaluation below is the network alone, then with the head)"
                if eval_manifest else ")"))
@@ -136,24 +130,25 @@ def quantize_command(model, calib_manifest, n_calib, eval_manifest, method, perc
         report["eval"]["cut"] = evaluation.n_cut
         report["eval"]["cut_files"] = [[p, n] for p, n in evaluation.cut_files(t_max)]
         if head is not None:
-            report["eval"]["with_head"] = _eval_with_head(model, output, eval_manifest,
-                                                          cache, on_error)
+            report["eval"]["with_head"] = _eval_with_head(model, output, evaluation)
     if as_json:
         click.echo(json.dumps(report, indent=1))
         return
     _print_quantize_report(report)
 
 
-def _eval_with_head(model, prq, manifest, cache, on_error) -> dict:
+def _eval_with_head(model, prq, evaluation) -> dict:
     """The decisions a user gets from `eval` on the float model and on the .prq (network
-    and statistics head, the model's own normalization): WA, UA, macro-F1 of each."""
-    import warnings
-    from pyreparam.infer import evaluate_model
+    and statistics head, the model's own normalization) on the --eval utterances with
+    one of the model's classes: WA, UA, macro-F1 of each."""
+    import numpy as np
+    from pyreparam.infer import load_runner, score_features
+    keep = np.flatnonzero(evaluation.labels >= 0)
+    raw = [evaluation.raw[i] for i in keep]
+    speakers = [evaluation.speakers[i] for i in keep]
     out = {}
     for kind, path in (("float", model), ("int8", prq)):
-        with warnings.catch_warnings():     # training speakers in --eval: the user's choice
-            warnings.simplefilter("ignore")
-            r = evaluate_model(path, manifest, cache_dir=cache, on_error=on_error)
+        r = score_features(load_runner(path), raw, evaluation.labels[keep], speakers)
         out[kind] = {k: r[k] for k in ("wa", "ua", "macro_f1", "n", "protocol")}
     return out
 

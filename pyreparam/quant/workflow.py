@@ -85,7 +85,8 @@ def ensure_prior(loaded: LoadedModel, manifest, cache=None, on_error: str = "fai
 class Utterances:
     """Normalized features (cut to T_max frames), labels (class index or -1), paths;
     ``whole``: the same features uncut (what training and ``eval`` give the float
-    model), ``frames``: each file's length in frames."""
+    model), ``frames``: each file's length in frames, ``raw``: the features before
+    normalization, ``speakers``: each file's speaker."""
 
     features: list[np.ndarray]
     labels: np.ndarray
@@ -93,6 +94,8 @@ class Utterances:
     n_cut: int
     whole: list[np.ndarray] | None = None
     frames: list[int] | None = None
+    raw: list[np.ndarray] | None = None
+    speakers: list[str] | None = None
 
     def cut_files(self, t_max: int) -> list[tuple[str, int]]:
         """(path, frames) of every file longer than t_max frames."""
@@ -104,14 +107,16 @@ def load_utterances(manifest, frontend: Frontend, t_max: int, cache=None,
     """Features of every utterance of a manifest, normalized as in training, each cut to
     its first t_max frames. Labels outside the model's classes become -1."""
     utterances = read_manifest(manifest)
-    features, kept, _ = load_features(utterances, frontend.feature_config, cache, on_error)
-    features = frontend.normalize(features, [u.speaker for u in kept])
+    raw, kept, _ = load_features(utterances, frontend.feature_config, cache, on_error)
+    speakers = [u.speaker for u in kept]
+    features = frontend.normalize(raw, speakers)
     frames = [int(f.shape[0]) for f in features]
     n_cut = sum(n > t_max for n in frames)
     cut = [np.ascontiguousarray(f[:t_max]) for f in features]
     labels = np.array([frontend.classes.index(u.label) if u.label in frontend.classes else -1
                        for u in kept], dtype=np.int64)
-    return Utterances(cut, labels, [u.path for u in kept], n_cut, features, frames)
+    return Utterances(cut, labels, [u.path for u in kept], n_cut, features, frames, raw,
+                      speakers)
 
 
 def pick(utterances: Utterances, n: int, seed: int = 0) -> list[np.ndarray]:
