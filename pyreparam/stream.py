@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pyreparam.audio.features import FeatureConfig
+from pyreparam.audio.features import FeatureConfig, pitch_for_head_only
 from pyreparam.quant import qcausal
 from pyreparam.quant import qfrontend as qf
 from pyreparam.quant import qpitch
@@ -30,6 +30,10 @@ from pyreparam.quant import qstream
 
 class StreamError(ValueError):
     """A model or input the stream cannot use."""
+
+
+def _feature_config(meta: dict) -> FeatureConfig:
+    return FeatureConfig.from_dict(meta["feature_config"])
 
 
 def norm_params(meta: dict) -> qcausal.NormParams:
@@ -41,31 +45,33 @@ def norm_params(meta: dict) -> qcausal.NormParams:
         raise StreamError(f"the model cannot stream: {exc}") from None
 
 
-def network_reads_pitch(meta: dict) -> bool:
+def network_reads_pitch(meta: dict, fc: FeatureConfig | None = None) -> bool:
     """Whether a .prq's network reads the pitch channels (trained with --pitch): false
     without them and for a model whose pitch channels feed only its statistics head
-    (--pitch-head-only: the network reads the mel bands)."""
-    fc = FeatureConfig.from_dict(meta["feature_config"])
-    return fc.pitch and int(meta["model_config"]["n_mels"]) == fc.channels
+    (--pitch-head-only: the network reads the mel bands). ``fc``: the .prq's feature
+    configuration, when already parsed."""
+    fc = _feature_config(meta) if fc is None else fc
+    return fc.pitch and not pitch_for_head_only(fc, int(meta["model_config"]["n_mels"]))
 
 
-def stream_pitch_tables(meta: dict) -> qpitch.PitchTables | None:
+def stream_pitch_tables(meta: dict, fc: FeatureConfig | None = None
+                        ) -> qpitch.PitchTables | None:
     """The pitch track's constants for a model whose network reads the pitch channels,
     else None (the stream then computes the log-mel bands alone)."""
-    fc = FeatureConfig.from_dict(meta["feature_config"])
-    return qpitch.pitch_tables(fc.sample_rate) if network_reads_pitch(meta) else None
+    fc = _feature_config(meta) if fc is None else fc
+    return qpitch.pitch_tables(fc.sample_rate) if network_reads_pitch(meta, fc) else None
 
 
-def stream_config(meta: dict, params: qcausal.NormParams | None = None
-                  ) -> qstream.StreamConfig:
+def stream_config(meta: dict, params: qcausal.NormParams | None = None,
+                  fc: FeatureConfig | None = None) -> qstream.StreamConfig:
     """The stream configuration stored in a .prq's metadata, else the defaults. The
     stream runs the network alone: a statistics head needs whole utterances, and a
     model whose pitch channels feed only that head streams its mel bands."""
-    fc = FeatureConfig.from_dict(meta["feature_config"])
     stored = meta.get("stream")
     if stored:
         return qstream.StreamConfig(**{k: int(stored[k]) for k in qstream.StreamConfig._fields})
     params = norm_params(meta) if params is None else params
+    fc = _feature_config(meta) if fc is None else fc
     # the gate follows the log-mel bands' prior (not the pitch channels after them)
     return qstream.default_config(int(meta["t_max"]), fc.hop_length, fc.sample_rate,
                                   params.prior_mean[:fc.n_mels])
@@ -113,15 +119,15 @@ class StreamModel:
         if "feature_config" not in meta or "normalizer" not in meta:
             raise StreamError(f"{name}: no host metadata (a device copy from "
                               "`pyreparam export`?)")
-        fc = FeatureConfig.from_dict(meta["feature_config"])
+        fc = _feature_config(meta)
         try:
             tables = qf.frontend_tables(fc)
         except ValueError as exc:
             raise StreamError(f"{name}: the integer front end cannot run its features: "
                               f"{exc}") from None
-        pitch = stream_pitch_tables(meta)
+        pitch = stream_pitch_tables(meta, fc)
         params = norm_params(meta)
-        config = stream_config(meta, params)
+        config = stream_config(meta, params, fc)
         try:
             qstream.check_config(config, tables, program.t_max, pitch)
         except ValueError as exc:

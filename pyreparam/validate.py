@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from pyreparam.audio.features import FeatureConfig
+from pyreparam.audio.features import FeatureConfig, pitch_for_head_only
 from pyreparam.data.normalize import MODES, Normalizer
 
 
@@ -65,7 +65,7 @@ def feature_config(value, n_mels: int, where: str, head_pitch: bool = False
         config = FeatureConfig.from_dict(dict(value))
     except Exception as exc:  # noqa: BLE001 - wrong names or types
         raise FrontendError(f"{where}: invalid feature_config ({exc})") from None
-    head_only = head_pitch and config.pitch and config.n_mels == n_mels
+    head_only = head_pitch and pitch_for_head_only(config, n_mels)
     if config.channels != n_mels and not head_only:
         raise FrontendError(f"{where}: feature_config gives {config.channels} values per "
                             f"frame, the model takes {n_mels}")

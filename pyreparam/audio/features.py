@@ -231,6 +231,13 @@ def network_input(frames: np.ndarray, n_in: int) -> np.ndarray:
     return frames if frames.shape[-1] == n_in else frames[..., :n_in]
 
 
+def pitch_for_head_only(config: FeatureConfig, n_in: int) -> bool:
+    """Whether a network of input width ``n_in`` reads the mel bands alone of frames made
+    with ``config`` while their pitch channels feed only its statistics head
+    (``train --pitch-head-only``)."""
+    return config.pitch and n_in == config.n_mels
+
+
 def frame_features(signal: np.ndarray, config: FeatureConfig = FeatureConfig()) -> np.ndarray:
     """A model's input frames: :func:`logmel`, then :func:`pitch_track` when ``pitch``.
 

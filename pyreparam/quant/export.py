@@ -123,8 +123,8 @@ def _stream_header_lines(meta: dict, name: str, arena_bytes: int, t_max: int) ->
     try:
         fc = FeatureConfig.from_dict(meta["feature_config"])
         tables = qf.frontend_tables(fc)
-        pitch = stream_pitch_tables(meta)
-        cfg = stream_config(meta)
+        pitch = stream_pitch_tables(meta, fc)
+        cfg = stream_config(meta, fc=fc)
         qstream.check_config(cfg, tables, t_max, pitch)
     except (KeyError, TypeError, ValueError, StreamError):
         return []               # features the integer front end cannot compute
