@@ -185,7 +185,7 @@ def conv1d_backward(dy: np.ndarray, cache: Conv1dCache, need_dx: bool = True):
     dy2 = dy.reshape(B * T_out, Cout)                               # (B T', Cout)
     # y = cols @ W2^T + b
     dw = (dy2.T @ cols).reshape(Cout, K, Cin).transpose(0, 2, 1)    # (Cout, Cin, K)
-    db = dy2.sum(axis=0) if has_bias else None                      # (Cout,)
+    db = np.ones(B * T_out, dtype=dy.dtype) @ dy2 if has_bias else None  # (Cout,), BLAS
     if not need_dx:
         return None, np.ascontiguousarray(dw), db
     dcols = (dy2 @ _tap_major(w)).reshape(B, T_out, K, Cin)         # (B, T', K, Cin)
@@ -276,7 +276,8 @@ def depthwise_conv1d_backward(dy: np.ndarray, cache: DepthwiseCache):
     B, T_out, _ = dy.shape
     T = xp.shape[1] - 2 * padding
     # y[b, t, c] = sum_k w[c, k] xp[b, t + k, c] + b[c]
-    db = dy.sum(axis=(0, 1)) if has_bias else None                  # (C,)
+    db = (np.ones(B * T_out, dtype=dy.dtype) @ dy.reshape(B * T_out, C)
+          if has_bias else None)                                    # (C,), BLAS
     dw = np.empty_like(w)                                           # (C, K)
     dxp = np.zeros_like(xp)                                         # (B, T+2p, C)
     for k in range(K):
