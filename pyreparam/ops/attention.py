@@ -217,7 +217,8 @@ def _softmax_over_keys_(St: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     :func:`_masked_softmax_` along axis -2, where an invalid key is a whole row of St
     (set to -inf row by row instead of adding a mask to every score)."""
     if mask is not None:
-        St.transpose(0, 2, 1, 3)[~mask] = -np.inf                   # (B, Tk, H, Tq) view
+        invalid = ~np.asarray(mask, dtype=bool)                     # (B, Tk)
+        St.transpose(0, 2, 1, 3)[invalid] = -np.inf                 # (B, Tk, H, Tq) view
     m = St.max(axis=-2, keepdims=True)                              # (B, H, 1, Tq)
     if mask is not None:
         m[~np.isfinite(m)] = 0                                      # queries with no key
