@@ -113,13 +113,19 @@ def _masked_softmax_(S: np.ndarray, allowed: np.ndarray | None, axis: int) -> np
     if allowed is not None:
         neg_inf = np.array(-np.inf, dtype=S.dtype)
         S += np.where(allowed, np.zeros((), S.dtype), neg_inf)     # exp(-inf) = 0
+    return _softmax_(S, axis, allowed is not None)
+
+
+def _softmax_(S: np.ndarray, axis: int, masked: bool) -> np.ndarray:
+    """Softmax of S along `axis`, in place, excluded entries already -inf (``masked``:
+    some may be, and a row with none left becomes all zero, not NaN)."""
     m = S.max(axis=axis, keepdims=True)
-    if allowed is not None:
+    if masked:
         m[~np.isfinite(m)] = 0                                      # rows with no key
     S -= m
     np.exp(S, out=S)
     denom = S.sum(axis=axis, keepdims=True)
-    if allowed is not None:
+    if masked:
         denom[denom == 0] = 1                                       # zero rows stay zero
     S *= 1 / denom
     return S
@@ -213,22 +219,13 @@ def _global_forward(q, k, v, mask, scale):
 
 
 def _softmax_over_keys_(St: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
-    """Softmax of keys-first scores St (B, H, Tk, Tq) over the keys, in place:
-    :func:`_masked_softmax_` along axis -2, where an invalid key is a whole row of St
-    (set to -inf row by row instead of adding a mask to every score)."""
+    """Softmax of keys-first scores St (B, H, Tk, Tq) over the keys, in place: an
+    invalid key is a whole row of St, set to -inf row by row (not a mask added to every
+    score), then :func:`_softmax_` along axis -2."""
     if mask is not None:
         invalid = ~np.asarray(mask, dtype=bool)                     # (B, Tk)
         St.transpose(0, 2, 1, 3)[invalid] = -np.inf                 # (B, Tk, H, Tq) view
-    m = St.max(axis=-2, keepdims=True)                              # (B, H, 1, Tq)
-    if mask is not None:
-        m[~np.isfinite(m)] = 0                                      # queries with no key
-    St -= m
-    np.exp(St, out=St)
-    denom = np.einsum("bhjt->bht", St)[:, :, None, :]               # (B, H, 1, Tq)
-    if mask is not None:
-        denom[denom == 0] = 1                                       # zero columns stay zero
-    St *= 1 / denom
-    return St
+    return _softmax_(St, -2, mask is not None)
 
 
 def _global_backward(dctx, cache):

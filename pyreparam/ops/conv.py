@@ -21,6 +21,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from pyreparam.ops.linear import column_sums
+
 __all__ = [
     "conv1d_forward", "conv1d_backward",
     "conv1d_output_length", "conv1d_output_mask",
@@ -185,7 +187,7 @@ def conv1d_backward(dy: np.ndarray, cache: Conv1dCache, need_dx: bool = True):
     dy2 = dy.reshape(B * T_out, Cout)                               # (B T', Cout)
     # y = cols @ W2^T + b
     dw = (dy2.T @ cols).reshape(Cout, K, Cin).transpose(0, 2, 1)    # (Cout, Cin, K)
-    db = np.ones(B * T_out, dtype=dy.dtype) @ dy2 if has_bias else None  # (Cout,), BLAS
+    db = column_sums(dy2) if has_bias else None                      # (Cout,)
     if not need_dx:
         return None, np.ascontiguousarray(dw), db
     dcols = (dy2 @ _tap_major(w)).reshape(B, T_out, K, Cin)         # (B, T', K, Cin)
@@ -276,8 +278,7 @@ def depthwise_conv1d_backward(dy: np.ndarray, cache: DepthwiseCache):
     B, T_out, _ = dy.shape
     T = xp.shape[1] - 2 * padding
     # y[b, t, c] = sum_k w[c, k] xp[b, t + k, c] + b[c]
-    db = (np.ones(B * T_out, dtype=dy.dtype) @ dy.reshape(B * T_out, C)
-          if has_bias else None)                                    # (C,), BLAS
+    db = column_sums(dy) if has_bias else None                       # (C,)
     dw = np.empty_like(w)                                           # (C, K)
     dxp = np.zeros_like(xp)                                         # (B, T+2p, C)
     for k in range(K):
